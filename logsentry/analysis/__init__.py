@@ -1,0 +1,1 @@
+"""Analysis stage: turns a log message into labelled fields and an event action."""

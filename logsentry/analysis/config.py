@@ -1,0 +1,20 @@
+"""Configuration of the analysis stage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from logsentry.sources.config import StrictModel
+
+
+class AnalysisConfig(StrictModel):
+    # "model": the shipped transformer; "none": no labelling (benchmarks, pure forwarding).
+    analyzer: Literal["model", "none"] = "model"
+    # Folder of the model to load; empty means the one shipped in models/.
+    model_path: str | None = None
+    max_batch: int = Field(default=64, ge=1)
+    max_wait_ms: float = Field(default=5.0, ge=0)
+    cache_size: int = Field(default=100_000, ge=0)
+    threads: int | None = Field(default=None, ge=1)

@@ -1,0 +1,169 @@
+"""Loading and validating the one YAML configuration file.
+
+Everything is validated up front into frozen pydantic models: a daemon never
+starts half-configured. Errors name the key path and, where the YAML parser
+knows it, the line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError
+
+from logsentry.analysis.config import AnalysisConfig
+from logsentry.detect.config import DetectionConfig
+from logsentry.sinks.config import SinkConfig, StdoutSinkConfig
+from logsentry.sources.config import SourceConfig, StrictModel
+
+DEFAULT_CONFIG_PATH = Path("/etc/logsentry/config.yaml")
+DEFAULT_STATE_DIR = Path("/var/lib/logsentry")
+
+# Key names whose values never appear in logs or `check-config` output.
+SECRET_KEYS = frozenset(
+    {"token", "password", "secret", "webhook_url", "url_secret", "hmac_secret",
+     "sasl_plain_password", "api_key", "bot_token"}
+)
+
+
+class PipelineConfig(StrictModel):
+    # Capacity of each inter-stage queue, in batches (a batch is up to
+    # `batch_lines` lines): bounded so overload slows the readers.
+    queue_batches: int = Field(default=16, ge=1)
+    batch_lines: int = Field(default=512, ge=1)
+    # How often source offsets are persisted while running.
+    commit_interval: float = Field(default=1.0, gt=0)
+    drain_timeout: float = Field(default=10.0, gt=0)
+
+
+class LoggingConfig(StrictModel):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Config(StrictModel):
+    state_dir: Path = DEFAULT_STATE_DIR
+    sources: list[SourceConfig] = Field(default_factory=list)
+    pipeline: PipelineConfig = PipelineConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+    detection: DetectionConfig = DetectionConfig()
+    sinks: list[SinkConfig] = Field(default_factory=lambda: [StdoutSinkConfig()])
+    logging: LoggingConfig = LoggingConfig()
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used. The message is meant for the operator."""
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that remembers the line of every mapping key."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    lines: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        lines[loader.construct_object(key_node)] = key_node.start_mark.line + 1
+    return _LineDict(mapping, lines)
+
+
+class _LineDict(dict[str, Any]):
+    """A dict that also knows on which line each key stood."""
+
+    def __init__(self, data: dict[str, Any], lines: dict[Any, int]):
+        super().__init__(data)
+        self.lines = lines
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def resolve_path(cli_path: str | None) -> Path:
+    """--config wins, then LOGSENTRY_CONFIG, then the default path."""
+    if cli_path:
+        return Path(cli_path)
+    env = os.environ.get("LOGSENTRY_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate `path`; raise ConfigError with one clear message."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, origin: str = "<config>") -> Config:
+    """Validate YAML text into a Config."""
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: invalid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping of keys")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, data, origin)) from None
+
+
+def _describe(exc: ValidationError, data: dict[str, Any], origin: str) -> str:
+    messages = []
+    for error in exc.errors():
+        # Drop the discriminator tags pydantic inserts ("sources.0.file.paths").
+        loc = [part for part in error["loc"] if not _is_union_tag(part, error["loc"])]
+        key = ".".join(str(part) for part in loc) or "(top level)"
+        line = _line_of(data, loc)
+        where = f"{origin}:{line}" if line else origin
+        msg = error["msg"]
+        if error["type"] == "extra_forbidden":
+            msg = "unknown key"
+        messages.append(f"{where}: {key}: {msg}")
+    return "\n".join(messages)
+
+
+def _is_union_tag(part: Any, loc: tuple[Any, ...]) -> bool:
+    idx = loc.index(part)
+    return isinstance(part, str) and idx > 0 and isinstance(loc[idx - 1], int) and part in {
+        "file", "stdin", "journald", "kafka", "stdout", "jsonl", "slack", "webhook",
+        "syslog", "splunk_hec", "kafka_topic", "function-after[check(), FileSourceConfig]",
+    }
+
+
+def _line_of(data: Any, loc: list[Any]) -> int | None:
+    line = None
+    node = data
+    for part in loc:
+        if isinstance(node, _LineDict) and part in node:
+            line = node.lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def redacted(config: Config) -> dict[str, Any]:
+    """The effective configuration as plain data, secrets replaced by '***'."""
+    return _redact(config.model_dump(mode="json"))
+
+
+def _redact(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: ("***" if key in SECRET_KEYS and value else _redact(value))
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_redact(item) for item in node]
+    return node

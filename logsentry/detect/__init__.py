@@ -1,0 +1,1 @@
+"""Detection: rules and correlation that turn labelled events into alerts."""

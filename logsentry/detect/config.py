@@ -1,0 +1,15 @@
+"""Configuration of the detection stage."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from logsentry.sources.config import StrictModel
+
+
+class DetectionConfig(StrictModel):
+    enabled: bool = True
+    # Rule files or folders; empty means the default pack shipped in rules/.
+    rules: list[str] = Field(default_factory=list)
+    memory_cap_mb: int = Field(default=256, ge=1)
+    persist_interval: float = Field(default=30.0, gt=0)

@@ -1,0 +1,135 @@
+"""The one event type that flows through the pipeline, and its ECS form."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from logsentry.analysis.actions import ACTIONS
+from logsentry.analysis.result import INTEGER_FIELDS, Analysis
+
+# Fields that only hold text that parses as an IP address.
+IP_FIELDS = frozenset({"source.ip", "destination.ip"})
+
+
+@dataclass(slots=True)
+class Event:
+    """One log line on its way through the pipeline.
+
+    `fields` holds ECS fields in flat dotted form ("source.ip") with their
+    final types; `to_ecs()` nests them. `offset` is the source position just
+    after this line: committing it means this line is done.
+    """
+
+    message: str
+    source: str = "-"
+    line: int = 0
+    offset: int = 0
+    received: float = 0.0
+    timestamp: datetime | None = None
+    body: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    action: str = "other"
+    template: str = ""
+    confidence: float = 0.0
+    summary: str = ""
+    # Set by the pipeline for bookkeeping (offset commits); never serialized.
+    ack: Any = None
+
+    @property
+    def outcome(self) -> str:
+        return ACTIONS[self.action].outcome
+
+    @property
+    def category(self) -> tuple[str, ...]:
+        return ACTIONS[self.action].category
+
+    @property
+    def event_time(self) -> float:
+        """Seconds since the epoch: the line's own time, else its arrival."""
+        return self.timestamp.timestamp() if self.timestamp is not None else self.received
+
+    def apply(self, analysis: Analysis) -> None:
+        """Merge an analyzer's labels; envelope fields already set take precedence."""
+        self.action = analysis.action if analysis.action in ACTIONS else "other"
+        self.template = analysis.template
+        self.confidence = analysis.confidence
+        for name, text in analysis.fields.items():
+            if name not in self.fields:
+                value = typed_field(name, text)
+                if value is not None:
+                    self.fields[name] = value
+        from logsentry.analysis.summary import summarize  # local: avoids an import cycle
+
+        self.summary = summarize(self.action, self.fields, self.body or self.message)
+
+    def to_ecs(self) -> dict[str, Any]:
+        """The ECS document of this event, as `analyze --format jsonl` writes it."""
+        doc: dict[str, Any] = {"line": self.line, "message": self.message}
+        if self.timestamp is not None:
+            doc["@timestamp"] = self.timestamp.isoformat()
+        for name, value in self.fields.items():
+            set_dotted(doc, name, value)
+        info = ACTIONS[self.action]
+        doc["event"] = {
+            "category": list(info.category),
+            "type": list(info.type),
+            "outcome": info.outcome,
+            "action": self.action,
+        }
+        doc["logsentry"] = {
+            "template": self.template,
+            "summary": self.summary,
+            "confidence": round(self.confidence, 4),
+            "source": self.source,
+        }
+        return doc
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_ecs())
+
+
+def set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` in nested dicts, creating the intermediate objects."""
+    *parents, leaf = dotted.split(".")
+    node = doc
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[leaf] = value
+
+
+def get_dotted(doc: dict[str, Any], dotted: str) -> Any:
+    """Read `a.b.c` from nested dicts; None when any part is missing."""
+    node: Any = doc
+    for key in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+        if node is None:
+            return None
+    return node
+
+
+def typed_field(name: str, text: str) -> Any:
+    """Convert an analyzer's text to the field's ECS type; None when it does not fit."""
+    if not text:
+        return None
+    if name in INTEGER_FIELDS:
+        try:
+            return int(text)
+        except ValueError:
+            return None
+    if name in IP_FIELDS:
+        try:
+            ipaddress.ip_address(text.strip("[]").split("%")[0])
+        except ValueError:
+            return None
+    return text
