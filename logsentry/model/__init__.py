@@ -1,0 +1,1 @@
+"""The token-classification model: labelled examples, training data, tokenizer, training, inference."""
