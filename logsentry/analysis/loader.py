@@ -1,0 +1,29 @@
+"""Choosing and loading the configured analyzer."""
+
+from __future__ import annotations
+
+from logsentry.analysis.base import Analyzer
+from logsentry.analysis.config import AnalysisConfig
+from logsentry.analysis.noop import NoopAnalyzer
+
+
+class AnalyzerUnavailable(RuntimeError):
+    """The configured analyzer cannot be loaded (missing model files, ...)."""
+
+
+def load_analyzer(config: AnalysisConfig) -> Analyzer:
+    """The analyzer `config` asks for, loaded and ready to label."""
+    if config.analyzer == "none":
+        return NoopAnalyzer()
+    try:
+        from logsentry.model import load_analyzer as load_model
+    except ImportError as exc:
+        raise AnalyzerUnavailable(
+            f"the model analyzer is not available in this build ({exc}); "
+            "set analysis.analyzer: none to forward lines without labels"
+        ) from exc
+    try:
+        return load_model(config.model_path, threads=config.threads,
+                          cache_size=config.cache_size)
+    except (OSError, ValueError, KeyError) as exc:
+        raise AnalyzerUnavailable(f"cannot load the model: {exc}") from exc

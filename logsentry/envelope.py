@@ -1,0 +1,230 @@
+"""Envelope parsing: the header a line arrives in, before the model reads its body.
+
+Recognised, in order: JSON lines (journald export JSON and generic JSON with a
+message field), RFC 5424 syslog, RFC 3164 syslog (with or without a year,
+with rsyslog's ISO 8601 high-precision timestamps, with or without a
+priority and a host), Apache/nginx combined access logs, and a bare leading
+ISO timestamp. Anything else is the raw line. Header fields (timestamp, host,
+program, pid, and for access logs the request) go into the event; the body
+is what the analyzer reads.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+import orjson
+
+from logsentry.event import Event, typed_field
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+_ISO = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
+_BSD = r"[A-Z][a-z]{2} [ 0-3]?\d (?:\d{4} )?\d\d:\d\d:\d\d(?:\.\d{1,6})?"
+
+_RFC5424 = re.compile(
+    r"<(?P<pri>\d{1,3})>1 (?P<ts>\S+) (?P<host>\S+) (?P<app>\S+) (?P<pid>\S+) (?P<msgid>\S+) "
+    r"(?P<sd>-|(?:\[(?:[^\]\\]|\\.)*\])+) ?(?P<msg>.*)",
+    re.DOTALL,
+)
+_RFC3164 = re.compile(
+    rf"(?:<\d{{1,3}}>)?(?P<ts>{_BSD}|{_ISO}) (?:(?P<host>[^\s\[\]:]+) )?"
+    r"(?P<tag>[^\s\[\]:]{1,64})(?:\[(?P<pid>\d{1,10})\])?: ?(?P<msg>.*)",
+    re.DOTALL,
+)
+_COMBINED = re.compile(
+    r"(?:(?P<vhost>[^\s\[\]\"]+)(?::\d+)? )?(?P<client>[^\s\[\]\"]+) (?P<ident>\S+) (?P<user>\S+) "
+    r"\[(?P<ts>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "
+    r"\"(?P<request>(?:[^\"\\]|\\.)*)\" (?P<status>\d{3}) (?P<size>\d+|-)"
+    r"(?: \"(?P<referrer>(?:[^\"\\]|\\.)*)\" \"(?P<agent>(?:[^\"\\]|\\.)*)\")?",
+    re.DOTALL,
+)
+_ISO_PREFIX = re.compile(rf"(?P<ts>{_ISO}) +(?P<msg>.*)", re.DOTALL)
+
+_JSON_MESSAGE_KEYS = ("MESSAGE", "message", "msg", "log", "Message")
+_JSON_TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "date")
+_JSON_HOST_KEYS = ("_HOSTNAME", "host", "hostname")
+
+
+def local_timezone() -> tzinfo:
+    """The machine's zone, for timestamps that carry none (RFC 3164)."""
+    return datetime.now().astimezone().tzinfo or UTC
+
+
+class EnvelopeParser:
+    """Parses lines into events. One instance per stage: it caches timestamps."""
+
+    def __init__(self, tz: tzinfo | None = None) -> None:
+        self.tz = tz or local_timezone()
+        self._ts_cache: dict[str, datetime | None] = {}
+
+    def parse(self, line: str, received: float, known: dict[str, Any] | None = None) -> Event:
+        """Build the event of one line. `known` holds fields the source already has."""
+        event = Event(message=line, received=received, body=line)
+        if known:
+            event.fields.update(known)
+        first = line[:1]
+        if first == "{":
+            if self._json(event, line):
+                return event
+        elif first == "<" and self._rfc5424(event, line):
+            return event
+        if self._rfc3164(event, line) or self._combined(event, line):
+            return event
+        match = _ISO_PREFIX.match(line)
+        if match:
+            event.timestamp = self._time(match["ts"])
+            event.body = match["msg"]
+        return event
+
+    # -- formats ---------------------------------------------------------------
+
+    def _rfc5424(self, event: Event, line: str) -> bool:
+        match = _RFC5424.match(line)
+        if match is None:
+            return False
+        if match["ts"] != "-":
+            event.timestamp = self._time(match["ts"])
+        _set(event, "host.name", match["host"])
+        _set(event, "process.name", match["app"])
+        _set(event, "process.pid", match["pid"])
+        msg = match["msg"]
+        event.body = msg[1:] if msg.startswith("\ufeff") else msg
+        return True
+
+    def _rfc3164(self, event: Event, line: str) -> bool:
+        match = _RFC3164.match(line)
+        if match is None:
+            return False
+        event.timestamp = self._time(match["ts"])
+        if match["host"]:
+            _set(event, "host.name", match["host"])
+        _set(event, "process.name", match["tag"])
+        if match["pid"]:
+            _set(event, "process.pid", match["pid"])
+        event.body = match["msg"]
+        return True
+
+    def _combined(self, event: Event, line: str) -> bool:
+        match = _COMBINED.match(line)
+        if match is None:
+            return False
+        event.timestamp = self._time(match["ts"])
+        client = match["client"]
+        _set(event, "source.ip", client) or _set(event, "source.address", client)
+        if match["user"] != "-":
+            _set(event, "user.name", match["user"])
+        request = match["request"].split(" ")
+        if len(request) >= 2 and request[0].isalpha() and request[0].isupper():
+            _set(event, "http.request.method", request[0])
+            _set(event, "url.original", request[1])
+        _set(event, "http.response.status_code", match["status"])
+        if match["agent"] and match["agent"] != "-":
+            _set(event, "user_agent.original", match["agent"])
+        if match["vhost"]:
+            _set(event, "destination.address", match["vhost"])
+        # The whole line is the request record: the analyzer reads all of it.
+        event.body = line
+        return True
+
+    def _json(self, event: Event, line: str) -> bool:
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return False
+        if not isinstance(doc, dict):
+            return False
+        message = _first(doc, _JSON_MESSAGE_KEYS)
+        if isinstance(message, list):
+            # journald exports a message with invalid UTF-8 as a byte array.
+            try:
+                message = bytes(message).decode("utf-8", errors="replace")
+            except (TypeError, ValueError):
+                message = None
+        if not isinstance(message, str):
+            return False
+        event.body = message
+        realtime = doc.get("__REALTIME_TIMESTAMP")
+        if isinstance(realtime, str) and realtime.isdigit():
+            event.timestamp = datetime.fromtimestamp(int(realtime) / 1e6, UTC)
+        else:
+            stamp = _first(doc, _JSON_TIME_KEYS)
+            if isinstance(stamp, str):
+                event.timestamp = self._time(stamp)
+        host = _first(doc, _JSON_HOST_KEYS)
+        if isinstance(host, str):
+            _set(event, "host.name", host)
+        program = doc.get("SYSLOG_IDENTIFIER") or doc.get("_COMM")
+        if isinstance(program, str):
+            _set(event, "process.name", program)
+        pid = doc.get("_PID") or doc.get("SYSLOG_PID")
+        if isinstance(pid, str | int):
+            _set(event, "process.pid", str(pid))
+        return True
+
+    # -- timestamps --------------------------------------------------------------
+
+    def _time(self, text: str) -> datetime | None:
+        cache = self._ts_cache
+        if text in cache:
+            return cache[text]
+        if len(cache) > 4096:
+            cache.clear()
+        parsed = self._parse_time(text)
+        cache[text] = parsed
+        return parsed
+
+    def _parse_time(self, text: str) -> datetime | None:
+        try:
+            if text[:1].isdigit() and text[2:3] == "/":
+                # Access log: 10/Oct/2000:13:55:36 -0700
+                day, month, rest = text.split("/", 2)
+                return datetime.strptime(
+                    f"{day} {_MONTHS[month]} {rest}", "%d %m %Y:%H:%M:%S %z")
+            if text[:1].isdigit():
+                stamp = datetime.fromisoformat(text.replace(",", "."))
+                return stamp if stamp.tzinfo else stamp.replace(tzinfo=self.tz)
+            return self._bsd_time(text)
+        except (ValueError, KeyError):
+            return None
+
+    def _bsd_time(self, text: str) -> datetime:
+        parts = text.split()
+        month = _MONTHS[parts[0]]
+        day = int(parts[1])
+        if len(parts) == 4:
+            year, clock = int(parts[2]), parts[3]
+        else:
+            year, clock = 0, parts[2]
+        hms, _, fraction = clock.partition(".")
+        hour, minute, second = (int(x) for x in hms.split(":"))
+        micro = int(fraction.ljust(6, "0")[:6]) if fraction else 0
+        if year:
+            return datetime(year, month, day, hour, minute, second, micro, tzinfo=self.tz)
+        # No year: the most recent such date that is not in the future.
+        now = datetime.now(self.tz)
+        stamp = datetime(now.year, month, day, hour, minute, second, micro, tzinfo=self.tz)
+        if stamp - now > timedelta(days=1):
+            stamp = stamp.replace(year=now.year - 1)
+        return stamp
+
+
+def _first(doc: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if key in doc:
+            return doc[key]
+    return None
+
+
+def _set(event: Event, name: str, text: str) -> bool:
+    """Set a header field if it is meaningful and of the right type."""
+    if not text or text == "-" or name in event.fields:
+        return False
+    value = typed_field(name, text)
+    if value is None:
+        return False
+    event.fields[name] = value
+    return True

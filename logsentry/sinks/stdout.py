@@ -1,0 +1,58 @@
+"""Standard output: readable lines on a terminal, JSON lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+from typing import BinaryIO
+
+from logsentry.alert import Alert
+from logsentry.sinks.base import Record
+from logsentry.sinks.config import StdoutSinkConfig
+
+_COLOURS = {"low": "36", "medium": "33", "high": "31", "critical": "1;31"}
+
+
+class StdoutSink:
+    """Writes records to stdout (or another binary stream, for tests)."""
+
+    def __init__(self, config: StdoutSinkConfig, stream: BinaryIO | None = None) -> None:
+        self.config = config
+        self.name = config.name or "stdout"
+        self._stream = stream or sys.stdout.buffer
+        fmt = config.format
+        self._text = fmt == "text" or (fmt == "auto" and self._stream.isatty())
+
+    async def start(self) -> None:
+        """Nothing to open."""
+
+    async def send(self, batch: list[Record]) -> None:
+        if self._text:
+            data = "".join(render_text(record, colour=True) for record in batch).encode(
+                "utf-8", errors="replace")
+        else:
+            data = b"".join(record.to_json() + b"\n" for record in batch)
+        self._stream.write(data)
+        self._stream.flush()
+
+    async def close(self) -> None:
+        self._stream.flush()
+
+
+def render_text(record: Record, *, colour: bool) -> str:
+    """One readable line per record; control characters from logs are made visible."""
+    if isinstance(record, Alert):
+        label = record.severity.upper()
+        if colour:
+            label = f"\x1b[{_COLOURS[record.severity]}m{label}\x1b[0m"
+        return f"{label:>8} {record.rule_id}: {visible(record.message)}\n"
+    doc = record.to_ecs()
+    summary = doc.get("logsentry", {}).get("summary") or doc.get("message", "")
+    action = doc.get("event", {}).get("action", "")
+    return f"{action:>20} {visible(summary)}\n"
+
+
+def visible(text: str) -> str:
+    """Escape control characters so a log line cannot drive the operator's terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
