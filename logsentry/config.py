@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 
 from logsentry.analysis.config import AnalysisConfig
 from logsentry.detect.config import DetectionConfig
+from logsentry.service.config import ServiceConfig
 from logsentry.sinks.config import SinkConfig, StdoutSinkConfig
 from logsentry.sources.config import SourceConfig, StrictModel
 
@@ -25,7 +26,9 @@ DEFAULT_STATE_DIR = Path("/var/lib/logsentry")
 # Key names whose values never appear in logs or `check-config` output.
 SECRET_KEYS = frozenset(
     {"token", "password", "secret", "webhook_url", "url_secret", "hmac_secret",
-     "sasl_plain_password", "api_key", "bot_token"}
+     "sasl_plain_password", "api_key", "bot_token",
+     # Sink HTTP headers often carry credentials (Authorization).
+     "headers"}
 )
 
 
@@ -52,6 +55,8 @@ class Config(StrictModel):
     detection: DetectionConfig = DetectionConfig()
     sinks: list[SinkConfig] = Field(default_factory=lambda: [StdoutSinkConfig()])
     logging: LoggingConfig = LoggingConfig()
+    # systemd notification, watchdog, /metrics /healthz /readyz (logsentry.service).
+    service: ServiceConfig = ServiceConfig()
 
 
 class ConfigError(Exception):
