@@ -1,0 +1,396 @@
+"""The inference engine: the shipped model as a `logsentry.analysis.base.Analyzer`.
+
+The pipeline's analysis worker micro-batches lines and calls `analyze_batch`
+from one thread. Per batch the engine:
+
+1. answers lines seen before from an exact-text LRU cache;
+2. cuts the others into pieces and looks their *structure* up in a second LRU
+   cache (the line with every digit run masked): lines of one structure reuse
+   the cached piece tags and action without running the network, while entity
+   strings are still cut from the new line;
+3. runs the network once over what is left, sorted by length so batches carry
+   little padding, under `torch.inference_mode`, int8-quantized linear layers
+   when the model says quantization is safe for it.
+
+Nothing here raises on odd input: empty lines, NUL bytes, replacement
+characters and megabyte lines come back as an `Analysis` (the line is cut at
+`max_pieces` pieces; the rest is one variable part of the template).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import torch
+
+from logsentry.analysis.actions import ACTIONS
+from logsentry.analysis.result import INTEGER_FIELDS, Analysis
+from logsentry.model.artifacts import LoadedModel, default_model_dir, load_model
+from logsentry.model.tokenizer import PAD, Encoded, Piece, split_pieces
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_DIGITS = re.compile(r"\d+")
+WILDCARD = "<*>"
+# Exact-text cache only for lines up to this length: bounds its memory.
+_EXACT_MAX_CHARS = 512
+# Structure cache only for lines up to this length (the key is the masked line).
+_STRUCTURE_MAX_CHARS = 4096
+_TIMESTAMP = "timestamp"
+_IP_FIELDS = ("source.ip", "destination.ip")
+
+
+class LRUCache(Generic[K, V]):
+    """A bounded least-recently-used map (not thread-safe: one worker thread uses it)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: K) -> V | None:
+        if self.capacity <= 0:
+            return None
+        value = self._data.get(key)
+        if value is None:
+            self.misses += 1
+            return None
+        self._data.move_to_end(key)
+        self.hits += 1
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        if self.capacity <= 0:
+            return
+        self._data[key] = value
+        self._data.move_to_end(key)
+        if len(self._data) > self.capacity:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """What the network says about one line structure."""
+
+    tags: tuple[int, ...]  # one tag id per piece
+    action: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoder:
+    """Tag ids -> (role, begins) lookups."""
+
+    roles: tuple[str | None, ...]  # None for the constant tag
+    begins: tuple[bool, ...]
+
+    @classmethod
+    def from_tags(cls, tags: Sequence[str]) -> _Decoder:
+        roles: list[str | None] = []
+        begins: list[bool] = []
+        for tag in tags:
+            if tag == "O":
+                roles.append(None)
+                begins.append(False)
+            else:
+                prefix, _, role = tag.partition("-")
+                roles.append(role)
+                begins.append(prefix == "B")
+        return cls(tuple(roles), tuple(begins))
+
+
+def build_analysis(
+    text: str, pieces: Sequence[Piece], truncated: bool, labels: Labels, decoder: _Decoder,
+) -> Analysis:
+    """Fields, template and timestamp of `text` from its pieces' tags (text cut exactly)."""
+    roles = decoder.roles
+    begins = decoder.begins
+    # Group pieces into spans: a B tag, a role change or a gap of constant starts a new one.
+    spans: list[tuple[str, int, int]] = []  # role, start char, end char
+    current_role: str | None = None
+    template_parts: list[str] = []
+    cursor = 0
+    last_wild = False
+    for piece, tag in zip(pieces, labels.tags, strict=False):
+        role = roles[tag]
+        gap = text[cursor:piece.start]
+        if role is None:
+            current_role = None
+            template_parts.append(gap)
+            template_parts.append(text[piece.start:piece.end])
+            last_wild = False
+        else:
+            continues = current_role == role and not begins[tag]
+            if continues:
+                spans[-1] = (role, spans[-1][1], piece.end)
+            else:
+                spans.append((role, piece.start, piece.end))
+            current_role = role
+            # One <*> per span, and one for touching variable pieces with no space between.
+            if not (last_wild and (continues or not gap)):
+                template_parts.append(gap)
+                template_parts.append(WILDCARD)
+            last_wild = True
+        cursor = piece.end
+    if truncated:
+        if not last_wild:
+            template_parts.append(" " if cursor < len(text) and text[cursor].isspace() else "")
+            template_parts.append(WILDCARD)
+    else:
+        template_parts.append(text[cursor:])
+    fields: dict[str, str] = {}
+    timestamp: str | None = None
+    for role, start, end in spans:
+        if role == "variable":
+            continue
+        value = text[start:end]
+        if role == _TIMESTAMP:
+            if timestamp is None:
+                timestamp = value
+            continue
+        if role in fields:
+            continue  # the first mention of a role wins
+        fields[role] = value
+    _clean_fields(fields)
+    return Analysis(
+        action=labels.action, fields=fields, template="".join(template_parts).strip(),
+        confidence=labels.confidence, timestamp=timestamp)
+
+
+def _clean_fields(fields: dict[str, str]) -> None:
+    """Keep the contract: IP fields parse as IPs, integer fields are digits."""
+    for name in _IP_FIELDS:
+        value = fields.get(name)
+        if value is None:
+            continue
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            del fields[name]
+            if name == "source.ip" and "source.address" not in fields:
+                fields["source.address"] = value
+    for name in INTEGER_FIELDS:
+        value = fields.get(name)
+        if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 10):
+            del fields[name]
+
+
+def _copy(analysis: Analysis) -> Analysis:
+    return Analysis(
+        action=analysis.action, fields=dict(analysis.fields), template=analysis.template,
+        confidence=analysis.confidence, timestamp=analysis.timestamp)
+
+
+def _structure_key(text: str) -> str:
+    return _DIGITS.sub("0", text)
+
+
+class ModelAnalyzer:
+    """The model as an Analyzer: caches, batching by length, quantized CPU inference."""
+
+    def __init__(
+        self, model: LoadedModel, cache_size: int = 100_000, quantize: bool | None = None,
+        max_batch: int = 128,
+    ) -> None:
+        self.model = model
+        self.tokenizer = model.tokenizer
+        self.max_batch = max_batch
+        self._decoder = _Decoder.from_tags(model.config.tags)
+        self._actions = tuple(model.config.actions)
+        self._structure_cache: LRUCache[str, Labels] = LRUCache(cache_size)
+        # Exact-text hits skip even the tokenizer; half the entries, short lines only.
+        self._exact_cache: LRUCache[str, Analysis] = LRUCache(cache_size // 2)
+        if quantize is None:
+            quantize = bool(model.meta.get("quantize", False))
+        self.quantized = quantize
+        self.network: torch.nn.Module = model.network
+        if quantize:
+            self.network = quantize_network(model.network)
+        self._lock = threading.Lock()  # analyze_batch is meant for one thread; be safe anyway
+        self.lines = 0
+        self.model_lines = 0
+
+    def analyze_batch(self, messages: list[str]) -> list[Analysis]:
+        """One Analysis per message, in order; never raises on odd input."""
+        with self._lock:
+            try:
+                return self._analyze(messages)
+            except Exception:  # a bug must not take the daemon down; count and log it
+                log.exception("model analysis failed for a batch of %d lines", len(messages))
+                return [self._fallback(m) for m in messages]
+
+    def _fallback(self, message: object) -> Analysis:
+        text = message if isinstance(message, str) else repr(message)
+        return Analysis(action="other", fields={}, template=text[:200], confidence=0.0)
+
+    def _analyze(self, messages: list[str]) -> list[Analysis]:
+        results: list[Analysis | None] = [None] * len(messages)
+        pending: list[tuple[int, str, list[Piece], bool, str | None]] = []
+        exact = self._exact_cache
+        structure = self._structure_cache
+        limit = self.tokenizer.max_pieces
+        self.lines += len(messages)
+        for index, message in enumerate(messages):
+            if not isinstance(message, str):
+                message = str(message)
+            short = len(message) <= _EXACT_MAX_CHARS
+            if short:
+                cached = exact.get(message)
+                if cached is not None:
+                    results[index] = _copy(cached)
+                    continue
+            pieces, truncated = split_pieces(message, limit)
+            key = _structure_key(message) if len(message) <= _STRUCTURE_MAX_CHARS else None
+            labels = structure.get(key) if key is not None else None
+            if labels is not None and len(labels.tags) == len(pieces):
+                analysis = build_analysis(message, pieces, truncated, labels, self._decoder)
+                if short:
+                    exact.put(message, analysis)
+                results[index] = _copy(analysis) if short else analysis
+                continue
+            pending.append((index, message, pieces, truncated, key))
+        if pending:
+            self.model_lines += len(pending)
+            self._run_network(pending, results)
+        return [r if r is not None else self._fallback(m) for r, m in zip(results, messages,
+                                                                          strict=True)]
+
+    def _run_network(
+        self, pending: list[tuple[int, str, list[Piece], bool, str | None]],
+        results: list[Analysis | None],
+    ) -> None:
+        # Identical structures inside one batch run once.
+        first_of: dict[str, int] = {}
+        unique: list[int] = []
+        for position, (_, _, _, _, key) in enumerate(pending):
+            if key is None or key not in first_of:
+                if key is not None:
+                    first_of[key] = position
+                unique.append(position)
+        encoded = {p: self.tokenizer.encode(pending[p][1]) for p in unique}
+        labels_of: dict[int, Labels] = {}
+        order = sorted(unique, key=lambda p: len(encoded[p].words))
+        for begin in range(0, len(order), self.max_batch):
+            chunk = order[begin:begin + self.max_batch]
+            for position, labels in zip(
+                    chunk, self._predict([encoded[p] for p in chunk]), strict=True):
+                labels_of[position] = labels
+        for position, (index, message, pieces, truncated, key) in enumerate(pending):
+            found = labels_of.get(position)
+            if found is None and key is not None:
+                found = labels_of[first_of[key]]
+                if len(found.tags) != len(pieces):
+                    found = self._predict([self.tokenizer.encode(message)])[0]
+            if found is None:  # unreachable: every position without a key ran itself
+                found = self._predict([self.tokenizer.encode(message)])[0]
+            labels = found
+            if key is not None and position in labels_of:
+                self._structure_cache.put(key, labels)
+            analysis = build_analysis(message, pieces, truncated, labels, self._decoder)
+            if len(message) <= _EXACT_MAX_CHARS:
+                self._exact_cache.put(message, analysis)
+                analysis = _copy(analysis)
+            results[index] = analysis
+
+    def _predict(self, items: Sequence[Encoded]) -> list[Labels]:
+        length = max(len(item.words) for item in items)
+        size = len(items)
+        words = torch.full((size, length), PAD, dtype=torch.long)
+        shapes = torch.zeros((size, length), dtype=torch.long)
+        spaces = torch.zeros((size, length), dtype=torch.long)
+        mask = torch.zeros((size, length), dtype=torch.long)
+        for row, item in enumerate(items):
+            n = len(item.words)
+            words[row, :n] = torch.tensor(item.words)
+            shapes[row, :n] = torch.tensor(item.shapes)
+            spaces[row, :n] = torch.tensor(item.spaces)
+            mask[row, :n] = 1
+        with torch.inference_mode():
+            tag_logits, action_logits = self.network(words, shapes, spaces, mask)
+            tag_probs = tag_logits.softmax(-1)
+            tag_best, tag_ids = tag_probs.max(-1)
+            action_probs = action_logits.softmax(-1)
+            action_best, action_ids = action_probs.max(-1)
+        tag_ids_list = tag_ids.tolist()
+        tag_best_list = tag_best.tolist()
+        action_ids_list = action_ids.tolist()
+        action_best_list = action_best.tolist()
+        out: list[Labels] = []
+        for row, item in enumerate(items):
+            n = len(item.words)
+            tags = tuple(tag_ids_list[row][1:n])
+            token_conf = min(tag_best_list[row][1:n], default=1.0)
+            action = self._actions[action_ids_list[row]]
+            if action not in ACTIONS:
+                action = "other"
+            confidence = float(action_best_list[row]) * (0.5 + 0.5 * float(token_conf))
+            out.append(Labels(tags, action, round(confidence, 4)))
+        return out
+
+    def cache_stats(self) -> dict[str, int]:
+        """Hits, misses and sizes of both caches, and lines that reached the network."""
+        return {
+            "lines": self.lines,
+            "model_lines": self.model_lines,
+            "exact_hits": self._exact_cache.hits,
+            "exact_size": len(self._exact_cache),
+            "structure_hits": self._structure_cache.hits,
+            "structure_size": len(self._structure_cache),
+        }
+
+    def clear_cache(self) -> None:
+        self._exact_cache.clear()
+        self._structure_cache.clear()
+
+
+def quantize_network(network: torch.nn.Module) -> torch.nn.Module:
+    """int8 dynamic quantization of the linear layers (weights int8, activations per batch)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    quantized: torch.nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
+        network, {torch.nn.Linear}, dtype=torch.qint8)
+    return quantized
+
+
+def configure_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads: `threads`, else the CPUs this process may use (max 4)."""
+    if threads is None:
+        try:
+            available = len(os.sched_getaffinity(0))
+        except AttributeError:
+            available = os.cpu_count() or 1
+        threads = max(1, min(4, available))
+    torch.set_num_threads(threads)
+    # Fails when already set or after parallel work ran: then keep what is there.
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+    return threads
+
+
+def load_analyzer(
+    path: str | None = None, threads: int | None = None, cache_size: int = 100_000,
+) -> ModelAnalyzer:
+    """Load a model folder (None: the shipped model) as an Analyzer ready for `analyze_batch`."""
+    configure_threads(threads)
+    folder = Path(path) if path else default_model_dir()
+    return ModelAnalyzer(load_model(folder, lean=True), cache_size=cache_size)

@@ -1,0 +1,225 @@
+"""The log-aware tokenizer: cuts a line into pieces and turns pieces into model ids.
+
+A regex pre-tokenizer keeps URLs, e-mail addresses, timestamps, MACs, IPv4/IPv6
+addresses, paths and hex ids whole, so a line costs few pieces (sequence length
+drives CPU cost) and an entity is usually one piece. Every piece keeps its
+character offsets into the line, so entity strings are cut from the original
+text exactly.
+
+Each piece becomes three ids that the model embeds and sums:
+- `word`: a lower-cased constant word from a vocabulary built from training
+  data, or a class token (`<ipv4>`, `<num>`, `<unk>`...) for everything else;
+- `shape`: the piece's kind (ipv4, path, lower-case word, number...) crossed
+  with a length bucket, so an unseen word still says what it looks like;
+- `space`: whether whitespace precedes and follows the piece.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKENIZER_VERSION = 1
+
+# Ordered alternation: the first kind that matches at a position wins.
+_PIECE = re.compile(
+    r"""
+    (?P<url>[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s"'<>]*[^\s"'<>.,;:)\]])
+  | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,})
+  | (?P<isots>\d{4}-\d{2}-\d{2}[T_]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)
+  | (?P<clfts>\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\s[+-]\d{4})?)
+  | (?P<mac>(?<![\w:])[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}(?![\w:]))
+  | (?P<time>(?<![\w:])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\w:]))
+  | (?P<ipv4>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w]|\.\d))
+  | (?P<ipv6>(?<![\w:.])(?=[0-9A-Fa-f:.]*::|(?:[0-9A-Fa-f]{1,4}:){7})
+        (?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![\w:]))
+  | (?P<path>(?<![\w/])(?:[A-Za-z]:\\|~?\.{0,2}/)[^\s"'<>\[\](){},;|]*[^\s"'<>\[\](){},;|.:])
+  | (?P<word>\w(?:[\w.-]*\w)?)
+  | (?P<punct>(?P<pc>[^\w\s])(?P=pc)*)
+    """,
+    re.VERBOSE,
+)
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HEX = re.compile(r"(?:0x)?[0-9a-fA-F]+")
+_DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+# Kinds of pieces; the order fixes the shape ids stored with a model.
+KINDS: tuple[str, ...] = (
+    "pad", "cls", "url", "email", "isots", "clfts", "mac", "time", "ipv4", "ipv6", "path",
+    "num", "hex", "uuid", "date", "version", "dotted", "lower", "upper", "title", "mixed",
+    "alnum", "under", "punct", "other",
+)
+_KIND_ID = {kind: index for index, kind in enumerate(KINDS)}
+_LENGTH_EDGES = (1, 2, 3, 5, 8, 12, 20)  # bucket b holds lengths <= edge b; last bucket: longer
+N_LENGTHS = len(_LENGTH_EDGES) + 1
+N_SHAPES = len(KINDS) * N_LENGTHS
+N_SPACES = 4
+
+# Special word ids; real words follow.
+SPECIALS: tuple[str, ...] = ("<pad>", "<cls>", "<unk>", *(f"<{k}>" for k in KINDS[2:]))
+PAD, CLS, UNK = 0, 1, 2
+# Kinds whose text goes through the vocabulary; the others always use their class token.
+_WORDY = frozenset({"lower", "upper", "title", "mixed", "under", "punct", "alnum", "dotted"})
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One piece of a line: `text[start:end]` and what it looks like."""
+
+    start: int
+    end: int
+    kind: str
+    space_before: bool
+    space_after: bool
+
+
+def split_pieces(text: str, limit: int) -> tuple[list[Piece], bool]:
+    """Cut `text` into at most `limit` pieces; the flag tells whether text was left over."""
+    pieces: list[Piece] = []
+    n = len(text)
+    for match in _PIECE.finditer(text):
+        if len(pieces) == limit:
+            return pieces, True
+        start, end = match.span()
+        kind = match.lastgroup or "other"
+        if kind == "word":
+            kind = _word_kind(text[start:end])
+        before = start == 0 or text[start - 1].isspace()
+        after = end == n or text[end].isspace()
+        pieces.append(Piece(start, end, kind, before, after))
+    return pieces, False
+
+
+def _word_kind(word: str) -> str:
+    if word.isdigit():
+        return "num"
+    if word.isalpha():
+        if word.islower():
+            return "lower"
+        if word.isupper():
+            return "upper" if len(word) > 1 else "title"
+        if word[0].isupper() and word[1:].islower():
+            return "title"
+        return "mixed"
+    if _UUID.fullmatch(word):
+        return "uuid"
+    has_digit = any(c.isdigit() for c in word)
+    if has_digit and len(word) >= 6 and _HEX.fullmatch(word):
+        return "hex"
+    if "." in word:
+        stripped = word.replace(".", "")
+        if stripped.isdigit():
+            return "version"
+        if _DATE.fullmatch(word):
+            return "date"
+        return "dotted"
+    if ("-" in word or "/" in word) and _DATE.fullmatch(word):
+        return "date"
+    if "_" in word or "-" in word:
+        return "under"
+    if has_digit:
+        return "alnum"
+    return "mixed"
+
+
+def _length_bucket(length: int) -> int:
+    for index, edge in enumerate(_LENGTH_EDGES):
+        if length <= edge:
+            return index
+    return len(_LENGTH_EDGES)
+
+
+def vocab_key(text: str, piece: Piece) -> str | None:
+    """The vocabulary entry a piece would use, or None for class-token kinds."""
+    if piece.kind not in _WORDY:
+        return None
+    return text[piece.start:piece.end].lower()
+
+
+@dataclass(slots=True)
+class Encoded:
+    """A line turned into model input: ids for `[CLS] + pieces`."""
+
+    pieces: list[Piece]
+    truncated: bool
+    words: list[int]
+    shapes: list[int]
+    spaces: list[int]
+
+
+class LogTokenizer:
+    """Pieces and ids for log lines; `vocab` maps lower-cased words to ids."""
+
+    def __init__(self, vocab: dict[str, int], max_pieces: int = 63) -> None:
+        self.vocab = vocab
+        self.max_pieces = max_pieces
+        self._kind_word = {kind: vocab[f"<{kind}>"] for kind in KINDS[2:]}
+
+    @property
+    def vocab_size(self) -> int:
+        return max(self.vocab.values()) + 1
+
+    def encode(self, text: str) -> Encoded:
+        """Pieces of `text` and their ids, `[CLS]` first; never raises."""
+        pieces, truncated = split_pieces(text, self.max_pieces)
+        words = [CLS]
+        shapes = [_KIND_ID["cls"] * N_LENGTHS]
+        spaces = [0]
+        vocab = self.vocab
+        kind_word = self._kind_word
+        for piece in pieces:
+            kind = piece.kind
+            if kind in _WORDY:
+                words.append(vocab.get(text[piece.start:piece.end].lower(), UNK))
+            else:
+                words.append(kind_word[kind])
+            shapes.append(_KIND_ID[kind] * N_LENGTHS + _length_bucket(piece.end - piece.start))
+            spaces.append(2 * piece.space_before + piece.space_after)
+        return Encoded(pieces, truncated, words, shapes, spaces)
+
+    @classmethod
+    def build(
+        cls, texts: Iterable[str], max_words: int = 8000, min_count: int = 3,
+        max_pieces: int = 63,
+    ) -> LogTokenizer:
+        """Build the vocabulary from the most frequent word-like pieces of `texts`."""
+        counts: Counter[str] = Counter()
+        for text in texts:
+            pieces, _ = split_pieces(text, max_pieces)
+            for piece in pieces:
+                key = vocab_key(text, piece)
+                if key is not None:
+                    counts[key] += 1
+        vocab = {token: index for index, token in enumerate(SPECIALS)}
+        for word, count in counts.most_common():
+            if len(vocab) >= max_words + len(SPECIALS) or count < min_count:
+                break
+            vocab.setdefault(word, len(vocab))
+        return cls(vocab, max_pieces)
+
+    def save(self, path: Path) -> None:
+        """Write the vocabulary and settings as JSON."""
+        data = {
+            "version": TOKENIZER_VERSION,
+            "max_pieces": self.max_pieces,
+            "kinds": list(KINDS),
+            "length_edges": list(_LENGTH_EDGES),
+            "vocab": self.vocab,
+        }
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=0), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> LogTokenizer:
+        """Read a tokenizer written by `save`; refuses one built for other kinds."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != TOKENIZER_VERSION or tuple(data["kinds"]) != KINDS:
+            raise ValueError(f"{path}: tokenizer built by an incompatible version")
+        if tuple(data["length_edges"]) != _LENGTH_EDGES:
+            raise ValueError(f"{path}: tokenizer length buckets differ from this version")
+        vocab = {str(k): int(v) for k, v in data["vocab"].items()}
+        return cls(vocab, int(data["max_pieces"]))
