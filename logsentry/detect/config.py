@@ -13,3 +13,5 @@ class DetectionConfig(StrictModel):
     rules: list[str] = Field(default_factory=list)
     memory_cap_mb: int = Field(default=256, ge=1)
     persist_interval: float = Field(default=30.0, gt=0)
+    # Contributing events carried in full (ECS) in each alert under logsentry.events.
+    alert_events: int = Field(default=5, ge=0, le=100)

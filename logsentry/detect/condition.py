@@ -1,0 +1,210 @@
+"""Field conditions of a rule, compiled once into fast predicates over events.
+
+A rule names fields in flat ECS form (`source.ip`, `url.original`). A few
+names reach the event's own attributes instead of `Event.fields`:
+`message` (the raw line), `event.action`, `event.outcome`, `event.category`,
+`logsentry.template` and `log.source`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from logsentry.event import Event
+from logsentry.sources.config import StrictModel
+
+# Longest prefix of a value that regex/contains/like conditions look at:
+# every line is attacker-controlled and a long one must not cost seconds.
+MAX_SCAN_CHARS = 8192
+
+Predicate = Callable[[Event], bool]
+Getter = Callable[[Event], Any]
+
+
+def field_getter(name: str) -> Getter:
+    """A function reading field `name` of an event (None when absent)."""
+    if name == "message":
+        return lambda event: event.message
+    if name == "event.action":
+        return lambda event: event.action
+    if name == "event.outcome":
+        return lambda event: event.outcome
+    if name == "event.category":
+        return lambda event: event.category
+    if name in ("logsentry.template", "template"):
+        return lambda event: event.template or None
+    if name == "log.source":
+        return lambda event: event.source
+    return lambda event: event.fields.get(name)
+
+
+class FieldTest(StrictModel):
+    """Tests on one field; all given tests must hold.
+
+    `equals`/`in` compare text (numbers as their decimal text), `contains`,
+    `regex` and `like` (a template with `<*>` or `*` wildcards) match text,
+    `cidr` addresses, `gt`/`gte`/`lt`/`lte` numbers; `exists: false` holds
+    when the field is absent.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    equals: str | int | float | bool | None = None
+    in_: list[str | int | float] | None = Field(default=None, alias="in")
+    contains: str | list[str] | None = None
+    regex: str | list[str] | None = None
+    like: str | list[str] | None = None
+    cidr: str | list[str] | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+    exists: bool | None = None
+    ignore_case: bool = False
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for pattern in _as_list(value):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        return value
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr_parses(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for network in _as_list(value):
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"invalid CIDR {network!r}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> FieldTest:
+        if not self.model_fields_set - {"ignore_case"}:
+            raise ValueError("a field test needs at least one of equals, in, contains, "
+                             "regex, like, cidr, gt, gte, lt, lte, exists")
+        return self
+
+
+FieldSpec = FieldTest | str | int | float | bool | list[str | int | float]
+# field name -> test; every entry must hold.
+FieldMap = dict[str, FieldSpec]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _like_regex(pattern: str) -> str:
+    parts = re.split(r"<\*>|\*", pattern)
+    return "^" + "(?s:.*?)".join(re.escape(part) for part in parts) + "$"
+
+
+def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
+    """A predicate for one `field: test` entry of a rule."""
+    if not isinstance(spec, FieldTest):
+        spec = (FieldTest.model_validate({"in": spec}) if isinstance(spec, list)
+                else FieldTest(equals=spec))
+    get = field_getter(name)
+    fold = spec.ignore_case
+    checks: list[Callable[[Any], bool]] = []
+
+    def norm(value: Any) -> str:
+        text = _text(value)
+        return text.lower() if fold else text
+
+    if spec.equals is not None:
+        wanted = norm(spec.equals)
+        checks.append(lambda value: norm(value) == wanted)
+    if spec.in_ is not None:
+        allowed = frozenset(norm(item) for item in spec.in_)
+        checks.append(lambda value: norm(value) in allowed)
+    if spec.contains is not None:
+        needles = tuple(norm(item) for item in _as_list(spec.contains))
+        checks.append(
+            lambda value: any(n in norm(value)[:MAX_SCAN_CHARS] for n in needles))
+    patterns = _as_list(spec.regex) + [_like_regex(p) for p in _as_list(spec.like)]
+    if patterns:
+        # One alternation per field: one scan of the value, not one per pattern.
+        combined = re.compile("|".join(f"(?:{p})" for p in patterns),
+                              re.IGNORECASE if fold else 0)
+        checks.append(lambda value: combined.search(_text(value)[:MAX_SCAN_CHARS]) is not None)
+    if spec.cidr is not None:
+        networks = [ipaddress.ip_network(n, strict=False) for n in _as_list(spec.cidr)]
+        checks.append(lambda value: _in_networks(value, networks))
+    for op, bound in (("gt", spec.gt), ("gte", spec.gte), ("lt", spec.lt), ("lte", spec.lte)):
+        if bound is not None:
+            checks.append(_numeric_check(op, bound))
+    exists = spec.exists
+
+    def predicate(event: Event) -> bool:
+        value = get(event)
+        if value is None or value == "":
+            return exists is False
+        if exists is False:
+            return False
+        if isinstance(value, tuple | list):
+            # Multi-valued fields (event.category): a test holds if it holds for one value.
+            return any(all(check(item) for check in checks) for item in value)
+        return all(check(value) for check in checks)
+
+    return predicate
+
+
+def _in_networks(value: Any, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        address = ipaddress.ip_address(_text(value).strip("[]").split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        mapped: ipaddress.IPv4Address | ipaddress.IPv6Address = address.ipv4_mapped
+        return any(mapped in net or address in net for net in networks)
+    return any(address in net for net in networks)
+
+
+def _numeric_check(op: str, bound: float) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return False
+        if op == "gt":
+            return number > bound
+        if op == "gte":
+            return number >= bound
+        if op == "lt":
+            return number < bound
+        return number <= bound
+
+    return check
+
+
+def compile_field_map(fields: FieldMap) -> Predicate | None:
+    """All entries of a `field: test` mapping must hold; None for an empty mapping."""
+    predicates = [compile_field_test(name, spec) for name, spec in fields.items()]
+    if not predicates:
+        return None
+    if len(predicates) == 1:
+        return predicates[0]
+    return lambda event: all(p(event) for p in predicates)

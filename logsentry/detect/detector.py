@@ -1,0 +1,319 @@
+"""The detection stage: rules over labelled events, bounded state, alerts out.
+
+The pipeline calls `process()` with batches in order, `tick()` about once a
+second, `save_state()` on shutdown and `reload()` on SIGHUP. Windows run on
+event time (the line's timestamp, else its arrival), so a replayed file raises
+the alerts it raised live.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+
+from logsentry.alert import Alert
+from logsentry.analysis.actions import ACTIONS
+from logsentry.atomicfile import write_atomic
+from logsentry.detect.config import DetectionConfig
+from logsentry.detect.engine import RuleEngine
+from logsentry.detect.group import GroupState
+from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, load_rules
+from logsentry.event import Event
+from logsentry.metrics import ALERTS, DETECTION_EVICTIONS, LINES_FAILED
+
+log = structlog.get_logger(__name__)
+
+STATE_FILE = "detection.json"
+STATE_VERSION = 1
+# A line stamped further than this ahead of its arrival has a bogus (or
+# hostile) timestamp: trusting it would jump the clock and expire every window.
+MAX_FUTURE_SKEW = 3600.0
+# Eviction frees down to this share of the cap, so it runs in bursts, not per event.
+EVICT_TO = 0.9
+# Opportunistic expiry every this many events, for callers that never tick().
+EXPIRE_EVERY = 4096
+EXPIRE_BUDGET = 20_000
+
+
+class Detector:
+    """Runs the loaded rules over events; holds and persists their correlation state."""
+
+    def __init__(
+        self,
+        rules: list[Rule],
+        *,
+        memory_cap_bytes: int = 256 * 1024 * 1024,
+        state_path: Path | None = None,
+        persist_interval: float = 30.0,
+        max_samples: int = 5,
+    ) -> None:
+        self.engines = [RuleEngine(rule, max_samples) for rule in rules if rule.enabled]
+        self._all_rules = list(rules)
+        self.memory_cap_bytes = memory_cap_bytes
+        self.state_path = state_path
+        self.persist_interval = persist_interval
+        self.max_samples = max_samples
+        self.memory_bytes = 0
+        self.evictions = 0
+        self.watermark = 0.0
+        self._seq = 0
+        self._since_expiry = 0
+        self._wall_at_watermark = time.time()
+        self._last_save = time.monotonic()
+        self._dirty = False
+        self._by_action = self._index()
+
+    # -- construction ---------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: DetectionConfig, state_dir: Path | None) -> Detector:
+        """Load the configured rules (the default pack when none) and restore saved state.
+
+        Raises `logsentry.config.ConfigError` naming file, rule and key on a bad rule.
+        """
+        detector = cls._build(config, state_dir)
+        detector.restore_state()
+        return detector
+
+    @classmethod
+    def _build(cls, config: DetectionConfig, state_dir: Path | None) -> Detector:
+        paths = [Path(p) for p in config.rules] or [DEFAULT_RULES_DIR]
+        rules = load_rules(paths)
+        return cls(
+            rules,
+            memory_cap_bytes=config.memory_cap_mb * 1024 * 1024,
+            state_path=(state_dir / STATE_FILE) if state_dir is not None else None,
+            persist_interval=config.persist_interval,
+            max_samples=config.alert_events,
+        )
+
+    def reload(self, config: DetectionConfig) -> Detector:
+        """A detector with the new configuration's rules, keeping the state of unchanged rules.
+
+        A rule is unchanged when its id and everything that shapes its state
+        (selection, correlation, grouping, summary) are. Raises ConfigError and
+        leaves this detector as it was when the new rules do not load.
+        """
+        state_dir = self.state_path.parent if self.state_path is not None else None
+        fresh = Detector._build(config, state_dir)
+        old = {engine.rule.id: engine for engine in self.engines}
+        for engine in fresh.engines:
+            previous = old.get(engine.rule.id)
+            if previous is not None and previous.fingerprint == engine.fingerprint:
+                engine.groups = previous.groups
+        fresh.memory_bytes = sum(g.size for e in fresh.engines for g in e.groups.values())
+        fresh.evictions = self.evictions
+        fresh.watermark = self.watermark
+        fresh._seq = self._seq
+        fresh._wall_at_watermark = self._wall_at_watermark
+        fresh._dirty = True
+        fresh._enforce_cap()
+        return fresh
+
+    def _index(self) -> dict[str, list[RuleEngine]]:
+        index: dict[str, list[RuleEngine]] = {name: [] for name in ACTIONS}
+        for engine in self.engines:
+            actions = engine.actions
+            for name in ACTIONS:
+                if actions is None or name in actions:
+                    index[name].append(engine)
+        return index
+
+    @property
+    def rules(self) -> list[Rule]:
+        """The loaded rules (disabled ones included)."""
+        return list(self._all_rules)
+
+    # -- the hot path ---------------------------------------------------------------
+
+    def process(self, events: list[Event]) -> list[Alert]:
+        """Run every rule over a batch (in order); return the alerts it raised."""
+        alerts: list[Alert] = []
+        by_action = self._by_action
+        for event in events:
+            engines = by_action.get(event.action)
+            if not engines:
+                continue
+            when = self.event_time(event)
+            if when > self.watermark:
+                self.watermark = when
+            for engine in engines:
+                try:
+                    alert = self._feed(engine, event, when)
+                except Exception:  # a bug or odd input must not stop detection
+                    LINES_FAILED.labels(stage="detect").inc()
+                    log.exception("detection failed on an event", rule=engine.rule.id,
+                                  source=event.source, line=event.line)
+                    continue
+                if alert is not None:
+                    ALERTS.labels(rule=alert.rule_id, severity=alert.severity).inc()
+                    alerts.append(alert)
+        if events:
+            self._wall_at_watermark = time.time()
+            self._since_expiry += len(events)
+            if self._since_expiry >= EXPIRE_EVERY:
+                self._since_expiry = 0
+                self.expire(self.watermark, EXPIRE_BUDGET)
+        if self.memory_bytes > self.memory_cap_bytes:
+            self._enforce_cap()
+        return alerts
+
+    def _feed(self, engine: RuleEngine, event: Event, when: float) -> Alert | None:
+        predicate = engine.selection.predicate
+        if predicate is not None and not predicate(event):
+            return None
+        key = engine.group_key(event)
+        groups = engine.groups
+        group = groups.get(key)
+        if group is None:
+            group = GroupState(key, when)
+            groups[key] = group
+        else:
+            groups.move_to_end(key)
+        self._seq += 1
+        group.touched = self._seq
+        alert = engine.process(event, when, group)
+        size = group.estimate_bytes()
+        self.memory_bytes += size - group.size
+        group.size = size
+        self._dirty = True
+        return alert
+
+    @staticmethod
+    def event_time(event: Event) -> float:
+        """The event's time for windows: its own, unless implausibly ahead of its arrival."""
+        when = event.event_time
+        if event.received and when > event.received + MAX_FUTURE_SKEW:
+            return event.received
+        return when
+
+    # -- time, memory, persistence ----------------------------------------------------
+
+    def tick(self, now: float) -> list[Alert]:
+        """Time-driven work, called about once a second with the wall-clock time.
+
+        Expires lapsed groups (event time advances with the wall clock between
+        batches) and persists state every `persist_interval`. Returns alerts
+        raised by time alone (none with the current correlation types).
+        """
+        event_now = self.watermark + max(0.0, now - self._wall_at_watermark)
+        self.expire(event_now, EXPIRE_BUDGET)
+        if self._dirty and time.monotonic() - self._last_save >= self.persist_interval:
+            self.save_state()
+        return []
+
+    def expire(self, event_now: float, budget: int) -> int:
+        """Drop groups with nothing left that matters at `event_now`; at most `budget`."""
+        dropped = 0
+        for engine in self.engines:
+            groups = engine.groups
+            while groups and dropped < budget:
+                group = next(iter(groups.values()))
+                if not engine.expired(group, event_now):
+                    break
+                groups.popitem(last=False)
+                self.memory_bytes -= group.size
+                dropped += 1
+        if dropped:
+            self._dirty = True
+        return dropped
+
+    def _enforce_cap(self) -> None:
+        """Evict least recently touched groups (across rules) until under the cap."""
+        target = self.memory_cap_bytes * EVICT_TO
+        evicted = 0
+        while self.memory_bytes > target:
+            fronts = sorted(
+                (next(iter(e.groups.values())).touched, i)
+                for i, e in enumerate(self.engines) if e.groups)
+            if not fronts:
+                break
+            engine = self.engines[fronts[0][1]]
+            limit = fronts[1][0] if len(fronts) > 1 else None
+            groups = engine.groups
+            while groups and self.memory_bytes > target:
+                group = next(iter(groups.values()))
+                if limit is not None and group.touched > limit:
+                    break
+                groups.popitem(last=False)
+                self.memory_bytes -= group.size
+                evicted += 1
+        if evicted:
+            self.evictions += evicted
+            DETECTION_EVICTIONS.inc(evicted)
+            self._dirty = True
+            log.warning("detection memory cap reached: groups evicted", evicted=evicted,
+                        cap_mb=self.memory_cap_bytes // (1024 * 1024))
+
+    @property
+    def group_count(self) -> int:
+        return sum(len(engine.groups) for engine in self.engines)
+
+    def save_state(self) -> None:
+        """Write all correlation state to the state file (atomically); errors are logged."""
+        self._last_save = time.monotonic()
+        if self.state_path is None:
+            return
+        doc: dict[str, Any] = {
+            "version": STATE_VERSION,
+            "saved_at": time.time(),
+            "watermark": self.watermark,
+            "rules": {
+                engine.rule.id: {
+                    "fingerprint": engine.fingerprint,
+                    "groups": [group.to_json() for group in engine.groups.values()],
+                }
+                for engine in self.engines if engine.groups
+            },
+        }
+        try:
+            write_atomic(self.state_path, orjson.dumps(doc))
+        except (OSError, TypeError) as exc:
+            log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
+            return
+        self._dirty = False
+
+    def restore_state(self) -> None:
+        """Load the state file if there is one; a corrupt or stale file is logged and ignored."""
+        if self.state_path is None:
+            return
+        try:
+            data = self.state_path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.error("cannot read detection state", path=str(self.state_path), error=str(exc))
+            return
+        try:
+            doc = orjson.loads(data)
+            if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
+                raise ValueError(f"unsupported state version {doc.get('version')!r}"
+                                 if isinstance(doc, dict) else "not an object")
+            restored: dict[str, list[GroupState]] = {}
+            for rule_id, saved in dict(doc["rules"]).items():
+                restored[rule_id] = [GroupState.from_json(g) for g in saved["groups"]]
+            fingerprints = {rule_id: saved["fingerprint"]
+                            for rule_id, saved in dict(doc["rules"]).items()}
+            watermark = float(doc.get("watermark", 0.0))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("detection state file is corrupt; starting with empty state",
+                      path=str(self.state_path), error=str(exc))
+            return
+        kept = 0
+        for engine in self.engines:
+            groups = restored.get(engine.rule.id)
+            if not groups or fingerprints.get(engine.rule.id) != engine.fingerprint:
+                continue  # a changed rule starts afresh
+            for group in sorted(groups, key=lambda g: g.last):
+                self._seq += 1
+                group.touched = self._seq
+                engine.groups[group.key] = group
+                self.memory_bytes += group.size
+                kept += 1
+        self.watermark = max(self.watermark, watermark)
+        self._enforce_cap()
+        log.info("detection state restored", groups=kept, path=str(self.state_path))

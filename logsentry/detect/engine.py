@@ -1,0 +1,336 @@
+"""One loaded rule at work: its compiled selection, its groups and its correlation."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from logsentry.alert import Alert
+from logsentry.detect.condition import Predicate, compile_field_map, field_getter
+from logsentry.detect.group import DISTINCT_CAP, GroupState
+from logsentry.detect.rule import (
+    DistinctCorrelation,
+    FirstSeenCorrelation,
+    Rule,
+    Selection,
+    SequenceCorrelation,
+    SingleCorrelation,
+    ThresholdCorrelation,
+)
+from logsentry.detect.summary import (
+    describe_duration,
+    distinct_text,
+    iso,
+    render_summary,
+    values_text,
+)
+from logsentry.event import Event
+
+GroupKey = tuple[str | None, ...]
+
+
+class CompiledSelection:
+    """A Selection as the set of actions it accepts plus a field predicate."""
+
+    __slots__ = ("actions", "predicate")
+
+    def __init__(self, selection: Selection) -> None:
+        self.actions = selection.actions()
+        self.predicate = _compile_fields(selection)
+
+    def matches(self, event: Event) -> bool:
+        if self.actions is not None and event.action not in self.actions:
+            return False
+        return self.predicate is None or self.predicate(event)
+
+
+def _compile_fields(selection: Selection) -> Predicate | None:
+    parts: list[Predicate] = []
+    where = compile_field_map(selection.where)
+    if where is not None:
+        parts.append(where)
+    alternatives = [p for p in (compile_field_map(m) for m in selection.any) if p is not None]
+    if alternatives:
+        parts.append(lambda event: any(p(event) for p in alternatives))
+    exclusions = [p for p in (compile_field_map(m) for m in selection.not_) if p is not None]
+    if exclusions:
+        parts.append(lambda event: not any(p(event) for p in exclusions))
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return lambda event: all(p(event) for p in parts)
+
+
+def stable_hash(text: str) -> int:
+    """A 63-bit hash that is the same in every process (Python's hash() is salted)."""
+    digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+class RuleEngine:
+    """Correlates the events one rule selects, group by group.
+
+    `groups` is ordered by last touch (oldest first), which makes both expiry
+    and the detector's LRU eviction cheap pops from the front.
+    """
+
+    def __init__(self, rule: Rule, max_samples: int) -> None:
+        self.rule = rule
+        self.fingerprint = rule.fingerprint()
+        self.selection = CompiledSelection(rule.select)
+        self.max_samples = max_samples
+        self.groups: OrderedDict[GroupKey, GroupState] = OrderedDict()
+        self.group_getters = [field_getter(name) for name in rule.group_by]
+        corr = rule.correlate
+        self.correlation = corr
+        self.steps: list[tuple[CompiledSelection, int]] = []
+        if isinstance(corr, SequenceCorrelation):
+            self.steps = [(CompiledSelection(step.select), step.count) for step in corr.steps]
+        self.value_getter: Callable[[Event], Any] | None = None
+        if isinstance(corr, DistinctCorrelation | FirstSeenCorrelation):
+            self.value_getter = field_getter(corr.field)
+        # Fields whose distinct values the summary shows ({distinct.x}, {values.x}).
+        tracked: set[str] = set()
+        for name in rule.placeholders():
+            for prefix in ("distinct.", "values."):
+                if name.startswith(prefix):
+                    tracked.add(name[len(prefix):])
+        if isinstance(corr, DistinctCorrelation):
+            tracked.discard(corr.field)  # `values` already holds them
+        self.tracked = [(name, field_getter(name)) for name in sorted(tracked)]
+        self.retention = _retention(rule)
+
+    @property
+    def actions(self) -> frozenset[str] | None:
+        """Actions this rule can match (None: any); the detector indexes rules by them."""
+        base = self.selection.actions
+        if not self.steps:
+            return base
+        union: set[str] = set()
+        for step, _ in self.steps:
+            if step.actions is None:
+                return base
+            union |= step.actions
+        return frozenset(union) if base is None else base & union
+
+    def group_key(self, event: Event) -> GroupKey:
+        return tuple(_key_text(get(event)) for get in self.group_getters)
+
+    def process(self, event: Event, when: float, group: GroupState) -> Alert | None:
+        """Feed one selected event (already matched) to its group; an alert or None."""
+        corr = self.correlation
+        group.last = max(group.last, when)
+        if isinstance(corr, FirstSeenCorrelation):
+            return self._first_seen(corr, event, when, group)
+        if group.suppressed_until > when:
+            # Suppressed: count the event for the next alert, correlate nothing.
+            group.suppressed += 1
+            return None
+        if isinstance(corr, SingleCorrelation):
+            self._remember(event, group, when)
+            return self._fire(event, group, when)
+        if isinstance(corr, ThresholdCorrelation):
+            times = group.times
+            cutoff = when - corr.window
+            if times and times[-1] < cutoff:
+                group.reset_window()  # the old window lapsed entirely
+            while times and times[0] < cutoff:
+                times.pop(0)
+            times.append(when)
+            self._remember(event, group, when)
+            if len(times) >= corr.count:
+                return self._fire(event, group, times[0])
+            return None
+        if isinstance(corr, DistinctCorrelation):
+            return self._distinct(corr, event, when, group)
+        if isinstance(corr, SequenceCorrelation):
+            return self._sequence(corr, event, when, group)
+        raise AssertionError(f"unhandled correlation {corr!r}")
+
+    def _distinct(
+        self, corr: DistinctCorrelation, event: Event, when: float, group: GroupState
+    ) -> Alert | None:
+        assert self.value_getter is not None
+        value = _key_text(self.value_getter(event))
+        if value is None:
+            return None
+        values = group.values
+        if values and max(values.values()) < when - corr.window:
+            group.reset_window()
+        values[value] = max(values.get(value, when), when)
+        self._remember(event, group, when)
+        if len(values) >= corr.count:
+            cutoff = when - corr.window
+            for stale in [v for v, t in values.items() if t < cutoff]:
+                del values[stale]
+            if len(values) >= corr.count:
+                return self._fire(event, group, min(values.values()))
+        return None
+
+    def _sequence(
+        self, corr: SequenceCorrelation, event: Event, when: float, group: GroupState
+    ) -> Alert | None:
+        if not group.step_counts:
+            group.step_counts = [0] * len(self.steps)
+        if group.step_counts[0] and when - group.first > corr.window:
+            group.reset_window()
+        matched = [i for i, (step, _) in enumerate(self.steps) if step.matches(event)]
+        if not matched:
+            return None
+        if group.step in matched:
+            index = group.step
+        else:
+            earlier = [i for i in matched if i < group.step]
+            if not earlier:
+                return None  # a later step before its turn: not part of this sequence
+            index = max(earlier)
+        if index == 0 and group.step_counts[0] == 0:
+            group.first = when
+        group.step_counts[index] += 1
+        self._remember(event, group, when)
+        if index == group.step and group.step_counts[index] >= self.steps[index][1]:
+            group.step += 1
+            if group.step == len(self.steps):
+                return self._fire(event, group, group.first)
+        return None
+
+    def _first_seen(
+        self, corr: FirstSeenCorrelation, event: Event, when: float, group: GroupState
+    ) -> Alert | None:
+        assert self.value_getter is not None
+        value = _key_text(self.value_getter(event))
+        if value is None:
+            return None
+        if not group.learn_until:
+            group.learn_until = group.first + corr.learn
+        digest = stable_hash(value)
+        if digest in group.seen:
+            return None
+        if len(group.seen) >= corr.max_values:
+            # A group with this many values has no "rare" ones: stop alerting on it.
+            return None
+        group.seen.add(digest)
+        if when < group.learn_until:
+            return None
+        if group.suppressed_until > when:
+            group.suppressed += 1
+            return None
+        group.reset_window()
+        self._remember(event, group, when)
+        return self._fire(event, group, when, extra_group={corr.field: value})
+
+    def _remember(self, event: Event, group: GroupState, when: float) -> None:
+        if group.count == 0:
+            group.first = when
+        group.count += 1
+        if len(group.samples) < self.max_samples:
+            # A copy without the pipeline's bookkeeping, which must not be kept alive.
+            group.samples.append(dataclasses.replace(event, ack=None))
+        for name, get in self.tracked:
+            value = _key_text(get(event))
+            if value is not None:
+                seen = group.distinct.setdefault(name, set())
+                if len(seen) < DISTINCT_CAP:
+                    seen.add(value)
+
+    def _fire(
+        self, event: Event, group: GroupState, start: float,
+        extra_group: dict[str, str] | None = None,
+    ) -> Alert:
+        rule = self.rule
+        end = max(group.last, start)
+        start = min(start, group.first) if group.count else start
+        fields: dict[str, Any] = {
+            name: value for name, value in zip(rule.group_by, group.key, strict=True)
+            if value is not None
+        }
+        if extra_group:
+            fields.update(extra_group)
+        count = group.count or 1
+        distinct_counts: dict[str, int] = {
+            name: len(values) for name, values in group.distinct.items()}
+        if isinstance(self.correlation, DistinctCorrelation):
+            distinct_counts[self.correlation.field] = len(group.values)
+        suppressed = group.suppressed
+
+        def lookup(name: str) -> Any:
+            if name == "count":
+                return count
+            if name == "suppressed":
+                return suppressed
+            if name == "total":
+                return count + suppressed
+            if name == "duration":
+                return describe_duration(end - start)
+            if name == "start":
+                return iso(start)
+            if name == "end":
+                return iso(end)
+            if name == "rule.id":
+                return rule.id
+            if name == "rule.title":
+                return rule.title
+            if name == "severity":
+                return rule.severity
+            for prefix in ("distinct.", "values."):
+                if name.startswith(prefix):
+                    field = name[len(prefix):]
+                    if isinstance(self.correlation, DistinctCorrelation) and (
+                            field == self.correlation.field):
+                        tracked: set[str] | dict[str, float] = group.values
+                        cap = 10**9
+                    else:
+                        tracked, cap = group.distinct.get(field, set()), DISTINCT_CAP
+                    if prefix == "values.":
+                        return values_text(tracked) or None
+                    return distinct_text(tracked, cap)
+            if name in fields:
+                return fields[name]
+            return field_getter(name)(event)
+
+        alert = Alert(
+            rule_id=rule.id,
+            rule_name=rule.title,
+            severity=rule.severity,
+            message=render_summary(rule.summary, lookup),
+            start=start,
+            end=end,
+            count=count,
+            group=fields,
+            techniques=list(rule.attack),
+            tags=list(rule.tags),
+            events=[s.to_ecs() if isinstance(s, Event) else s for s in group.samples],
+            suppressed=suppressed,
+            extra={"distinct": distinct_counts} if distinct_counts else {},
+        )
+        group.alerts += 1
+        group.suppressed = 0
+        group.suppressed_until = end + rule.suppress if rule.suppress else 0.0
+        group.reset_window()
+        return alert
+
+    def expired(self, group: GroupState, watermark: float) -> bool:
+        """Whether a group holds nothing that could still matter at event time `watermark`."""
+        return (group.last + self.retention < watermark
+                and group.suppressed_until <= watermark)
+
+
+def _retention(rule: Rule) -> float:
+    corr = rule.correlate
+    if isinstance(corr, FirstSeenCorrelation):
+        return corr.retain
+    if isinstance(corr, ThresholdCorrelation | DistinctCorrelation | SequenceCorrelation):
+        return max(corr.window, rule.suppress)
+    return rule.suppress
+
+
+def _key_text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,305 @@
+"""The rule format: pydantic models of one rule file, and loading with clear errors.
+
+The format is documented in rules/README.md. Loading validates everything up
+front (field tests compile, actions exist in the vocabulary, summary
+placeholders are well-formed) and names file, rule id and key on error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import orjson
+import yaml
+from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from logsentry.analysis.actions import ACTIONS
+from logsentry.config import ConfigError
+from logsentry.detect.duration import parse_duration
+from logsentry.sources.config import StrictModel
+
+from .condition import FieldMap, FieldTest
+
+# The default pack, shipped beside the package in the source tree.
+DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+
+Severity = Literal["low", "medium", "high", "critical"]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+OneOrMany = str | list[str]
+
+_CATEGORIES = frozenset(c for info in ACTIONS.values() for c in info.category)
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+_TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
+
+
+def _listify(value: OneOrMany | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+class Selection(StrictModel):
+    """Which events a rule (or a sequence step) looks at; every given part must hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    action: OneOrMany | None = None
+    category: OneOrMany | None = None
+    outcome: OneOrMany | None = None
+    where: FieldMap = Field(default_factory=dict)
+    # At least one of these field maps must hold entirely.
+    any: list[FieldMap] = Field(default_factory=list)
+    # None of these field maps may hold entirely.
+    not_: list[FieldMap] = Field(default_factory=list, alias="not")
+
+    @field_validator("action")
+    @classmethod
+    def _known_actions(cls, value: OneOrMany | None) -> OneOrMany | None:
+        for name in _listify(value):
+            if name not in ACTIONS:
+                raise ValueError(f"unknown action {name!r} (see logsentry/analysis/actions.py)")
+        return value
+
+    @field_validator("category")
+    @classmethod
+    def _known_categories(cls, value: OneOrMany | None) -> OneOrMany | None:
+        for name in _listify(value):
+            if name not in _CATEGORIES:
+                raise ValueError(f"unknown category {name!r}; known: {sorted(_CATEGORIES)}")
+        return value
+
+    @field_validator("outcome")
+    @classmethod
+    def _known_outcomes(cls, value: OneOrMany | None) -> OneOrMany | None:
+        for name in _listify(value):
+            if name not in ("success", "failure", "unknown"):
+                raise ValueError(f"unknown outcome {name!r}; use success, failure or unknown")
+        return value
+
+    def actions(self) -> frozenset[str] | None:
+        """The actions this selection can match, from action/category/outcome; None: any."""
+        if self.action is None and self.category is None and self.outcome is None:
+            return None
+        names = set(_listify(self.action)) if self.action is not None else set(ACTIONS)
+        if self.category is not None:
+            wanted = set(_listify(self.category))
+            names = {n for n in names if wanted & set(ACTIONS[n].category)}
+        if self.outcome is not None:
+            outcomes = set(_listify(self.outcome))
+            names = {n for n in names if ACTIONS[n].outcome in outcomes}
+        return frozenset(names)
+
+
+class SingleCorrelation(StrictModel):
+    """Every matching event is an alert (subject to suppression)."""
+
+    type: Literal["single"] = "single"
+
+
+class ThresholdCorrelation(StrictModel):
+    """`count` matching events of one group within `window`."""
+
+    type: Literal["threshold"]
+    count: int = Field(ge=1)
+    window: Duration = Field(gt=0)
+
+
+class DistinctCorrelation(StrictModel):
+    """`count` distinct values of `field` in one group within `window`."""
+
+    type: Literal["distinct"]
+    field: str
+    count: int = Field(ge=1)
+    window: Duration = Field(gt=0)
+
+
+class SequenceStep(StrictModel):
+    """One step of a sequence: `count` events matching `select`."""
+
+    name: str = ""
+    select: Selection
+    count: int = Field(default=1, ge=1)
+
+
+class SequenceCorrelation(StrictModel):
+    """Steps in order, for one group, all within `window` of the first event."""
+
+    type: Literal["sequence"]
+    window: Duration = Field(gt=0)
+    steps: list[SequenceStep] = Field(min_length=2)
+
+
+class FirstSeenCorrelation(StrictModel):
+    """A value of `field` never seen for the group, once the group is past `learn`.
+
+    Learning runs per group (from its first event), so a new host or a group
+    evicted by the memory cap learns again rather than alerting on everything.
+    """
+
+    type: Literal["first_seen"]
+    field: str
+    learn: Duration = Field(default=86400.0, ge=0)
+    # A group not seen for this long is forgotten (and learns again).
+    retain: Duration = Field(default=30 * 86400.0, gt=0)
+    max_values: int = Field(default=10_000, ge=1)
+
+
+Correlation = Annotated[
+    SingleCorrelation | ThresholdCorrelation | DistinctCorrelation
+    | SequenceCorrelation | FirstSeenCorrelation,
+    Field(discriminator="type"),
+]
+
+
+class RuleCase(StrictModel):
+    """A test case kept beside a rule: events (ECS field dicts) or raw lines in, alerts out.
+
+    An event dict holds `action`, optionally `message`, `template`, `at` (seconds
+    after the case's start, or an ISO time), `repeat` and `every` (copies `every`
+    seconds apart), and ECS fields in flat dotted form. `expect` lists the alerts,
+    each a dict of `count`, `min_count`, `suppressed`, `message_contains`, `severity`
+    and alert fields (group fields such as `source.ip`); an empty list is a negative case.
+    """
+
+    name: str
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    lines: list[str] = Field(default_factory=list)
+    expect: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Rule(StrictModel):
+    """One detection rule."""
+
+    id: str
+    title: str
+    description: str = ""
+    severity: Severity
+    attack: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    select: Selection = Selection()
+    correlate: Correlation = SingleCorrelation()
+    group_by: list[str] = Field(default_factory=list)
+    # No new alert for the same group within this period; events meanwhile are
+    # counted and carried into the next alert.
+    suppress: Duration = Field(default=600.0, ge=0)
+    summary: str
+    tests: list[RuleCase] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _id_format(cls, value: str) -> str:
+        if not _RULE_ID.match(value):
+            raise ValueError("rule ids are lower-case letters, digits, '.', '_' and '-'")
+        return value
+
+    @field_validator("attack")
+    @classmethod
+    def _technique_ids(cls, value: list[str]) -> list[str]:
+        for technique in value:
+            if not _TECHNIQUE.match(technique):
+                raise ValueError(f"{technique!r} is not an ATT&CK technique id (T1110, T1110.001)")
+        return value
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_braces(cls, value: str) -> str:
+        rest = _PLACEHOLDER.sub("", value)
+        if "{" in rest or "}" in rest:
+            raise ValueError("unbalanced '{' or '}' in summary template")
+        for name in _PLACEHOLDER.findall(value):
+            if not name.strip():
+                raise ValueError("empty placeholder {} in summary template")
+        return value
+
+    def placeholders(self) -> list[str]:
+        return _PLACEHOLDER.findall(self.summary)
+
+    def fingerprint(self) -> str:
+        """Changes when anything that shapes correlation state changes (not title/tests)."""
+        shape = self.model_dump(
+            mode="json", include={"id", "select", "correlate", "group_by", "summary"})
+        return hashlib.sha256(orjson.dumps(shape, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+
+def rule_files(paths: list[Path]) -> list[Path]:
+    """The YAML files under `paths` (files as given, folders' *.yaml/*.yml sorted)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir()
+                                if p.suffix in (".yaml", ".yml") and p.is_file()))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise ConfigError(f"{path}: rule file or folder not found")
+    return files
+
+
+def load_rules(paths: list[Path]) -> list[Rule]:
+    """Load and validate every rule under `paths`; ConfigError names file, rule and key."""
+    rules: list[Rule] = []
+    seen: dict[str, Path] = {}
+    for path in rule_files(paths):
+        for rule in load_rule_file(path):
+            if rule.id in seen:
+                raise ConfigError(f"{path}: rule {rule.id}: duplicate id (also in {seen[rule.id]})")
+            seen[rule.id] = path
+            rules.append(rule)
+    return rules
+
+
+def load_rule_file(path: Path) -> list[Rule]:
+    """Rules of one file: one rule mapping, a list of them, or `{rules: [...]}`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read rule file: {exc}") from None
+    return parse_rules(text, str(path))
+
+
+def parse_rules(text: str, origin: str = "<rules>") -> list[Rule]:
+    """Validate YAML text holding one or more rules."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: invalid YAML: {exc}") from None
+    if data is None:
+        return []
+    if isinstance(data, dict) and "rules" in data and "id" not in data:
+        data = data["rules"]
+    items = data if isinstance(data, list) else [data]
+    rules = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ConfigError(f"{origin}: rule #{index + 1}: a rule must be a mapping of keys")
+        rule_id = item.get("id") or f"#{index + 1}"
+        try:
+            rules.append(Rule.model_validate(item))
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, origin, str(rule_id))) from None
+    return rules
+
+
+def _describe(exc: ValidationError, origin: str, rule_id: str) -> str:
+    lines = []
+    for error in exc.errors():
+        # Drop the discriminator tags pydantic inserts ("correlate.threshold.count").
+        loc = [str(part) for part in error["loc"]
+               if not (isinstance(part, str) and part in _UNION_TAGS)]
+        key = ".".join(loc) or "(rule)"
+        msg = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        lines.append(f"{origin}: rule {rule_id}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+_UNION_TAGS = frozenset({
+    "single", "threshold", "distinct", "sequence", "first_seen", "FieldTest", "str", "int",
+    "float", "bool", "list[union[str,int,float]]", "list[str]",
+})
+
+__all__ = ["DEFAULT_RULES_DIR", "FieldTest", "Rule", "RuleCase", "Selection", "load_rules"]

@@ -1,0 +1,53 @@
+"""Filling a rule's summary template into the alert's human message.
+
+Placeholders: `{count}` (events in the alert), `{suppressed}` (events during the
+previous suppression, carried into this alert), `{total}` (both), `{duration}`
+("2 minutes"), `{start}`/`{end}` (ISO times), `{rule.id}`, `{rule.title}`,
+`{severity}`, `{distinct.F}` (how many distinct values of field F),
+`{values.F}` (the first few of them) and any field name `{F}`: the group's value,
+else the value on the event that raised the alert. Unknown values print as "?".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from logsentry.detect.duration import human_duration
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_LISTED_VALUES = 5
+
+
+def render_summary(template: str, lookup: Callable[[str], Any]) -> str:
+    """Replace every `{name}` by `lookup(name)` (None prints as "?")."""
+
+    def fill(match: re.Match[str]) -> str:
+        value = lookup(match.group(1).strip())
+        return "?" if value is None or value == "" else str(value)
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def describe_duration(seconds: float) -> str:
+    return "under a second" if seconds < 1 else human_duration(seconds)
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def distinct_text(values: set[str] | dict[str, float], cap: int) -> str:
+    """How many distinct values, "100+" once the tracked set hit its cap."""
+    return f"{len(values)}+" if len(values) >= cap else str(len(values))
+
+
+def values_text(values: set[str] | dict[str, float]) -> str:
+    """The first few values in sorted order, "a, b, c and 4 more"."""
+    ordered = sorted(values)
+    shown = ", ".join(ordered[:_LISTED_VALUES])
+    if len(ordered) > _LISTED_VALUES:
+        shown += f" and {len(ordered) - _LISTED_VALUES} more"
+    return shown
