@@ -19,6 +19,7 @@ from logsentry.detect.config import DetectionConfig
 from logsentry.service.config import ServiceConfig
 from logsentry.sinks.config import SinkConfig, StdoutSinkConfig
 from logsentry.sources.config import SourceConfig, StrictModel
+from logsentry.spool.config import SpoolConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/logsentry/config.yaml")
 DEFAULT_STATE_DIR = Path("/var/lib/logsentry")
@@ -53,10 +54,16 @@ class Config(StrictModel):
     pipeline: PipelineConfig = PipelineConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     detection: DetectionConfig = DetectionConfig()
-    sinks: list[SinkConfig] = Field(default_factory=lambda: [StdoutSinkConfig()])
+    sinks: list[SinkConfig] = Field(default_factory=lambda: _default_sinks())
+    # The durable alert spool in front of the alert sinks (logsentry.spool).
+    spool: SpoolConfig = SpoolConfig()
     logging: LoggingConfig = LoggingConfig()
     # systemd notification, watchdog, /metrics /healthz /readyz (logsentry.service).
     service: ServiceConfig = ServiceConfig()
+
+
+def _default_sinks() -> list[SinkConfig]:
+    return [StdoutSinkConfig()]
 
 
 class ConfigError(Exception):
@@ -68,7 +75,7 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
+    mapping: dict[str, Any] = dict(loader.construct_mapping(node, deep=True))  # type: ignore[arg-type]
     lines: dict[Any, int] = {}
     for key_node, _ in node.value:
         lines[loader.construct_object(key_node)] = key_node.start_mark.line + 1
@@ -108,7 +115,7 @@ def load_config(path: Path) -> Config:
 def parse_config(text: str, origin: str = "<config>") -> Config:
     """Validate YAML text into a Config."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{origin}: invalid YAML: {exc}") from None
     if data is None:
@@ -160,7 +167,8 @@ def _line_of(data: Any, loc: list[Any]) -> int | None:
 
 def redacted(config: Config) -> dict[str, Any]:
     """The effective configuration as plain data, secrets replaced by '***'."""
-    return _redact(config.model_dump(mode="json"))
+    data: dict[str, Any] = _redact(config.model_dump(mode="json"))
+    return data
 
 
 def _redact(node: Any) -> Any:

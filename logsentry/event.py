@@ -85,7 +85,6 @@ class Event:
             "template": self.template,
             "summary": self.summary,
             "confidence": round(self.confidence, 4),
-            "source": self.source,
         }
         return doc
 

@@ -73,12 +73,12 @@ class FileSource:
         config: FileSourceConfig,
         state_dir: Path | None,
         *,
-        follow: bool = True,
+        follow: bool | None = None,
         commit_interval: float = 1.0,
     ) -> None:
         self.config = config
         self.name = config.name or "file:" + ",".join(config.paths)
-        self.follow = follow
+        self.follow = config.follow if follow is None else follow
         self.commit_interval = commit_interval
         slug = hashlib.sha256(self.name.encode()).hexdigest()[:12]
         self.store: OffsetStore | None = (

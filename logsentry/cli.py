@@ -1,0 +1,200 @@
+"""The `logsentry` command line: run, demo, analyze, check-config, test-rules, model."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from importlib import import_module
+from pathlib import Path
+
+import structlog
+
+from logsentry import __version__
+from logsentry.analysis.loader import AnalyzerUnavailable
+from logsentry.config import (
+    DEFAULT_CONFIG_PATH,
+    Config,
+    ConfigError,
+    load_config,
+    redacted,
+    resolve_path,
+)
+from logsentry.logsetup import configure_logging
+
+log = structlog.get_logger(__name__)
+
+# Exit statuses: 2 for configuration errors (as argparse does for usage errors).
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+# Areas that add their own subcommands: module path of a `register(subparsers)`.
+PLUGIN_COMMANDS = ("logsentry.detect.cli", "logsentry.model.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="logsentry",
+        description="Real-time security log analysis with a small transformer on CPU.",
+    )
+    parser.add_argument("--version", action="version", version=f"logsentry {__version__}")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="own log level (default: from the configuration, else info)")
+    parser.add_argument("--log-format", choices=("auto", "json", "console"),
+                        help="own log format: JSON for journald, console on a terminal")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon (built-in default without a config file)")
+    _add_config_option(run)
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="replay the bundled sample attacks and print the alerts")
+    demo.set_defaults(func=cmd_demo)
+
+    analyze = sub.add_parser(
+        "analyze", help="label log lines from files or stdin, like fail2ban-regex")
+    analyze.add_argument("files", nargs="*", type=Path, help="log files (default: stdin)")
+    analyze.add_argument("--format", choices=("table", "jsonl"), default="table",
+                         help="jsonl: one JSON object per input line (default: a table)")
+    analyze.add_argument("--alerts", action="store_true",
+                         help="also run detection; with --format jsonl, print only alerts")
+    analyze.add_argument("--model", help="model folder (default: the shipped model)")
+    analyze.add_argument("--no-model", action="store_true",
+                         help="envelope parsing only, no labelling")
+    analyze.add_argument("--rules", action="append", default=[],
+                         help="rule file or folder for --alerts (default: the shipped pack)")
+    analyze.set_defaults(func=cmd_analyze)
+
+    check = sub.add_parser("check-config", help="validate a configuration and print it")
+    _add_config_option(check)
+    check.set_defaults(func=cmd_check_config)
+
+    for module in PLUGIN_COMMANDS:
+        try:
+            register: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None] = (
+                import_module(module).register
+            )
+        except ImportError:
+            continue
+        register(sub)
+    return parser
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        help=f"configuration file (default: $LOGSENTRY_CONFIG, else {DEFAULT_CONFIG_PATH})",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `logsentry` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    # One-shot commands keep stderr for problems; the daemon logs its progress.
+    quiet = args.command in ("analyze", "check-config", "test-rules", "demo")
+    configure_logging(args.log_level or ("warning" if quiet else "info"),
+                      args.log_format or "auto")
+    try:
+        status: int = args.func(args)
+    except ConfigError as exc:
+        print(f"logsentry: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except AnalyzerUnavailable as exc:
+        print(f"logsentry: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        return 130
+    return status
+
+
+def _reconfigure_logging(args: argparse.Namespace, config: Config) -> None:
+    level = "warning" if args.command == "demo" else config.logging.level
+    configure_logging(args.log_level or level,
+                      args.log_format or config.logging.format)
+
+
+# -- run / demo ------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon on the configuration file, or on the built-in default."""
+    from logsentry.daemon import Daemon
+    from logsentry.defaults import builtin_config, demo_config
+
+    path = resolve_path(args.config)
+    explicit = bool(args.config or os.environ.get("LOGSENTRY_CONFIG"))
+    config_path: Path | None
+    if explicit or path.exists():
+        config = load_config(path)
+        config_path = path
+    else:
+        config = builtin_config()
+        config_path = None
+        if not config.sources:
+            print("logsentry: no standard log file exists here (/var/log/auth.log, "
+                  "/var/log/secure, /var/log/syslog, ...): replaying the bundled sample "
+                  "attacks instead (logsentry demo).", file=sys.stderr)
+            config = demo_config()
+        else:
+            print("logsentry: no configuration file at "
+                  f"{DEFAULT_CONFIG_PATH}; following: "
+                  + ", ".join(p for s in config.sources for p in getattr(s, "paths", [])),
+                  file=sys.stderr)
+    _reconfigure_logging(args, config)
+    return asyncio.run(Daemon(config, config_path).run())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Replay the bundled sample attacks and print the alerts they raise."""
+    from logsentry.daemon import Daemon
+    from logsentry.defaults import demo_config
+
+    config = demo_config()
+    _reconfigure_logging(args, config)
+    return asyncio.run(Daemon(config).run())
+
+
+# -- check-config ------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate the configuration and print it, secrets redacted."""
+    import yaml
+
+    path = resolve_path(args.config)
+    config = load_config(path)
+    from logsentry.daemon import check_components
+
+    check_components(config)
+    print(f"# {path}: valid", file=sys.stderr)
+    sys.stdout.write(yaml.safe_dump(redacted(config), sort_keys=False))
+    return 0
+
+
+# -- analyze -------------------------------------------------------------------------------
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Label lines from files or stdin; print a table, JSON lines, or alerts."""
+    from logsentry.analyze import run_analyze
+
+    for file in args.files:
+        if not file.is_file():
+            print(f"logsentry: {file}: not a readable file", file=sys.stderr)
+            return EXIT_CONFIG
+    return asyncio.run(run_analyze(
+        files=args.files,
+        fmt=args.format,
+        alerts=args.alerts,
+        model=args.model,
+        use_model=not args.no_model,
+        rules=args.rules,
+    ))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

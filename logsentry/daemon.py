@@ -1,0 +1,215 @@
+"""The long-running daemon: builds the pipeline from the configuration and runs it.
+
+Signals: SIGTERM/SIGINT stop reading, drain in-flight lines to the outputs,
+persist positions and state, and exit 0. SIGHUP validates the configuration
+file again: a bad one is logged and the running pipeline is left alone; a
+good one drains the running pipeline (committing its positions, saving
+detection state) and starts a new one, so nothing in flight is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from logsentry.alert import Alert
+from logsentry.analysis.base import Analyzer
+from logsentry.analysis.loader import load_analyzer
+from logsentry.config import Config, ConfigError, load_config
+from logsentry.event import Event
+from logsentry.pipeline import AlertOutput, EventOutput, Pipeline, retry_forever
+from logsentry.service.lifecycle import ServiceLifecycle
+from logsentry.sinks.base import Sink
+from logsentry.sinks.factory import build_sink, check_unique_names, sink_name
+from logsentry.sources.base import Source
+from logsentry.sources.factory import build_source
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Outputs:
+    """The opened sinks of one pipeline run, split by what they receive."""
+
+    event_outputs: list[EventOutput] = field(default_factory=list)
+    alert_output: AlertOutput | None = None
+    sinks: list[Sink] = field(default_factory=list)
+    delivery: Any = None
+
+    async def close(self, drain_timeout: float) -> None:
+        if self.delivery is not None:
+            await self.delivery.close(drain_timeout)
+        for sink in self.sinks:
+            try:
+                await sink.close()
+            except Exception:
+                log.exception("sink_close_failed", sink=sink.name)
+
+
+async def open_outputs(config: Config, state_dir: Path | None) -> Outputs:
+    """Open every configured sink; alert sinks deliver through the durable spool."""
+    try:
+        check_unique_names(config.sinks)
+    except ValueError as exc:
+        raise ConfigError(f"sinks: {exc}") from None
+    outputs = Outputs()
+    alert_sinks: list[tuple[Any, Sink]] = []
+    for sink_config in config.sinks:
+        sink = build_sink(sink_config)
+        if sink_config.routing.records == "events":
+            await sink.start()
+            outputs.sinks.append(sink)
+            outputs.event_outputs.append(_event_output(sink))
+        else:
+            alert_sinks.append((sink_config, sink))
+    if alert_sinks:
+        from logsentry.spool.delivery import AlertDelivery
+
+        outputs.delivery = await AlertDelivery.open(
+            (state_dir or Path(".")) / "spool", alert_sinks, config.spool)
+        outputs.alert_output = outputs.delivery
+    return outputs
+
+
+def _event_output(sink: Sink) -> EventOutput:
+    async def send(events: list[Event]) -> None:
+        await retry_forever(sink.name, lambda: sink.send(list(events)))
+
+    return send
+
+
+def build_sources(config: Config, state_dir: Path | None) -> list[Source]:
+    """The configured sources, each resuming from its persisted position."""
+    return [
+        build_source(source, state_dir, config.pipeline.commit_interval)
+        for source in config.sources
+    ]
+
+
+class Daemon:
+    """One `logsentry run`: load the model once, then run pipelines until stopped."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path | None = None,
+        *,
+        sources: Sequence[Source] | None = None,
+        lifecycle: ServiceLifecycle | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self._fixed_sources = list(sources) if sources is not None else None
+        self.lifecycle = lifecycle or ServiceLifecycle(config.service)
+        self._stop = asyncio.Event()
+        self._run_stop = asyncio.Event()
+        self._next_config: Config | None = None
+        self.pipeline: Pipeline | None = None
+        self.alerts: list[Alert] = []
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or the end of finite input); return the exit status."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        await self.lifecycle.start()
+        try:
+            analyzer = await loop.run_in_executor(None, load_analyzer, self.config.analysis)
+            first = True
+            while True:
+                finished = await self._run_once(analyzer, first)
+                first = False
+                if finished or self._stop.is_set() or self._next_config is None:
+                    break
+                new_config, self._next_config = self._next_config, None
+                if new_config.analysis != self.config.analysis:
+                    analyzer = await loop.run_in_executor(
+                        None, load_analyzer, new_config.analysis)
+                self.config = new_config
+                log.info("configuration_reloaded", path=str(self.config_path))
+        finally:
+            self.lifecycle.stopping()
+            await self.lifecycle.close()
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(signum)
+        log.info("stopped")
+        return 0
+
+    async def _run_once(self, analyzer: Analyzer, first: bool) -> bool:
+        """One pipeline from build to drain. True when its input simply ended."""
+        config = self.config
+        state_dir = config.state_dir
+        self._run_stop = asyncio.Event()
+        if self._stop.is_set():
+            self._run_stop.set()
+        detector = None
+        if config.detection.enabled:
+            from logsentry.detect.detector import Detector
+
+            detector = Detector.from_config(config.detection, state_dir)
+        outputs = await open_outputs(config, state_dir)
+        sources = self._fixed_sources if self._fixed_sources is not None else build_sources(
+            config, state_dir)
+        self.pipeline = Pipeline(
+            sources,
+            analyzer,
+            detector=detector,
+            event_outputs=outputs.event_outputs,
+            alert_output=outputs.alert_output,
+            config=config.pipeline,
+            analysis=config.analysis,
+        )
+        if first:
+            self.lifecycle.ready()
+            log.info("started", sources=[s.name for s in sources],
+                     sinks=[sink_name(s) for s in config.sinks])
+        else:
+            self.lifecycle.reloaded()
+        try:
+            await self.pipeline.run(self._run_stop)
+        finally:
+            if detector is not None:
+                detector.save_state()
+            await outputs.close(config.pipeline.drain_timeout)
+        return not self._run_stop.is_set()
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown (signal handler)."""
+        log.info("stopping")
+        self._stop.set()
+        self._run_stop.set()
+
+    def request_reload(self) -> None:
+        """SIGHUP: validate the file again; swap pipelines only if it is good."""
+        self.lifecycle.reloading()
+        if self.config_path is None:
+            self.lifecycle.reloaded(error="no configuration file to reload")
+            log.warning("reload_ignored", reason="running on the built-in default")
+            return
+        try:
+            new_config = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload_rejected", error=str(exc))
+            self.lifecycle.reloaded(error="invalid configuration, kept the old one")
+            return
+        self._next_config = new_config
+        self._run_stop.set()
+
+
+def check_components(config: Config) -> None:
+    """Validate what the schema cannot: sink names, rule files. Raises ConfigError."""
+    try:
+        check_unique_names(config.sinks)
+    except ValueError as exc:
+        raise ConfigError(f"sinks: {exc}") from None
+    if config.detection.enabled:
+        from logsentry.detect.detector import Detector
+
+        Detector.from_config(config.detection, None)
