@@ -56,3 +56,14 @@ SPOOL_PENDING = Gauge(
 CONSUMER_LAG = Gauge(
     "logsentry_kafka_consumer_lag", "Kafka consumer lag in messages",
     ["topic", "partition"], registry=REGISTRY)
+# Service integration (logsentry.service, issue 8).
+NOTIFY_FAILURES = Counter(
+    "logsentry_sd_notify_failures", "sd_notify datagrams the service manager did not accept",
+    registry=REGISTRY)
+EVENT_LOOP_LAG = Gauge(
+    "logsentry_event_loop_lag_seconds",
+    "How late the watchdog task last woke up: time the event loop spent blocked",
+    registry=REGISTRY)
+SOURCE_RESTARTS = Counter(
+    "logsentry_source_restarts", "Times a source's reader (journalctl) was restarted",
+    ["source"], registry=REGISTRY)
