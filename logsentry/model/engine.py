@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -367,8 +368,12 @@ def quantize_network(network: torch.nn.Module) -> torch.nn.Module:
     """int8 dynamic quantization of the linear layers (weights int8, activations per batch)."""
     from torch.ao.quantization import quantize_dynamic
 
-    quantized: torch.nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
-        network, {torch.nn.Linear}, dtype=torch.qint8)
+    with warnings.catch_warnings():
+        # torch 2.13 flags its quantized tensor constructors as deprecated; they still work.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        quantized: torch.nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
+            network, {torch.nn.Linear}, dtype=torch.qint8)
     return quantized
 
 

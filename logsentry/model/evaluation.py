@@ -1,0 +1,337 @@
+"""Evaluation on the real datasets of `../shared/datasets`, whatever of them is present.
+
+- fail2ban sample logs: offense recall and false-positive rate (a line is an
+  offense when its action's outcome is `failure` or its category contains
+  `intrusion_detection`; the truth is the sample's `match`), and host accuracy
+  (labelled offense lines whose `source.ip` or `source.address` equals `host`);
+- CrowdSec parser tests: exact-match accuracy per field;
+- Loghub: grouping accuracy of the templates per system and on average.
+
+Every figure is reported on all families and on the families held out from
+training (`held_out`), which are the honest ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from logsentry.analysis.actions import ACTIONS
+from logsentry.analysis.base import Analyzer
+from logsentry.analysis.result import Analysis
+from logsentry.model.example import Example
+
+DATASETS_ENV = "LOGSENTRY_DATASETS"
+CROWDSEC_FIELDS: dict[str, str] = {
+    "source_ip": "source.ip",
+    "target_user": "user.name",
+    "http_path": "url.original",
+    "http_status": "http.response.status_code",
+    "http_verb": "http.request.method",
+}
+
+
+def datasets_dir() -> Path:
+    """`$LOGSENTRY_DATASETS`, else `../shared/datasets` beside the checkout, else /work/shared."""
+    env = os.environ.get(DATASETS_ENV)
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[2]
+    for candidate in (repo.parent / "shared" / "datasets", Path("/work/shared/datasets")):
+        if candidate.is_dir():
+            return candidate
+    return repo.parent / "shared" / "datasets"
+
+
+def is_offense(analysis: Analysis) -> bool:
+    """A line fail2ban would count: failed outcome or an intrusion-detection category."""
+    info = ACTIONS.get(analysis.action, ACTIONS["other"])
+    return info.outcome == "failure" or "intrusion_detection" in info.category
+
+
+@dataclass(slots=True)
+class Fail2banRecord:
+    family: str  # "fail2ban:<filter>"
+    line: str
+    match: bool
+    host: str | None
+
+
+@dataclass(slots=True)
+class CrowdsecRecord:
+    family: str  # "crowdsec:<test>"
+    line: str
+    expected: dict[str, str]  # ECS name -> expected text
+
+
+@dataclass(slots=True)
+class LoghubRecord:
+    family: str  # "loghub:<System>"
+    content: str
+    event_id: str
+
+
+def read_fail2ban(root: Path) -> list[Fail2banRecord]:
+    out: list[Fail2banRecord] = []
+    for path in sorted((root / "fail2ban").glob("*.jsonl")):
+        for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if not raw.strip():
+                continue
+            doc = json.loads(raw)
+            host = doc.get("host")
+            out.append(Fail2banRecord(
+                f"fail2ban:{doc.get('family') or path.stem}", str(doc["line"]), bool(doc["match"]),
+                str(host) if host is not None else None))
+    return out
+
+
+def read_crowdsec(root: Path) -> list[CrowdsecRecord]:
+    out: list[CrowdsecRecord] = []
+    for path in sorted((root / "crowdsec").glob("*/expected.jsonl")):
+        for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if not raw.strip():
+                continue
+            doc = json.loads(raw)
+            if not doc.get("parsed", True):
+                continue
+            expected: dict[str, str] = {}
+            for source in ("parsed_fields", "meta"):  # meta wins: it is what scenarios read
+                values = doc.get(source) or {}
+                for name, ecs in CROWDSEC_FIELDS.items():
+                    if values.get(name) not in (None, ""):
+                        expected[ecs] = str(values[name])
+            if expected:
+                out.append(CrowdsecRecord(f"crowdsec:{path.parent.name}", str(doc["line"]),
+                                          expected))
+    return out
+
+
+def read_loghub(root: Path) -> list[LoghubRecord]:
+    out: list[LoghubRecord] = []
+    for path in sorted((root / "loghub").glob("*/*_2k.log_structured.csv")):
+        system = path.parent.name
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            for row in csv.DictReader(handle):
+                out.append(LoghubRecord(f"loghub:{system}", row["Content"], row["EventId"]))
+    return out
+
+
+def grouping_accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
+    """Share of lines whose predicted group has exactly the lines of their true group."""
+    if not truth:
+        return 0.0
+    by_pred: dict[str, set[int]] = defaultdict(set)
+    by_true: dict[str, set[int]] = defaultdict(set)
+    for i, (p, t) in enumerate(zip(predicted, truth, strict=True)):
+        by_pred[p].add(i)
+        by_true[t].add(i)
+    correct = 0
+    for group in by_true.values():
+        first = next(iter(group))
+        if by_pred[predicted[first]] == group:
+            correct += len(group)
+    return correct / len(truth)
+
+
+def _batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for begin in range(0, len(items), size):
+        yield items[begin:begin + size]
+
+
+def analyze_all(analyzer: Analyzer, lines: Sequence[str], batch: int = 256) -> list[Analysis]:
+    out: list[Analysis] = []
+    for chunk in _batched(lines, batch):
+        out.extend(analyzer.analyze_batch(list(chunk)))
+    return out
+
+
+@dataclass(slots=True)
+class Report:
+    """All figures of one evaluation run (JSON-ready)."""
+
+    datasets: str
+    held_out: list[str]
+    fail2ban: dict[str, Any] = field(default_factory=dict)
+    crowdsec: dict[str, Any] = field(default_factory=dict)
+    loghub: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"datasets": self.datasets, "held_out": self.held_out,
+                "fail2ban": self.fail2ban, "crowdsec": self.crowdsec, "loghub": self.loghub}
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def fail2ban_figures(records: Sequence[Fail2banRecord], results: Sequence[Analysis]) -> dict[
+        str, Any]:
+    pos = neg = tp = fp = host_n = host_ok = 0
+    misses: list[str] = []
+    for record, analysis in zip(records, results, strict=True):
+        offense = is_offense(analysis)
+        if record.match:
+            pos += 1
+            tp += offense
+            if not offense and len(misses) < 5:
+                misses.append(record.line[:160])
+        else:
+            neg += 1
+            fp += offense
+        if record.match and record.host is not None:
+            host_n += 1
+            found = {analysis.fields.get("source.ip"), analysis.fields.get("source.address")}
+            host_ok += record.host in found
+    return {"lines": len(records), "offenses": pos, "recall": _ratio(tp, pos),
+            "fpr": _ratio(fp, neg), "negatives": neg, "host_accuracy": _ratio(host_ok, host_n),
+            "host_lines": host_n, "missed_examples": misses}
+
+
+def crowdsec_figures(records: Sequence[CrowdsecRecord], results: Sequence[Analysis]) -> dict[
+        str, Any]:
+    total: Counter[str] = Counter()
+    right: Counter[str] = Counter()
+    for record, analysis in zip(records, results, strict=True):
+        for name, value in record.expected.items():
+            total[name] += 1
+            right[name] += analysis.fields.get(name) == value
+    return {name: {"accuracy": _ratio(right[name], total[name]), "n": total[name]}
+            for name in CROWDSEC_FIELDS.values() if total[name]}
+
+
+def loghub_figures(records: Sequence[LoghubRecord], results: Sequence[Analysis]) -> dict[
+        str, Any]:
+    by_system: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for record, analysis in zip(records, results, strict=True):
+        predicted, truth = by_system[record.family]
+        predicted.append(analysis.template)
+        truth.append(record.event_id)
+    systems = {name: round(grouping_accuracy(p, t), 4) for name, (p, t) in
+               sorted(by_system.items())}
+    average = round(sum(systems.values()) / len(systems), 4) if systems else None
+    return {"systems": systems, "average": average}
+
+
+def _held(records: Sequence[Any], held_out: set[str]) -> list[int]:
+    return [i for i, r in enumerate(records) if r.family in held_out]
+
+
+def evaluate(
+    analyzer: Analyzer, held_out: Iterable[str], root: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Run every present dataset through `analyzer`; figures on all and on held-out families."""
+    say = progress or (lambda _m: None)
+    root = root or datasets_dir()
+    held = set(held_out)
+    report = Report(str(root), sorted(held))
+    if (root / "fail2ban").is_dir():
+        records = read_fail2ban(root)
+        say(f"fail2ban: {len(records)} lines")
+        results = analyze_all(analyzer, [r.line for r in records])
+        held_i = _held(records, held)
+        report.fail2ban = {
+            "held_out": fail2ban_figures([records[i] for i in held_i],
+                                         [results[i] for i in held_i]),
+            "all": fail2ban_figures(records, results),
+            "held_out_families": sorted({records[i].family for i in held_i}),
+        }
+    if (root / "crowdsec").is_dir():
+        cs_records = read_crowdsec(root)
+        say(f"crowdsec: {len(cs_records)} events")
+        results = analyze_all(analyzer, [r.line for r in cs_records])
+        held_i = _held(cs_records, held)
+        report.crowdsec = {
+            "held_out": crowdsec_figures([cs_records[i] for i in held_i],
+                                         [results[i] for i in held_i]),
+            "all": crowdsec_figures(cs_records, results),
+            "held_out_families": sorted({cs_records[i].family for i in held_i}),
+        }
+    if (root / "loghub").is_dir():
+        lh_records = read_loghub(root)
+        say(f"loghub: {len(lh_records)} lines")
+        results = analyze_all(analyzer, [r.content for r in lh_records])
+        held_i = _held(lh_records, held)
+        report.loghub = {
+            "held_out": loghub_figures([lh_records[i] for i in held_i],
+                                       [results[i] for i in held_i]),
+            "all": loghub_figures(lh_records, results),
+        }
+    return report
+
+
+def format_report(report: Report) -> str:
+    """A readable summary of a report."""
+    lines = [f"datasets: {report.datasets}"]
+    for part in ("held_out", "all"):
+        lines.append(f"== {part} ==")
+        f2b = report.fail2ban.get(part)
+        if f2b:
+            lines.append(
+                f"fail2ban: recall {f2b['recall']} fpr {f2b['fpr']} host accuracy"
+                f" {f2b['host_accuracy']} ({f2b['offenses']} offenses, {f2b['negatives']}"
+                f" negatives, {f2b['lines']} lines)")
+        cs = report.crowdsec.get(part)
+        if cs:
+            lines.append("crowdsec: " + ", ".join(
+                f"{name} {v['accuracy']} (n={v['n']})" for name, v in cs.items()))
+        lh = report.loghub.get(part)
+        if lh and lh["systems"]:
+            lines.append(f"loghub GA average {lh['average']}: " + ", ".join(
+                f"{name.split(':', 1)[1]} {ga}" for name, ga in lh["systems"].items()))
+    return "\n".join(lines)
+
+
+def example_metrics(analyzer: Analyzer, examples: Sequence[Example]) -> dict[str, Any]:
+    """Entity micro precision/recall/F1 (exact text, first mention per role), action accuracy
+    and template exact match of `analyzer` on labelled examples."""
+    results = analyze_all(analyzer, [e.text for e in examples])
+    tp = fp = fn = 0
+    actions_right = actions_n = 0
+    per_role: dict[str, Counter[str]] = defaultdict(Counter)
+    for example, analysis in zip(examples, results, strict=True):
+        gold = gold_fields(example)
+        for name, value in analysis.fields.items():
+            if gold.get(name) == value:
+                tp += 1
+                per_role[name]["tp"] += 1
+            else:
+                fp += 1
+                per_role[name]["fp"] += 1
+        for name, value in gold.items():
+            if analysis.fields.get(name) != value:
+                fn += 1
+                per_role[name]["fn"] += 1
+        if example.action_known:
+            actions_n += 1
+            actions_right += analysis.action == example.action
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    roles = {}
+    for name, c in sorted(per_role.items()):
+        p_den, r_den = c["tp"] + c["fp"], c["tp"] + c["fn"]
+        p = c["tp"] / p_den if p_den else 0.0
+        r = c["tp"] / r_den if r_den else 0.0
+        roles[name] = round(2 * p * r / (p + r), 4) if p + r else 0.0
+    return {"examples": len(examples), "entity_precision": round(precision, 4),
+            "entity_recall": round(recall, 4), "entity_f1": round(f1, 4),
+            "action_accuracy": _ratio(actions_right, actions_n), "role_f1": roles}
+
+
+def gold_fields(example: Example) -> dict[str, str]:
+    """The fields an analyzer should output for `example` (first mention of each role)."""
+    fields: dict[str, str] = {}
+    if not example.roles_known:
+        return fields
+    for span in example.spans:
+        if span.label in ("variable", "timestamp") or span.label in fields:
+            continue
+        fields[span.label] = example.text[span.start:span.end]
+    return fields

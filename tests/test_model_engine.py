@@ -1,0 +1,162 @@
+"""The inference engine: exact entity cuts, templates, caches and odd input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from logsentry.model.artifacts import load_model, save_model
+from logsentry.model.engine import (
+    Labels,
+    LRUCache,
+    ModelAnalyzer,
+    _Decoder,
+    build_analysis,
+    load_analyzer,
+)
+from logsentry.model.network import TAGS, LogTagger, NetworkConfig, init_weights
+from logsentry.model.tokenizer import N_SHAPES, N_SPACES, LogTokenizer, split_pieces
+
+DECODER = _Decoder.from_tags(TAGS)
+TAG = {tag: i for i, tag in enumerate(TAGS)}
+
+
+def analysis_for(text: str, tags: list[str], action: str = "ssh_login_failed"):  # type: ignore[no-untyped-def]
+    pieces, truncated = split_pieces(text, 63)
+    assert len(pieces) == len(tags), [text[p.start:p.end] for p in pieces]
+    labels = Labels(tuple(TAG[t] for t in tags), action, 0.9)
+    return build_analysis(text, pieces, truncated, labels, DECODER)
+
+
+def test_fields_are_cut_exactly_and_template_keeps_spacing() -> None:
+    text = "Failed password for  Admin from 10.0.0.1 port 2222 ssh2"
+    result = analysis_for(text, [
+        "O", "O", "O", "B-user.name", "O", "B-source.ip", "O", "B-source.port", "O"])
+    assert result.fields == {"user.name": "Admin", "source.ip": "10.0.0.1",
+                             "source.port": "2222"}
+    assert result.template == "Failed password for  <*> from <*> port <*> ssh2"
+    assert result.action == "ssh_login_failed"
+    assert result.confidence == pytest.approx(0.9)
+
+
+def test_multi_piece_entity_joins_with_original_text() -> None:
+    text = '1.2.3.4 "GET /a?id=1\' OR 1=1 HTTP/1.1" 200'
+    pieces, _ = split_pieces(text, 63)
+    words = [text[p.start:p.end] for p in pieces]
+    tags = ["B-source.ip", "O", "B-http.request.method"]
+    tags += ["B-url.original"] + ["I-url.original"] * (words.index("HTTP") - 4)
+    tags += ["O"] * (len(words) - len(tags) - 1) + ["B-http.response.status_code"]
+    result = analysis_for(text, tags, "web_attack_attempt")
+    assert result.fields["url.original"] == "/a?id=1' OR 1=1"
+    assert result.fields["http.response.status_code"] == "200"
+    assert result.template == '<*> "<*> <*> HTTP/1.1" <*>'
+
+
+def test_timestamp_goes_to_timestamp_not_fields() -> None:
+    text = "2024-01-01T00:00:00Z sshd: Failed"
+    result = analysis_for(text, ["B-timestamp", "B-process.name", "O", "O"])
+    assert result.timestamp == "2024-01-01T00:00:00Z"
+    assert "timestamp" not in result.fields
+    assert result.fields == {"process.name": "sshd"}
+
+
+def test_invalid_ip_moves_to_address_and_non_numeric_port_is_dropped() -> None:
+    result = analysis_for("from host.example.com port ssh", [
+        "O", "B-source.ip", "O", "B-source.port"])
+    assert result.fields == {"source.address": "host.example.com"}
+
+
+def test_first_mention_of_a_role_wins() -> None:
+    result = analysis_for("user bob user eve", ["O", "B-user.name", "O", "B-user.name"])
+    assert result.fields == {"user.name": "bob"}
+
+
+def test_adjacent_variable_pieces_make_one_wildcard() -> None:
+    result = analysis_for("ratio 12/34 end", ["O", "B-variable", "B-variable", "B-variable", "O"])
+    assert result.template == "ratio <*> end"
+
+
+def test_lru_cache_is_bounded_and_evicts_least_recent() -> None:
+    cache: LRUCache[str, int] = LRUCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1
+    cache.put("c", 3)
+    assert cache.get("b") is None
+    assert len(cache) == 2
+
+
+@pytest.fixture(scope="module")
+def random_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained tiny model: enough to exercise the engine's machinery."""
+    torch.manual_seed(0)
+    tokenizer = LogTokenizer.build(["Failed password for root from 1.2.3.4 port 22"],
+                                   min_count=1)
+    config = NetworkConfig(n_words=tokenizer.vocab_size, n_shapes=N_SHAPES, n_spaces=N_SPACES,
+                           hidden=32, layers=1, heads=2, intermediate=64)
+    network = LogTagger(config, lean=True)
+    init_weights(network)
+    path = tmp_path_factory.mktemp("model") / "tiny"
+    save_model(path, network, tokenizer, {"quantize": True})
+    return path
+
+
+def test_structure_cache_reuses_labels_but_cuts_new_values(random_model: Path) -> None:
+    analyzer = ModelAnalyzer(load_model(random_model), cache_size=100)
+    first = analyzer.analyze_batch(["Failed password for root from 1.2.3.4 port 22"])[0]
+    second = analyzer.analyze_batch(["Failed password for root from 10.20.30.40 port 2222"])[0]
+    stats = analyzer.cache_stats()
+    assert stats["model_lines"] == 1 and stats["structure_hits"] == 1
+    assert first.action == second.action
+    # Whatever the untrained model tagged, values come from the new line.
+    for value in second.fields.values():
+        assert value in "Failed password for root from 10.20.30.40 port 2222"
+    assert "1.2.3.4" not in second.template
+
+
+def test_exact_cache_returns_independent_copies(random_model: Path) -> None:
+    analyzer = ModelAnalyzer(load_model(random_model), cache_size=100)
+    a = analyzer.analyze_batch(["x y z"])[0]
+    a.fields["source.ip"] = "poison"
+    b = analyzer.analyze_batch(["x y z"])[0]
+    assert b.fields.get("source.ip") != "poison"
+    assert analyzer.cache_stats()["exact_hits"] == 1
+
+
+def test_disabled_cache_runs_the_model_every_time(random_model: Path) -> None:
+    analyzer = ModelAnalyzer(load_model(random_model), cache_size=0)
+    analyzer.analyze_batch(["a 1", "a 2"])
+    analyzer.analyze_batch(["a 1"])
+    assert analyzer.cache_stats()["structure_hits"] == 0
+    assert analyzer.cache_stats()["model_lines"] == 3
+
+
+def test_odd_input_gives_one_analysis_each_in_order(random_model: Path) -> None:
+    analyzer = load_analyzer(str(random_model), threads=1, cache_size=10)
+    odd = ["", " ", "\x00\x00\x00", "\ufffd" * 50, "x" * 1_000_000,
+           " ".join(["word"] * 5000), "\r", "ä" * 10, "1.2.3.4"]
+    results = analyzer.analyze_batch(odd)
+    assert len(results) == len(odd)
+    for result in results:
+        assert 0.0 <= result.confidence <= 1.0
+        assert len(result.template) <= 1_000_010
+    assert results[5].template.endswith("<*>") or results[5].template.endswith("word")
+    assert analyzer.analyze_batch([]) == []
+
+
+def test_quantized_and_float_models_agree_on_shapes(random_model: Path) -> None:
+    loaded = load_model(random_model)
+    assert ModelAnalyzer(loaded).quantized  # meta says quantize
+    assert not ModelAnalyzer(loaded, quantize=False).quantized
+    lines = ["Failed password for root from 1.2.3.4 port 22", "a b c"]
+    assert len(ModelAnalyzer(loaded, quantize=False).analyze_batch(lines)) == 2
+
+
+def test_loading_never_unpickles(random_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("torch.load must not be used")
+
+    monkeypatch.setattr(torch, "load", forbidden)
+    assert load_model(random_model).network is not None

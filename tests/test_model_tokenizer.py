@@ -1,0 +1,94 @@
+"""The log-aware tokenizer keeps entities whole and its offsets exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from logsentry.model.tokenizer import UNK, LogTokenizer, split_pieces
+
+
+def texts_and_kinds(text: str) -> list[tuple[str, str]]:
+    pieces, _ = split_pieces(text, 200)
+    return [(text[p.start:p.end], p.kind) for p in pieces]
+
+
+@pytest.mark.parametrize(
+    ("text", "whole", "kind"),
+    [
+        ("from 192.168.10.254 port 22", "192.168.10.254", "ipv4"),
+        ("from 2001:db8::7 port 22", "2001:db8::7", "ipv6"),
+        ("client ::ffff:10.0.0.1 closed", "::ffff:10.0.0.1", "ipv6"),
+        ("addr fe80::1:2:3:4 up", "fe80::1:2:3:4", "ipv6"),
+        ("mac 00:1a:2b:3c:4d:5e seen", "00:1a:2b:3c:4d:5e", "mac"),
+        ("GET https://example.com/a/b?x=1&y=2 done", "https://example.com/a/b?x=1&y=2", "url"),
+        ("opened /var/log/auth.log, ok", "/var/log/auth.log", "path"),
+        ("rcpt=<alice.smith@mail.example.org> ok", "alice.smith@mail.example.org", "email"),
+        ("at 2024-03-01T12:30:45.123+01:00 ok", "2024-03-01T12:30:45.123+01:00", "isots"),
+        ("[10/Oct/2000:13:55:36 -0700] GET", "10/Oct/2000:13:55:36 -0700", "clfts"),
+        ("session 3f2a9c1e7b4d55aa closed", "3f2a9c1e7b4d55aa", "hex"),
+        ("id 123e4567-e89b-12d3-a456-426614174000 x", "123e4567-e89b-12d3-a456-426614174000",
+         "uuid"),
+        ("resolved mail.example.com. ok", "mail.example.com", "dotted"),
+    ],
+)
+def test_entities_stay_one_piece(text: str, whole: str, kind: str) -> None:
+    assert (whole, kind) in texts_and_kinds(text)
+
+
+def test_syslog_program_and_pid_split_from_brackets() -> None:
+    pieces = texts_and_kinds("sshd[1234]: Failed password for root")
+    assert pieces[:5] == [("sshd", "lower"), ("[", "punct"), ("1234", "num"), ("]", "punct"),
+                          (":", "punct")]
+
+
+def test_ip_followed_by_port_is_two_pieces() -> None:
+    assert texts_and_kinds("1.2.3.4:8080")[0] == ("1.2.3.4", "ipv4")
+    assert texts_and_kinds("1.2.3.4:8080")[-1] == ("8080", "num")
+
+
+def test_offsets_cut_original_text_and_cover_every_non_space() -> None:
+    text = 'Jan  1 00:00:01 h sshd[9]: Invalid user ÄdmIn from 10.0.0.1\t"x" \x00 end'
+    pieces, truncated = split_pieces(text, 200)
+    assert not truncated
+    covered = "".join(text[p.start:p.end] for p in pieces)
+    assert covered == "".join(c for c in text if not c.isspace())
+    assert ("ÄdmIn", "mixed") in texts_and_kinds(text)
+
+
+def test_long_lines_are_truncated_at_the_piece_limit() -> None:
+    text = " ".join(f"w{i}" for i in range(10_000))
+    pieces, truncated = split_pieces(text, 63)
+    assert truncated and len(pieces) == 63
+
+
+@pytest.mark.parametrize("text", ["", " ", "\x00" * 10, "\ufffd\ufffd", "a" * 1_000_000,
+                                  "::::", "[[[[]]]]", "\r\n"])
+def test_odd_input_never_raises(text: str) -> None:
+    tokenizer = LogTokenizer.build(["hello world"], min_count=1)
+    encoded = tokenizer.encode(text)
+    assert len(encoded.words) == len(encoded.shapes) == len(encoded.spaces) == 1 + len(
+        encoded.pieces)
+    assert len(encoded.words) <= 64
+
+
+def test_vocab_keeps_frequent_words_and_maps_unseen_to_unk(tmp_path: Path) -> None:
+    tokenizer = LogTokenizer.build(["Failed password for root"] * 3 + ["rare"], min_count=2)
+    encoded = tokenizer.encode("FAILED password for zzz")
+    failed, _password, _for, zzz = encoded.words[1:]
+    assert failed == tokenizer.vocab["failed"]  # lower-cased lookup
+    assert zzz == UNK
+    assert "rare" not in tokenizer.vocab
+    tokenizer.save(tmp_path / "tokenizer.json")
+    again = LogTokenizer.load(tmp_path / "tokenizer.json")
+    assert again.vocab == tokenizer.vocab
+    assert again.encode("Failed password for root").words == tokenizer.encode(
+        "Failed password for root").words
+
+
+def test_ip_pieces_use_class_token_not_vocabulary() -> None:
+    tokenizer = LogTokenizer.build(["from 1.2.3.4"] * 5, min_count=1)
+    a = tokenizer.encode("from 1.2.3.4")
+    b = tokenizer.encode("from 99.88.77.66")
+    assert a.words == b.words

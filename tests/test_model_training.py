@@ -1,0 +1,130 @@
+"""Training on a tiny configuration: seconds long, so the training code keeps working."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from logsentry.model.artifacts import load_model, save_model
+from logsentry.model.engine import ModelAnalyzer
+from logsentry.model.evaluation import example_metrics
+from logsentry.model.example import Example, ExampleBuilder
+from logsentry.model.network import TAGS, LogTagger, NetworkConfig, init_weights
+from logsentry.model.tokenizer import N_SHAPES, N_SPACES, LogTokenizer
+from logsentry.model.training import TrainingConfig, piece_tags, train
+
+USERS = ("root", "admin", "bob", "alice", "oracle", "test", "git", "deploy")
+
+
+def hand_examples(n: int, seed: int) -> list[Example]:
+    """A few hand-written families, enough for a smoke training."""
+    rng = random.Random(seed)
+    out: list[Example] = []
+    for i in range(n):
+        ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
+        user = rng.choice(USERS)
+        port = str(rng.randint(1024, 65535))
+        b = ExampleBuilder()
+        kind = i % 4
+        if kind == 0:
+            out.append(b.const("Failed password for ").var(user, "user.name").const(" from ")
+                       .var(ip, "source.ip").const(" port ").var(port, "source.port")
+                       .const(" ssh2").build("ssh_login_failed", "openssh"))
+        elif kind == 1:
+            out.append(b.const("Accepted publickey for ").var(user, "user.name")
+                       .const(" from ").var(ip, "source.ip").const(" port ")
+                       .var(port, "source.port").const(" ssh2")
+                       .build("ssh_login_success", "openssh"))
+        elif kind == 2:
+            out.append(b.var(ip, "source.ip").const(' - - [')
+                       .var("10/Oct/2000:13:55:36 -0700", "timestamp").const('] "')
+                       .var("GET", "http.request.method").const(" ")
+                       .var(f"/index.php?id={i}", "url.original").const(' HTTP/1.1" ')
+                       .var(rng.choice(["200", "404"]), "http.response.status_code")
+                       .const(" ").var(str(rng.randint(1, 9999)))
+                       .build("web_request", "nginx_access"))
+        else:
+            out.append(b.const("pam_unix(sudo:session): session opened for user ")
+                       .var(user, "user.name").const(" by (uid=")
+                       .var(str(rng.randint(0, 1000))).const(")")
+                       .build("session_opened", "pam"))
+    return out
+
+
+TINY = TrainingConfig(seed=3, hidden=32, layers=1, heads=2, intermediate=64, epochs=25,
+                      batch_size=32, lr=5e-3, vocab_min_count=1, threads=1, log_every=1000)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    result = train(hand_examples(320, seed=1), TINY)
+    path = tmp_path_factory.mktemp("trained") / "model"
+    save_model(path, result.network, result.tokenizer, {"quantize": False})
+    return path
+
+
+def test_piece_tags_follow_spans_in_bio() -> None:
+    example = (ExampleBuilder().const("ua=").var("Mozilla/5.0 (X11)", "user_agent.original")
+               .const(" ok").build("other", "x"))
+    tokenizer = LogTokenizer.build([example.text], min_count=1)
+    encoded = tokenizer.encode(example.text)
+    tags = [TAGS[t] for t in piece_tags(example, encoded, {t: i for i, t in enumerate(TAGS)})]
+    words = [example.text[p.start:p.end] for p in encoded.pieces]
+    assert words[0] == "ua" and tags[0] == "O"
+    assert tags[2] == "B-user_agent.original"
+    assert all(t == "I-user_agent.original" for t in tags[3:-1])
+    assert tags[-1] == "O"
+
+
+def test_smoke_training_learns_the_hand_families(trained: Path) -> None:
+    analyzer = ModelAnalyzer(load_model(trained), cache_size=0)
+    metrics = example_metrics(analyzer, hand_examples(80, seed=99))
+    assert metrics["action_accuracy"] >= 0.9
+    assert metrics["entity_f1"] >= 0.8
+    result = analyzer.analyze_batch(["Failed password for deploy from 10.9.8.7 port 4242 ssh2"])[0]
+    assert result.action == "ssh_login_failed"
+    assert result.fields.get("source.ip") == "10.9.8.7"
+
+
+def test_training_is_reproducible_with_a_seed() -> None:
+    config = TrainingConfig(**{**TINY.to_dict(), "epochs": 1.0})
+    examples = hand_examples(64, seed=5)
+    a = train(examples, config)
+    b = train(examples, config)
+    for (name, x), (_, y) in zip(a.network.state_dict().items(), b.network.state_dict().items(),
+                                 strict=True):
+        assert torch.equal(x, y), name
+
+
+def test_roles_unknown_examples_train_only_constant_versus_variable() -> None:
+    example = (ExampleBuilder().const("Receiving block ").var("blk_123").const(" src ")
+               .var("10.0.0.1").build("other", "loghub:HDFS", origin="loghub",
+                                      action_known=False, roles_known=False))
+    result = train([example] * 8, TrainingConfig(**{**TINY.to_dict(), "epochs": 1.0}))
+    assert result.steps >= 1 and result.final_loss == result.final_loss  # not NaN
+
+
+def test_lean_network_matches_transformers_bert() -> None:
+    torch.manual_seed(0)
+    config = NetworkConfig(n_words=40, n_shapes=N_SHAPES, n_spaces=N_SPACES, hidden=32,
+                           layers=2, heads=4, intermediate=64)
+    reference = LogTagger(config, lean=False)
+    init_weights(reference)
+    reference.eval()
+    lean = LogTagger(config, lean=True)
+    lean.load_state_dict(reference.state_dict())
+    lean.eval()
+    words = torch.randint(1, 40, (3, 9))
+    shapes = torch.randint(0, N_SHAPES, (3, 9))
+    spaces = torch.randint(0, N_SPACES, (3, 9))
+    mask = torch.ones(3, 9, dtype=torch.long)
+    mask[1, 5:] = 0
+    with torch.inference_mode():
+        tags_a, actions_a = reference(words, shapes, spaces, mask)
+        tags_b, actions_b = lean(words, shapes, spaces, mask)
+    real = mask.bool()
+    assert torch.allclose(tags_a[real], tags_b[real], atol=1e-5)
+    assert torch.allclose(actions_a, actions_b, atol=1e-5)
