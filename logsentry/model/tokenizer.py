@@ -34,9 +34,10 @@ _PIECE = re.compile(
   | (?P<clfts>\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\s[+-]\d{4})?)
   | (?P<mac>(?<![\w:])[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}(?![\w:]))
   | (?P<time>(?<![\w:])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\w:]))
-  | (?P<ipv4>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w]|\.\d))
+  | (?P<v4mapped>(?<![\w:])::[fF]{4}:(?=\d{1,3}(?:\.\d{1,3}){3}(?!\w)))
+  | (?P<ipv4>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?!\w))
   | (?P<ipv6>(?<![\w:.])(?=[0-9A-Fa-f:.]*::|(?:[0-9A-Fa-f]{1,4}:){7})
-        (?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![\w:]))
+        (?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![\w:]|\.\d))
   | (?P<path>(?<![\w/])(?:[A-Za-z]:\\|~?\.{0,2}/)[^\s"'<>\[\](){},;|]*[^\s"'<>\[\](){},;|.:])
   | (?P<word>\w(?:[\w.-]*\w)?)
   | (?P<punct>(?P<pc>[^\w\s])(?P=pc)*)
@@ -50,7 +51,7 @@ _DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 
 # Kinds of pieces; the order fixes the shape ids stored with a model.
 KINDS: tuple[str, ...] = (
-    "pad", "cls", "url", "email", "isots", "clfts", "mac", "time", "ipv4", "ipv6", "path",
+    "pad", "cls", "url", "v4mapped", "email", "isots", "clfts", "mac", "time", "ipv4", "ipv6", "path",
     "num", "hex", "uuid", "date", "version", "dotted", "lower", "upper", "title", "mixed",
     "alnum", "under", "punct", "other",
 )
@@ -87,7 +88,15 @@ def split_pieces(text: str, limit: int) -> tuple[list[Piece], bool]:
             return pieces, True
         start, end = match.span()
         kind = match.lastgroup or "other"
-        if kind == "word":
+        if kind == "url":
+            # Scheme and authority, then the path as its own piece: some logs want the path alone.
+            slash = text.find("/", text.find("//", start, end) + 2, end)
+            if slash > 0 and len(pieces) + 1 < limit:
+                before = start == 0 or text[start - 1].isspace()
+                pieces.append(Piece(start, slash, "url", before, False))
+                start = slash
+                kind = "path"
+        elif kind == "word":
             kind = _word_kind(text[start:end])
         before = start == 0 or text[start - 1].isspace()
         after = end == n or text[end].isspace()
