@@ -66,6 +66,11 @@ class EnvelopeParser:
         event = Event(message=line, received=received, body=line)
         if known:
             event.fields.update(known)
+            # A source that knows the entry's time (journald) passes it as a
+            # datetime under "@timestamp" (issue 8, service helper).
+            known_time = event.fields.pop("@timestamp", None)
+            if isinstance(known_time, datetime):
+                event.timestamp = known_time
         first = line[:1]
         if first == "{":
             if self._json(event, line):

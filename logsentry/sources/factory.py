@@ -6,7 +6,12 @@ import sys
 from pathlib import Path
 
 from logsentry.sources.base import Source
-from logsentry.sources.config import FileSourceConfig, SourceConfig, StdinSourceConfig
+from logsentry.sources.config import (
+    FileSourceConfig,
+    JournaldSourceConfig,
+    SourceConfig,
+    StdinSourceConfig,
+)
 
 
 def build_source(config: SourceConfig, state_dir: Path | None,
@@ -20,4 +25,9 @@ def build_source(config: SourceConfig, state_dir: Path | None,
         from logsentry.sources.stdin import StreamSource
 
         return StreamSource(sys.stdin.buffer, config.name or "stdin", config.max_line_bytes)
+    if isinstance(config, JournaldSourceConfig):
+        # journald source (issue 8, service helper).
+        from logsentry.sources.journald import JournaldSource
+
+        return JournaldSource(config, state_dir, commit_interval=commit_interval)
     raise ValueError(f"unknown source type {config!r}")
