@@ -19,10 +19,12 @@ def texts_and_kinds(text: str) -> list[tuple[str, str]]:
     [
         ("from 192.168.10.254 port 22", "192.168.10.254", "ipv4"),
         ("from 2001:db8::7 port 22", "2001:db8::7", "ipv6"),
-        ("client ::ffff:10.0.0.1 closed", "::ffff:10.0.0.1", "ipv6"),
+        ("client ::ffff:10.0.0.1 closed", "10.0.0.1", "ipv4"),  # v4-mapped: the IPv4 alone
+        ("GET https://h.example:443/a/b?x=1 HTTP", "/a/b?x=1", "path"),
+        ("from 1.2.3.4.50550 to", "1.2.3.4", "ipv4"),
         ("addr fe80::1:2:3:4 up", "fe80::1:2:3:4", "ipv6"),
         ("mac 00:1a:2b:3c:4d:5e seen", "00:1a:2b:3c:4d:5e", "mac"),
-        ("GET https://example.com/a/b?x=1&y=2 done", "https://example.com/a/b?x=1&y=2", "url"),
+        ("GET https://example.com/a/b?x=1&y=2 done", "https://example.com", "url"),
         ("opened /var/log/auth.log, ok", "/var/log/auth.log", "path"),
         ("rcpt=<alice.smith@mail.example.org> ok", "alice.smith@mail.example.org", "email"),
         ("at 2024-03-01T12:30:45.123+01:00 ok", "2024-03-01T12:30:45.123+01:00", "isots"),
