@@ -3,7 +3,9 @@
 A rule names fields in flat ECS form (`source.ip`, `url.original`). A few
 names reach the event's own attributes instead of `Event.fields`:
 `message` (the raw line), `event.action`, `event.outcome`, `event.category`,
-`logsentry.template` and `log.source`.
+`logsentry.template` and `log.source`. `url.decoded` and `message.decoded` are
+`url.original` and the message with percent-encoding undone (twice, against
+double encoding) and '+' read as a space, for payload patterns.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -40,7 +43,28 @@ def field_getter(name: str) -> Getter:
         return lambda event: event.template or None
     if name == "log.source":
         return lambda event: event.source
+    if name == "url.decoded":
+        return lambda event: _decoded(event.fields.get("url.original"))
+    if name == "message.decoded":
+        return lambda event: _decoded(event.message)
     return lambda event: event.fields.get(name)
+
+
+# The last value decoded and its result: the rules that look at one event's
+# decoded message run one after another, so one entry saves all but one decode.
+_last_decoded: list[Any] = [None, None]
+
+
+def _decoded(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    if value is _last_decoded[0]:
+        return _last_decoded[1]  # type: ignore[no-any-return]
+    text = value[:MAX_SCAN_CHARS]
+    if "%" in text or "+" in text:
+        text = unquote_plus(unquote(text))
+    _last_decoded[0], _last_decoded[1] = value, text
+    return text
 
 
 class FieldTest(StrictModel):
@@ -72,7 +96,7 @@ class FieldTest(StrictModel):
     def _regex_compiles(cls, value: str | list[str] | None) -> str | list[str] | None:
         for pattern in _as_list(value):
             try:
-                re.compile(pattern)
+                combine_patterns([pattern])
             except re.error as exc:
                 raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
         return value
@@ -114,6 +138,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
+
+
+def combine_patterns(patterns: list[str], ignore_case: bool = False) -> re.Pattern[str]:
+    """One alternation of `patterns`; a leading `(?i)` applies to its own pattern only."""
+    parts = []
+    for pattern in patterns:
+        match = _GLOBAL_FLAGS.match(pattern)
+        if match:
+            parts.append(f"(?{match.group(1)}:{pattern[match.end():]})")
+        else:
+            parts.append(f"(?:{pattern})")
+    return re.compile("|".join(parts), re.IGNORECASE if ignore_case else 0)
+
+
 def _like_regex(pattern: str) -> str:
     parts = re.split(r"<\*>|\*", pattern)
     return "^" + "(?s:.*?)".join(re.escape(part) for part in parts) + "$"
@@ -145,8 +184,7 @@ def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
     patterns = _as_list(spec.regex) + [_like_regex(p) for p in _as_list(spec.like)]
     if patterns:
         # One alternation per field: one scan of the value, not one per pattern.
-        combined = re.compile("|".join(f"(?:{p})" for p in patterns),
-                              re.IGNORECASE if fold else 0)
+        combined = combine_patterns(patterns, fold)
         checks.append(lambda value: combined.search(_text(value)[:MAX_SCAN_CHARS]) is not None)
     if spec.cidr is not None:
         networks = [ipaddress.ip_network(n, strict=False) for n in _as_list(spec.cidr)]
