@@ -15,7 +15,6 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,96 +29,13 @@ from logsentry.sources.base import LineBatch
 from logsentry.sources.config import JournaldSourceConfig
 from logsentry.sources.factory import build_source
 from logsentry.sources.journald import EntryParser, JournalctlMissing, JournaldSource
-
-FAKE_JOURNALCTL = r'''#!PYTHON
-"""A stand-in journalctl: serves $FAKE_JOURNAL (journal JSON lines)."""
-import json, os, sys, time
-
-journal = os.environ["FAKE_JOURNAL"]
-with open(journal + ".argv", "a") as log:
-    log.write(json.dumps(sys.argv[1:]) + "\n")
-opts = dict(a.split("=", 1) if "=" in a else (a, "") for a in sys.argv[1:])
-exit_after = int(os.environ.get("FAKE_EXIT_AFTER", "0"))
-
-def entries():
-    with open(journal, "rb") as f:
-        return f.read().split(b"\n")[:-1]
-
-lines = entries()
-if "--after-cursor" in opts:
-    cursors = [json.loads(l).get("__CURSOR") if l.startswith(b"{") else None for l in lines]
-    if opts["--after-cursor"] not in cursors:
-        sys.stderr.write("Failed to seek to cursor: Invalid argument\n")
-        sys.exit(1)
-    pos = cursors.index(opts["--after-cursor"]) + 1
-elif opts.get("--lines") == "all":
-    pos = 0
-else:
-    pos = len(lines)
-printed = 0
-while True:
-    lines = entries()
-    while pos < len(lines):
-        sys.stdout.buffer.write(lines[pos] + b"\n")
-        sys.stdout.flush()
-        pos += 1
-        printed += 1
-        if exit_after and printed >= exit_after:
-            sys.stderr.write("fake journalctl: exiting as told\n")
-            sys.exit(3)
-    if "--follow" not in opts:
-        break
-    time.sleep(0.02)
-'''
-
-
-def entry(i: int, message: Any = None, **extra: Any) -> dict[str, Any]:
-    """One entry as journalctl --output=json prints it (every value a string)."""
-    doc: dict[str, Any] = {
-        "__CURSOR": f"s=abc;i={i:x};b=boot;m={i:x};t={i:x};x={i:x}",
-        "__REALTIME_TIMESTAMP": str(1_795_673_729_000_000 + i * 1_000_000),
-        "__MONOTONIC_TIMESTAMP": str(1000 + i),
-        "_BOOT_ID": "0123456789abcdef0123456789abcdef",
-        "_HOSTNAME": "web1",
-        "SYSLOG_IDENTIFIER": "sshd",
-        "_COMM": "sshd",
-        "_PID": str(4000 + i),
-        "PRIORITY": "5",
-        "MESSAGE": message if message is not None
-        else f"Failed password for root from 10.0.0.{i} port 22 ssh2",
-    }
-    doc.update(extra)
-    return {k: v for k, v in doc.items() if v is not None}
-
-
-class FakeJournal:
-    """The recorded journal the fake journalctl serves, and what it was asked."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / "journal.jsonl"
-        self.path.write_bytes(b"")
-
-    def append(self, *docs: dict[str, Any] | bytes) -> None:
-        with self.path.open("ab") as f:
-            for doc in docs:
-                f.write((doc if isinstance(doc, bytes) else json.dumps(doc).encode()) + b"\n")
-
-    def invocations(self) -> list[list[str]]:
-        argv = Path(str(self.path) + ".argv")
-        if not argv.exists():
-            return []
-        return [json.loads(line) for line in argv.read_text().splitlines()]
+from tests.fake_journalctl import FakeJournal, entry, install_fake_journalctl
 
 
 @pytest.fixture
 def fake_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeJournal:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "journalctl"
-    script.write_text(FAKE_JOURNALCTL.replace("PYTHON", sys.executable, 1))
-    script.chmod(0o755)
+    bin_dir, journal = install_fake_journalctl(tmp_path)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    journal = FakeJournal(tmp_path)
     monkeypatch.setenv("FAKE_JOURNAL", str(journal.path))
     return journal
 
