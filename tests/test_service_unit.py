@@ -1,0 +1,179 @@
+"""The shipped systemd files: unit, sysusers.d, tmpfiles.d, example configuration.
+
+`systemd-analyze verify` insists that ExecStart's binary exists, and the unit
+points at /opt/logsentry/venv/bin/logsentry, which a test machine lacks. So
+the unit is verified unchanged inside a scratch root (`--root=`) holding the
+unit, an executable at the ExecStart path, /bin/kill for ExecReload and the
+host's own system units (for the dependencies).
+"""
+
+from __future__ import annotations
+
+import configparser
+import ctypes
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logsentry.config import load_config
+
+SYSTEMD_DIR = Path(__file__).resolve().parent.parent / "systemd"
+UNIT = SYSTEMD_DIR / "logsentry.service"
+ANALYZE = shutil.which("systemd-analyze")
+HOST_UNITS = next((p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
+                   if (p / "sysinit.target").exists()), None)
+
+
+def unit_settings() -> dict[str, list[str]]:
+    """Every Key=value of the unit, values of repeated keys in order."""
+    settings: dict[str, list[str]] = {}
+    for raw in UNIT.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";", "[")):
+            continue
+        key, _, value = line.partition("=")
+        settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_unit_declares_the_service_contract() -> None:
+    s = unit_settings()
+    assert s["Type"] == ["notify"]
+    assert s["NotifyAccess"] == ["main"]
+    assert s["ExecStart"][0].startswith("/opt/logsentry/venv/bin/logsentry run ")
+    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert s["WatchdogSec"] and s["Restart"] == ["on-failure"]
+    assert s["User"] == ["logsentry"]
+    assert s["SupplementaryGroups"] == ["adm systemd-journal"]
+    for key in ("StateDirectory", "ConfigurationDirectory", "LogsDirectory"):
+        assert s[key] == ["logsentry"]
+    for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices",
+                "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs",
+                "ProtectControlGroups", "RestrictNamespaces", "RestrictSUIDSGID",
+                "LockPersonality", "MemoryDenyWriteExecute"):
+        assert s[key] == ["yes"], key
+    assert s["ProtectSystem"] == ["strict"]
+    assert s["CapabilityBoundingSet"] == [""]
+    assert s["SystemCallFilter"][0] == "@system-service"
+    assert s["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
+    assert s["MemoryMax"]
+    # The unit parses as an INI file (no stray continuation lines).
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(UNIT)
+    assert set(parser.sections()) == {"Unit", "Service", "Install"}
+
+
+@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
+@pytest.mark.skipif(HOST_UNITS is None, reason="no systemd unit directory on this machine")
+def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
+    assert ANALYZE is not None and HOST_UNITS is not None
+    root = tmp_path / "root"
+    exec_start = unit_settings()["ExecStart"][0].split()[0]
+    binary = root / exec_start.lstrip("/")
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    (root / "bin").mkdir()
+    shutil.copy(shutil.which("kill") or "/bin/kill", root / "bin" / "kill")
+    units = root / "usr/lib/systemd/system"
+    shutil.copytree(HOST_UNITS, units, symlinks=True)
+    installed = root / "etc/systemd/system/logsentry.service"
+    installed.parent.mkdir(parents=True)
+    shutil.copy(UNIT, installed)
+    result = subprocess.run([ANALYZE, "verify", f"--root={root}", str(installed)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "" and result.stderr.strip() == "", result.stderr
+
+
+@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
+def test_systemd_analyze_security_exposure_is_at_most_2() -> None:
+    assert ANALYZE is not None
+    result = subprocess.run([ANALYZE, "security", "--offline=true", "--no-pager", str(UNIT)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    match = re.search(r"Overall exposure level for logsentry\.service: (\d+\.\d+)",
+                      result.stdout + result.stderr)
+    if match is None and "--offline" in result.stderr:
+        pytest.skip(f"this systemd-analyze lacks --offline: {result.stderr.strip()}")
+    assert match is not None, result.stdout + result.stderr
+    assert float(match.group(1)) <= 2.0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="systemd-sysusers/tmpfiles --root need root")
+@pytest.mark.skipif(shutil.which("systemd-sysusers") is None
+                    or shutil.which("systemd-tmpfiles") is None,
+                    reason="systemd-sysusers/systemd-tmpfiles are not installed")
+def test_sysusers_and_tmpfiles_create_the_user_and_directories(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    for name in ("passwd", "group"):
+        shutil.copy(f"/etc/{name}", root / "etc" / name)
+    for kind in ("sysusers.d", "tmpfiles.d"):
+        target = root / "usr/lib" / kind
+        target.mkdir(parents=True)
+        shutil.copy(SYSTEMD_DIR / kind / "logsentry.conf", target / "logsentry.conf")
+    subprocess.run(["systemd-sysusers", f"--root={root}", "logsentry.conf"], check=True,
+                   capture_output=True, timeout=60)
+    passwd = (root / "etc/passwd").read_text()
+    user = next(line for line in passwd.splitlines() if line.startswith("logsentry:"))
+    uid = int(user.split(":")[2])
+    assert user.endswith(":/var/lib/logsentry:/usr/sbin/nologin")
+    subprocess.run(["systemd-tmpfiles", f"--root={root}", "--create", "logsentry.conf"],
+                   check=True, capture_output=True, timeout=60)
+    state = (root / "var/lib/logsentry").stat()
+    assert state.st_uid == uid and state.st_mode & 0o777 == 0o750
+    assert (root / "var/log/logsentry").stat().st_uid == uid
+    assert (root / "etc/logsentry").stat().st_uid == 0
+
+
+def test_the_example_configuration_is_valid() -> None:
+    config = load_config(SYSTEMD_DIR / "config.example.yaml")
+    assert config.state_dir == Path("/var/lib/logsentry")
+    assert {source.type for source in config.sources} == {"file", "journald"}
+    assert config.service.metrics.address == "127.0.0.1"
+
+
+MDWE_PROBE = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
+if libc.prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0:
+    print("unsupported"); sys.exit(0)
+from logsentry.analysis.config import AnalysisConfig
+from logsentry.analysis.loader import load_analyzer
+analyzer = load_analyzer(AnalysisConfig(threads=1))
+result = analyzer.analyze_batch(
+    ["Failed password for root from 10.0.0.1 port 22 ssh2"] * 8)
+print("ok", result[0].action)
+"""
+
+
+def _kernel_has_mdwe() -> bool:
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_GET_MDWE = 66
+    return bool(libc.prctl(PR_GET_MDWE, 0, 0, 0, 0) >= 0)
+
+
+@pytest.mark.skipif(not _kernel_has_mdwe(), reason="kernel without PR_SET_MDWE (Linux < 6.3)")
+def test_the_model_runs_without_writable_executable_memory() -> None:
+    """MemoryDenyWriteExecute=yes in the unit must not break the model.
+
+    The kernel's PR_SET_MDWE applies the same rule systemd's filter does (no
+    mapping may become executable after being writable); the shipped model is
+    loaded and run under it.
+    """
+    result = subprocess.run([sys.executable, "-c", MDWE_PROBE], capture_output=True,
+                            text=True, timeout=300, check=False,
+                            cwd=Path(__file__).resolve().parent.parent)
+    if result.stdout.startswith("unsupported"):
+        pytest.skip("PR_SET_MDWE refused by this kernel")
+    if "AnalyzerUnavailable" in result.stderr or "cannot load the model" in result.stderr:
+        pytest.skip("no shipped model in this checkout")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("ok"), result.stdout
