@@ -2,10 +2,10 @@
 
 The daemon runs in the foreground (`-n`) with a generated config, its own
 pid file and work directory, receiving RFC 5424 over TCP (octet counting is
-detected automatically) or TLS (gtls driver, anonymous client auth), and
-writes each message twice: `raw.log` (the message exactly as received,
-`%rawmsg%`) and `parsed.log` (the fields rsyslog's RFC 5424 parser found,
-separated by `|`, msg last).
+detected automatically) and UDP on the same port number, or over TLS (gtls
+driver, anonymous client auth). It writes each message twice: `raw.log`
+(the message exactly as received, `%rawmsg%`) and `parsed.log` (the fields
+rsyslog's RFC 5424 parser found, separated by `|`, msg last).
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ class Rsyslog:
                 for line in _lines(self.parsed_log)]
 
     def wait_for_lines(self, count: int, timeout: float = 10.0) -> list[str]:
-        """Block until `raw.log` holds at least `count` lines (rsyslog writes async)."""
+        """Block until both logs hold at least `count` lines (rsyslog writes async)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             lines = self.raw_lines()
-            if len(lines) >= count:
+            if len(lines) >= count and len(_lines(self.parsed_log)) >= count:
                 return lines
             time.sleep(0.05)
         return self.raw_lines()
@@ -65,7 +65,8 @@ def _lines(path: Path) -> list[str]:
 
 def _config(directory: Path, port: int, cert: SelfSignedCert | None) -> str:
     tls_global = ""
-    tcp_module = 'module(load="imtcp")'
+    tcp_module = (f'module(load="imtcp")\nmodule(load="imudp")\n'
+                  f'input(type="imudp" port="{port}" address="127.0.0.1")')
     if cert is not None:
         tls_global = (f'DefaultNetstreamDriver="gtls" DefaultNetstreamDriverCAFile="{cert.cert}" '
                       f'DefaultNetstreamDriverCertFile="{cert.cert}" '
@@ -93,13 +94,14 @@ action(type="omfile" file="{directory}/parsed.log" template="parsed")
 
 
 @contextmanager
-def run_rsyslog(directory: Path, *, tls: bool = False) -> Iterator[Rsyslog]:
-    """Run rsyslogd on a free loopback port until the block exits."""
+def run_rsyslog(directory: Path, *, tls: bool = False,
+                port: int | None = None) -> Iterator[Rsyslog]:
+    """Run rsyslogd on loopback (`port`, or a free one) until the block exits."""
     if RSYSLOGD is None:
         raise RuntimeError("rsyslogd is not installed")
     directory.mkdir(parents=True, exist_ok=True)
     cert = make_self_signed(directory) if tls else None
-    port = free_port()
+    port = port or free_port()
     conf = directory / "rsyslog.conf"
     conf.write_text(_config(directory, port, cert))
     process = subprocess.Popen(
