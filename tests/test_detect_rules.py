@@ -1,0 +1,138 @@
+"""Rule loading, validation errors and field conditions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from logsentry.config import ConfigError
+from logsentry.detect.config import DetectionConfig
+from logsentry.detect.detector import Detector
+from logsentry.detect.engine import CompiledSelection
+from logsentry.detect.rule import Selection, load_rules, parse_rules
+from logsentry.event import Event
+
+MINIMAL = """
+id: test.rule
+title: Test
+severity: low
+summary: "x"
+"""
+
+
+def _event(action: str = "other", message: str = "m", **fields: object) -> Event:
+    return Event(message=message, action=action, fields={k.replace("__", "."): v
+                                                         for k, v in fields.items()})
+
+
+def _selects(selection: dict[str, object], event: Event) -> bool:
+    return CompiledSelection(Selection.model_validate(selection)).matches(event)
+
+
+def test_a_rule_file_may_hold_one_rule_a_list_or_a_rules_key() -> None:
+    assert [r.id for r in parse_rules(MINIMAL)] == ["test.rule"]
+    listed = parse_rules(f"- {MINIMAL.strip().replace(chr(10), chr(10) + '  ')}")
+    assert [r.id for r in listed] == ["test.rule"]
+    keyed = parse_rules("rules:\n  - {id: a, title: A, severity: low, summary: s}\n"
+                        "  - {id: b, title: B, severity: high, summary: s}\n")
+    assert [r.id for r in keyed] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (MINIMAL.replace("severity: low", "severity: extreme"), "rule test.rule: severity"),
+        (MINIMAL + "select: {action: ssh_brute}\n", "unknown action 'ssh_brute'"),
+        (MINIMAL + "select: {where: {url.original: {regex: '(unclosed'}}}\n", "invalid regex"),
+        (MINIMAL + "select: {where: {source.ip: {cidr: 10.0.0.0/33}}}\n", "invalid CIDR"),
+        (MINIMAL + "correlate: {type: threshold, count: 5}\n", "correlate.window"),
+        (MINIMAL + "correlate: {type: threshold, count: 5, window: soon}\n", "not a duration"),
+        (MINIMAL + "correlate: {type: teleport}\n", "correlate"),
+        (MINIMAL + "attack: [Brute]\n", "ATT&CK technique"),
+        (MINIMAL + "colour: red\n", "rule test.rule: colour: unknown key"),
+        (MINIMAL.replace('summary: "x"', 'summary: "{count"'), "unbalanced"),
+        (MINIMAL + "select: {where: {user.name: {}}}\n", "needs at least one"),
+        ("id: [\n", "invalid YAML"),
+    ],
+)
+def test_bad_rules_raise_config_error_naming_file_rule_and_key(text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_rules(text, "rules/bad.yaml")
+    assert "rules/bad.yaml" in str(error.value)
+    assert fragment in str(error.value)
+
+
+def test_detector_from_config_reports_a_bad_rule_file(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(MINIMAL)
+    (tmp_path / "bad.yaml").write_text(MINIMAL.replace("test.rule", "other.rule")
+                                       + "group_by: source.ip\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: rule other\.rule: group_by"):
+        Detector.from_config(DetectionConfig(rules=[str(tmp_path)]), None)
+
+
+def test_duplicate_rule_ids_across_files_are_rejected(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(MINIMAL)
+    (tmp_path / "b.yaml").write_text(MINIMAL)
+    with pytest.raises(ConfigError, match="duplicate id"):
+        load_rules([tmp_path])
+
+
+def test_missing_rule_path_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_rules([tmp_path / "nope"])
+
+
+def test_action_category_and_outcome_select_on_the_vocabulary() -> None:
+    assert _selects({"action": "ssh_login_failed"}, _event("ssh_login_failed"))
+    assert not _selects({"action": "ssh_login_failed"}, _event("ssh_login_success"))
+    failures = {"category": "authentication", "outcome": "failure"}
+    assert _selects(failures, _event("mail_auth_failed"))
+    assert not _selects(failures, _event("login_success"))
+    assert not _selects(failures, _event("firewall_drop"))
+
+
+def test_field_conditions_equals_in_contains_regex_like_and_exists() -> None:
+    event = _event("web_request", "GET /a?id=1 HTTP/1.1", url__original="/a?id=1",
+                   http__response__status_code=404, user__name="Root")
+    assert _selects({"where": {"http.response.status_code": 404}}, event)
+    assert _selects({"where": {"http.response.status_code": {"equals": "404"}}}, event)
+    assert _selects({"where": {"user.name": ["admin", "Root"]}}, event)
+    assert not _selects({"where": {"user.name": "root"}}, event)
+    assert _selects({"where": {"user.name": {"equals": "root", "ignore_case": True}}}, event)
+    assert _selects({"where": {"url.original": {"contains": ["?id="]}}}, event)
+    assert _selects({"where": {"message": {"regex": r"^GET /a"}}}, event)
+    assert _selects({"where": {"message": {"like": "GET <*> HTTP/1.1"}}}, event)
+    assert not _selects({"where": {"message": {"like": "POST <*>"}}}, event)
+    assert _selects({"where": {"source.ip": {"exists": False}}}, event)
+    assert not _selects({"where": {"source.ip": {"exists": True}}}, event)
+
+
+def test_numeric_comparisons_and_cidr() -> None:
+    event = _event("firewall_drop", source__ip="::ffff:10.1.2.3", destination__port=8080)
+    assert _selects({"where": {"destination.port": {"gte": 1024, "lt": 65536}}}, event)
+    assert not _selects({"where": {"destination.port": {"gt": 8080}}}, event)
+    assert _selects({"where": {"source.ip": {"cidr": ["10.0.0.0/8"]}}}, event)
+    assert not _selects({"where": {"source.ip": {"cidr": "192.168.0.0/16"}}}, event)
+    assert not _selects({"where": {"destination.port": {"cidr": "10.0.0.0/8"}}}, event)
+
+
+def test_any_and_not_combine_field_maps() -> None:
+    selection = {"any": [{"url.decoded": {"regex": "<script"}}, {"message": {"contains": "jndi"}}],
+                 "not": [{"source.ip": {"cidr": "127.0.0.0/8"}}]}
+    assert _selects(selection, _event(url__original="/x?q=%3Cscript%3E", source__ip="1.2.3.4"))
+    assert _selects(selection, _event(message="${jndi:ldap://x}", source__ip="1.2.3.4"))
+    assert not _selects(selection, _event(message="${jndi:ldap://x}", source__ip="127.0.0.1"))
+    assert not _selects(selection, _event(message="hello", source__ip="1.2.3.4"))
+
+
+def test_template_match_on_the_analyzer_template() -> None:
+    event = _event(message="Failed password for root")
+    event.template = "Failed password for <*> from <*> port <*>"
+    assert _selects({"where": {"logsentry.template": {"like": "Failed password for <*>"}}}, event)
+    assert not _selects({"where": {"logsentry.template": {"equals": "Accepted <*>"}}}, event)
+
+
+def test_huge_hostile_values_are_scanned_only_up_to_a_cap() -> None:
+    line = "A" * 2_000_000 + " union select"
+    assert not _selects({"where": {"message": {"regex": "union select"}}}, _event(message=line))

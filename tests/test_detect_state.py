@@ -1,0 +1,181 @@
+"""Bounded, durable detection state: expiry, memory cap, persistence, reload."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from logsentry.detect.config import DetectionConfig
+from logsentry.detect.detector import STATE_FILE, Detector
+from logsentry.event import Event
+from logsentry.metrics import DETECTION_EVICTIONS
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
+
+BRUTE = """
+id: t.brute
+title: Brute force
+severity: high
+select: {action: ssh_login_failed}
+group_by: [source.ip]
+correlate: {type: threshold, count: 5, window: 2m}
+suppress: 10m
+summary: "{count} failures from {source.ip}"
+"""
+
+NEW_USER = """
+id: t.new-root
+title: New root user
+severity: high
+select: {action: sudo_command}
+group_by: [host.name]
+correlate: {type: first_seen, field: user.name, learn: 1h}
+suppress: 0
+summary: "{user.name} new on {host.name}"
+"""
+
+
+def _config(tmp_path: Path, *texts: str, **kw: Any) -> DetectionConfig:
+    folder = tmp_path / "rules"
+    folder.mkdir(exist_ok=True)
+    for index, text in enumerate(texts):
+        (folder / f"r{index}.yaml").write_text(text)
+    return DetectionConfig(rules=[str(folder)], **kw)
+
+
+def _ev(action: str, at: float, **fields: Any) -> Event:
+    return Event(message="line", action=action, received=T0 + at,
+                 timestamp=datetime.fromtimestamp(T0 + at, UTC),
+                 fields={k.replace("__", "."): v for k, v in fields.items()})
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    config = _config(tmp_path, BRUTE, NEW_USER)
+    state = tmp_path / "state"
+    first = Detector.from_config(config, state)
+    assert first.process([_ev("ssh_login_failed", i, source__ip="1.2.3.4") for i in range(3)]) == []
+    first.process([_ev("sudo_command", 0, host__name="h", user__name="alice")])
+    first.save_state()
+    assert (state / STATE_FILE).exists()
+
+    second = Detector.from_config(config, state)
+    assert second.group_count == 2
+    [alert] = second.process([_ev("ssh_login_failed", 3 + i, source__ip="1.2.3.4")
+                              for i in range(2)])
+    assert alert.count == 5
+    # Samples from before the restart come back in their ECS form.
+    assert len(alert.events) == 5 and alert.events[0]["event"]["action"] == "ssh_login_failed"
+    # The learned user is still known after the restart; a new one alerts.
+    later = [_ev("sudo_command", 7200, host__name="h", user__name="alice"),
+             _ev("sudo_command", 7201, host__name="h", user__name="mallory")]
+    [new_user] = second.process(later)
+    assert new_user.group["user.name"] == "mallory"
+
+
+def test_a_corrupt_state_file_is_ignored(tmp_path: Path) -> None:
+    config = _config(tmp_path, BRUTE)
+    state = tmp_path / "state"
+    state.mkdir()
+    for garbage in (b"{not json", b'{"version": 1, "rules": {"t.brute": {"groups": [1]}}}',
+                    b"[]", b'{"version": 99}', b"\x00\xff"):
+        (state / STATE_FILE).write_bytes(garbage)
+        detector = Detector.from_config(config, state)
+        assert detector.group_count == 0
+        assert detector.process([_ev("ssh_login_failed", i, source__ip="1.2.3.4")
+                                 for i in range(5)])
+
+
+def test_state_of_a_changed_rule_is_dropped(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE), state)
+    detector.process([_ev("ssh_login_failed", i, source__ip="1.2.3.4") for i in range(3)])
+    detector.save_state()
+    changed = _config(tmp_path, BRUTE.replace("count: 5", "count: 6"))
+    assert Detector.from_config(changed, state).group_count == 0
+
+
+def test_state_file_is_written_atomically_as_json(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE), state)
+    detector.process([_ev("ssh_login_failed", 0, source__ip="1.2.3.4")])
+    detector.save_state()
+    doc = json.loads((state / STATE_FILE).read_text())
+    assert doc["version"] == 1
+    assert doc["rules"]["t.brute"]["groups"][0]["k"] == ["1.2.3.4"]
+    assert not (state / (STATE_FILE + ".tmp")).exists()
+
+
+def test_tick_persists_periodically(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    detector.process([_ev("ssh_login_failed", 0, source__ip="1.2.3.4")])
+    detector._last_save -= 1  # as if the interval had passed
+    detector.tick(T0 + 1)
+    assert (state / STATE_FILE).exists()
+
+
+def test_memory_cap_evicts_least_recent_groups_and_counts_them(tmp_path: Path) -> None:
+    config = _config(tmp_path, BRUTE, memory_cap_mb=1)
+    detector = Detector.from_config(config, None)
+    before = DETECTION_EVICTIONS._value.get()
+    for batch in range(20):
+        detector.process([_ev("ssh_login_failed", batch, source__ip=f"10.{batch}.{i // 256}.{i % 256}")
+                          for i in range(1000)])
+    cap = 1024 * 1024
+    assert detector.memory_bytes <= cap
+    assert detector.evictions > 0
+    assert DETECTION_EVICTIONS._value.get() - before == detector.evictions
+    # The most recent sources are kept, the oldest went first.
+    keys = next(iter(detector.engines)).groups
+    assert ("10.19.3.231",) in keys
+    assert ("10.0.0.0",) not in keys
+    # A memory estimate that is honest: the groups kept fill the budget.
+    assert detector.group_count * 400 < cap
+
+
+def test_tick_expires_groups_whose_windows_lapsed(tmp_path: Path) -> None:
+    detector = Detector.from_config(_config(tmp_path, BRUTE), None)
+    detector.process([_ev("ssh_login_failed", 0, source__ip=f"10.0.0.{i}") for i in range(50)])
+    assert detector.group_count == 50
+    wall = detector._wall_at_watermark
+    detector.tick(wall + 60)
+    assert detector.group_count == 50  # still inside window and suppression time
+    detector.tick(wall + 700)
+    assert detector.group_count == 0
+    assert detector.memory_bytes == 0
+
+
+def test_reload_keeps_state_of_unchanged_rules_only(tmp_path: Path) -> None:
+    config = _config(tmp_path, BRUTE, NEW_USER)
+    detector = Detector.from_config(config, None)
+    detector.process([_ev("ssh_login_failed", i, source__ip="1.2.3.4") for i in range(4)]
+                     + [_ev("sudo_command", 0, host__name="h", user__name="alice")])
+    (tmp_path / "rules" / "r1.yaml").write_text(NEW_USER.replace("learn: 1h", "learn: 2h"))
+    reloaded = detector.reload(config)
+    assert {e.rule.id: len(e.groups) for e in reloaded.engines} == {"t.brute": 1, "t.new-root": 0}
+    [alert] = reloaded.process([_ev("ssh_login_failed", 5, source__ip="1.2.3.4")])
+    assert alert.count == 5
+    assert reloaded.memory_bytes == sum(g.size for e in reloaded.engines
+                                        for g in e.groups.values())
+
+
+def test_reload_with_a_bad_rule_raises_and_keeps_the_old_detector(tmp_path: Path) -> None:
+    import pytest
+
+    from logsentry.config import ConfigError
+
+    config = _config(tmp_path, BRUTE)
+    detector = Detector.from_config(config, None)
+    (tmp_path / "rules" / "r0.yaml").write_text(BRUTE.replace("severity: high", "severity: 9"))
+    with pytest.raises(ConfigError, match="r0.yaml: rule t.brute: severity"):
+        detector.reload(config)
+    assert [r.id for r in detector.rules] == ["t.brute"]
+
+
+def test_default_config_loads_the_shipped_pack() -> None:
+    detector = Detector.from_config(DetectionConfig(), None)
+    ids = {rule.id for rule in detector.rules}
+    assert {"auth.ssh-brute-force", "auth.password-spraying", "web.sqli",
+            "net.port-scan", "sys.new-template"} <= ids
