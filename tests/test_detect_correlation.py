@@ -33,7 +33,8 @@ select: {action: ssh_login_failed}
 group_by: [source.ip, host.name]
 correlate: {type: threshold, count: 5, window: 2m}
 suppress: 10m
-summary: "SSH brute force: {count} failed logins for {distinct.user.name} users from {source.ip} on {host.name} in {duration}"
+summary: "SSH brute force: {count} failed logins for {distinct.user.name} users from \\
+  {source.ip} on {host.name} in {duration}"
 """
 
 

@@ -69,7 +69,9 @@ def test_the_pack_covers_the_issue_list() -> None:
     assert required <= ids
 
 
-def test_a_failing_case_fails_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failing_case_fails_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "wrong.yaml").write_text(FAILING)
     assert run_test_rules(_args(tmp_path)) == 1
     out = capsys.readouterr().out

@@ -121,8 +121,9 @@ def test_memory_cap_evicts_least_recent_groups_and_counts_them(tmp_path: Path) -
     detector = Detector.from_config(config, None)
     before = DETECTION_EVICTIONS._value.get()
     for batch in range(20):
-        detector.process([_ev("ssh_login_failed", batch, source__ip=f"10.{batch}.{i // 256}.{i % 256}")
-                          for i in range(1000)])
+        detector.process([
+            _ev("ssh_login_failed", batch, source__ip=f"10.{batch}.{i // 256}.{i % 256}")
+            for i in range(1000)])
     cap = 1024 * 1024
     assert detector.memory_bytes <= cap
     assert detector.evictions > 0
@@ -169,7 +170,7 @@ def test_reload_with_a_bad_rule_raises_and_keeps_the_old_detector(tmp_path: Path
     config = _config(tmp_path, BRUTE)
     detector = Detector.from_config(config, None)
     (tmp_path / "rules" / "r0.yaml").write_text(BRUTE.replace("severity: high", "severity: 9"))
-    with pytest.raises(ConfigError, match="r0.yaml: rule t.brute: severity"):
+    with pytest.raises(ConfigError, match=r"r0\.yaml: rule t\.brute: severity"):
         detector.reload(config)
     assert [r.id for r in detector.rules] == ["t.brute"]
 
