@@ -88,7 +88,7 @@ class WebhookSinkConfig(StrictModel):
     routing: Routing = Routing()
     url: SecretStr
     # Header values accept `${ENV:NAME}` / `${FILE:/path}` like any secret.
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
     hmac_secret: SecretStr | None = None
     signature_header: str = "X-Logsentry-Signature"
     # 1: one alert object per request; more: a JSON array of up to that many.

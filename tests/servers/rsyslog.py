@@ -5,7 +5,7 @@ pid file and work directory, receiving RFC 5424 over TCP (octet counting is
 detected automatically) and UDP on the same port number, or over TLS (gtls
 driver, anonymous client auth). It writes each message twice: `raw.log`
 (the message exactly as received, `%rawmsg%`) and `parsed.log` (the fields
-rsyslog's RFC 5424 parser found, separated by `|`, msg last).
+rsyslog's RFC 5424 parser found, separated by tabs, msg last).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tests.servers.tls_cert import SelfSignedCert, make_self_signed
 RSYSLOGD = shutil.which("rsyslogd") or ("/usr/sbin/rsyslogd"
                                         if Path("/usr/sbin/rsyslogd").exists() else None)
 GTLS_MODULE = next(iter(Path("/usr/lib").glob("**/rsyslog/lmnsd_gtls.so")), None)
-FIELD_SEP = "|"
+FIELD_SEP = "\t"
 PARSED_FIELDS = ("severity", "facility", "hostname", "app_name", "procid", "msgid",
                  "structured_data", "msg")
 
@@ -79,13 +79,13 @@ global(workDirectory="{directory}" {tls_global})
 input(type="imtcp" port="{port}" address="127.0.0.1")
 template(name="raw" type="string" string="%rawmsg%\\n")
 template(name="parsed" type="list") {{
-  property(name="syslogseverity") constant(value="|")
-  property(name="syslogfacility") constant(value="|")
-  property(name="hostname") constant(value="|")
-  property(name="app-name") constant(value="|")
-  property(name="procid") constant(value="|")
-  property(name="msgid") constant(value="|")
-  property(name="structured-data") constant(value="|")
+  property(name="syslogseverity") constant(value="\\t")
+  property(name="syslogfacility") constant(value="\\t")
+  property(name="hostname") constant(value="\\t")
+  property(name="app-name") constant(value="\\t")
+  property(name="procid") constant(value="\\t")
+  property(name="msgid") constant(value="\\t")
+  property(name="structured-data") constant(value="\\t")
   property(name="msg" droplastlf="on") constant(value="\\n")
 }}
 action(type="omfile" file="{directory}/raw.log" template="raw")

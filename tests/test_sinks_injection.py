@@ -1,0 +1,233 @@
+"""An injection corpus sent through every text sink arrives escaped at the real receivers.
+
+Payloads sit where log lines put them: the alert message and the group values
+(and, for the syslog structured data and CEF header, the rule id).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import orjson
+import pytest
+
+from logsentry.alert import Alert
+from logsentry.sinks.config import (
+    SlackSinkConfig,
+    SplunkHecSinkConfig,
+    SyslogSinkConfig,
+    WebhookSinkConfig,
+)
+from logsentry.sinks.control_chars import visible_controls
+from logsentry.sinks.slack import SlackSink
+from logsentry.sinks.splunk_hec import SplunkHecSink
+from logsentry.sinks.syslog import SyslogSink
+from logsentry.sinks.webhook import WebhookSink
+from tests.servers.alerts import numbered_alert
+from tests.servers.hec import TOKEN, HecReceiver
+from tests.servers.rsyslog import RSYSLOGD, run_rsyslog
+from tests.servers.slack import SlackReceiver
+from tests.servers.webhook import WebhookReceiver
+
+CORPUS: list[str] = [
+    "<!channel> deploy now",
+    "<!here|here> <!everyone>",
+    "ping @here and @channel and @everyone",
+    "<@U024BE7LH> <#C024BE7LR>",
+    "<http://evil.example/login|https://bank.example>",
+    "<https://attack.mitre.org/techniques/T1110/|T1110> spoof",
+    "*bold* _italic_ ~strike~ `code` ```block``` > quote",
+    "&amp; &lt; & < > entities",
+    "CEF:0|evil|vendor|1|id|name|10|src=6.6.6.6",
+    "pipe|back\\slash|equals=sign \\= \\|",
+    "act=blocked duser=root msg=fake",
+    "line1\nline2=two\r\nline3\rline4",
+    "<13>1 2026-01-01T00:00:00Z forged host - - - injected syslog",
+    "\x1b[31mRED\x1b[0m \x1b]0;title\x07 \x1b[2J",
+    "nul\x00byte del\x7f bell\x07 tab\tend",
+    "bidi \u202eevil\u202c zero\u200bwidth \u2028sep \ufeffbom",
+    '"}, "admin": true, "x": {"',
+    '"] [evil@1 k="v"]',
+    "%n%s%x {{7*7}} ${jndi:ldap://x}",
+    "\\",
+    "",
+]
+
+
+def corpus_alerts() -> list[Alert]:
+    alerts = []
+    for index, payload in enumerate(CORPUS):
+        alert = numbered_alert(index, message=payload,
+                               group={"user.name": payload, "source.ip": "203.0.113.9"})
+        alerts.append(alert)
+    alerts.append(numbered_alert(len(CORPUS), message="rule id attack",
+                                 group={"source.ip": "203.0.113.9"},
+                                 rule_id='evil"]|rule\\=\n<!here>'))
+    return alerts
+
+
+def json_view(text: str) -> str:
+    """What a JSON receiver should read back: C0 controls intact (JSON-escaped), others visible."""
+    return "".join(c if ord(c) < 0x20 else visible_controls(c) for c in text)
+
+
+# --- Slack -----------------------------------------------------------------------------------
+
+
+_OUR_LINK = re.compile(r"<https://attack\.mitre\.org/techniques/T\d{4}(?:/\d{3})?/\|T[\d.]+>")
+
+
+def assert_mrkdwn_safe(text: str) -> None:
+    stripped = _OUR_LINK.sub("", text)
+    assert "<" not in stripped and ">" not in stripped, stripped
+    assert not re.search(r"@(here|channel|everyone)\b", _pings(stripped)), stripped
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f\u202e\u200b\u2028\ufeff]", stripped), stripped
+    assert not re.search(r"&(?!amp;|lt;|gt;)", stripped), stripped
+
+
+def _pings(text: str) -> str:
+    # Pings are defused by a word joiner right after the `@`.
+    return re.sub(r"@\u2060", "", text)
+
+
+async def test_slack_messages_hold_no_pings_links_or_controls() -> None:
+    async with SlackReceiver() as receiver:
+        sink = SlackSink(SlackSinkConfig(webhook_url=receiver.webhook_url))
+        await sink.start()
+        alerts = corpus_alerts()
+        for alert in alerts:  # one message each
+            await sink.send([alert])
+        await sink.send(alerts)  # and one digest (over max_digest is fine for the sink)
+        await sink.close()
+    messages = receiver.messages()
+    assert len(messages) == len(alerts) + 1  # all accepted (valid Block Kit)
+    for message in messages:
+        for text in _texts(message):
+            assert_mrkdwn_safe(text)
+    first = receiver.texts()[0]
+    assert "&lt;!channel&gt; deploy now" in first
+    pings = receiver.texts()[2]
+    assert "@\u2060here" in pings and "@\u2060channel" in pings and "@\u2060everyone" in pings
+    newline = receiver.texts()[11]
+    assert "line1\u240aline2=two\u240d\u240aline3\u240dline4" in newline
+
+
+def _texts(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [t for key, value in node.items() for t in (
+            [value] if key == "text" and isinstance(value, str) else _texts(value))]
+    if isinstance(node, list):
+        return [t for item in node for t in _texts(item)]
+    return []
+
+
+# --- JSON receivers ---------------------------------------------------------------------------
+
+
+async def test_webhook_and_hec_receive_the_payloads_json_escaped_and_intact() -> None:
+    alerts = corpus_alerts()
+    async with WebhookReceiver() as hook, HecReceiver() as hec:
+        webhook_sink = WebhookSink(WebhookSinkConfig(url=hook.url))
+        hec_sink = SplunkHecSink(SplunkHecSinkConfig(url=hec.url, token=TOKEN, max_batch=100))
+        for sink in (webhook_sink, hec_sink):
+            await sink.start()
+        for alert in alerts:
+            await webhook_sink.send([alert])
+        await hec_sink.send(list(alerts))
+        await webhook_sink.close()
+        await hec_sink.close()
+        # No raw control bytes: one JSON document per webhook body, per HEC line.
+        for request in hook.requests:
+            assert not re.search(rb"[\x00-\x1f]", request.body)
+        (hec_request,) = hec.requests
+        hec_lines = hec_request.body.split(b"\n")
+        assert len(hec_lines) == len(alerts)
+        assert not any(re.search(rb"[\x00-\x1f]", line) for line in hec_lines)
+        docs = hook.documents()
+        events = [e["event"] for e in hec.events()]
+    for received in (docs, events):
+        assert [d["message"] for d in received[: len(CORPUS)]] == CORPUS
+        assert [d["user"]["name"] for d in received[: len(CORPUS)]] == CORPUS
+        assert received[-1]["rule"]["id"] == alerts[-1].rule_id
+        assert "admin" not in received[16]
+
+
+# --- syslog: CEF and JSON through rsyslog -------------------------------------------------------
+
+
+def split_unescaped(text: str, separator: str, limit: int) -> list[str]:
+    """Split on `separator` not preceded by an escaping backslash."""
+    parts, current, index = [], [], 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            current.append(text[index: index + 2])
+            index += 2
+            continue
+        if char == separator and len(parts) < limit:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    parts.append("".join(current))
+    return parts
+
+
+def unescape_header(value: str) -> str:
+    return re.sub(r"\\([\\|])", r"\1", value)
+
+
+def parse_extension(text: str) -> dict[str, str]:
+    """A CEF extension: keys are `\\w+=` not preceded by a backslash."""
+    pairs = re.split(r"(?:^| )([A-Za-z0-9_]+)=(?<!\\=)", text)
+    result = {}
+    for key, value in zip(pairs[1::2], pairs[2::2], strict=True):
+        result[key] = re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1),
+                                                                        m.group(1)), value)
+    return result
+
+
+def cef_view(text: str) -> str:
+    """What a CEF parser should read back from an extension value."""
+    return visible_controls(text.replace("\r\n", "\n").replace("\n", "\x00N").replace(
+        "\r", "\x00R")).replace("\u2400N", "\n").replace("\u2400R", "\r")
+
+
+@pytest.mark.skipif(RSYSLOGD is None, reason="rsyslogd absent: apt-get install rsyslog")
+async def test_syslog_cef_and_json_arrive_escaped_one_line_per_alert(tmp_path: Path) -> None:
+    alerts = corpus_alerts()
+    with run_rsyslog(tmp_path / "cef") as cef_server, \
+            run_rsyslog(tmp_path / "json") as json_server:
+        for server, fmt in ((cef_server, "cef"), (json_server, "json")):
+            sink = SyslogSink(SyslogSinkConfig(host="127.0.0.1", port=server.port, format=fmt))
+            await sink.start()
+            await sink.send(list(alerts))
+            await sink.close()
+            server.wait_for_lines(len(alerts))
+        cef_raw, cef_parsed = cef_server.raw_lines(), cef_server.parsed()
+        json_raw, json_parsed = json_server.raw_lines(), json_server.parsed()
+    # Exactly one line per alert: no payload split a message; rsyslog saw no raw
+    # control characters (it would have written them as #ooo).
+    assert len(cef_raw) == len(alerts) and len(json_raw) == len(alerts)
+    for line in cef_raw + json_raw:
+        assert not re.search(r"#0[0-3][0-7]|#177", line), line
+    for alert, parsed in zip(alerts, cef_parsed, strict=True):
+        header = split_unescaped(parsed["msg"], "|", 7)
+        assert len(header) == 8, parsed["msg"]
+        assert header[0] == "CEF:0" and header[6] == "8"
+        assert unescape_header(header[4]) == visible_controls(alert.rule_id)
+        extension = parse_extension(header[7])
+        assert extension["msg"] == cef_view(alert.message)
+        assert extension["externalId"] == alert.dedup_id
+        if alert.group.get("user.name") is not None:
+            assert extension["duser"] == cef_view(alert.group["user.name"])
+        assert extension["src"] == "203.0.113.9"
+        assert parsed["structured_data"].startswith("[logsentry@32473 ")
+        assert parsed["structured_data"].count("]") - parsed["structured_data"].count("\\]") == 1
+    for alert, parsed in zip(alerts, json_parsed, strict=True):
+        doc = json.loads(parsed["msg"])
+        assert doc["message"] == json_view(alert.message)
+        assert orjson.loads(orjson.dumps(doc))["logsentry"]["dedup_id"] == alert.dedup_id
