@@ -26,6 +26,18 @@ from tests.notify_receiver import NotifyReceiver
 
 REPO = Path(__file__).resolve().parent.parent
 
+# The daemon starts under the restrictions of the unit that the kernel can
+# apply without systemd: NoNewPrivileges= and MemoryDenyWriteExecute= (the
+# latter through PR_SET_MDWE, Linux >= 6.3; ignored where unsupported).
+LAUNCH = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+libc.prctl(65, 1, 0, 0, 0)  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+from logsentry.cli import main
+sys.exit(main())
+"""
+
 
 def config_text(tmp: Path, extra_source: str = "") -> str:
     return f"""
@@ -73,8 +85,7 @@ class DaemonProcess:
         env.pop("WATCHDOG_PID", None)
         with self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "import sys; from logsentry.cli import main; "
-                 "sys.exit(main())", "--log-format", "json", "run", "--config",
+                [sys.executable, "-c", LAUNCH, "--log-format", "json", "run", "--config",
                  str(self.config)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
                 cwd=tmp)
@@ -135,6 +146,8 @@ def test_daemon_speaks_the_systemd_service_protocol(
     try:
         ready = receiver.wait_for("READY", "1", timeout=60)[0]
         assert ready["MAINPID"] == str(daemon.process.pid)
+        status = Path(f"/proc/{daemon.process.pid}/status").read_text()
+        assert "NoNewPrivs:\t1" in status
         started = time.monotonic()
 
         # Readiness and metrics over HTTP from the running daemon.
