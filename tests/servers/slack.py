@@ -80,6 +80,11 @@ class SlackReceiver(HttpReceiver):
         return [_all_text(message) for message in self.messages()]
 
 
+    def block_texts(self) -> list[str]:
+        """Only the Block Kit text of accepted messages (not the notification fallback)."""
+        return [_all_text(message.get("blocks", [])) for message in self.messages()]
+
+
 def _all_text(node: Any) -> str:
     if isinstance(node, dict):
         return "\n".join(_all_text(v) for k, v in node.items() if k in (
