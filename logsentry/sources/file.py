@@ -91,6 +91,7 @@ class FileSource:
         self._wake = asyncio.Event()
         self._inotify: Inotify | None = None
         self._last_save = 0.0
+        self.lines_read = 0
 
     # -- the public interface ------------------------------------------------
 
@@ -173,6 +174,7 @@ class FileSource:
         self, tailer: Tailer, lines: list[str], offsets: list[int], first_line: int
     ) -> LineBatch:
         tailer.line_no += len(lines)
+        self.lines_read += len(lines)
         LINES_READ.labels(self.name).inc(len(lines))
         return LineBatch(
             source=self,
@@ -311,15 +313,59 @@ class FileSource:
 
     def _check_truncation(self, tailer: Tailer) -> None:
         size = os.fstat(tailer.fd).st_size
-        if size < tailer.offset:
-            # copytruncate: the same file starts again from zero.
+        entry = self.store.entries.get(tailer.key) if self.store is not None else None
+        # A file truncated and rewritten past our offset between two looks is
+        # still caught: its first bytes changed.
+        rewritten = entry is not None and tailer.offset > 0 and not fingerprint_matches(
+            tailer.fd, entry)
+        if size < tailer.offset or rewritten:
+            # copytruncate: the same file starts again from zero. Lines written
+            # after our last read but before the truncation are in the copy:
+            # read them from there first.
             log.info("file_truncated", source=self.name, path=tailer.path,
                      offset=tailer.offset, size=size)
+            self._resume_from_copy(tailer)
             tailer.splitter.reset(0)
             tailer.line_no = 0
             self._remember(tailer)
         else:
             self._refresh_fingerprint(tailer)
+
+    def _resume_from_copy(self, tailer: Tailer) -> None:
+        """Find the copy copytruncate made (same first bytes) and finish reading it."""
+        if self.store is None:
+            return
+        entry = self.store.entries.get(tailer.key)
+        if entry is None or entry.fingerprint_len == 0:
+            return
+        directory, base = os.path.split(tailer.path)
+        try:
+            names = sorted(os.listdir(directory or "."))
+        except OSError:
+            return
+        for name in names:
+            if not name.startswith(base) or name == base:
+                continue
+            path = os.path.join(directory, name)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                found = (st.st_size >= tailer.offset and f"{st.st_dev}:{st.st_ino}" not in
+                         self._tailers and fingerprint_matches(fd, entry))
+            finally:
+                os.close(fd)
+            if not found:
+                continue
+            copy = self._open(path, tailer.offset)
+            if copy is not None:
+                copy.retired_at = time.monotonic()
+                self._remember(copy)
+                log.info("reading_truncated_copy", source=self.name, path=path,
+                         offset=tailer.offset)
+            return
 
     def _check_rotation(self) -> None:
         now = time.monotonic()
