@@ -1,0 +1,4 @@
+"""Training data for the token-classification model.
+
+Synthetic generator, real-data converters, held-out splits.
+"""
