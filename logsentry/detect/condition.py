@@ -4,6 +4,8 @@ A rule names fields in flat ECS form (`source.ip`, `url.original`). A few
 names reach the event's own attributes instead of `Event.fields`:
 `message` (the raw line), `event.action`, `event.outcome`, `event.category`,
 `logsentry.template` and `log.source`. `url.decoded` and `message.decoded` are
+`message.raw` is `message` again, so one field map can test the message twice
+(a cheap `contains` first, then a `regex`). `url.decoded` and `message.decoded` are
 `url.original` and the message with percent-encoding undone (twice, against
 double encoding) and '+' read as a space, for payload patterns.
 """
@@ -31,7 +33,7 @@ Getter = Callable[[Event], Any]
 
 def field_getter(name: str) -> Getter:
     """A function reading field `name` of an event (None when absent)."""
-    if name == "message":
+    if name in ("message", "message.raw"):
         return lambda event: event.message
     if name == "event.action":
         return lambda event: event.action
@@ -168,7 +170,7 @@ def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
     checks: list[Callable[[Any], bool]] = []
 
     def norm(value: Any) -> str:
-        text = _text(value)
+        text = value if type(value) is str else _text(value)
         return text.lower() if fold else text
 
     if spec.equals is not None:
@@ -179,13 +181,21 @@ def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
         checks.append(lambda value: norm(value) in allowed)
     if spec.contains is not None:
         needles = tuple(norm(item) for item in _as_list(spec.contains))
-        checks.append(
-            lambda value: any(n in norm(value)[:MAX_SCAN_CHARS] for n in needles))
+
+        def contains(value: Any) -> bool:
+            text = norm(value)[:MAX_SCAN_CHARS]
+            for needle in needles:  # noqa: SIM110 - faster than any() here
+                if needle in text:
+                    return True
+            return False
+
+        checks.append(contains)
     patterns = _as_list(spec.regex) + [_like_regex(p) for p in _as_list(spec.like)]
     if patterns:
         # One alternation per field: one scan of the value, not one per pattern.
-        combined = combine_patterns(patterns, fold)
-        checks.append(lambda value: combined.search(_text(value)[:MAX_SCAN_CHARS]) is not None)
+        # Whole lines are nearly always unique: caching their verdicts only churns.
+        cached = not name.startswith("message")
+        checks.append(_regex_check(combine_patterns(patterns, fold), cached))
     if spec.cidr is not None:
         networks = [ipaddress.ip_network(n, strict=False) for n in _as_list(spec.cidr)]
         checks.append(lambda value: _in_networks(value, networks))
@@ -193,19 +203,67 @@ def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
         if bound is not None:
             checks.append(_numeric_check(op, bound))
     exists = spec.exists
+    check = _all_of(checks)
 
+    # Explicit branches rather than any()/all() over generators: this runs for
+    # every rule on every event, and generator overhead dominated it.
     def predicate(event: Event) -> bool:
         value = get(event)
         if value is None or value == "":
             return exists is False
         if exists is False:
             return False
-        if isinstance(value, tuple | list):
+        if type(value) is tuple or type(value) is list:
             # Multi-valued fields (event.category): a test holds if it holds for one value.
-            return any(all(check(item) for check in checks) for item in value)
-        return all(check(value) for check in checks)
+            for item in value:  # noqa: SIM110 - faster than any() here
+                if check(item):
+                    return True
+            return False
+        return check(value)
 
     return predicate
+
+
+def _all_of(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    if not checks:
+        return lambda value: True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda value: first(value) and second(value)
+
+    def every(value: Any) -> bool:
+        for check in checks:  # noqa: SIM110 - faster than all() here
+            if not check(value):
+                return False
+        return True
+
+    return every
+
+
+# Values up to this long have their regex verdicts cached: URLs, user agents and
+# templates repeat a lot, and a cache hit costs a dict lookup instead of a scan.
+_CACHED_VALUE_CHARS = 512
+_REGEX_CACHE_SIZE = 8192
+
+
+def _regex_check(pattern: re.Pattern[str], cached: bool) -> Callable[[Any], bool]:
+    cache: dict[str, bool] = {}
+
+    def check(value: Any) -> bool:
+        text = value if type(value) is str else _text(value)
+        if not cached or len(text) > _CACHED_VALUE_CHARS:
+            return pattern.search(text[:MAX_SCAN_CHARS]) is not None
+        verdict = cache.get(text)
+        if verdict is None:
+            verdict = pattern.search(text) is not None
+            if len(cache) >= _REGEX_CACHE_SIZE:
+                cache.clear()  # crude but bounded; refills with what is current
+            cache[text] = verdict
+        return verdict
+
+    return check
 
 
 def _in_networks(value: Any, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
@@ -243,6 +301,35 @@ def compile_field_map(fields: FieldMap) -> Predicate | None:
     predicates = [compile_field_test(name, spec) for name, spec in fields.items()]
     if not predicates:
         return None
+    return all_predicates(predicates)
+
+
+def all_predicates(predicates: list[Predicate]) -> Predicate:
+    """A predicate holding when all of `predicates` hold (in order, short-circuit)."""
     if len(predicates) == 1:
         return predicates[0]
-    return lambda event: all(p(event) for p in predicates)
+    if len(predicates) == 2:
+        first, second = predicates
+        return lambda event: first(event) and second(event)
+
+    def every(event: Event) -> bool:
+        for predicate in predicates:  # noqa: SIM110 - hot path
+            if not predicate(event):
+                return False
+        return True
+
+    return every
+
+
+def any_predicate(predicates: list[Predicate]) -> Predicate:
+    """A predicate holding when one of `predicates` holds (in order, short-circuit)."""
+    if len(predicates) == 1:
+        return predicates[0]
+
+    def some(event: Event) -> bool:
+        for predicate in predicates:  # noqa: SIM110 - hot path
+            if predicate(event):
+                return True
+        return False
+
+    return some

