@@ -42,6 +42,14 @@ SPAN_LABELS: tuple[str, ...] = (*TOKEN_ROLES, VARIABLE)
 
 ORIGINS: tuple[str, ...] = ("synthetic", "fail2ban", "crowdsec", "loghub")
 
+PARTIAL_SPAN_ORIGINS: frozenset[str] = frozenset({"fail2ban", "crowdsec"})
+"""Origins whose spans mark only the entities their annotations name.
+
+In these examples text outside the spans is *unknown* (it may hold unlabelled
+variables such as ports or pids), not template constant: a trainer should not
+compute token loss there. Synthetic and Loghub examples label every variable part.
+"""
+
 
 class ExampleError(ValueError):
     """An example breaks the span or vocabulary rules."""
@@ -70,6 +78,11 @@ class Example:
     origin: str = "synthetic"
     action_known: bool = True
     roles_known: bool = True
+
+    @property
+    def spans_complete(self) -> bool:
+        """True when every variable part has a span (uncovered text is constant)."""
+        return self.origin not in PARTIAL_SPAN_ORIGINS
 
     def span_text(self, span: Span) -> str:
         """The characters of `text` that `span` covers."""

@@ -177,6 +177,7 @@ class Values:
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self._last_path = "/"
 
     # ---- helpers -------------------------------------------------------------------
     def pick(self, items: Sequence[T]) -> T:
@@ -674,6 +675,18 @@ class Values:
 
     def attack_path(self) -> str:
         return self.pick(tuple(p for p in ATTACK_PATHS if "?" not in p))
+
+    def attack_file(self) -> str:
+        """A web root joined with a probed path; `last_request_path` repeats the path."""
+        self._last_path = self.attack_path()
+        return self.web_root() + self._last_path
+
+    def benign_file(self) -> str:
+        self._last_path = self.benign_path()
+        return self.web_root() + self._last_path
+
+    def last_request_path(self) -> str:
+        return self._last_path
 
     def benign_path(self) -> str:
         return self.pick(("/favicon.ico", "/robots.txt", "/apple-touch-icon.png", "/images/logo.png",
