@@ -76,8 +76,8 @@ def find_token(text: str, value: str, start: int = 0) -> Iterator[int]:
         before_ok = pos == 0 or not _token_char(text[pos - 1]) or not _token_char(value[0])
         after_ok = end == len(text) or not _token_char(text[end]) or not _token_char(value[-1])
         # A trailing '.' after the value is sentence punctuation, not part of the token.
-        next_is_end = end + 1 == len(text) or not _token_char(text[end + 1])
-        if not after_ok and text[end] == "." and next_is_end:
+        if not after_ok and text[end] == "." and (
+                end + 1 == len(text) or not _token_char(text[end + 1])):
             after_ok = True
         # dante and tcpdump write "ip.port": the trailing ".digits" is a port, not more address.
         dotted_quad = value.count(".") == 3 and value.replace(".", "").isdigit()
