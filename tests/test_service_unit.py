@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from logsentry.cli import build_parser
 from logsentry.config import load_config
 
 SYSTEMD_DIR = Path(__file__).resolve().parent.parent / "systemd"
@@ -45,7 +46,12 @@ def test_unit_declares_the_service_contract() -> None:
     s = unit_settings()
     assert s["Type"] == ["notify"]
     assert s["NotifyAccess"] == ["main"]
-    assert s["ExecStart"][0].startswith("/opt/logsentry/venv/bin/logsentry run ")
+    exec_start = s["ExecStart"][0].split()
+    assert exec_start[0] == "/opt/logsentry/venv/bin/logsentry"
+    # The command line is one the real CLI accepts.
+    args = build_parser().parse_args(exec_start[1:])
+    assert (args.command, args.config, args.log_format) == (
+        "run", "/etc/logsentry/config.yaml", "json")
     assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert s["WatchdogSec"] and s["Restart"] == ["on-failure"]
     assert s["User"] == ["logsentry"]
