@@ -154,11 +154,11 @@ _SURI_FAST = ("{ts_suricata:ts}  [**] [1:{signature_id}:{small}] {et_signature} 
 SURICATA = make_family("suricata", "network", ("suricata",), "file", [
     ("intrusion_detected", (3.0, [
         _SURI_FAST,
-        '{{"timestamp":"{ts_mysql:ts}","flow_id":{digits_12},"in_iface":"{iface}","event_type":"alert","src_ip":"{ip:sip}","src_port":{port:sport},"dest_ip":"{ip:dip}","dest_port":{service_port:dport},"proto":"TCP","alert":{{"action":"allowed","gid":1,"signature_id":{signature_id},"rev":{small},"signature":"{et_signature}","category":"{classification}","severity":{small}}}}}',
-        '{{"timestamp":"{ts_mysql:ts}","flow_id":{digits_12},"event_type":"alert","src_ip":"{ip:sip}","src_port":{port:sport},"dest_ip":"{ip:dip}","dest_port":{service_port:dport},"proto":"TCP","alert":{{"action":"blocked","signature_id":{signature_id},"signature":"{et_signature}","severity":1}},"http":{{"hostname":"{vhost}","url":"{attack_url:url}","http_user_agent":"{attacker_agent:ua}","http_method":"{method:method}","status":{status:status}}}}}',
+        '{{"timestamp":"{ts_mysql:ts}","flow_id":{flow_id},"in_iface":"{iface}","event_type":"alert","src_ip":"{ip:sip}","src_port":{port:sport},"dest_ip":"{ip:dip}","dest_port":{service_port:dport},"proto":"TCP","alert":{{"action":"allowed","gid":1,"signature_id":{signature_id},"rev":{small},"signature":"{et_signature}","category":"{classification}","severity":{small}}}}}',
+        '{{"timestamp":"{ts_mysql:ts}","flow_id":{flow_id},"event_type":"alert","src_ip":"{ip:sip}","src_port":{port:sport},"dest_ip":"{ip:dip}","dest_port":{service_port:dport},"proto":"TCP","alert":{{"action":"blocked","signature_id":{signature_id},"signature":"{et_signature}","severity":1}},"http":{{"hostname":"{vhost}","url":"{attack_url:url}","http_user_agent":"{attacker_agent:ua}","http_method":"{method:method}","status":{status:status}}}}}',
     ])),
     ("other", [
-        '{{"timestamp":"{ts_mysql:ts}","flow_id":{digits_12},"event_type":"flow","src_ip":"{ip:sip}","src_port":{port:sport},"dest_ip":"{ip:dip}","dest_port":{service_port:dport},"proto":"UDP","flow":{{"pkts_toserver":{count},"bytes_toserver":{size},"state":"established"}}}}',
+        '{{"timestamp":"{ts_mysql:ts}","flow_id":{flow_id},"event_type":"flow","src_ip":"{ip:sip}","src_port":{port:sport},"dest_ip":"{ip:dip}","dest_port":{service_port:dport},"proto":"UDP","flow":{{"pkts_toserver":{count},"bytes_toserver":{size},"state":"established"}}}}',
         '{{"timestamp":"{ts_mysql:ts}","event_type":"stats","stats":{{"uptime":{count},"capture":{{"kernel_packets":{size},"kernel_drops":{small}}}}}}}',
         "{ts_suricata:ts} - <Notice> - This is Suricata version 7.0.{small} RELEASE running in SYSTEM mode",
     ]),

@@ -228,7 +228,7 @@ class Values:
         if kind < 0.65:
             return f"::ffff:{self.ipv4()}"  # IPv4-mapped, as dual-stack daemons log it
         if kind < 0.72:
-            return f"fe80::{groups[0]}:{groups[1]}ff:fe{groups[2][:2] or '0'}:{groups[3]}"
+            return f"fe80::{groups[0]}:{groups[1][:2]}ff:fe{groups[2][:2]}:{groups[3]}"
         if kind < 0.80:
             return ":".join(groups[:4]).upper() + "::" + groups[4].upper()
         if kind < 0.85:
@@ -695,6 +695,9 @@ class Values:
     def module(self) -> str:
         return self.pick(("auth_basic", "core", "authz_core", "auth_digest", "cgi", "php7", "proxy_fcgi",
                           "security2", "ssl", "authn_file"))
+
+    def flow_id(self) -> str:
+        return str(self.rng.randrange(10**14, 10**16))
 
     def digits_12(self) -> str:
         return self.digits(12)
