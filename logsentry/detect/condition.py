@@ -203,6 +203,11 @@ def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
         if bound is not None:
             checks.append(_numeric_check(op, bound))
     exists = spec.exists
+    if not checks:
+        # Presence tests only: the common `field: {exists: ...}`, kept lean.
+        if exists is False:
+            return lambda event: get(event) in (None, "")
+        return lambda event: get(event) not in (None, "")
     check = _all_of(checks)
 
     # Explicit branches rather than any()/all() over generators: this runs for

@@ -179,7 +179,15 @@ class Detector:
             groups.move_to_end(key)
         self._seq += 1
         group.touched = self._seq
-        alert = engine.process(event, when, group)
+        if engine.first_seen and group.size:
+            # Most events of a first-seen rule carry a known value and change
+            # nothing: skip re-estimating the group then.
+            known = len(group.seen or ())
+            alert = engine.process(event, when, group)
+            if alert is None and len(group.seen or ()) == known:
+                return None
+        else:
+            alert = engine.process(event, when, group)
         size = group.estimate_bytes()
         self.memory_bytes += size - group.size
         group.size = size

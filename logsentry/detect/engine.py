@@ -98,6 +98,7 @@ class RuleEngine:
         self.steps: list[tuple[CompiledSelection, int]] = []
         if isinstance(corr, SequenceCorrelation):
             self.steps = [(CompiledSelection(step.select), step.count) for step in corr.steps]
+        self.first_seen = isinstance(corr, FirstSeenCorrelation)
         self.value_getter: Callable[[Event], Any] | None = None
         if isinstance(corr, DistinctCorrelation | FirstSeenCorrelation):
             self.value_getter = field_getter(corr.field)
@@ -145,10 +146,12 @@ class RuleEngine:
             self._remember(event, group, when)
             return self._fire(event, group, when)
         if isinstance(corr, ThresholdCorrelation):
-            times = group.times
             cutoff = when - corr.window
-            if times and times[-1] < cutoff:
+            if group.times and group.times[-1] < cutoff:
                 group.reset_window()  # the old window lapsed entirely
+            times = group.times
+            if times is None:
+                times = group.times = []
             while times and times[0] < cutoff:
                 times.pop(0)
             times.append(when)
@@ -169,9 +172,11 @@ class RuleEngine:
         value = _key_text(self.value_getter(event))
         if value is None:
             return None
-        values = group.values
-        if values and max(values.values()) < when - corr.window:
+        if group.values and max(group.values.values()) < when - corr.window:
             group.reset_window()
+        values = group.values
+        if values is None:
+            values = group.values = {}
         values[value] = max(values.get(value, when), when)
         self._remember(event, group, when)
         if len(values) >= corr.count:
@@ -185,10 +190,12 @@ class RuleEngine:
     def _sequence(
         self, corr: SequenceCorrelation, event: Event, when: float, group: GroupState
     ) -> Alert | None:
-        if not group.step_counts:
-            group.step_counts = [0] * len(self.steps)
-        if group.step_counts[0] and when - group.first > corr.window:
+        counts = group.step_counts
+        if counts is None:
+            counts = group.step_counts = [0] * len(self.steps)
+        if counts[0] and when - group.first > corr.window:
             group.reset_window()
+            counts = group.step_counts = [0] * len(self.steps)
         matched = [i for i, (step, _) in enumerate(self.steps) if step.matches(event)]
         if not matched:
             return None
@@ -199,11 +206,11 @@ class RuleEngine:
             if not earlier:
                 return None  # a later step before its turn: not part of this sequence
             index = max(earlier)
-        if index == 0 and group.step_counts[0] == 0:
+        if index == 0 and counts[0] == 0:
             group.first = when
-        group.step_counts[index] += 1
+        counts[index] += 1
         self._remember(event, group, when)
-        if index == group.step and group.step_counts[index] >= self.steps[index][1]:
+        if index == group.step and counts[index] >= self.steps[index][1]:
             group.step += 1
             if group.step == len(self.steps):
                 return self._fire(event, group, group.first)
@@ -219,12 +226,15 @@ class RuleEngine:
         if not group.learn_until:
             group.learn_until = group.first + corr.learn
         digest = stable_hash(value)
-        if digest in group.seen:
+        seen = group.seen
+        if seen is None:
+            seen = group.seen = set()
+        elif digest in seen:
             return None
-        if len(group.seen) >= corr.max_values:
+        if len(seen) >= corr.max_values:
             # A group with this many values has no "rare" ones: stop alerting on it.
             return None
-        group.seen.add(digest)
+        seen.add(digest)
         if when < group.learn_until:
             return None
         if group.suppressed_until > when:
@@ -238,12 +248,17 @@ class RuleEngine:
         if group.count == 0:
             group.first = when
         group.count += 1
-        if len(group.samples) < self.max_samples:
+        samples = group.samples
+        if samples is None:
+            samples = group.samples = []
+        if len(samples) < self.max_samples:
             # A copy without the pipeline's bookkeeping, which must not be kept alive.
-            group.samples.append(_sample_copy(event))
+            samples.append(_sample_copy(event))
         for name, get in self.tracked:
             value = _key_text(get(event))
             if value is not None:
+                if group.distinct is None:
+                    group.distinct = {}
                 seen = group.distinct.setdefault(name, set())
                 if len(seen) < DISTINCT_CAP:
                     seen.add(value)
@@ -263,9 +278,9 @@ class RuleEngine:
             fields.update(extra_group)
         count = group.count or 1
         distinct_counts: dict[str, int] = {
-            name: len(values) for name, values in group.distinct.items()}
+            name: len(values) for name, values in (group.distinct or {}).items()}
         if isinstance(self.correlation, DistinctCorrelation):
-            distinct_counts[self.correlation.field] = len(group.values)
+            distinct_counts[self.correlation.field] = len(group.values or ())
         suppressed = group.suppressed
 
         def lookup(name: str) -> Any:
@@ -292,10 +307,11 @@ class RuleEngine:
                     field = name[len(prefix):]
                     if isinstance(self.correlation, DistinctCorrelation) and (
                             field == self.correlation.field):
-                        tracked: set[str] | dict[str, float] = group.values
+                        tracked: set[str] | dict[str, float] = group.values or {}
                         cap = 10**9
                     else:
-                        tracked, cap = group.distinct.get(field, set()), DISTINCT_CAP
+                        tracked = (group.distinct or {}).get(field, set())
+                        cap = DISTINCT_CAP
                     if prefix == "values.":
                         return values_text(tracked) or None
                     return distinct_text(tracked, cap)
@@ -314,7 +330,7 @@ class RuleEngine:
             group=fields,
             techniques=list(rule.attack),
             tags=list(rule.tags),
-            events=[s.to_ecs() if isinstance(s, Event) else s for s in group.samples],
+            events=[s.to_ecs() if isinstance(s, Event) else s for s in group.samples or ()],
             suppressed=suppressed,
             extra={"distinct": distinct_counts} if distinct_counts else {},
         )

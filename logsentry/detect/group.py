@@ -9,7 +9,8 @@ from logsentry.event import Event
 # Estimated bytes of the parts of a group (CPython 3.11, 64-bit), measured with
 # tracemalloc by bench/bench_detect.py; deliberately on the high side so the
 # memory cap holds for real.
-GROUP_BASE_BYTES = 420  # the object, its slots, its OrderedDict entry, empty containers
+GROUP_BASE_BYTES = 300  # the object, its slots, its OrderedDict entry
+CONTAINER_BYTES = 120  # an empty list/dict/set once created
 KEY_ITEM_BYTES = 72  # one group value (a short str) in the key tuple
 TIME_BYTES = 32  # one float in a list
 VALUE_BYTES = 120  # one str -> float entry of a distinct-count dict
@@ -40,14 +41,16 @@ class GroupState:
         self.first = now
         self.last = now
         self.count = 0
-        self.times: list[float] = []
-        self.values: dict[str, float] = {}
-        self.seen: set[int] = set()
+        # Containers are created when first written: a group holds only those its
+        # correlation type needs, and fewer objects mean less garbage-collector work.
+        self.times: list[float] | None = None
+        self.values: dict[str, float] | None = None
+        self.seen: set[int] | None = None
         self.learn_until = 0.0
         self.step = 0
-        self.step_counts: list[int] = []
-        self.distinct: dict[str, set[str]] = {}
-        self.samples: list[Event | dict[str, Any]] = []
+        self.step_counts: list[int] | None = None
+        self.distinct: dict[str, set[str]] | None = None
+        self.samples: list[Event | dict[str, Any]] | None = None
         self.suppressed_until = 0.0
         self.suppressed = 0
         self.alerts = 0
@@ -57,26 +60,35 @@ class GroupState:
     def reset_window(self) -> None:
         """Start a new correlation window (after an alert or when the old one lapsed)."""
         self.count = 0
-        self.times.clear()
-        self.values.clear()
+        self.times = None
+        self.values = None
         self.step = 0
-        self.step_counts = [0] * len(self.step_counts)
-        self.distinct.clear()
-        self.samples.clear()
+        if self.step_counts is not None:
+            self.step_counts = [0] * len(self.step_counts)
+        self.distinct = None
+        self.samples = None
 
     def estimate_bytes(self) -> int:
         """An upper estimate of this group's memory, kept in `size`."""
-        size = (GROUP_BASE_BYTES + KEY_ITEM_BYTES * len(self.key)
-                + TIME_BYTES * len(self.times) + VALUE_BYTES * len(self.values)
-                + SEEN_BYTES * len(self.seen))
-        for values in self.distinct.values():
-            size += DISTINCT_BYTES * len(values)
-        for sample in self.samples:
-            if isinstance(sample, Event):
-                size += SAMPLE_BASE_BYTES + len(sample.message) + SAMPLE_FIELD_BYTES * len(
-                    sample.fields)
-            else:
-                size += SAMPLE_BASE_BYTES + 4 * len(str(sample))
+        size = GROUP_BASE_BYTES + KEY_ITEM_BYTES * len(self.key)
+        if self.times:
+            size += TIME_BYTES * len(self.times) + CONTAINER_BYTES
+        if self.values:
+            size += VALUE_BYTES * len(self.values) + CONTAINER_BYTES
+        if self.seen:
+            size += SEEN_BYTES * len(self.seen) + CONTAINER_BYTES
+        if self.distinct:
+            size += CONTAINER_BYTES
+            for values in self.distinct.values():
+                size += DISTINCT_BYTES * len(values) + CONTAINER_BYTES
+        if self.samples:
+            size += CONTAINER_BYTES
+            for sample in self.samples:
+                if isinstance(sample, Event):
+                    size += SAMPLE_BASE_BYTES + len(sample.message) + SAMPLE_FIELD_BYTES * len(
+                        sample.fields)
+                else:
+                    size += SAMPLE_BASE_BYTES + 4 * len(str(sample))
         return size
 
     def to_json(self) -> dict[str, Any]:
@@ -113,14 +125,20 @@ class GroupState:
         group = cls(key, float(doc["f"]))
         group.last = float(doc["l"])
         group.count = int(doc.get("c", 0))
-        group.times = [float(t) for t in doc.get("t", [])]
-        group.values = {str(k): float(v) for k, v in dict(doc.get("v", {})).items()}
-        group.seen = {int(h) for h in doc.get("s", [])}
+        if "t" in doc:
+            group.times = [float(t) for t in doc["t"]]
+        if "v" in doc:
+            group.values = {str(k): float(v) for k, v in dict(doc["v"]).items()}
+        if "s" in doc:
+            group.seen = {int(h) for h in doc["s"]}
         group.learn_until = float(doc.get("lu", 0.0))
         group.step = int(doc.get("st", 0))
-        group.step_counts = [int(c) for c in doc.get("sc", [])]
-        group.distinct = {str(k): {str(v) for v in vs} for k, vs in dict(doc.get("d", {})).items()}
-        group.samples = [dict(s) for s in doc.get("e", [])]
+        if "sc" in doc:
+            group.step_counts = [int(c) for c in doc["sc"]]
+        if "d" in doc:
+            group.distinct = {str(k): {str(v) for v in vs} for k, vs in dict(doc["d"]).items()}
+        if "e" in doc:
+            group.samples = [dict(s) for s in doc["e"]]
         group.suppressed_until = float(doc.get("su", 0.0))
         group.suppressed = int(doc.get("sn", 0))
         group.alerts = int(doc.get("a", 0))
