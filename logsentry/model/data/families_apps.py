@@ -79,7 +79,7 @@ MONGODB = make_family("mongodb", "apps", ("mongod",), "json", [
     ("connection_closed", [_MG + '"Connection ended","attr":{{"remote":"{ipv4:sip}:{port:sport}","uuid":"{uuid}","connectionId":{count},"connectionCount":{count}}}}}']),
     ("other", [_MG + '"client metadata","attr":{{"remote":"{ipv4:sip}:{port:sport}","client":"conn{count}","doc":{{"driver":{{"name":"nodejs","version":"{version}"}}}}}}}}',
                _MG + '"Slow query","attr":{{"type":"command","ns":"{db_name}.{word}","durationMillis":{duration_ms}}}}}']),
-])
+], escape_json=True)
 
 REDIS = make_family("redis", "apps", ("redis-server", "redis"), "file", [
     ("intrusion_detected", [
