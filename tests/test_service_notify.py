@@ -174,3 +174,22 @@ async def test_lifecycle_reports_start_ready_status_and_stop(receiver: NotifyRec
     assert stop["STATUS"].startswith("stopping")
     assert not lifecycle.health.ready
     await lifecycle.close()
+
+
+def test_status_text_reports_rates_over_the_interval_and_alert_totals() -> None:
+    from logsentry.service.status import Totals, describe
+
+    before = Totals(at=100.0, read=1000, analyzed=900, alerts=5, sink_failures=0)
+    after = Totals(at=110.0, read=13_000, analyzed=12_900, alerts=8, sink_failures=2)
+    assert describe(before, after) == (
+        "1200 lines/s read, 1200 lines/s analyzed, 8 alerts (3 new), 2 sink failures")
+    assert "sink failures" not in describe(before, before)
+
+
+def test_counter_totals_sum_every_label() -> None:
+    from logsentry.service.status import counter_total
+
+    start = counter_total(LINES_READ)
+    LINES_READ.labels("total-a").inc(2)
+    LINES_READ.labels("total-b").inc(3)
+    assert counter_total(LINES_READ) == start + 5
