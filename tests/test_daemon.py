@@ -1,0 +1,224 @@
+"""The daemon as operators run it: a real process, real files, real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+
+def daemon_config(tmp: Path, sinks: list[dict[str, object]], **extra: object) -> dict[str, object]:
+    config: dict[str, object] = {
+        "state_dir": str(tmp / "state"),
+        "sources": [{"type": "file", "name": "app", "paths": [str(tmp / "app.log")],
+                     "start_at": "beginning", "poll_interval": 0.2}],
+        "analysis": {"analyzer": "none"},
+        "detection": {"enabled": False},
+        "sinks": sinks,
+        "pipeline": {"commit_interval": 0.2},
+        "service": {"metrics": {"enabled": False}},
+    }
+    config.update(extra)
+    return config
+
+
+def events_sink(path: Path, name: str) -> dict[str, object]:
+    return {"type": "jsonl", "name": name, "path": str(path), "routing": {"records": "events"}}
+
+
+def write_config(path: Path, config: dict[str, object]) -> None:
+    path.write_text(yaml.safe_dump(config))
+
+
+def append(path: Path, start: int, count: int) -> None:
+    with open(path, "a") as handle:
+        handle.writelines(f"line {n}\n" for n in range(start, start + count))
+
+
+def messages(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    return [orjson.loads(line)["message"] for line in path.read_bytes().splitlines()]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.fixture
+def start_daemon(tmp_path: Path) -> Iterator[Callable[[Path], subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(config: Path) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "logsentry.cli", "--log-format", "json", "run",
+             "--config", str(config)],
+            stdout=subprocess.PIPE, stderr=open(tmp_path / f"stderr{len(started)}", "wb"),  # noqa: SIM115
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_sigterm_drains_commits_and_a_restart_resumes_exactly(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    log, out, config = tmp_path / "app.log", tmp_path / "out.jsonl", tmp_path / "config.yaml"
+    write_config(config, daemon_config(tmp_path, [events_sink(out, "out")]))
+    append(log, 0, 20_000)
+    daemon = start_daemon(config)
+    wait_for(lambda: len(messages(out)) > 0)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    append(log, 20_000, 5_000)
+    first_run = messages(out)
+    daemon = start_daemon(config)
+    wait_for(lambda: len(messages(out)) >= 25_000)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    assert messages(out) == [f"line {n}" for n in range(25_000)]
+    assert len(first_run) >= 1
+
+
+def test_sighup_reload_applies_the_new_configuration_without_loss(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    log, config = tmp_path / "app.log", tmp_path / "config.yaml"
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    write_config(config, daemon_config(tmp_path, [events_sink(first, "first")]))
+    append(log, 0, 1000)
+    daemon = start_daemon(config)
+    wait_for(lambda: len(messages(first)) >= 1000)
+    write_config(config, daemon_config(
+        tmp_path, [events_sink(first, "first"), events_sink(second, "second")]))
+    daemon.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    append(log, 1000, 1000)
+    wait_for(lambda: len(messages(second)) >= 1000)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    assert messages(first) == [f"line {n}" for n in range(2000)]
+    assert messages(second) == [f"line {n}" for n in range(1000, 2000)]
+
+
+def test_sighup_with_a_broken_configuration_keeps_the_old_one_running(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    log, out, config = tmp_path / "app.log", tmp_path / "out.jsonl", tmp_path / "config.yaml"
+    write_config(config, daemon_config(tmp_path, [events_sink(out, "out")]))
+    append(log, 0, 10)
+    daemon = start_daemon(config)
+    wait_for(lambda: len(messages(out)) >= 10)
+    config.write_text("sources: [{type: file, paths: []}]\nbogus_key: 1\n")
+    daemon.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    append(log, 10, 10)
+    wait_for(lambda: len(messages(out)) >= 20)
+    assert daemon.poll() is None
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    assert "reload_rejected" in (tmp_path / "stderr0").read_text()
+    assert messages(out) == [f"line {n}" for n in range(20)]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "logsentry.cli", *args], capture_output=True,
+                          input=stdin, timeout=60, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sources:\n  - type: file\n    paths: [/x]\n    colour: red\n",
+         "config.yaml:4: sources.0.colour: unknown key"),
+        ("pipeline:\n  queue_batches: many\n",
+         "config.yaml:2: pipeline.queue_batches: Input should be a valid integer"),
+        ("sinks:\n  - type: carrier-pigeon\n", "sinks.0"),
+        ("sources: [\n", "invalid YAML"),
+    ],
+)
+def test_configuration_errors_name_the_key_and_line_and_exit_2(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    result = run_cli("check-config", "--config", str(config))
+    assert result.returncode == 2
+    assert expected in result.stderr.decode()
+
+
+def test_missing_configuration_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = run_cli("run", env={"LOGSENTRY_CONFIG": str(tmp_path / "nope.yaml")})
+    assert result.returncode == 2
+    assert "nope.yaml: configuration file not found" in result.stderr.decode()
+
+
+def test_bad_rule_regex_is_a_configuration_error(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - id: bad-regex\n    title: Bad\n    severity: low\n"
+        "    select:\n      fields:\n        message: {regex: '(unclosed'}\n"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(f"detection:\n  rules: [{rules}]\n")
+    result = run_cli("check-config", "--config", str(config))
+    assert result.returncode == 2
+    assert "bad-regex" in result.stderr.decode()
+
+
+def test_check_config_prints_the_effective_configuration_with_secrets_redacted(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "sinks:\n  - type: slack\n    webhook_url: https://hooks.slack.com/services/T0/B0/s3cr3t\n"
+    )
+    result = run_cli("check-config", "--config", str(config))
+    assert result.returncode == 0, result.stderr.decode()
+    printed = yaml.safe_load(result.stdout)
+    assert printed["sinks"][0]["webhook_url"] == "***"
+    assert "s3cr3t" not in result.stdout.decode()
+    assert printed["pipeline"]["queue_batches"] == 16  # defaults are shown too
+
+
+def test_analyze_jsonl_writes_one_object_per_input_line_in_order() -> None:
+    lines = [
+        b"Jan  5 10:00:01 web-1 sshd[123]: Failed password for root from 1.2.3.4 port 22 ssh2",
+        b"\xff\xfe\x00 garbage",
+        b"",
+        b'203.0.113.9 - - [10/Oct/2026:13:55:36 +0000] "GET /a?b=1 HTTP/1.1" 404 12 "-" "x"',
+    ]
+    result = run_cli("analyze", "--no-model", "--format", "jsonl",
+                     stdin=b"\n".join(lines) + b"\n")
+    assert result.returncode == 0, result.stderr.decode()
+    docs = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [doc["line"] for doc in docs] == [1, 2, 3, 4]
+    assert docs[0]["host"] == {"name": "web-1"}
+    assert docs[0]["process"] == {"name": "sshd", "pid": 123}
+    assert docs[0]["@timestamp"].endswith("T10:00:01+00:00") or "T10:00:01" in docs[0]["@timestamp"]
+    assert docs[1]["message"] == "\ufffd\ufffd\ufffd garbage"
+    assert "@timestamp" not in docs[2]
+    assert docs[3]["source"] == {"ip": "203.0.113.9"}
+    assert docs[3]["http"] == {"request": {"method": "GET"}, "response": {"status_code": 404}}
+    for doc in docs:
+        assert set(doc["event"]) == {"category", "type", "outcome", "action"}
+        assert set(doc["logsentry"]) == {"template", "summary", "confidence"}
