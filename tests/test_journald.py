@@ -357,3 +357,31 @@ async def test_real_journalctl_on_the_system_journal_resumes_from_a_cursor(
     await reader.lines(2)
     await reader.finish()
     assert all("host.name" in f for f in reader.fields()[:2])
+
+
+def test_the_parser_survives_hostile_entries() -> None:
+    import random
+
+    rng = random.Random(8)
+    parser = EntryParser("journald-hostile", 2048)
+    values: list[Any] = [
+        None, 0, -1, 1.5, True, "", "\x00", "x" * 10_000, [], [[]], [300, -1], [1, "a"],
+        {"a": 1}, [list(b"\xff\x00ab")], "99999999999999999999999", "-5", "1e9",
+        list(rng.randbytes(64)),
+    ]
+    keys = ["MESSAGE", "_HOSTNAME", "SYSLOG_IDENTIFIER", "_COMM", "_PID", "SYSLOG_PID",
+            "PRIORITY", "SYSLOG_FACILITY", "_SYSTEMD_UNIT", "__REALTIME_TIMESTAMP", "__CURSOR"]
+    for _ in range(2000):
+        doc = {key: rng.choice(values) for key in rng.sample(keys, rng.randint(0, len(keys)))}
+        parsed = parser.parse(json.dumps(doc).encode())
+        assert parsed is not None
+        assert isinstance(parsed.message, str) and "\x00" not in parsed.message
+        assert len(parsed.message.encode()) <= 2048
+        for name in ("host.name", "process.name", "systemd.unit"):
+            value = parsed.fields.get(name)
+            assert value is None or (isinstance(value, str) and len(value) <= 256)
+        pid = parsed.fields.get("process.pid")
+        assert pid is None or (isinstance(pid, int) and pid > 0)
+    for raw in (b"", b"{", b"null", b"\xff\xfe", b'{"MESSAGE": "\\ud800"}'):
+        result = parser.parse(raw)
+        assert result is None or isinstance(result.message, str)
