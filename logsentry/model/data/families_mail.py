@@ -84,7 +84,6 @@ DOVECOT = make_family("dovecot", "mail", ("dovecot",), "syslog", [
         "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser={mail_user:user} rhost={ip:sip}",
         "auth: ldap({mail_user:user},{ip:sip}): invalid credentials",
         "auth: Info: ldap({mail_user:user},{ip:sip},<{dovecot_session}>): unknown user",
-        "{|imap|pop3}-login: Disconnected (no auth attempts in {count} secs): user=<>" + _DLIP + ", TLS handshaking: SSL_accept() failed: error:{hex_id}:SSL routines::wrong version number, session=<{dovecot_session}>",
     ])),
     ("login_success", (1.5, [
         "{|imap|pop3|submission}-login: Login: user=<{mail_user:user}>, method={sasl_mech}" + _DLIP + ", mpid={pid}, TLS, session=<{dovecot_session}>",
@@ -98,6 +97,7 @@ DOVECOT = make_family("dovecot", "mail", ("dovecot",), "syslog", [
     ("connection_closed", [
         "{|imap|pop3}-login: Disconnected (no auth attempts in {count} secs): user=<>" + _DLIP + ", session=<{dovecot_session}>",
         "{|imap|pop3}-login: Disconnected (disconnected before auth was ready, waited 0 secs): user=<>" + _DLIP + ", session=<{dovecot_session}>",
+        "{|imap|pop3}-login: Disconnected (no auth attempts in {count} secs): user=<>" + _DLIP + ", TLS handshaking: SSL_accept() failed: error:{hex_id}:SSL routines::wrong version number, session=<{dovecot_session}>",
     ]),
     ("other", [
         "master: Dovecot v2.3.{small} ({hex_id}) starting up for imap, pop3, lmtp (core dumps disabled)",
