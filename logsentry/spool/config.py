@@ -27,11 +27,12 @@ class SpoolConfig(StrictModel):
     fsync: bool = True
     # Retry delays: exponential from initial to max, with full jitter.
     initial_backoff: float = Field(default=0.5, gt=0)
-    max_backoff: float = Field(default=30.0, gt=0)
+    max_backoff: float = Field(default=10.0, gt=0)
     # Circuit breaker: after this many consecutive failures the sink rests
     # `breaker_open_seconds`, then one probe alert decides whether it is back.
+    # Both bound how long a recovered receiver waits for its backlog.
     breaker_failures: int = Field(default=5, ge=1)
-    breaker_open_seconds: float = Field(default=30.0, gt=0)
+    breaker_open_seconds: float = Field(default=10.0, gt=0)
     # Upper bound of one sink.send() call, on top of the sink's own timeouts.
     send_timeout: float = Field(default=60.0, gt=0)
     # The per-sink dead-letter file is rotated (one backup kept) at this size.

@@ -38,6 +38,10 @@ from logsentry.spool.segments import SegmentLog
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_BATCH = 100
+# Records read per step, so routing can skip many at once.
+READ_AHEAD = 256
+# A cursor advanced only past skipped records is saved at most this often.
+SKIP_SAVE_INTERVAL = 1.0
 
 
 @runtime_checkable
@@ -68,6 +72,7 @@ class SinkDeliverer:
         self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_open_seconds)
         self._wake = asyncio.Event()
         self._started = False
+        self._saved_at = 0.0
         self._max_batch = int(getattr(sink, "max_batch", DEFAULT_MAX_BATCH))
         self._pacer = sink if isinstance(sink, PacedSink) else None
 
@@ -112,7 +117,9 @@ class SinkDeliverer:
         return True
 
     async def _deliver_next(self, limit: int) -> None:
-        records = self._spool.read(self.cursor, limit)
+        # Read ahead past records routing will skip, so a sink that takes a
+        # small share of the alerts does not crawl through the rest.
+        records = self._spool.read(self.cursor, max(limit, READ_AHEAD))
         if not records:
             # Compacted below our cursor cannot happen; an empty read means a gap.
             await self._advance(self._spool.next_seq if self.cursor < self._spool.first_seq
@@ -120,17 +127,22 @@ class SinkDeliverer:
             return
         batch: list[Record] = []
         undecodable: list[dict[str, Any]] = []
-        for _seq, payload in records:
+        next_cursor = records[-1][0] + 1
+        for seq, payload in records:
             alert = _decode(payload)
             if alert is None:
                 undecodable.append({"raw": payload.decode("utf-8", "replace")})
             elif accepts(self.routing, alert):
                 batch.append(alert)
-        next_cursor = records[-1][0] + 1
+                if len(batch) == limit:
+                    next_cursor = seq + 1
+                    break
         if undecodable:
             await self._dead_letter(undecodable, "undecodable spool record")
         if not batch:
-            await self._advance(next_cursor)
+            # Only skipped records: no need to fsync the cursor for them; a
+            # crash merely re-skips them. Saved with the next delivery.
+            await self._advance(next_cursor, durable=bool(undecodable))
             return
         try:
             await asyncio.wait_for(self.sink.send(batch), self._config.send_timeout)
@@ -207,8 +219,10 @@ class SinkDeliverer:
                         retry_in=round(delay, 3))
         await asyncio.sleep(delay)
 
-    async def _advance(self, next_cursor: int) -> None:
-        await asyncio.to_thread(self._cursors.save, self.name, next_cursor)
+    async def _advance(self, next_cursor: int, durable: bool = True) -> None:
+        if durable or time.monotonic() - self._saved_at > SKIP_SAVE_INTERVAL:
+            await asyncio.to_thread(self._cursors.save, self.name, next_cursor)
+            self._saved_at = time.monotonic()
         self.cursor = next_cursor
         self._on_advance()
 

@@ -23,7 +23,7 @@ from logsentry.spool.config import SpoolConfig
 from logsentry.spool.cursors import CursorStore
 from logsentry.spool.dead_letter import DeadLetterFile
 from logsentry.spool.deliverer import SinkDeliverer
-from logsentry.spool.segments import SegmentLog
+from logsentry.spool.segments import Segment, SegmentLog
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +50,7 @@ class AlertDelivery:
         self._append_lock = asyncio.Lock()
         self._space = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
     @classmethod
@@ -85,7 +86,7 @@ class AlertDelivery:
                 dead_letters=DeadLetterFile(root / "dead-letter", sink.name,
                                             config.dead_letter_max_bytes),
                 config=config, cursor=cursor, on_advance=delivery._on_advance))
-        delivery._compact()
+        await asyncio.to_thread(spool.compact, delivery._low_water())
         for deliverer in delivery._deliverers:
             delivery._tasks.append(asyncio.create_task(deliverer.run(),
                                                        name=f"deliver-{deliverer.name}"))
@@ -130,21 +131,24 @@ class AlertDelivery:
                 await self._space.wait()
 
     def _on_advance(self) -> None:
-        if self._compact():
-            asyncio.get_running_loop().create_task(self._notify_space())
+        detached = self._spool.detach_delivered(self._low_water())
+        if detached:
+            SPOOL_BYTES.set(self._spool.total_bytes)
+            task = asyncio.get_running_loop().create_task(self._remove(detached))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
-    async def _notify_space(self) -> None:
+    async def _remove(self, detached: list[Segment]) -> None:
+        # Unlink and directory fsync off the event loop; the space counts as
+        # free already (total_bytes covers attached segments only).
+        await asyncio.to_thread(self._spool.remove_files, detached)
         async with self._space:
             self._space.notify_all()
 
-    def _compact(self) -> int:
+    def _low_water(self) -> int:
         if not self._deliverers:
-            low = self._spool.next_seq
-        else:
-            low = min(d.cursor for d in self._deliverers)
-        freed = self._spool.compact(low)
-        SPOOL_BYTES.set(self._spool.total_bytes)
-        return freed
+            return self._spool.next_seq
+        return min(d.cursor for d in self._deliverers)
 
     def pending(self) -> dict[str, int]:
         """Alerts each sink has not yet delivered, by sink name."""
@@ -178,6 +182,8 @@ class AlertDelivery:
                 await asyncio.wait_for(deliverer.sink.close(), 5.0)
             except Exception:  # closing one sink must not skip the others
                 log.exception("sink_close_failed", sink=deliverer.name)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         left = self.pending()
         if any(left.values()):
             log.warning("spool_closed_with_pending", pending=left)

@@ -217,17 +217,31 @@ class SegmentLog:
             offset = payload_start + length
         return records
 
-    def compact(self, delivered_below: int) -> int:
-        """Delete segments whose records are all below `delivered_below`; return bytes freed."""
-        freed = 0
+    def detach_delivered(self, delivered_below: int) -> list[Segment]:
+        """Drop segments whose records are all below `delivered_below` from the log.
+
+        Fast (no I/O besides closing descriptors): call `remove_files()` on the
+        result, in a worker thread, to delete them. The last segment stays.
+        """
+        detached: list[Segment] = []
         while len(self.segments) > 1 and self.segments[0].end <= delivered_below:
             segment = self.segments.pop(0)
             segment.close()
-            freed += segment.size
+            detached.append(segment)
+        return detached
+
+    def remove_files(self, segments: list[Segment]) -> None:
+        """Delete detached segment files (blocking: unlink + directory fsync)."""
+        for segment in segments:
             segment.path.unlink(missing_ok=True)
-        if freed:
+        if segments:
             self._fsync_directory()
-        return freed
+
+    def compact(self, delivered_below: int) -> int:
+        """Detach and delete delivered segments now; return the bytes freed."""
+        detached = self.detach_delivered(delivered_below)
+        self.remove_files(detached)
+        return sum(segment.size for segment in detached)
 
     def close(self) -> None:
         for segment in self.segments:
