@@ -211,7 +211,7 @@ class ModelAnalyzer:
 
     def __init__(
         self, model: LoadedModel, cache_size: int = 100_000, quantize: bool | None = None,
-        max_batch: int = 128,
+        max_batch: int = 128, exact_cache: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = model.tokenizer
@@ -220,7 +220,8 @@ class ModelAnalyzer:
         self._actions = tuple(model.config.actions)
         self._structure_cache: LRUCache[str, Labels] = LRUCache(cache_size)
         # Exact-text hits skip even the tokenizer; half the entries, short lines only.
-        self._exact_cache: LRUCache[str, Analysis] = LRUCache(cache_size // 2)
+        self._exact_cache: LRUCache[str, Analysis] = LRUCache(
+            cache_size // 2 if exact_cache else 0)
         if quantize is None:
             quantize = bool(model.meta.get("quantize", False))
         self.quantized = quantize

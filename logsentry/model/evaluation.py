@@ -17,7 +17,7 @@ import csv
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +49,9 @@ def datasets_dir() -> Path:
     return repo.parent / "shared" / "datasets"
 
 
-def is_offense(analysis: Analysis) -> bool:
+def is_offense(action: str) -> bool:
     """A line fail2ban would count: failed outcome or an intrusion-detection category."""
-    info = ACTIONS.get(analysis.action, ACTIONS["other"])
+    info = ACTIONS.get(action, ACTIONS["other"])
     return info.outcome == "failure" or "intrusion_detection" in info.category
 
 
@@ -139,6 +139,36 @@ def grouping_accuracy(predicted: Sequence[str], truth: Sequence[str]) -> float:
     return correct / len(truth)
 
 
+@dataclass(slots=True)
+class Labelled:
+    """What `analyze` reports about one line: action and ECS fields as text."""
+
+    action: str
+    fields: dict[str, str]
+    template: str
+
+
+def label_lines(
+    analyzer: Analyzer, lines: Sequence[str], envelope: bool, batch: int = 256,
+) -> list[Labelled]:
+    """Label lines as `logsentry analyze` does: with `envelope`, parse the envelope first,
+    run the analyzer on the body and merge (envelope fields win); else analyze raw lines."""
+    if not envelope:
+        return [Labelled(a.action, dict(a.fields), a.template)
+                for a in analyze_all(analyzer, lines, batch)]
+    from logsentry.envelope import EnvelopeParser
+
+    parser = EnvelopeParser()
+    events = [parser.parse(line, 0.0) for line in lines]
+    results = analyze_all(analyzer, [event.body for event in events], batch)
+    out: list[Labelled] = []
+    for event, analysis in zip(events, results, strict=True):
+        event.apply(analysis)
+        out.append(Labelled(event.action, {k: str(v) for k, v in event.fields.items()},
+                            event.template))
+    return out
+
+
 def _batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for begin in range(0, len(items), size):
         yield items[begin:begin + size]
@@ -157,12 +187,14 @@ class Report:
 
     datasets: str
     held_out: list[str]
+    envelope: bool
+    subsets: list[str] = field(default_factory=list)
     fail2ban: dict[str, Any] = field(default_factory=dict)
     crowdsec: dict[str, Any] = field(default_factory=dict)
     loghub: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"datasets": self.datasets, "held_out": self.held_out,
+        return {"datasets": self.datasets, "held_out": self.held_out, "envelope": self.envelope,
                 "fail2ban": self.fail2ban, "crowdsec": self.crowdsec, "loghub": self.loghub}
 
 
@@ -170,12 +202,12 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
 
-def fail2ban_figures(records: Sequence[Fail2banRecord], results: Sequence[Analysis]) -> dict[
+def fail2ban_figures(records: Sequence[Fail2banRecord], results: Sequence[Labelled]) -> dict[
         str, Any]:
     pos = neg = tp = fp = host_n = host_ok = 0
     misses: list[str] = []
     for record, analysis in zip(records, results, strict=True):
-        offense = is_offense(analysis)
+        offense = is_offense(analysis.action)
         if record.match:
             pos += 1
             tp += offense
@@ -193,7 +225,7 @@ def fail2ban_figures(records: Sequence[Fail2banRecord], results: Sequence[Analys
             "host_lines": host_n, "missed_examples": misses}
 
 
-def crowdsec_figures(records: Sequence[CrowdsecRecord], results: Sequence[Analysis]) -> dict[
+def crowdsec_figures(records: Sequence[CrowdsecRecord], results: Sequence[Labelled]) -> dict[
         str, Any]:
     total: Counter[str] = Counter()
     right: Counter[str] = Counter()
@@ -205,7 +237,7 @@ def crowdsec_figures(records: Sequence[CrowdsecRecord], results: Sequence[Analys
             for name in CROWDSEC_FIELDS.values() if total[name]}
 
 
-def loghub_figures(records: Sequence[LoghubRecord], results: Sequence[Analysis]) -> dict[
+def loghub_figures(records: Sequence[LoghubRecord], results: Sequence[Labelled]) -> dict[
         str, Any]:
     by_system: dict[str, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
     for record, analysis in zip(records, results, strict=True):
@@ -218,58 +250,59 @@ def loghub_figures(records: Sequence[LoghubRecord], results: Sequence[Analysis])
     return {"systems": systems, "average": average}
 
 
-def _held(records: Sequence[Any], held_out: set[str]) -> list[int]:
-    return [i for i, r in enumerate(records) if r.family in held_out]
+def _subset(records: Sequence[Any], families: set[str]) -> list[int]:
+    return [i for i, r in enumerate(records) if r.family in families]
 
 
 def evaluate(
-    analyzer: Analyzer, held_out: Iterable[str], root: Path | None = None,
-    progress: Callable[[str], None] | None = None,
+    analyzer: Analyzer, subsets: Mapping[str, Iterable[str]], root: Path | None = None,
+    progress: Callable[[str], None] | None = None, envelope: bool = True,
 ) -> Report:
-    """Run every present dataset through `analyzer`; figures on all and on held-out families."""
+    """Run every present dataset through `analyzer`; figures on all lines and on each named
+    subset of families (e.g. `{"held_out": HELD_OUT, "unseen": HELD_OUT_UNSEEN}`).
+
+    fail2ban and CrowdSec lines go through envelope parsing first when `envelope` (as in
+    `logsentry analyze`); Loghub's `Content` column is already a message body."""
     say = progress or (lambda _m: None)
     root = root or datasets_dir()
-    held = set(held_out)
-    report = Report(str(root), sorted(held))
+    named = {name: set(families) for name, families in subsets.items()}
+    report = Report(str(root), sorted(set().union(*named.values())) if named else [], envelope)
+
+    def split(records: Sequence[Any], results: Sequence[Labelled],
+              figures: Callable[[Sequence[Any], Sequence[Labelled]], dict[str, Any]],
+              ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, families in named.items():
+            chosen = _subset(records, families)
+            out[name] = figures([records[i] for i in chosen], [results[i] for i in chosen])
+            out[f"{name}_families"] = sorted({records[i].family for i in chosen})
+        out["all"] = figures(records, results)
+        return out
+
     if (root / "fail2ban").is_dir():
         records = read_fail2ban(root)
         say(f"fail2ban: {len(records)} lines")
-        results = analyze_all(analyzer, [r.line for r in records])
-        held_i = _held(records, held)
-        report.fail2ban = {
-            "held_out": fail2ban_figures([records[i] for i in held_i],
-                                         [results[i] for i in held_i]),
-            "all": fail2ban_figures(records, results),
-            "held_out_families": sorted({records[i].family for i in held_i}),
-        }
+        results = label_lines(analyzer, [r.line for r in records], envelope)
+        report.fail2ban = split(records, results, fail2ban_figures)
     if (root / "crowdsec").is_dir():
         cs_records = read_crowdsec(root)
         say(f"crowdsec: {len(cs_records)} events")
-        results = analyze_all(analyzer, [r.line for r in cs_records])
-        held_i = _held(cs_records, held)
-        report.crowdsec = {
-            "held_out": crowdsec_figures([cs_records[i] for i in held_i],
-                                         [results[i] for i in held_i]),
-            "all": crowdsec_figures(cs_records, results),
-            "held_out_families": sorted({cs_records[i].family for i in held_i}),
-        }
+        results = label_lines(analyzer, [r.line for r in cs_records], envelope)
+        report.crowdsec = split(cs_records, results, crowdsec_figures)
     if (root / "loghub").is_dir():
         lh_records = read_loghub(root)
         say(f"loghub: {len(lh_records)} lines")
-        results = analyze_all(analyzer, [r.content for r in lh_records])
-        held_i = _held(lh_records, held)
-        report.loghub = {
-            "held_out": loghub_figures([lh_records[i] for i in held_i],
-                                       [results[i] for i in held_i]),
-            "all": loghub_figures(lh_records, results),
-        }
+        results = label_lines(analyzer, [r.content for r in lh_records], False)
+        report.loghub = split(lh_records, results, loghub_figures)
+    report.subsets = [*named, "all"]
     return report
 
 
 def format_report(report: Report) -> str:
     """A readable summary of a report."""
-    lines = [f"datasets: {report.datasets}"]
-    for part in ("held_out", "all"):
+    mode = "envelope parsing + model on the body" if report.envelope else "model on raw lines"
+    lines = [f"datasets: {report.datasets} ({mode})"]
+    for part in report.subsets:
         lines.append(f"== {part} ==")
         f2b = report.fail2ban.get(part)
         if f2b:

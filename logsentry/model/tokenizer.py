@@ -52,8 +52,8 @@ _DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
 # Kinds of pieces; the order fixes the shape ids stored with a model.
 KINDS: tuple[str, ...] = (
     "pad", "cls", "url", "v4mapped", "email", "isots", "clfts", "mac", "time", "ipv4", "ipv6",
-    "path",    "num", "hex", "uuid", "date", "version", "dotted", "lower", "upper", "title", "mixed",
-    "alnum", "under", "punct", "other",
+    "path", "num", "hex", "uuid", "date", "version", "dotted", "lower", "upper", "title",
+    "mixed", "alnum", "under", "punct", "other",
 )
 _KIND_ID = {kind: index for index, kind in enumerate(KINDS)}
 _LENGTH_EDGES = (1, 2, 3, 5, 8, 12, 20)  # bucket b holds lengths <= edge b; last bucket: longer
