@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from logsentry.model.data.template import Family, make_family
 
-_KTS = "[{uptime}] "
+_KTS = "[{||||   | }{uptime}] "
 _PKT = ("IN={iface} OUT= MAC={mac}:{hexstr2}:{hexstr2}:08:00 SRC={ip:sip} DST={ip:dip} LEN={count} TOS=0x00 PREC=0x00 "
         "TTL={count} ID={count} {|DF |}PROTO={|TCP|TCP|UDP} SPT={port:sport} DPT={service_port:dport} ")
 _PKT_TCP_TAIL = "WINDOW={count} RES=0x00 {|SYN|ACK|SYN|RST} URGP=0"

@@ -95,7 +95,7 @@ CRON = make_family("cron", "system", ("CRON", "cron", "crond", "anacron", "cront
     ]),
 ])
 
-_KTS = "[{uptime}] "
+_KTS = "[{||||   | }{uptime}] "
 KERNEL = make_family("kernel", "system", ("kernel",), "syslog", [
     ("service_crash", (3.0, [
         _KTS + "{program:pname}[{pid:pid}]: segfault at {addr_hex} ip {addr_hex} sp {addr_hex} error {small} in {|libc.so.6|libc-2.31.so|ld-linux-x86-64.so.2|libssl.so.3|libcrypto.so.3}[{addr_hex}+{hexstr2}000]",

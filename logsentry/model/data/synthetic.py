@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from logsentry.model.data import (
     families_apps,
     families_auth,
+    families_generic,
     families_mail,
     families_network,
     families_system,
@@ -34,6 +35,7 @@ FAMILIES: tuple[Family, ...] = (
     *families_network.FAMILIES,
     *families_system.FAMILIES,
     *families_apps.FAMILIES,
+    *families_generic.FAMILIES,
 )
 FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
 if len(FAMILY_BY_NAME) != len(FAMILIES):  # a duplicate name would silently shadow a family
@@ -46,7 +48,7 @@ FAMILY_WEIGHTS: dict[str, float] = {
     "openssh": 5.0, "pam": 1.5, "sudo": 1.5, "nginx_access": 2.5, "apache_access": 2.0,
     "nginx_error": 1.5, "apache_error": 1.5, "postfix": 1.5, "dovecot": 1.5, "exim": 1.2,
     "kernel": 1.5, "systemd": 1.5, "system_noise": 2.0, "app_noise": 2.0, "json_app": 1.5,
-    "iptables": 1.2, "ufw": 1.2,
+    "iptables": 1.2, "ufw": 1.2, "generic_auth": 3.0, "generic_access": 1.5,
 }
 
 

@@ -97,22 +97,19 @@ def _parse_slot(inner: str, source: str) -> Slot:
 
 
 def _closing(source: str, start: int) -> int:
-    """Index of the brace closing the one at `start`, honouring nested slots."""
+    """Index of the brace closing the one at `start`, counting nested slots.
+
+    Inside a slot or choice braces always nest (`{{`/`}}` escapes apply only to
+    template text outside slots), so `{|a|user={user:user}}` closes at its last brace.
+    """
     depth = 0
-    i = start
-    while i < len(source):
-        if source.startswith("{{", i) or source.startswith("}}", i):
-            if depth == 1 and source[i] == "}":
-                return i  # a slot closing right before a literal brace
-            i += 2
-            continue
+    for i in range(start, len(source)):
         if source[i] == "{":
             depth += 1
         elif source[i] == "}":
             depth -= 1
             if depth == 0:
                 return i
-        i += 1
     raise TemplateError(f"unclosed slot in {source!r}")
 
 

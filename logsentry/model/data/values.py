@@ -755,7 +755,7 @@ class Values:
         return f"{self.alnum(6)}{self.digits(6)}"
 
     def uptime(self) -> str:
-        return f"{self.rng.randrange(0, 9_999_999):>5}.{self.digits(6)}"
+        return f"{self.rng.randrange(0, 9_999_999)}.{self.digits(6)}"
 
     def hexstr2(self) -> str:
         return self.hexstr(2)
