@@ -11,6 +11,7 @@ import orjson
 
 from logsentry.analysis.actions import ACTIONS
 from logsentry.analysis.result import INTEGER_FIELDS, Analysis
+from logsentry.analysis.summary import summarize
 
 # Fields that only hold text that parses as an IP address.
 IP_FIELDS = frozenset({"source.ip", "destination.ip"})
@@ -55,32 +56,35 @@ class Event:
 
     def apply(self, analysis: Analysis) -> None:
         """Merge an analyzer's labels; envelope fields already set take precedence."""
-        self.action = analysis.action if analysis.action in ACTIONS else "other"
-        self.template = analysis.template
+        action = analysis.action if analysis.action in ACTIONS else "other"
+        self.action = action
+        self.template = analysis.template or self.body
         self.confidence = analysis.confidence
+        fields = self.fields
         for name, text in analysis.fields.items():
-            if name not in self.fields:
+            if name not in fields:
                 value = typed_field(name, text)
                 if value is not None:
-                    self.fields[name] = value
-        from logsentry.analysis.summary import summarize  # local: avoids an import cycle
-
-        self.summary = summarize(self.action, self.fields, self.body or self.message)
+                    fields[name] = value
+        self.summary = summarize(action, fields, self.body)
 
     def to_ecs(self) -> dict[str, Any]:
         """The ECS document of this event, as `analyze --format jsonl` writes it."""
         doc: dict[str, Any] = {"line": self.line, "message": self.message}
         if self.timestamp is not None:
-            doc["@timestamp"] = self.timestamp.isoformat()
+            doc["@timestamp"] = _isoformat(self.timestamp)
         for name, value in self.fields.items():
+            parts = _PATHS.get(name) or _path(name)
+            if len(parts) == 2:
+                node = doc.get(parts[0])
+                if node is None:
+                    doc[parts[0]] = {parts[1]: value}
+                    continue
+                if isinstance(node, dict):
+                    node[parts[1]] = value
+                    continue
             set_dotted(doc, name, value)
-        info = ACTIONS[self.action]
-        doc["event"] = {
-            "category": list(info.category),
-            "type": list(info.type),
-            "outcome": info.outcome,
-            "action": self.action,
-        }
+        doc["event"] = dict(_EVENT_DOCS[self.action])
         doc["logsentry"] = {
             "template": self.template,
             "summary": self.summary,
@@ -90,6 +94,32 @@ class Event:
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_ecs())
+
+
+# The fixed `event` object of each action, built once (copied per document).
+_EVENT_DOCS: dict[str, dict[str, Any]] = {
+    name: {"category": list(info.category), "type": list(info.type),
+           "outcome": info.outcome, "action": name}
+    for name, info in ACTIONS.items()
+}
+_PATHS: dict[str, tuple[str, ...]] = {}
+_ISO_CACHE: dict[datetime, str] = {}
+
+
+def _path(name: str) -> tuple[str, ...]:
+    parts = tuple(name.split("."))
+    _PATHS[name] = parts
+    return parts
+
+
+def _isoformat(stamp: datetime) -> str:
+    """isoformat() with a small cache: consecutive lines share their second."""
+    text = _ISO_CACHE.get(stamp)
+    if text is None:
+        if len(_ISO_CACHE) > 4096:
+            _ISO_CACHE.clear()
+        text = _ISO_CACHE[stamp] = stamp.isoformat()
+    return text
 
 
 def set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> None:

@@ -1,0 +1,54 @@
+# Two commands do all the set-up (see README): `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run demo test lint test-rules system-packages bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: install, then start the daemon on its built-in default (needs root to read /var/log)
+run: $(STAMP)
+	$(BIN)/logsentry run
+
+## demo: replay the bundled sample attacks
+demo: $(STAMP)
+	$(BIN)/logsentry demo
+
+## system-packages: the real receivers the tests start (rsyslog) and tools they call
+system-packages:
+	@missing=""; \
+	command -v rsyslogd >/dev/null 2>&1 || missing="$$missing rsyslog"; \
+	[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || [ -n "$$(find /usr/lib -name lmnsd_gtls.so 2>/dev/null | head -n1)" ] || missing="$$missing rsyslog-gnutls"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "make: install these Debian packages for the full test suite:$$missing"; fi; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check logsentry tests bench
+	$(BIN)/mypy
+
+test-rules: $(STAMP)
+	$(BIN)/logsentry test-rules
+
+## test: install, then lint, rule tests and the whole test suite
+test: $(STAMP) system-packages lint test-rules
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_pipeline.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
