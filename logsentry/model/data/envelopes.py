@@ -70,7 +70,7 @@ def rfc3164_year(b: ExampleBuilder, body: Body, v: Values) -> None:
 def rsyslog_iso(b: ExampleBuilder, body: Body, v: Values) -> None:
     y, mo, d = v.rng.randrange(2015, 2027), v.rng.randrange(1, 13), v.rng.randrange(1, 29)
     h, mi, s = v.rng.randrange(24), v.rng.randrange(60), v.rng.randrange(60)
-    tz = v.pick(("+00:00", "+01:00", "+02:00", "-04:00", "-07:00", "Z"))
+    tz = v.pick(("+00:00", "+01:00", "+02:00", "-04:00", "-07:00", "Z", "+0100", "-0500"))
     frac = v.pick((f".{v.digits(6)}", f".{v.digits(3)}", ""))
     b.var(f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}{tz}", "timestamp")
     b.const(" ").var(v.short_host(), "host.name").const(" ")
@@ -112,6 +112,12 @@ def iso_prefix(b: ExampleBuilder, body: Body, v: Values) -> None:
 
 
 def tag_only(b: ExampleBuilder, body: Body, v: Values) -> None:
+    _tag(b, body)
+
+
+def host_tag(b: ExampleBuilder, body: Body, v: Values) -> None:
+    """`HOST prog[pid]: body`, as journal lines look once the time is cut off."""
+    b.var(v.short_host(), "host.name").const(" ")
     _tag(b, body)
 
 
@@ -189,6 +195,7 @@ _SYSLOG_HEADERS: tuple[tuple[str, float, HeaderWriter | JsonWriter | None], ...]
     ("journald_json", 0.06, journald_json),
     ("iso_prefix", 0.06, iso_prefix),
     ("tag_only", 0.05, tag_only),
+    ("host_tag", 0.02, host_tag),
 )
 _FILE_HEADERS: tuple[tuple[str, float, HeaderWriter | JsonWriter | None], ...] = (
     ("bare", 0.72, None),
