@@ -36,10 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from logsentry.model.data.splits import HELD_OUT, without_held_out
+from logsentry.model.data.splits import HELD_OUT, HELD_OUT_UNSEEN, without_held_out
 from logsentry.model.example import Example, Span
 
-__all__ = ["HELD_OUT", "real_examples", "training_examples"]
+# The trainer and the evaluator look the splits up here, beside the converters.
+__all__ = ["HELD_OUT", "HELD_OUT_UNSEEN", "real_examples", "training_examples"]
 
 _ENV = "LOGSENTRY_DATASETS"
 
