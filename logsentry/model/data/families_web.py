@@ -284,7 +284,40 @@ WORDPRESS = make_family("wordpress", "web", ("wordpress", "php-fpm", "wp"), "sys
     ]),
 ])
 
+CADDY = make_family("caddy", "web", ("caddy",), "json", [
+    ("web_request", (3.0, [
+        '{{"level":"info","ts":{ts_epoch:ts},"logger":"http.log.access.log0","msg":"handled request","request":{{"remote_ip":"{ip:sip}","remote_port":"{port:sport}","client_ip":"{ip#c:sip}","proto":"HTTP/2.0","method":"{method:method}","host":"{vhost}","uri":"{url_path:url}","headers":{{"User-Agent":["{user_agent:ua}"]}}}},"bytes_read":0,"user_id":"","duration":{duration_s},"size":{size},"status":{status:status}}}',
+    ])),
+    ("web_attack_attempt", (2.0, [
+        '{{"level":"info","ts":{ts_epoch:ts},"logger":"http.log.access.log0","msg":"handled request","request":{{"remote_ip":"{ip:sip}","remote_port":"{port:sport}","proto":"HTTP/1.1","method":"{method:method}","host":"{vhost}","uri":"{attack_url:url}","headers":{{"User-Agent":["{attacker_agent:ua}"]}}}},"duration":{duration_s},"size":{size},"status":{status:status}}}',
+    ])),
+    ("web_auth_failed", [
+        '{{"level":"error","ts":{ts_epoch:ts},"logger":"http.handlers.authentication","msg":"auth failed","request":{{"remote_ip":"{ip:sip}","remote_port":"{port:sport}","method":"{method:method}","host":"{vhost}","uri":"{url_path:url}"}},"username":"{plain_user:user}","error":"{|invalid credentials|user not found}"}}',
+    ]),
+    ("other", ['{{"level":"info","ts":{ts_epoch:ts},"logger":"tls.obtain","msg":"certificate obtained successfully","identifier":"{vhost}"}}',
+               '{{"level":"info","ts":{ts_epoch:ts},"msg":"serving initial configuration"}}']),
+], escape_json=True)
+
+_TRAEFIK = '{ip:sip} - {|-|{plain_user:user}} [{ts_clf:ts}] "{method:method} {URL} HTTP/{|1.1|2.0}" {status:status} {size} "{referer}" "{UA}" {count} "{word}@{|docker|file|kubernetescrd}" "http://{ipv4}:{port}" {duration_ms}ms'
+TRAEFIK = make_family("traefik", "web", ("traefik",), "file", [
+    ("web_request", (3.0, [_TRAEFIK.replace("{URL}", "{url_path:url}").replace("{UA}", "{user_agent:ua}")])),
+    ("web_attack_attempt", (2.0, [_TRAEFIK.replace("{URL}", "{attack_url:url}").replace("{UA}", "{user_agent:ua}"),
+                                  _TRAEFIK.replace("{URL}", "{url_path:url}").replace("{UA}", "{attacker_agent:ua}")])),
+    ("other", ['time="{ts_iso:ts}" level=info msg="Configuration loaded from flags."',
+               'time="{ts_iso:ts}" level=error msg="Error while Peeking first byte: read tcp {ipv4}:443->{ip}:{port}: i/o timeout"']),
+])
+
+_IIS = "{ts_exim:ts} {ip:dip} {method:method} {IISPATH} {IISQUERY} {|80|443} {|-|{plain_user:user}} {ip:sip} {iis_agent:ua} {|-|{full_url}} {status:status} 0 0 {duration_ms}"
+IIS = make_family("iis", "web", ("iis", "w3svc"), "file", [
+    ("web_request", (3.0, [_IIS.replace("{IISPATH}", "{iis_path:url}").replace("{IISQUERY}", "{|-|{iis_query}}")])),
+    ("web_attack_attempt", (2.0, [_IIS.replace("{IISPATH}", "{iis_attack_path:url}").replace("{IISQUERY}", "-"),
+                                  _IIS.replace("{IISPATH}", "{iis_path:url}").replace("{IISQUERY}", "{iis_attack_query}")])),
+    ("web_auth_failed", [_IIS.replace("{IISPATH}", "{@/owa/auth.owa|/ews/exchange.asmx|/Microsoft-Server-ActiveSync:url}").replace("{IISQUERY}", "-").replace("{status:status}", "401")]),
+    ("other", ["#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken",
+               "#Software: Microsoft Internet Information Services 10.0", "#Date: {ts_exim:ts}"]),
+])
+
 FAMILIES: tuple[Family, ...] = (
     NGINX_ACCESS, APACHE_ACCESS, NGINX_ERROR, APACHE_ERROR, MODSECURITY, HAPROXY, SQUID,
-    ROUNDCUBE, GRAFANA, GITLAB, WORDPRESS,
+    ROUNDCUBE, GRAFANA, GITLAB, WORDPRESS, CADDY, TRAEFIK, IIS,
 )

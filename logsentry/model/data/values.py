@@ -733,6 +733,23 @@ class Values:
         y, mo, d, h, mi, s = self._parts()
         return f"{d:02d}-{_MONTHS[mo - 1]}-{y:04d} {h:02d}:{mi:02d}:{s:02d} {self.pick(('+0000', '+0100', 'UTC'))}"
 
+    def iis_path(self) -> str:
+        return self.url_path().split("?", 1)[0]
+
+    def iis_query(self) -> str:
+        return "&".join(f"{self.pick(QUERY_KEYS)}={self.alnum(self.rng.randrange(1, 9))}"
+                        for _ in range(self.rng.randrange(1, 3)))
+
+    def iis_attack_path(self) -> str:
+        return self.attack_path().replace(" ", "+")
+
+    def iis_attack_query(self) -> str:
+        return self.pick(ATTACK_QUERIES).replace(" ", "+")
+
+    def iis_agent(self) -> str:
+        """User agents as IIS writes them (spaces become '+')."""
+        return self.user_agent().replace(" ", "+")
+
     def frontend(self) -> str:
         return self.pick(("http-in", "https-in", "fe_main", "www", "public", "ft_web", "api_front"))
 
