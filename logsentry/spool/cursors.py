@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 from pathlib import Path
 
 import orjson
@@ -19,8 +21,6 @@ def file_stem(sink_name: str) -> str:
     """A file name for `sink_name`: safe characters, plus a hash if any were replaced."""
     safe = _UNSAFE.sub("_", sink_name)[:80] or "_"
     if safe != sink_name:
-        import hashlib
-
         safe += "-" + hashlib.sha256(sink_name.encode()).hexdigest()[:8]
     return safe
 
@@ -31,6 +31,9 @@ class CursorStore:
     def __init__(self, directory: Path):
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
+        # Saves run in worker threads; a shutdown save may overlap one still
+        # in flight, and both would write the same temporary file.
+        self._lock = threading.Lock()
 
     def _path(self, sink_name: str) -> Path:
         return self.directory / (file_stem(sink_name) + ".cursor")
@@ -49,8 +52,9 @@ class CursorStore:
 
     def save(self, sink_name: str, next_seq: int) -> None:
         """Persist the cursor (blocking: run in a worker thread)."""
-        write_atomic(self._path(sink_name),
-                     orjson.dumps({"sink": sink_name, "next_seq": next_seq}))
+        with self._lock:
+            write_atomic(self._path(sink_name),
+                         orjson.dumps({"sink": sink_name, "next_seq": next_seq}))
 
     def forget_others(self, keep: set[str]) -> None:
         """Remove cursors of sinks no longer configured, so they do not pin the spool."""

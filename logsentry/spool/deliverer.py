@@ -80,6 +80,10 @@ class SinkDeliverer:
         """Spool records this sink has not yet delivered (or skipped by routing)."""
         return max(0, self._spool.next_seq - self.cursor)
 
+    def save_cursor(self) -> None:
+        """Persist the cursor now (blocking), e.g. past skipped records at shutdown."""
+        self._cursors.save(self.name, self.cursor)
+
     def wake(self) -> None:
         """New records are in the spool."""
         self._wake.set()
@@ -220,10 +224,12 @@ class SinkDeliverer:
         await asyncio.sleep(delay)
 
     async def _advance(self, next_cursor: int, durable: bool = True) -> None:
+        # Everything below next_cursor is acknowledged (or skipped): moving the
+        # in-memory cursor first means a save at shutdown never goes backwards.
+        self.cursor = next_cursor
         if durable or time.monotonic() - self._saved_at > SKIP_SAVE_INTERVAL:
             await asyncio.to_thread(self._cursors.save, self.name, next_cursor)
             self._saved_at = time.monotonic()
-        self.cursor = next_cursor
         self._on_advance()
 
 

@@ -178,6 +178,7 @@ class AlertDelivery:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for deliverer in self._deliverers:
+            await asyncio.to_thread(deliverer.save_cursor)
             try:
                 await asyncio.wait_for(deliverer.sink.close(), 5.0)
             except Exception:  # closing one sink must not skip the others
