@@ -242,3 +242,33 @@ async def test_duplicate_sink_names_are_refused(tmp_path: Path) -> None:
     receiver = WebhookReceiver()
     with pytest.raises(ValueError, match="unique"):
         await AlertDelivery.open(tmp_path, [webhook(receiver), webhook(receiver)], FAST)
+
+
+async def test_circuit_breaker_rests_then_probes_with_one_alert(tmp_path: Path) -> None:
+    config = FAST.model_copy(update={"breaker_failures": 2, "breaker_open_seconds": 0.5,
+                                     "initial_backoff": 0.01, "max_backoff": 0.02})
+    async with WebhookReceiver() as receiver:
+        receiver.script.extend([Reply(500, b"down")] * 3)
+        delivery = await AlertDelivery.open(tmp_path, [webhook(receiver, max_batch=10)], config)
+        await delivery.submit([numbered_alert(n) for n in range(10)])
+        assert await wait_until(lambda: delivery.pending()["hook"] == 0, 5)
+        await delivery.close(0.1)
+    statuses = [r.status for r in receiver.requests]
+    sizes = [len(orjson.loads(r.body)) for r in receiver.requests]
+    assert statuses == [500, 500, 500, 200, 200]
+    assert sizes == [10, 10, 1, 1, 9]  # two failures open it; probes carry one alert
+    gaps = [b.at - a.at for a, b in zip(receiver.requests, receiver.requests[1:], strict=False)]
+    assert gaps[1] >= 0.45 and gaps[2] >= 0.45  # rested while open
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
+    import random
+
+    from logsentry.spool.backoff import Backoff
+
+    backoff = Backoff(0.5, 8.0, random.Random(1))
+    delays = [backoff.next_delay() for _ in range(12)]
+    assert all(0.125 <= d <= 8.0 for d in delays)
+    assert max(delays[:2]) <= 1.0 and max(delays[6:]) > 2.0
+    backoff.reset()
+    assert backoff.next_delay() <= 0.5
