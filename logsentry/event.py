@@ -38,8 +38,8 @@ class Event:
     template: str = ""
     confidence: float = 0.0
     summary: str = ""
-    # Set by the pipeline for bookkeeping (offset commits); never serialized.
-    ack: Any = None
+    # The JSON form, made once in the analysis thread when outputs want it.
+    json: bytes | None = None
 
     @property
     def outcome(self) -> str:
@@ -93,7 +93,9 @@ class Event:
         return doc
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_ecs())
+        if self.json is None:
+            self.json = orjson.dumps(self.to_ecs())
+        return self.json
 
 
 # The fixed `event` object of each action, built once (copied per document).

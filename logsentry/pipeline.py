@@ -221,6 +221,10 @@ class Pipeline:
             BATCH_SIZE.observe(len(chunk))
             for event, result in zip(chunk, results, strict=True):
                 event.apply(result)
+        if self.event_outputs:
+            # Serialize here, off the event loop, while the batch is hot in cache.
+            for event in events:
+                event.to_json()
         LINES_ANALYZED.inc(len(events))
         return events
 
@@ -247,6 +251,10 @@ class Pipeline:
                     item.alerts += await loop.run_in_executor(
                         self._detect_thread, self._tick, detector
                     )
+            elif time.monotonic() >= next_tick:
+                # (kafka helper) Without a detector (topology stage 1) the tick
+                # deadline must advance too: wait_for(get(), 0) never gets an item.
+                next_tick = time.monotonic() + TICK_SECONDS
             if item.events or item.alerts or item.commits:
                 await self._out.put(item)
         if detector is not None:

@@ -1,0 +1,171 @@
+"""Pipeline benchmark: the running daemon, a large file in, a JSON-lines sink out.
+
+Reports
+  * sustained lines/s from a file to a JSON-lines sink (no-op analyzer by default,
+    `--analyzer model` for the shipped model),
+  * p50/p99 latency from the moment a line is appended to the file until its
+    event is in the sink, at an offered load (default 1,000 lines/s),
+  * the daemon's peak RSS.
+
+Corpora come from ../shared/bench/make_corpora.sh (default /tmp/logsentry-bench-data).
+Usage: python bench/bench_pipeline.py [--corpus ssh200k] [--repeat 5] [--analyzer none]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+BENCH_DATA = Path(os.environ.get("BENCH_DATA", "/tmp/logsentry-bench-data"))
+MAKE_CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "make_corpora.sh"
+
+
+def corpus(name: str) -> Path:
+    path = BENCH_DATA / f"{name}.log"
+    if not path.exists():
+        subprocess.run(["bash", str(MAKE_CORPORA)], check=True)
+    return path
+
+
+def start_daemon(work: Path, log: Path, out: Path, analyzer: str, detection: bool,
+                 start_at: str) -> subprocess.Popen[bytes]:
+    config = {
+        "state_dir": str(work / "state"),
+        "sources": [{"type": "file", "paths": [str(log)], "start_at": start_at}],
+        "analysis": {"analyzer": analyzer},
+        "detection": {"enabled": detection},
+        "sinks": [{"type": "jsonl", "path": str(out), "max_bytes": 1 << 40,
+                   "routing": {"records": "events"}}],
+        "service": {"metrics": {"enabled": False}},
+    }
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    return subprocess.Popen(
+        [sys.executable, "-m", "logsentry.cli", "--log-level", "warning", "run", "--config",
+         str(work / "config.yaml")],
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def throughput(source: Path, repeat: int, analyzer: str, detection: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="logsentry-bench-") as tmp:
+        work = Path(tmp)
+        log, out = work / "big.log", work / "out.jsonl"
+        with open(log, "wb") as handle:
+            for _ in range(repeat):
+                with open(source, "rb") as chunk:
+                    shutil.copyfileobj(chunk, handle)
+        total = count_lines(log)
+        daemon = start_daemon(work, log, out, analyzer, detection, "beginning")
+        while out.stat().st_size == 0 if out.exists() else True:
+            time.sleep(0.01)
+        began, done = time.monotonic(), 0
+        while done < total:
+            time.sleep(0.2)
+            done = count_lines(out)
+        elapsed = time.monotonic() - began
+        rss = peak_rss_mb(daemon.pid)
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        print(f"throughput  corpus={source.name} x{repeat} lines={total:,} analyzer={analyzer} "
+              f"detection={detection}: {total / elapsed:,.0f} lines/s "
+              f"(first to last event, {elapsed:.1f} s), peak RSS {rss:.0f} MB")
+
+
+def latency(rate: int, seconds: float, analyzer: str, detection: bool) -> None:
+    with tempfile.TemporaryDirectory(prefix="logsentry-bench-") as tmp:
+        work = Path(tmp)
+        log, out = work / "live.log", work / "out.jsonl"
+        log.touch()
+        daemon = start_daemon(work, log, out, analyzer, detection, "end")
+        time.sleep(3.0)  # start-up
+        appended: dict[int, float] = {}
+        latencies: list[float] = []
+        stop = threading.Event()
+
+        def read_sink() -> None:
+            position = 0
+            while not stop.is_set() or len(latencies) < len(appended):
+                if out.exists():
+                    with open(out, "rb") as handle:
+                        handle.seek(position)
+                        data = handle.read()
+                    now = time.monotonic()
+                    end = data.rfind(b"\n") + 1
+                    position += end
+                    for line in data[:end].splitlines():
+                        marker = line.find(b"bench-seq=")
+                        seq = int(line[marker + 10 : line.index(b" ", marker)])
+                        latencies.append(now - appended[seq])
+                if stop.is_set() and time.monotonic() > deadline:
+                    return
+                time.sleep(0.0005)
+
+        deadline = time.monotonic() + seconds + 10
+        reader = threading.Thread(target=read_sink)
+        reader.start()
+        interval = 1.0 / rate
+        with open(log, "a", buffering=1) as handle:
+            next_time = time.monotonic()
+            for seq in range(int(rate * seconds)):
+                appended[seq] = time.monotonic()
+                handle.write(
+                    f"Nov 26 06:00:00 web-1 sshd[4242]: Failed password for root from "
+                    f"203.0.113.{seq % 250} port {1024 + seq % 60000} ssh2 bench-seq={seq} x\n")
+                next_time += interval
+                time.sleep(max(0.0, next_time - time.monotonic()))
+        stop.set()
+        reader.join()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
+        latencies.sort()
+        ms = [value * 1000 for value in latencies]
+        print(f"latency     offered={rate} lines/s for {seconds:.0f} s analyzer={analyzer} "
+              f"detection={detection}: n={len(ms)}/{len(appended)} "
+              f"p50={statistics.median(ms):.1f} ms p99={ms[int(len(ms) * 0.99) - 1]:.1f} ms "
+              f"max={ms[-1]:.1f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default="ssh200k", choices=("ssh200k", "mixed200k"))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--analyzer", default="none", choices=("none", "model"))
+    parser.add_argument("--detection", action="store_true")
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--only", choices=("throughput", "latency"))
+    args = parser.parse_args()
+    if args.only != "latency":
+        throughput(corpus(args.corpus), args.repeat, args.analyzer, args.detection)
+    if args.only != "throughput":
+        latency(args.rate, args.seconds, args.analyzer, args.detection)
+
+
+if __name__ == "__main__":
+    main()
