@@ -8,6 +8,7 @@ the alerts it raised live.
 
 from __future__ import annotations
 
+import heapq
 import time
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ class Detector:
         self._wall_at_watermark = time.time()
         self._last_save = time.monotonic()
         self._dirty = False
+        self._last_eviction_log = -1e9
         self._by_action = self._index()
 
     # -- construction ---------------------------------------------------------------
@@ -234,31 +236,38 @@ class Detector:
         return dropped
 
     def _enforce_cap(self) -> None:
-        """Evict least recently touched groups (across rules) until under the cap."""
+        """Evict least recently touched groups (across rules) until under the cap.
+
+        A heap of each rule's oldest group makes every eviction O(log rules).
+        """
         target = self.memory_cap_bytes * EVICT_TO
+        if self.memory_bytes <= target:
+            return
+        heap = [(next(iter(e.groups.values())).touched, i)
+                for i, e in enumerate(self.engines) if e.groups]
+        heapq.heapify(heap)
         evicted = 0
-        while self.memory_bytes > target:
-            fronts = sorted(
-                (next(iter(e.groups.values())).touched, i)
-                for i, e in enumerate(self.engines) if e.groups)
-            if not fronts:
-                break
-            engine = self.engines[fronts[0][1]]
-            limit = fronts[1][0] if len(fronts) > 1 else None
-            groups = engine.groups
-            while groups and self.memory_bytes > target:
-                group = next(iter(groups.values()))
-                if limit is not None and group.touched > limit:
-                    break
-                groups.popitem(last=False)
-                self.memory_bytes -= group.size
-                evicted += 1
+        while heap and self.memory_bytes > target:
+            _, index = heap[0]
+            groups = self.engines[index].groups
+            _, group = groups.popitem(last=False)
+            self.memory_bytes -= group.size
+            evicted += 1
+            if groups:
+                heapq.heapreplace(heap, (next(iter(groups.values())).touched, index))
+            else:
+                heapq.heappop(heap)
         if evicted:
             self.evictions += evicted
             DETECTION_EVICTIONS.inc(evicted)
             self._dirty = True
-            log.warning("detection memory cap reached: groups evicted", evicted=evicted,
-                        cap_mb=self.memory_cap_bytes // (1024 * 1024))
+            now = time.monotonic()
+            # Under a flood this runs every few thousand events: log once a minute.
+            if now - self._last_eviction_log >= 60.0:
+                log.warning("detection memory cap reached: least recently used groups evicted",
+                            evicted_total=self.evictions,
+                            cap_mb=self.memory_cap_bytes // (1024 * 1024))
+                self._last_eviction_log = now
 
     @property
     def group_count(self) -> int:

@@ -15,7 +15,7 @@ from logsentry.detect.condition import (
     compile_field_map,
     field_getter,
 )
-from logsentry.detect.group import DISTINCT_CAP, GroupState
+from logsentry.detect.group import DISTINCT_CAP, GroupState, sample_ecs, sample_of
 from logsentry.detect.rule import (
     DistinctCorrelation,
     FirstSeenCorrelation,
@@ -250,10 +250,9 @@ class RuleEngine:
         group.count += 1
         samples = group.samples
         if samples is None:
-            samples = group.samples = []
-        if len(samples) < self.max_samples:
-            # A copy without the pipeline's bookkeeping, which must not be kept alive.
-            samples.append(_sample_copy(event))
+            group.samples = (sample_of(event),) if self.max_samples else ()
+        elif len(samples) < self.max_samples:
+            group.samples = (*samples, sample_of(event))
         for name, get in self.tracked:
             value = _key_text(get(event))
             if value is not None:
@@ -330,7 +329,7 @@ class RuleEngine:
             group=fields,
             techniques=list(rule.attack),
             tags=list(rule.tags),
-            events=[s.to_ecs() if isinstance(s, Event) else s for s in group.samples or ()],
+            events=[sample_ecs(s) for s in group.samples or ()],
             suppressed=suppressed,
             extra={"distinct": distinct_counts} if distinct_counts else {},
         )
@@ -353,17 +352,6 @@ def _retention(rule: Rule) -> float:
     if isinstance(corr, ThresholdCorrelation | DistinctCorrelation | SequenceCorrelation):
         return max(corr.window, rule.suppress)
     return rule.suppress
-
-
-def _sample_copy(event: Event) -> Event:
-    """A copy for an alert's contributing events, without the pipeline's bookkeeping
-    (`ack`), which must not be kept alive by detection state."""
-    return Event(
-        message=event.message, source=event.source, line=event.line, offset=event.offset,
-        received=event.received, timestamp=event.timestamp, body=event.body,
-        fields=dict(event.fields), action=event.action, template=event.template,
-        confidence=event.confidence, summary=event.summary,
-    )
 
 
 def _key_text(value: Any) -> str | None:

@@ -16,11 +16,33 @@ TIME_BYTES = 32  # one float in a list
 VALUE_BYTES = 120  # one str -> float entry of a distinct-count dict
 SEEN_BYTES = 48  # one int in a first-seen set
 DISTINCT_BYTES = 90  # one str in a summary's distinct-value set
-SAMPLE_BASE_BYTES = 560  # one retained Event with its dict
-SAMPLE_FIELD_BYTES = 110  # one field of a retained Event
+SAMPLE_BASE_BYTES = 200  # one retained sample tuple with its scalars
+SAMPLE_FIELD_BYTES = 120  # one field (a name/value pair) of a sample
 
 # Most distinct values a group remembers per summary field ({distinct.x}).
 DISTINCT_CAP = 100
+
+# A contributing event as kept in state: a flat tuple of immutable values, which
+# the garbage collector stops tracking (thousands of groups each holding Event
+# objects and dicts made collections, not correlation, the main cost).
+Sample = tuple[Any, ...]
+_EVENT_ATTRS = ("message", "source", "line", "received", "timestamp", "action", "template",
+                "confidence", "summary")
+
+
+def sample_of(event: Event) -> Sample:
+    """The parts of an event an alert shows (not the pipeline's `ack` bookkeeping)."""
+    return (event.message, event.source, event.line, event.received, event.timestamp,
+            event.action, event.template, event.confidence, event.summary,
+            tuple(event.fields.items()))
+
+
+def sample_ecs(sample: Sample | dict[str, Any]) -> dict[str, Any]:
+    """The ECS document of a kept sample (restored samples are already ECS)."""
+    if isinstance(sample, dict):
+        return sample
+    event = Event(**dict(zip(_EVENT_ATTRS, sample[:-1], strict=True)), fields=dict(sample[-1]))
+    return event.to_ecs()
 
 
 class GroupState:
@@ -50,7 +72,7 @@ class GroupState:
         self.step = 0
         self.step_counts: list[int] | None = None
         self.distinct: dict[str, set[str]] | None = None
-        self.samples: list[Event | dict[str, Any]] | None = None
+        self.samples: tuple[Sample | dict[str, Any], ...] | None = None
         self.suppressed_until = 0.0
         self.suppressed = 0
         self.alerts = 0
@@ -84,9 +106,9 @@ class GroupState:
         if self.samples:
             size += CONTAINER_BYTES
             for sample in self.samples:
-                if isinstance(sample, Event):
-                    size += SAMPLE_BASE_BYTES + len(sample.message) + SAMPLE_FIELD_BYTES * len(
-                        sample.fields)
+                if isinstance(sample, tuple):
+                    size += SAMPLE_BASE_BYTES + len(sample[0]) + SAMPLE_FIELD_BYTES * len(
+                        sample[-1])
                 else:
                     size += SAMPLE_BASE_BYTES + 4 * len(str(sample))
         return size
@@ -110,7 +132,7 @@ class GroupState:
         if self.distinct:
             doc["d"] = {name: sorted(values) for name, values in self.distinct.items()}
         if self.samples:
-            doc["e"] = [s.to_ecs() if isinstance(s, Event) else s for s in self.samples]
+            doc["e"] = [sample_ecs(s) for s in self.samples]
         if self.suppressed_until:
             doc["su"] = self.suppressed_until
             doc["sn"] = self.suppressed
@@ -138,7 +160,7 @@ class GroupState:
         if "d" in doc:
             group.distinct = {str(k): {str(v) for v in vs} for k, vs in dict(doc["d"]).items()}
         if "e" in doc:
-            group.samples = [dict(s) for s in doc["e"]]
+            group.samples = tuple(dict(s) for s in doc["e"])
         group.suppressed_until = float(doc.get("su", 0.0))
         group.suppressed = int(doc.get("sn", 0))
         group.alerts = int(doc.get("a", 0))
