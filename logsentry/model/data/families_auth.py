@@ -54,8 +54,17 @@ OPENSSH = make_family("openssh", "auth", ("sshd", "sshd", "sshd", "sshd-session"
         "error: Protocol major versions differ for {source:src}: SSH-2.0-OpenSSH_8.9 vs. SSH-1.5-Nmap-SSH1-Hostkey",
         "fatal: ssh_packet_get_string: string is too large [preauth]",
         "error: Received disconnect from {source:src}" + _SSH_PORT + ":3: com.jcraft.jsch.JSchException: Auth fail [preauth]",
-        "reverse mapping checking getaddrinfo for {hostname:saddr} [{ipv4:sip}] failed - POSSIBLE BREAK-IN ATTEMPT!",
-        "Address {ip:sip} maps to {hostname:saddr}, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!",
+        "error: PAM: authentication error for {user:user} from {source:src}{| via {ip}|}",
+        "Failed keyboard-interactive for <invalid username> " + _SSH_FROM + _SSH_PORT + " ssh2",
+        "Failed unknown for invalid user {user:user} " + _SSH_FROM + _SSH_PORT + " ssh2",
+        "Failed password for {user:user} " + _SSH_FROM + _SSH_PORT + " ssh1",
+        "User {user:user} from {source:src} not allowed because not in any group",
+        "User {user:user} from {source:src} not allowed because a group is listed in DenyGroups",
+        "Received disconnect from {source:src}: 11: Normal Shutdown, Thank you for playing [preauth]",
+        "Disconnecting invalid user {user:user} {source:src}" + _SSH_PORT + ": Change of username or service not allowed: ({user#u:var},ssh-connection) -> ({user},ssh-connection) [preauth]",
+        "ssh_dispatch_run_fatal: Connection from {source:src}" + _SSH_PORT + ": {|message authentication code incorrect|Connection corrupted|invalid format} [preauth]",
+        "Timeout before authentication for connection from {source:src} to {ip:dip}, pid = {pid}",
+        "error: kex_exchange_identification: {|read: Connection reset by peer|client sent invalid protocol identifier \"\"|Connection closed by remote host}",
         "error: Bad remote protocol version identification: 'SSH-2.0-Go' from {source:src}",
         "Timeout before authentication for {source:src}" + _SSH_PORT,
         # Pre-authentication disconnects are scanners and guessers (fail2ban's aggressive mode).
@@ -73,6 +82,8 @@ OPENSSH = make_family("openssh", "auth", ("sshd", "sshd", "sshd", "sshd-session"
     ("invalid_user", (2.0, [
         "Invalid user {user:user} " + _SSH_FROM + _SSH_PORT,
         "Invalid user {user:user} " + _SSH_FROM,
+        "Invalid user  from {source:src}" + _SSH_PORT,
+        "Connection closed by invalid user  {source:src}" + _SSH_PORT + " [preauth]",
         "input_userauth_request: invalid user {user:user} [preauth]",
         "Illegal user {user:user} " + _SSH_FROM,
         "Connection closed by invalid user {user:user} {source:src}" + _SSH_PORT + " [preauth]",
@@ -130,6 +141,9 @@ OPENSSH = make_family("openssh", "auth", ("sshd", "sshd", "sshd", "sshd-session"
         "pam_env(sshd:session): deprecated reading of user environment enabled",
         "User child is on pid {pid}",
         "Transferred: sent {size}, received {size} bytes",
+        "reverse mapping checking getaddrinfo for {hostname:saddr} [{ipv4:sip}] failed - POSSIBLE BREAK-IN ATTEMPT!",
+        "Address {ip:sip} maps to {hostname:saddr}, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!",
+        "error: kex_exchange_identification: banner line too long",
         "error: kex_protocol_error: type {small}0 seq {count} [preauth]",
         "Invalid user from {source:src}" + _SSH_PORT,
     ])),
@@ -139,6 +153,7 @@ PAM = make_family("pam", "auth", ("sshd", "login", "su", "sudo", "vsftpd", "dove
                                    "systemd-user", "gdm-password", "polkit-agent-helper-1", "proftpd"), "syslog", [
     ("login_failed", (3.0, [
         "pam_unix({|login|vsftpd|dovecot|proftpd|cockpit|gdm-password|xrdp-sesman|samba|other}:auth): authentication failure; logname={user#l:user} uid={uid} euid={uid} tty={tty} ruser= rhost={source:src}  user={user:user}",
+        "(pam_unix) authentication failure; logname= uid=0 euid=0 tty={|ssh|pure-ftpd|proftpd|} ruser={|{user#ru:user}|} rhost={source:src}{|  user={user:user}|}",
         "pam_unix({|login|vsftpd|dovecot|proftpd|sddm|cyrus}:auth): authentication failure; logname= uid=0 euid=0 tty={tty} ruser= rhost={source:src}  user={user:user}",
         "pam_unix({|vsftpd|other|login}:auth): authentication failure; logname= uid=0 euid=0 tty={tty} ruser={user#ru:user} rhost={source:src}",
         "pam_unix({|login|su|vsftpd|sshd}:auth): check pass; user unknown",
@@ -289,9 +304,9 @@ LOGIN = make_family("login", "auth", ("login", "systemd-logind", "agetty", "gdm-
 
 DROPBEAR = make_family("dropbear", "auth", ("dropbear",), "syslog", [
     ("ssh_login_failed", (2.0, [
-        "Bad password attempt for '{user:user}' from {ip:sip}:{port:sport}",
+        "{|Bad|bad} password attempt for '{user:user}' from {ip:sip}:{port:sport}",
         "Bad PAM password attempt for '{user:user}' from {ip:sip}:{port:sport}",
-        "Login attempt for nonexistent user from {ip:sip}:{port:sport}",
+        "{|Login|login} attempt for nonexistent user from {ip:sip}:{port:sport}",
         "Login attempt for nonexistent user '{user:user}' from {ip:sip}:{port:sport}",
         "Exit before auth from <{ip:sip}:{port:sport}>: Max auth tries reached - user '{user:user}'",
         "Exit before auth (user '{user:user}', {small} fails): Max auth tries reached - user '{user:user}'",

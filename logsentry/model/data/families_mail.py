@@ -197,6 +197,7 @@ CYRUS = make_family("cyrus_imap", "mail", ("cyrus/imap", "cyrus/pop3", "imaps", 
     ("mail_auth_failed", (3.0, [
         "badlogin: {hostname:saddr} [{ip:sip}] {sasl_mech} [SASL(-13): authentication failure: checkpass failed]",
         "badlogin: [{ip:sip}] plaintext {mail_user:user} SASL(-13): authentication failure: checkpass failed",
+        "badlogin: {hostname:saddr} [{ip:sip}] plaintext {mail_user:user} SASL(-13): {|authentication failure: checkpass failed|user not found: checkpass failed}",
         "badlogin: {hostname:saddr} [{ip:sip}] {sasl_mech} [SASL(-13): user not found: checkpass failed]",
         "badlogin: [{ip:sip}] {sasl_mech} [SASL(-13): authentication failure: Password verification failed]",
     ])),

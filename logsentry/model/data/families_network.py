@@ -65,6 +65,7 @@ OPENVPN = make_family("openvpn", "network", ("openvpn", "ovpn-server", "openvpn-
         _OVPN_PEER + " TLS_ERROR: BIO read tls_read_plaintext error",
         "TLS Error: cannot locate HMAC in incoming packet from [AF_INET]" + _OVPN_PEER,
         _OVPN_PEER + " Non-OpenVPN client protocol detected",
+        _OVPN_PEER + " SIGUSR1[soft,{|connection-reset|tls-error}] received, client-instance restarting",
     ])),
     ("connection_opened", [
         _OVPN_PEER + " Peer Connection Initiated with [AF_INET]" + _OVPN_PEER,

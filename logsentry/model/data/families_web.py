@@ -136,6 +136,8 @@ APACHE_ERROR = make_family("apache_error", "web", ("apache2", "httpd"), "file", 
         _AP24 + "AH00126: Invalid URI in request {method:method} {attack_url:url} HTTP/1.1",
         _AP24 + "AH02429: Response header name '() {{ :; }}; /bin/bash' contains invalid characters, aborting request",
         _AP24 + "AH00566: request failed: malformed request line",
+        _AP24 + "AH01215: /bin/bash: warning: HTTP_{word}: ignoring function definition attempt",
+        _AP24 + "AH01215: /bin/bash: error importing function definition for `HTTP_{word}'",
     ])),
     ("other", [
         "[{ts_apache_error:ts}] [mpm_prefork:notice] [pid {pid:pid}] AH00163: Apache/2.4.{small}{small} (Debian) configured -- resuming normal operations",
@@ -195,18 +197,19 @@ HAPROXY = make_family("haproxy", "web", ("haproxy",), "syslog", [
 
 SQUID = make_family("squid", "web", ("squid",), "file", [
     ("web_request", (3.0, [
-        "{ts_squid:ts} {duration_ms:var} {ip:sip} TCP_{|MISS|HIT|MEM_HIT|REFRESH_MODIFIED|TUNNEL}/{status:status} {size} {method:method} {full_url:url} - HIER_DIRECT/{ip} {|text/html|application/json|image/png|-}",
-        "{ts_squid:ts} {duration_ms:var} {ip:sip} TCP_TUNNEL/200 {size} CONNECT {vhost:url}:443 - HIER_DIRECT/{ip} -",
-        "{ts_squid:ts} {duration_ms:var} {ip:sip} TCP_MISS/{status:status} {size} {method:method} {full_url:url} {plain_user:user} HIER_DIRECT/{ip} text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_{|MISS|HIT|MEM_HIT|REFRESH_MODIFIED|TUNNEL}/{status:status} {size} {method:method} {full_url:url} - HIER_DIRECT/{ip} {|text/html|application/json|image/png|-}",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_TUNNEL/200 {size} CONNECT {vhost:url}:443 - HIER_DIRECT/{ip} -",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_MISS/{status:status} {size} {method:method} {full_url:url} {plain_user:user} HIER_DIRECT/{ip} text/html",
     ])),
     ("connection_rejected", (2.0, [
-        "{ts_squid:ts} {duration_ms:var} {ip:sip} TCP_DENIED/403 {size} {method:method} {full_url:url} - HIER_NONE/- text/html",
-        "{ts_squid:ts} {duration_ms:var} {ip:sip} TCP_DENIED/407 {size} {method:method} {full_url:url} - HIER_NONE/- text/html",
-        "{ts_squid:ts} {duration_ms:var} {ip:sip} TCP_DENIED/403 {size} CONNECT {vhost:url}:{service_port} - HIER_NONE/- text/html",
-        "{ts_squid:ts} {duration_ms:var} {ip:sip} NONE_NONE/400 {size} NONE error:invalid-request - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/403 {size} {method:method} {full_url:url} - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/407 {size} {method:method} {full_url:url} - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/403 {size} CONNECT {vhost:url}:{service_port} - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} NONE_NONE/400 {size} NONE error:invalid-request - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} NONE/405 {size} CONNECT error:method-not-allowed - HIER_NONE/- text/html",
     ])),
     ("web_auth_failed", [
-        "{ts_squid:ts} {duration_ms:var} {ip:sip} TCP_DENIED/407 {size} {method:method} {full_url:url} {plain_user:user} HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/407 {size} {method:method} {full_url:url} {plain_user:user} HIER_NONE/- text/html",
     ]),
     ("other", [
         "{ts_slash:ts} kid1| Starting Squid Cache version 5.{small} for x86_64-pc-linux-gnu...",

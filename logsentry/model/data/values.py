@@ -660,7 +660,7 @@ class Values:
                           "\\x03\\x00\\x00/*\\xE0\\x00\\x00\\x00\\x00\\x00Cookie: mstshash=Administr",
                           "-", "SSH-2.0-Go", "\\x00\\x00\\x00TZ\\x00\\x00\\x00", "MGLNDD_203.0.113.9_443",
                           "GET /cgi-bin/../../../../bin/sh", "t3 12.2.1", "\\x16\\x03\\x01\\x02\\x00\\x01",
-                          "PRI * HTTP/2.0", "GET / HTTP/1.1 \\x00"))
+                          "PRI * HTTP/2.0", "GET / HTTP/1.1 \\x00", ""))
 
     def htpasswd(self) -> str:
         return self.pick(("/etc/nginx/.htpasswd", "/var/www/.htpasswd", "/etc/apache2/.htpasswd",
