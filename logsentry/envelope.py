@@ -104,13 +104,16 @@ class EnvelopeParser:
         match = _RFC3164.match(line)
         if match is None:
             return False
-        event.timestamp = self._time(match["ts"])
-        if match["host"]:
-            _set(event, "host.name", match["host"])
-        _set(event, "process.name", match["tag"])
-        if match["pid"]:
-            _set(event, "process.pid", match["pid"])
-        event.body = match["msg"]
+        ts, host, tag, pid, event.body = match.group("ts", "host", "tag", "pid", "msg")
+        event.timestamp = self._time(ts)
+        # The hot path of syslog files: the regex already guarantees the types.
+        fields = event.fields
+        if host and "host.name" not in fields:
+            fields["host.name"] = host
+        if "process.name" not in fields:
+            fields["process.name"] = tag
+        if pid and "process.pid" not in fields:
+            fields["process.pid"] = int(pid)
         return True
 
     def _combined(self, event: Event, line: str) -> bool:

@@ -59,7 +59,8 @@ class Event:
         action = analysis.action if analysis.action in ACTIONS else "other"
         self.action = action
         self.template = analysis.template or self.body
-        self.confidence = analysis.confidence
+        # Rounded once here, not on every serialization.
+        self.confidence = round(analysis.confidence, 4)
         fields = self.fields
         for name, text in analysis.fields.items():
             if name not in fields:
@@ -88,7 +89,7 @@ class Event:
         doc["logsentry"] = {
             "template": self.template,
             "summary": self.summary,
-            "confidence": round(self.confidence, 4),
+            "confidence": self.confidence,
         }
         return doc
 
