@@ -207,8 +207,8 @@ def load_fail2ban(root: Path | None = None) -> list[Fail2banRecord]:
     return out
 
 
-_INVALID_USER = re.compile(
-    r"\b(?:Invalid|Illegal) user\b|\b(?:by|from) invalid user\b|input_userauth_request: invalid user")
+_INVALID_USER = re.compile(r"\b(?:Invalid|Illegal) user\b|\b(?:by|from) invalid user\b"
+                           r"|input_userauth_request: invalid user")
 _MAIL_AUTH = re.compile(r"auth|SASL|LOGIN FAILED|badlogin|password", re.IGNORECASE)
 # Filters whose offenses are web attacks / scans rather than failed logins.
 _F2B_ACTION: dict[str, str] = {
