@@ -27,7 +27,7 @@ def analysis_for(text: str, tags: list[str], action: str = "ssh_login_failed"): 
     pieces, truncated = split_pieces(text, 63)
     assert len(pieces) == len(tags), [text[p.start:p.end] for p in pieces]
     labels = Labels(tuple(TAG[t] for t in tags), action, 0.9)
-    return build_analysis(text, pieces, truncated, labels, DECODER)
+    return build_analysis(text, [(p.start, p.end) for p in pieces], truncated, labels, DECODER)
 
 
 def test_fields_are_cut_exactly_and_template_keeps_spacing() -> None:

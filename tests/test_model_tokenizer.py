@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from logsentry.model.tokenizer import UNK, LogTokenizer, split_pieces
+from logsentry.model.tokenizer import UNK, LogTokenizer, piece_bounds, split_pieces
 
 
 def texts_and_kinds(text: str) -> list[tuple[str, str]]:
@@ -57,6 +57,14 @@ def test_offsets_cut_original_text_and_cover_every_non_space() -> None:
     covered = "".join(text[p.start:p.end] for p in pieces)
     assert covered == "".join(c for c in text if not c.isspace())
     assert ("ÄdmIn", "mixed") in texts_and_kinds(text)
+
+
+@pytest.mark.parametrize("text", [
+    "GET https://h.example:443/a?b=1 x", "a" * 100, " ".join(["w"] * 100), "",
+    "1.2.3.4.5 ::ffff:1.2.3.4 http://x.y/ z"])
+def test_piece_bounds_cut_like_split_pieces(text: str) -> None:
+    pieces, truncated = split_pieces(text, 63)
+    assert piece_bounds(text, 63) == ([(p.start, p.end) for p in pieces], truncated)
 
 
 def test_long_lines_are_truncated_at_the_piece_limit() -> None:

@@ -14,7 +14,7 @@ from logsentry.model.evaluation import example_metrics
 from logsentry.model.example import Example, ExampleBuilder
 from logsentry.model.network import TAGS, LogTagger, NetworkConfig, init_weights
 from logsentry.model.tokenizer import N_SHAPES, N_SPACES, LogTokenizer
-from logsentry.model.training import TrainingConfig, piece_tags, train
+from logsentry.model.training import IGNORE, TrainingConfig, piece_tags, train
 
 USERS = ("root", "admin", "bob", "alice", "oracle", "test", "git", "deploy")
 
@@ -128,3 +128,14 @@ def test_lean_network_matches_transformers_bert() -> None:
     real = mask.bool()
     assert torch.allclose(tags_a[real], tags_b[real], atol=1e-5)
     assert torch.allclose(actions_a, actions_b, atol=1e-5)
+
+
+def test_pieces_outside_partial_spans_carry_no_token_loss() -> None:
+    example = (ExampleBuilder().const("Failed password for root from ").var("1.2.3.4", "source.ip")
+               .const(" port 22").build("ssh_login_failed", "fail2ban:sshd", origin="fail2ban"))
+    assert not example.spans_complete
+    tokenizer = LogTokenizer.build([example.text], min_count=1)
+    tags = piece_tags(example, tokenizer.encode(example.text),
+                      {t: i for i, t in enumerate(TAGS)})
+    assert tags.count(IGNORE) == len(tags) - 1
+    assert TAGS[tags[5]] == "B-source.ip"

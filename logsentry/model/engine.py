@@ -37,7 +37,7 @@ import torch
 from logsentry.analysis.actions import ACTIONS
 from logsentry.analysis.result import INTEGER_FIELDS, Analysis
 from logsentry.model.artifacts import LoadedModel, default_model_dir, load_model
-from logsentry.model.tokenizer import PAD, Encoded, Piece, split_pieces
+from logsentry.model.tokenizer import PAD, Encoded, piece_bounds
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,8 @@ class _Decoder:
 
 
 def build_analysis(
-    text: str, pieces: Sequence[Piece], truncated: bool, labels: Labels, decoder: _Decoder,
+    text: str, pieces: Sequence[tuple[int, int]], truncated: bool, labels: Labels,
+    decoder: _Decoder,
 ) -> Analysis:
     """Fields, template and timestamp of `text` from its pieces' tags (text cut exactly)."""
     roles = decoder.roles
@@ -132,27 +133,27 @@ def build_analysis(
     template_parts: list[str] = []
     cursor = 0
     last_wild = False
-    for piece, tag in zip(pieces, labels.tags, strict=False):
+    for (start, end), tag in zip(pieces, labels.tags, strict=False):
         role = roles[tag]
-        gap = text[cursor:piece.start]
+        gap = text[cursor:start]
         if role is None:
             current_role = None
             template_parts.append(gap)
-            template_parts.append(text[piece.start:piece.end])
+            template_parts.append(text[start:end])
             last_wild = False
         else:
             continues = current_role == role and not begins[tag]
             if continues:
-                spans[-1] = (role, spans[-1][1], piece.end)
+                spans[-1] = (role, spans[-1][1], end)
             else:
-                spans.append((role, piece.start, piece.end))
+                spans.append((role, start, end))
             current_role = role
             # One <*> per span, and one for touching variable pieces with no space between.
             if not (last_wild and (continues or not gap)):
                 template_parts.append(gap)
                 template_parts.append(WILDCARD)
             last_wild = True
-        cursor = piece.end
+        cursor = end
     if truncated:
         if not last_wild:
             template_parts.append(" " if cursor < len(text) and text[cursor].isspace() else "")
@@ -247,7 +248,7 @@ class ModelAnalyzer:
 
     def _analyze(self, messages: list[str]) -> list[Analysis]:
         results: list[Analysis | None] = [None] * len(messages)
-        pending: list[tuple[int, str, list[Piece], bool, str | None]] = []
+        pending: list[tuple[int, str, str | None]] = []
         exact = self._exact_cache
         structure = self._structure_cache
         limit = self.tokenizer.max_pieces
@@ -261,16 +262,17 @@ class ModelAnalyzer:
                 if cached is not None:
                     results[index] = _copy(cached)
                     continue
-            pieces, truncated = split_pieces(message, limit)
             key = _structure_key(message) if len(message) <= _STRUCTURE_MAX_CHARS else None
             labels = structure.get(key) if key is not None else None
-            if labels is not None and len(labels.tags) == len(pieces):
-                analysis = build_analysis(message, pieces, truncated, labels, self._decoder)
-                if short:
-                    exact.put(message, analysis)
-                results[index] = _copy(analysis) if short else analysis
-                continue
-            pending.append((index, message, pieces, truncated, key))
+            if labels is not None:
+                bounds, truncated = piece_bounds(message, limit)
+                if len(labels.tags) == len(bounds):
+                    analysis = build_analysis(message, bounds, truncated, labels, self._decoder)
+                    if short:
+                        exact.put(message, analysis)
+                    results[index] = _copy(analysis) if short else analysis
+                    continue
+            pending.append((index, message, key))
         if pending:
             self.model_lines += len(pending)
             self._run_network(pending, results)
@@ -278,18 +280,18 @@ class ModelAnalyzer:
                                                                           strict=True)]
 
     def _run_network(
-        self, pending: list[tuple[int, str, list[Piece], bool, str | None]],
-        results: list[Analysis | None],
+        self, pending: list[tuple[int, str, str | None]], results: list[Analysis | None],
     ) -> None:
         # Identical structures inside one batch run once.
         first_of: dict[str, int] = {}
         unique: list[int] = []
-        for position, (_, _, _, _, key) in enumerate(pending):
+        for position, (_, _, key) in enumerate(pending):
             if key is None or key not in first_of:
                 if key is not None:
                     first_of[key] = position
                 unique.append(position)
         encoded = {p: self.tokenizer.encode(pending[p][1]) for p in unique}
+        limit = self.tokenizer.max_pieces
         labels_of: dict[int, Labels] = {}
         order = sorted(unique, key=lambda p: len(encoded[p].words))
         for begin in range(0, len(order), self.max_batch):
@@ -297,18 +299,24 @@ class ModelAnalyzer:
             for position, labels in zip(
                     chunk, self._predict([encoded[p] for p in chunk]), strict=True):
                 labels_of[position] = labels
-        for position, (index, message, pieces, truncated, key) in enumerate(pending):
+        for position, (index, message, key) in enumerate(pending):
+            if position in encoded:
+                pieces = encoded[position].pieces
+                bounds = [(p.start, p.end) for p in pieces]
+                truncated = encoded[position].truncated
+            else:
+                bounds, truncated = piece_bounds(message, limit)
             found = labels_of.get(position)
             if found is None and key is not None:
                 found = labels_of[first_of[key]]
-                if len(found.tags) != len(pieces):
+                if len(found.tags) != len(bounds):
                     found = self._predict([self.tokenizer.encode(message)])[0]
             if found is None:  # unreachable: every position without a key ran itself
                 found = self._predict([self.tokenizer.encode(message)])[0]
             labels = found
             if key is not None and position in labels_of:
                 self._structure_cache.put(key, labels)
-            analysis = build_analysis(message, pieces, truncated, labels, self._decoder)
+            analysis = build_analysis(message, bounds, truncated, labels, self._decoder)
             if len(message) <= _EXACT_MAX_CHARS:
                 self._exact_cache.put(message, analysis)
                 analysis = _copy(analysis)

@@ -104,6 +104,24 @@ def split_pieces(text: str, limit: int) -> tuple[list[Piece], bool]:
     return pieces, False
 
 
+def piece_bounds(text: str, limit: int) -> tuple[list[tuple[int, int]], bool]:
+    """Only the `(start, end)` of each piece, as `split_pieces` cuts them; the fast path for
+    lines whose labels come from the cache."""
+    bounds: list[tuple[int, int]] = []
+    for match in _PIECE.finditer(text):
+        if len(bounds) == limit:
+            return bounds, True
+        if match.lastgroup == "url":
+            start, end = match.span()
+            slash = text.find("/", text.find("//", start, end) + 2, end)
+            if slash > 0 and len(bounds) + 1 < limit:
+                bounds.append((start, slash))
+                bounds.append((slash, end))
+                continue
+        bounds.append(match.span())
+    return bounds, False
+
+
 def _word_kind(word: str) -> str:
     if word.isdigit():
         return "num"

@@ -68,7 +68,11 @@ class EncodedExample:
 
 
 def piece_tags(example: Example, encoded: Encoded, tag_index: dict[str, int]) -> list[int]:
-    """Tag ids of the pieces of `encoded` (no [CLS]): the span each piece overlaps most, BIO."""
+    """Tag ids of the pieces of `encoded` (no [CLS]): the span each piece overlaps most, BIO.
+
+    Pieces outside every span are constant, unless the example's spans are incomplete
+    (fail2ban/CrowdSec lines label only what their annotations name): then IGNORE."""
+    outside = tag_index["O"] if getattr(example, "spans_complete", True) else IGNORE
     tags: list[int] = []
     spans = example.spans
     span_i = 0
@@ -85,7 +89,7 @@ def piece_tags(example: Example, encoded: Encoded, tag_index: dict[str, int]) ->
             j += 1
         # A piece mostly outside every span is constant.
         if best < 0 or 2 * best_overlap < piece.end - piece.start:
-            tags.append(tag_index["O"])
+            tags.append(outside)
             continue
         prefix = "I" if best == last_span else "B"
         tags.append(tag_index[f"{prefix}-{spans[best].label}"])
