@@ -160,3 +160,8 @@ def test_loading_never_unpickles(random_model: Path, monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(torch, "load", forbidden)
     assert load_model(random_model).network is not None
+
+
+def test_placeholder_values_are_not_entities() -> None:
+    result = analysis_for('"-" bob', ["O", "B-user.effective.name", "O", "B-user.name"])
+    assert result.fields == {"user.name": "bob"}

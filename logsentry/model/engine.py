@@ -172,6 +172,8 @@ def build_analysis(
             continue
         if role in fields:
             continue  # the first mention of a role wins
+        if not any(c.isalnum() for c in value):
+            continue  # "-" and other placeholders of absent values are not entities
         fields[role] = value
     _clean_fields(fields)
     return Analysis(
