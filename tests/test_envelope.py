@@ -1,0 +1,103 @@
+"""Envelope parsing: each header format yields its fields and leaves the body to the analyzer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from logsentry.envelope import EnvelopeParser
+
+UTC_PARSER = EnvelopeParser(tz=UTC)
+
+
+def test_rfc3164_without_year_takes_the_most_recent_past_date() -> None:
+    now = datetime.now(UTC)
+    stamp = (now - timedelta(days=3)).strftime("%b %e %H:%M:%S")
+    event = UTC_PARSER.parse(f"{stamp} web-1 sshd[42]: Failed password for root", 0.0)
+    assert event.timestamp is not None
+    assert event.timestamp.year in (now.year, now.year - 1)
+    assert event.timestamp <= now
+    assert event.fields == {"host.name": "web-1", "process.name": "sshd", "process.pid": 42}
+    assert event.body == "Failed password for root"
+
+
+def test_rfc3164_with_priority_and_year() -> None:
+    event = UTC_PARSER.parse("<38>Feb  7 2005 15:10:42 gate sshd: Accepted password", 0.0)
+    assert event.timestamp == datetime(2005, 2, 7, 15, 10, 42, tzinfo=UTC)
+    assert event.fields == {"host.name": "gate", "process.name": "sshd"}
+    assert event.body == "Accepted password"
+
+
+def test_rsyslog_high_precision_timestamp() -> None:
+    event = UTC_PARSER.parse(
+        "2026-11-26T06:05:44.123456+01:00 db-2 sudo: pam_unix(sudo:auth): failure", 0.0)
+    assert event.timestamp == datetime(2026, 11, 26, 6, 5, 44, 123456,
+                                       tzinfo=timezone(timedelta(hours=1)))
+    assert event.fields == {"host.name": "db-2", "process.name": "sudo"}
+    assert event.body == "pam_unix(sudo:auth): failure"
+
+
+def test_rfc5424_with_structured_data() -> None:
+    line = '<165>1 2026-11-26T06:00:00.5Z mail.example.org postfix 901 ID47 [a b="c\\]"] body text'
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.timestamp == datetime(2026, 11, 26, 6, 0, 0, 500000, tzinfo=UTC)
+    assert event.fields == {"host.name": "mail.example.org", "process.name": "postfix",
+                            "process.pid": 901}
+    assert event.body == "body text"
+
+
+def test_journald_export_json_with_a_byte_array_message() -> None:
+    line = ('{"__REALTIME_TIMESTAMP":"1764136800000000","_HOSTNAME":"h1",'
+            '"SYSLOG_IDENTIFIER":"sshd","_PID":"77","MESSAGE":[104,105,255]}')
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.timestamp == datetime.fromtimestamp(1764136800, UTC)
+    assert event.fields == {"host.name": "h1", "process.name": "sshd", "process.pid": 77}
+    assert event.body == "hi\ufffd"
+
+
+def test_generic_json_with_a_message_field() -> None:
+    event = UTC_PARSER.parse(
+        '{"time":"2026-01-02T03:04:05Z","host":"app-3","msg":"login failed user=bob"}', 0.0)
+    assert event.timestamp == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert event.fields == {"host.name": "app-3"}
+    assert event.body == "login failed user=bob"
+
+
+def test_combined_access_log_fills_the_request_fields() -> None:
+    line = ('2001:db8::7 - alice [10/Oct/2026:13:55:36 -0700] "POST /login?next=%2F HTTP/2.0" '
+            '401 12 "https://x/" "curl/8.1"')
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.timestamp == datetime(2026, 10, 10, 13, 55, 36,
+                                       tzinfo=timezone(timedelta(hours=-7)))
+    assert event.fields == {
+        "source.ip": "2001:db8::7",
+        "user.name": "alice",
+        "http.request.method": "POST",
+        "url.original": "/login?next=%2F",
+        "http.response.status_code": 401,
+        "user_agent.original": "curl/8.1",
+    }
+    assert event.body == line
+
+
+def test_access_log_client_that_is_not_an_ip_goes_to_source_address() -> None:
+    line = 'scanner.example.net - - [10/Oct/2026:13:55:36 +0000] "\\x16\\x03\\x01" 400 0 "-" "-"'
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.fields == {"source.address": "scanner.example.net",
+                            "http.response.status_code": 400}
+
+
+@pytest.mark.parametrize("line", ["", "plain text line", "{not json", "<<<>>>", "\ufffd" * 50])
+def test_unrecognised_lines_stay_raw(line: str) -> None:
+    event = UTC_PARSER.parse(line, 12.5)
+    assert event.body == line
+    assert event.fields == {}
+    assert event.timestamp is None
+    assert event.event_time == 12.5  # arrival time is the fallback
+
+
+def test_fields_known_from_the_source_win_over_the_header() -> None:
+    event = UTC_PARSER.parse("Jan  1 00:00:00 header-host app: x", 0.0,
+                             {"host.name": "from-journald"})
+    assert event.fields["host.name"] == "from-journald"
