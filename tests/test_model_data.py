@@ -215,3 +215,22 @@ def test_cli_dumps_jsonl_that_loads_back(tmp_path: Path) -> None:
     for example in loaded:
         example.validate()
     assert [e.to_dict() for e in loaded] == [e.to_dict() for e in synthetic.generate(50, 4)]
+
+
+def test_generation_does_not_depend_on_hash_randomisation() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, json\n"
+            "from logsentry.model.data.synthetic import generate\n"
+            "names = {'openssh', 'generic_auth', 'json_app'}\n"
+            "docs = [e.to_dict() for e in generate(400, 21, names)]\n"
+            "print(hashlib.sha256(json.dumps(docs).encode()).hexdigest())\n")
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True, timeout=60)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
