@@ -268,6 +268,50 @@ APP_NOISE = make_family("app_noise", "apps", ("java", "python3", "node", "php", 
     ]),
 ])
 
+SAMBA = make_family("samba", "apps", ("smbd", "samba", "winbindd"), "syslog", [
+    ("login_failed", (3.0, [
+        "  Auth: [SMB2,(null)] user [{domain}]\\[{plain_user:user}] at [{ts_apache_error:ts}] with [NTLMv2] status [NT_STATUS_{|WRONG_PASSWORD|NO_SUCH_USER|LOGON_FAILURE|ACCOUNT_LOCKED_OUT}] workstation [{workstation}] remote host [ipv4:{ipv4:sip}:{port:sport}] mapped to [{domain}]\\[{plain_user:user}]. local host [ipv4:{ipv4:dip}:445]",
+        "check_ntlm_password:  Authentication for user [{plain_user:user}] -> [{plain_user:user}] FAILED with error NT_STATUS_WRONG_PASSWORD, authoritative=1",
+        "  {|smbd|samba}/smb2_sesssetup.c:{count}(smbd_smb2_auth_generic_return)  smbd_smb2_auth_generic_return: Failed to authenticate user - NT_STATUS_LOGON_FAILURE, client {ipv4:sip}",
+    ])),
+    ("login_success", [
+        "  Auth: [SMB2,(null)] user [{domain}]\\[{plain_user:user}] at [{ts_apache_error:ts}] with [NTLMv2] status [NT_STATUS_OK] workstation [{workstation}] remote host [ipv4:{ipv4:sip}:{port:sport}] became [{domain}]\\[{plain_user:user}] [S-1-5-21-{count}]. local host [ipv4:{ipv4:dip}:445]",
+    ]),
+    ("other", ["  {|smbd|nmbd}/server.c:{count}(main)  {|smbd|nmbd} version 4.{small}.{small} started.", "  Copyright Andrew Tridgell and the Samba Team 1992-2023"]),
+])
+
+ASTERISK = make_family("asterisk", "apps", ("asterisk",), "file", [
+    ("login_failed", (3.0, [
+        "[{ts_exim:ts}] NOTICE[{pid:pid}] chan_sip.c: Registration from '\"{count}\" <sip:{plain_user:user}@{ipv4}:5060>' failed for '{ipv4:sip}:{port:sport}' - {|Wrong password|No matching peer found|Username/auth name mismatch|Device does not match ACL}",
+        "[{ts_exim:ts}] SECURITY[{pid:pid}] res_security_log.c: SecurityEvent=\"InvalidPassword\",EventTV=\"{ts_mysql}\",Severity=\"Error\",Service=\"SIP\",EventVersion=\"2\",AccountID=\"{plain_user:user}\",SessionID=\"0x{hex_id}\",LocalAddress=\"IPV4/UDP/{ipv4:dip}/5060\",RemoteAddress=\"IPV4/UDP/{ipv4:sip}/{port:sport}\"",
+        "[{ts_exim:ts}] NOTICE[{pid:pid}][C-{hexstr2}{hexstr2}] chan_pjsip.c: Request 'INVITE' from '<sip:{plain_user:user}@{ipv4}>' failed for '{ipv4:sip}:{port:sport}' (callid: {hex_id}) - No matching endpoint found",
+    ])),
+    ("login_success", ["[{ts_exim:ts}] VERBOSE[{pid:pid}] res_pjsip_registrar.c: Added contact 'sip:{plain_user:user}@{ipv4:sip}:{port:sport}' to AOR '{plain_user}' with expiration of 3600 seconds"]),
+    ("other", ["[{ts_exim:ts}] VERBOSE[{pid:pid}][C-{hexstr2}{hexstr2}] pbx.c: Executing [{count}@from-internal:1] Dial(\"PJSIP/{count}-{hex_id}\", \"PJSIP/{count},30\") in new stack"]),
+])
+
+MSSQL = make_family("mssql", "apps", ("sqlservr", "mssql"), "file", [
+    ("login_failed", (3.0, [
+        "{ts_pg:ts} Logon       Login failed for user '{windows_user:user}'. Reason: {|Password did not match that for the login provided.|Could not find a login matching the name provided.|An error occurred while evaluating the password.} [CLIENT: {ip:sip}]",
+        "{ts_pg:ts} Logon       Error: 18456, Severity: 14, State: {small}.",
+        "Login failed for user '{windows_user:user}'. Reason: Password did not match that for the login provided. [CLIENT: {ip:sip}]",
+    ])),
+    ("login_success", ["{ts_pg:ts} Logon       Login succeeded for user '{windows_user:user}'. Connection made using SQL Server authentication. [CLIENT: {ip:sip}]"]),
+    ("other", ["{ts_pg:ts} spid{count}s     SQL Server is now ready for client connections. This is an informational message; no user action is required.",
+               "{ts_pg:ts} Backup      Database backed up. Database: {db_name}, creation date(time): {ts_exim}, pages dumped: {count}"]),
+])
+
+FREERADIUS = make_family("freeradius", "apps", ("radiusd", "freeradius"), "file", [
+    ("login_failed", (3.0, [
+        "{ts_apache_error:ts} : Auth: (" + "{count}) Login incorrect (mschap: MS-CHAP2-Response is incorrect): [{plain_user:user}/<via Auth-Type = eap>] (from client {word} port {count} cli {mac})",
+        "{ts_apache_error:ts} : Auth: ({count}) Login incorrect (pap: Cleartext-Password does not match \"known good\" password): [{plain_user:user}] (from client {word} port 0 via TLS tunnel)",
+        "{ts_apache_error:ts} : Auth: ({count}) Invalid user: [{plain_user:user}] (from client {ip:sip} port {count})",
+    ])),
+    ("login_success", ["{ts_apache_error:ts} : Auth: ({count}) Login OK: [{plain_user:user}] (from client {word} port {count} cli {mac})"]),
+    ("other", ["{ts_apache_error:ts} : Info: Ready to process requests", "{ts_apache_error:ts} : Info: Loaded virtual server <default>"]),
+])
+
 FAMILIES: tuple[Family, ...] = (
     MYSQL, POSTGRESQL, MONGODB, REDIS, VSFTPD, PROFTPD, PUREFTPD, JSON_APP, WINDOWS, XRDP, WEBMIN, APP_NOISE,
+    SAMBA, ASTERISK, MSSQL, FREERADIUS,
 )
