@@ -373,6 +373,11 @@ def crowdsec_example(event: CrowdsecEvent) -> Example | None:
     if event.parsed is not True:
         return None
     spans = _SpanSet(event.line)
+    header = split_syslog(event.line)
+    if header is not None:
+        # Header fields first: a peer address equal to the syslog HOSTNAME is not the peer there.
+        for s in header.spans:
+            spans.add(s.start, s.end, s.label)
     found = 0
     for key, role in (*CROWDSEC_FIELDS.items(), *_CROWDSEC_EXTRA_FIELDS.items()):
         value = event.meta.get(key)
@@ -381,10 +386,6 @@ def crowdsec_example(event: CrowdsecEvent) -> Example | None:
         if key in ("source_ip", "dest_ip") and not _is_ip(value):
             role = "source.address" if key == "source_ip" else role
         found += spans.add_value(value, role, every=key not in ("http_status",))
-    header = split_syslog(event.line)
-    if header is not None:
-        for s in header.spans:
-            spans.add(s.start, s.end, s.label)
     if not found:
         return None
     action = crowdsec_action(event.meta.get("log_type"), event.line)
