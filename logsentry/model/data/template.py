@@ -7,8 +7,9 @@ A template is the text of one phrasing of one event with slots in braces:
   the role `src` becomes `source.ip` when the value parses as an IP, else `source.address`;
 - `{gen#k:role}`: the value is drawn once per line for key `k` and repeated;
 - `{@a|b|c:role}`: one of the literal words, labelled;
-- `{|a|b|c}`: one of the literal words, as template constant (a phrasing variant);
-- `{{` and `}}`: literal braces.
+- `{|a|b|c}`: one of the alternatives, as template constant (a phrasing variant); the
+  alternatives may themselves hold slots and choices (`{|for {user:user}|user={user:user}}`);
+- `{{` and `}}`: literal braces (outside slots and choices).
 
 Templates compile once; rendering appends to an `ExampleBuilder`, so every span
 covers exactly the value that was inserted.
