@@ -694,10 +694,14 @@ class Values:
     def last_request_path(self) -> str:
         return self._last_path
 
-    def proxy_probe(self) -> str:
-        """A request line abusing the server as an open proxy."""
-        return self.pick((f"CONNECT {self.hostname()}:443 HTTP/1.1", f"CONNECT {self.ipv4()}:{self.service_port()} HTTP/1.1",
-                          f"GET http://{self.hostname()}/ HTTP/1.1", f"GET http://{self.ipv4()}:{self.port()}/azenv.php HTTP/1.1"))
+    def proxy_connect(self) -> str:
+        """The target of a CONNECT abusing the server as an open proxy."""
+        return self.pick((f"{self.hostname()}:443", f"{self.ipv4()}:{self.service_port()}"))
+
+    def proxy_url(self) -> str:
+        """An absolute URL requested from a server that is no proxy."""
+        return self.pick((f"http://{self.hostname()}/", f"http://{self.ipv4()}:{self.port()}/azenv.php",
+                          f"http://{self.hostname()}/proxy-check?id={self.digits(6)}"))
 
     def benign_path(self) -> str:
         return self.pick(("/favicon.ico", "/robots.txt", "/apple-touch-icon.png", "/images/logo.png",
