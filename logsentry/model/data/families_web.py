@@ -34,9 +34,9 @@ def _access(prefix: str) -> tuple[list[str], list[str]]:
         prefix + "{source:src} - - [{ts_clf:ts}] " + _REQ + ' {status:status} {size} "-" "{shellshock:ua}"',
         prefix + "{source:src} - - [{ts_clf:ts}] " + _REQ + ' {status:status} {size} "{jndi}" "{user_agent:ua}"',
         prefix + "{source:src} - - [{ts_clf:ts}] " + _ATTACK_REQ + " {status:status} {size}",
-        prefix + '{source:src} - - [{ts_clf:ts}] "{binary_request}" {|400|400|444|408} {size} "-" "-"',
-        prefix + '{source:src} - {|-|{plain_user:user}} [{ts_clf:ts}] "{|{@CONNECT:method} {proxy_connect:url}|{@GET|POST:method} {proxy_url:url}} HTTP/1.{|0|1}" {|400|405|403|200} {size} "-" "{|-|{user_agent:ua}}"',
-        prefix + '{source:src} - - [{ts_clf:ts}] "{binary_request}" {|400|400|444|408} {size}',
+        prefix + '{source:src} - - [{ts_clf:ts}] "{binary_request}" {@400|400|444|408:status} {size} "-" "-"',
+        prefix + '{source:src} - {|-|{plain_user:user}} [{ts_clf:ts}] "{|{@CONNECT:method} {proxy_connect:url}|{@GET|POST:method} {proxy_url:url}} HTTP/1.{|0|1}" {@400|405|403|200:status} {size} "-" "{|-|{user_agent:ua}}"',
+        prefix + '{source:src} - - [{ts_clf:ts}] "{binary_request}" {@400|400|444|408:status} {size}',
     ]
     return benign, attack
 
