@@ -43,7 +43,7 @@ POSTFIX = make_family("postfix", "mail", ("postfix/smtpd", "postfix/submission/s
     ("connection_opened", [
         "connect from " + _PEER,
         "connect from " + _UNKNOWN_PEER,
-        "CONNECT from [{ip:sip}]:{port:sport} to [{ip:dip}]:{|25|587}",
+        "CONNECT from [{ip:sip}]:{port:sport} to [{ip:dip}]:{@25|587:dport}",
     ]),
     ("connection_closed", [
         "disconnect from " + _PEER + " ehlo=1 auth=0/1 quit=1 commands=2/3",
@@ -112,27 +112,27 @@ _EXIM_H2 = "H={hostname:saddr} ({helo}) [{ip:sip}]:{port:sport}"
 _EXIM_TS = "{ts_exim:ts} "
 EXIM = make_family("exim", "mail", ("exim", "exim4"), "file", [
     ("mail_auth_failed", (3.0, [
-        _EXIM_TS + "{|login|plain|dovecot_login|dovecot_plain|cram_md5}_authenticator authenticator failed for ({helo}) [{ip:sip}]:{port:sport} I=[{ip:dip}]:{|587|465|25}: 535 Incorrect authentication data (set_id={mail_user:user})",
+        _EXIM_TS + "{|login|plain|dovecot_login|dovecot_plain|cram_md5}_authenticator authenticator failed for ({helo}) [{ip:sip}]:{port:sport} I=[{ip:dip}]:{@587|465|25:dport}: 535 Incorrect authentication data (set_id={mail_user:user})",
         _EXIM_TS + "{|login|plain}_authenticator authenticator failed for {hostname:saddr} ({helo}) [{ip:sip}]:{port:sport}: 535 Incorrect authentication data (set_id={mail_user:user})",
         _EXIM_TS + "{|login|plain}_authenticator authenticator failed for ({helo}) [{ip:sip}]: 535 Incorrect authentication data",
-        _EXIM_TS + "SMTP call from ({helo}) [{ip:sip}]:{port:sport} I=[{ip:dip}]:587 dropped: too many syntax or protocol errors (last command was \"AUTH LOGIN\", C=EHLO,AUTH)",
+        _EXIM_TS + "SMTP call from ({helo}) [{ip:sip}]:{port:sport} I=[{ip:dip}]:{@587:dport} dropped: too many syntax or protocol errors (last command was \"AUTH LOGIN\", C=EHLO,AUTH)",
     ])),
     ("mail_rejected", (3.0, [
         _EXIM_TS + _EXIM_H + " F=<{email}> rejected RCPT <{email}>: relay not permitted",
         _EXIM_TS + _EXIM_H2 + " F=<{email}> rejected RCPT <{email}>: Unrouteable address",
         _EXIM_TS + _EXIM_H + " rejected EHLO or HELO {helo}: syntactically invalid argument(s): {helo}",
         _EXIM_TS + _EXIM_H + " F=<{email}> rejected RCPT <{email}>: JunkMail rejected - {hostname} [{ip}] is in an RBL: https://www.spamhaus.org/query/ip/{ip}",
-        _EXIM_TS + "SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[{ip:sip}]:{port:sport} I=[{ip:dip}]:25 input=\"GET / HTTP/1.1\\r\\n\"",
-        _EXIM_TS + "SMTP protocol error in \"AUTH LOGIN\" " + _EXIM_H + " I=[{ip:dip}]:25 AUTH command used when not advertised",
+        _EXIM_TS + "SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[{ip:sip}]:{port:sport} I=[{ip:dip}]:{@25:dport} input=\"GET / HTTP/1.1\\r\\n\"",
+        _EXIM_TS + "SMTP protocol error in \"AUTH LOGIN\" " + _EXIM_H + " I=[{ip:dip}]:{@25:dport} AUTH command used when not advertised",
         _EXIM_TS + "SMTP call from " + _EXIM_H + " dropped: too many nonmail commands (last was \"RSET\")",
         _EXIM_TS + "{exim_id} " + _EXIM_H + " F=<{email}> rejected after DATA: This message contains a virus ({malware}).",
         _EXIM_TS + _EXIM_H + " sender verify fail for <{email}>: Unrouteable address",
         _EXIM_TS + "{exim_id} " + _EXIM_H2 + " F=<{email}> rejected after DATA: Your message scored {count}.{small} SpamAssassin points. Report follows:",
     ])),
-    ("connection_opened", [_EXIM_TS + "SMTP connection from [{ip:sip}]:{port:sport} I=[{ip:dip}]:25 (TCP/IP connection count = {small})"]),
+    ("connection_opened", [_EXIM_TS + "SMTP connection from [{ip:sip}]:{port:sport} I=[{ip:dip}]:{@25:dport} (TCP/IP connection count = {small})"]),
     ("connection_closed", [
         _EXIM_TS + "SMTP connection from " + _EXIM_H + " lost",
-        _EXIM_TS + "SMTP connection from [{ip:sip}]:{port:sport} I=[{ip:dip}]:25 closed by QUIT",
+        _EXIM_TS + "SMTP connection from [{ip:sip}]:{port:sport} I=[{ip:dip}]:{@25:dport} closed by QUIT",
         _EXIM_TS + "unexpected disconnection while reading SMTP command from " + _EXIM_H + " D={count}s",
     ]),
     ("login_success", [

@@ -165,10 +165,10 @@ _MS_RULE = ('[file "/usr/share/modsecurity-crs/rules/{crs_file}"] [line "{count}
             '[ver "OWASP_CRS/{version}"] [tag "application-multi"] [tag "attack-{|sqli|xss|rce|lfi}"]')
 MODSECURITY = make_family("modsecurity", "web", ("apache2", "nginx", "httpd"), "file", [
     ("web_attack_attempt", [
-        _AP24 + "[client {ip:sip}] ModSecurity: Access denied with code 403 (phase 2). Matched \"Operator `Ge' with parameter `5' against variable `TX:ANOMALY_SCORE' (Value: `{small}' )\" " + _MS_RULE + ' [hostname "{vhost}"] [uri "{attack_path:url}"] [unique_id "{session_id}"]',
+        _AP24 + "[client {ip:sip}] ModSecurity: Access denied with code {@403:status} (phase 2). Matched \"Operator `Ge' with parameter `5' against variable `TX:ANOMALY_SCORE' (Value: `{small}' )\" " + _MS_RULE + ' [hostname "{vhost}"] [uri "{attack_path:url}"] [unique_id "{session_id}"]',
         _AP24 + "ModSecurity: Warning. Pattern match \"(?i:(?:union\\\\s*?(?:all|distinct|select)))\" at ARGS:id. " + _MS_RULE + ' [hostname "{vhost}"] [uri "{url_path:url}"] [unique_id "{session_id}"]',
-        _NG + "[client {ip:sip}] ModSecurity: Access denied with code 403 (phase 2). " + _MS_RULE + ' [hostname "{ip}"] [uri "{attack_path:url}"] [unique_id "{digits_12}"] [ref "o0,5v21,5"], client: {ip:sip}, server: {vhost}, request: "{method:method} {attack_url:url} HTTP/1.1", host: "{vhost}"',
-        "ModSecurity: Access denied with code 403 (phase 1). Matched phrase \"{attacker_agent}\" at REQUEST_HEADERS:User-Agent. " + _MS_RULE + ' [hostname "{vhost}"] [uri "{url_path:url}"] [unique_id "{session_id}"]',
+        _NG + "[client {ip:sip}] ModSecurity: Access denied with code {@403:status} (phase 2). " + _MS_RULE + ' [hostname "{ip}"] [uri "{attack_path:url}"] [unique_id "{digits_12}"] [ref "o0,5v21,5"], client: {ip:sip}, server: {vhost}, request: "{method:method} {attack_url:url} HTTP/1.1", host: "{vhost}"',
+        "ModSecurity: Access denied with code {@403:status} (phase 1). Matched phrase \"{attacker_agent}\" at REQUEST_HEADERS:User-Agent. " + _MS_RULE + ' [hostname "{vhost}"] [uri "{url_path:url}"] [unique_id "{session_id}"]',
         "[{ts_apache_error:ts}] [:error] [pid {pid:pid}] [client {ip:sip}] ModSecurity: Warning. detected SQLi using libinjection with fingerprint 's&sos' " + _MS_RULE + ' [uri "{attack_path:url}"] [unique_id "{session_id}"]',
     ]),
 ])
@@ -180,12 +180,12 @@ HAPROXY = make_family("haproxy", "web", ("haproxy",), "syslog", [
     ])),
     ("web_attack_attempt", (1.5, [
         '{ip:sip}:{port:sport} [{ts_haproxy:ts}] {frontend} {backend}/{word}{small} {small}/{small}/{duration_ms}/{duration_ms}/{duration_ms} {status:status} {size} - - ---- {count}/{count}/{small}/{small}/0 0/0 "{method:method} {attack_url:url} HTTP/1.1"',
-        '{ip:sip}:{port:sport} [{ts_haproxy:ts}] {frontend} {frontend}/<NOSRV> -1/-1/-1/-1/{small} 400 {size} - - PR-- {count}/{count}/0/0/0 0/0 "<BADREQ>"',
+        '{ip:sip}:{port:sport} [{ts_haproxy:ts}] {frontend} {frontend}/<NOSRV> -1/-1/-1/-1/{small} {@400:status} {size} - - PR-- {count}/{count}/0/0/0 0/0 "<BADREQ>"',
     ])),
     ("connection_rejected", [
         "{ip:sip}:{port:sport} [{ts_haproxy:ts}] {frontend}/{small}: SSL handshake failure",
-        '{ip:sip}:{port:sport} [{ts_haproxy:ts}] {frontend} {frontend}/<NOSRV> -1/-1/-1/-1/{small} 403 {size} - - PR-- {count}/{count}/0/0/0 0/0 "{method:method} {url_path:url} HTTP/1.1"',
-        '{ip:sip}:{port:sport} [{ts_haproxy:ts}] {frontend} {frontend}/<NOSRV> -1/-1/-1/-1/{small} 429 {size} - - PR-- {count}/{count}/0/0/0 0/0 "{method:method} {url_path:url} HTTP/1.1"',
+        '{ip:sip}:{port:sport} [{ts_haproxy:ts}] {frontend} {frontend}/<NOSRV> -1/-1/-1/-1/{small} {@403:status} {size} - - PR-- {count}/{count}/0/0/0 0/0 "{method:method} {url_path:url} HTTP/1.1"',
+        '{ip:sip}:{port:sport} [{ts_haproxy:ts}] {frontend} {frontend}/<NOSRV> -1/-1/-1/-1/{small} {@429:status} {size} - - PR-- {count}/{count}/0/0/0 0/0 "{method:method} {url_path:url} HTTP/1.1"',
     ]),
     ("other", [
         "Server {backend}/{word}{small} is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: {duration_ms}ms. {small} active and 0 backup servers left. {small} sessions active, 0 requeued, 0 remaining in queue.",
@@ -199,18 +199,18 @@ HAPROXY = make_family("haproxy", "web", ("haproxy",), "syslog", [
 SQUID = make_family("squid", "web", ("squid",), "file", [
     ("web_request", (3.0, [
         "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_{|MISS|HIT|MEM_HIT|REFRESH_MODIFIED|TUNNEL}/{status:status} {size} {method:method} {full_url:url} - HIER_DIRECT/{ip} {|text/html|application/json|image/png|-}",
-        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_TUNNEL/200 {size} CONNECT {vhost:url}:443 - HIER_DIRECT/{ip} -",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_TUNNEL/{@200:status} {size} CONNECT {vhost:url}:443 - HIER_DIRECT/{ip} -",
         "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_MISS/{status:status} {size} {method:method} {full_url:url} {plain_user:user} HIER_DIRECT/{ip} text/html",
     ])),
     ("connection_rejected", (2.0, [
-        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/403 {size} {method:method} {full_url:url} - HIER_NONE/- text/html",
-        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/407 {size} {method:method} {full_url:url} - HIER_NONE/- text/html",
-        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/403 {size} CONNECT {vhost:url}:{service_port} - HIER_NONE/- text/html",
-        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} NONE_NONE/400 {size} NONE error:invalid-request - HIER_NONE/- text/html",
-        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} NONE/405 {size} CONNECT error:method-not-allowed - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/{@403:status} {size} {method:method} {full_url:url} - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/{@407:status} {size} {method:method} {full_url:url} - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/{@403:status} {size} CONNECT {vhost:url}:{service_port} - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} NONE_NONE/{@400:status} {size} NONE error:invalid-request - HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} NONE/{@405:status} {size} CONNECT error:method-not-allowed - HIER_NONE/- text/html",
     ])),
     ("web_auth_failed", [
-        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/407 {size} {method:method} {full_url:url} {plain_user:user} HIER_NONE/- text/html",
+        "{ts_squid:ts} {|     |    |   | }{duration_ms:var} {ip:sip} TCP_DENIED/{@407:status} {size} {method:method} {full_url:url} {plain_user:user} HIER_NONE/- text/html",
     ]),
     ("other", [
         "{ts_slash:ts} kid1| Starting Squid Cache version 5.{small} for x86_64-pc-linux-gnu...",
@@ -239,7 +239,7 @@ GRAFANA = make_family("grafana", "web", ("grafana", "grafana-server"), "file", [
         'logger=context userId=0 orgId=0 uname= t={ts_iso:ts} level=warn msg="Invalid username or password" error="invalid username or password" remote_addr={ip:sip} traceID=',
         't={ts_iso:ts} lvl=eror msg="Invalid username or password" logger=context userId=0 orgId=0 uname= error="invalid username or password" remote_addr={ip:sip}',
         'logger=authn.service t={ts_iso:ts} level=warn msg="Failed to authenticate request" client=auth.client.form error="[password-auth.failed] failed to authenticate identity: [identity.not-found] no user found" username={plain_user:user} remote_addr={ip:sip}',
-        'logger=context userId=0 orgId=0 uname= t={ts_iso:ts} level=info msg="Request Completed" method=POST path=/login status=401 remote_addr={ip:sip} time_ms={duration_ms} duration={duration_ms}ms size={size} referer= handler=/login',
+        'logger=context userId=0 orgId=0 uname= t={ts_iso:ts} level=info msg="Request Completed" method=POST path=/login status={@401:status} remote_addr={ip:sip} time_ms={duration_ms} duration={duration_ms}ms size={size} referer= handler=/login',
     ])),
     ("login_success", [
         'logger=http.server t={ts_iso:ts} level=info msg="Successful Login" User={email:user}',
@@ -259,7 +259,7 @@ GITLAB = make_family("gitlab", "web", ("gitlab", "puma", "gitlab-rails"), "json"
     ("login_failed", (2.0, [
         '{{"severity":"INFO","time":"{ts_mysql:ts}","correlation_id":"{alnum_26}","message":"Failed Login: username={plain_user:user} ip={ip:sip}"}}',
         'Failed Login: username={plain_user:user} ip={ip:sip}',
-        '{{"method":"POST","path":"/users/sign_in","format":"html","controller":"SessionsController","action":"create","status":401,"time":"{ts_mysql:ts}","params":[{{"key":"user","value":{{"login":"{plain_user:user}","password":"[FILTERED]"}}}}],"remote_ip":"{ip:sip}","ua":"{user_agent:ua}","duration_s":{duration_s}}}',
+        '{{"method":"POST","path":"/users/sign_in","format":"html","controller":"SessionsController","action":"create","status":{@401:status},"time":"{ts_mysql:ts}","params":[{{"key":"user","value":{{"login":"{plain_user:user}","password":"[FILTERED]"}}}}],"remote_ip":"{ip:sip}","ua":"{user_agent:ua}","duration_s":{duration_s}}}',
     ])),
     ("login_success", [
         '{{"severity":"INFO","time":"{ts_mysql:ts}","correlation_id":"{alnum_26}","message":"Successful Login: username={plain_user:user} ip={ip:sip} method=standard admin=false"}}',
