@@ -3,7 +3,7 @@
 A rule names fields in flat ECS form (`source.ip`, `url.original`). A few
 names reach the event's own attributes instead of `Event.fields`:
 `message` (the raw line), `event.action`, `event.outcome`, `event.category`,
-`logsentry.template` and `log.source`. `url.decoded` and `message.decoded` are
+`logsentry.template` and `log.source`.
 `message.raw` is `message` again, so one field map can test the message twice
 (a cheap `contains` first, then a `regex`). `url.decoded` and `message.decoded` are
 `url.original` and the message with percent-encoding undone (twice, against
@@ -46,9 +46,9 @@ def field_getter(name: str) -> Getter:
     if name == "log.source":
         return lambda event: event.source
     if name == "url.decoded":
-        return lambda event: _decoded(event.fields.get("url.original"))
+        return lambda event: decode_percent(event.fields.get("url.original"))
     if name == "message.decoded":
-        return lambda event: _decoded(event.message)
+        return lambda event: decode_percent(event.message)
     return lambda event: event.fields.get(name)
 
 
@@ -57,7 +57,7 @@ def field_getter(name: str) -> Getter:
 _last_decoded: list[Any] = [None, None]
 
 
-def _decoded(value: Any) -> str | None:
+def decode_percent(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     if value is _last_decoded[0]:
@@ -67,6 +67,19 @@ def _decoded(value: Any) -> str | None:
         text = unquote_plus(unquote(text))
     _last_decoded[0], _last_decoded[1] = value, text
     return text
+
+
+_last_lowered: list[Any] = [None, None]
+
+
+def lowered(text: str) -> str:
+    """`text.lower()`, remembering the last one: rules testing one message in turn
+    with `ignore_case` lower it once."""
+    if text is _last_lowered[0]:
+        return _last_lowered[1]  # type: ignore[no-any-return]
+    low = text.lower()
+    _last_lowered[0], _last_lowered[1] = text, low
+    return low
 
 
 class FieldTest(StrictModel):
@@ -92,11 +105,14 @@ class FieldTest(StrictModel):
     lte: float | None = None
     exists: bool | None = None
     ignore_case: bool = False
+    # Set by compilation, not by rules: cache regex verdicts per value (worth it
+    # for URLs and user agents, which repeat; not for whole lines, which do not).
+    cache_verdicts: bool = Field(default=False, exclude=True)
 
     @field_validator("regex")
     @classmethod
     def _regex_compiles(cls, value: str | list[str] | None) -> str | list[str] | None:
-        for pattern in _as_list(value):
+        for pattern in as_list(value):
             try:
                 combine_patterns([pattern])
             except re.error as exc:
@@ -106,7 +122,7 @@ class FieldTest(StrictModel):
     @field_validator("cidr")
     @classmethod
     def _cidr_parses(cls, value: str | list[str] | None) -> str | list[str] | None:
-        for network in _as_list(value):
+        for network in as_list(value):
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
@@ -115,7 +131,7 @@ class FieldTest(StrictModel):
 
     @model_validator(mode="after")
     def _not_empty(self) -> FieldTest:
-        if not self.model_fields_set - {"ignore_case"}:
+        if not self.model_fields_set - {"ignore_case", "cache_verdicts"}:
             raise ValueError("a field test needs at least one of equals, in, contains, "
                              "regex, like, cidr, gt, gte, lt, lte, exists")
         return self
@@ -126,13 +142,13 @@ FieldSpec = FieldTest | str | int | float | bool | list[str | int | float]
 FieldMap = dict[str, FieldSpec]
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return list(value) if isinstance(value, list) else [value]
 
 
-def _text(value: Any) -> str:
+def value_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -155,22 +171,28 @@ def combine_patterns(patterns: list[str], ignore_case: bool = False) -> re.Patte
     return re.compile("|".join(parts), re.IGNORECASE if ignore_case else 0)
 
 
-def _like_regex(pattern: str) -> str:
+def like_regex(pattern: str) -> str:
     parts = re.split(r"<\*>|\*", pattern)
     return "^" + "(?s:.*?)".join(re.escape(part) for part in parts) + "$"
 
 
-def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
-    """A predicate for one `field: test` entry of a rule."""
-    if not isinstance(spec, FieldTest):
-        spec = (FieldTest.model_validate({"in": spec}) if isinstance(spec, list)
-                else FieldTest(equals=spec))
-    get = field_getter(name)
+def as_field_test(spec: FieldSpec) -> FieldTest:
+    """The FieldTest a shorthand stands for (scalar: equals, list: in)."""
+    if isinstance(spec, FieldTest):
+        return spec
+    if isinstance(spec, list):
+        return FieldTest.model_validate({"in": spec})
+    return FieldTest(equals=spec)
+
+
+def build_check(spec: FieldTest) -> Callable[[Any], bool] | None:
+    """One function applying every value test of `spec` to a present value; None
+    when `spec` only tests presence. A list or tuple value passes when one item does."""
     fold = spec.ignore_case
     checks: list[Callable[[Any], bool]] = []
 
     def norm(value: Any) -> str:
-        text = value if type(value) is str else _text(value)
+        text = value if type(value) is str else value_text(value)
         return text.lower() if fold else text
 
     if spec.equals is not None:
@@ -180,7 +202,7 @@ def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
         allowed = frozenset(norm(item) for item in spec.in_)
         checks.append(lambda value: norm(value) in allowed)
     if spec.contains is not None:
-        needles = tuple(norm(item) for item in _as_list(spec.contains))
+        needles = tuple(norm(item) for item in as_list(spec.contains))
 
         def contains(value: Any) -> bool:
             text = norm(value)[:MAX_SCAN_CHARS]
@@ -190,39 +212,51 @@ def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
             return False
 
         checks.append(contains)
-    patterns = _as_list(spec.regex) + [_like_regex(p) for p in _as_list(spec.like)]
+    patterns = as_list(spec.regex) + [like_regex(p) for p in as_list(spec.like)]
     if patterns:
         # One alternation per field: one scan of the value, not one per pattern.
-        # Whole lines are nearly always unique: caching their verdicts only churns.
-        cached = not name.startswith("message")
-        checks.append(_regex_check(combine_patterns(patterns, fold), cached))
+        checks.append(regex_check(combine_patterns(patterns, fold), spec.cache_verdicts))
     if spec.cidr is not None:
-        networks = [ipaddress.ip_network(n, strict=False) for n in _as_list(spec.cidr)]
-        checks.append(lambda value: _in_networks(value, networks))
+        networks = [ipaddress.ip_network(n, strict=False) for n in as_list(spec.cidr)]
+        checks.append(lambda value: in_networks(value, networks))
     for op, bound in (("gt", spec.gt), ("gte", spec.gte), ("lt", spec.lt), ("lte", spec.lte)):
         if bound is not None:
-            checks.append(_numeric_check(op, bound))
-    exists = spec.exists
+            checks.append(numeric_check(op, bound))
     if not checks:
-        # Presence tests only: the common `field: {exists: ...}`, kept lean.
-        if exists is False:
-            return lambda event: get(event) in (None, "")
-        return lambda event: get(event) not in (None, "")
+        return None
     check = _all_of(checks)
 
-    # Explicit branches rather than any()/all() over generators: this runs for
-    # every rule on every event, and generator overhead dominated it.
-    def predicate(event: Event) -> bool:
-        value = get(event)
-        if value is None or value == "":
-            return exists is False
-        if exists is False:
-            return False
+    def check_value(value: Any) -> bool:
         if type(value) is tuple or type(value) is list:
             # Multi-valued fields (event.category): a test holds if it holds for one value.
             for item in value:  # noqa: SIM110 - faster than any() here
                 if check(item):
                     return True
+            return False
+        return check(value)
+
+    return check_value
+
+
+def compile_field_test(name: str, spec: FieldSpec) -> Predicate:
+    """A predicate for one `field: test` entry of a rule."""
+    test = as_field_test(spec)
+    if not name.startswith("message"):
+        test = test.model_copy(update={"cache_verdicts": True})
+    get = field_getter(name)
+    exists = test.exists
+    check = build_check(test)
+    if check is None:
+        # Presence tests only: the common `field: {exists: ...}`, kept lean.
+        if exists is False:
+            return lambda event: get(event) in (None, "")
+        return lambda event: get(event) not in (None, "")
+
+    def predicate(event: Event) -> bool:
+        value = get(event)
+        if value is None or value == "":
+            return exists is False
+        if exists is False:
             return False
         return check(value)
 
@@ -253,11 +287,11 @@ _CACHED_VALUE_CHARS = 512
 _REGEX_CACHE_SIZE = 8192
 
 
-def _regex_check(pattern: re.Pattern[str], cached: bool) -> Callable[[Any], bool]:
+def regex_check(pattern: re.Pattern[str], cached: bool) -> Callable[[Any], bool]:
     cache: dict[str, bool] = {}
 
     def check(value: Any) -> bool:
-        text = value if type(value) is str else _text(value)
+        text = value if type(value) is str else value_text(value)
         if not cached or len(text) > _CACHED_VALUE_CHARS:
             return pattern.search(text[:MAX_SCAN_CHARS]) is not None
         verdict = cache.get(text)
@@ -271,9 +305,11 @@ def _regex_check(pattern: re.Pattern[str], cached: bool) -> Callable[[Any], bool
     return check
 
 
-def _in_networks(value: Any, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+def in_networks(
+    value: Any, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
     try:
-        address = ipaddress.ip_address(_text(value).strip("[]").split("%")[0])
+        address = ipaddress.ip_address(value_text(value).strip("[]").split("%")[0])
     except ValueError:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -282,7 +318,7 @@ def _in_networks(value: Any, networks: list[ipaddress.IPv4Network | ipaddress.IP
     return any(address in net for net in networks)
 
 
-def _numeric_check(op: str, bound: float) -> Callable[[Any], bool]:
+def numeric_check(op: str, bound: float) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
         if isinstance(value, bool):
             return False

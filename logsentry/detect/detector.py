@@ -138,18 +138,22 @@ class Detector:
         """Run every rule over a batch (in order); return the alerts it raised."""
         alerts: list[Alert] = []
         by_action = self._by_action
+        advanced = False
         for event in events:
             engines = by_action.get(event.action)
             if not engines:
                 continue
-            when = self.event_time(event)
-            if when > self.watermark:
-                self.watermark = when
+            when = -1.0  # computed once a rule selects the event: most select none
             for engine, predicate in engines:
                 try:
                     # The selection test inline: most rules reject most events.
                     if predicate is not None and not predicate(event):
                         continue
+                    if when < 0:
+                        when = self.event_time(event)
+                        if when > self.watermark:
+                            self.watermark = when
+                            advanced = True
                     alert = self._feed(engine, event, when)
                 except Exception:  # a bug or odd input must not stop detection
                     LINES_FAILED.labels(stage="detect").inc()
@@ -159,8 +163,9 @@ class Detector:
                 if alert is not None:
                     ALERTS.labels(rule=alert.rule_id, severity=alert.severity).inc()
                     alerts.append(alert)
-        if events:
+        if advanced:
             self._wall_at_watermark = time.time()
+        if events:
             self._since_expiry += len(events)
             if self._since_expiry >= EXPIRE_EVERY:
                 self._since_expiry = 0

@@ -8,13 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from logsentry.alert import Alert
-from logsentry.detect.condition import (
-    Predicate,
-    all_predicates,
-    any_predicate,
-    compile_field_map,
-    field_getter,
-)
+from logsentry.detect.condition import field_getter
 from logsentry.detect.group import DISTINCT_CAP, GroupState, sample_ecs, sample_of
 from logsentry.detect.rule import (
     DistinctCorrelation,
@@ -25,6 +19,7 @@ from logsentry.detect.rule import (
     SingleCorrelation,
     ThresholdCorrelation,
 )
+from logsentry.detect.selection import compile_selection
 from logsentry.detect.summary import (
     describe_duration,
     distinct_text,
@@ -44,29 +39,12 @@ class CompiledSelection:
 
     def __init__(self, selection: Selection) -> None:
         self.actions = selection.actions()
-        self.predicate = _compile_fields(selection)
+        self.predicate = compile_selection(selection)
 
     def matches(self, event: Event) -> bool:
         if self.actions is not None and event.action not in self.actions:
             return False
         return self.predicate is None or self.predicate(event)
-
-
-def _compile_fields(selection: Selection) -> Predicate | None:
-    parts: list[Predicate] = []
-    where = compile_field_map(selection.where)
-    if where is not None:
-        parts.append(where)
-    alternatives = [p for p in (compile_field_map(m) for m in selection.any) if p is not None]
-    if alternatives:
-        parts.append(any_predicate(alternatives))
-    exclusions = [p for p in (compile_field_map(m) for m in selection.not_) if p is not None]
-    if exclusions:
-        excluded = any_predicate(exclusions)
-        parts.append(lambda event: not excluded(event))
-    if not parts:
-        return None
-    return all_predicates(parts)
 
 
 def stable_hash(text: str) -> int:
