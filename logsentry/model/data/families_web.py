@@ -316,7 +316,6 @@ IIS = make_family("iis", "web", ("iis", "w3svc"), "file", [
     ("web_request", (3.0, [_IIS.replace("{IISPATH}", "{iis_path:url}").replace("{IISQUERY}", "{|-|{iis_query}}")])),
     ("web_attack_attempt", (2.0, [_IIS.replace("{IISPATH}", "{iis_attack_path:url}").replace("{IISQUERY}", "-"),
                                   _IIS.replace("{IISPATH}", "{iis_path:url}").replace("{IISQUERY}", "{iis_attack_query}")])),
-    ("web_auth_failed", [_IIS.replace("{IISPATH}", "{@/owa/auth.owa|/ews/exchange.asmx|/Microsoft-Server-ActiveSync:url}").replace("{IISQUERY}", "-").replace("{status:status}", "{@401:status}")]),
     ("other", ["#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken",
                "#Software: Microsoft Internet Information Services 10.0", "#Date: {ts_exim:ts}"]),
 ])
