@@ -9,8 +9,7 @@ Without systemd as PID 1, the test rebuilds what it can of
 - ProcSubset=pid and ProtectProc=invisible: a procfs mounted with
   `subset=pid,hidepid=invisible` (no /proc/meminfo, /proc/cpuinfo, /proc/sys);
 - CapabilityBoundingSet= (empty) and NoNewPrivileges=yes: setpriv drops every
-  capability and sets no_new_privs;
-- MemoryDenyWriteExecute=yes: PR_SET_MDWE where the kernel has it.
+  capability and sets no_new_privs.
 
 The daemon runs with the shipped model when the checkout has one. Not
 rebuilt: the system call filter and the `logsentry` user (the interpreter may
@@ -34,13 +33,7 @@ from tests.notify_receiver import NotifyReceiver
 
 REPO = Path(__file__).resolve().parent.parent
 
-LAUNCH = """
-import ctypes, sys
-libc = ctypes.CDLL(None, use_errno=True)
-libc.prctl(65, 1, 0, 0, 0)  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
-from logsentry.cli import main
-sys.exit(main())
-"""
+LAUNCH = "import sys; from logsentry.cli import main; sys.exit(main())"
 
 SANDBOX = """set -e
 mount -t proc -o subset=pid,hidepid=invisible proc /proc

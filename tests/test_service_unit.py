@@ -10,12 +10,10 @@ host's own system units (for the dependencies).
 from __future__ import annotations
 
 import configparser
-import ctypes
 import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -61,8 +59,10 @@ def test_unit_declares_the_service_contract() -> None:
     for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices",
                 "ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs",
                 "ProtectControlGroups", "RestrictNamespaces", "RestrictSUIDSGID",
-                "LockPersonality", "MemoryDenyWriteExecute"):
+                "LockPersonality"):
         assert s[key] == ["yes"], key
+    # JIT-compiled int8 kernels of the model need W+X memory (see the unit).
+    assert "MemoryDenyWriteExecute" not in s
     assert s["ProtectSystem"] == ["strict"]
     assert s["CapabilityBoundingSet"] == [""]
     assert s["SystemCallFilter"][0] == "@system-service"
@@ -143,43 +143,3 @@ def test_the_example_configuration_is_valid() -> None:
     assert config.state_dir == Path("/var/lib/logsentry")
     assert {source.type for source in config.sources} == {"file", "journald"}
     assert config.service.metrics.address == "127.0.0.1"
-
-
-MDWE_PROBE = """
-import ctypes, sys
-libc = ctypes.CDLL(None, use_errno=True)
-PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN = 65, 1
-if libc.prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0:
-    print("unsupported"); sys.exit(0)
-from logsentry.analysis.config import AnalysisConfig
-from logsentry.analysis.loader import load_analyzer
-analyzer = load_analyzer(AnalysisConfig(threads=1))
-result = analyzer.analyze_batch(
-    ["Failed password for root from 10.0.0.1 port 22 ssh2"] * 8)
-print("ok", result[0].action)
-"""
-
-
-def _kernel_has_mdwe() -> bool:
-    libc = ctypes.CDLL(None, use_errno=True)
-    PR_GET_MDWE = 66
-    return bool(libc.prctl(PR_GET_MDWE, 0, 0, 0, 0) >= 0)
-
-
-@pytest.mark.skipif(not _kernel_has_mdwe(), reason="kernel without PR_SET_MDWE (Linux < 6.3)")
-def test_the_model_runs_without_writable_executable_memory() -> None:
-    """MemoryDenyWriteExecute=yes in the unit must not break the model.
-
-    The kernel's PR_SET_MDWE applies the same rule systemd's filter does (no
-    mapping may become executable after being writable); the shipped model is
-    loaded and run under it.
-    """
-    result = subprocess.run([sys.executable, "-c", MDWE_PROBE], capture_output=True,
-                            text=True, timeout=300, check=False,
-                            cwd=Path(__file__).resolve().parent.parent)
-    if result.stdout.startswith("unsupported"):
-        pytest.skip("PR_SET_MDWE refused by this kernel")
-    if "AnalyzerUnavailable" in result.stderr or "cannot load the model" in result.stderr:
-        pytest.skip("no shipped model in this checkout")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.startswith("ok"), result.stdout
