@@ -311,7 +311,7 @@ TRAEFIK = make_family("traefik", "web", ("traefik",), "file", [
                'time="{ts_iso:ts}" level=error msg="Error while Peeking first byte: read tcp {ipv4}:443->{ip}:{port}: i/o timeout"']),
 ])
 
-_IIS = "{ts_exim:ts} {ip:dip} {method:method} {IISPATH} {IISQUERY} {|80|443} {|-|{plain_user:user}} {ip:sip} {iis_agent:ua} {|-|{full_url}} {status:status} 0 0 {duration_ms}"
+_IIS = "{ts_exim:ts} {ip:dip} {method:method} {IISPATH} {IISQUERY} {@80|443:dport} {|-|{plain_user:user}} {ip:sip} {iis_agent:ua} {|-|{full_url}} {status:status} 0 0 {duration_ms}"
 IIS = make_family("iis", "web", ("iis", "w3svc"), "file", [
     ("web_request", (3.0, [_IIS.replace("{IISPATH}", "{iis_path:url}").replace("{IISQUERY}", "{|-|{iis_query}}")])),
     ("web_attack_attempt", (2.0, [_IIS.replace("{IISPATH}", "{iis_attack_path:url}").replace("{IISQUERY}", "-"),
