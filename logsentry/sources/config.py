@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class StrictModel(BaseModel):
@@ -74,7 +74,79 @@ class JournaldSourceConfig(StrictModel):
         return value
 
 
+class KafkaTlsConfig(StrictModel):
+    """TLS settings of a Kafka connection (SSL, SASL_SSL). Verification is on by default."""
+
+    verify: bool = True
+    # A PEM bundle of CAs to trust instead of the system store (private PKI).
+    ca_file: str | None = None
+    # Client certificate and key (mutual TLS), PEM.
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+class KafkaSourceConfig(StrictModel):
+    """A consumer group reading log lines from Kafka topics (logsentry.sources.kafka).
+
+    Offsets are committed only for lines the pipeline fully processed, so a
+    crash re-reads at most the lines in flight (at least once).
+    """
+
+    type: Literal["kafka"] = "kafka"
+    name: str | None = None
+    bootstrap_servers: list[str] = Field(min_length=1)
+    topics: list[str] = Field(min_length=1)
+    group_id: str = "logsentry"
+    client_id: str = "logsentry"
+    # Where a group with no committed offset for a partition starts.
+    start_at: Literal["earliest", "latest"] = "earliest"
+    # "line": the value is one log line; "json": a JSON object whose
+    # `message_field` is the line; "auto": JSON objects when the value is one.
+    format: Literal["auto", "line", "json"] = "auto"
+    # Dotted path of the line in a JSON value (Filebeat/Vector: "message").
+    message_field: str = "message"
+    # ECS fields taken from each message: ECS name -> where from, one of
+    # "json:dotted.path", "header:NAME", "kafka:topic|partition|offset|key".
+    fields: dict[str, str] = Field(
+        default_factory=lambda: {"host.name": "json:host.name"})
+    max_line_bytes: int = Field(default=1_048_576, ge=1024)
+    # Largest message fetched; must be >= the topic's max.message.bytes or the
+    # consumer cannot move past an oversized message.
+    max_partition_fetch_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_batch: int = Field(default=512, ge=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_plain_username: str | None = None
+    # A literal, ${ENV:NAME} or ${FILE:/path}.
+    sasl_plain_password: SecretStr | None = None
+    tls: KafkaTlsConfig = KafkaTlsConfig()
+    partition_assignment: Literal["roundrobin", "range", "sticky"] = "roundrobin"
+    session_timeout: float = Field(default=30.0, gt=0)
+    # How long a revoked partition waits for its in-flight lines to be
+    # committed before it is handed over (what is left is read again).
+    revoke_timeout: float = Field(default=20.0, gt=0)
+    # How often processed offsets are committed to the group.
+    commit_interval: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check_security(self) -> KafkaSourceConfig:
+        sasl = self.security_protocol.startswith("SASL")
+        if sasl and (not self.sasl_mechanism or not self.sasl_plain_username
+                     or self.sasl_plain_password is None):
+            raise ValueError(
+                "SASL needs sasl_mechanism, sasl_plain_username and sasl_plain_password")
+        if self.sasl_mechanism and not sasl:
+            raise ValueError("sasl_mechanism needs security_protocol SASL_PLAINTEXT or SASL_SSL")
+        for name, origin in self.fields.items():
+            kind, _, what = origin.partition(":")
+            if kind not in ("json", "header", "kafka") or not what or (
+                    kind == "kafka" and what not in ("topic", "partition", "offset", "key")):
+                raise ValueError(f"fields.{name}: not json:PATH, header:NAME or "
+                                 f"kafka:topic|partition|offset|key: {origin!r}")
+        return self
+
+
 SourceConfig = Annotated[
-    FileSourceConfig | StdinSourceConfig | JournaldSourceConfig,
+    FileSourceConfig | StdinSourceConfig | JournaldSourceConfig | KafkaSourceConfig,
     Field(discriminator="type"),
 ]

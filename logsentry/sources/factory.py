@@ -9,6 +9,7 @@ from logsentry.sources.base import Source
 from logsentry.sources.config import (
     FileSourceConfig,
     JournaldSourceConfig,
+    KafkaSourceConfig,
     SourceConfig,
     StdinSourceConfig,
 )
@@ -30,4 +31,8 @@ def build_source(config: SourceConfig, state_dir: Path | None,
         from logsentry.sources.journald import JournaldSource
 
         return JournaldSource(config, state_dir, commit_interval=commit_interval)
+    if isinstance(config, KafkaSourceConfig):
+        from logsentry.sources.kafka import KafkaSource
+
+        return KafkaSource(config)
     raise ValueError(f"unknown source type {config!r}")

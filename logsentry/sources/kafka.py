@@ -1,0 +1,386 @@
+"""Reading log lines from Kafka topics as a member of a consumer group.
+
+Offsets: auto-commit is off. Each LineBatch holds the records of one
+partition; its position is the partition's next offset. The pipeline hands
+positions back (in order) once the lines are fully processed and their alerts
+durable, and only those offsets are committed to the group, every
+`commit_interval` and on revocation and shutdown: a crash re-reads at most
+what was in flight (at least once).
+
+Backpressure: when the pipeline's bounded queue is full, every assigned
+partition is paused (aiokafka then drops its prefetched records instead of
+buffering more) until the batch fits, so memory stays bounded however far
+behind the group is.
+
+Rebalances: on revocation the source stops handing on records of the revoked
+partitions, waits (at most `revoke_timeout`) until the pipeline committed
+every batch of them it already had, commits those offsets, then lets the
+partitions go. Batches of a partition carry the epoch of its assignment, so a
+late commit from before a revocation never moves the offset of a partition
+that another member now owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from logsentry.metrics import CONSUMER_LAG, LINES_READ
+from logsentry.sources.base import LineBatch, LineDecoder
+from logsentry.sources.config import KafkaSourceConfig
+from logsentry.sources.kafka_message import KafkaMessageDecoder
+
+log = structlog.get_logger(__name__)
+
+# Longest wait in one fetch: bounds how late `stop` and commits are noticed.
+POLL_MS = 200
+LAG_INTERVAL = 5.0
+RETRY_MAX_DELAY = 30.0
+
+AssignHook = Callable[[AIOKafkaConsumer, set[TopicPartition]], Awaitable[None]]
+RevokeHook = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaPosition:
+    """Where a batch ends: everything of `partition` before `offset` is in it or earlier."""
+
+    partition: TopicPartition
+    offset: int
+    epoch: int
+
+
+@dataclass(slots=True)
+class PartitionProgress:
+    """Offsets of one assigned partition: read, processed, committed to the group."""
+
+    epoch: int
+    handed: int = -1  # next offset after the last batch put into the queue
+    done: int = -1  # next offset after the last batch the pipeline committed
+    committed: int = -1  # what the group has (never moved backwards by us)
+    revoking: bool = False  # being handed over: no more records are read
+
+    @property
+    def in_flight(self) -> bool:
+        return self.handed > self.done
+
+
+class KafkaSource:
+    """A consumer-group member producing LineBatches (see module docstring)."""
+
+    def __init__(
+        self,
+        config: KafkaSourceConfig,
+        *,
+        on_assigned: AssignHook | None = None,
+        on_revoked: RevokeHook | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name or "kafka:" + ",".join(config.topics)
+        self.decoder = LineDecoder(self.name)
+        self.messages = KafkaMessageDecoder(config, self.decoder)
+        # Hooks of the detection stage (logsentry.topology): state per partition.
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+        self.consumer: AIOKafkaConsumer | None = None
+        self.progress: dict[TopicPartition, PartitionProgress] = {}
+        self._epochs = 0
+        self._paused = False
+        self._committed_event = asyncio.Event()
+        self._last_commit = time.monotonic()
+        self._last_lag = 0.0
+        self._lag_labels: set[tuple[str, str]] = set()
+
+    # -- the Source interface ------------------------------------------------------
+
+    async def run(self, out: asyncio.Queue[LineBatch], stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; the consumer stays open for `close()` to commit."""
+        consumer = await self._connect(stop)
+        if consumer is None:
+            return
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                fetched = await consumer.getmany(timeout_ms=POLL_MS,
+                                                 max_records=self.config.max_batch)
+                delay = 0.5
+            except KafkaError as exc:
+                # Broker gone or restarting: aiokafka reconnects; keep asking.
+                log.warning("kafka_fetch_failed", source=self.name, error=repr(exc), delay=delay)
+                await _sleep_unless(stop, delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY)
+                continue
+            for partition, records in fetched.items():
+                progress = self.progress.get(partition)
+                if progress is None or progress.revoking or not records:
+                    continue  # revoked while the records were on their way
+                batch = self._batch(partition, records, progress)
+                progress.handed = batch.position.offset
+                await self._put(out, batch)
+            if time.monotonic() - self._last_commit >= self.config.commit_interval:
+                await self.commit_offsets()
+            if time.monotonic() - self._last_lag >= LAG_INTERVAL:
+                self._update_lag()
+
+    def commit(self, position: Any) -> None:
+        """The pipeline processed everything up to `position` (a KafkaPosition)."""
+        progress = self.progress.get(position.partition)
+        if progress is None or progress.epoch != position.epoch:
+            return  # the partition was revoked since: its new owner reads it again
+        if position.offset > progress.done:
+            progress.done = position.offset
+            self._committed_event.set()
+
+    async def close(self) -> None:
+        """Commit what the pipeline processed, leave the group, close the connection."""
+        consumer, self.consumer = self.consumer, None
+        if consumer is None:
+            return
+        await self.commit_offsets()
+        # Leaving the group revokes everything: commits already made above.
+        try:
+            await consumer.stop()
+        except KafkaError as exc:
+            log.warning("kafka_close_failed", source=self.name, error=repr(exc))
+        for labels in self._lag_labels:
+            CONSUMER_LAG.remove(*labels)
+        self._lag_labels.clear()
+
+    # -- consuming -----------------------------------------------------------------
+
+    async def _connect(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
+        delay = 0.5
+        while not stop.is_set():
+            consumer = AIOKafkaConsumer(**self._options())
+            consumer.subscribe(self.config.topics, listener=_Listener(self))
+            try:
+                await consumer.start()
+            except (KafkaError, OSError) as exc:
+                log.warning("kafka_connect_failed", source=self.name, error=repr(exc),
+                            delay=delay)
+                await consumer.stop()
+                await _sleep_unless(stop, delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY)
+                continue
+            log.info("kafka_connected", source=self.name, topics=self.config.topics,
+                     group=self.config.group_id)
+            self.consumer = consumer
+            return consumer
+        return None
+
+    def _options(self) -> dict[str, Any]:
+        config = self.config
+        options: dict[str, Any] = {
+            "bootstrap_servers": config.bootstrap_servers,
+            "group_id": config.group_id,
+            "client_id": config.client_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": config.start_at,
+            "max_partition_fetch_bytes": config.max_partition_fetch_bytes,
+            "fetch_max_bytes": max(config.max_partition_fetch_bytes, 52_428_800),
+            "session_timeout_ms": int(config.session_timeout * 1000),
+            "heartbeat_interval_ms": max(100, int(config.session_timeout * 1000 / 10)),
+            # The revocation wait runs inside the rebalance: allow for it.
+            "rebalance_timeout_ms": int((config.revoke_timeout + config.session_timeout) * 1000),
+            "partition_assignment_strategy": (_assignor(config.partition_assignment),),
+        }
+        options.update(security_options(config))
+        return options
+
+    def _batch(self, partition: TopicPartition, records: list[Any],
+               progress: PartitionProgress) -> LineBatch:
+        decode = self.messages.decode
+        lines: list[str] = []
+        known: list[dict[str, Any]] = []
+        offsets: list[int] = []
+        any_fields = False
+        for record in records:
+            line, fields = decode(record)
+            lines.append(line)
+            known.append(fields or {})
+            any_fields = any_fields or bool(fields)
+            offsets.append(record.offset + 1)
+        LINES_READ.labels(self.name).inc(len(lines))
+        return LineBatch(
+            source=self,
+            lines=lines,
+            position=KafkaPosition(partition, records[-1].offset + 1, progress.epoch),
+            received=time.time(),
+            fields=known if any_fields else None,
+            offsets=offsets,
+        )
+
+    async def _put(self, out: asyncio.Queue[LineBatch], batch: LineBatch) -> None:
+        try:
+            out.put_nowait(batch)
+            return
+        except asyncio.QueueFull:
+            pass
+        # The pipeline is behind: stop fetching rather than buffer.
+        consumer = self.consumer
+        if consumer is not None:
+            consumer.pause(*self.progress)
+            self._paused = True
+        try:
+            await out.put(batch)
+        finally:
+            if consumer is not None and self._paused:
+                self._paused = False
+                consumer.resume(*[tp for tp in self.progress if tp in consumer.assignment()])
+
+    # -- offsets -------------------------------------------------------------------
+
+    async def commit_offsets(self, partitions: Collection[TopicPartition] | None = None) -> None:
+        """Commit to the group the offsets the pipeline processed (all or `partitions`)."""
+        self._last_commit = time.monotonic()
+        consumer = self.consumer
+        if consumer is None:
+            return
+        offsets = {
+            tp: p.done for tp, p in self.progress.items()
+            if (partitions is None or tp in partitions) and p.done > p.committed
+        }
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance or a broker outage: retried at the next interval; the
+            # group at worst re-reads what these offsets cover.
+            log.warning("kafka_commit_failed", source=self.name, error=repr(exc))
+            return
+        for tp, offset in offsets.items():
+            progress = self.progress.get(tp)
+            if progress is not None:
+                progress.committed = max(progress.committed, offset)
+
+    def _update_lag(self) -> None:
+        """CONSUMER_LAG: end of the log minus what this member committed (or will)."""
+        self._last_lag = time.monotonic()
+        consumer = self.consumer
+        if consumer is None:
+            return
+        for tp, progress in self.progress.items():
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            done = max(progress.done, progress.committed)
+            if done < 0:
+                continue
+            labels = (tp.topic, str(tp.partition))
+            CONSUMER_LAG.labels(*labels).set(max(0, end - done))
+            self._lag_labels.add(labels)
+
+    # -- rebalances ----------------------------------------------------------------
+
+    async def assigned(self, partitions: set[TopicPartition]) -> None:
+        consumer = self.consumer
+        for tp in partitions:
+            self._epochs += 1
+            self.progress[tp] = PartitionProgress(epoch=self._epochs)
+        if consumer is not None:
+            for tp in partitions:
+                # What the group has: commits never go below it (a replay seeks back).
+                try:
+                    committed = await consumer.committed(tp)
+                except KafkaError:
+                    committed = None
+                if committed is not None:
+                    self.progress[tp].committed = committed
+            if self._paused:
+                consumer.pause(*partitions)
+        log.info("kafka_partitions_assigned", source=self.name,
+                 partitions=sorted(f"{tp.topic}-{tp.partition}" for tp in partitions))
+        if self.on_assigned is not None and consumer is not None:
+            await self.on_assigned(consumer, partitions)
+
+    async def revoked(self, partitions: set[TopicPartition]) -> None:
+        owned = {tp for tp in partitions if tp in self.progress}
+        if not owned:
+            return
+        # Stop handing on their records, but keep accepting the pipeline's
+        # commits for what it already has.
+        for tp in owned:
+            self.progress[tp].revoking = True
+        deadline = time.monotonic() + self.config.revoke_timeout
+        while any(self.progress[tp].in_flight for tp in owned):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning("kafka_revoke_timeout", source=self.name,
+                            partitions=sorted(str(tp) for tp in owned
+                                              if self.progress[tp].in_flight))
+                break
+            self._committed_event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._committed_event.wait(), min(remaining, 0.5))
+        await self.commit_offsets(owned)
+        if self.on_revoked is not None:
+            await self.on_revoked(owned)
+        for tp in owned:
+            del self.progress[tp]
+            labels = (tp.topic, str(tp.partition))
+            if labels in self._lag_labels:
+                CONSUMER_LAG.remove(*labels)
+                self._lag_labels.discard(labels)
+        log.info("kafka_partitions_revoked", source=self.name,
+                 partitions=sorted(f"{tp.topic}-{tp.partition}" for tp in owned))
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """aiokafka calls these inside the rebalance, before and after the new assignment."""
+
+    def __init__(self, source: KafkaSource) -> None:
+        self.source = source
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.source.revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.source.assigned(set(assigned))
+
+
+def security_options(config: KafkaSourceConfig) -> dict[str, Any]:
+    """aiokafka client options for TLS and SASL (consumers, producers, admin clients)."""
+    options: dict[str, Any] = {"security_protocol": config.security_protocol}
+    if config.security_protocol in ("SSL", "SASL_SSL"):
+        from logsentry.sinks.config import TlsConfig
+        from logsentry.sinks.tls import client_context
+
+        options["ssl_context"] = client_context(TlsConfig(**config.tls.model_dump()))
+    if config.sasl_mechanism:
+        from logsentry.sinks.secrets import resolve_secret
+
+        options["sasl_mechanism"] = config.sasl_mechanism
+        options["sasl_plain_username"] = config.sasl_plain_username
+        if config.sasl_plain_password is not None:
+            options["sasl_plain_password"] = resolve_secret(config.sasl_plain_password)
+    return options
+
+
+def _assignor(name: str) -> Any:
+    if name == "range":
+        from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+
+        return RangePartitionAssignor
+    if name == "sticky":
+        from aiokafka.coordinator.assignors.sticky.sticky_assignor import (
+            StickyPartitionAssignor,
+        )
+
+        return StickyPartitionAssignor
+    from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+
+    return RoundRobinPartitionAssignor
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
