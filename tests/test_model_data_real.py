@@ -163,3 +163,16 @@ def test_list_families_reports_synthetic_and_real_with_splits() -> None:
     assert listed["fail2ban:sshd"]["split"] == "train"
     assert listed["fail2ban:dovecot"]["split"] == "held_out:independent"
     assert listed["loghub:Demo"]["count"] == 4
+
+
+def test_malformed_records_are_skipped_and_logged(tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "fail2ban"
+    folder.mkdir()
+    good = ('{"family": "sshd", "line": "Invalid user q from 192.0.2.9", "match": true,'
+            ' "host": "192.0.2.9", "host_in_line": true}')
+    (folder / "sshd.jsonl").write_text(f"{good}\n{{not json\n[1, 2]\n\n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        records = real.load_fail2ban(tmp_path)
+    assert [r.line for r in records] == ["Invalid user q from 192.0.2.9"]
+    assert "skipped 2 malformed record(s)" in caplog.text

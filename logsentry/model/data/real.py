@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import ipaddress
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -43,6 +44,27 @@ from logsentry.model.example import Example, Span
 __all__ = ["HELD_OUT", "HELD_OUT_UNSEEN", "real_examples", "training_examples"]
 
 _ENV = "LOGSENTRY_DATASETS"
+_log = logging.getLogger(__name__)
+
+
+def _json_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file; malformed lines are counted and logged, not fatal."""
+    bad = 0
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for raw in fh:
+            if not raw.strip():
+                continue
+            try:
+                doc = json.loads(raw)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("line"), str):
+                yield doc
+            else:
+                bad += 1
+    if bad:
+        _log.warning("skipped %d malformed record(s) in %s", bad, path)
 
 
 def datasets_root() -> Path:
@@ -190,20 +212,18 @@ def load_fail2ban(root: Path | None = None) -> list[Fail2banRecord]:
         return []
     out: list[Fail2banRecord] = []
     for path in sorted(base.glob("*.jsonl")):
-        with path.open(encoding="utf-8") as fh:
-            for raw in fh:
-                if not raw.strip():
-                    continue
-                d = json.loads(raw)
-                extra = d.get("extra") or {}
-                user = extra.get("user")
-                options = d.get("filter_options")
-                out.append(Fail2banRecord(
-                    filter=str(d["family"]), line=str(d["line"]), match=bool(d["match"]),
-                    host=d.get("host"), host_in_line=bool(d.get("host_in_line")),
-                    user=str(user) if isinstance(user, str) else None,
-                    filter_options=tuple(options) if options is not None else None,
-                    source_file=str(d.get("source_file", "")), lineno=int(d.get("lineno", 0))))
+        for d in _json_records(path):
+            extra = d.get("extra") or {}
+            user = extra.get("user") if isinstance(extra, dict) else None
+            options = d.get("filter_options")
+            host = d.get("host")
+            out.append(Fail2banRecord(
+                filter=str(d.get("family") or path.stem), line=d["line"],
+                match=bool(d.get("match")), host=host if isinstance(host, str) else None,
+                host_in_line=bool(d.get("host_in_line")),
+                user=user if isinstance(user, str) else None,
+                filter_options=tuple(options) if isinstance(options, list) else None,
+                source_file=str(d.get("source_file", "")), lineno=int(d.get("lineno") or 0)))
     return out
 
 
@@ -323,16 +343,13 @@ def load_crowdsec(root: Path | None = None) -> list[CrowdsecEvent]:
     out: list[CrowdsecEvent] = []
     for path in sorted(base.glob("*/expected.jsonl")):
         test = path.parent.name
-        with path.open(encoding="utf-8") as fh:
-            for raw in fh:
-                if not raw.strip():
-                    continue
-                d = json.loads(raw)
-                meta = {str(k): str(v) for k, v in (d.get("meta") or {}).items() if v is not None}
-                parsed = d.get("parsed")
-                expected = None if parsed is None else bool(parsed)
-                out.append(CrowdsecEvent(test, str(d["line"]), expected, meta,
-                                         int(d.get("lineno", 0))))
+        for d in _json_records(path):
+            raw_meta = d.get("meta")
+            meta = ({str(k): str(v) for k, v in raw_meta.items() if v is not None}
+                    if isinstance(raw_meta, dict) else {})
+            parsed = d.get("parsed")
+            expected = None if parsed is None else bool(parsed)
+            out.append(CrowdsecEvent(test, d["line"], expected, meta, int(d.get("lineno") or 0)))
     return out
 
 
