@@ -28,14 +28,15 @@ from logsentry.model.example import Example
 HELD_OUT_FAIL2BAN_UNSEEN: frozenset[str] = frozenset({
     "3proxy", "counter-strike", "dante", "directadmin", "drupal-auth", "ejabberd-auth",
     "groupoffice", "gssftpd", "guacamole", "monit", "murmur", "nagios", "nsd",
-    "openwebmail", "oracleims", "perdition", "phpmyadmin-syslog", "proxmox",
+    "openwebmail", "oracleims", "perdition", "phpmyadmin-syslog",
     "slapd", "sogo-auth", "squirrelmail", "zoneminder",
 })
 HELD_OUT_FAIL2BAN_INDEPENDENT: frozenset[str] = frozenset({
     "dovecot", "exim", "postfix", "nginx-http-auth", "nginx-limit-req", "selinux-ssh",
     # Formats the generator covers though the application is new: Cyrus "badlogin:"
-    # (sieve), combined access logs (php-url-fopen, openhab).
-    "sieve", "php-url-fopen", "openhab",
+    # (sieve), combined access logs (php-url-fopen, openhab), pam_unix-style
+    # "authentication failure; rhost= user=" (proxmox).
+    "sieve", "php-url-fopen", "openhab", "proxmox",
 })
 HELD_OUT_FAIL2BAN: frozenset[str] = HELD_OUT_FAIL2BAN_UNSEEN | HELD_OUT_FAIL2BAN_INDEPENDENT
 
@@ -53,9 +54,12 @@ HELD_OUT_CROWDSEC_INDEPENDENT: frozenset[str] = frozenset({
 })
 HELD_OUT_CROWDSEC: frozenset[str] = HELD_OUT_CROWDSEC_UNSEEN | HELD_OUT_CROWDSEC_INDEPENDENT
 
-HELD_OUT_LOGHUB: frozenset[str] = frozenset({
-    "Apache", "BGL", "HDFS", "HealthApp", "Mac", "OpenSSH", "Proxifier", "Zookeeper",
+HELD_OUT_LOGHUB_UNSEEN: frozenset[str] = frozenset({
+    "BGL", "HDFS", "HealthApp", "Mac", "Proxifier", "Zookeeper",
 })
+# OpenSSH and Apache error logs are formats the generator covers.
+HELD_OUT_LOGHUB_INDEPENDENT: frozenset[str] = frozenset({"Apache", "OpenSSH"})
+HELD_OUT_LOGHUB: frozenset[str] = HELD_OUT_LOGHUB_UNSEEN | HELD_OUT_LOGHUB_INDEPENDENT
 
 HELD_OUT: frozenset[str] = frozenset(
     {f"fail2ban:{name}" for name in HELD_OUT_FAIL2BAN}
@@ -67,10 +71,9 @@ HELD_OUT: frozenset[str] = frozenset(
 HELD_OUT_UNSEEN: frozenset[str] = frozenset(
     {f"fail2ban:{name}" for name in HELD_OUT_FAIL2BAN_UNSEEN}
     | {f"crowdsec:{name}" for name in HELD_OUT_CROWDSEC_UNSEEN}
-    | {f"loghub:{name}" for name in HELD_OUT_LOGHUB}
+    | {f"loghub:{name}" for name in HELD_OUT_LOGHUB_UNSEEN}
 )
-"""The held-out families whose software has no synthetic family (Loghub counts: its
-systems' templates are never generated)."""
+"""The held-out families whose software and format have no synthetic family."""
 
 
 def is_held_out(family: str) -> bool:
