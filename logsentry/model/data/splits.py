@@ -41,16 +41,18 @@ HELD_OUT_FAIL2BAN_INDEPENDENT: frozenset[str] = frozenset({
 HELD_OUT_FAIL2BAN: frozenset[str] = HELD_OUT_FAIL2BAN_UNSEEN | HELD_OUT_FAIL2BAN_INDEPENDENT
 
 HELD_OUT_CROWDSEC_UNSEEN: frozenset[str] = frozenset({
-    "adguardhome-logs", "baikal-logs", "bitwarden-logs", "charon-ipsec-logs", "cpanel-logs",
+    "adguardhome-logs", "baikal-logs", "bitwarden-logs", "charon-ipsec-logs",
     "filebrowser-logs", "fireflyiii-bf", "fireflyiii-logs", "harbor-logs", "immich-logs",
     "keycloak-logs", "litellm-logs", "nextcloud-logs", "ntfy-logs", "odoo-bf_user-enum",
     "opnsense-gui-auth", "overseerr-logs", "paperless-ngx-logs", "pfsense-gui-auth",
     "prowlarr-logs", "radarr-logs", "sabnzbd-logs", "teamspeak-bf", "zimbra-logs",
-    "zoneminder-logs", "proxmox-logs",
+    "zoneminder-logs",
 })
 HELD_OUT_CROWDSEC_INDEPENDENT: frozenset[str] = frozenset({
     "sshd-logs", "sshd-success-logs", "nginx_http-logs", "dovecot-logs", "exim-logs",
     "postfix-logs", "haproxy-logs", "vsftpd-logs", "mongodb-logs", "pgsql-logs", "iptables-logs",
+    # New applications in covered formats: pam_unix-style failures, combined access log.
+    "proxmox-logs", "cpanel-logs",
 })
 HELD_OUT_CROWDSEC: frozenset[str] = HELD_OUT_CROWDSEC_UNSEEN | HELD_OUT_CROWDSEC_INDEPENDENT
 
