@@ -75,11 +75,9 @@ def test_unit_declares_the_service_contract() -> None:
     assert set(parser.sections()) == {"Unit", "Service", "Install"}
 
 
-@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
-@pytest.mark.skipif(HOST_UNITS is None, reason="no systemd unit directory on this machine")
-def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
+def verify_in_scratch_root(root: Path, unit_text: str) -> subprocess.CompletedProcess[str]:
+    """`systemd-analyze verify` of `unit_text` installed in a scratch root."""
     assert ANALYZE is not None and HOST_UNITS is not None
-    root = tmp_path / "root"
     exec_start = unit_settings()["ExecStart"][0].split()[0]
     binary = root / exec_start.lstrip("/")
     binary.parent.mkdir(parents=True)
@@ -87,15 +85,31 @@ def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
     binary.chmod(0o755)
     (root / "bin").mkdir()
     shutil.copy(shutil.which("kill") or "/bin/kill", root / "bin" / "kill")
-    units = root / "usr/lib/systemd/system"
-    shutil.copytree(HOST_UNITS, units, symlinks=True)
+    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
     installed = root / "etc/systemd/system/logsentry.service"
     installed.parent.mkdir(parents=True)
-    shutil.copy(UNIT, installed)
-    result = subprocess.run([ANALYZE, "verify", f"--root={root}", str(installed)],
-                            capture_output=True, text=True, timeout=60, check=False)
+    installed.write_text(unit_text)
+    return subprocess.run([ANALYZE, "verify", f"--root={root}", str(installed)],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+needs_analyze = pytest.mark.skipif(
+    ANALYZE is None or HOST_UNITS is None,
+    reason="systemd-analyze or the host's systemd unit directory is missing")
+
+
+@needs_analyze
+def test_systemd_analyze_verify_is_clean(tmp_path: Path) -> None:
+    result = verify_in_scratch_root(tmp_path / "root", UNIT.read_text())
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "" and result.stderr.strip() == "", result.stderr
+
+
+@needs_analyze
+def test_the_verify_check_catches_a_broken_unit(tmp_path: Path) -> None:
+    broken = UNIT.read_text().replace("ProtectSystem=strict", "ProtectSystm=strict")
+    result = verify_in_scratch_root(tmp_path / "root", broken)
+    assert "ProtectSystm" in result.stderr
 
 
 @pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
