@@ -16,6 +16,9 @@ with open(journal + ".argv", "a") as log:
     log.write(json.dumps(sys.argv[1:]) + "\n")
 opts = dict(a.split("=", 1) if "=" in a else (a, "") for a in sys.argv[1:])
 exit_after = int(os.environ.get("FAKE_EXIT_AFTER", "0"))
+if os.environ.get("FAKE_STDERR"):
+    sys.stderr.write(os.environ["FAKE_STDERR"] + "\n")
+    sys.stderr.flush()
 
 def entries():
     with open(journal, "rb") as f:

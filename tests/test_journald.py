@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from logsentry.config import ConfigError, parse_config
 from logsentry.envelope import EnvelopeParser
@@ -232,6 +233,26 @@ async def test_an_entry_beyond_the_json_cap_is_skipped_whole(
     await reader.finish()
     assert lines == [entry(1)["MESSAGE"], entry(3)["MESSAGE"]]
     assert LINES_MALFORMED.labels(name, "oversized_entry")._value.get() == 1
+
+
+async def test_journalctl_warnings_are_logged_while_it_runs(
+    fake_journal: FakeJournal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hint = ("Hint: You are currently not seeing messages from other users and the system. "
+            "Users in groups 'adm', 'systemd-journal' can see all messages.")
+    monkeypatch.setenv("FAKE_STDERR", hint)
+    fake_journal.append(entry(1))
+    with structlog.testing.capture_logs() as logs:
+        reader = Reader(source_for(tmp_path, start_at="beginning"))
+        await reader.lines(1)
+        for _ in range(100):
+            if any(r["event"] == "journalctl_stderr" for r in logs):
+                break
+            await asyncio.sleep(0.02)
+        await reader.finish()
+    warnings = [r for r in logs if r["event"] == "journalctl_stderr"]
+    assert warnings and warnings[0]["line"] == hint
+    assert warnings[0]["log_level"] == "warning"
 
 
 async def test_a_missing_journalctl_is_a_clear_error(tmp_path: Path) -> None:

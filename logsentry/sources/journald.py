@@ -38,6 +38,7 @@ log = structlog.get_logger(__name__)
 
 CHUNK_BYTES = 64 * 1024
 MAX_RESTART_DELAY = 30.0
+MAX_STDERR_LINES = 20
 # Fields journalctl is asked for (plus __CURSOR and the timestamps, which it
 # always prints). Fewer fields: less JSON to parse per entry.
 OUTPUT_FIELDS = (
@@ -156,11 +157,25 @@ class EntryParser:
         LINES_MALFORMED.labels(self.source, reason).inc()
 
 
-async def _tail(stream: asyncio.StreamReader, keep: int = 4096) -> bytes:
-    """Read a stream to its end, keeping its last `keep` bytes (journalctl's errors)."""
+async def _drain_stderr(stream: asyncio.StreamReader, source: str, keep: int = 4096) -> bytes:
+    """Log journalctl's error output as it comes; return its last `keep` bytes.
+
+    Its warnings matter while it runs (e.g. the hint that it only sees the
+    user's own journal for lack of the systemd-journal group), not only once
+    it exits. At most MAX_STDERR_LINES lines are logged per journalctl run.
+    """
     tail = b""
+    pending = b""
+    logged = 0
     while chunk := await stream.read(CHUNK_BYTES):
         tail = (tail + chunk)[-keep:]
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()[-keep:]
+        for line in lines:
+            text = line.decode("utf-8", errors="replace").strip()
+            if text and logged < MAX_STDERR_LINES:
+                logged += 1
+                log.warning("journalctl_stderr", source=source, line=text[:500])
     return tail
 
 
@@ -276,7 +291,8 @@ class JournaldSource:
 
     def command(self, binary: str, after_cursor: str | None) -> list[str]:
         """The journalctl command line for a start after `after_cursor` (None: start_at)."""
-        args = [binary, "--follow", "--output=json", "--all", "--no-pager", "--quiet",
+        # No --quiet: its hints (missing permissions) go to stderr, which is logged.
+        args = [binary, "--follow", "--output=json", "--all", "--no-pager",
                 "--output-fields=" + ",".join(OUTPUT_FIELDS)]
         if self.config.directory:
             args.append("--directory=" + self.config.directory)
@@ -308,7 +324,7 @@ class JournaldSource:
         log.info("journalctl_started", source=self.name, pid=process.pid,
                  after_cursor=self._read_cursor is not None)
         assert process.stdout is not None and process.stderr is not None
-        stderr_task = asyncio.ensure_future(_tail(process.stderr))
+        stderr_task = asyncio.ensure_future(_drain_stderr(process.stderr, self.name))
         stop_task = asyncio.ensure_future(stop.wait())
         entries = 0
         pending = b""
