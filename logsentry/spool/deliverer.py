@@ -40,8 +40,8 @@ log = structlog.get_logger(__name__)
 DEFAULT_MAX_BATCH = 100
 # Records read per step, so routing can skip many at once.
 READ_AHEAD = 256
-# A cursor advanced only past skipped records is saved at most this often.
-SKIP_SAVE_INTERVAL = 1.0
+# A cursor is saved at most this often while busy, and whenever it goes idle.
+CURSOR_SAVE_INTERVAL = 0.2
 
 
 @runtime_checkable
@@ -73,6 +73,7 @@ class SinkDeliverer:
         self._wake = asyncio.Event()
         self._started = False
         self._saved_at = 0.0
+        self._saved_cursor = cursor
         self._max_batch = int(getattr(sink, "max_batch", DEFAULT_MAX_BATCH))
         self._pacer = sink if isinstance(sink, PacedSink) else None
 
@@ -93,6 +94,9 @@ class SinkDeliverer:
         while True:
             SPOOL_PENDING.labels(self.name).set(self.pending())
             if self.cursor >= self._spool.next_seq:
+                if self._saved_cursor != self.cursor:
+                    await self._save()
+                    continue
                 self._wake.clear()
                 if self.cursor >= self._spool.next_seq:
                     await self._wake.wait()
@@ -144,9 +148,7 @@ class SinkDeliverer:
         if undecodable:
             await self._dead_letter(undecodable, "undecodable spool record")
         if not batch:
-            # Only skipped records: no need to fsync the cursor for them; a
-            # crash merely re-skips them. Saved with the next delivery.
-            await self._advance(next_cursor, durable=bool(undecodable))
+            await self._advance(next_cursor)
             return
         try:
             await asyncio.wait_for(self.sink.send(batch), self._config.send_timeout)
@@ -223,14 +225,21 @@ class SinkDeliverer:
                         retry_in=round(delay, 3))
         await asyncio.sleep(delay)
 
-    async def _advance(self, next_cursor: int, durable: bool = True) -> None:
+    async def _advance(self, next_cursor: int) -> None:
         # Everything below next_cursor is acknowledged (or skipped): moving the
-        # in-memory cursor first means a save at shutdown never goes backwards.
+        # in-memory cursor first means a later save never goes backwards.
         self.cursor = next_cursor
-        if durable or time.monotonic() - self._saved_at > SKIP_SAVE_INTERVAL:
-            await asyncio.to_thread(self._cursors.save, self.name, next_cursor)
-            self._saved_at = time.monotonic()
+        # Saves are coalesced (two fsyncs each): a crash re-delivers at most
+        # CURSOR_SAVE_INTERVAL worth of alerts, which at-least-once allows.
+        if time.monotonic() - self._saved_at >= CURSOR_SAVE_INTERVAL:
+            await self._save()
         self._on_advance()
+
+    async def _save(self) -> None:
+        cursor = self.cursor
+        self._saved_at = time.monotonic()
+        await asyncio.to_thread(self._cursors.save, self.name, cursor)
+        self._saved_cursor = cursor
 
 
 def _decode(payload: bytes) -> Alert | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import structlog
@@ -51,6 +52,7 @@ class AlertDelivery:
         self._space = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._append_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._closed = False
 
     @classmethod
@@ -109,7 +111,9 @@ class AlertDelivery:
         size = sum(len(p) + 16 for p in payloads)
         async with self._append_lock:
             await self._wait_for_space(size)
-            segment, offsets = await asyncio.to_thread(self._spool.append, payloads)
+            # A dedicated thread: appends never queue behind cursor saves.
+            segment, offsets = await asyncio.get_running_loop().run_in_executor(
+                self._append_thread, self._spool.append, payloads)
             self._spool.publish(segment, offsets, size)
         SPOOL_BYTES.set(self._spool.total_bytes)
         for deliverer in self._deliverers:
@@ -188,4 +192,5 @@ class AlertDelivery:
         left = self.pending()
         if any(left.values()):
             log.warning("spool_closed_with_pending", pending=left)
+        self._append_thread.shutdown(wait=True)
         self._spool.close()
