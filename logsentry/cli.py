@@ -139,6 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                   "/var/log/secure, /var/log/syslog, ...): replaying the bundled sample "
                   "attacks instead (logsentry demo).", file=sys.stderr)
             config = demo_config()
+            _reconfigure_logging(args, config)
+            return _run_demo(config)
         else:
             print("logsentry: no configuration file at "
                   f"{DEFAULT_CONFIG_PATH}; following: "
@@ -150,12 +152,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Replay the bundled sample attacks and print the alerts they raise."""
-    from logsentry.daemon import Daemon
     from logsentry.defaults import demo_config
 
     config = demo_config()
     _reconfigure_logging(args, config)
-    return asyncio.run(Daemon(config).run())
+    return _run_demo(config)
+
+
+def _run_demo(config: Config) -> int:
+    """Run a replay, then remove its throw-away state folder."""
+    import shutil
+
+    from logsentry.daemon import Daemon
+
+    try:
+        return asyncio.run(Daemon(config).run())
+    finally:
+        shutil.rmtree(config.state_dir, ignore_errors=True)
 
 
 # -- check-config ------------------------------------------------------------------------
