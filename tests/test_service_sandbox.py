@@ -11,7 +11,8 @@ Without systemd as PID 1, the test rebuilds what it can of
 - CapabilityBoundingSet= (empty) and NoNewPrivileges=yes: setpriv drops every
   capability and sets no_new_privs.
 
-The daemon runs with the shipped model when the checkout has one. Not
+The daemon runs with the shipped model when the checkout has one, a file
+source and a journald source (spawning a stand-in journalctl). Not
 rebuilt: the system call filter and the `logsentry` user (the interpreter may
 live where only root can read it). Needs root and unshare; skipped otherwise.
 """
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fake_journalctl import entry, install_fake_journalctl
 from tests.notify_receiver import NotifyReceiver
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,6 +91,9 @@ def test_daemon_runs_in_the_units_sandbox(tmp_path: Path, receiver: NotifyReceiv
     for name in ("state", "logs"):
         (tmp_path / name).mkdir()
     (tmp_path / "auth.log").write_text("")
+    # The journald source spawns journalctl (here the fake) inside the sandbox.
+    bin_dir, journal = install_fake_journalctl(tmp_path)
+    journal.append(entry(1, _HOSTNAME="sandboxed"))
     analyzer = "model" if _model_available() else "none"
     config = tmp_path / "config.yaml"
     config.write_text(f"""
@@ -96,6 +101,8 @@ state_dir: {tmp_path}/state
 sources:
   - type: file
     paths: [{tmp_path}/auth.log]
+    start_at: beginning
+  - type: journald
     start_at: beginning
 analysis:
   analyzer: {analyzer}
@@ -113,6 +120,7 @@ service:
     script = tmp_path / "sandbox.sh"
     script.write_text(SANDBOX)
     env = dict(os.environ, SBX=str(tmp_path), NOTIFY_SOCKET=receiver.address,
+               PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", FAKE_JOURNAL=str(journal.path),
                PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1", HOME=str(tmp_path / "state"),
                OMP_NUM_THREADS="2", HF_HUB_OFFLINE="1")
     stderr_path = tmp_path / "stderr.log"
@@ -138,7 +146,8 @@ service:
                       "203.0.113.9 port 4242 ssh2\n")
         events = tmp_path / "logs" / "events.jsonl"
         deadline = time.monotonic() + 60
-        while not (events.exists() and "203.0.113.9" in events.read_text()):
+        while not (events.exists() and "203.0.113.9" in events.read_text()
+                   and '"sandboxed"' in events.read_text()):
             assert time.monotonic() < deadline, stderr_path.read_text()[-3000:]
             time.sleep(0.05)
         assert not (tmp_path / "probe").exists()
