@@ -193,3 +193,16 @@ def test_counter_totals_sum_every_label() -> None:
     LINES_READ.labels("total-a").inc(2)
     LINES_READ.labels("total-b").inc(3)
     assert counter_total(LINES_READ) == start + 5
+
+
+async def test_event_loop_lag_is_measured_even_without_a_watchdog() -> None:
+    from logsentry.metrics import EVENT_LOOP_LAG
+
+    lifecycle = ServiceLifecycle(ServiceConfig(metrics=MetricsConfig(enabled=False)),
+                                 ServiceNotifier(None))
+    await lifecycle.start()
+    await asyncio.sleep(0.1)
+    time.sleep(0.6)  # the loop is blocked past the probe's wake-up time
+    await asyncio.sleep(1.0)
+    assert EVENT_LOOP_LAG._value.get() >= 0.4
+    await lifecycle.close()

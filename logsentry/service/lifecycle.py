@@ -25,6 +25,7 @@ from logsentry.service.config import ServiceConfig
 from logsentry.service.http import HealthState, MonitoringServer
 from logsentry.service.notify import ServiceNotifier
 from logsentry.service.status import StatusReporter, Totals, describe
+from logsentry.service.watchdog import measure_loop_lag
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +44,7 @@ class ServiceLifecycle:
         self.health = health if health is not None else HealthState()
         self.server: MonitoringServer | None = None
         self._status_task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
         self._started = Totals.now()
 
     async def start(self, is_healthy: Callable[[], bool] | None = None) -> None:
@@ -60,10 +62,13 @@ class ServiceLifecycle:
         if self.config.metrics.enabled:
             self.server = MonitoringServer(self.config.metrics, self.health)
             await self.server.start()
-        if self.config.watchdog:
-            task = self.notifier.start_watchdog(is_healthy)
-            if task is not None:
-                log.info("watchdog_started", usec=self.notifier.watchdog_usec)
+        watchdog = self.notifier.start_watchdog(is_healthy) if self.config.watchdog else None
+        if watchdog is not None:
+            log.info("watchdog_started", usec=self.notifier.watchdog_usec)
+        else:
+            # The watchdog measures event-loop lag; without one, measure it anyway.
+            self._lag_task = asyncio.get_running_loop().create_task(
+                measure_loop_lag(), name="loop-lag")
         self.notifier.status("starting")
 
     def ready(self, status: str = "running") -> None:
@@ -99,10 +104,11 @@ class ServiceLifecycle:
 
     async def close(self) -> None:
         """Stop reporting, the watchdog and the endpoint."""
-        task, self._status_task = self._status_task, None
-        if task is not None:
+        tasks = [t for t in (self._status_task, self._lag_task) if t is not None]
+        self._status_task = self._lag_task = None
+        for task in tasks:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.server is not None:
             await self.server.close()
             self.server = None

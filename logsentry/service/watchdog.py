@@ -81,3 +81,11 @@ class Watchdog:
         if not healthy:
             log.warning("watchdog_ping_withheld", reason="health check failed")
         return healthy
+
+
+async def measure_loop_lag(interval: float = 1.0) -> None:
+    """Keep logsentry_event_loop_lag_seconds current without a watchdog (until cancelled)."""
+    while True:
+        due = time.monotonic() + interval
+        await asyncio.sleep(interval)
+        EVENT_LOOP_LAG.set(max(0.0, time.monotonic() - due))
