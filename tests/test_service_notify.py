@@ -201,8 +201,9 @@ async def test_event_loop_lag_is_measured_even_without_a_watchdog() -> None:
     lifecycle = ServiceLifecycle(ServiceConfig(metrics=MetricsConfig(enabled=False)),
                                  ServiceNotifier(None))
     await lifecycle.start()
-    await asyncio.sleep(0.1)
-    time.sleep(0.6)  # the loop is blocked past the probe's wake-up time
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(0.05)  # the probe task starts its first one-second sleep
+    # Block the loop well past the probe's wake-up time.
+    time.sleep(1.6)
+    await asyncio.sleep(0.05)
     assert EVENT_LOOP_LAG._value.get() >= 0.4
     await lifecycle.close()
