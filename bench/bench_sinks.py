@@ -214,6 +214,8 @@ async def main() -> None:
     parser.add_argument("--throughput", type=int, default=4000, help="alerts, isolation runs")
     parser.add_argument("--bursts", type=int, default=100, help="bursts for the latency figure")
     parser.add_argument("--quick", action="store_true", help="5 s outage, fewer samples")
+    parser.add_argument("--only", choices=["outage", "isolation", "latency"], default=None,
+                        help="run one scenario")
     parser.add_argument("--max-backoff", type=float, default=None,
                         help="retry backoff cap (default: SpoolConfig's)")
     args = parser.parse_args()
@@ -226,9 +228,12 @@ async def main() -> None:
                                          "breaker_open_seconds": args.max_backoff})
     print("spool:", spool.model_dump(include={"max_backoff", "breaker_failures",
                                               "breaker_open_seconds", "fsync"}))
-    print("outage:", await bench_outage(args.outage, args.alerts, spool), flush=True)
-    print("isolation:", await bench_isolation(args.throughput, spool), flush=True)
-    print("latency:", await bench_latency(args.bursts, 0.3, spool), flush=True)
+    if args.only in (None, "outage"):
+        print("outage:", await bench_outage(args.outage, args.alerts, spool), flush=True)
+    if args.only in (None, "isolation"):
+        print("isolation:", await bench_isolation(args.throughput, spool), flush=True)
+    if args.only in (None, "latency"):
+        print("latency:", await bench_latency(args.bursts, 0.3, spool), flush=True)
 
 
 if __name__ == "__main__":
