@@ -94,3 +94,32 @@ async def test_tcp_reconnects_after_the_receiver_restarts(tmp_path: Path) -> Non
         lines = second.wait_for_lines(1)
     await sink.close()
     assert any("msg=alert #99" in line for line in lines)
+
+
+async def test_rsyslog_outage_then_recovery_delivers_all_pending_in_order(
+        tmp_path: Path) -> None:
+    from logsentry.spool.config import SpoolConfig
+    from logsentry.spool.delivery import AlertDelivery
+    from tests.servers.alerts import first_occurrences
+    from tests.servers.ports import wait_until
+
+    spool = SpoolConfig(initial_backoff=0.05, max_backoff=0.2, breaker_open_seconds=0.2)
+    with run_rsyslog(tmp_path / "a") as first:
+        port = first.port
+        config = SyslogSinkConfig(name="siem", host="127.0.0.1", port=port, timeout=2.0)
+        delivery = await AlertDelivery.open(tmp_path / "state",
+                                            [(config, SyslogSink(config, "siem"))], spool)
+        await delivery.submit([numbered_alert(n) for n in range(10)])
+        assert await wait_until(lambda: delivery.pending()["siem"] == 0, 5)
+        before = first.wait_for_lines(10)
+    for n in range(10, 40):  # receiver down
+        await delivery.submit([numbered_alert(n)])
+    await wait_until(lambda: False, 0.5)
+    assert delivery.pending()["siem"] > 0
+    with run_rsyslog(tmp_path / "b", port=port) as second:
+        assert await wait_until(lambda: delivery.pending()["siem"] == 0, 10)
+        await delivery.close(0.5)
+        after = second.wait_for_lines(delivery.delivered()["siem"] - 10)
+    numbers = [int(m.group(1)) for line in before + after
+               if (m := re.search(r"msg=alert #(\d+)", line))]
+    assert first_occurrences(numbers) == list(range(40))
