@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from logsentry.alert import Alert
 from logsentry.detect.detector import Detector
 from logsentry.detect.rule import parse_rules
 from logsentry.event import Event
+from logsentry.metrics import LINES_FAILED
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
+
+
+@pytest.fixture(autouse=True)
+def _no_detection_errors() -> Iterator[None]:
+    """Detection counts and logs its own exceptions; in these tests there must be none."""
+    before = LINES_FAILED.labels(stage="detect")._value.get()
+    yield
+    assert LINES_FAILED.labels(stage="detect")._value.get() == before
 
 
 def _rule(text: str) -> Detector:

@@ -12,6 +12,7 @@ import pytest
 from logsentry.detect.cli import test_rules_command as run_test_rules
 from logsentry.detect.rule import DEFAULT_RULES_DIR, load_rules
 from logsentry.detect.ruletest import case_events, run_rules
+from logsentry.metrics import LINES_FAILED
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,9 +41,16 @@ def _args(*rules: Path) -> argparse.Namespace:
                               verbose=False)
 
 
+def _detection_failures() -> float:
+    return LINES_FAILED.labels(stage="detect")._value.get()
+
+
 def test_every_shipped_rule_passes_its_cases() -> None:
     rules = load_rules([DEFAULT_RULES_DIR])
+    failed_before = _detection_failures()
     verdicts = run_rules(rules)
+    # Detection swallows (counts, logs) its own errors: none may have happened.
+    assert _detection_failures() == failed_before
     failures = {v.rule_id: v.problems + [p for c in v.cases for p in c.problems]
                 for v in verdicts if not v.passed}
     assert failures == {}

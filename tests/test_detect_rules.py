@@ -133,6 +133,20 @@ def test_template_match_on_the_analyzer_template() -> None:
     assert not _selects({"where": {"logsentry.template": {"equals": "Accepted <*>"}}}, event)
 
 
+def test_ignore_case_applies_to_every_text_test() -> None:
+    event = _event(message="nginx: worker process exited on signal 11 (SIGSEGV)")
+    for test in ({"regex": "sigsegv"}, {"contains": "sigsegv"}, {"equals": event.message.upper()},
+                 {"like": "NGINX: <*>"}, {"in": [event.message.title()]}):
+        assert _selects({"where": {"message": {**test, "ignore_case": True}}}, event), test
+        assert not _selects({"where": {"message": test}}, event), test
+
+
+def test_list_values_match_when_one_item_does() -> None:
+    event = _event(tags=["a", "web"])
+    assert _selects({"where": {"tags": "web"}}, event)
+    assert not _selects({"where": {"tags": "db"}}, event)
+
+
 def test_huge_hostile_values_are_scanned_only_up_to_a_cap() -> None:
     line = "A" * 2_000_000 + " union select"
     assert not _selects({"where": {"message": {"regex": "union select"}}}, _event(message=line))

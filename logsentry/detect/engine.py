@@ -9,7 +9,15 @@ from typing import Any
 
 from logsentry.alert import Alert
 from logsentry.detect.condition import field_getter
-from logsentry.detect.group import DISTINCT_CAP, GroupState, sample_ecs, sample_of
+from logsentry.detect.group import (
+    CONTAINER_BYTES,
+    DISTINCT_BYTES,
+    DISTINCT_CAP,
+    GroupState,
+    sample_bytes,
+    sample_ecs,
+    sample_of,
+)
 from logsentry.detect.rule import (
     DistinctCorrelation,
     FirstSeenCorrelation,
@@ -227,18 +235,27 @@ class RuleEngine:
             group.first = when
         group.count += 1
         samples = group.samples
-        if samples is None:
-            group.samples = (sample_of(event),) if self.max_samples else ()
-        elif len(samples) < self.max_samples:
-            group.samples = (*samples, sample_of(event))
+        if self.max_samples and (samples is None or len(samples) < self.max_samples):
+            sample = sample_of(event)
+            group.extra_bytes += sample_bytes(sample)
+            if samples is None:
+                group.samples = (sample,)
+                group.extra_bytes += CONTAINER_BYTES
+            else:
+                group.samples = (*samples, sample)
         for name, get in self.tracked:
             value = _key_text(get(event))
             if value is not None:
                 if group.distinct is None:
                     group.distinct = {}
-                seen = group.distinct.setdefault(name, set())
-                if len(seen) < DISTINCT_CAP:
+                    group.extra_bytes += CONTAINER_BYTES
+                seen = group.distinct.get(name)
+                if seen is None:
+                    seen = group.distinct[name] = set()
+                    group.extra_bytes += CONTAINER_BYTES
+                if len(seen) < DISTINCT_CAP and value not in seen:
                     seen.add(value)
+                    group.extra_bytes += DISTINCT_BYTES
 
     def _fire(
         self, event: Event, group: GroupState, start: float,

@@ -37,6 +37,13 @@ def sample_of(event: Event) -> Sample:
             tuple(event.fields.items()))
 
 
+def sample_bytes(sample: Sample | dict[str, Any]) -> int:
+    """Estimated bytes of one kept sample."""
+    if isinstance(sample, tuple):
+        return SAMPLE_BASE_BYTES + len(sample[0]) + SAMPLE_FIELD_BYTES * len(sample[-1])
+    return SAMPLE_BASE_BYTES + 4 * len(str(sample))
+
+
 def sample_ecs(sample: Sample | dict[str, Any]) -> dict[str, Any]:
     """The ECS document of a kept sample (restored samples are already ECS)."""
     if isinstance(sample, dict):
@@ -53,7 +60,8 @@ class GroupState:
     """
 
     __slots__ = (
-        "alerts", "count", "distinct", "first", "key", "last", "learn_until", "samples",
+        "alerts", "count", "distinct", "extra_bytes", "first", "key", "last", "learn_until",
+        "samples",
         "seen", "size", "step", "step_counts", "suppressed", "suppressed_until", "times",
         "touched", "values",
     )
@@ -78,6 +86,7 @@ class GroupState:
         self.alerts = 0
         self.touched = 0
         self.size = 0
+        self.extra_bytes = 0  # samples and distinct-value sets, kept up to date
 
     def reset_window(self) -> None:
         """Start a new correlation window (after an alert or when the old one lapsed)."""
@@ -89,29 +98,30 @@ class GroupState:
             self.step_counts = [0] * len(self.step_counts)
         self.distinct = None
         self.samples = None
+        self.extra_bytes = 0
 
     def estimate_bytes(self) -> int:
-        """An upper estimate of this group's memory, kept in `size`."""
-        size = GROUP_BASE_BYTES + KEY_ITEM_BYTES * len(self.key)
+        """An upper estimate of this group's memory, kept in `size` (O(1): samples and
+        distinct values are accounted in `extra_bytes` as they are added)."""
+        size = GROUP_BASE_BYTES + KEY_ITEM_BYTES * len(self.key) + self.extra_bytes
         if self.times:
             size += TIME_BYTES * len(self.times) + CONTAINER_BYTES
         if self.values:
             size += VALUE_BYTES * len(self.values) + CONTAINER_BYTES
         if self.seen:
             size += SEEN_BYTES * len(self.seen) + CONTAINER_BYTES
-        if self.distinct:
-            size += CONTAINER_BYTES
-            for values in self.distinct.values():
-                size += DISTINCT_BYTES * len(values) + CONTAINER_BYTES
-        if self.samples:
-            size += CONTAINER_BYTES
-            for sample in self.samples:
-                if isinstance(sample, tuple):
-                    size += SAMPLE_BASE_BYTES + len(sample[0]) + SAMPLE_FIELD_BYTES * len(
-                        sample[-1])
-                else:
-                    size += SAMPLE_BASE_BYTES + 4 * len(str(sample))
         return size
+
+    def recount_extra_bytes(self) -> None:
+        """Recompute `extra_bytes` from scratch (after a restore)."""
+        extra = 0
+        if self.distinct:
+            extra += CONTAINER_BYTES
+            for values in self.distinct.values():
+                extra += DISTINCT_BYTES * len(values) + CONTAINER_BYTES
+        if self.samples:
+            extra += CONTAINER_BYTES + sum(sample_bytes(s) for s in self.samples)
+        self.extra_bytes = extra
 
     def to_json(self) -> dict[str, Any]:
         """Plain data for the state file; samples in their ECS form."""
@@ -164,5 +174,6 @@ class GroupState:
         group.suppressed_until = float(doc.get("su", 0.0))
         group.suppressed = int(doc.get("sn", 0))
         group.alerts = int(doc.get("a", 0))
+        group.recount_extra_bytes()
         group.size = group.estimate_bytes()
         return group
