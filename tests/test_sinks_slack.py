@@ -82,7 +82,7 @@ async def test_server_errors_and_429_are_retryable_with_retry_after() -> None:
 
 async def test_burst_is_folded_into_a_digest_and_paced_one_per_second(tmp_path: Path) -> None:
     async with SlackReceiver() as receiver:
-        delivery = await AlertDelivery.open(tmp_path, [slack(receiver, min_interval=0.5)], FAST)
+        delivery = await AlertDelivery.open(tmp_path, [slack(receiver, min_interval=1.0)], FAST)
         await delivery.submit([numbered_alert(0)])
         assert await wait_until(lambda: len(receiver.messages()) == 1, 5)
         for n in range(1, 31):  # a burst while the rate limit holds
@@ -92,9 +92,10 @@ async def test_burst_is_folded_into_a_digest_and_paced_one_per_second(tmp_path: 
     texts = receiver.texts()
     # The first alert went alone; the burst came in few digests, not 30 messages.
     assert len(texts) <= 4
-    assert receiver.messages()[1]["blocks"][0]["text"]["text"].startswith("20 alerts")
+    digest_header = receiver.messages()[1]["blocks"][0]["text"]["text"]
+    assert re.fullmatch(r"(1\d|20) alerts: \d+ high", digest_header), digest_header
     times = [r.at for r in receiver.accepted()]
-    assert all(b - a >= 0.45 for a, b in itertools.pairwise(times))
+    assert all(b - a >= 0.95 for a, b in itertools.pairwise(times))
     # Every alert appears, in order (the fallback text repeats a few: first occurrences).
     numbers = [int(n) for n in re.findall(r"alert #(\d+)", "\n".join(texts))]
     assert first_occurrences(numbers) == list(range(31))
