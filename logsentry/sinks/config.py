@@ -147,6 +147,9 @@ class KafkaTopicSinkConfig(StrictModel):
     sasl_plain_password: SecretStr | None = None
     max_batch: int = Field(default=500, ge=1)
     timeout: float = Field(default=30.0, gt=0)
+    # Idempotent producer (no broker-side duplicates on producer retries).
+    # Off by default: some Kafka-protocol brokers (Tansu, older proxies) reject it.
+    enable_idempotence: bool = False
     tls: TlsConfig = TlsConfig()
 
 

@@ -1,8 +1,9 @@
 """A Kafka topic: one message per alert, keyed by the alert's group.
 
-The producer uses `acks=all`. Idempotence stays off: not every broker
-supports it (the Tansu broker the tests use rejects InitProducerId), and the
-spool already gives at-least-once with a stable `event.id` for deduplication.
+The producer uses `acks=all`. Idempotence is opt-in (`enable_idempotence`):
+not every broker supports it (the Tansu broker the tests use rejects
+InitProducerId), and the spool already gives at-least-once with a stable
+`event.id` for deduplication.
 Keying by the group keeps all alerts about one entity on one partition, in order.
 """
 
@@ -49,7 +50,7 @@ class KafkaTopicSink:
             "bootstrap_servers": config.bootstrap_servers,
             "client_id": config.client_id,
             "acks": "all",
-            "enable_idempotence": False,
+            "enable_idempotence": config.enable_idempotence,
             "request_timeout_ms": int(config.timeout * 1000),
             "security_protocol": config.security_protocol,
         }
