@@ -1,0 +1,205 @@
+"""Distillation: word-level alignment, the KD loss, pruning, and a seconds-long smoke run
+with a tiny random teacher (MiniLM is never loaded here)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
+
+from logsentry.model.artifacts import load_model, save_model
+from logsentry.model.distill.alignment import NO_TOKEN, piece_token_index
+from logsentry.model.distill.analyzer import TeacherAnalyzer
+from logsentry.model.distill.compression import prune_layers, prune_width
+from logsentry.model.distill.kd_loss import kd_loss
+from logsentry.model.distill.student import DistillConfig, train_student
+from logsentry.model.distill.teacher import (
+    SoftTargets,
+    TeacherConfig,
+    TeacherTokens,
+    load_teacher,
+    save_teacher,
+    soft_targets,
+    train_teacher,
+)
+from logsentry.model.engine import ModelAnalyzer
+from logsentry.model.example import Example, ExampleBuilder
+from logsentry.model.network import LogTagger, NetworkConfig, init_weights
+from logsentry.model.tokenizer import split_pieces
+
+USERS = ("root", "admin", "bob", "alice", "oracle", "deploy")
+WORDS = ("failed", "password", "for", "from", "port", "ssh", "accepted", "publickey",
+         "session", "opened", "user", "by", "uid", "invalid", "pam", "unix", "sudo", *USERS)
+
+
+def examples(n: int, seed: int) -> list[Example]:
+    rng = random.Random(seed)
+    out: list[Example] = []
+    for i in range(n):
+        ip = ".".join(str(rng.randint(1, 254)) for _ in range(4))
+        user, port = rng.choice(USERS), str(rng.randint(1024, 65535))
+        b = ExampleBuilder()
+        if i % 3 == 0:
+            b.const("Failed password for ").var(user, "user.name").const(" from ")
+            out.append(b.var(ip, "source.ip").const(" port ").var(port, "source.port")
+                       .const(" ssh2").build("ssh_login_failed", "openssh"))
+        elif i % 3 == 1:
+            b.const("Accepted publickey for ").var(user, "user.name").const(" from ")
+            out.append(b.var(ip, "source.ip").const(" port ").var(port, "source.port")
+                       .const(" ssh2").build("ssh_login_success", "openssh"))
+        else:
+            b.const("pam_unix(sudo:session): session opened for user ").var(user, "user.name")
+            out.append(b.const(" by (uid=").var(str(rng.randint(0, 999))).const(")")
+                       .build("session_opened", "pam"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def wordpiece() -> Any:
+    """A small WordPiece tokenizer: a few words, characters and their ## forms."""
+    chars = [chr(c) for c in range(33, 127) if not chr(c).isupper()]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *chars,
+             *(f"##{c}" for c in chars if c.isalnum()), *(f"##{w}" for w in WORDS)]
+    return BertTokenizerFast(vocab={w: i for i, w in enumerate(dict.fromkeys(vocab))},
+                             do_lower_case=True)
+
+
+def tiny_encoder(vocab_size: int) -> BertModel:
+    torch.manual_seed(0)
+    return BertModel(BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=1,
+                                num_attention_heads=2, intermediate_size=64,
+                                max_position_embeddings=64), add_pooling_layer=False)
+
+
+def test_each_piece_takes_the_first_wordpiece_token_inside_it(wordpiece: Any) -> None:
+    text = "Failed password for root from 192.0.2.7 port 2222 ssh2"
+    pieces, _ = split_pieces(text, 63)
+    enc = wordpiece(text, return_offsets_mapping=True)
+    index = piece_token_index([(p.start, p.end) for p in pieces], enc["offset_mapping"])
+    assert len(index) == len(pieces)
+    for piece, token in zip(pieces, index, strict=True):
+        start, end = enc["offset_mapping"][token]
+        assert start == piece.start and end <= piece.end  # first sub-token of the piece
+    ip = next(i for i, p in enumerate(pieces) if text[p.start:p.end] == "192.0.2.7")
+    # The address is one piece for the student and several sub-tokens for the teacher.
+    assert wordpiece.convert_ids_to_tokens(enc["input_ids"][index[ip]]) == "1"
+    assert enc["offset_mapping"][index[ip] + 1][0] < pieces[ip].end
+
+
+def test_alignment_falls_back_to_overlap_and_marks_truncated_pieces() -> None:
+    # Token 1 spans "abcd" although the student cut "ab" | "cd"; token 2 is "e";
+    # the piece at 10..12 lies past the last token (truncated teacher window).
+    offsets = [(0, 0), (0, 4), (4, 5), (0, 0)]
+    assert piece_token_index([(0, 2), (2, 4), (4, 5), (10, 12)], offsets) == [1, 1, 2, NO_TOKEN]
+
+
+def test_kd_loss_is_zero_when_student_equals_teacher_and_grows_apart() -> None:
+    torch.manual_seed(0)
+    teacher = torch.randn(3, 5, 7)
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False], [False] * 5])
+    same = teacher.clone().requires_grad_(True)
+    zero = kd_loss(same, teacher, mask, temperature=2.0)
+    assert abs(float(zero.detach())) < 1e-6
+    student = torch.randn(3, 5, 7, requires_grad=True)
+    loss = kd_loss(student, teacher, mask, temperature=2.0)
+    assert float(loss.detach()) > 0.01
+    loss.backward()  # type: ignore[no-untyped-call]
+    assert student.grad is not None
+    assert float(student.grad[0].abs().sum()) > 0  # gradients flow to selected rows
+    assert float(student.grad[2].abs().sum()) == 0  # and only to them
+    # Masked-out rows do not count, whatever their logits.
+    moved = student.detach().clone()
+    moved[2] += 100.0
+    assert torch.isclose(kd_loss(moved, teacher, mask, 2.0), loss.detach())
+
+
+def test_kd_loss_scales_by_temperature_squared() -> None:
+    torch.manual_seed(1)
+    teacher, student = torch.randn(4, 6), torch.randn(4, 6)
+    mask = torch.ones(4, dtype=torch.bool)
+    raw = kd_loss(student, teacher, mask, 1.0)
+    p = torch.softmax(teacher, -1)
+    expected = (p * (torch.log_softmax(teacher, -1) - torch.log_softmax(student, -1))).sum(-1)
+    assert torch.isclose(raw, expected.mean(), atol=1e-6)
+    hot = kd_loss(student * 3.0, teacher * 3.0, mask, 3.0)  # same softened distributions
+    assert torch.isclose(hot, raw * 9.0, rtol=1e-4)
+
+
+def test_width_pruning_keeps_outputs_when_nothing_is_cut_and_layers_drop_cleanly() -> None:
+    config = NetworkConfig(n_words=40, n_shapes=208, n_spaces=4, hidden=32, layers=2, heads=2,
+                           intermediate=64)
+    network = LogTagger(config, lean=False)
+    init_weights(network)
+    network.eval()
+    ids = (torch.randint(3, 40, (2, 6)), torch.randint(0, 208, (2, 6)),
+           torch.randint(0, 4, (2, 6)), torch.ones(2, 6, dtype=torch.long))
+    tags, actions = network(*ids)
+    same = prune_width(network, 64).eval()
+    assert torch.allclose(same(*ids)[0], tags, atol=1e-6)
+    narrow = prune_width(network, 16).eval()
+    assert narrow.config.intermediate == 16
+    bert: Any = narrow.bert
+    assert bert.encoder.layer[0].intermediate.dense.weight.shape == (16, 32)
+    shallow = prune_layers(network, [1]).eval()
+    assert shallow.config.layers == 1
+    assert shallow(*ids)[1].shape == actions.shape
+
+
+def test_smoke_distillation_teacher_student_and_compression(
+        wordpiece: Any, tmp_path: Path) -> None:
+    labelled = examples(96, seed=1)
+    unlabelled = [e.text for e in examples(64, seed=2)]
+    # A random 1-layer encoder needs a high rate and many passes to route [CLS] attention.
+    teacher_config = TeacherConfig(seed=5, max_tokens=48, batch_size=16, epochs=40.0,
+                                   lr=5e-3, head_lr=5e-3, warmup=0.1, dropout=0.0, threads=1,
+                                   log_every=20, freeze_word_embeddings=False)
+    result = train_teacher(labelled, tiny_encoder(wordpiece.vocab_size), wordpiece,
+                           teacher_config)
+    assert result.history[-1]["loss"] < result.history[0]["loss"] / 3
+    save_teacher(tmp_path / "teacher", result, {"config": teacher_config.to_dict()})
+    teacher, tokens, _ = load_teacher(tmp_path / "teacher")
+    assert isinstance(tokens, TeacherTokens)
+
+    soft_l = soft_targets(teacher, tokens, [e.text for e in labelled], batch_size=32)
+    soft_u = soft_targets(teacher, tokens, unlabelled, batch_size=32)
+    soft_u.save(tmp_path / "soft")
+    reloaded = SoftTargets.load(tmp_path / "soft")
+    assert len(reloaded) == len(unlabelled)
+    assert np.array_equal(reloaded.offsets, soft_u.offsets)
+
+    # The teacher, run through the engine's decoding, extracts the fields.
+    analyzer = TeacherAnalyzer(teacher, tokens, cache_size=0)
+    line = "Failed password for alice from 10.1.2.3 port 4242 ssh2"
+    analysis = analyzer.analyze_batch([line])[0]
+    assert analysis.fields.get("source.ip") == "10.1.2.3"
+    fresh = examples(30, seed=9)
+    got_actions = [a.action for a in analyzer.analyze_batch([e.text for e in fresh])]
+    right = sum(a == e.action for a, e in zip(got_actions, fresh, strict=True))
+    assert right >= 24, got_actions
+
+    tiny = DistillConfig(seed=3, hidden=32, layers=1, heads=2, intermediate=64, steps=60,
+                         batch_size=32, lr=5e-3, vocab_min_count=1, threads=1, log_every=1000)
+    distilled = train_student(labelled, unlabelled, tiny, soft_l, soft_u)
+    control = train_student(labelled, unlabelled, DistillConfig(
+        **{**tiny.to_dict(), "use_teacher": False}))
+    assert distilled.steps == control.steps == 60
+    assert distilled.history[-1]["soft"] > 0 and control.history[-1]["soft"] == 0
+    assert distilled.tokenizer.vocab == control.tokenizer.vocab
+
+    save_model(tmp_path / "student", distilled.network, distilled.tokenizer, {"quantize": True})
+    student = ModelAnalyzer(load_model(tmp_path / "student"), cache_size=0)
+    assert student.quantized
+    got = student.analyze_batch([line])[0]
+    assert got.fields.get("user.name") == "alice"
+    assert got.fields.get("source.ip") == "10.1.2.3"
+
+    pruned = prune_width(distilled.network, 32)
+    tuned = train_student(labelled, unlabelled, DistillConfig(**{**tiny.to_dict(), "steps": 10}),
+                          soft_l, soft_u, network=pruned, tokenizer=distilled.tokenizer)
+    save_model(tmp_path / "pruned", tuned.network, tuned.tokenizer, {"quantize": False})
+    assert load_model(tmp_path / "pruned").config.intermediate == 32
