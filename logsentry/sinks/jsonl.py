@@ -14,7 +14,8 @@ class JsonlSink:
 
     def __init__(self, config: JsonlSinkConfig) -> None:
         self.config = config
-        self.name = config.name or f"jsonl:{config.path}"
+        # The same name `sinks.factory.sink_name` gives: it keys the spool cursor.
+        self.name = config.name or config.type
         self.path = Path(config.path)
         self._fd: int | None = None
         self._size = 0

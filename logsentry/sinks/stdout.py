@@ -17,7 +17,7 @@ class StdoutSink:
 
     def __init__(self, config: StdoutSinkConfig, stream: BinaryIO | None = None) -> None:
         self.config = config
-        self.name = config.name or "stdout"
+        self.name = config.name or config.type
         self._stream = stream or sys.stdout.buffer
         fmt = config.format
         self._text = fmt == "text" or (fmt == "auto" and self._stream.isatty())
