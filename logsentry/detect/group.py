@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from logsentry.event import Event
 
 # Estimated bytes of the parts of a group (CPython 3.11, 64-bit), measured with
@@ -16,8 +18,7 @@ TIME_BYTES = 32  # one float in a list
 VALUE_BYTES = 120  # one str -> float entry of a distinct-count dict
 SEEN_BYTES = 48  # one int in a first-seen set
 DISTINCT_BYTES = 90  # one str in a summary's distinct-value set
-SAMPLE_BASE_BYTES = 200  # one retained sample tuple with its scalars
-SAMPLE_FIELD_BYTES = 120  # one field (a name/value pair) of a sample
+SAMPLE_BASE_BYTES = 400  # one retained sample: the tuple, its scalars, the JSON string
 
 # Most distinct values a group remembers per summary field ({distinct.x}).
 DISTINCT_CAP = 100
@@ -31,16 +32,24 @@ _EVENT_ATTRS = ("message", "source", "line", "received", "timestamp", "action", 
 
 
 def sample_of(event: Event) -> Sample:
-    """The parts of an event an alert shows (not the pipeline's `ack` bookkeeping)."""
+    """The parts of an event an alert shows (not the pipeline's `ack` bookkeeping).
+
+    The fields travel as one JSON string: an object the collector never tracks,
+    instead of a tuple per field (and a str, because orjson's bytes keep their
+    over-allocated buffer).
+    """
+    try:
+        fields = orjson.dumps(event.fields).decode()
+    except TypeError:  # a value JSON cannot hold: keep its text
+        fields = orjson.dumps({k: str(v) for k, v in event.fields.items()}).decode()
     return (event.message, event.source, event.line, event.received, event.timestamp,
-            event.action, event.template, event.confidence, event.summary,
-            tuple(event.fields.items()))
+            event.action, event.template, event.confidence, event.summary, fields)
 
 
 def sample_bytes(sample: Sample | dict[str, Any]) -> int:
     """Estimated bytes of one kept sample."""
     if isinstance(sample, tuple):
-        return SAMPLE_BASE_BYTES + len(sample[0]) + SAMPLE_FIELD_BYTES * len(sample[-1])
+        return SAMPLE_BASE_BYTES + len(sample[0]) + len(sample[-1]) + len(sample[8])
     return SAMPLE_BASE_BYTES + 4 * len(str(sample))
 
 
@@ -48,7 +57,8 @@ def sample_ecs(sample: Sample | dict[str, Any]) -> dict[str, Any]:
     """The ECS document of a kept sample (restored samples are already ECS)."""
     if isinstance(sample, dict):
         return sample
-    event = Event(**dict(zip(_EVENT_ATTRS, sample[:-1], strict=True)), fields=dict(sample[-1]))
+    event = Event(**dict(zip(_EVENT_ATTRS, sample[:-1], strict=True)),
+                  fields=orjson.loads(sample[-1]))
     return event.to_ecs()
 
 
