@@ -45,7 +45,9 @@ POLL_MS = 200
 LAG_INTERVAL = 5.0
 RETRY_MAX_DELAY = 30.0
 
-AssignHook = Callable[[AIOKafkaConsumer, set[TopicPartition]], Awaitable[None]]
+# Called on assignment, before any record of the partitions is read; returns
+# the partitions it positioned itself (seek), the others start at the committed offset.
+AssignHook = Callable[[AIOKafkaConsumer, set[TopicPartition]], Awaitable[set[TopicPartition]]]
 RevokeHook = Callable[[set[TopicPartition]], Awaitable[None]]
 
 
@@ -67,6 +69,7 @@ class PartitionProgress:
     done: int = -1  # next offset after the last batch the pipeline committed
     committed: int = -1  # what the group has (never moved backwards by us)
     revoking: bool = False  # being handed over: no more records are read
+    ready: bool = False  # positioned after its assignment: its records may be read
 
     @property
     def in_flight(self) -> bool:
@@ -120,8 +123,10 @@ class KafkaSource:
                 continue
             for partition, records in fetched.items():
                 progress = self.progress.get(partition)
-                if progress is None or progress.revoking or not records:
-                    continue  # revoked while the records were on their way
+                if progress is None or progress.revoking or not progress.ready or not records:
+                    # Revoked while the records were on their way, or read before
+                    # the assignment positioned the partition (it seeks again).
+                    continue
                 batch = self._batch(partition, records, progress)
                 progress.handed = batch.position.offset
                 await self._put(out, batch)
@@ -161,18 +166,20 @@ class KafkaSource:
         while not stop.is_set():
             consumer = AIOKafkaConsumer(**self._options())
             consumer.subscribe(self.config.topics, listener=_Listener(self))
+            # Set before start(): the first assignment may arrive while it runs.
+            self.consumer = consumer
             try:
                 await consumer.start()
             except (KafkaError, OSError) as exc:
                 log.warning("kafka_connect_failed", source=self.name, error=repr(exc),
                             delay=delay)
+                self.consumer = None
                 await consumer.stop()
                 await _sleep_unless(stop, delay)
                 delay = min(delay * 2, RETRY_MAX_DELAY)
                 continue
             log.info("kafka_connected", source=self.name, topics=self.config.topics,
                      group=self.config.group_id)
-            self.consumer = consumer
             return consumer
         return None
 
@@ -234,7 +241,8 @@ class KafkaSource:
         finally:
             if consumer is not None and self._paused:
                 self._paused = False
-                consumer.resume(*[tp for tp in self.progress if tp in consumer.assignment()])
+                consumer.resume(*[tp for tp, p in self.progress.items()
+                                  if p.ready and tp in consumer.assignment()])
 
     # -- offsets -------------------------------------------------------------------
 
@@ -286,21 +294,44 @@ class KafkaSource:
         for tp in partitions:
             self._epochs += 1
             self.progress[tp] = PartitionProgress(epoch=self._epochs)
-        if consumer is not None:
-            for tp in partitions:
-                # What the group has: commits never go below it (a replay seeks back).
-                try:
-                    committed = await consumer.committed(tp)
-                except KafkaError:
-                    committed = None
-                if committed is not None:
-                    self.progress[tp].committed = committed
-            if self._paused:
-                consumer.pause(*partitions)
+        if consumer is None:
+            return
+        # Nothing of these partitions is read until they are positioned: the
+        # hook below may seek back (state replay), and records fetched
+        # meanwhile from the committed offset would be read out of order.
+        consumer.pause(*partitions)
+        uncommitted: set[TopicPartition] = set()
+        for tp in partitions:
+            # What the group has: commits never go below it (a replay seeks back).
+            try:
+                committed = await consumer.committed(tp)
+            except KafkaError:
+                continue
+            if committed is not None:
+                self.progress[tp].committed = committed
+            else:
+                uncommitted.add(tp)
         log.info("kafka_partitions_assigned", source=self.name,
                  partitions=sorted(f"{tp.topic}-{tp.partition}" for tp in partitions))
-        if self.on_assigned is not None and consumer is not None:
-            await self.on_assigned(consumer, partitions)
+        positioned: set[TopicPartition] = set()
+        if self.on_assigned is not None:
+            positioned = await self.on_assigned(consumer, partitions)
+        # Records the run loop skipped while this ran are read again.
+        fresh = [tp for tp in uncommitted if tp not in positioned and tp in self.progress]
+        if fresh:
+            if self.config.start_at == "earliest":
+                await consumer.seek_to_beginning(*fresh)
+            else:
+                await consumer.seek_to_end(*fresh)
+        for tp in partitions:
+            progress = self.progress.get(tp)
+            if progress is None:
+                continue
+            if tp not in positioned and progress.committed >= 0:
+                consumer.seek(tp, progress.committed)
+            progress.ready = True
+        if not self._paused:
+            consumer.resume(*[tp for tp in partitions if tp in self.progress])
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
         owned = {tp for tp in partitions if tp in self.progress}
