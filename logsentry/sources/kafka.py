@@ -204,25 +204,15 @@ class KafkaSource:
 
     def _batch(self, partition: TopicPartition, records: list[Any],
                progress: PartitionProgress) -> LineBatch:
-        decode = self.messages.decode
-        lines: list[str] = []
-        known: list[dict[str, Any]] = []
-        offsets: list[int] = []
-        any_fields = False
-        for record in records:
-            line, fields = decode(record)
-            lines.append(line)
-            known.append(fields or {})
-            any_fields = any_fields or bool(fields)
-            offsets.append(record.offset + 1)
+        lines, known = self.messages.decode_batch(records)
         LINES_READ.labels(self.name).inc(len(lines))
         return LineBatch(
             source=self,
             lines=lines,
             position=KafkaPosition(partition, records[-1].offset + 1, progress.epoch),
             received=time.time(),
-            fields=known if any_fields else None,
-            offsets=offsets,
+            fields=known,
+            offsets=[record.offset + 1 for record in records],
         )
 
     async def _put(self, out: asyncio.Queue[LineBatch], batch: LineBatch) -> None:
