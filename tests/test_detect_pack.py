@@ -125,3 +125,37 @@ def test_cli_subprocess_runs_the_shipped_pack() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS  auth.ssh-brute-force" in result.stdout
     assert " rules passed" in result.stdout
+
+
+LINES_RULE = """
+id: t.lines
+title: Lines
+severity: low
+select: {where: {url.original: {contains: "/.env"}}}
+group_by: [source.ip]
+summary: "{source.ip} asked for {url.original}"
+tests:
+  - name: envelope only
+    envelope_only: true
+    lines:
+      - '192.0.2.1 - - [09/Jun/2022:12:22:05 +0200] "GET /.env HTTP/1.1" 404 4 "-" "x"'
+    expect:
+      - {source.ip: 192.0.2.1, message_contains: "asked for /.env"}
+  - name: needs the model
+    lines:
+      - 'Jun  9 12:22:05 h sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2'
+    expect: []
+"""
+
+
+def test_lines_cases_run_through_envelope_parsing_or_are_skipped_without_a_model() -> None:
+    from logsentry.detect.rule import parse_rules
+    from logsentry.detect.ruletest import run_rule
+
+    [rule] = parse_rules(LINES_RULE)
+    verdict = run_rule(rule, analyzer=None, require_cases=False)
+    envelope, model = verdict.cases
+    assert envelope.passed and not envelope.skipped
+    assert envelope.alerts[0].group == {"source.ip": "192.0.2.1"}
+    assert model.skipped and not model.passed
+    assert verdict.passed

@@ -163,11 +163,16 @@ class RuleCase(StrictModel):
     seconds apart), and ECS fields in flat dotted form. `expect` lists the alerts,
     each a dict of `count`, `min_count`, `suppressed`, `message_contains`, `severity`
     and alert fields (group fields such as `source.ip`); an empty list is a negative case.
+    `lines` are raw log lines, run through envelope parsing and the model (the case is
+    skipped without one) or, with `envelope_only`, through envelope parsing alone.
     """
 
     name: str
     events: list[dict[str, Any]] = Field(default_factory=list)
     lines: list[str] = Field(default_factory=list)
+    # Lines through envelope parsing only (no analyzer): for rules that select on
+    # what the envelope gives (access-log requests), the case needs no model.
+    envelope_only: bool = False
     expect: list[dict[str, Any]] = Field(default_factory=list)
 
 

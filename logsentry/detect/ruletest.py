@@ -3,7 +3,7 @@
 Each case feeds its events to a fresh detector holding only its rule and
 compares the alerts with `expect`: every expected alert must be matched by one
 alert and no alert may be left over. Cases given as `lines:` need an analyzer
-(the model) and are skipped without one.
+(the model) and are skipped without one, unless they are `envelope_only`.
 """
 
 from __future__ import annotations
@@ -99,17 +99,19 @@ def _case_event(spec: dict[str, Any], index: int, when: float, line: int) -> Eve
     )
 
 
-def line_events(lines: list[str], analyzer: Analyzer) -> list[Event]:
-    """Raw lines through envelope parsing and the analyzer, as the daemon sees them."""
+def line_events(lines: list[str], analyzer: Analyzer | None) -> list[Event]:
+    """Raw lines through envelope parsing and the analyzer (if any), as the daemon
+    sees them."""
     from logsentry.envelope import EnvelopeParser
 
     parser = EnvelopeParser(tz=UTC)
     events = [parser.parse(line, CASE_START + i) for i, line in enumerate(lines)]
     for number, event in enumerate(events, 1):
         event.line = number
-    for event, analysis in zip(events, analyzer.analyze_batch([e.body for e in events]),
-                               strict=True):
-        event.apply(analysis)
+    if analyzer is not None:
+        for event, analysis in zip(events, analyzer.analyze_batch([e.body for e in events]),
+                                   strict=True):
+            event.apply(analysis)
     return events
 
 
@@ -119,11 +121,12 @@ def run_case(rule: Rule, case: RuleCase, analyzer: Analyzer | None) -> CaseResul
     try:
         events = case_events(case)
         if case.lines:
-            if analyzer is None:
-                if not events:
-                    result.skipped = True
-                    result.problems.append("lines need an analyzer (model not available)")
-                    return result
+            if case.envelope_only:
+                events += line_events(case.lines, None)
+            elif analyzer is None:
+                result.skipped = True
+                result.problems.append("lines need an analyzer (model not available)")
+                return result
             else:
                 events += line_events(case.lines, analyzer)
     except (ValueError, TypeError) as exc:
