@@ -43,8 +43,9 @@ def test_rules_command(args: argparse.Namespace) -> int:
     if not rules:
         print(f"error: no rules found in {', '.join(str(p) for p in paths)}", file=sys.stderr)
         return 1
-    analyzer = _analyzer() if args.model == "auto" and any(
-        case.lines for rule in rules for case in rule.tests) else None
+    needs_model = any(case.lines and not case.envelope_only
+                      for rule in rules for case in rule.tests)
+    analyzer = _analyzer() if args.model == "auto" and needs_model else None
     verbose = bool(args.verbose)
 
     def report(verdict: RuleVerdict) -> None:
