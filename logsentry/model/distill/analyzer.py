@@ -57,7 +57,7 @@ class TeacherAnalyzer(ModelAnalyzer):
         super().__init__(model, cache_size=cache_size, quantize=False, max_batch=max_batch)
         self.teacher = teacher
         self.tokens = tokens
-        self.max_tokens = max_tokens
+        self.max_tokens = teacher.window(max_tokens or tokens.max_tokens)
         self.network = teacher
 
     def _predict(self, items: Sequence[Encoded]) -> list[Labels]:
@@ -91,6 +91,8 @@ def teacher_analyzer(path: Path, cache_size: int = 100_000, **kwargs: Any) -> Te
     from logsentry.model.distill.teacher import load_teacher
 
     teacher, tokens, meta = load_teacher(path)
-    window = int(meta.get("config", {}).get("infer_max_tokens", tokens.max_tokens))
+    settings = meta.get("config")
+    window = int(settings.get("infer_max_tokens", tokens.max_tokens)
+                 if isinstance(settings, dict) else tokens.max_tokens)
     kwargs.setdefault("max_tokens", window)
     return TeacherAnalyzer(teacher, tokens, cache_size=cache_size, **kwargs)

@@ -30,7 +30,10 @@ def register_distill(model_subparsers: argparse._SubParsersAction[argparse.Argum
     p.add_argument("--temperature", type=float, help="distillation temperature")
     p.add_argument("--prune-width", type=int, help="feed-forward neurons kept (0: no pruning)")
     p.add_argument("--finetune-steps", type=int, help="distillation steps after pruning")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2,
+                   help="torch threads of the teacher and of the speed measurements")
+    p.add_argument("--student-threads", type=int, default=2,
+                   help="torch threads of student training (1 on a busy machine)")
     p.add_argument("--reference", type=Path, help="a shipped model folder to measure beside")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
     p.set_defaults(func=cmd_distill)
@@ -55,6 +58,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         config.sizes.unlabelled_generated = args.unlabelled_generated
     if args.teacher_epochs is not None:
         config.teacher.epochs = args.teacher_epochs
+    config.student.threads = args.student_threads
     if args.steps is not None:
         config.student.steps = args.steps
     if args.temperature is not None:

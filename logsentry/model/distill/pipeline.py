@@ -62,7 +62,7 @@ class RunConfig:
     student: DistillConfig = field(default_factory=DistillConfig)
     prune_width: int | None = 128  # feed-forward neurons kept per layer; None: no width pruning
     prune_layers: list[int] | None = None  # encoder layers kept; None: no layer pruning
-    finetune_steps: int = 500  # distillation steps after pruning
+    finetune_steps: int = 300  # distillation steps after pruning
     speed_lines: int = 3000  # unique lines timed per student
     teacher_speed_lines: int = 400  # the teacher is slow: fewer lines
     threads: int = 2
@@ -127,6 +127,30 @@ def _save_student(path: Path, result: StudentResult, meta: dict[str, Any]) -> No
     if path.exists():
         shutil.rmtree(path)
     save_model(path, result.network, result.tokenizer, meta)
+
+
+def student_stage(
+    path: Path, fingerprint: dict[str, Any], kind: str, say: Progress,
+    train: Callable[[], StudentResult],
+) -> StudentResult:
+    """Train a student and save it to `path`, or reload the one there trained with the same
+    settings (as a trainable network, for pruning)."""
+    config_file = path / "config.json"
+    if config_file.is_file():
+        meta = json.loads(config_file.read_text(encoding="utf-8")).get("meta", {})
+        if meta.get("fingerprint") == fingerprint:
+            say(f"{kind}: reusing {path}")
+            loaded = load_model(path, lean=False)
+            for parameter in loaded.network.parameters():
+                parameter.requires_grad_(True)
+            return StudentResult(loaded.network, loaded.tokenizer, int(meta.get("steps", 0)),
+                                 float(meta.get("train_seconds", 0.0)))
+    result = train()
+    _save_student(path, result, {
+        "distill": kind, "fingerprint": fingerprint, "training": fingerprint["student"],
+        "steps": result.steps, "train_seconds": round(result.seconds, 1),
+        "history": result.history, "quantize": False})
+    return result
 
 
 class Recorder:
@@ -195,19 +219,19 @@ def run(config: RunConfig, out: Path, work: Path, progress: Progress | None = No
     teacher_dir = teacher_stage(config, corpus, work, say)
     soft_labelled, soft_unlabelled = soft_stage(config, corpus, teacher_dir, work, say)
     vocab_texts = [*(e.text for e in corpus.labelled), *corpus.unlabelled]
-    student = replace(config.student, seed=config.seed, threads=config.threads)
+    student = replace(config.student, seed=config.seed)
 
-    control = train_student(corpus.labelled, [], replace(student, use_teacher=False),
-                            vocab_texts=vocab_texts, progress=say)
-    _save_student(out / "student-control", control, {
-        "distill": "control (no teacher)", "training": replace(
-            student, use_teacher=False).to_dict(), "steps": control.steps, "quantize": False})
-    distilled = train_student(corpus.labelled, corpus.unlabelled, student, soft_labelled,
-                              soft_unlabelled, vocab_texts=vocab_texts, progress=say)
-    _save_student(out / "student-distilled", distilled, {
-        "distill": "distilled", "training": student.to_dict(), "steps": distilled.steps,
-        "quantize": False})
-
+    fingerprint = _fingerprint(config)
+    control_config = replace(student, use_teacher=False)
+    student_stage(
+        out / "student-control", {**fingerprint, "student": control_config.to_dict()},
+        "control (no teacher)", say,
+        lambda: train_student(corpus.labelled, [], control_config, vocab_texts=vocab_texts,
+                              progress=say))
+    distilled = student_stage(
+        out / "student-distilled", {**fingerprint, "student": student.to_dict()}, "distilled",
+        say, lambda: train_student(corpus.labelled, corpus.unlabelled, student, soft_labelled,
+                                   soft_unlabelled, vocab_texts=vocab_texts, progress=say))
     compressed_from = distilled
     stages: list[str] = []
     if config.prune_width is not None or config.prune_layers is not None:

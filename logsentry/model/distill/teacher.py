@@ -90,6 +90,8 @@ class TeacherTagger(nn.Module):
     ) -> None:
         super().__init__()
         self.encoder = encoder
+        self.max_positions = int(getattr(getattr(encoder, "config", None),
+                                         "max_position_embeddings", 512))
         self.tags = list(tags)
         self.actions = list(actions)
         self.dropout = nn.Dropout(dropout)
@@ -106,6 +108,10 @@ class TeacherTagger(nn.Module):
         hidden = self.dropout(hidden)
         picked = hidden.gather(1, index[..., None].expand(-1, -1, hidden.shape[-1]))
         return self.token_head(picked), self.action_head(hidden[:, 0])
+
+    def window(self, max_tokens: int) -> int:
+        """`max_tokens`, capped at what the encoder's position table allows."""
+        return min(max_tokens, self.max_positions)
 
 
 @dataclass(slots=True)
@@ -391,7 +397,7 @@ def soft_targets(
 ) -> SoftTargets:
     """Run the teacher over `texts` (batched by length) and keep its logits per piece."""
     say = progress or log.info
-    inputs = tokens.encode(texts, max_tokens)
+    inputs = tokens.encode(texts, teacher.window(max_tokens or tokens.max_tokens))
     order = sorted(range(len(inputs)), key=lambda i: len(inputs[i].input_ids))
     per_line: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * len(inputs)
     pad_id = int(tokens.tokenizer.pad_token_id or 0)
