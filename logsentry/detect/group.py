@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from logsentry.analysis.actions import ACTIONS
 from logsentry.event import Event
 
 # Estimated bytes of the parts of a group (CPython 3.11, 64-bit), measured with
@@ -46,20 +48,35 @@ def sample_of(event: Event) -> Sample:
             event.action, event.template, event.confidence, event.summary, fields)
 
 
-def sample_bytes(sample: Sample | dict[str, Any]) -> int:
+def sample_bytes(sample: Sample) -> int:
     """Estimated bytes of one kept sample."""
-    if isinstance(sample, tuple):
-        return SAMPLE_BASE_BYTES + len(sample[0]) + len(sample[-1]) + len(sample[8])
-    return SAMPLE_BASE_BYTES + 4 * len(str(sample))
+    return SAMPLE_BASE_BYTES + len(sample[0]) + len(sample[-1]) + len(sample[8])
 
 
-def sample_ecs(sample: Sample | dict[str, Any]) -> dict[str, Any]:
-    """The ECS document of a kept sample (restored samples are already ECS)."""
-    if isinstance(sample, dict):
-        return sample
+def sample_ecs(sample: Sample) -> dict[str, Any]:
+    """The ECS document of a kept sample."""
     event = Event(**dict(zip(_EVENT_ATTRS, sample[:-1], strict=True)),
                   fields=orjson.loads(sample[-1]))
     return event.to_ecs()
+
+
+def sample_to_json(sample: Sample) -> list[Any]:
+    """A sample as plain data for the state file (the timestamp as epoch seconds)."""
+    stamp = sample[4]
+    return [*sample[:4], stamp.timestamp() if stamp is not None else None, *sample[5:]]
+
+
+def sample_from_json(data: list[Any]) -> Sample:
+    """The inverse of `sample_to_json`; ValueError/TypeError on malformed data."""
+    if not isinstance(data, list) or len(data) != len(_EVENT_ATTRS) + 1:
+        raise ValueError("malformed sample")
+    message, source, line, received, stamp, action, template, confidence, summary, fields = data
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r} in sample")
+    orjson.loads(fields)  # must be a JSON document
+    return (str(message), str(source), int(line), float(received),
+            datetime.fromtimestamp(float(stamp), UTC) if stamp is not None else None,
+            action, str(template), float(confidence), str(summary), str(fields))
 
 
 class GroupState:
@@ -90,7 +107,7 @@ class GroupState:
         self.step = 0
         self.step_counts: list[int] | None = None
         self.distinct: dict[str, set[str]] | None = None
-        self.samples: tuple[Sample | dict[str, Any], ...] | None = None
+        self.samples: tuple[Sample, ...] | None = None
         self.suppressed_until = 0.0
         self.suppressed = 0
         self.alerts = 0
@@ -134,7 +151,7 @@ class GroupState:
         self.extra_bytes = extra
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data for the state file; samples in their ECS form."""
+        """Plain data for the state file."""
         doc: dict[str, Any] = {"k": list(self.key), "f": self.first, "l": self.last}
         if self.count:
             doc["c"] = self.count
@@ -152,7 +169,7 @@ class GroupState:
         if self.distinct:
             doc["d"] = {name: sorted(values) for name, values in self.distinct.items()}
         if self.samples:
-            doc["e"] = [sample_ecs(s) for s in self.samples]
+            doc["e"] = [sample_to_json(s) for s in self.samples]
         if self.suppressed_until:
             doc["su"] = self.suppressed_until
             doc["sn"] = self.suppressed
@@ -180,7 +197,7 @@ class GroupState:
         if "d" in doc:
             group.distinct = {str(k): {str(v) for v in vs} for k, vs in dict(doc["d"]).items()}
         if "e" in doc:
-            group.samples = tuple(dict(s) for s in doc["e"])
+            group.samples = tuple(sample_from_json(s) for s in doc["e"])
         group.suppressed_until = float(doc.get("su", 0.0))
         group.suppressed = int(doc.get("sn", 0))
         group.alerts = int(doc.get("a", 0))
