@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pydantic import SecretStr, ValidationError
 
 from logsentry.analysis.noop import NoopAnalyzer
 from logsentry.config import PipelineConfig
@@ -18,7 +21,7 @@ from logsentry.event import Event
 from logsentry.metrics import CONSUMER_LAG, LINES_MALFORMED, REGISTRY
 from logsentry.pipeline import Pipeline
 from logsentry.sources.base import LineBatch
-from logsentry.sources.config import KafkaSourceConfig
+from logsentry.sources.config import KafkaSourceConfig, KafkaTlsConfig
 from logsentry.sources.factory import build_source
 from logsentry.sources.kafka import KafkaPosition, KafkaSource
 from tests.servers.kafka import kafka_broker, tansu_path
@@ -366,3 +369,31 @@ async def test_a_restarted_member_resumes_from_the_committed_offset(kafka_broker
     again = Reader(KafkaSource(source_config(kafka_broker, "resume", max_batch=10)))
     assert await again.take(20) == [f"line {i}" for i in range(10, 30)]
     await again.close()
+
+
+def test_sasl_and_tls_settings_become_client_options(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SECRET", "s3cret")
+    config = KafkaSourceConfig(
+        bootstrap_servers=["kafka:9093"], topics=["logs"], security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512", sasl_plain_username="logsentry",
+        sasl_plain_password=SecretStr("${ENV:KAFKA_SECRET}"), tls=KafkaTlsConfig(verify=False))
+    options = KafkaSource(config)._options()
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["sasl_plain_username"] == "logsentry"
+    assert options["sasl_plain_password"] == "s3cret"
+    assert options["ssl_context"].verify_mode == ssl.CERT_NONE
+    assert options["enable_auto_commit"] is False
+
+
+def test_incomplete_security_settings_are_configuration_errors() -> None:
+    with pytest.raises(ValidationError, match="SASL needs"):
+        KafkaSourceConfig(bootstrap_servers=["k:9092"], topics=["t"],
+                          security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN")
+    with pytest.raises(ValidationError, match="needs security_protocol"):
+        KafkaSourceConfig(bootstrap_servers=["k:9092"], topics=["t"], sasl_mechanism="PLAIN",
+                          sasl_plain_username="u", sasl_plain_password=SecretStr("p"))
+    with pytest.raises(ValidationError, match=r"fields\.host\.name"):
+        KafkaSourceConfig(bootstrap_servers=["k:9092"], topics=["t"],
+                          fields={"host.name": "env:HOST"})
