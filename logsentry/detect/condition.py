@@ -54,31 +54,37 @@ def field_getter(name: str) -> Getter:
 
 # The last value decoded and its result: the rules that look at one event's
 # decoded message run one after another, so one entry saves all but one decode.
-_last_decoded: list[Any] = [None, None]
+# One tuple, replaced whole: a reader in another thread sees a matching pair.
+_last_decoded: tuple[str | None, str | None] = (None, None)
 
 
 def decode_percent(value: Any) -> str | None:
+    """`value` with percent-encoding undone twice and '+' as a space (None if not text)."""
+    global _last_decoded
     if not isinstance(value, str):
         return None
-    if value is _last_decoded[0]:
-        return _last_decoded[1]  # type: ignore[no-any-return]
+    last = _last_decoded
+    if value is last[0]:
+        return last[1]
     text = value[:MAX_SCAN_CHARS]
     if "%" in text or "+" in text:
         text = unquote_plus(unquote(text))
-    _last_decoded[0], _last_decoded[1] = value, text
+    _last_decoded = (value, text)
     return text
 
 
-_last_lowered: list[Any] = [None, None]
+_last_lowered: tuple[str | None, str] = (None, "")
 
 
 def lowered(text: str) -> str:
     """`text.lower()`, remembering the last one: rules testing one message in turn
     with `ignore_case` lower it once."""
-    if text is _last_lowered[0]:
-        return _last_lowered[1]  # type: ignore[no-any-return]
+    global _last_lowered
+    last = _last_lowered
+    if text is last[0]:
+        return last[1]
     low = text.lower()
-    _last_lowered[0], _last_lowered[1] = text, low
+    _last_lowered = (text, low)
     return low
 
 
