@@ -46,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--heads", type=int, default=4)
     train.add_argument("--intermediate", type=int, default=256)
     train.add_argument("--vocab-words", type=int, default=6000)
+    train.add_argument("--max-pieces", type=int, default=95,
+                       help="pieces per line the model reads (the rest is one variable part)")
     train.add_argument("--threads", type=int, default=2)
     train.add_argument("--max-minutes", type=float, default=50.0,
                        help="stop training (and still save) after this many minutes")
@@ -112,6 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainingConfig(
         seed=args.seed, hidden=args.hidden, layers=args.layers, heads=args.heads,
         intermediate=args.intermediate, vocab_words=args.vocab_words, epochs=args.epochs,
+        max_pieces=args.max_pieces,
         batch_size=args.batch_size, lr=args.lr, threads=args.threads,
         max_seconds=args.max_minutes * 60)
     started = time.monotonic()
