@@ -186,19 +186,28 @@ class Detector:
             groups.move_to_end(key)
         self._seq += 1
         group.touched = self._seq
-        if engine.first_seen and group.size:
-            # Most events of a first-seen rule carry a known value and change
-            # nothing: skip re-estimating the group then.
-            known = len(group.seen or ())
-            alert = engine.process(event, when, group)
-            if alert is None and len(group.seen or ()) == known:
-                return None
+        self._dirty = True
+        if when > group.last:
+            group.last = when
+        if engine.first_seen:
+            if group.size:
+                # Most events of a first-seen rule carry a known value and change
+                # nothing: skip re-estimating the group then.
+                known = len(group.seen or ())
+                alert = engine.correlate(event, when, group)
+                if alert is None and len(group.seen or ()) == known:
+                    return None
+            else:
+                alert = engine.correlate(event, when, group)
+        elif group.suppressed_until > when:
+            # Suppressed: count the event for the next alert, correlate nothing.
+            group.suppressed += 1
+            return None
         else:
-            alert = engine.process(event, when, group)
+            alert = engine.correlate(event, when, group)
         size = group.estimate_bytes()
         self.memory_bytes += size - group.size
         group.size = size
-        self._dirty = True
         return alert
 
     @staticmethod

@@ -24,7 +24,6 @@ from logsentry.detect.rule import (
     Rule,
     Selection,
     SequenceCorrelation,
-    SingleCorrelation,
     ThresholdCorrelation,
 )
 from logsentry.detect.selection import compile_selection
@@ -98,6 +97,23 @@ class RuleEngine:
             tracked.discard(corr.field)  # `values` already holds them
         self.tracked = [(name, field_getter(name)) for name in sorted(tracked)]
         self.retention = _retention(rule)
+        # Plain ECS group fields are read straight from `Event.fields`.
+        special = {"message", "message.raw", "event.action", "event.outcome", "event.category",
+                   "logsentry.template", "template", "log.source", "url.decoded",
+                   "message.decoded"}
+        self.plain_group_fields: tuple[str, ...] | None = (
+            None if special & set(rule.group_by) else tuple(rule.group_by))
+        self.correlate: Callable[[Event, float, GroupState], Alert | None]
+        if isinstance(corr, ThresholdCorrelation):
+            self.correlate = self._threshold
+        elif isinstance(corr, DistinctCorrelation):
+            self.correlate = lambda e, w, g: self._distinct(corr, e, w, g)
+        elif isinstance(corr, SequenceCorrelation):
+            self.correlate = lambda e, w, g: self._sequence(corr, e, w, g)
+        elif isinstance(corr, FirstSeenCorrelation):
+            self.correlate = lambda e, w, g: self._first_seen(corr, e, w, g)
+        else:
+            self.correlate = self._single
 
     @property
     def actions(self) -> frozenset[str] | None:
@@ -113,43 +129,47 @@ class RuleEngine:
         return frozenset(union) if base is None else base & union
 
     def group_key(self, event: Event) -> GroupKey:
-        getters = self.group_getters
-        if len(getters) == 1:
-            return (_key_text(getters[0](event)),)
-        return tuple([_key_text(get(event)) for get in getters])
+        plain = self.plain_group_fields
+        if plain is not None:
+            fields = event.fields
+            if len(plain) == 1:
+                value = fields.get(plain[0])
+                return (value if type(value) is str and value else _key_text(value),)
+            return tuple([_key_text(fields.get(name)) for name in plain])
+        return tuple([_key_text(get(event)) for get in self.group_getters])
 
     def process(self, event: Event, when: float, group: GroupState) -> Alert | None:
-        """Feed one selected event (already matched) to its group; an alert or None."""
-        corr = self.correlation
+        """Feed one selected event (already matched) to its group; an alert or None.
+
+        The detector's hot path does the same inline (suppression included).
+        """
         group.last = max(group.last, when)
-        if isinstance(corr, FirstSeenCorrelation):
-            return self._first_seen(corr, event, when, group)
-        if group.suppressed_until > when:
+        if not self.first_seen and group.suppressed_until > when:
             # Suppressed: count the event for the next alert, correlate nothing.
             group.suppressed += 1
             return None
-        if isinstance(corr, SingleCorrelation):
-            self._remember(event, group, when)
-            return self._fire(event, group, when)
-        if isinstance(corr, ThresholdCorrelation):
-            cutoff = when - corr.window
-            if group.times and group.times[-1] < cutoff:
-                group.reset_window()  # the old window lapsed entirely
-            times = group.times
-            if times is None:
-                times = group.times = []
-            while times and times[0] < cutoff:
-                times.pop(0)
-            times.append(when)
-            self._remember(event, group, when)
-            if len(times) >= corr.count:
-                return self._fire(event, group, times[0])
-            return None
-        if isinstance(corr, DistinctCorrelation):
-            return self._distinct(corr, event, when, group)
-        if isinstance(corr, SequenceCorrelation):
-            return self._sequence(corr, event, when, group)
-        raise AssertionError(f"unhandled correlation {corr!r}")
+        return self.correlate(event, when, group)
+
+    def _single(self, event: Event, when: float, group: GroupState) -> Alert | None:
+        self._remember(event, group, when)
+        return self._fire(event, group, when)
+
+    def _threshold(self, event: Event, when: float, group: GroupState) -> Alert | None:
+        corr = self.correlation
+        assert isinstance(corr, ThresholdCorrelation)
+        cutoff = when - corr.window
+        if group.times and group.times[-1] < cutoff:
+            group.reset_window()  # the old window lapsed entirely
+        times = group.times
+        if times is None:
+            times = group.times = []
+        while times and times[0] < cutoff:
+            times.pop(0)
+        times.append(when)
+        self._remember(event, group, when)
+        if len(times) >= corr.count:
+            return self._fire(event, group, times[0])
+        return None
 
     def _distinct(
         self, corr: DistinctCorrelation, event: Event, when: float, group: GroupState
