@@ -9,6 +9,7 @@ import torch
 
 from logsentry.model.artifacts import load_model, save_model
 from logsentry.model.engine import (
+    TEMPLATE_WILD_KINDS,
     Labels,
     LRUCache,
     ModelAnalyzer,
@@ -37,6 +38,12 @@ def test_fields_are_cut_exactly_and_template_keeps_spacing() -> None:
     assert result.fields == {"user.name": "Admin", "source.ip": "10.0.0.1",
                              "source.port": "2222"}
     assert result.template == "Failed password for  <*> from <*> port <*> ssh2"
+
+
+def test_variable_pieces_separated_by_spaces_make_one_wildcard() -> None:
+    result = analysis_for("at Sun Jul  4 02:12:33 2005 done", [
+        "O", "B-variable", "B-variable", "B-variable", "B-timestamp", "B-variable", "O"])
+    assert result.template == "at <*> done"
     assert result.action == "ssh_login_failed"
     assert result.confidence == pytest.approx(0.9)
 
@@ -51,7 +58,7 @@ def test_multi_piece_entity_joins_with_original_text() -> None:
     result = analysis_for(text, tags, "web_attack_attempt")
     assert result.fields["url.original"] == "/a?id=1' OR 1=1"
     assert result.fields["http.response.status_code"] == "200"
-    assert result.template == '<*> "<*> <*> HTTP/1.1" <*>'
+    assert result.template == '<*> "<*> HTTP/1.1" <*>'
 
 
 def test_timestamp_goes_to_timestamp_not_fields() -> None:
@@ -165,3 +172,13 @@ def test_loading_never_unpickles(random_model: Path, monkeypatch: pytest.MonkeyP
 def test_placeholder_values_are_not_entities() -> None:
     result = analysis_for('"-" bob', ["O", "B-user.effective.name", "O", "B-user.name"])
     assert result.fields == {"user.name": "bob"}
+
+
+def test_numbers_tagged_constant_are_still_template_wildcards() -> None:
+    text = "disconnect from 1.2.3.4: 11: bye"
+    pieces, truncated = split_pieces(text, 63)
+    labels = Labels(tuple(TAG["O"] for _ in pieces), "other", 0.5,
+                    tuple(p.kind in TEMPLATE_WILD_KINDS for p in pieces))
+    result = build_analysis(text, [(p.start, p.end) for p in pieces], truncated, labels, DECODER)
+    assert result.template == "disconnect from <*>: <*>: bye"
+    assert result.fields == {}

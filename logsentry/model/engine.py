@@ -51,6 +51,10 @@ _EXACT_MAX_CHARS = 512
 # Structure cache only for lines up to this length (the key is the masked line).
 _STRUCTURE_MAX_CHARS = 4096
 _TIMESTAMP = "timestamp"
+# Piece kinds that are a template wildcard even when tagged constant: templates of one event
+# must not split on a counter or an address the model happened to call constant.
+TEMPLATE_WILD_KINDS = frozenset({
+    "num", "hex", "uuid", "ipv4", "ipv6", "v4mapped", "mac", "time", "isots", "clfts", "date"})
 _IP_FIELDS = ("source.ip", "destination.ip")
 
 
@@ -96,6 +100,8 @@ class Labels:
     tags: tuple[int, ...]  # one tag id per piece
     action: str
     confidence: float
+    # Pieces that are a wildcard in the template whatever their tag (numbers, addresses...).
+    wild: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,20 +133,27 @@ def build_analysis(
     """Fields, template and timestamp of `text` from its pieces' tags (text cut exactly)."""
     roles = decoder.roles
     begins = decoder.begins
+    wild = labels.wild or (False,) * len(labels.tags)
     # Group pieces into spans: a B tag, a role change or a gap of constant starts a new one.
     spans: list[tuple[str, int, int]] = []  # role, start char, end char
     current_role: str | None = None
     template_parts: list[str] = []
     cursor = 0
     last_wild = False
-    for (start, end), tag in zip(pieces, labels.tags, strict=False):
+    for (start, end), tag, always_wild in zip(pieces, labels.tags, wild, strict=False):
         role = roles[tag]
         gap = text[cursor:start]
         if role is None:
             current_role = None
-            template_parts.append(gap)
-            template_parts.append(text[start:end])
-            last_wild = False
+            if always_wild:
+                if not (last_wild and (not gap or gap.isspace())):
+                    template_parts.append(gap)
+                    template_parts.append(WILDCARD)
+                last_wild = True
+            else:
+                template_parts.append(gap)
+                template_parts.append(text[start:end])
+                last_wild = False
         else:
             continues = current_role == role and not begins[tag]
             if continues:
@@ -148,8 +161,9 @@ def build_analysis(
             else:
                 spans.append((role, start, end))
             current_role = role
-            # One <*> per span, and one for touching variable pieces with no space between.
-            if not (last_wild and (continues or not gap)):
+            # One <*> for a run of variable pieces separated by nothing or whitespace: a value
+            # of several words (a date, a free-text reason) must not split its event's template.
+            if not (last_wild and (continues or not gap or gap.isspace())):
                 template_parts.append(gap)
                 template_parts.append(WILDCARD)
             last_wild = True
@@ -356,7 +370,8 @@ class ModelAnalyzer:
             if action not in ACTIONS:
                 action = "other"
             confidence = float(action_best_list[row]) * (0.5 + 0.5 * float(token_conf))
-            out.append(Labels(tags, action, round(confidence, 4)))
+            wild = tuple(piece.kind in TEMPLATE_WILD_KINDS for piece in item.pieces)
+            out.append(Labels(tags, action, round(confidence, 4), wild))
         return out
 
     def cache_stats(self) -> dict[str, int]:
