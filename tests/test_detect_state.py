@@ -130,8 +130,8 @@ def test_memory_cap_evicts_least_recent_groups_and_counts_them(tmp_path: Path) -
     assert DETECTION_EVICTIONS._value.get() - before == detector.evictions
     # The most recent sources are kept, the oldest went first.
     keys = next(iter(detector.engines)).groups
-    assert ("10.19.3.231",) in keys
-    assert ("10.0.0.0",) not in keys
+    assert "10.19.3.231" in keys
+    assert "10.0.0.0" not in keys
     # A memory estimate that is honest: the groups kept fill the budget.
     assert detector.group_count * 400 < cap
 

@@ -25,7 +25,7 @@ from logsentry.detect.engine import RuleEngine
 from logsentry.detect.group import GroupState
 from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, load_rules
 from logsentry.event import Event
-from logsentry.metrics import ALERTS, DETECTION_EVICTIONS, LINES_FAILED
+from logsentry.metrics import DETECTION_EVICTIONS, LINES_FAILED
 
 log = structlog.get_logger(__name__)
 
@@ -161,7 +161,7 @@ class Detector:
                                   source=event.source, line=event.line)
                     continue
                 if alert is not None:
-                    ALERTS.labels(rule=alert.rule_id, severity=alert.severity).inc()
+                    # logsentry_alerts is counted by the pipeline's output stage.
                     alerts.append(alert)
         if advanced:
             self._wall_at_watermark = time.time()
@@ -180,7 +180,7 @@ class Detector:
         groups = engine.groups
         group = groups.get(key)
         if group is None:
-            group = GroupState(key, when)
+            group = GroupState(engine.key_values(key), when)
             groups[key] = group
         else:
             groups.move_to_end(key)
@@ -345,7 +345,7 @@ class Detector:
             for group in sorted(groups, key=lambda g: g.last):
                 self._seq += 1
                 group.touched = self._seq
-                engine.groups[group.key] = group
+                engine.groups[engine.dict_key(group.key)] = group
                 self.memory_bytes += group.size
                 kept += 1
         self.watermark = max(self.watermark, watermark)

@@ -36,7 +36,10 @@ from logsentry.detect.summary import (
 )
 from logsentry.event import Event
 
-GroupKey = tuple[str | None, ...]
+# A group's key in `RuleEngine.groups`: the value itself for a rule grouped by one
+# field (a str is never tracked by the garbage collector and needs no tuple per
+# event), else the tuple of values. `GroupState.key` is always the tuple.
+GroupKey = str | None | tuple[str | None, ...]
 
 
 class CompiledSelection:
@@ -129,14 +132,25 @@ class RuleEngine:
         return frozenset(union) if base is None else base & union
 
     def group_key(self, event: Event) -> GroupKey:
+        """The key of the event's group in `groups` (see GroupKey)."""
         plain = self.plain_group_fields
         if plain is not None:
             fields = event.fields
             if len(plain) == 1:
                 value = fields.get(plain[0])
-                return (value if type(value) is str and value else _key_text(value),)
+                return value if type(value) is str and value else _key_text(value)
             return tuple([_key_text(fields.get(name)) for name in plain])
+        if len(self.group_getters) == 1:
+            return _key_text(self.group_getters[0](event))
         return tuple([_key_text(get(event)) for get in self.group_getters])
+
+    def key_values(self, key: GroupKey) -> tuple[str | None, ...]:
+        """The group values of a key, as `GroupState.key` holds them."""
+        return key if isinstance(key, tuple) else (key,)
+
+    def dict_key(self, values: tuple[str | None, ...]) -> GroupKey:
+        """The inverse of `key_values`."""
+        return values[0] if len(self.rule.group_by) == 1 else values
 
     def process(self, event: Event, when: float, group: GroupState) -> Alert | None:
         """Feed one selected event (already matched) to its group; an alert or None.
