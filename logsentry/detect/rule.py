@@ -8,7 +8,9 @@ placeholders are well-formed) and names file, rule id and key on error.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,8 +25,22 @@ from logsentry.sources.config import StrictModel
 
 from .condition import FieldMap, FieldTest
 
-# The default pack, shipped beside the package in the source tree.
-DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+RULES_DIR_ENV = "LOGSENTRY_RULES_DIR"
+
+
+def default_rules_dir() -> Path:
+    """The default pack: `$LOGSENTRY_RULES_DIR`, else `rules/` beside the package (a
+    source checkout), else `<prefix>/share/logsentry/rules` (an installed package)."""
+    env = os.environ.get(RULES_DIR_ENV)
+    if env:
+        return Path(env)
+    source_tree = Path(__file__).resolve().parents[2] / "rules"
+    if source_tree.is_dir():
+        return source_tree
+    return Path(sys.prefix) / "share" / "logsentry" / "rules"
+
+
+DEFAULT_RULES_DIR = default_rules_dir()
 
 Severity = Literal["low", "medium", "high", "critical"]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
