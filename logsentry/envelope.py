@@ -63,7 +63,7 @@ class EnvelopeParser:
 
     def parse(self, line: str, received: float, known: dict[str, Any] | None = None) -> Event:
         """Build the event of one line. `known` holds fields the source already has."""
-        event = Event(message=line, received=received, body=line)
+        event = Event(line, received=received, body=line, fields={})
         if known:
             event.fields.update(known)
             # A source that knows the entry's time (journald) passes it as a

@@ -85,7 +85,8 @@ class Event:
                     node[parts[1]] = value
                     continue
             set_dotted(doc, name, value)
-        doc["event"] = dict(_EVENT_DOCS[self.action])
+        # Shared between documents: treat ECS documents as read-only.
+        doc["event"] = _EVENT_DOCS[self.action]
         doc["logsentry"] = {
             "template": self.template,
             "summary": self.summary,
