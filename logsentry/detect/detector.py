@@ -19,11 +19,11 @@ import structlog
 from logsentry.alert import Alert
 from logsentry.analysis.actions import ACTIONS
 from logsentry.atomicfile import write_atomic
-from logsentry.detect.condition import Predicate
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.engine import RuleEngine
 from logsentry.detect.group import GroupState
 from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, load_rules
+from logsentry.detect.selection import Matcher, compile_matcher
 from logsentry.event import Event
 from logsentry.metrics import DETECTION_EVICTIONS, LINES_FAILED
 
@@ -117,14 +117,22 @@ class Detector:
         fresh._enforce_cap()
         return fresh
 
-    def _index(self) -> dict[str, list[tuple[RuleEngine, Predicate | None]]]:
-        """Per action, the rules that can select it, with their field predicate."""
-        index: dict[str, list[tuple[RuleEngine, Predicate | None]]] = {n: [] for n in ACTIONS}
-        for engine in self.engines:
-            actions = engine.actions
-            for name in ACTIONS:
-                if actions is None or name in actions:
-                    index[name].append((engine, engine.selection.predicate))
+    def _index(self) -> dict[str, tuple[Matcher, list[RuleEngine]]]:
+        """Per action, the rules that can select it and one function testing them all.
+
+        Actions with the same rules share one matcher (most actions are only
+        seen by the rules that select on fields, not on actions).
+        """
+        shared: dict[tuple[int, ...], tuple[Matcher, list[RuleEngine]]] = {}
+        index: dict[str, tuple[Matcher, list[RuleEngine]]] = {}
+        for name in ACTIONS:
+            engines = [e for e in self.engines if e.actions is None or name in e.actions]
+            if not engines:
+                continue
+            key = tuple(id(e) for e in engines)
+            if key not in shared:
+                shared[key] = (compile_matcher([e.rule.select for e in engines]), engines)
+            index[name] = shared[key]
         return index
 
     @property
@@ -140,20 +148,26 @@ class Detector:
         by_action = self._by_action
         advanced = False
         for event in events:
-            engines = by_action.get(event.action)
-            if not engines:
+            entry = by_action.get(event.action)
+            if entry is None:
                 continue
-            when = -1.0  # computed once a rule selects the event: most select none
-            for engine, predicate in engines:
+            match, engines = entry
+            try:
+                hits = match(event)
+            except Exception:  # a bug or odd input must not stop detection
+                LINES_FAILED.labels(stage="detect").inc()
+                log.exception("rule selection failed on an event", source=event.source,
+                              line=event.line)
+                continue
+            if not hits:
+                continue  # most events: no rule selects them
+            when = self.event_time(event)
+            if when > self.watermark:
+                self.watermark = when
+                advanced = True
+            for index in hits:
+                engine = engines[index]
                 try:
-                    # The selection test inline: most rules reject most events.
-                    if predicate is not None and not predicate(event):
-                        continue
-                    if when < 0:
-                        when = self.event_time(event)
-                        if when > self.watermark:
-                            self.watermark = when
-                            advanced = True
                     alert = self._feed(engine, event, when)
                 except Exception:  # a bug or odd input must not stop detection
                     LINES_FAILED.labels(stage="detect").inc()

@@ -57,6 +57,9 @@ class CompiledSelection:
         return self.predicate is None or self.predicate(event)
 
 
+HASH_CACHE_SIZE = 4096
+
+
 def stable_hash(text: str) -> int:
     """A 63-bit hash that is the same in every process (Python's hash() is salted).
 
@@ -87,6 +90,8 @@ class RuleEngine:
         if isinstance(corr, SequenceCorrelation):
             self.steps = [(CompiledSelection(step.select), step.count) for step in corr.steps]
         self.first_seen = isinstance(corr, FirstSeenCorrelation)
+        # Values a first-seen rule hashed lately (templates repeat endlessly).
+        self.hashes: dict[str, int] = {}
         self.value_getter: Callable[[Event], Any] | None = None
         if isinstance(corr, DistinctCorrelation | FirstSeenCorrelation):
             self.value_getter = field_getter(corr.field)
@@ -245,7 +250,12 @@ class RuleEngine:
             return None
         if not group.learn_until:
             group.learn_until = group.first + corr.learn
-        digest = stable_hash(value)
+        digest = self.hashes.get(value)
+        if digest is None:
+            digest = stable_hash(value)
+            if len(self.hashes) >= HASH_CACHE_SIZE:
+                self.hashes.clear()  # bounded; refills with what is current
+            self.hashes[value] = digest
         seen = group.seen
         if seen is None:
             seen = group.seen = set()

@@ -11,6 +11,7 @@ rule file gives reach the generated source, and only through `repr()`.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
 
@@ -32,6 +33,7 @@ from logsentry.detect.condition import (
     value_text,
 )
 from logsentry.detect.rule import Selection
+from logsentry.event import Event
 
 # How the generated code reads each special field; anything else is `fields.get(name)`.
 _SPECIAL_READS = {
@@ -129,9 +131,7 @@ class _Builder:
         return "(" + " and ".join(parts) + ")"
 
 
-def compile_selection(selection: Selection) -> Predicate | None:
-    """One function testing the field part (where/any/not) of a selection; None if empty."""
-    builder = _Builder()
+def _selection_expression(selection: Selection, builder: _Builder) -> str | None:
     parts: list[str] = []
     where = builder.field_map(selection.where)
     if where is not None:
@@ -142,13 +142,45 @@ def compile_selection(selection: Selection) -> Predicate | None:
     exclusions = [e for e in (builder.field_map(m) for m in selection.not_) if e is not None]
     if exclusions:
         parts.append("not (" + " or ".join(exclusions) + ")")
-    if not parts:
+    return " and ".join(parts) if parts else None
+
+
+def _define(source: str, builder: _Builder, name: str) -> Any:
+    exec(compile(source, "<rule selection>", "exec"), builder.namespace)
+    function = builder.namespace[name]
+    function.__doc__ = source  # what it does, for debugging a rule
+    return function
+
+
+def compile_selection(selection: Selection) -> Predicate | None:
+    """One function testing the field part (where/any/not) of a selection; None if empty."""
+    builder = _Builder()
+    expression = _selection_expression(selection, builder)
+    if expression is None:
         return None
     source = ("def select(event):\n"
               "    fields = event.fields\n"
-              f"    return bool({' and '.join(parts)})\n")
-    code = compile(source, "<rule selection>", "exec")
-    exec(code, builder.namespace)
-    function = builder.namespace["select"]
-    function.__doc__ = source  # what it does, for debugging a rule
-    return cast(Predicate, function)
+              f"    return bool({expression})\n")
+    return cast(Predicate, _define(source, builder, "select"))
+
+
+Matcher = Callable[[Event], list[int]]
+
+
+def compile_matcher(selections: list[Selection]) -> Matcher:
+    """One function returning the indexes of the selections an event passes, in order.
+
+    The detector builds one per action over the rules that can select it: one
+    call per event instead of one per rule.
+    """
+    builder = _Builder()
+    lines = ["def match(event):", "    fields = event.fields", "    hits = []"]
+    for index, selection in enumerate(selections):
+        expression = _selection_expression(selection, builder)
+        if expression is None:
+            lines.append(f"    hits.append({index})")
+        else:
+            lines.append(f"    if {expression}:")
+            lines.append(f"        hits.append({index})")
+    lines.append("    return hits")
+    return cast(Matcher, _define("\n".join(lines) + "\n", builder, "match"))
