@@ -237,7 +237,9 @@ async def test_a_full_pipeline_queue_pauses_fetching_and_resumes_when_it_drains(
     assert len(source.consumer.paused()) == 2  # type: ignore[union-attr]
     got = await reader.take(400)
     assert sorted(got) == sorted(f"line {i}" for i in range(400))
-    assert source.consumer is not None and source.consumer.paused() == set()
+    consumer = source.consumer
+    assert consumer is not None
+    assert await wait_until(lambda: consumer.paused() == set(), 5)
     await reader.close()
 
 

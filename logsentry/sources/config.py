@@ -114,6 +114,9 @@ class KafkaSourceConfig(StrictModel):
     # consumer cannot move past an oversized message.
     max_partition_fetch_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     max_batch: int = Field(default=512, ge=1)
+    # How long the broker may hold a fetch that has no data yet: bounds the
+    # latency a line waits when the topic was idle (Kafka's default is 500).
+    fetch_max_wait_ms: int = Field(default=100, ge=0, le=10_000)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_plain_username: str | None = None

@@ -43,6 +43,8 @@ log = structlog.get_logger(__name__)
 # Longest wait in one fetch: bounds how late `stop` and commits are noticed.
 POLL_MS = 200
 LAG_INTERVAL = 5.0
+# While paused under backpressure, how often the consumer still polls.
+PAUSED_POLL_SECONDS = 1.0
 RETRY_MAX_DELAY = 30.0
 
 # Called on assignment, before any record of the partitions is read; returns
@@ -121,9 +123,14 @@ class KafkaSource:
                 await _sleep_unless(stop, delay)
                 delay = min(delay * 2, RETRY_MAX_DELAY)
                 continue
+            # The assignment these records were read under: a rebalance while a
+            # batch waits for queue space may revoke (and reassign) the others.
+            epochs = {tp: p.epoch for tp, p in self.progress.items()
+                      if p.ready and not p.revoking}
             for partition, records in fetched.items():
                 progress = self.progress.get(partition)
-                if progress is None or progress.revoking or not progress.ready or not records:
+                if (progress is None or progress.revoking or not records
+                        or epochs.get(partition) != progress.epoch):
                     # Revoked while the records were on their way, or read before
                     # the assignment positioned the partition (it seeks again).
                     continue
@@ -192,6 +199,7 @@ class KafkaSource:
             "enable_auto_commit": False,
             "auto_offset_reset": config.start_at,
             "max_partition_fetch_bytes": config.max_partition_fetch_bytes,
+            "fetch_max_wait_ms": config.fetch_max_wait_ms,
             "fetch_max_bytes": max(config.max_partition_fetch_bytes, 52_428_800),
             "session_timeout_ms": int(config.session_timeout * 1000),
             "heartbeat_interval_ms": max(100, int(config.session_timeout * 1000 / 10)),
@@ -226,9 +234,23 @@ class KafkaSource:
         if consumer is not None:
             consumer.pause(*self.progress)
             self._paused = True
+        put = asyncio.ensure_future(out.put(batch))
         try:
-            await out.put(batch)
+            while not put.done():
+                await asyncio.wait({put}, timeout=PAUSED_POLL_SECONDS)
+                if put.done() or consumer is None:
+                    break
+                # Keep polling while paused: aiokafka takes a member that has
+                # not polled for max_poll_interval (5 min) for dead and leaves
+                # the group, so a long sink outage would turn into rebalances.
+                fetched = await consumer.getmany(timeout_ms=0)
+                for tp, records in fetched.items():
+                    if records:  # not handed on (newly resumed): read again later
+                        consumer.seek(tp, records[0].offset)
+            await put
         finally:
+            if not put.done():
+                put.cancel()
             if consumer is not None and self._paused:
                 self._paused = False
                 consumer.resume(*[tp for tp, p in self.progress.items()

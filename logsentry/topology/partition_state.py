@@ -116,6 +116,13 @@ class PartitionedDetection:
         if state is None:
             return []  # revoked meanwhile: its new owner processes these again
         detector = state.detector
+        # Events this state already holds (a batch read before a rebalance
+        # repositioned the partition) must not be counted twice.
+        seen = 0
+        while seen < len(offsets) and offsets[seen] <= state.next_offset:
+            seen += 1
+        if seen:
+            events, offsets = events[seen:], offsets[seen:]
         replay = 0
         if state.replay_until > 0:
             while replay < len(offsets) and offsets[replay] <= state.replay_until:
