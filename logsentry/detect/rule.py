@@ -306,21 +306,36 @@ def parse_rules(text: str, origin: str = "<rules>") -> list[Rule]:
     return rules
 
 
-def _describe(exc: ValidationError, origin: str, rule_id: str) -> str:
-    lines = []
-    for error in exc.errors():
-        # Drop the discriminator tags pydantic inserts ("correlate.threshold.count").
-        loc = [str(part) for part in error["loc"]
-               if not (isinstance(part, str) and part in _UNION_TAGS)]
-        key = ".".join(loc) or "(rule)"
-        msg = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        lines.append(f"{origin}: rule {rule_id}: {key}: {msg}")
-    return "\n".join(lines)
-
-
 _UNION_TAGS = frozenset({
     "single", "threshold", "distinct", "sequence", "first_seen", "FieldTest", "str", "int",
-    "float", "bool", "list[union[str,int,float]]", "list[str]",
+    "float", "bool",
 })
+_SCALAR_MISMATCH = frozenset({
+    "string_type", "int_type", "float_type", "bool_type", "list_type", "int_parsing",
+    "float_parsing", "bool_parsing", "int_from_float",
+})
+
+
+def _describe(exc: ValidationError, origin: str, rule_id: str) -> str:
+    errors = exc.errors()
+    # A field test given as a mapping fails as a FieldTest and, noisily, as each
+    # scalar shorthand too: keep the FieldTest's own complaint.
+    if any(not (e["type"] in _SCALAR_MISMATCH and isinstance(e.get("input"), dict))
+           for e in errors):
+        errors = [e for e in errors
+                  if not (e["type"] in _SCALAR_MISMATCH and isinstance(e.get("input"), dict))]
+    lines = []
+    for error in errors:
+        # Drop the tags pydantic inserts for unions ("correlate.threshold.count",
+        # "function-after[_not_empty(), FieldTest]").
+        loc = [str(part) for part in error["loc"]
+               if not (isinstance(part, str) and (part in _UNION_TAGS or "[" in part))]
+        key = ".".join(loc) or "(rule)"
+        msg = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        line = f"{origin}: rule {rule_id}: {key}: {msg}"
+        if line not in lines:
+            lines.append(line)
+    return "\n".join(lines)
+
 
 __all__ = ["DEFAULT_RULES_DIR", "FieldTest", "Rule", "RuleCase", "Selection", "load_rules"]
