@@ -202,7 +202,7 @@ def bench_memory(sources: int, cap_mb: int) -> dict[str, Any]:
     gc.collect()
     rss_before = rss_bytes()
     peak_estimate = 0
-    started = time.perf_counter()
+    started = time.process_time()
     batch: list[Event] = []
     for n in range(sources):
         ip = f"{10 + n // 16777216}.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
@@ -218,7 +218,7 @@ def bench_memory(sources: int, cap_mb: int) -> dict[str, Any]:
             batch = []
             peak_estimate = max(peak_estimate, detector.memory_bytes)
     detector.process(batch)
-    seconds = time.perf_counter() - started
+    seconds = time.process_time() - started
     batch = []
     gc.collect()
     rss_after = rss_bytes()
@@ -230,7 +230,8 @@ def bench_memory(sources: int, cap_mb: int) -> dict[str, Any]:
         "rss_growth_mb": round((rss_after - rss_before) / 2**20, 1),
         "groups": detector.group_count,
         "evictions": detector.evictions,
-        "us_per_event": round(seconds / sources * 1e6, 2),
+        # CPU per event, envelope parsing and labelling included.
+        "cpu_us_per_event": round(seconds / sources * 1e6, 2),
     }
 
 
