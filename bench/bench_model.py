@@ -90,7 +90,8 @@ def main() -> int:
     parser.add_argument("--model", help="model folder (default: the shipped model)")
     parser.add_argument("--corpora", type=Path, default=Path(
         os.environ.get("BENCH_DATA", "/tmp/logsentry-bench-data")))
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: the analyzer's own choice)")
     parser.add_argument("--unique", type=int, default=6000, help="unique lines to time")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-process", action="store_true",
@@ -100,12 +101,12 @@ def main() -> int:
     from logsentry.model.artifacts import default_model_dir, files_size, load_model
     from logsentry.model.engine import ModelAnalyzer, configure_threads
 
-    results: dict[str, Any] = {"threads": args.threads, "cpus": os.cpu_count()}
+    results: dict[str, Any] = {"cpus": os.cpu_count()}
     model_dir = Path(args.model) if args.model else default_model_dir()
     results["model"] = str(model_dir)
     results["files_mb"] = round(files_size(model_dir) / 1e6, 2)
     results["load"] = load_seconds(args.model, args.threads)
-    configure_threads(args.threads)
+    results["threads"] = configure_threads(args.threads)
     loaded = load_model(model_dir)
     results["parameters"] = sum(p.numel() for p in loaded.network.parameters())
 

@@ -162,7 +162,12 @@ class _Layer(nn.Module):
             return t.view(batch, length, heads, size).transpose(1, 2)
 
         q, k, v = split(attn.query(x)), split(attn.key(x)), split(attn.value(x))
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        # Plain matmul-softmax-matmul: on CPU with sequences of ~10-100 pieces it runs about
+        # twice as fast as scaled_dot_product_attention with a padding mask.
+        scores = torch.matmul(q, k.transpose(-1, -2)) * (size ** -0.5)
+        if bias is not None:
+            scores = scores + bias
+        context = torch.matmul(scores.softmax(-1), v)
         context = context.transpose(1, 2).reshape(batch, length, hidden)
         out = self.attention.output
         x = out.LayerNorm(out.dense(context) + x)
