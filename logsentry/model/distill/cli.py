@@ -26,6 +26,7 @@ def register_distill(model_subparsers: argparse._SubParsersAction[argparse.Argum
     p.add_argument("--unlabelled-real", type=int, help="real unlabelled lines (training families)")
     p.add_argument("--unlabelled-generated", type=int, help="generated unlabelled lines")
     p.add_argument("--teacher-epochs", type=float, help="passes of the teacher over the labels")
+    p.add_argument("--teacher-lr", type=float, help="learning rate of the pretrained encoder")
     p.add_argument("--steps", type=int, help="student steps (control and distilled alike)")
     p.add_argument("--temperature", type=float, help="distillation temperature")
     p.add_argument("--prune-width", type=int, help="feed-forward neurons kept (0: no pruning)")
@@ -59,6 +60,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
     if args.teacher_epochs is not None:
         config.teacher.epochs = args.teacher_epochs
     config.student.threads = args.student_threads
+    if args.teacher_lr is not None:
+        config.teacher.lr = args.teacher_lr
     if args.steps is not None:
         config.student.steps = args.steps
     if args.temperature is not None:
