@@ -166,15 +166,25 @@ class Daemon:
             config=config.pipeline,
             analysis=config.analysis,
         )
-        if first:
-            self.lifecycle.ready()
-            log.info("started", sources=[s.name for s in sources],
-                     sinks=[sink_name(s) for s in config.sinks])
-        else:
-            self.lifecycle.reloaded()
+        running = asyncio.ensure_future(self.pipeline.run(self._run_stop))
         try:
-            await self.pipeline.run(self._run_stop)
+            # READY=1 only once the sources are open (issue 8, service helper):
+            # two loop turns let Pipeline.run start the source tasks and each
+            # source open its inputs (files opened and positioned, journalctl
+            # spawned) before it first waits.
+            for _ in range(2):
+                await asyncio.sleep(0)
+            if first:
+                self.lifecycle.ready()
+                log.info("started", sources=[s.name for s in sources],
+                         sinks=[sink_name(s) for s in config.sinks])
+            else:
+                self.lifecycle.reloaded()
+            await running
         finally:
+            if not running.done():
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
             if detector is not None:
                 detector.save_state()
             await outputs.close(config.pipeline.drain_timeout)

@@ -194,3 +194,34 @@ def test_daemon_speaks_the_systemd_service_protocol(
     assert status == 0
     assert keys_in_order(receiver)[-1] == "STOPPING"
     assert receiver.with_key("STOPPING")[-1][1]["STATUS"].startswith("stopping")
+
+
+def test_a_line_written_right_after_ready_is_read(tmp_path: Path,
+                                                   receiver: NotifyReceiver) -> None:
+    """READY=1 means the sources are open: a line logged at that instant is not skipped."""
+    log_file = tmp_path / "app.log"
+    log_file.write_text("written before the start: skipped (start_at: end)\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""
+state_dir: {tmp_path}/state
+sources: [{{type: file, paths: [{log_file}], start_at: end}}]
+analysis: {{analyzer: none}}
+detection: {{enabled: false}}
+sinks: [{{type: jsonl, path: {tmp_path}/events.jsonl, routing: {{records: events}}}}]
+service: {{metrics: {{enabled: false}}}}
+""")
+    env = dict(os.environ, NOTIFY_SOCKET=receiver.address, PYTHONPATH=str(REPO))
+    process = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, "run", "--config", str(config)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        receiver.wait_for("READY", "1", timeout=60)
+        with log_file.open("a") as log:
+            log.write("written at READY\n")
+        events = tmp_path / "events.jsonl"
+        wait_until(lambda: events.exists() and "written at READY" in events.read_text())
+        assert "before the start" not in events.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
