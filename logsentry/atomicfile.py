@@ -16,7 +16,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # os.write may write only part of a large buffer
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -175,6 +175,24 @@ class EnvelopeParser:
 
     # -- timestamps --------------------------------------------------------------
 
+    def loose_time(self, text: str) -> datetime | None:
+        """A timestamp the analyzer found inside a message, in whatever common form.
+
+        Handles ISO 8601 (also with `/` date separators, a comma before the
+        fraction, in brackets), BSD syslog and access-log forms, and epoch seconds.
+        """
+        text = text.strip().strip("[]()")
+        if len(text) < 8:
+            return None
+        if text.isdigit() and len(text) in (10, 13):
+            seconds = int(text) / (1000 if len(text) == 13 else 1)
+            return datetime.fromtimestamp(seconds, UTC)
+        if text[:4].isdigit() and text[4:5] == "/":
+            text = text[:10].replace("/", "-") + text[10:]
+        if text[:1].isdigit() and text[2:3] == "/" and text[5:6] == "/":
+            return None  # 03/01/2022 is ambiguous (day or month first): no guess
+        return self._time(text)
+
     def _time(self, text: str) -> datetime | None:
         cache = self._ts_cache
         if text in cache:

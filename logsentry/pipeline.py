@@ -221,6 +221,9 @@ class Pipeline:
             BATCH_SIZE.observe(len(chunk))
             for event, result in zip(chunk, results, strict=True):
                 event.apply(result)
+                if event.timestamp is None and result.timestamp:
+                    # No envelope time: the time the analyzer found in the body.
+                    event.timestamp = self.parser.loose_time(result.timestamp)
         if self.event_outputs:
             # Serialize here, off the event loop, while the batch is hot in cache.
             for event in events:

@@ -101,3 +101,19 @@ def test_fields_known_from_the_source_win_over_the_header() -> None:
     event = UTC_PARSER.parse("Jan  1 00:00:00 header-host app: x", 0.0,
                              {"host.name": "from-journald"})
     assert event.fields["host.name"] == "from-journald"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2022/03/01 12:57:58", datetime(2022, 3, 1, 12, 57, 58, tzinfo=UTC)),
+        ("[2023-03-28 03:09:25,112]", datetime(2023, 3, 28, 3, 9, 25, 112000, tzinfo=UTC)),
+        ("1700000000", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+        ("03/01/2022 10:00:00", None),  # day or month first: no guess
+        ("not a time", None),
+    ],
+)
+def test_timestamps_found_inside_messages_are_parsed_leniently(
+    text: str, expected: datetime | None
+) -> None:
+    assert UTC_PARSER.loose_time(text) == expected
