@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the daemon (built-in default without a config file)")
     _add_config_option(run)
+    run.add_argument("--stage", choices=("analyze", "detect", "both"),
+                     help="Kafka scale-out: run only this stage (overrides topology.mode)")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="replay the bundled sample attacks and print the alerts")
@@ -146,8 +148,24 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{DEFAULT_CONFIG_PATH}; following: "
                   + ", ".join(p for s in config.sources for p in getattr(s, "paths", [])),
                   file=sys.stderr)
+    if args.stage:
+        config = _with_stage(config, args.stage)
     _reconfigure_logging(args, config)
     return asyncio.run(Daemon(config, config_path).run())
+
+
+def _with_stage(config: Config, stage: str) -> Config:
+    """The configuration with `topology.mode` set from `--stage`."""
+    from pydantic import ValidationError
+
+    from logsentry.topology.config import TopologyConfig
+
+    try:
+        topology = TopologyConfig.model_validate(
+            {**config.topology.model_dump(), "mode": stage})
+    except ValidationError as exc:
+        raise ConfigError(f"--stage {stage}: {exc.errors()[0]['msg']}") from None
+    return config.model_copy(update={"topology": topology})
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from logsentry.service.config import ServiceConfig
 from logsentry.sinks.config import SinkConfig, StdoutSinkConfig
 from logsentry.sources.config import SourceConfig, StrictModel
 from logsentry.spool.config import SpoolConfig
+from logsentry.topology.config import TopologyConfig
 
 DEFAULT_CONFIG_PATH = Path("/etc/logsentry/config.yaml")
 DEFAULT_STATE_DIR = Path("/var/lib/logsentry")
@@ -58,6 +59,8 @@ class Config(StrictModel):
     # The durable alert spool in front of the alert sinks (logsentry.spool).
     spool: SpoolConfig = SpoolConfig()
     logging: LoggingConfig = LoggingConfig()
+    # Scale-out on Kafka consumer groups (README, "Scaling out with Kafka").
+    topology: TopologyConfig = TopologyConfig()
     # systemd notification, watchdog, /metrics /healthz /readyz (logsentry.service).
     service: ServiceConfig = ServiceConfig()
 

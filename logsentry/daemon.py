@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,6 @@ from typing import Any
 
 import structlog
 
-from logsentry.alert import Alert
 from logsentry.analysis.base import Analyzer
 from logsentry.analysis.loader import load_analyzer
 from logsentry.config import Config, ConfigError, load_config
@@ -111,7 +111,7 @@ class Daemon:
         self._run_stop = asyncio.Event()
         self._next_config: Config | None = None
         self.pipeline: Pipeline | None = None
-        self.alerts: list[Alert] = []
+        self.exit_status = 0
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT (or the end of finite input); return the exit status."""
@@ -119,7 +119,12 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
-        await self.lifecycle.start()
+        try:
+            await self.lifecycle.start()
+        except OSError as exc:
+            # The metrics address is taken or not ours to bind: say so plainly.
+            print(f"logsentry: cannot serve /metrics: {exc}", file=sys.stderr)
+            return 1
         try:
             analyzer = await loop.run_in_executor(None, load_analyzer, self.config.analysis)
             first = True
@@ -139,8 +144,8 @@ class Daemon:
             await self.lifecycle.close()
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
-        log.info("stopped")
-        return 0
+        log.info("stopped", exit_status=self.exit_status)
+        return self.exit_status
 
     async def _run_once(self, analyzer: Analyzer, first: bool) -> bool:
         """One pipeline from build to drain. True when its input simply ended."""
@@ -149,6 +154,16 @@ class Daemon:
         self._run_stop = asyncio.Event()
         if self._stop.is_set():
             self._run_stop.set()
+        if config.topology.mode != "single":
+            # Kafka scale-out: stage 1, stage 2 or both; no local pipeline.
+            from logsentry.topology.runner import run_stages
+
+            if first:
+                self.lifecycle.ready()
+            else:
+                self.lifecycle.reloaded()
+            await run_stages(config, config.topology, self._run_stop, analyzer)
+            return not self._run_stop.is_set()
         detector = None
         if config.detection.enabled:
             from logsentry.detect.detector import Detector
@@ -181,6 +196,11 @@ class Daemon:
             else:
                 self.lifecycle.reloaded()
             await running
+            if sources and len(self.pipeline.failed_sources) == len(sources):
+                # Nothing left to read: exit non-zero so Restart=on-failure acts.
+                self.exit_status = 1
+                log.error("all_sources_failed", sources=self.pipeline.failed_sources)
+                self._stop.set()
         finally:
             if not running.done():
                 running.cancel()

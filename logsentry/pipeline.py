@@ -101,6 +101,7 @@ class Pipeline:
         self.analysis = analysis or AnalysisConfig()
         self.parser = parser or EnvelopeParser()
         self.stats = PipelineStats()
+        self.failed_sources: list[str] = []
         self._lines: asyncio.Queue[LineBatch | None] = asyncio.Queue(self.config.queue_batches)
         self._events: asyncio.Queue[EventBatch | None] = asyncio.Queue(self.config.queue_batches)
         self._out: asyncio.Queue[EventBatch | None] = asyncio.Queue(self.config.queue_batches)
@@ -151,6 +152,7 @@ class Pipeline:
         except Exception:
             # One broken source must not take the others down; it is logged loudly.
             log.exception("source_failed", source=source.name)
+            self.failed_sources.append(source.name)
 
     # -- analysis ----------------------------------------------------------------
 

@@ -222,3 +222,26 @@ def test_analyze_jsonl_writes_one_object_per_input_line_in_order() -> None:
     for doc in docs:
         assert set(doc["event"]) == {"category", "type", "outcome", "action"}
         assert set(doc["logsentry"]) == {"template", "summary", "confidence"}
+
+
+def test_a_taken_metrics_port_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")],
+                               service={"metrics": {"enabled": True, "port": port}})
+        write_config(tmp_path / "config.yaml", config)
+        result = run_cli("run", "--config", str(tmp_path / "config.yaml"))
+    assert result.returncode == 1
+    assert "cannot serve /metrics" in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_run_stage_without_brokers_is_a_configuration_error(tmp_path: Path) -> None:
+    write_config(tmp_path / "config.yaml", daemon_config(tmp_path, []))
+    result = run_cli("run", "--stage", "detect", "--config", str(tmp_path / "config.yaml"))
+    assert result.returncode == 2
+    assert "needs bootstrap_servers" in result.stderr.decode()
