@@ -29,6 +29,7 @@ system-packages:
 	command -v rsyslogd >/dev/null 2>&1 || missing="$$missing rsyslog"; \
 	[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || [ -n "$$(find /usr/lib -name lmnsd_gtls.so 2>/dev/null | head -n1)" ] || missing="$$missing rsyslog-gnutls"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	[ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || missing="$$missing systemd-journal-remote"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
