@@ -18,7 +18,8 @@ LINES_MALFORMED = Counter(
     "Lines read with a defect that was repaired (invalid UTF-8, NUL bytes, cut at the size cap)",
     ["source", "reason"], registry=REGISTRY)
 LINES_ANALYZED = Counter(
-    "logsentry_lines_analyzed", "Lines labelled by the analyzer", registry=REGISTRY)
+    "logsentry_lines_analyzed", "Lines labelled by the analyzer", ["source"],
+    registry=REGISTRY)
 LINES_FAILED = Counter(
     "logsentry_lines_failed", "Lines that could not be processed by a stage (counted, logged)",
     ["stage"], registry=REGISTRY)

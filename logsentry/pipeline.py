@@ -230,7 +230,8 @@ class Pipeline:
             # Serialize here, off the event loop, while the batch is hot in cache.
             for event in events:
                 event.to_json()
-        LINES_ANALYZED.inc(len(events))
+        for batch in batches:
+            LINES_ANALYZED.labels(batch.source.name).inc(len(batch.lines))
         return events
 
     # -- detection -----------------------------------------------------------------
