@@ -46,7 +46,7 @@ class DistillConfig:
     max_pieces: int = 63
     vocab_words: int = 6000
     vocab_min_count: int = 3
-    steps: int = 800
+    steps: int = 1600
     batch_size: int = 64
     lr: float = 1.5e-3
     weight_decay: float = 0.01
