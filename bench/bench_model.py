@@ -21,6 +21,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -72,17 +73,19 @@ def whole_process(corpus: Path, model: str | None) -> dict[str, Any]:
     if model:
         command += ["--model", model]
     command.append(str(corpus))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True, cwd=REPO)
-    seconds = time.perf_counter() - started
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=REPO)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS
+        seconds = time.perf_counter() - started
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    rss = usage.ru_maxrss
     lines = sum(1 for _ in corpus.open("rb"))
-    if done.returncode != 0:
-        return {"error": done.stderr[-500:]}
+    if os.waitstatus_to_exitcode(status) != 0:
+        return {"error": stderr[-500:]}
     return {"lines_per_s": round(lines / seconds), "seconds": round(seconds, 2),
-            "peak_rss_mb": round(max(rss, before) / 1024, 1)}
+            "peak_rss_mb": round(rss / 1024, 1)}
 
 
 def main() -> int:
