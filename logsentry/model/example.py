@@ -13,26 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logsentry.analysis.actions import ACTIONS
+from logsentry.analysis.result import ENTITY_FIELDS
 
-TOKEN_ROLES: tuple[str, ...] = (
-    "source.ip",
-    "source.port",
-    "source.address",
-    "destination.ip",
-    "destination.port",
-    "user.name",
-    "user.effective.name",
-    "host.name",
-    "process.name",
-    "process.pid",
-    "url.original",
-    "http.request.method",
-    "http.response.status_code",
-    "user_agent.original",
-    "file.path",
-    "process.command_line",
-    "timestamp",
-)
+# The ECS roles of the `analyze` contract, plus the timestamp inside a body.
+TOKEN_ROLES: tuple[str, ...] = (*ENTITY_FIELDS, "timestamp")
 
 VARIABLE = "variable"
 """Label of variable parts that have no ECS role (ids, counters, sizes, durations)."""
