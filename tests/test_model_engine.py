@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from logsentry.analysis.result import Analysis
 from logsentry.model.artifacts import load_model, save_model
 from logsentry.model.engine import (
     TEMPLATE_WILD_KINDS,
@@ -24,7 +25,7 @@ DECODER = _Decoder.from_tags(TAGS)
 TAG = {tag: i for i, tag in enumerate(TAGS)}
 
 
-def analysis_for(text: str, tags: list[str], action: str = "ssh_login_failed"):  # type: ignore[no-untyped-def]
+def analysis_for(text: str, tags: list[str], action: str = "ssh_login_failed") -> Analysis:
     pieces, truncated = split_pieces(text, 63)
     assert len(pieces) == len(tags), [text[p.start:p.end] for p in pieces]
     labels = Labels(tuple(TAG[t] for t in tags), action, 0.9)

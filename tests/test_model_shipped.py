@@ -6,19 +6,20 @@ import pytest
 
 from logsentry.model import load_analyzer
 from logsentry.model.artifacts import default_model_dir, files_size
+from logsentry.model.engine import ModelAnalyzer
 
 
 @pytest.fixture(scope="module")
-def analyzer():  # type: ignore[no-untyped-def]
+def analyzer() -> ModelAnalyzer:
     return load_analyzer(threads=1, cache_size=1000)
 
 
-def test_shipped_model_is_small_and_quantized(analyzer) -> None:  # type: ignore[no-untyped-def]
+def test_shipped_model_is_small_and_quantized(analyzer: ModelAnalyzer) -> None:
     assert files_size(default_model_dir()) <= 20_000_000
     assert analyzer.quantized
 
 
-def test_ssh_failure_is_an_offense_with_exact_fields(analyzer) -> None:  # type: ignore[no-untyped-def]
+def test_ssh_failure_is_an_offense_with_exact_fields(analyzer: ModelAnalyzer) -> None:
     line = "Failed password for invalid user admin from 203.0.113.9 port 52311 ssh2"
     result = analyzer.analyze_batch([line])[0]
     assert result.action == "ssh_login_failed" and result.outcome == "failure"
@@ -28,7 +29,7 @@ def test_ssh_failure_is_an_offense_with_exact_fields(analyzer) -> None:  # type:
     assert 0.5 < result.confidence <= 1.0
 
 
-def test_access_log_line_yields_http_fields(analyzer) -> None:  # type: ignore[no-untyped-def]
+def test_access_log_line_yields_http_fields(analyzer: ModelAnalyzer) -> None:
     line = ('203.0.113.5 - - [10/Oct/2024:13:55:36 +0000] "GET /wp-login.php HTTP/1.1" 404 153'
             ' "-" "curl/8.5.0"')
     result = analyzer.analyze_batch([line])[0]
