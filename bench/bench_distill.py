@@ -34,9 +34,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    from logsentry.model.artifacts import files_size, load_model
+    from logsentry.model.artifacts import load_model
     from logsentry.model.distill.measure import lines_per_second, unique_bodies
     from logsentry.model.engine import ModelAnalyzer, configure_threads
+    from logsentry.model.location import files_size
     from logsentry.model.network import parameter_count
 
     configure_threads(args.threads)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from logsentry.model import load_analyzer
-from logsentry.model.artifacts import default_model_dir, files_size
 from logsentry.model.engine import ModelAnalyzer
+from logsentry.model.location import default_model_dir, files_size
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ def load_analyzer(
 
     `threads`: torch intra-op threads (None: the CPUs available, at most 4).
     `cache_size`: entries of the structure cache (the exact-line cache holds half).
-    Raises `logsentry.model.artifacts.ModelNotFoundError` when no model is found.
+    Raises `logsentry.model.location.ModelNotFoundError` when no model is found.
     """
     from logsentry.model.engine import load_analyzer as _load
 

@@ -9,7 +9,6 @@ unpickles: weights go through `safetensors.torch.load_file`.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,14 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from logsentry.model.location import (
+    CONFIG_FILE,
+    TOKENIZER_FILE,
+    WEIGHTS_FILE,
+    ModelNotFoundError,
+)
 from logsentry.model.network import LogTagger, NetworkConfig
 from logsentry.model.tokenizer import LogTokenizer
-
-DEFAULT_MODEL_NAME = "logsentry-tagger"
-MODEL_DIR_ENV = "LOGSENTRY_MODEL_DIR"
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-TOKENIZER_FILE = "tokenizer.json"
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """No model folder where one was expected."""
 
 
 @dataclass(slots=True)
@@ -40,26 +35,6 @@ class LoadedModel:
     config: NetworkConfig
     meta: dict[str, Any]
     path: Path
-
-
-def default_model_dir() -> Path:
-    """The shipped model: `$LOGSENTRY_MODEL_DIR`, else `models/<name>` beside the package."""
-    candidates: list[Path] = []
-    env = os.environ.get(MODEL_DIR_ENV)
-    if env:
-        base = Path(env)
-        candidates += [base, base / DEFAULT_MODEL_NAME]
-    package_root = Path(__file__).resolve().parent.parent  # .../logsentry
-    candidates += [
-        package_root.parent / "models" / DEFAULT_MODEL_NAME,  # source checkout / editable install
-        package_root / "models" / DEFAULT_MODEL_NAME,  # wheels that bundle the model in the package
-    ]
-    for candidate in candidates:
-        if (candidate / WEIGHTS_FILE).is_file():
-            return candidate
-    raise ModelNotFoundError(
-        "no model found; looked in " + ", ".join(str(c) for c in candidates)
-        + f" (set {MODEL_DIR_ENV} to the folder holding {WEIGHTS_FILE})")
 
 
 def save_model(
@@ -96,11 +71,6 @@ def load_model(path: Path, lean: bool = True) -> LoadedModel:
     for parameter in network.parameters():
         parameter.requires_grad_(False)
     return LoadedModel(network, tokenizer, config, dict(doc.get("meta", {})), path)
-
-
-def files_size(path: Path) -> int:
-    """Total bytes of the model's files."""
-    return sum(f.stat().st_size for f in path.iterdir() if f.is_file())
 
 
 _ = torch  # torch is imported first so safetensors' torch backend is ready

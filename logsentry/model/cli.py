@@ -12,7 +12,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from logsentry.model.artifacts import DEFAULT_MODEL_NAME, files_size
+from logsentry.model.location import DEFAULT_MODEL_NAME, files_size
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "models" / DEFAULT_MODEL_NAME
@@ -65,11 +65,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                " as `logsentry analyze` does)")
     evaluate.set_defaults(func=cmd_eval)
 
-    try:
-        from logsentry.model.data.cli import register_data
-    except ImportError:
-        return
+    from logsentry.model.data.cli import register_data
+    from logsentry.model.distill.cli import register_distill
+
     register_data(sub)
+    register_distill(sub)
 
 
 def _optional_module(name: str) -> Any:
@@ -189,7 +189,7 @@ def _evaluate_and_write(
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a model folder on the shared datasets."""
-    from logsentry.model.artifacts import default_model_dir
+    from logsentry.model.location import default_model_dir
 
     model_dir = Path(args.model) if args.model else default_model_dir()
     return _evaluate_and_write(model_dir, args.datasets, args.json, args.fp32, args.raw)

@@ -36,7 +36,8 @@ import torch
 
 from logsentry.analysis.actions import ACTIONS
 from logsentry.analysis.result import INTEGER_FIELDS, Analysis
-from logsentry.model.artifacts import LoadedModel, default_model_dir, load_model
+from logsentry.model.artifacts import LoadedModel, load_model
+from logsentry.model.location import default_model_dir
 from logsentry.model.tokenizer import PAD, Encoded, piece_bounds
 
 log = logging.getLogger(__name__)

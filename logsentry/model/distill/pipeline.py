@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from logsentry.model.artifacts import files_size, load_model, save_model
+from logsentry.model.artifacts import load_model, save_model
 from logsentry.model.distill.compression import prune_layers, prune_width
 from logsentry.model.distill.corpus import Corpus, CorpusSizes, build_corpus
 from logsentry.model.distill.measure import (
@@ -44,6 +44,7 @@ from logsentry.model.distill.teacher import (
     soft_targets,
     train_teacher,
 )
+from logsentry.model.location import files_size
 from logsentry.model.network import parameter_count
 
 log = logging.getLogger(__name__)
