@@ -36,6 +36,7 @@ import torch
 
 from logsentry.analysis.actions import ACTIONS
 from logsentry.analysis.result import INTEGER_FIELDS, Analysis
+from logsentry.metrics import CACHE_LOOKUPS
 from logsentry.model.artifacts import LoadedModel, load_model
 from logsentry.model.location import default_model_dir
 from logsentry.model.tokenizer import PAD, Encoded, piece_bounds
@@ -47,6 +48,9 @@ V = TypeVar("V")
 
 _DIGITS = re.compile(r"\d+")
 WILDCARD = "<*>"
+_CACHE_HITS = CACHE_LOOKUPS.labels("hit")
+_CACHE_MISSES = CACHE_LOOKUPS.labels("miss")
+
 # Exact-text cache only for lines up to this length: bounds its memory.
 _EXACT_MAX_CHARS = 512
 # Structure cache only for lines up to this length (the key is the masked line).
@@ -290,6 +294,9 @@ class ModelAnalyzer:
                     results[index] = _copy(analysis) if short else analysis
                     continue
             pending.append((index, message, key))
+        # Per batch, not per line: the cache hit rate on /metrics.
+        _CACHE_HITS.inc(len(messages) - len(pending))
+        _CACHE_MISSES.inc(len(pending))
         if pending:
             self.model_lines += len(pending)
             self._run_network(pending, results)
