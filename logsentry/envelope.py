@@ -12,6 +12,7 @@ is what the analyzer reads.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -47,6 +48,42 @@ _ISO_PREFIX = re.compile(rf"(?P<ts>{_ISO}) +(?P<msg>.*)", re.DOTALL)
 _JSON_MESSAGE_KEYS = ("MESSAGE", "message", "msg", "log", "Message")
 _JSON_TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "date")
 _JSON_HOST_KEYS = ("_HOSTNAME", "host", "hostname")
+# Keys a log shipper or logging library adds around a message (docker's json-file,
+# Filebeat/Logstash, structlog, journald's upper-case and underscored fields). A JSON
+# document with nothing else is an envelope: the analyzer reads its message. One with
+# other keys (`"remote":"203.0.113.7:51234"`, `"user":...`) is the application's own
+# structured record: the analyzer reads all of it, or those fields would be lost.
+_JSON_ENVELOPE_KEYS = frozenset({
+    *_JSON_MESSAGE_KEYS, *_JSON_TIME_KEYS, *_JSON_HOST_KEYS,
+    "level", "levelname", "lvl", "severity", "loglevel", "log.level", "stream", "logger",
+    "logger_name", "name", "thread", "thread_name", "threadName", "pid", "tid", "tag",
+    "@version", "source", "service", "container_name", "container_id", "caller", "func",
+    "file", "line", "lineno", "module", "funcName", "event", "log_type",
+})
+# Keys of structured records whose meaning every SIEM agrees on (ECS names and the
+# common spellings of web frameworks, Caddy, GitLab, MongoDB, Keycloak...), compared
+# lower-cased without `_`, `-` or `.`. Values are checked by type (an address must
+# parse); the model still reads the whole record for the rest.
+_JSON_FIELD_KEYS: dict[str, str] = {
+    **dict.fromkeys(("sourceip", "clientip", "remoteip", "remoteaddr", "remoteaddress",
+                     "srcip", "ipaddress", "clientaddr", "clientaddress", "remote",
+                     "peeraddr", "realip", "xforwardedfor"), "source.ip"),
+    **dict.fromkeys(("username", "username", "principalname", "login", "targetuser",
+                     "accountname", "targetusername"), "user.name"),
+    **dict.fromkeys(("httprequestmethod", "httpmethod", "method", "verb"),
+                    "http.request.method"),
+    **dict.fromkeys(("httpresponsestatuscode", "statuscode", "httpstatus", "status"),
+                    "http.response.status_code"),
+    **dict.fromkeys(("urloriginal", "uri", "requesturi", "url", "path"), "url.original"),
+    **dict.fromkeys(("useragentoriginal", "useragent", "ua"), "user_agent.original"),
+}
+_JSON_WALK_DEPTH = 3
+# Generic keys ("status", "path", "method") mean other things too: values must look right.
+_JSON_FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
+    "http.request.method": lambda text: text.isalpha() and text.isupper(),
+    "http.response.status_code": lambda text: text.isdigit() and len(text) == 3,
+    "url.original": lambda text: text.startswith(("/", "http://", "https://")),
+}
 
 
 def local_timezone() -> tzinfo:
@@ -152,9 +189,12 @@ class EnvelopeParser:
                 message = bytes(message).decode("utf-8", errors="replace")
             except (TypeError, ValueError):
                 message = None
-        if not isinstance(message, str):
-            return False
-        event.body = message
+        if isinstance(message, str) and _is_envelope(doc):
+            event.body = message
+        else:
+            # The application's own record (or one without a message): all of it.
+            event.body = line
+            _structured_fields(event, doc, _JSON_WALK_DEPTH)
         realtime = doc.get("__REALTIME_TIMESTAMP")
         if isinstance(realtime, str) and realtime.isdigit():
             event.timestamp = datetime.fromtimestamp(int(realtime) / 1e6, UTC)
@@ -162,6 +202,8 @@ class EnvelopeParser:
             stamp = _first(doc, _JSON_TIME_KEYS)
             if isinstance(stamp, str):
                 event.timestamp = self._time(stamp)
+            elif isinstance(stamp, int | float) and not isinstance(stamp, bool):
+                event.timestamp = _epoch(stamp)
         host = _first(doc, _JSON_HOST_KEYS)
         if isinstance(host, str):
             _set(event, "host.name", host)
@@ -254,3 +296,49 @@ def _set(event: Event, name: str, text: str) -> bool:
         return False
     event.fields[name] = value
     return True
+
+
+def _is_envelope(doc: dict[str, Any]) -> bool:
+    """Whether a JSON document only wraps its message (see `_JSON_ENVELOPE_KEYS`)."""
+    for key in doc:
+        if key in _JSON_ENVELOPE_KEYS or key[:1] == "_" or key.isupper():
+            continue  # journald: MESSAGE_ID, SYSLOG_IDENTIFIER, _PID, __CURSOR...
+        return False
+    return True
+
+
+def _structured_fields(event: Event, doc: dict[str, Any], depth: int) -> None:
+    """Fields named by well-known keys of a structured record (`_JSON_FIELD_KEYS`)."""
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            if depth > 1:
+                _structured_fields(event, value, depth - 1)
+            continue
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            continue
+        name = _JSON_FIELD_KEYS.get(key.lower().replace("_", "").replace("-", "").replace(".", ""))
+        if name is None or name in event.fields:
+            continue
+        text = _address_only(str(value)) if name == "source.ip" else str(value)
+        plausible = _JSON_FIELD_CHECKS.get(name)
+        if plausible is None or plausible(text):
+            _set(event, name, text)
+
+
+def _address_only(text: str) -> str:
+    """`203.0.113.7:51234`, `[2001:db8::1]:443` or `a, b` (X-Forwarded-For) -> the address."""
+    text = text.split(",")[0].strip()
+    if text.startswith("["):
+        return text[1:text.find("]")] if "]" in text else text
+    if text.count(":") == 1:
+        return text.split(":")[0]
+    return text
+
+
+def _epoch(stamp: float) -> datetime | None:
+    """Epoch seconds or milliseconds (Caddy, zap, pino); None when implausible."""
+    if 1e12 <= stamp < 1e13:
+        stamp /= 1000
+    if not 1e9 <= stamp < 1e10:
+        return None
+    return datetime.fromtimestamp(stamp, UTC)

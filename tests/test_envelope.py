@@ -117,3 +117,24 @@ def test_timestamps_found_inside_messages_are_parsed_leniently(
     text: str, expected: datetime | None
 ) -> None:
     assert UTC_PARSER.loose_time(text) == expected
+
+
+def test_structured_json_record_is_read_whole_and_well_known_keys_become_fields() -> None:
+    line = ('{"t":{"$date":"2022-07-28T18:00:00.903+02:00"},"s":"I","c":"ACCESS","ctx":"conn1",'
+            '"msg":"Authentication failed","attr":{"principalName":"root",'
+            '"remote":"203.0.113.7:51234","error":"AuthenticationFailed"}}')
+    event = UTC_PARSER.parse(line, 0.0)
+    # The application's own fields ride beside its message: the analyzer reads them all.
+    assert event.body == line
+    assert event.fields == {"user.name": "root", "source.ip": "203.0.113.7"}
+
+
+def test_json_record_without_a_message_gets_its_fields_and_epoch_time() -> None:
+    line = ('{"level":"error","ts":1711741827.5,"logger":"http.log.access",'
+            '"request":{"remote_ip":"2001:db8::7","method":"GET","uri":"/admin"},'
+            '"status":401,"user_id":"","ip":"not-an-ip"}')
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == line
+    assert event.timestamp == datetime.fromtimestamp(1711741827.5, UTC)
+    assert event.fields == {"source.ip": "2001:db8::7", "http.request.method": "GET",
+                            "url.original": "/admin", "http.response.status_code": 401}

@@ -14,13 +14,21 @@ from __future__ import annotations
 
 from logsentry.model.data.template import Family, make_family
 
-_PREFIX = "{|[WARN] |WARNING: |warning: |error: |ERROR |[error] |{level} |<W> |W: |[auth] |auth: |security: |{ts_iso:ts} {level} |{ts_comma:ts} [{level}] |[{ts_iso:ts}] |||||}"
+_PREFIX = "{|[WARN] |WARNING: |warning: |error: |ERROR |[error] |{level} |<W> |W: |[auth] |auth: |security: |{ts_iso:ts} {level} |{ts_comma:ts} [{level}] |[{ts_iso:ts}] |[{ts_comma:ts}]  {level} {{{module}:{count}}} |{level} [{java_class}] ({word}-thread-{count}) |||||}"
 _FAIL = "{|Authentication failed|Login failed|authentication failure|Invalid credentials|Wrong password|Bad password|login incorrect|Failed login|failed login attempt|Unauthorized login attempt|password mismatch|Incorrect password|User authentication failed|Invalid login|Login denied|AUTH FAILED|auth failed|Access denied|Invalid username or password|Bad credentials|authentication error|Login attempt failed|Rejected login|LOGIN FAILURE|login failure}"
 _OK = "{|Authentication succeeded|Login successful|Successful login|User logged in|logged in|Accepted login|authenticated|Login OK|LOGIN SUCCESS|Access granted|login succeeded|Session started}"
 _USER = "{|for user {user:user}|for '{user:user}'|for \"{user:user}\"|user={user:user}|username={user:user}|user: {user:user}|user '{user:user}'|(user {user:user})|for {user:user}|account {user:user}|[{user:user}]|login={user:user}|user <{user:user}>|for user: {user:user}|User:{user:user}|uid={user:user}}"
-_SRC = "{|from {source:src}|from {ip:sip}:{port:sport}|rhost={source:src}|ip={ip:sip}|client {ip:sip}|client: {ip:sip}|remote={ip:sip}|src={ip:sip}|({ip:sip})|[{ip:sip}]|address {ip:sip}|IP: {ip:sip}|client_ip={ip:sip}|host {source:src}|from [{ip:sip}]:{port:sport}|from: {ip:sip}|remote address {ip:sip}|peer={ip:sip}:{port:sport}|via {ip:sip}|from IP {ip:sip}|source {ip:sip} port {port:sport}|from '{ip:sip}'|from \"{ip:sip}\"|'{ip:sip}'|{ipv4:sip}.{port:sport}|from {ip:sip}#{port:sport}|<{ip:sip}>|(::ffff:{ipv4:sip})|from host {source:src}|by {ip:sip}|addr={ip:sip}|remote_addr={ip:sip}|RemoteIP: {ip:sip}|src_ip={ip:sip} src_port={port:sport}}"
+_SRC = "{|from {source:src}|from {ip:sip}:{port:sport}|rhost={source:src}|ip={ip:sip}|client {ip:sip}|client: {ip:sip}|remote={ip:sip}|src={ip:sip}|({ip:sip})|[{ip:sip}]|address {ip:sip}|IP: {ip:sip}|client_ip={ip:sip}|host {source:src}|from [{ip:sip}]:{port:sport}|from: {ip:sip}|remote address {ip:sip}|peer={ip:sip}:{port:sport}|via {ip:sip}|from IP {ip:sip}|source {ip:sip} port {port:sport}|from '{ip:sip}'|from \"{ip:sip}\"|'{ip:sip}'|{ipv4:sip}.{port:sport}|from {ip:sip}#{port:sport}|<{ip:sip}>|(::ffff:{ipv4:sip})|from host {source:src}|by {ip:sip}|addr={ip:sip}|remote_addr={ip:sip}|RemoteIP: {ip:sip}|src_ip={ip:sip} src_port={port:sport}|rip={ip:sip}|IP-address: {ip:sip}|IP address: {ip:sip}|ipAddress={ip:sip}|remote_ip={ip:sip}|client_addr={ip:sip}|clientIP={ip:sip}|remote-host {source:src}|from host {hostname:saddr} ({ip:sip})|from {hostname:saddr} [{ip:sip}]|(ip {ip:sip})|for {ip:sip}|caller={ip:sip}}"
+# The server's own address often follows the client's: it is not the source.
+_DST = "{||||||, lip={ip:dip}| to {ip:dip}:{service_port:dport}| local={ip:dip}| (server {ip:dip})| on {ip:dip}| dst={ip:dip} dport={service_port:dport}| -> {ip:dip}:{service_port:dport}}"
 _SEP = "{| |, |; | - | -- |: }"
 _TAIL = "{||||| (reason: {|bad password|unknown user|account locked|expired|invalid token})| after {small} attempts| attempt {small}| on {|/login|/admin|/api/login|port {service_port:dport}}| [{session_short}]}"
+
+
+# key=value event records (identity providers, audit trails): the type names the outcome.
+_KV_SRC = "{|ipAddress={ip:sip}|ip={ip:sip}|client_ip={ip:sip}|src={ip:sip}|remoteAddr={ip:sip}|addr={ip:sip}}"
+_KV_USER = "{|username={user:user}|user={user:user}|userName={user:user}|login={user:user}|account={user:user}}"
+_KV_CTX = "{|realmId={word}, |realm={word} |tenant={word} |}{|clientId={word}, |client_id={word} |app={word} |}{|userId={uuid}, |userId=null, |uid={count} |}"
 
 GENERIC_AUTH = make_family("generic_auth", "generic", (
     "authd", "portal", "gateway", "webui", "mgmt-api", "vpnd", "proxyd", "voipd", "chatd", "gamed",
@@ -28,8 +36,8 @@ GENERIC_AUTH = make_family("generic_auth", "generic", (
     "nas-web", "router-ui", "helpdesk", "wiki", "crm", "erp", "mediaserver", "app", "server",
 ), "syslog", [
     ("login_failed", (4.0, [
-        _PREFIX + _FAIL + " " + _USER + _SEP + _SRC + _TAIL,
-        _PREFIX + _FAIL + " " + _SRC + _SEP + _USER + _TAIL,
+        _PREFIX + _FAIL + " " + _USER + _SEP + _SRC + _DST + _TAIL,
+        _PREFIX + _FAIL + " " + _SRC + _DST + _SEP + _USER + _TAIL,
         _PREFIX + _FAIL + _SEP + _SRC + _TAIL,
         _PREFIX + _FAIL + _SEP + _USER + _TAIL,
         _PREFIX + "{source:src}{| |: | - }" + _FAIL + " " + _USER + _TAIL,
@@ -38,12 +46,16 @@ GENERIC_AUTH = make_family("generic_auth", "generic", (
         _PREFIX + "{|Too many|Repeated|Multiple} {|failed login attempts|authentication failures|login failures} " + _SRC + "{| for {user:user}|}",
         _PREFIX + "{|blocked|locked out|banned|Temporarily blocking} {|user |account |}{user:user} after {small} failed attempts " + _SRC,
         _PREFIX + "{|Unknown user|No such user|User not found|invalid user|unknown account}{|: | }{user:user}" + _SEP + _SRC,
+        _PREFIX + "type={|LOGIN_ERROR|LOGIN_FAILED|AUTH_FAILURE|USER_AUTH_FAILED|CLIENT_LOGIN_ERROR}{|, | }" + _KV_CTX + _KV_SRC + "{|, | }{|error={|invalid_user_credentials|user_not_found|invalid_password|user_disabled}{|, | }|}" + _KV_USER,
+        _PREFIX + "{|action|event|op}={|login|auth|authenticate} {|result|status|outcome}={|failure|failed|denied|FAIL|error} " + _KV_USER + " " + _KV_SRC,
     ])),
     ("login_success", (2.0, [
         _PREFIX + _OK + " " + _USER + _SEP + _SRC + "{|| (session {session_short})| via {|password|token|sso|2fa}}",
         _PREFIX + _OK + " " + _SRC + _SEP + _USER,
         _PREFIX + "{user:user} " + _OK + " " + _SRC,
         _PREFIX + "event={|login_success|auth_success|LOGIN_OK} " + _USER + " " + _SRC,
+        _PREFIX + "type={|LOGIN|CODE_TO_TOKEN|USER_AUTHENTICATED}{|, | }" + _KV_CTX + _KV_SRC + "{|, | }" + _KV_USER + "{|, auth_method=openid-connect|, auth_method=saml|}",
+        _PREFIX + "{|action|event|op}={|login|auth|authenticate} {|result|status|outcome}={|success|ok|granted|SUCCESS} " + _KV_USER + " " + _KV_SRC,
     ])),
     ("session_closed", [
         _PREFIX + "{|Logout|logged out|Session closed|session ended|Session expired} " + _USER + "{|| " + _SRC + "}",
