@@ -25,14 +25,16 @@ from pathlib import Path
 
 TOKENIZER_VERSION = 1
 
-# Ordered alternation: the first kind that matches at a position wins.
+# Ordered alternation: the first kind that matches at a position wins. `mac` takes six
+# octets or more: netfilter's MAC= is the 14-octet link header, which as 27 pieces would
+# push the ports of a firewall line past `max_pieces`.
 _PIECE = re.compile(
     r"""
     (?P<url>[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s"'<>]*[^\s"'<>.,;:)\]])
   | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,})
   | (?P<isots>\d{4}-\d{2}-\d{2}[T_]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)
   | (?P<clfts>\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\s[+-]\d{4})?)
-  | (?P<mac>(?<![\w:])[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}(?![\w:]))
+  | (?P<mac>(?<![\w:])[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5,}(?![\w:]))
   | (?P<time>(?<![\w:])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\w:]))
   | (?P<v4mapped>(?<![\w:])::[fF]{4}:(?=\d{1,3}(?:\.\d{1,3}){3}(?!\w)))
   | (?P<ipv4>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?!\w))

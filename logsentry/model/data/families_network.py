@@ -8,11 +8,11 @@ from __future__ import annotations
 from logsentry.model.data.template import Family, make_family
 
 _KTS = "[{||||   | }{uptime}] "
-_PKT = ("IN={iface} OUT= MAC={mac}:{hexstr2}:{hexstr2}:08:00 SRC={ip:sip} DST={ip:dip} LEN={count} TOS=0x00 PREC=0x00 "
+_PKT = ("IN={iface} OUT= MAC={mac}:{mac}:08:00 SRC={ip:sip} DST={ip:dip} LEN={count} TOS=0x00 PREC=0x00 "
         "TTL={count} ID={count} {|DF |}PROTO={|TCP|TCP|UDP} SPT={port:sport} DPT={service_port:dport} ")
 _PKT_TCP_TAIL = "WINDOW={count} RES=0x00 {|SYN|ACK|SYN|RST} URGP=0"
 _PKT_UDP_TAIL = "LEN={count}"
-_PKT_ICMP = ("IN={iface} OUT= MAC={mac}:{hexstr2}:{hexstr2}:08:00 SRC={ip:sip} DST={ip:dip} LEN={count} TOS=0x00 PREC=0x00 "
+_PKT_ICMP = ("IN={iface} OUT= MAC={mac}:{mac}:08:00 SRC={ip:sip} DST={ip:dip} LEN={count} TOS=0x00 PREC=0x00 "
              "TTL={count} ID={count} PROTO=ICMP TYPE=8 CODE=0 ID={count} SEQ={count}")
 
 IPTABLES = make_family("iptables", "network", ("kernel",), "syslog", [
