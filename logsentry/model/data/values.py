@@ -30,6 +30,11 @@ COMMON_USERS = (
     "docker", "backup", "operator", "info", "webmaster", "sales", "office", "postfix", "mail",
     "debian", "azureuser", "odoo", "elastic", "redis", "zabbix", "apache", "nginx", "user1",
     "test1", "demo", "sysadmin", "server", "dev", "developer", "testuser", "alex", "john",
+    # Dictionary words attackers try: the model must take a word for a user by its place,
+    # not call every English word template text.
+    "ftp", "default", "anonymous", "sshd", "daemon", "bin", "www", "web", "games", "service",
+    "system", "password", "login", "shell", "public", "invalid", "user2", "admin1", "ubnt",
+    "usuario", "manager", "master", "monitor", "guest1", "sync", "halt", "student", "upload",
 )
 FIRST_NAMES = (
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
