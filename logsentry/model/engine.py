@@ -39,7 +39,7 @@ from logsentry.analysis.result import INTEGER_FIELDS, Analysis
 from logsentry.metrics import CACHE_LOOKUPS
 from logsentry.model.artifacts import LoadedModel, load_model
 from logsentry.model.location import default_model_dir
-from logsentry.model.tokenizer import PAD, Encoded, piece_bounds
+from logsentry.model.tokenizer import PAD, Encoded, Piece, piece_bounds
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,16 @@ _TIMESTAMP = "timestamp"
 TEMPLATE_WILD_KINDS = frozenset({
     "num", "hex", "uuid", "ipv4", "ipv6", "v4mapped", "mac", "time", "isots", "clfts", "date"})
 _IP_FIELDS = ("source.ip", "destination.ip")
+_DIGIT_CHARS = frozenset("0123456789")
+
+
+def template_wild(text: str, pieces: Sequence[Piece]) -> tuple[bool, ...]:
+    """Per piece, whether the template has a wildcard there whatever the model's tag: kinds
+    that are always values, and any piece holding a digit (`core.4505`, `conn17`, `ens2`
+    vary between the lines of one event far more often than they tell two events apart;
+    Drain masks them too)."""
+    return tuple(piece.kind in TEMPLATE_WILD_KINDS
+                 or not _DIGIT_CHARS.isdisjoint(text[piece.start:piece.end]) for piece in pieces)
 
 
 class LRUCache(Generic[K, V]):
@@ -321,7 +331,8 @@ class ModelAnalyzer:
         for chunk in _length_chunks(order, [len(encoded[p].words) for p in order],
                                     self.max_batch):
             for position, labels in zip(
-                    chunk, self._predict([encoded[p] for p in chunk]), strict=True):
+                    chunk, self._predict([encoded[p] for p in chunk],
+                                         [pending[p][1] for p in chunk]), strict=True):
                 labels_of[position] = labels
         for position, (index, message, key) in enumerate(pending):
             if position in encoded:
@@ -334,9 +345,9 @@ class ModelAnalyzer:
             if found is None and key is not None:
                 found = labels_of[first_of[key]]
                 if len(found.tags) != len(bounds):
-                    found = self._predict([self.tokenizer.encode(message)])[0]
+                    found = self._predict([self.tokenizer.encode(message)], [message])[0]
             if found is None:  # unreachable: every position without a key ran itself
-                found = self._predict([self.tokenizer.encode(message)])[0]
+                found = self._predict([self.tokenizer.encode(message)], [message])[0]
             labels = found
             if key is not None and position in labels_of:
                 self._structure_cache.put(key, labels)
@@ -346,7 +357,7 @@ class ModelAnalyzer:
                 analysis = _copy(analysis)
             results[index] = analysis
 
-    def _predict(self, items: Sequence[Encoded]) -> list[Labels]:
+    def _predict(self, items: Sequence[Encoded], texts: Sequence[str]) -> list[Labels]:
         length = max(len(item.words) for item in items)
         size = len(items)
         words = torch.full((size, length), PAD, dtype=torch.long)
@@ -370,7 +381,7 @@ class ModelAnalyzer:
         action_ids_list = action_ids.tolist()
         action_best_list = action_best.tolist()
         out: list[Labels] = []
-        for row, item in enumerate(items):
+        for row, (item, text) in enumerate(zip(items, texts, strict=True)):
             n = len(item.words)
             tags = tuple(tag_ids_list[row][1:n])
             token_conf = min(tag_best_list[row][1:n], default=1.0)
@@ -378,8 +389,7 @@ class ModelAnalyzer:
             if action not in ACTIONS:
                 action = "other"
             confidence = float(action_best_list[row]) * (0.5 + 0.5 * float(token_conf))
-            wild = tuple(piece.kind in TEMPLATE_WILD_KINDS for piece in item.pieces)
-            out.append(Labels(tags, action, round(confidence, 4), wild))
+            out.append(Labels(tags, action, round(confidence, 4), template_wild(text, item.pieces)))
         return out
 
     def cache_stats(self) -> dict[str, int]:

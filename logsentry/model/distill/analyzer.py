@@ -19,7 +19,7 @@ import torch
 from logsentry.analysis.actions import ACTIONS
 from logsentry.model.artifacts import LoadedModel
 from logsentry.model.distill.teacher import TeacherTagger, TeacherTokens, collate_inputs
-from logsentry.model.engine import Labels, ModelAnalyzer
+from logsentry.model.engine import Labels, ModelAnalyzer, template_wild
 from logsentry.model.network import LogTagger, NetworkConfig
 from logsentry.model.tokenizer import N_SHAPES, N_SPACES, SPECIALS, Encoded, LogTokenizer
 
@@ -60,8 +60,7 @@ class TeacherAnalyzer(ModelAnalyzer):
         self.max_tokens = teacher.window(max_tokens or tokens.max_tokens)
         self.network = teacher
 
-    def _predict(self, items: Sequence[Encoded]) -> list[Labels]:
-        texts = [item.text if isinstance(item, _TextEncoded) else "" for item in items]
+    def _predict(self, items: Sequence[Encoded], texts: Sequence[str]) -> list[Labels]:
         inputs = self.tokens.encode(texts, self.max_tokens)
         batch = collate_inputs(inputs, int(self.tokens.tokenizer.pad_token_id or 0))
         with torch.inference_mode():
@@ -75,14 +74,15 @@ class TeacherAnalyzer(ModelAnalyzer):
         ids: list[list[int]] = tag_ids.tolist()
         best: list[list[float]] = tag_best.tolist()
         out: list[Labels] = []
-        for row, item in enumerate(items):
+        for row, (item, text) in enumerate(zip(items, texts, strict=True)):
             n = len(item.pieces)
             action = self._actions[int(action_ids[row])]
             if action not in ACTIONS:
                 action = "other"
             token_conf = min(best[row][1:1 + n], default=1.0)
             confidence = float(action_best[row]) * (0.5 + 0.5 * float(token_conf))
-            out.append(Labels(tuple(ids[row][1:1 + n]), action, round(confidence, 4)))
+            out.append(Labels(tuple(ids[row][1:1 + n]), action, round(confidence, 4),
+                              template_wild(text, item.pieces)))
         return out
 
 
