@@ -31,6 +31,13 @@ Predicate = Callable[[Event], bool]
 Getter = Callable[[Event], Any]
 
 
+# Names `field_getter` reads from somewhere else than `Event.fields` under that name.
+SPECIAL_FIELDS = frozenset({
+    "message", "message.raw", "event.action", "event.outcome", "event.category",
+    "logsentry.template", "template", "log.source", "url.decoded", "message.decoded",
+})
+
+
 def field_getter(name: str) -> Getter:
     """A function reading field `name` of an event (None when absent)."""
     if name in ("message", "message.raw"):

@@ -21,7 +21,7 @@ from logsentry.analysis.actions import ACTIONS
 from logsentry.atomicfile import write_atomic
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.engine import RuleEngine
-from logsentry.detect.group import GroupState
+from logsentry.detect.group import GroupState, SampleMemo
 from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, load_rules
 from logsentry.detect.selection import Matcher, compile_matcher
 from logsentry.event import Event
@@ -54,12 +54,15 @@ class Detector:
         max_samples: int = 5,
     ) -> None:
         self.engines = [RuleEngine(rule, max_samples) for rule in rules if rule.enabled]
+        # One sample per event for all the rules it hits; cleared after each batch.
+        self._memo = SampleMemo()
+        for engine in self.engines:
+            engine.memo = self._memo
         self._all_rules = list(rules)
         self.memory_cap_bytes = memory_cap_bytes
         self.state_path = state_path
         self.persist_interval = persist_interval
         self.max_samples = max_samples
-        self.memory_bytes = 0
         self.evictions = 0
         self.watermark = 0.0
         self._seq = 0
@@ -108,7 +111,8 @@ class Detector:
             previous = old.get(engine.rule.id)
             if previous is not None and previous.fingerprint == engine.fingerprint:
                 engine.groups = previous.groups
-        fresh.memory_bytes = sum(g.size for e in fresh.engines for g in e.groups.values())
+        for engine in fresh.engines:
+            engine.memory_bytes = sum(g.size for g in engine.groups.values())
         fresh.evictions = self.evictions
         fresh.watermark = self.watermark
         fresh._seq = self._seq
@@ -146,7 +150,8 @@ class Detector:
         """Run every rule over a batch (in order); return the alerts it raised."""
         alerts: list[Alert] = []
         by_action = self._by_action
-        advanced = False
+        watermark = self.watermark
+        seq = self._seq
         for event in events:
             entry = by_action.get(event.action)
             if entry is None:
@@ -161,14 +166,19 @@ class Detector:
                 continue
             if not hits:
                 continue  # most events: no rule selects them
-            when = self.event_time(event)
-            if when > self.watermark:
-                self.watermark = when
-                advanced = True
+            # event_time(), inline: this runs for most events.
+            stamp = event.timestamp
+            received = event.received
+            when = stamp.timestamp() if stamp is not None else received
+            if received and when > received + MAX_FUTURE_SKEW:
+                when = received
+            if when > watermark:
+                watermark = when
             for index in hits:
                 engine = engines[index]
+                seq += 1
                 try:
-                    alert = self._feed(engine, event, when)
+                    alert = engine.feed(event, when, seq)
                 except Exception:  # a bug or odd input must not stop detection
                     LINES_FAILED.labels(stage="detect").inc()
                     log.exception("detection failed on an event", rule=engine.rule.id,
@@ -177,7 +187,13 @@ class Detector:
                 if alert is not None:
                     # logsentry_alerts is counted by the pipeline's output stage.
                     alerts.append(alert)
-        if advanced:
+        # No sample outlives the batch: the caller may change its events afterwards.
+        self._memo.clear()
+        if seq != self._seq:
+            self._seq = seq
+            self._dirty = True
+        if watermark > self.watermark:
+            self.watermark = watermark
             self._wall_at_watermark = time.time()
         if events:
             self._since_expiry += len(events)
@@ -188,42 +204,6 @@ class Detector:
             self._enforce_cap()
         return alerts
 
-    def _feed(self, engine: RuleEngine, event: Event, when: float) -> Alert | None:
-        """Feed a selected event to its group of `engine`, keeping the memory account."""
-        key = engine.group_key(event)
-        groups = engine.groups
-        group = groups.get(key)
-        if group is None:
-            group = GroupState(engine.key_values(key), when)
-            groups[key] = group
-        else:
-            groups.move_to_end(key)
-        self._seq += 1
-        group.touched = self._seq
-        self._dirty = True
-        if when > group.last:
-            group.last = when
-        if engine.first_seen:
-            if group.size:
-                # Most events of a first-seen rule carry a known value and change
-                # nothing: skip re-estimating the group then.
-                known = len(group.seen or ())
-                alert = engine.correlate(event, when, group)
-                if alert is None and len(group.seen or ()) == known:
-                    return None
-            else:
-                alert = engine.correlate(event, when, group)
-        elif group.suppressed_until > when:
-            # Suppressed: count the event for the next alert, correlate nothing.
-            group.suppressed += 1
-            return None
-        else:
-            alert = engine.correlate(event, when, group)
-        size = group.estimate_bytes()
-        self.memory_bytes += size - group.size
-        group.size = size
-        return alert
-
     @staticmethod
     def event_time(event: Event) -> float:
         """The event's time for windows: its own, unless implausibly ahead of its arrival."""
@@ -231,6 +211,11 @@ class Detector:
         if event.received and when > event.received + MAX_FUTURE_SKEW:
             return event.received
         return when
+
+    @property
+    def memory_bytes(self) -> int:
+        """Estimated bytes of all correlation state (what the memory cap limits)."""
+        return sum(engine.memory_bytes for engine in self.engines)
 
     # -- time, memory, persistence ----------------------------------------------------
 
@@ -257,7 +242,7 @@ class Detector:
                 if not engine.expired(group, event_now):
                     break
                 groups.popitem(last=False)
-                self.memory_bytes -= group.size
+                engine.memory_bytes -= group.size
                 dropped += 1
         if dropped:
             self._dirty = True
@@ -269,17 +254,20 @@ class Detector:
         A heap of each rule's oldest group makes every eviction O(log rules).
         """
         target = self.memory_cap_bytes * EVICT_TO
-        if self.memory_bytes <= target:
+        memory = self.memory_bytes
+        if memory <= target:
             return
         heap = [(next(iter(e.groups.values())).touched, i)
                 for i, e in enumerate(self.engines) if e.groups]
         heapq.heapify(heap)
         evicted = 0
-        while heap and self.memory_bytes > target:
+        while heap and memory > target:
             _, index = heap[0]
-            groups = self.engines[index].groups
+            engine = self.engines[index]
+            groups = engine.groups
             _, group = groups.popitem(last=False)
-            self.memory_bytes -= group.size
+            engine.memory_bytes -= group.size
+            memory -= group.size
             evicted += 1
             if groups:
                 heapq.heapreplace(heap, (next(iter(groups.values())).touched, index))
@@ -360,7 +348,7 @@ class Detector:
                 self._seq += 1
                 group.touched = self._seq
                 engine.groups[engine.dict_key(group.key)] = group
-                self.memory_bytes += group.size
+                engine.memory_bytes += group.size
                 kept += 1
         self.watermark = max(self.watermark, watermark)
         self._enforce_cap()

@@ -8,15 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from logsentry.alert import Alert
-from logsentry.detect.condition import field_getter
+from logsentry.analysis.actions import ACTIONS
+from logsentry.detect.condition import SPECIAL_FIELDS, field_getter
 from logsentry.detect.group import (
     CONTAINER_BYTES,
     DISTINCT_BYTES,
     DISTINCT_CAP,
     GroupState,
-    sample_bytes,
+    SampleMemo,
     sample_ecs,
-    sample_of,
 )
 from logsentry.detect.rule import (
     DistinctCorrelation,
@@ -90,11 +90,28 @@ class RuleEngine:
         if isinstance(corr, SequenceCorrelation):
             self.steps = [(CompiledSelection(step.select), step.count) for step in corr.steps]
         self.first_seen = isinstance(corr, FirstSeenCorrelation)
+        # Per action, the steps that can match it and their field predicates: the
+        # action part of every step is decided once here, not on every event.
+        self.step_plan: dict[str, list[tuple[int, Callable[[Event], bool] | None]]] = {
+            action: [(index, step.predicate) for index, (step, _) in enumerate(self.steps)
+                     if step.actions is None or action in step.actions]
+            for action in ACTIONS
+        } if self.steps else {}
+        # Correlation parameters, read on every event.
+        self.window = 0.0
+        self.count = 0
+        if isinstance(corr, ThresholdCorrelation | DistinctCorrelation | SequenceCorrelation):
+            self.window = corr.window
+        if isinstance(corr, ThresholdCorrelation | DistinctCorrelation):
+            self.count = corr.count
         # Values a first-seen rule hashed lately (templates repeat endlessly).
         self.hashes: dict[str, int] = {}
         self.value_getter: Callable[[Event], Any] | None = None
+        # The value field when it is a plain ECS field, read straight from `Event.fields`.
+        self.value_field: str | None = None
         if isinstance(corr, DistinctCorrelation | FirstSeenCorrelation):
             self.value_getter = field_getter(corr.field)
+            self.value_field = None if corr.field in SPECIAL_FIELDS else corr.field
         # Fields whose distinct values the summary shows ({distinct.x}, {values.x}).
         tracked: set[str] = set()
         for name in rule.placeholders():
@@ -103,23 +120,32 @@ class RuleEngine:
                     tracked.add(name[len(prefix):])
         if isinstance(corr, DistinctCorrelation):
             tracked.discard(corr.field)  # `values` already holds them
-        self.tracked = [(name, field_getter(name)) for name in sorted(tracked)]
+        # (name, the plain field to read or None, the getter for special fields)
+        self.tracked = [(name, None if name in SPECIAL_FIELDS else name, field_getter(name))
+                        for name in sorted(tracked)]
         self.retention = _retention(rule)
         # Plain ECS group fields are read straight from `Event.fields`.
-        special = {"message", "message.raw", "event.action", "event.outcome", "event.category",
-                   "logsentry.template", "template", "log.source", "url.decoded",
-                   "message.decoded"}
         self.plain_group_fields: tuple[str, ...] | None = (
-            None if special & set(rule.group_by) else tuple(rule.group_by))
+            None if SPECIAL_FIELDS & set(rule.group_by) else tuple(rule.group_by))
+        # The one plain group field, when that is all the key is (most rules).
+        self.key_field: str | None = (
+            self.plain_group_fields[0]
+            if self.plain_group_fields is not None and len(self.plain_group_fields) == 1
+            else None)
+        # Estimated bytes of this rule's groups (`GroupState.size` summed).
+        self.memory_bytes = 0
+        # The sample of the event being fed, shared with the other rules it hits;
+        # the detector gives all its engines one memo and clears it after a batch.
+        self.memo = SampleMemo()
         self.correlate: Callable[[Event, float, GroupState], Alert | None]
         if isinstance(corr, ThresholdCorrelation):
             self.correlate = self._threshold
         elif isinstance(corr, DistinctCorrelation):
-            self.correlate = lambda e, w, g: self._distinct(corr, e, w, g)
+            self.correlate = self._distinct
         elif isinstance(corr, SequenceCorrelation):
-            self.correlate = lambda e, w, g: self._sequence(corr, e, w, g)
+            self.correlate = self._sequence
         elif isinstance(corr, FirstSeenCorrelation):
-            self.correlate = lambda e, w, g: self._first_seen(corr, e, w, g)
+            self.correlate = self._first_seen
         else:
             self.correlate = self._single
 
@@ -157,97 +183,166 @@ class RuleEngine:
         """The inverse of `key_values`."""
         return values[0] if len(self.rule.group_by) == 1 else values
 
-    def process(self, event: Event, when: float, group: GroupState) -> Alert | None:
+    def feed(self, event: Event, when: float, seq: int) -> Alert | None:
         """Feed one selected event (already matched) to its group; an alert or None.
 
-        The detector's hot path does the same inline (suppression included).
+        Finds or opens the group, marks it touched (`seq`: the detector's arrival
+        counter, the LRU order), correlates (or counts the event if the group is
+        suppressed) and keeps `memory_bytes` up to date.
+        """
+        name = self.key_field
+        if name is not None:
+            key: GroupKey = event.fields.get(name)
+            if type(key) is not str or not key:
+                key = _key_text(key)
+        else:
+            key = self.group_key(event)
+        groups = self.groups
+        group = groups.get(key)
+        if group is None:
+            group = GroupState(key if isinstance(key, tuple) else (key,), when)
+            groups[key] = group
+        else:
+            groups.move_to_end(key)
+        group.touched = seq
+        if when > group.last:
+            group.last = when
+        if self.first_seen:
+            if group.size:
+                # Most events of a first-seen rule carry a known value and change
+                # nothing: skip re-estimating the group then.
+                seen = group.seen
+                known = len(seen) if seen is not None else 0
+                alert = self._first_seen(event, when, group)
+                if alert is None:
+                    seen = group.seen
+                    if (len(seen) if seen is not None else 0) == known:
+                        return None
+            else:
+                alert = self._first_seen(event, when, group)
+        elif group.suppressed_until > when:
+            # Suppressed: count the event for the next alert, correlate nothing.
+            group.suppressed += 1
+            return None
+        else:
+            alert = self.correlate(event, when, group)
+        size = group.estimate_bytes()
+        self.memory_bytes += size - group.size
+        group.size = size
+        return alert
+
+    def process(self, event: Event, when: float, group: GroupState) -> Alert | None:
+        """Feed one selected event (already matched) to a given group; an alert or None.
+
+        `feed()` does the same after finding the group (suppression included).
         """
         group.last = max(group.last, when)
         if not self.first_seen and group.suppressed_until > when:
             # Suppressed: count the event for the next alert, correlate nothing.
             group.suppressed += 1
             return None
-        return self.correlate(event, when, group)
+        try:
+            return self.correlate(event, when, group)
+        finally:
+            self.memo.clear()
+
+    def _value(self, event: Event) -> str | None:
+        """The text of a distinct/first-seen rule's field (None when absent)."""
+        field = self.value_field
+        if field is not None:
+            value = event.fields.get(field)
+            if type(value) is str and value:
+                return value
+            return _key_text(value)
+        assert self.value_getter is not None
+        return _key_text(self.value_getter(event))
 
     def _single(self, event: Event, when: float, group: GroupState) -> Alert | None:
         self._remember(event, group, when)
         return self._fire(event, group, when)
 
     def _threshold(self, event: Event, when: float, group: GroupState) -> Alert | None:
-        corr = self.correlation
-        assert isinstance(corr, ThresholdCorrelation)
-        cutoff = when - corr.window
-        if group.times and group.times[-1] < cutoff:
-            group.reset_window()  # the old window lapsed entirely
+        cutoff = when - self.window
         times = group.times
+        if times and times[-1] < cutoff:
+            group.reset_window()  # the old window lapsed entirely
+            times = None
         if times is None:
             times = group.times = []
         while times and times[0] < cutoff:
             times.pop(0)
         times.append(when)
         self._remember(event, group, when)
-        if len(times) >= corr.count:
+        if len(times) >= self.count:
             return self._fire(event, group, times[0])
         return None
 
-    def _distinct(
-        self, corr: DistinctCorrelation, event: Event, when: float, group: GroupState
-    ) -> Alert | None:
-        assert self.value_getter is not None
-        value = _key_text(self.value_getter(event))
+    def _distinct(self, event: Event, when: float, group: GroupState) -> Alert | None:
+        value = self._value(event)
         if value is None:
             return None
-        if group.values and max(group.values.values()) < when - corr.window:
-            group.reset_window()
+        window = self.window
         values = group.values
+        if values and max(values.values()) < when - window:
+            group.reset_window()
+            values = None
         if values is None:
             values = group.values = {}
-        values[value] = max(values.get(value, when), when)
+        latest = values.get(value)
+        # max(latest, when), as max() picks (`latest` on a tie, or when unordered).
+        values[value] = when if latest is None or when > latest else latest
         self._remember(event, group, when)
-        if len(values) >= corr.count:
-            cutoff = when - corr.window
+        if len(values) >= self.count:
+            cutoff = when - window
             for stale in [v for v, t in values.items() if t < cutoff]:
                 del values[stale]
-            if len(values) >= corr.count:
+            if len(values) >= self.count:
                 return self._fire(event, group, min(values.values()))
         return None
 
-    def _sequence(
-        self, corr: SequenceCorrelation, event: Event, when: float, group: GroupState
-    ) -> Alert | None:
+    def _sequence(self, event: Event, when: float, group: GroupState) -> Alert | None:
         counts = group.step_counts
         if counts is None:
             counts = group.step_counts = [0] * len(self.steps)
-        if counts[0] and when - group.first > corr.window:
+        if counts[0] and when - group.first > self.window:
             group.reset_window()
             counts = group.step_counts = [0] * len(self.steps)
-        matched = [i for i, (step, _) in enumerate(self.steps) if step.matches(event)]
+        plan = self.step_plan.get(event.action)
+        matched: list[int] = []
+        if plan is None:  # an action outside the vocabulary (never from the pipeline)
+            matched = [i for i, (step, _) in enumerate(self.steps) if step.matches(event)]
+        else:
+            for i, predicate in plan:
+                if predicate is None or predicate(event):
+                    matched.append(i)
         if not matched:
             return None
-        if group.step in matched:
-            index = group.step
+        step = group.step
+        if step in matched:
+            index = step
         else:
-            earlier = [i for i in matched if i < group.step]
-            if not earlier:
+            index = -1
+            for i in matched:
+                if i < step and i > index:
+                    index = i
+            if index < 0:
                 return None  # a later step before its turn: not part of this sequence
-            index = max(earlier)
         if index == 0 and counts[0] == 0:
             group.first = when
         counts[index] += 1
         self._remember(event, group, when)
-        if index == group.step and counts[index] >= self.steps[index][1]:
-            group.step += 1
-            if group.step == len(self.steps):
+        if index == step and counts[index] >= self.steps[index][1]:
+            group.step = step = step + 1
+            if step == len(self.steps):
                 return self._fire(event, group, group.first)
         return None
 
-    def _first_seen(
-        self, corr: FirstSeenCorrelation, event: Event, when: float, group: GroupState
-    ) -> Alert | None:
-        assert self.value_getter is not None
-        value = _key_text(self.value_getter(event))
+    def _first_seen(self, event: Event, when: float, group: GroupState) -> Alert | None:
+        value = self._value(event)
         if value is None:
             return None
+        corr = self.correlation
+        assert isinstance(corr, FirstSeenCorrelation)
         if not group.learn_until:
             group.learn_until = group.first + corr.learn
         digest = self.hashes.get(value)
@@ -278,28 +373,37 @@ class RuleEngine:
         if group.count == 0:
             group.first = when
         group.count += 1
-        samples = group.samples
-        if self.max_samples and (samples is None or len(samples) < self.max_samples):
-            sample = sample_of(event)
-            group.extra_bytes += sample_bytes(sample)
+        max_samples = self.max_samples
+        if max_samples:
+            samples = group.samples
             if samples is None:
+                sample, size = self.memo.get(event)
                 group.samples = (sample,)
-                group.extra_bytes += CONTAINER_BYTES
-            else:
+                group.extra_bytes += size + CONTAINER_BYTES
+            elif len(samples) < max_samples:
+                sample, size = self.memo.get(event)
                 group.samples = (*samples, sample)
-        for name, get in self.tracked:
-            value = _key_text(get(event))
-            if value is not None:
-                if group.distinct is None:
-                    group.distinct = {}
-                    group.extra_bytes += CONTAINER_BYTES
-                seen = group.distinct.get(name)
-                if seen is None:
-                    seen = group.distinct[name] = set()
-                    group.extra_bytes += CONTAINER_BYTES
-                if len(seen) < DISTINCT_CAP and value not in seen:
-                    seen.add(value)
-                    group.extra_bytes += DISTINCT_BYTES
+                group.extra_bytes += size
+        if not self.tracked:
+            return
+        fields = event.fields
+        for name, field, get in self.tracked:
+            value = fields.get(field) if field is not None else get(event)
+            if type(value) is not str or not value:
+                value = _key_text(value)
+                if value is None:
+                    continue
+            distinct = group.distinct
+            if distinct is None:
+                distinct = group.distinct = {}
+                group.extra_bytes += CONTAINER_BYTES
+            seen = distinct.get(name)
+            if seen is None:
+                seen = distinct[name] = set()
+                group.extra_bytes += CONTAINER_BYTES
+            if len(seen) < DISTINCT_CAP and value not in seen:
+                seen.add(value)
+                group.extra_bytes += DISTINCT_BYTES
 
     def _fire(
         self, event: Event, group: GroupState, start: float,

@@ -48,6 +48,31 @@ def sample_of(event: Event) -> Sample:
             event.action, event.template, event.confidence, event.summary, fields)
 
 
+class SampleMemo:
+    """The sample of the event being fed and its size, made once for all the rules
+    that event hits. Whoever feeds events clears it (`clear()`) before an event it
+    fed could change: only an event object that is still the same is recognised."""
+
+    __slots__ = ("event", "sample", "size")
+
+    def __init__(self) -> None:
+        self.event: Event | None = None
+        self.sample: Sample = ()
+        self.size = 0
+
+    def get(self, event: Event) -> tuple[Sample, int]:
+        """The sample of `event` and its estimated bytes."""
+        if self.event is not event:
+            self.sample = sample_of(event)
+            self.size = sample_bytes(self.sample)
+            self.event = event
+        return self.sample, self.size
+
+    def clear(self) -> None:
+        self.event = None
+        self.sample = ()
+
+
 def sample_bytes(sample: Sample) -> int:
     """Estimated bytes of one kept sample."""
     return SAMPLE_BASE_BYTES + len(sample[0]) + len(sample[-1]) + len(sample[8])
