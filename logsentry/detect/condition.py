@@ -301,6 +301,15 @@ _REGEX_CACHE_SIZE = 8192
 
 
 def regex_check(pattern: re.Pattern[str], cached: bool) -> Callable[[Any], bool]:
+    """A function telling whether `pattern` occurs in a value's text (see below)."""
+    return regex_check_and_cache(pattern, cached)[0]
+
+
+def regex_check_and_cache(
+    pattern: re.Pattern[str], cached: bool
+) -> tuple[Callable[[Any], bool], dict[str, bool]]:
+    """A regex check and its verdict cache (text -> verdict), which generated code
+    reads inline before calling the check on a miss (the check fills the cache)."""
     cache: dict[str, bool] = {}
 
     def check(value: Any) -> bool:
@@ -315,7 +324,7 @@ def regex_check(pattern: re.Pattern[str], cached: bool) -> Callable[[Any], bool]
             cache[text] = verdict
         return verdict
 
-    return check
+    return check, cache
 
 
 def in_networks(

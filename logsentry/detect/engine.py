@@ -377,13 +377,13 @@ class RuleEngine:
         if max_samples:
             samples = group.samples
             if samples is None:
-                sample, size = self.memo.get(event)
-                group.samples = (sample,)
-                group.extra_bytes += size + CONTAINER_BYTES
+                memo = self.memo
+                group.samples = (memo.get(event),)
+                group.extra_bytes += memo.size + CONTAINER_BYTES
             elif len(samples) < max_samples:
-                sample, size = self.memo.get(event)
-                group.samples = (*samples, sample)
-                group.extra_bytes += size
+                memo = self.memo
+                group.samples = (*samples, memo.get(event))
+                group.extra_bytes += memo.size
         if not self.tracked:
             return
         fields = event.fields

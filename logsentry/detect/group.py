@@ -60,13 +60,13 @@ class SampleMemo:
         self.sample: Sample = ()
         self.size = 0
 
-    def get(self, event: Event) -> tuple[Sample, int]:
-        """The sample of `event` and its estimated bytes."""
+    def get(self, event: Event) -> Sample:
+        """The sample of `event`; `size` is then its estimated bytes."""
         if self.event is not event:
             self.sample = sample_of(event)
             self.size = sample_bytes(self.sample)
             self.event = event
-        return self.sample, self.size
+        return self.sample
 
     def clear(self) -> None:
         self.event = None

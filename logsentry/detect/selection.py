@@ -11,6 +11,8 @@ rule file gives reach the generated source, and only through `repr()`.
 from __future__ import annotations
 
 import ipaddress
+import math
+import re
 from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
@@ -29,35 +31,55 @@ from logsentry.detect.condition import (
     like_regex,
     lowered,
     numeric_check,
-    regex_check,
+    regex_check_and_cache,
     value_text,
 )
 from logsentry.detect.rule import Selection
 from logsentry.event import Event
 
-# How the generated code reads each special field; anything else is `fields.get(name)`.
-_SPECIAL_READS = {
+# How the generated code reads each field once per event into a local (pure reads
+# that cannot fail); anything else is `fields.get(name)`.
+_PLAIN_READS = {
     "message": "event.message",
     "message.raw": "event.message",
     "event.action": "event.action",
     "logsentry.template": "event.template",
     "template": "event.template",
     "log.source": "event.source",
-    "url.decoded": 'decode_percent(fields.get("url.original"))',
-    "message.decoded": "decode_percent(event.message)",
+}
+# Fields derived from another read: computed on first use in an event, then reused
+# by every rule of the function (`{}` is the local holding the base read).
+_DERIVED_READS = {
+    "url.decoded": ("url.original", "decode_percent({})"),
+    "message.decoded": ("message", "decode_percent({})"),
+    "event.outcome": ("event.action", "_OUTCOMES[{}]"),
 }
 _OUTCOMES = {name: info.outcome for name, info in ACTIONS.items()}
+_MARKER = re.compile("\0(_d[0-9]+)\0")
+# Integers this small compare with a float bound exactly as their float() does.
+_EXACT_INT = 2**53
+
+
+class _Unset:
+    """The value of a derived read not computed yet in this event."""
 
 
 class _Builder:
-    """Collects the generated expression's helpers (checks, sets) in a namespace."""
+    """Collects the generated function's helpers (checks, sets) in a namespace and
+    the reads it shares between rules: each field is read once per event, each
+    derived value (decoded, lowered) computed once, on first use."""
 
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = {
             "decode_percent": decode_percent, "value_text": value_text, "lowered": lowered,
-            "_ABSENT": (None, ""), "_OUTCOMES": _OUTCOMES,
+            "_ABSENT": (None, ""), "_OUTCOMES": _OUTCOMES, "_UNSET": _Unset(),
         }
         self.counter = 0
+        # read expression -> local, in order of first use
+        self.eager: dict[str, str] = {}
+        # derived expression -> local, computed on first use
+        self.lazy: dict[str, str] = {}
+        self.uses: dict[str, int] = {}
 
     def bind(self, value: Any) -> str:
         self.counter += 1
@@ -65,14 +87,51 @@ class _Builder:
         self.namespace[name] = value
         return name
 
+    def _local(self, table: dict[str, str], expression: str, prefix: str) -> str:
+        name = table.get(expression)
+        if name is None:
+            self.counter += 1
+            name = table[expression] = f"{prefix}{self.counter}"
+        return name
+
     def read(self, name: str) -> str | None:
-        if name in _SPECIAL_READS:
-            return _SPECIAL_READS[name]
-        if name == "event.outcome":
-            return "_OUTCOMES[event.action]"
+        """An expression for the field's value in this event (None: multi-valued)."""
+        if name in _DERIVED_READS:
+            base_name, template = _DERIVED_READS[name]
+            base = self.read(base_name)
+            assert base is not None
+            return self.derived(template.format(base))
         if name == "event.category":
             return None  # multi-valued: left to the closure predicate
-        return f"fields.get({name!r})"
+        expression = _PLAIN_READS.get(name, f"fields.get({name!r})")
+        return self._local(self.eager, expression, "_r")
+
+    def derived(self, expression: str) -> str:
+        """`expression`, computed once per event on first use (a marker that `function`
+        replaces: by the expression itself where the function uses it only once)."""
+        local = self._local(self.lazy, expression, "_d")
+        self.uses[local] = self.uses.get(local, 0) + 1
+        return f"\0{local}\0"
+
+    def function(self, header: str, body: list[str]) -> str:
+        """The generated function's source: the shared reads first, then `body`."""
+        shared = [local for local in self.lazy.values() if self.uses[local] > 1]
+        lines = [header, "    fields = event.fields"]
+        lines += [f"    {local} = {expression}" for expression, local in self.eager.items()]
+        if shared:
+            lines.append("    _U = _UNSET")
+            lines.append("    " + " = ".join(shared) + " = _U")
+        source = "\n".join([*lines, *body]) + "\n"
+        expressions = {local: expression for expression, local in self.lazy.items()}
+
+        def expand(match: re.Match[str]) -> str:
+            local = match.group(1)
+            expression = _MARKER.sub(expand, expressions[local])
+            if self.uses[local] > 1:
+                return f"({local} if {local} is not _U else ({local} := {expression}))"
+            return f"({expression})"
+
+        return _MARKER.sub(expand, source)
 
     def field(self, name: str, spec: Any) -> str:
         test = as_field_test(spec)
@@ -83,18 +142,29 @@ class _Builder:
             # Presence only; `exists: false` with value tests holds only when absent.
             op = "in" if test.exists is False else "not in"
             return f"({read} {op} _ABSENT)"
-        self.counter += 1
-        value, text = f"_v{self.counter}", f"_t{self.counter}"
+        if read.isidentifier():
+            value = read
+        else:  # a derived read: into a temporary, as the tests use it several times
+            self.counter += 1
+            value = f"_v{self.counter}"
+            read = f"({value} := {read})"
         fold = test.ignore_case
-        # Multi-valued values (lists) take the general path; text tests run inline.
-        multi = self.bind(build_check(test))
+        # Text values (nearly all) are tested inline; anything else (numbers, lists
+        # of values) by the general check, which tests the text of each value.
+        general = (f"({value} is not None and {value} != '' and "
+                   f"{self.bind(build_check(test))}({value}))")
+        text = value
         tests: list[str] = []
-        if any(x is not None for x in (test.equals, test.in_, test.contains, test.regex,
-                                       test.like)):
-            tests.append(f"(({text} := ({value} if type({value}) is str "
-                         f"else value_text({value}))) is not None)")
-            if fold:
-                tests.append(f"(({text} := lowered({text})) is not None)")
+        if fold:
+            text = (self.derived(f"{value}.lower()") if value.startswith("_r")
+                    else f"lowered({value})")
+            uses = (len(as_list(test.contains)) + (test.equals is not None)
+                    + (test.in_ is not None) + bool(test.regex or test.like))
+            if uses > 1:  # into a temporary, computed once for all the tests
+                self.counter += 1
+                folded = f"_t{self.counter}"
+                tests.append(f"(({folded} := {text}) is not None)")
+                text = folded
 
         def norm(item: Any) -> str:
             return value_text(item).lower() if fold else value_text(item)
@@ -105,24 +175,45 @@ class _Builder:
             tests.append(f"{text} in {self.bind(frozenset(norm(i) for i in test.in_))}")
         if test.contains is not None:
             needles = [norm(n) for n in as_list(test.contains)]
-            tests.append("(" + " or ".join(f"{n!r} in {text}" for n in needles) + ")")
+            if text.startswith("_r"):
+                # A field's own text: rules often look for the same words in it
+                # (" HTTP/" in the message): each search once per event.
+                found = [self.derived(f"{n!r} in {text}") for n in needles]
+            else:
+                found = [f"{n!r} in {text}" for n in needles]
+            tests.append("(" + " or ".join(found) + ")")
         patterns = as_list(test.regex) + [like_regex(p) for p in as_list(test.like)]
         if patterns:
             # Whole lines are nearly always unique: caching their verdicts only churns.
-            check = regex_check(combine_patterns(patterns, fold),
-                                not name.startswith("message"))
-            tests.append(f"{self.bind(check)}({text})")
+            cached = not name.startswith("message")
+            check, cache = regex_check_and_cache(combine_patterns(patterns, fold), cached)
+            if cached:
+                # The cache lookup inline, the check (which fills it) on a miss.
+                self.counter += 1
+                verdict = f"_c{self.counter}"
+                tests.append(f"({verdict} if ({verdict} := {self.bind(cache)}.get({text}))"
+                             f" is not None else {self.bind(check)}({text}))")
+            else:
+                tests.append(f"{self.bind(check)}({text})")
         if test.cidr is not None:
             networks = [ipaddress.ip_network(n, strict=False) for n in as_list(test.cidr)]
             tests.append(f"{self.bind(partial(in_networks, networks=networks))}({value})")
-        for op in ("gt", "gte", "lt", "lte"):
-            bound = getattr(test, op)
-            if bound is not None:
-                tests.append(f"{self.bind(numeric_check(op, bound))}({value})")
+        bounds = [(op, getattr(test, op)) for op in ("gt", "gte", "lt", "lte")
+                  if getattr(test, op) is not None]
+        for op, bound in bounds:
+            tests.append(f"{self.bind(numeric_check(op, bound))}({value})")
+        if not tests:
+            return general
         inline = " and ".join(tests)
-        return (f"(({value} := {read}) is not None and {value} != '' and "
-                f"({multi}({value}) if type({value}) is list or type({value}) is tuple "
-                f"else ({inline})))")
+        if len(tests) == len(bounds) and all(math.isfinite(b) and abs(b) < _EXACT_INT
+                                             for _, b in bounds):
+            # Numbers only (a status code): an int compares inline, as float() would.
+            symbols = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+            compare = " and ".join(f"{value} {symbols[op]} {float(b)!r}" for op, b in bounds)
+            return (f"(({compare}) if type({read}) is int and "
+                    f"-{_EXACT_INT} <= {value} <= {_EXACT_INT} else "
+                    f"({value} != '' and ({inline}) if type({value}) is str else {general}))")
+        return f"(({value} != '' and {inline}) if type({read}) is str else {general})"
 
     def field_map(self, fields: FieldMap) -> str | None:
         parts = [self.field(name, spec) for name, spec in fields.items()]
@@ -158,9 +249,7 @@ def compile_selection(selection: Selection) -> Predicate | None:
     expression = _selection_expression(selection, builder)
     if expression is None:
         return None
-    source = ("def select(event):\n"
-              "    fields = event.fields\n"
-              f"    return bool({expression})\n")
+    source = builder.function("def select(event):", [f"    return bool({expression})"])
     return cast(Predicate, _define(source, builder, "select"))
 
 
@@ -171,16 +260,16 @@ def compile_matcher(selections: list[Selection]) -> Matcher:
     """One function returning the indexes of the selections an event passes, in order.
 
     The detector builds one per action over the rules that can select it: one
-    call per event instead of one per rule.
+    call per event instead of one per rule, each field read once for all of them.
     """
     builder = _Builder()
-    lines = ["def match(event):", "    fields = event.fields", "    hits = []"]
+    body = ["    hits = []"]
     for index, selection in enumerate(selections):
         expression = _selection_expression(selection, builder)
         if expression is None:
-            lines.append(f"    hits.append({index})")
+            body.append(f"    hits.append({index})")
         else:
-            lines.append(f"    if {expression}:")
-            lines.append(f"        hits.append({index})")
-    lines.append("    return hits")
-    return cast(Matcher, _define("\n".join(lines) + "\n", builder, "match"))
+            body.append(f"    if {expression}:")
+            body.append(f"        hits.append({index})")
+    body.append("    return hits")
+    return cast(Matcher, _define(builder.function("def match(event):", body), builder, "match"))
