@@ -10,7 +10,7 @@ so the record's offset is committed like any other.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -43,40 +43,92 @@ class KafkaMessageDecoder:
         self.max_bytes = config.max_line_bytes
         self.origins = [FieldOrigin.parse(name, origin) for name, origin in config.fields.items()]
         self.decoder = decoder
-        # Records that are plain lines need no field lookups when every
-        # configured field comes from JSON: the hot path of `decode_batch`.
-        self._plain_fields = all(origin.kind == "json" for origin in self.origins)
+        # When every configured field comes from JSON, a line needs only its
+        # record's value (`decode_values`), and a plain line no field lookups.
+        self.plain_fields = all(origin.kind == "json" for origin in self.origins)
 
     def decode_batch(self, records: list[Any]) -> tuple[list[str], list[dict[str, Any]] | None]:
         """Lines and (when any record has some) known fields of consecutive records."""
+        if self.plain_fields:
+            return self.decode_values([record.value for record in records])
         lines: list[str] = []
         known: list[dict[str, Any]] = []
         any_fields = False
-        append_line, append_known = lines.append, known.append
-        fast = self._plain_fields
-        only_lines = self.format == "line"
-        max_bytes = self.max_bytes
         for record in records:
-            value = record.value
-            if (fast and value is not None and len(value) <= max_bytes
+            line, fields = self.decode(record)
+            lines.append(line)
+            known.append(fields or {})
+            any_fields = any_fields or bool(fields)
+        return lines, known if any_fields else None
+
+    def decode_values(
+            self, values: list[bytes | None]) -> tuple[list[str], list[dict[str, Any]] | None]:
+        """`decode_batch` from the values alone: only when every field comes from JSON."""
+        if not self.plain_fields:
+            raise ValueError("fields from headers or record metadata need the records")
+        lines = self._plain_lines(values)
+        if lines is not None:
+            return lines, None
+        lines = []
+        known: list[dict[str, Any]] = []
+        any_fields = False
+        append_line, append_known = lines.append, known.append
+        only_lines = self.format == "line"
+        plain_ok = self.format != "json"  # in "json" a plain value is counted
+        max_bytes = self.max_bytes
+        for value in values:
+            if (plain_ok and value is not None and len(value) <= max_bytes
                     and (only_lines or value[:1] != b"{") and value[-1:] != b"\r"):
                 try:
                     text = value.decode()
                 except UnicodeDecodeError:
-                    text = "\x00"  # repaired and counted by decode() below
+                    text = "\x00"  # repaired and counted by decode_value() below
                 if "\x00" not in text:
                     append_line(text)
                     append_known({})
                     continue
-            line, fields = self.decode(record)
+            line, doc = self.decode_value(value)
+            fields = self._fields(None, doc) if self.origins else None
             append_line(line)
             append_known(fields or {})
             any_fields = any_fields or bool(fields)
         return lines, known if any_fields else None
 
+    def _plain_lines(self, values: list[bytes | None]) -> list[str] | None:
+        """All values at once when none needs a repair, a cut or JSON parsing, else None.
+
+        One join, one decode and one split instead of a decode per value: the
+        split gives back exactly one line per value only if no value holds a
+        newline, which the count shows.
+        """
+        if self.format == "json" or not values:
+            return None
+        present = cast(list[bytes], values)
+        try:
+            joined = b"\n".join(present)
+        except TypeError:
+            return None  # a tombstone (None) among them
+        if len(joined) > self.max_bytes and max(map(len, present)) > self.max_bytes:
+            return None
+        try:
+            text = joined.decode()
+        except UnicodeDecodeError:
+            return None
+        if "\x00" in text or "\r" in text:
+            return None
+        if self.format != "line" and (text[:1] == "{" or "\n{" in text):
+            return None
+        lines = text.split("\n")
+        return lines if len(lines) == len(values) else None
+
     def decode(self, record: Any) -> tuple[str, dict[str, Any] | None]:
         """The line and the known fields of one `ConsumerRecord`."""
-        value: bytes | None = record.value
+        line, doc = self.decode_value(record.value)
+        fields = self._fields(record, doc) if self.origins else None
+        return line, fields
+
+    def decode_value(self, value: bytes | None) -> tuple[str, dict[str, Any] | None]:
+        """The line of one record value, and its JSON document when it has one."""
         if value is None:
             # A tombstone (compacted topics): an empty line keeps offsets moving.
             self._count("empty_value")
@@ -93,8 +145,7 @@ class KafkaMessageDecoder:
             self._count("not_json")
         if line is None:
             line = self.decoder.decode(value)
-        fields = self._fields(record, doc) if self.origins else None
-        return line, fields
+        return line, doc
 
     def _json(self, value: bytes) -> tuple[dict[str, Any] | None, str | None]:
         try:
@@ -126,6 +177,7 @@ class KafkaMessageDecoder:
         return text
 
     def _fields(self, record: Any, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The configured fields; `record` may be None when they all come from JSON."""
         fields: dict[str, Any] = {}
         for origin in self.origins:
             raw: Any
