@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 
 from logsentry.config import ConfigError
+from logsentry.detect.condition import compile_field_map
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
 from logsentry.detect.engine import CompiledSelection
 from logsentry.detect.rule import Selection, load_rules, parse_rules
+from logsentry.detect.selection import compile_matcher
 from logsentry.event import Event
 
 MINIMAL = """
@@ -154,3 +157,53 @@ def test_list_values_match_when_one_item_does() -> None:
 def test_huge_hostile_values_are_scanned_only_up_to_a_cap() -> None:
     line = "A" * 2_000_000 + " union select"
     assert not _selects({"where": {"message": {"regex": "union select"}}}, _event(message=line))
+
+
+def _oracle(selection: Selection, event: Event) -> bool:
+    """A selection's verdict from the per-field closures (not the generated code)."""
+    where = compile_field_map(selection.where)
+    if where is not None and not where(event):
+        return False
+    alternatives = [p for p in (compile_field_map(m) for m in selection.any) if p is not None]
+    if alternatives and not any(p(event) for p in alternatives):
+        return False
+    exclusions = [p for p in (compile_field_map(m) for m in selection.not_) if p is not None]
+    return not any(p(event) for p in exclusions)
+
+
+def test_one_matcher_for_many_rules_agrees_with_each_rule_alone_on_odd_values() -> None:
+    # Rules sharing reads (decoded URL, lowered message, the same words searched),
+    # numeric bounds, lists and non-text values: the generated matcher, which reads
+    # and computes each once per event, must give each rule's own verdict.
+    selections = [Selection.model_validate(s) for s in (
+        {"where": {"code": {"gte": 400, "lt": 500}, "source.ip": {"exists": True}}},
+        {"where": {"code": {"gt": 2**60}}},
+        {"where": {"code": {"gt": 400, "lte": 499}}},
+        {"any": [{"url.decoded": {"regex": "(?i)union\\s+select"}},
+                 {"url.original": {"exists": False}, "message": {"contains": [" HTTP/", "GET "]},
+                  "message.decoded": {"regex": "etc/passwd"}}]},
+        {"any": [{"url.decoded": {"contains": "<script"}},
+                 {"message": {"contains": [" HTTP/"]}, "user.name": {"equals": "root"}}]},
+        {"where": {"message": {"contains": ["segfault", "core dump"], "ignore_case": True},
+                   "message.raw": {"regex": "(?i)segfault at"}}},
+        {"where": {"message": {"contains": ["${", "jndi"], "ignore_case": True}}},
+        {"where": {"user.name": {"in": ["Root", "admin"], "ignore_case": True}},
+         "not": [{"source.ip": {"cidr": "10.0.0.0/8"}}]},
+        {"where": {"code": {"equals": 404}, "event.outcome": "failure"}},
+        {"where": {"user.name": {"like": "a<*>n"}, "code": {"exists": False}}},
+        {"where": {"event.category": "web"}},
+    )]
+    values = [None, "", "root", "ROOT", "admin", 404, 404.0, 200, 400, 499, 500, True, False, 2**61,
+              2**53 + 1, -(2**53) - 1, "404", "4e2", ["x", "root"], ("admin",), [], "10.1.2.3",
+              "192.0.2.1", "%27%20UNION%20SELECT%20", "/x?q=%3Cscript%3E", "a..n", 1.5]
+    messages = ["", "GET /../../etc/passwd HTTP/1.1", "kernel: SegFault at 0 ip",
+                "core dump in x", "${JNDI:ldap://x}", "plain", "GET /%2e%2e/etc/passwd"]
+    rng = random.Random(3)
+    matcher = compile_matcher(selections)
+    for index in range(3000):
+        names = ("code", "source.ip", "url.original", "user.name")
+        fields = {n: v for n in names if (v := rng.choice(values)) is not None}
+        event = Event(message=rng.choice(messages), fields=fields,
+                      action=rng.choice(["web_request", "ssh_login_failed", "other"]))
+        expected = [i for i, s in enumerate(selections) if _oracle(s, event)]
+        assert matcher(event) == expected, (index, event)
