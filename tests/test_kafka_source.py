@@ -74,9 +74,10 @@ def committed_by(source: KafkaSource, topic: str, partition: int) -> int:
 
 
 def source_config(bootstrap: str, topic: str, **extra: Any) -> KafkaSourceConfig:
-    return KafkaSourceConfig(bootstrap_servers=[bootstrap], topics=[topic], group_id="g",
-                             commit_interval=0.2, session_timeout=6.0, revoke_timeout=5.0,
-                             **extra)
+    options: dict[str, Any] = {"group_id": "g", "commit_interval": 0.2, "session_timeout": 6.0,
+                               "revoke_timeout": 5.0}
+    return KafkaSourceConfig(bootstrap_servers=[bootstrap], topics=[topic],
+                             **(options | extra))
 
 
 class Reader:
@@ -371,6 +372,20 @@ async def test_a_restarted_member_resumes_from_the_committed_offset(kafka_broker
     again = Reader(KafkaSource(source_config(kafka_broker, "resume", max_batch=10)))
     assert await again.take(20) == [f"line {i}" for i in range(10, 30)]
     await again.close()
+
+
+async def test_closing_commits_what_was_processed_since_the_last_interval(
+        kafka_broker: str) -> None:
+    await create_topic(kafka_broker, "close", 1)
+    async with producer(kafka_broker) as client:
+        for i in range(30):
+            await client.send("close", f"line {i}".encode())
+        await client.flush()
+    # No interval commit happens before the close.
+    reader = Reader(KafkaSource(source_config(kafka_broker, "close", commit_interval=600.0)))
+    await reader.take(30)
+    await reader.close()
+    assert await committed(kafka_broker, "g", "close", 1) == {0: 30}
 
 
 def test_sasl_and_tls_settings_become_client_options(

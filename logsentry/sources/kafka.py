@@ -153,10 +153,11 @@ class KafkaSource:
 
     async def close(self) -> None:
         """Commit what the pipeline processed, leave the group, close the connection."""
-        consumer, self.consumer = self.consumer, None
+        consumer = self.consumer
         if consumer is None:
             return
-        await self.commit_offsets()
+        await self.commit_offsets()  # needs self.consumer
+        self.consumer = None
         # Leaving the group revokes everything: commits already made above.
         try:
             await consumer.stop()
