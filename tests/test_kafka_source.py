@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiokafka
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -372,6 +373,55 @@ async def test_a_restarted_member_resumes_from_the_committed_offset(kafka_broker
     again = Reader(KafkaSource(source_config(kafka_broker, "resume", max_batch=10)))
     assert await again.take(20) == [f"line {i}" for i in range(10, 30)]
     await again.close()
+
+
+async def read_batches(bootstrap: str, topic: str, group: str, lines: int,
+                       ) -> tuple[KafkaSource, list[LineBatch]]:
+    source = KafkaSource(source_config(bootstrap, topic, group_id=group, max_batch=100))
+    reader = Reader(source)
+    batches: list[LineBatch] = []
+    async with asyncio.timeout(20):
+        while sum(len(b.lines) for b in batches) < lines:
+            batches.append(await reader.queue.get())
+            source.commit(batches[-1].position)
+    await reader.close()
+    return source, batches
+
+
+def by_partition(batches: list[LineBatch]) -> dict[int, list[tuple[str, int]]]:
+    """Each partition's lines with their next offsets, checking each batch's position."""
+    got: dict[int, list[tuple[str, int]]] = {}
+    for batch in batches:
+        assert batch.offsets is not None and len(batch.offsets) == len(batch.lines)
+        assert batch.position.offset == batch.offsets[-1]
+        got.setdefault(batch.position.partition.partition, []).extend(
+            zip(batch.lines, batch.offsets, strict=True))
+    return got
+
+
+async def test_record_runs_give_the_batches_aiokafkas_records_give(
+        kafka_broker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    await create_topic(kafka_broker, "runs", 2)
+    poison = [None, b"", b"\xff\xfe bad", b"nul \x00", b"crlf\r", b'{"message": "m"}',
+              b"two\nlines", b"B" * 2_000_000]
+    async with producer(kafka_broker) as client:
+        for i in range(1200):  # in several producer batches per partition
+            value = poison[i // 100] if i % 100 == 50 and i // 100 < len(poison) \
+                else f"sshd[1]: line {i}".encode()
+            await client.send("runs", value, key=b"k", partition=i % 2)
+        await client.flush()
+    fast, fast_batches = await read_batches(kafka_broker, "runs", "runs-fast", 1200)
+    # Another aiokafka release: the same source reads ConsumerRecords.
+    monkeypatch.setattr(aiokafka, "__version__", "0.0.0")
+    normal, normal_batches = await read_batches(kafka_broker, "runs", "runs-normal", 1200)
+    assert by_partition(fast_batches) == by_partition(normal_batches)
+    assert sum(len(lines) for lines in by_partition(fast_batches).values()) == 1200
+    assert {p: len(lines) for p, lines in by_partition(fast_batches).items()} == {0: 600, 1: 600}
+    assert [f for b in fast_batches for f in b.fields or [{}] * len(b.lines)] == \
+        [f for b in normal_batches for f in b.fields or [{}] * len(b.lines)]
+    assert fast.consumer is None and normal.consumer is None  # closed
+    assert fast.runs and not normal.runs
+    assert await committed(kafka_broker, "runs-fast", "runs", 2) == {0: 600, 1: 600}
 
 
 async def test_closing_commits_what_was_processed_since_the_last_interval(

@@ -12,6 +12,12 @@ partition is paused (aiokafka then drops its prefetched records instead of
 buffering more) until the batch fits, so memory stays bounded however far
 behind the group is.
 
+Records: where the lines need only the records' values (every configured
+field comes from JSON), the consumer hands over runs of values and offsets
+instead of one ConsumerRecord per record (logsentry.sources.kafka_runs, pinned
+to the aiokafka release it was checked against; other releases, and header or
+key fields, read ConsumerRecords). A run, like a record list, becomes one batch.
+
 Rebalances: on revocation the source stops handing on records of the revoked
 partitions, waits (at most `revoke_timeout`) until the pipeline committed
 every batch of them it already had, commits those offsets, then lets the
@@ -37,6 +43,7 @@ from logsentry.metrics import CONSUMER_LAG, LINES_READ
 from logsentry.sources.base import LineBatch, LineDecoder
 from logsentry.sources.config import KafkaSourceConfig
 from logsentry.sources.kafka_message import KafkaMessageDecoder
+from logsentry.sources.kafka_runs import RecordRun, install_runs
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +103,7 @@ class KafkaSource:
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
         self.consumer: AIOKafkaConsumer | None = None
+        self.runs = False  # the consumer's records are read as RecordRuns
         self.progress: dict[TopicPartition, PartitionProgress] = {}
         self._epochs = 0
         self._paused = False
@@ -128,15 +136,17 @@ class KafkaSource:
             epochs = {tp: p.epoch for tp, p in self.progress.items()
                       if p.ready and not p.revoking}
             for partition, records in fetched.items():
-                progress = self.progress.get(partition)
-                if (progress is None or progress.revoking or not records
-                        or epochs.get(partition) != progress.epoch):
-                    # Revoked while the records were on their way, or read before
-                    # the assignment positioned the partition (it seeks again).
-                    continue
-                batch = self._batch(partition, records, progress)
-                progress.handed = batch.position.offset
-                await self._put(out, batch)
+                for part in _parts(records):
+                    progress = self.progress.get(partition)
+                    if (progress is None or progress.revoking
+                            or epochs.get(partition) != progress.epoch):
+                        # Revoked while the records were on their way (or while
+                        # an earlier part waited for queue space), or read before
+                        # the assignment positioned the partition (it seeks again).
+                        break
+                    batch = self._batch(partition, part, progress)
+                    progress.handed = batch.position.offset
+                    await self._put(out, batch)
             if time.monotonic() - self._last_commit >= self.config.commit_interval:
                 await self.commit_offsets()
             if time.monotonic() - self._last_lag >= LAG_INTERVAL:
@@ -186,8 +196,12 @@ class KafkaSource:
                 await _sleep_unless(stop, delay)
                 delay = min(delay * 2, RETRY_MAX_DELAY)
                 continue
+            # Lines that need only the records' values skip aiokafka's
+            # per-record objects (see kafka_runs); otherwise records as usual.
+            self.runs = self.messages.plain_fields and install_runs(consumer,
+                                                                    self.config.max_batch)
             log.info("kafka_connected", source=self.name, topics=self.config.topics,
-                     group=self.config.group_id)
+                     group=self.config.group_id, record_runs=self.runs)
             return consumer
         return None
 
@@ -211,17 +225,22 @@ class KafkaSource:
         options.update(security_options(config))
         return options
 
-    def _batch(self, partition: TopicPartition, records: list[Any],
+    def _batch(self, partition: TopicPartition, part: RecordRun | list[Any],
                progress: PartitionProgress) -> LineBatch:
-        lines, known = self.messages.decode_batch(records)
+        if isinstance(part, RecordRun):
+            lines, known = self.messages.decode_values(part.values)
+            offsets = part.offsets
+        else:
+            lines, known = self.messages.decode_batch(part)
+            offsets = [record.offset + 1 for record in part]
         LINES_READ.labels(self.name).inc(len(lines))
         return LineBatch(
             source=self,
             lines=lines,
-            position=KafkaPosition(partition, records[-1].offset + 1, progress.epoch),
+            position=KafkaPosition(partition, offsets[-1], progress.epoch),
             received=time.time(),
             fields=known,
-            offsets=[record.offset + 1 for record in records],
+            offsets=offsets,
         )
 
     async def _put(self, out: asyncio.Queue[LineBatch], batch: LineBatch) -> None:
@@ -247,7 +266,9 @@ class KafkaSource:
                 fetched = await consumer.getmany(timeout_ms=0)
                 for tp, records in fetched.items():
                     if records:  # not handed on (newly resumed): read again later
-                        consumer.seek(tp, records[0].offset)
+                        first = records[0]
+                        consumer.seek(tp, first.first_offset if isinstance(first, RecordRun)
+                                      else first.offset)
             await put
         finally:
             if not put.done():
@@ -423,6 +444,17 @@ def _assignor(name: str) -> Any:
     from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
     return RoundRobinPartitionAssignor
+
+
+def _parts(records: list[Any]) -> list[RecordRun] | list[list[Any]]:
+    """What `getmany` returned for a partition, as parts of one batch each.
+
+    Its list comes from one fetch result: all RecordRuns (one part each) or
+    all ConsumerRecords (one part).
+    """
+    if records and not isinstance(records[0], RecordRun):
+        return [records]
+    return records
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
