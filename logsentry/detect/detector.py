@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,9 @@ class Detector:
         by_action = self._by_action
         watermark = self.watermark
         seq = self._seq
+        # Lines of one second share their timestamp object: convert it once.
+        last_stamp: datetime | None = None
+        last_time = 0.0
         for event in events:
             entry = by_action.get(event.action)
             if entry is None:
@@ -169,7 +173,13 @@ class Detector:
             # event_time(), inline: this runs for most events.
             stamp = event.timestamp
             received = event.received
-            when = stamp.timestamp() if stamp is not None else received
+            if stamp is None:
+                when = received
+            elif stamp is last_stamp:
+                when = last_time
+            else:
+                when = last_time = stamp.timestamp()
+                last_stamp = stamp
             if received and when > received + MAX_FUTURE_SKEW:
                 when = received
             if when > watermark:

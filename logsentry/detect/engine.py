@@ -109,9 +109,12 @@ class RuleEngine:
         self.value_getter: Callable[[Event], Any] | None = None
         # The value field when it is a plain ECS field, read straight from `Event.fields`.
         self.value_field: str | None = None
+        # Or the analyzer's template (what a new-message rule looks at).
+        self.value_is_template = False
         if isinstance(corr, DistinctCorrelation | FirstSeenCorrelation):
             self.value_getter = field_getter(corr.field)
             self.value_field = None if corr.field in SPECIAL_FIELDS else corr.field
+            self.value_is_template = corr.field in ("logsentry.template", "template")
         # Fields whose distinct values the summary shows ({distinct.x}, {values.x}).
         tracked: set[str] = set()
         for name in rule.placeholders():
@@ -210,8 +213,24 @@ class RuleEngine:
         if self.first_seen:
             if group.size:
                 # Most events of a first-seen rule carry a known value and change
-                # nothing: skip re-estimating the group then.
+                # nothing: answer those here, and skip re-estimating the group.
                 seen = group.seen
+                if seen is not None and group.learn_until:
+                    field = self.value_field
+                    if field is not None:
+                        value = event.fields.get(field)
+                    elif self.value_is_template:
+                        value = event.template
+                    else:
+                        assert self.value_getter is not None
+                        value = self.value_getter(event)
+                    if type(value) is not str or not value:
+                        value = _key_text(value)
+                    if value is None:
+                        return None
+                    digest = self.hashes.get(value)
+                    if digest is not None and digest in seen:
+                        return None
                 known = len(seen) if seen is not None else 0
                 alert = self._first_seen(event, when, group)
                 if alert is None:
