@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from logsentry.alert import Alert
@@ -287,10 +287,13 @@ class RuleEngine:
             group.reset_window()  # the old window lapsed entirely
             times = None
         if times is None:
-            times = group.times = []
-        while times and times[0] < cutoff:
-            times.pop(0)
-        times.append(when)
+            times = (when,)
+        else:
+            lapsed = 0
+            while lapsed < len(times) and times[lapsed] < cutoff:
+                lapsed += 1
+            times = (times[lapsed:] if lapsed else times) + (when,)
+        group.times = times
         self._remember(event, group, when)
         if len(times) >= self.count:
             return self._fire(event, group, times[0])
@@ -322,10 +325,10 @@ class RuleEngine:
     def _sequence(self, event: Event, when: float, group: GroupState) -> Alert | None:
         counts = group.step_counts
         if counts is None:
-            counts = group.step_counts = [0] * len(self.steps)
+            counts = group.step_counts = (0,) * len(self.steps)
         if counts[0] and when - group.first > self.window:
             group.reset_window()
-            counts = group.step_counts = [0] * len(self.steps)
+            counts = group.step_counts = (0,) * len(self.steps)
         plan = self.step_plan.get(event.action)
         matched: list[int] = []
         if plan is None:  # an action outside the vocabulary (never from the pipeline)
@@ -348,9 +351,10 @@ class RuleEngine:
                 return None  # a later step before its turn: not part of this sequence
         if index == 0 and counts[0] == 0:
             group.first = when
-        counts[index] += 1
+        count = counts[index] + 1
+        group.step_counts = (*counts[:index], count, *counts[index + 1:])
         self._remember(event, group, when)
-        if index == step and counts[index] >= self.steps[index][1]:
+        if index == step and count >= self.steps[index][1]:
             group.step = step = step + 1
             if step == len(self.steps):
                 return self._fire(event, group, group.first)
@@ -418,10 +422,10 @@ class RuleEngine:
                 group.extra_bytes += CONTAINER_BYTES
             seen = distinct.get(name)
             if seen is None:
-                seen = distinct[name] = set()
-                group.extra_bytes += CONTAINER_BYTES
-            if len(seen) < DISTINCT_CAP and value not in seen:
-                seen.add(value)
+                distinct[name] = (value,)
+                group.extra_bytes += CONTAINER_BYTES + DISTINCT_BYTES
+            elif len(seen) < DISTINCT_CAP and value not in seen:
+                distinct[name] = (*seen, value)
                 group.extra_bytes += DISTINCT_BYTES
 
     def _fire(
@@ -468,10 +472,10 @@ class RuleEngine:
                     field = name[len(prefix):]
                     if isinstance(self.correlation, DistinctCorrelation) and (
                             field == self.correlation.field):
-                        tracked: set[str] | dict[str, float] = group.values or {}
+                        tracked: Collection[str] = group.values or {}
                         cap = 10**9
                     else:
-                        tracked = (group.distinct or {}).get(field, set())
+                        tracked = (group.distinct or {}).get(field, ())
                         cap = DISTINCT_CAP
                     if prefix == "values.":
                         return values_text(tracked) or None

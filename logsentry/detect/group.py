@@ -125,13 +125,16 @@ class GroupState:
         self.count = 0
         # Containers are created when first written: a group holds only those its
         # correlation type needs, and fewer objects mean less garbage-collector work.
-        self.times: list[float] | None = None
+        # Sequences are tuples, replaced when they change: a tuple of numbers or
+        # strings drops out of the collector's sight, where a list or set stays.
+        self.times: tuple[float, ...] | None = None
         self.values: dict[str, float] | None = None
         self.seen: set[int] | None = None
         self.learn_until = 0.0
         self.step = 0
-        self.step_counts: list[int] | None = None
-        self.distinct: dict[str, set[str]] | None = None
+        self.step_counts: tuple[int, ...] | None = None
+        # Field -> its distinct values (no duplicates, at most DISTINCT_CAP).
+        self.distinct: dict[str, tuple[str, ...]] | None = None
         self.samples: tuple[Sample, ...] | None = None
         self.suppressed_until = 0.0
         self.suppressed = 0
@@ -147,7 +150,7 @@ class GroupState:
         self.values = None
         self.step = 0
         if self.step_counts is not None:
-            self.step_counts = [0] * len(self.step_counts)
+            self.step_counts = (0,) * len(self.step_counts)
         self.distinct = None
         self.samples = None
         self.extra_bytes = 0
@@ -210,7 +213,7 @@ class GroupState:
         group.last = float(doc["l"])
         group.count = int(doc.get("c", 0))
         if "t" in doc:
-            group.times = [float(t) for t in doc["t"]]
+            group.times = tuple(float(t) for t in doc["t"])
         if "v" in doc:
             group.values = {str(k): float(v) for k, v in dict(doc["v"]).items()}
         if "s" in doc:
@@ -218,9 +221,10 @@ class GroupState:
         group.learn_until = float(doc.get("lu", 0.0))
         group.step = int(doc.get("st", 0))
         if "sc" in doc:
-            group.step_counts = [int(c) for c in doc["sc"]]
+            group.step_counts = tuple(int(c) for c in doc["sc"])
         if "d" in doc:
-            group.distinct = {str(k): {str(v) for v in vs} for k, vs in dict(doc["d"]).items()}
+            group.distinct = {str(k): tuple(dict.fromkeys(str(v) for v in vs))
+                              for k, vs in dict(doc["d"]).items()}
         if "e" in doc:
             group.samples = tuple(sample_from_json(s) for s in doc["e"])
         group.suppressed_until = float(doc.get("su", 0.0))

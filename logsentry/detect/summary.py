@@ -11,7 +11,7 @@ else the value on the event that raised the alert. Unknown values print as "?".
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,12 +39,12 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
-def distinct_text(values: set[str] | dict[str, float], cap: int) -> str:
+def distinct_text(values: Collection[str], cap: int) -> str:
     """How many distinct values, "100+" once the tracked set hit its cap."""
     return f"{len(values)}+" if len(values) >= cap else str(len(values))
 
 
-def values_text(values: set[str] | dict[str, float]) -> str:
+def values_text(values: Collection[str]) -> str:
     """The first few values in sorted order, "a, b, c and 4 more"."""
     ordered = sorted(values)
     shown = ", ".join(ordered[:_LISTED_VALUES])
