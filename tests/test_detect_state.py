@@ -180,3 +180,55 @@ def test_default_config_loads_the_shipped_pack() -> None:
     ids = {rule.id for rule in detector.rules}
     assert {"auth.ssh-brute-force", "auth.password-spraying", "web.sqli",
             "net.port-scan", "sys.new-template"} <= ids
+
+
+SPRAY_BURST = """
+id: t.burst
+title: Burst
+severity: high
+select: {action: ssh_login_failed}
+group_by: [source.ip]
+correlate: {type: threshold, count: 4, window: 2m}
+suppress: 10m
+summary: "{count} failures from {source.ip} for {distinct.user.name} users: {values.user.name}"
+"""
+
+GUESSED = """
+id: t.guessed
+title: Guessed
+severity: high
+select: {category: authentication}
+group_by: [source.ip]
+correlate:
+  type: sequence
+  window: 10m
+  steps:
+    - {select: {outcome: failure}, count: 2}
+    - {select: {action: ssh_login_success}}
+suppress: 1h
+summary: "{source.ip} in after {count} events"
+"""
+
+
+def test_window_times_step_counts_and_summary_values_survive_a_restart(tmp_path: Path) -> None:
+    config = _config(tmp_path, SPRAY_BURST, GUESSED)
+    state = tmp_path / "state"
+    first = Detector.from_config(config, state)
+    assert first.process([_ev("ssh_login_failed", i, source__ip="1.2.3.4", user__name=user)
+                          for i, user in enumerate(["bob", "alice", "bob"])]) == []
+    first.save_state()
+    saved = json.loads((state / STATE_FILE).read_text())["rules"]
+    [burst] = saved["t.burst"]["groups"]
+    assert burst["t"] == [T0, T0 + 1, T0 + 2] and burst["d"] == {"user.name": ["alice", "bob"]}
+    [guess] = saved["t.guessed"]["groups"]
+    assert guess["st"] == 1 and guess["sc"] == [3, 0]
+
+    second = Detector.from_config(config, state)
+    assert second.memory_bytes == first.memory_bytes
+    alerts = second.process([_ev("ssh_login_failed", 3, source__ip="1.2.3.4", user__name="carol"),
+                             _ev("ssh_login_success", 4, source__ip="1.2.3.4")])
+    by_rule = {alert.rule_id: alert for alert in alerts}
+    assert by_rule["t.burst"].count == 4
+    assert by_rule["t.burst"].message == (
+        "4 failures from 1.2.3.4 for 3 users: alice, bob, carol")
+    assert by_rule["t.guessed"].count == 5
