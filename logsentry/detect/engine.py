@@ -300,7 +300,13 @@ class RuleEngine:
         return None
 
     def _distinct(self, event: Event, when: float, group: GroupState) -> Alert | None:
-        value = self._value(event)
+        field = self.value_field
+        if field is not None:  # _value(), inline
+            value = event.fields.get(field)
+            if type(value) is not str or not value:
+                value = _key_text(value)
+        else:
+            value = self._value(event)
         if value is None:
             return None
         window = self.window
@@ -399,14 +405,15 @@ class RuleEngine:
         max_samples = self.max_samples
         if max_samples:
             samples = group.samples
-            if samples is None:
+            if samples is None or len(samples) < max_samples:
                 memo = self.memo
-                group.samples = (memo.get(event),)
-                group.extra_bytes += memo.size + CONTAINER_BYTES
-            elif len(samples) < max_samples:
-                memo = self.memo
-                group.samples = (*samples, memo.get(event))
-                group.extra_bytes += memo.size
+                sample = memo.sample if memo.event is event else memo.get(event)
+                if samples is None:
+                    group.samples = (sample,)
+                    group.extra_bytes += memo.size + CONTAINER_BYTES
+                else:
+                    group.samples = (*samples, sample)
+                    group.extra_bytes += memo.size
         if not self.tracked:
             return
         fields = event.fields
