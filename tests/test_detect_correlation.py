@@ -228,3 +228,39 @@ def test_events_the_rule_does_not_select_leave_no_state() -> None:
     detector.process([_ev("ssh_login_success", i, source__ip=f"10.0.{i}.1") for i in range(100)])
     assert detector.group_count == 0
     assert detector.memory_bytes == 0
+
+
+PAIR = """
+id: t.pair
+title: Pair
+severity: low
+select: {action: ssh_login_failed}
+group_by: [source.ip]
+correlate: {type: threshold, count: 2, window: 1m}
+summary: "{count}"
+"""
+
+FIRST = """
+id: t.first
+title: First
+severity: low
+select: {action: ssh_login_failed}
+group_by: [source.ip]
+summary: "{user.name}"
+"""
+
+
+def test_rules_hit_by_one_event_keep_the_same_sample_and_a_changed_event_a_new_one() -> None:
+    detector = Detector(parse_rules(PAIR) + parse_rules(FIRST))
+    event = _ev("ssh_login_failed", 0, "first text", source__ip="1.2.3.4", user__name="a")
+    [single] = detector.process([event])
+    pair = detector.engines[0].groups["1.2.3.4"]
+    assert pair.samples is not None and pair.samples[0][0] == "first text"
+    assert single.events[0]["message"] == "first text"
+    # The caller reuses the event object for another line: its new content is sampled.
+    event.message = "second text"
+    event.timestamp = datetime.fromtimestamp(T0 + 1, UTC)
+    event.fields["user.name"] = "b"
+    alerts = {alert.rule_id: alert for alert in detector.process([event])}
+    assert [e["message"] for e in alerts["t.pair"].events] == ["first text", "second text"]
+    assert alerts["t.pair"].events[1]["user"]["name"] == "b"

@@ -156,55 +156,57 @@ class Detector:
         # Lines of one second share their timestamp object: convert it once.
         last_stamp: datetime | None = None
         last_time = 0.0
-        for event in events:
-            entry = by_action.get(event.action)
-            if entry is None:
-                continue
-            match, engines = entry
-            try:
-                hits = match(event)
-            except Exception:  # a bug or odd input must not stop detection
-                LINES_FAILED.labels(stage="detect").inc()
-                log.exception("rule selection failed on an event", source=event.source,
-                              line=event.line)
-                continue
-            if not hits:
-                continue  # most events: no rule selects them
-            # event_time(), inline: this runs for most events.
-            stamp = event.timestamp
-            received = event.received
-            if stamp is None:
-                when = received
-            elif stamp is last_stamp:
-                when = last_time
-            else:
-                when = last_time = stamp.timestamp()
-                last_stamp = stamp
-            if received and when > received + MAX_FUTURE_SKEW:
-                when = received
-            if when > watermark:
-                watermark = when
-            for index in hits:
-                engine = engines[index]
-                seq += 1
+        try:
+            for event in events:
+                entry = by_action.get(event.action)
+                if entry is None:
+                    continue
+                match, engines = entry
                 try:
-                    alert = engine.feed(event, when, seq)
+                    hits = match(event)
                 except Exception:  # a bug or odd input must not stop detection
                     LINES_FAILED.labels(stage="detect").inc()
-                    log.exception("detection failed on an event", rule=engine.rule.id,
-                                  source=event.source, line=event.line)
+                    log.exception("rule selection failed on an event", source=event.source,
+                                  line=event.line)
                     continue
-                if alert is not None:
-                    # logsentry_alerts is counted by the pipeline's output stage.
-                    alerts.append(alert)
-        # No sample outlives the batch: the caller may change its events afterwards.
-        self._memo.clear()
-        if seq != self._seq:
-            self._seq = seq
-            self._dirty = True
-        if watermark > self.watermark:
-            self.watermark = watermark
-            self._wall_at_watermark = time.time()
+                if not hits:
+                    continue  # most events: no rule selects them
+                # event_time(), inline: this runs for most events.
+                stamp = event.timestamp
+                received = event.received
+                if stamp is None:
+                    when = received
+                elif stamp is last_stamp:
+                    when = last_time
+                else:
+                    when = last_time = stamp.timestamp()
+                    last_stamp = stamp
+                if received and when > received + MAX_FUTURE_SKEW:
+                    when = received
+                if when > watermark:
+                    watermark = when
+                for index in hits:
+                    engine = engines[index]
+                    seq += 1
+                    try:
+                        alert = engine.feed(event, when, seq)
+                    except Exception:  # a bug or odd input must not stop detection
+                        LINES_FAILED.labels(stage="detect").inc()
+                        log.exception("detection failed on an event", rule=engine.rule.id,
+                                      source=event.source, line=event.line)
+                        continue
+                    if alert is not None:
+                        # logsentry_alerts is counted by the pipeline's output stage.
+                        alerts.append(alert)
+        finally:
+            # No sample outlives the batch: the caller may change its events afterwards.
+            self._memo.clear()
+            if seq != self._seq:
+                self._seq = seq
+                self._dirty = True
+            if watermark > self.watermark:
+                self.watermark = watermark
+                self._wall_at_watermark = time.time()
         if events:
             self._since_expiry += len(events)
             if self._since_expiry >= EXPIRE_EVERY:
