@@ -20,6 +20,7 @@ from typing import Any, cast
 from logsentry.analysis.actions import ACTIONS
 from logsentry.detect.condition import (
     FieldMap,
+    FieldTest,
     Predicate,
     as_field_test,
     as_list,
@@ -58,6 +59,11 @@ _OUTCOMES = {name: info.outcome for name, info in ACTIONS.items()}
 _MARKER = re.compile("\0(_d[0-9]+)\0")
 # Integers this small compare with a float bound exactly as their float() does.
 _EXACT_INT = 2**53
+
+
+def _has_text_tests(test: FieldTest) -> bool:
+    return any(x is not None for x in (test.equals, test.in_, test.contains, test.regex,
+                                       test.like))
 
 
 class _Unset:
@@ -148,23 +154,50 @@ class _Builder:
             self.counter += 1
             value = f"_v{self.counter}"
             read = f"({value} := {read})"
+        # Text (nearly every value) is tested on itself; another single value (a
+        # number) on its text, as the rule's value is; a list of values (or tuple)
+        # by the general check, which holds when it holds for one of them.
+        self.counter += 1
+        scalar_text = f"_t{self.counter}"
+        scalar = self._value_tests(test, name, value, scalar_text, f"value_text({value})")
+        multi = f"{self.bind(build_check(test))}({value})"
+        general = (f"({value} is not None and {value} != '' and ({multi} if type({value}) is "
+                   f"list or type({value}) is tuple else ({' and '.join(scalar)})))")
+        inline = " and ".join(self._value_tests(test, name, value, value, None))
+        bounds = [(op, getattr(test, op)) for op in ("gt", "gte", "lt", "lte")
+                  if getattr(test, op) is not None]
+        if not _has_text_tests(test) and test.cidr is None and all(
+                math.isfinite(b) and abs(b) < _EXACT_INT for _, b in bounds):
+            # Numbers only (a status code): an int compares inline, as float() would.
+            symbols = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+            compare = " and ".join(f"{value} {symbols[op]} {float(b)!r}" for op, b in bounds)
+            return (f"(({compare}) if type({read}) is int and "
+                    f"-{_EXACT_INT} <= {value} <= {_EXACT_INT} else "
+                    f"({value} != '' and ({inline}) if type({value}) is str else {general}))")
+        return f"(({value} != '' and {inline}) if type({read}) is str else {general})"
+
+    def _value_tests(self, test: FieldTest, name: str, value: str, text: str,
+                     make_text: str | None) -> list[str]:
+        """The tests of one field on one value: text tests on `text` (made by
+        `make_text` into that temporary first, unless the value is its own text),
+        address and number tests on `value`."""
         fold = test.ignore_case
-        # Text values (nearly all) are tested inline; anything else (numbers, lists
-        # of values) by the general check, which tests the text of each value.
-        general = (f"({value} is not None and {value} != '' and "
-                   f"{self.bind(build_check(test))}({value}))")
-        text = value
         tests: list[str] = []
-        if fold:
-            text = (self.derived(f"{value}.lower()") if value.startswith("_r")
-                    else f"lowered({value})")
-            uses = (len(as_list(test.contains)) + (test.equals is not None)
-                    + (test.in_ is not None) + bool(test.regex or test.like))
-            if uses > 1:  # into a temporary, computed once for all the tests
-                self.counter += 1
-                folded = f"_t{self.counter}"
-                tests.append(f"(({folded} := {text}) is not None)")
-                text = folded
+        if _has_text_tests(test):
+            if make_text is not None:
+                tests.append(f"(({text} := {make_text}) is not None)")
+                if fold:
+                    tests.append(f"(({text} := lowered({text})) is not None)")
+            elif fold:
+                text = (self.derived(f"{value}.lower()") if value.startswith("_r")
+                        else f"lowered({value})")
+                uses = (len(as_list(test.contains)) + (test.equals is not None)
+                        + (test.in_ is not None) + bool(test.regex or test.like))
+                if uses > 1:  # into a temporary, computed once for all the tests
+                    self.counter += 1
+                    folded = f"_t{self.counter}"
+                    tests.append(f"(({folded} := {text}) is not None)")
+                    text = folded
 
         def norm(item: Any) -> str:
             return value_text(item).lower() if fold else value_text(item)
@@ -198,22 +231,11 @@ class _Builder:
         if test.cidr is not None:
             networks = [ipaddress.ip_network(n, strict=False) for n in as_list(test.cidr)]
             tests.append(f"{self.bind(partial(in_networks, networks=networks))}({value})")
-        bounds = [(op, getattr(test, op)) for op in ("gt", "gte", "lt", "lte")
-                  if getattr(test, op) is not None]
-        for op, bound in bounds:
-            tests.append(f"{self.bind(numeric_check(op, bound))}({value})")
-        if not tests:
-            return general
-        inline = " and ".join(tests)
-        if len(tests) == len(bounds) and all(math.isfinite(b) and abs(b) < _EXACT_INT
-                                             for _, b in bounds):
-            # Numbers only (a status code): an int compares inline, as float() would.
-            symbols = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-            compare = " and ".join(f"{value} {symbols[op]} {float(b)!r}" for op, b in bounds)
-            return (f"(({compare}) if type({read}) is int and "
-                    f"-{_EXACT_INT} <= {value} <= {_EXACT_INT} else "
-                    f"({value} != '' and ({inline}) if type({value}) is str else {general}))")
-        return f"(({value} != '' and {inline}) if type({read}) is str else {general})"
+        for op in ("gt", "gte", "lt", "lte"):
+            bound = getattr(test, op)
+            if bound is not None:
+                tests.append(f"{self.bind(numeric_check(op, bound))}({value})")
+        return tests
 
     def field_map(self, fields: FieldMap) -> str | None:
         parts = [self.field(name, spec) for name, spec in fields.items()]
