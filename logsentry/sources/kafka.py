@@ -122,8 +122,11 @@ class KafkaSource:
         delay = 0.5
         while not stop.is_set():
             try:
-                fetched = await consumer.getmany(timeout_ms=POLL_MS,
-                                                 max_records=self.config.max_batch)
+                # A RecordRun counts as one record and holds up to max_batch:
+                # one per call keeps what is read ahead of the pipeline (and
+                # the time between commit and stop checks) at one batch.
+                fetched = await consumer.getmany(
+                    timeout_ms=POLL_MS, max_records=1 if self.runs else self.config.max_batch)
                 delay = 0.5
             except KafkaError as exc:
                 # Broker gone or restarting: aiokafka reconnects; keep asking.
