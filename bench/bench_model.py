@@ -101,8 +101,9 @@ def main() -> int:
                         help="skip the whole-process `logsentry analyze` runs")
     args = parser.parse_args()
 
-    from logsentry.model.artifacts import default_model_dir, files_size, load_model
+    from logsentry.model.artifacts import load_model
     from logsentry.model.engine import ModelAnalyzer, configure_threads
+    from logsentry.model.location import default_model_dir, files_size
 
     results: dict[str, Any] = {"cpus": os.cpu_count()}
     model_dir = Path(args.model) if args.model else default_model_dir()
