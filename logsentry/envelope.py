@@ -43,6 +43,8 @@ _COMBINED = re.compile(
     r"(?: \"(?P<referrer>(?:[^\"\\]|\\.)*)\" \"(?P<agent>(?:[^\"\\]|\\.)*)\")?",
     re.DOTALL,
 )
+# ECMA-48 control sequences (CSI ... final byte), e.g. "\x1b[33m".
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _ISO_PREFIX = re.compile(rf"(?P<ts>{_ISO}) +(?P<msg>.*)", re.DOTALL)
 
 _JSON_MESSAGE_KEYS = ("MESSAGE", "message", "msg", "log", "Message")
@@ -100,6 +102,14 @@ class EnvelopeParser:
 
     def parse(self, line: str, received: float, known: dict[str, Any] | None = None) -> Event:
         """Build the event of one line. `known` holds fields the source already has."""
+        event = self._parse(line, received, known)
+        if "\x1b" in event.body:
+            # Colour codes of console loggers (docker, Node, NestJS) split an address from
+            # its words for the model; the raw line keeps them.
+            event.body = _ANSI_ESCAPE.sub("", event.body)
+        return event
+
+    def _parse(self, line: str, received: float, known: dict[str, Any] | None) -> Event:
         event = Event(line, received=received, body=line, fields={})
         if known:
             event.fields.update(known)

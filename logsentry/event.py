@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from logsentry.analysis.actions import ACTIONS
+from logsentry.analysis.actions import ACTIONS, refine_action
 from logsentry.analysis.result import INTEGER_FIELDS, Analysis
 from logsentry.analysis.summary import summarize
 
@@ -67,6 +67,8 @@ class Event:
                 value = typed_field(name, text)
                 if value is not None:
                     fields[name] = value
+        if action == "web_request":
+            action = self.action = refine_action(action, fields.get("http.response.status_code"))
         self.summary = summarize(action, fields, self.body)
 
     def to_ecs(self) -> dict[str, Any]:

@@ -138,3 +138,12 @@ def test_json_record_without_a_message_gets_its_fields_and_epoch_time() -> None:
     assert event.timestamp == datetime.fromtimestamp(1711741827.5, UTC)
     assert event.fields == {"source.ip": "2001:db8::7", "http.request.method": "GET",
                             "url.original": "/admin", "http.response.status_code": 401}
+
+
+def test_console_colour_codes_are_removed_from_the_body_but_kept_in_the_line() -> None:
+    line = ("\x1b[33m[Nest] 6  - \x1b[39m08/04/2023 \x1b[33mWARN\x1b[39m Failed login attempt"
+            " for user bob from ip address \x1b[1;31m176.171.169.54\x1b[0m")
+    event = EnvelopeParser(UTC).parse(line, 0.0)
+    assert "\x1b" not in event.body
+    assert event.body.endswith("Failed login attempt for user bob from ip address 176.171.169.54")
+    assert event.message == line

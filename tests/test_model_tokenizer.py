@@ -33,6 +33,9 @@ def texts_and_kinds(text: str) -> list[tuple[str, str]]:
         ("id 123e4567-e89b-12d3-a456-426614174000 x", "123e4567-e89b-12d3-a456-426614174000",
          "uuid"),
         ("resolved mail.example.com. ok", "mail.example.com", "dotted"),
+        # A reverse-DNS name that starts with the address is one name, not an IP and a rest.
+        ("rhost=5.36.59.76.dsl.example.net  user=root", "5.36.59.76.dsl.example.net", "dotted"),
+        ("from 10-1-2-3.static.example.org port", "10-1-2-3.static.example.org", "dotted"),
     ],
 )
 def test_entities_stay_one_piece(text: str, whole: str, kind: str) -> None:

@@ -12,7 +12,7 @@ from logsentry.model.artifacts import load_model, save_model
 from logsentry.model.engine import ModelAnalyzer
 from logsentry.model.evaluation import example_metrics
 from logsentry.model.example import Example, ExampleBuilder
-from logsentry.model.network import TAGS, LogTagger, NetworkConfig, init_weights
+from logsentry.model.network import TAGS, LogTagger, NetworkConfig, init_weights, local_context
 from logsentry.model.tokenizer import N_SHAPES, N_SPACES, LogTokenizer
 from logsentry.model.training import IGNORE, TrainingConfig, piece_tags, train
 
@@ -107,10 +107,11 @@ def test_roles_unknown_examples_train_only_constant_versus_variable() -> None:
     assert result.steps >= 1 and result.final_loss == result.final_loss  # not NaN
 
 
-def test_lean_network_matches_transformers_bert() -> None:
+@pytest.mark.parametrize("context", [0, 1])
+def test_lean_network_matches_transformers_bert(context: int) -> None:
     torch.manual_seed(0)
     config = NetworkConfig(n_words=40, n_shapes=N_SHAPES, n_spaces=N_SPACES, hidden=32,
-                           layers=2, heads=4, intermediate=64)
+                           layers=2, heads=4, intermediate=64, context=context)
     reference = LogTagger(config, lean=False)
     init_weights(reference)
     reference.eval()
@@ -128,6 +129,32 @@ def test_lean_network_matches_transformers_bert() -> None:
     real = mask.bool()
     assert torch.allclose(tags_a[real], tags_b[real], atol=1e-5)
     assert torch.allclose(actions_a, actions_b, atol=1e-5)
+
+
+def test_local_context_gives_a_line_the_same_outputs_alone_and_padded_in_a_batch() -> None:
+    torch.manual_seed(0)
+    config = NetworkConfig(n_words=40, n_shapes=N_SHAPES, n_spaces=N_SPACES, hidden=32,
+                           layers=1, heads=4, intermediate=64, context=2)
+    network = LogTagger(config, lean=True)
+    init_weights(network)
+    network.eval()
+    words = torch.randint(1, 40, (1, 6))
+    shapes = torch.randint(1, N_SHAPES, (1, 6))
+    spaces = torch.randint(0, N_SPACES, (1, 6))
+    pad = torch.zeros((1, 4), dtype=torch.long)
+    with torch.inference_mode():
+        alone, _ = network(words, shapes, spaces, torch.ones((1, 6), dtype=torch.long))
+        padded, _ = network(torch.cat([words, pad], 1), torch.cat([shapes, pad + 3], 1),
+                            torch.cat([spaces, pad], 1),
+                            torch.cat([torch.ones((1, 6), dtype=torch.long), pad], 1))
+    assert torch.allclose(alone, padded[:, :6], atol=1e-5)
+
+
+def test_local_context_puts_each_neighbour_beside_the_piece() -> None:
+    embeds = torch.arange(1.0, 4.0).reshape(1, 3, 1)  # pieces 1, 2, 3 of width 1
+    mask = torch.ones((1, 3), dtype=torch.long)
+    mixed = local_context(embeds, mask, 1)
+    assert mixed[0].tolist() == [[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [2.0, 3.0, 0.0]]
 
 
 def test_pieces_outside_partial_spans_carry_no_token_loss() -> None:

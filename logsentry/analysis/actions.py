@@ -119,3 +119,21 @@ ACTIONS: dict[str, ActionInfo] = {
 }
 
 ACTION_NAMES: tuple[str, ...] = tuple(ACTIONS)
+
+
+# HTTP statuses that answer a request with "authenticate first" (RFC 9110 §15.5.2, §15.5.8).
+_AUTH_CHALLENGE_STATUSES = frozenset({401, 407, "401", "407"})
+
+
+def refine_action(action: str, status: object) -> str:
+    """The action after the one fixed refinement the model cannot make itself; `status` is
+    the event's `http.response.status_code` (int or text), if any.
+
+    The tokenizer reads every number as its shape, so a request answered 200 and one
+    answered 401 look alike to the line head: both are `web_request`. A 401/407 answer is
+    the server refusing the client's credentials (or their absence), which fail2ban's
+    `*-auth` filters and CrowdSec's `http-bf` count as failed logins.
+    """
+    if action == "web_request" and status in _AUTH_CHALLENGE_STATUSES:
+        return "web_auth_failed"
+    return action

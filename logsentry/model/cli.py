@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--layers", type=int, default=2)
     train.add_argument("--heads", type=int, default=4)
     train.add_argument("--intermediate", type=int, default=256)
+    train.add_argument("--context", type=int, default=1,
+                       help="neighbour pieces mixed into each piece's embedding, each side")
     train.add_argument("--vocab-words", type=int, default=6000)
     train.add_argument("--max-pieces", type=int, default=95,
                        help="pieces per line the model reads (the rest is one variable part)")
@@ -113,8 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = TrainingConfig(
         seed=args.seed, hidden=args.hidden, layers=args.layers, heads=args.heads,
-        intermediate=args.intermediate, vocab_words=args.vocab_words, epochs=args.epochs,
-        max_pieces=args.max_pieces,
+        intermediate=args.intermediate, context=args.context, vocab_words=args.vocab_words,
+        epochs=args.epochs, max_pieces=args.max_pieces,
         batch_size=args.batch_size, lr=args.lr, threads=args.threads,
         max_seconds=args.max_minutes * 60)
     started = time.monotonic()

@@ -206,7 +206,10 @@ def build_analysis(
         fields[role] = value
     _clean_fields(fields)
     return Analysis(
-        action=labels.action, fields=fields, template="".join(template_parts).strip(),
+        action=labels.action, fields=fields,
+        # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
+        # event of "Invalid user <*>", as a whitespace-splitting parser like Drain sees it.
+        template=" ".join("".join(template_parts).split()),
         confidence=labels.confidence, timestamp=timestamp)
 
 

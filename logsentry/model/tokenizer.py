@@ -27,7 +27,9 @@ TOKENIZER_VERSION = 1
 
 # Ordered alternation: the first kind that matches at a position wins. `mac` takes six
 # octets or more: netfilter's MAC= is the 14-octet link header, which as 27 pieces would
-# push the ports of a firewall line past `max_pieces`.
+# push the ports of a firewall line past `max_pieces`. An IPv4 address that goes on with
+# `.word` or `-word` is the start of a reverse-DNS name (`5.36.59.76.dsl.example.net`),
+# one `word` piece; `.50550` stays a port (`1.2.3.4.50550`, as tcpdump and dante write).
 _PIECE = re.compile(
     r"""
     (?P<url>[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s"'<>]*[^\s"'<>.,;:)\]])
@@ -37,7 +39,7 @@ _PIECE = re.compile(
   | (?P<mac>(?<![\w:])[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5,}(?![\w:]))
   | (?P<time>(?<![\w:])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\w:]))
   | (?P<v4mapped>(?<![\w:])::[fF]{4}:(?=\d{1,3}(?:\.\d{1,3}){3}(?!\w)))
-  | (?P<ipv4>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?!\w))
+  | (?P<ipv4>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?!\w|[.-]\d*[A-Za-z_]))
   | (?P<ipv6>(?<![\w:.])(?=[0-9A-Fa-f:.]*::|(?:[0-9A-Fa-f]{1,4}:){7})
         (?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![\w:]|\.\d))
   | (?P<path>(?<![\w/])(?:[A-Za-z]:\\|~?\.{0,2}/)[^\s"'<>\[\](){},;|]*[^\s"'<>\[\](){},;|.:])

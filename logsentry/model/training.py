@@ -46,6 +46,7 @@ class TrainingConfig:
     weight_decay: float = 0.01
     warmup: float = 0.05
     dropout: float = 0.1
+    context: int = 1
     action_weight: float = 1.0
     threads: int = 2
     max_seconds: float | None = None  # stop early (and still save) when time runs out
@@ -207,7 +208,7 @@ def train(
         n_words=tokenizer.vocab_size, n_shapes=N_SHAPES, n_spaces=N_SPACES,
         hidden=config.hidden, layers=config.layers, heads=config.heads,
         intermediate=config.intermediate, max_positions=config.max_pieces + 1,
-        dropout=config.dropout)
+        dropout=config.dropout, context=config.context)
     network = LogTagger(net_config, lean=False)
     init_weights(network)
     items = encode_examples(examples, tokenizer, net_config)

@@ -1,0 +1,38 @@
+"""Merging an analyzer's labels into an event."""
+
+from __future__ import annotations
+
+import pytest
+
+from logsentry.analysis.result import Analysis
+from logsentry.event import Event
+
+
+def applied(action: str, status: str | None, envelope_status: int | None = None) -> Event:
+    event = Event("a request line", body="a request line")
+    if envelope_status is not None:
+        event.fields["http.response.status_code"] = envelope_status
+    fields = {"source.ip": "192.0.2.7"}
+    if status is not None:
+        fields["http.response.status_code"] = status
+    event.apply(Analysis(action=action, fields=fields, template="<*>", confidence=0.9))
+    return event
+
+
+@pytest.mark.parametrize("status", ["401", "407"])
+def test_a_request_answered_with_an_auth_challenge_is_a_failed_web_login(status: str) -> None:
+    event = applied("web_request", status)
+    assert event.action == "web_auth_failed"
+    assert event.outcome == "failure"
+
+
+def test_the_envelope_status_counts_as_much_as_the_model_status() -> None:
+    assert applied("web_request", None, envelope_status=401).action == "web_auth_failed"
+
+
+@pytest.mark.parametrize(("action", "status"), [
+    ("web_request", "200"), ("web_request", "403"), ("web_request", None),
+    ("web_attack_attempt", "401"),
+])
+def test_other_requests_keep_the_analyzer_action(action: str, status: str | None) -> None:
+    assert applied(action, status).action == action
