@@ -232,3 +232,83 @@ def test_window_times_step_counts_and_summary_values_survive_a_restart(tmp_path:
     assert by_rule["t.burst"].message == (
         "4 failures from 1.2.3.4 for 3 users: alice, bob, carol")
     assert by_rule["t.guessed"].count == 5
+
+
+def _many_groups(detector: Detector, count: int) -> None:
+    detector.process([_ev("ssh_login_failed", i % 60, source__ip=f"10.0.{i // 256}.{i % 256}",
+                          user__name="root") for i in range(count)])
+
+
+def _saved_groups(state: Path) -> dict[str, dict[str, Any]]:
+    doc = json.loads((state / STATE_FILE).read_text())
+    return {group["k"][0]: group for group in doc["rules"]["t.brute"]["groups"]}
+
+
+def test_a_periodic_save_is_spread_over_ticks_and_written_in_the_background(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import logsentry.detect.detector as detector_module
+
+    # One slice of groups per tick, and a background writer whatever the size.
+    monkeypatch.setattr(detector_module, "SAVE_STEP_SECONDS", 0.0)
+    monkeypatch.setattr(detector_module, "INLINE_WRITE_BYTES", 0)
+    state = tmp_path / "state"
+    config = _config(tmp_path, BRUTE, persist_interval=0.001)
+    detector = Detector.from_config(config, state)
+    _many_groups(detector, 1000)
+    detector._last_save -= 1
+    detector.tick(T0)
+    assert detector.saving and not (state / STATE_FILE).exists()
+    # Detection goes on between the slices: a group changed before its slice is
+    # written as it is then, one opened meanwhile waits for the next save.
+    detector.process([_ev("ssh_login_failed", 61, source__ip="10.0.3.231", user__name="x"),
+                      _ev("ssh_login_failed", 61, source__ip="192.0.2.1")])
+    ticks = 1
+    while detector.saving and ticks < 100:
+        detector.tick(T0)
+        ticks += 1
+        detector.wait_for_save(5)
+    assert ticks >= 1000 // detector_module.SAVE_SLICE
+    assert not detector.saving
+    groups = _saved_groups(state)
+    assert len(groups) == 1000 and "192.0.2.1" not in groups
+    assert groups["10.0.3.231"]["c"] == 2
+    restored = Detector.from_config(config, state)
+    assert restored.group_count == 1000
+    assert restored.memory_bytes == sum(
+        group.size for group in detector.engines[0].groups.values()
+        if group.key != ("192.0.2.1",))
+
+
+def test_groups_dropped_during_a_periodic_save_are_left_out(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import logsentry.detect.detector as detector_module
+
+    monkeypatch.setattr(detector_module, "SAVE_STEP_SECONDS", 0.0)
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    _many_groups(detector, 300)
+    detector._last_save -= 1
+    detector.tick(T0)  # the first slice is serialized
+    assert detector.saving
+    wall = detector._wall_at_watermark
+    detector.tick(wall + 700)  # every window lapsed: all groups expire, then a slice
+    while detector.saving:
+        detector.tick(wall + 700)
+    detector.wait_for_save(5)
+    assert len(_saved_groups(state)) == detector_module.SAVE_SLICE
+
+
+def test_save_state_during_a_periodic_save_writes_the_whole_state(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import logsentry.detect.detector as detector_module
+
+    monkeypatch.setattr(detector_module, "SAVE_STEP_SECONDS", 0.0)
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    _many_groups(detector, 500)
+    detector._last_save -= 1
+    detector.tick(T0)
+    assert detector.saving
+    detector.save_state()  # shutdown: blocking, complete, and the periodic save is dropped
+    assert not detector.saving
+    assert len(_saved_groups(state)) == 500

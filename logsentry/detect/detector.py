@@ -4,15 +4,19 @@ The pipeline calls `process()` with batches in order, `tick()` about once a
 second, `save_state()` on shutdown and `reload()` on SIGHUP. Windows run on
 event time (the line's timestamp, else its arrival), so a replayed file raises
 the alerts it raised live.
+
+Periodic saves never stall detection for long: `tick()` serializes the state a
+few milliseconds at a time (a large state over several ticks) and a background
+thread writes the file.
 """
 
 from __future__ import annotations
 
 import heapq
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 import structlog
@@ -40,6 +44,92 @@ EVICT_TO = 0.9
 # Opportunistic expiry every this many events, for callers that never tick().
 EXPIRE_EVERY = 4096
 EXPIRE_BUDGET = 20_000
+# A periodic save serializes groups for at most this long per tick; a large
+# state is written over several ticks instead of stalling detection (180,000
+# groups took about 3 s in one go).
+SAVE_STEP_SECONDS = 0.02
+# Groups serialized per orjson call. Their temporary dicts and lists are freed
+# before the garbage collector sees many of them: a whole state's worth set off
+# full collections over all the groups, most of a big save's time.
+SAVE_SLICE = 64
+# A state file this small is written by tick() itself, as before; a larger one
+# by a background thread (the write and its fsync release the GIL).
+INLINE_WRITE_BYTES = 1 << 20
+# One writer at a time per state file (a reloaded detector's save may overlap
+# its predecessor's): write_atomic's temporary file is the same for both.
+_WRITE_LOCKS: dict[Path, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.Lock:
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(path, threading.Lock())
+
+
+class StateSnapshot:
+    """One save of the detection state in progress, serialized a slice at a time.
+
+    The groups to write are those present when the save began; each is written
+    as it is when its slice is serialized (a save spread over ticks is not one
+    instant, which a restart point need not be). Groups evicted or expired in the
+    meantime are left out, groups opened in the meantime wait for the next save.
+    The file format is the one `Detector.restore_state` reads (version 1).
+    """
+
+    def __init__(self, engines: list[RuleEngine]) -> None:
+        self._rules = [(engine, list(engine.groups.values())) for engine in engines
+                       if engine.groups]
+        self._rule = 0
+        self._next = 0
+        # The file's content in pieces, joined by the writer: joining (and faulting
+        # in) tens of MB is no work for the detection thread.
+        self._parts: list[bytes] = []
+        self._rule_open = False
+        self.groups = 0
+
+    def step(self, deadline: float | None) -> bool:
+        """Serialize slices until `deadline` (time.monotonic(); None: to the end).
+
+        True when every group is serialized. TypeError if a value cannot be.
+        """
+        parts = self._parts
+        while self._rule < len(self._rules):
+            engine, groups = self._rules[self._rule]
+            live = engine.groups
+            dict_key = engine.dict_key
+            while self._next < len(groups):
+                start = self._next
+                self._next = start + SAVE_SLICE
+                docs = [group.to_json() for group in groups[start:self._next]
+                        if live.get(dict_key(group.key)) is group]
+                if docs:
+                    if self._rule_open:
+                        parts.append(b",")
+                    else:
+                        parts.append(
+                            (b"," if self.groups else b"") + orjson.dumps(engine.rule.id)
+                            + b':{"fingerprint":' + orjson.dumps(engine.fingerprint)
+                            + b',"groups":[')
+                        self._rule_open = True
+                    parts.append(orjson.dumps(docs)[1:-1])  # the items, no brackets
+                    self.groups += len(docs)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+            if self._rule_open:
+                parts.append(b"]}")
+                self._rule_open = False
+            self._rule += 1
+            self._next = 0
+        return True
+
+    def document(self, watermark: float) -> list[bytes]:
+        """The state file's content in pieces (b"".join them), once `step()` returned True."""
+        return [
+            b'{"version":' + orjson.dumps(STATE_VERSION)
+            + b',"saved_at":' + orjson.dumps(time.time())
+            + b',"watermark":' + orjson.dumps(watermark) + b',"rules":{',
+            *self._parts, b"}}",
+        ]
 
 
 class Detector:
@@ -73,6 +163,10 @@ class Detector:
         self._dirty = False
         self._last_eviction_log = -1e9
         self._by_action = self._index()
+        # A periodic save in progress (serialized over ticks), and the thread
+        # writing the last one.
+        self._snapshot: StateSnapshot | None = None
+        self._writer: threading.Thread | None = None
 
     # -- construction ---------------------------------------------------------------
 
@@ -120,6 +214,9 @@ class Detector:
         fresh._wall_at_watermark = self._wall_at_watermark
         fresh._dirty = True
         fresh._enforce_cap()
+        # This detector's periodic save, if one is under way, is left unfinished:
+        # `fresh` saves the same groups (the write lock orders the writers).
+        self._snapshot = None
         return fresh
 
     def _index(self) -> dict[str, tuple[Matcher, list[RuleEngine]]]:
@@ -240,9 +337,69 @@ class Detector:
         """
         event_now = self.watermark + max(0.0, now - self._wall_at_watermark)
         self.expire(event_now, EXPIRE_BUDGET)
-        if self._dirty and time.monotonic() - self._last_save >= self.persist_interval:
-            self.save_state()
+        if self._snapshot is not None:
+            self._continue_save()
+        elif (self._dirty and self.state_path is not None
+              and time.monotonic() - self._last_save >= self.persist_interval
+              and not self.saving):
+            self._last_save = time.monotonic()
+            # Changes from here on are the next save's.
+            self._dirty = False
+            self._snapshot = StateSnapshot(self.engines)
+            self._continue_save()
         return []
+
+    @property
+    def saving(self) -> bool:
+        """Whether a periodic save is being serialized or written."""
+        return self._snapshot is not None or (
+            self._writer is not None and self._writer.is_alive())
+
+    def wait_for_save(self, timeout: float | None = None) -> bool:
+        """Wait until the state file being written in the background is; False on timeout.
+
+        A save still being serialized over ticks is not waited for (it needs ticks).
+        """
+        writer = self._writer
+        if writer is not None:
+            writer.join(timeout)
+            return not writer.is_alive()
+        return True
+
+    def _continue_save(self) -> None:
+        """One tick's share of a periodic save; hand the file to a writer once complete."""
+        snapshot = self._snapshot
+        assert snapshot is not None
+        try:
+            if not snapshot.step(time.monotonic() + SAVE_STEP_SECONDS):
+                return
+            data = snapshot.document(self.watermark)
+        except TypeError as exc:
+            self._snapshot = None
+            self._dirty = True
+            log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
+            return
+        self._snapshot = None
+        if sum(len(part) for part in data) <= INLINE_WRITE_BYTES:
+            self._write(data)
+            return
+        self._writer = threading.Thread(target=self._write, args=(data,),
+                                        name="detection-state-writer", daemon=True)
+        self._writer.start()
+
+    def _write(self, parts: list[bytes]) -> bool:
+        """Write the state file (any thread); on failure log it and save again later."""
+        assert self.state_path is not None
+        try:
+            # A large join copies without the GIL (as do the write and fsync).
+            data = b"".join(parts)
+            with _write_lock(self.state_path):
+                write_atomic(self.state_path, data)
+        except OSError as exc:
+            self._dirty = True
+            log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
+            return False
+        return True
 
     def expire(self, event_now: float, budget: int) -> int:
         """Drop groups with nothing left that matters at `event_now`; at most `budget`."""
@@ -302,28 +459,22 @@ class Detector:
         return sum(len(engine.groups) for engine in self.engines)
 
     def save_state(self) -> None:
-        """Write all correlation state to the state file (atomically); errors are logged."""
+        """Write all correlation state to the state file now (atomically), blocking until
+        it is written (on shutdown); errors are logged. Supersedes a periodic save."""
         self._last_save = time.monotonic()
+        self._snapshot = None
         if self.state_path is None:
             return
-        doc: dict[str, Any] = {
-            "version": STATE_VERSION,
-            "saved_at": time.time(),
-            "watermark": self.watermark,
-            "rules": {
-                engine.rule.id: {
-                    "fingerprint": engine.fingerprint,
-                    "groups": [group.to_json() for group in engine.groups.values()],
-                }
-                for engine in self.engines if engine.groups
-            },
-        }
+        self.wait_for_save()
+        snapshot = StateSnapshot(self.engines)
         try:
-            write_atomic(self.state_path, orjson.dumps(doc))
-        except (OSError, TypeError) as exc:
+            snapshot.step(None)
+            data = snapshot.document(self.watermark)
+        except TypeError as exc:
             log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
             return
-        self._dirty = False
+        if self._write(data):
+            self._dirty = False
 
     def restore_state(self) -> None:
         """Load the state file if there is one; a corrupt or stale file is logged and ignored."""
@@ -363,5 +514,8 @@ class Detector:
                 engine.memory_bytes += group.size
                 kept += 1
         self.watermark = max(self.watermark, watermark)
-        self._enforce_cap()
+        if self.memory_bytes > self.memory_cap_bytes:
+            # As in process(): only past the cap (a state saved at 95% of it was
+            # cut to 90% on every restart).
+            self._enforce_cap()
         log.info("detection state restored", groups=kept, path=str(self.state_path))
