@@ -77,6 +77,17 @@ def test_the_pack_covers_the_issue_list() -> None:
     assert required <= ids
 
 
+def test_the_pack_covers_the_crowdsec_hub_behaviours() -> None:
+    # The generic rules added for CrowdSec's scenario tests (rules/README.md).
+    ids = {rule.id for rule in load_rules([DEFAULT_RULES_DIR])}
+    assert {
+        "auth.multi-account-failures", "net.defence-block", "net.refused-by-access-rules",
+        "net.tarpit-connections", "web.basic-auth-brute-force",
+        "web.wordpress-user-enumeration", "web.cache-bypass-flood", "mail.relay-attempt",
+        "mail.helo-rejected", "mail.infected-message",
+    } <= ids
+
+
 def test_a_failing_case_fails_the_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
