@@ -25,6 +25,15 @@ Usage:
    (the stall a periodic save causes), ticks and seconds until the file is
    written, its size; then a blocking `save_state()` (shutdown) and a restore.
 
+4. The daemon (`--pipeline CORPUS`, a file of ../shared/bench, e.g. mixed200k):
+   the real pipeline (file source, envelope, the shipped model, a JSON-lines
+   event sink) over the corpus once, with detection off and on, alternating
+   (`--pipeline-runs` each). Reported: the daemon's CPU per line from its first
+   to its last event (start-up and shutdown left out), the medians and the
+   share detection adds. This is the issue's measure: what detection adds to the
+   pipeline's cost; the other parts of the cost are the pipeline's real ones,
+   not an estimate of them.
+
 `--rules DIR` runs another rule folder than the shipped pack (the same rules on
 both sides of an A/B comparison while the pack is being edited).
 """
@@ -316,6 +325,57 @@ def bench_save(sources: int) -> dict[str, Any]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of a running process (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def daemon_cpu_per_line(corpus: Path, detection: bool) -> float:
+    """CPU µs per line of the daemon over `corpus`, from its first event to its last."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from bench_pipeline import count_lines, start_daemon
+
+    with tempfile.TemporaryDirectory(prefix="logsentry-bench-") as folder:
+        work = Path(folder)
+        out = work / "out.jsonl"
+        total = count_lines(corpus)
+        daemon = start_daemon(work, corpus, out, "model", detection, "beginning")
+        try:
+            while not out.exists() or out.stat().st_size == 0:
+                time.sleep(0.005)
+            first_cpu, first_lines = cpu_seconds(daemon.pid), count_lines(out)
+            done = first_lines
+            while done < total:
+                time.sleep(0.05)
+                done = count_lines(out)
+            cpu = cpu_seconds(daemon.pid) - first_cpu
+        finally:
+            daemon.terminate()
+            daemon.wait(60)
+    return cpu / (done - first_lines) * 1e6
+
+
+def bench_pipeline(corpus_name: str, runs: int) -> dict[str, Any]:
+    corpus = Path(os.environ.get("BENCH_DATA", "/tmp/logsentry-bench-data")) / (
+        corpus_name + ".log")
+    off: list[float] = []
+    on: list[float] = []
+    for _ in range(runs):
+        off.append(daemon_cpu_per_line(corpus, False))
+        on.append(daemon_cpu_per_line(corpus, True))
+    off_us, on_us = sorted(off)[len(off) // 2], sorted(on)[len(on) // 2]
+    return {
+        "corpus": corpus_name,
+        "cpu_us_per_line_detection_off": [round(v, 1) for v in off],
+        "cpu_us_per_line_detection_on": [round(v, 1) for v in on],
+        "median_off_us": round(off_us, 1),
+        "median_on_us": round(on_us, 1),
+        "detection_adds": round(on_us / off_us - 1, 4),
+        "pairs_adds": [round(b / a - 1, 4) for a, b in zip(off, on, strict=True)],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=100_000)
@@ -326,6 +386,9 @@ def main() -> int:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--save-sources", type=int, default=0)
+    parser.add_argument("--pipeline", metavar="CORPUS",
+                        help="run the daemon over ../shared/bench's CORPUS, detection off and on")
+    parser.add_argument("--pipeline-runs", type=int, default=3)
     parser.add_argument("--rules", action="append", default=[],
                         help="rule file or folder (default: the shipped pack)")
     args = parser.parse_args()
@@ -337,6 +400,9 @@ def main() -> int:
     if not args.skip_memory:
         report["memory"] = bench_memory(args.sources, args.cap_mb)
         print(json.dumps(report["memory"], indent=2), flush=True)
+    if args.pipeline:
+        report["pipeline"] = bench_pipeline(args.pipeline, args.pipeline_runs)
+        print(json.dumps(report["pipeline"], indent=2), flush=True)
     if args.save_sources:
         report["save"] = bench_save(args.save_sources)
         print(json.dumps(report["save"], indent=2))

@@ -14,6 +14,11 @@ from logsentry.detect.group import (
     CONTAINER_BYTES,
     DISTINCT_BYTES,
     DISTINCT_CAP,
+    GROUP_BASE_BYTES,
+    KEY_ITEM_BYTES,
+    SEEN_BYTES,
+    TIME_BYTES,
+    VALUE_BYTES,
     GroupState,
     SampleMemo,
     sample_ecs,
@@ -137,6 +142,8 @@ class RuleEngine:
             else None)
         # Estimated bytes of this rule's groups (`GroupState.size` summed).
         self.memory_bytes = 0
+        # What every group of this rule costs before its contents.
+        self.base_bytes = GROUP_BASE_BYTES + KEY_ITEM_BYTES * len(rule.group_by)
         # The sample of the event being fed, shared with the other rules it hits;
         # the detector gives all its engines one memo and clears it after a batch.
         self.memo = SampleMemo()
@@ -245,7 +252,17 @@ class RuleEngine:
             return None
         else:
             alert = self.correlate(event, when, group)
-        size = group.estimate_bytes()
+        # group.estimate_bytes(), inline (the key's part is the rule's constant).
+        size = self.base_bytes + group.extra_bytes
+        times = group.times
+        if times:
+            size += TIME_BYTES * len(times) + CONTAINER_BYTES
+        values = group.values
+        if values:
+            size += VALUE_BYTES * len(values) + CONTAINER_BYTES
+        seen = group.seen
+        if seen:
+            size += SEEN_BYTES * len(seen) + CONTAINER_BYTES
         self.memory_bytes += size - group.size
         group.size = size
         return alert
