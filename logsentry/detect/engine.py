@@ -446,10 +446,10 @@ class RuleEngine:
                 group.extra_bytes += CONTAINER_BYTES
             seen = distinct.get(name)
             if seen is None:
-                distinct[name] = (value,)
+                distinct[name] = {value: None}
                 group.extra_bytes += CONTAINER_BYTES + DISTINCT_BYTES
             elif len(seen) < DISTINCT_CAP and value not in seen:
-                distinct[name] = (*seen, value)
+                seen[value] = None
                 group.extra_bytes += DISTINCT_BYTES
 
     def _fire(

@@ -19,7 +19,7 @@ KEY_ITEM_BYTES = 72  # one group value (a short str) in the key tuple
 TIME_BYTES = 32  # one float in a list
 VALUE_BYTES = 120  # one str -> float entry of a distinct-count dict
 SEEN_BYTES = 48  # one int in a first-seen set
-DISTINCT_BYTES = 90  # one str in a summary's distinct-value set
+DISTINCT_BYTES = 110  # one str in a summary's distinct-value dict (key and entry)
 SAMPLE_BASE_BYTES = 400  # one retained sample: the tuple, its scalars, the JSON string
 
 # Most distinct values a group remembers per summary field ({distinct.x}).
@@ -143,8 +143,11 @@ class GroupState:
         self.learn_until = 0.0
         self.step = 0
         self.step_counts: tuple[int, ...] | None = None
-        # Field -> its distinct values (no duplicates, at most DISTINCT_CAP).
-        self.distinct: dict[str, tuple[str, ...]] | None = None
+        # Field -> its distinct values in arrival order (at most DISTINCT_CAP), as the
+        # keys of a dict: a lookup compares hashes, where a tuple compared the new
+        # value with every kept one, each a cache miss of its own (and a dict of
+        # strings, like a tuple, drops out of the garbage collector's sight).
+        self.distinct: dict[str, dict[str, None]] | None = None
         self.samples: tuple[Sample, ...] | None = None
         self.suppressed_until = 0.0
         self.suppressed = 0
@@ -234,7 +237,7 @@ class GroupState:
         if "sc" in doc:
             group.step_counts = tuple(int(c) for c in doc["sc"])
         if "d" in doc:
-            group.distinct = {str(k): tuple(dict.fromkeys(str(v) for v in vs))
+            group.distinct = {str(k): dict.fromkeys(str(v) for v in vs)
                               for k, vs in dict(doc["d"]).items()}
         if "e" in doc:
             group.samples = tuple(sample_from_json(s) for s in doc["e"])
