@@ -32,8 +32,8 @@ _RFC5424 = re.compile(
     re.DOTALL,
 )
 _RFC3164 = re.compile(
-    rf"(?:<\d{{1,3}}>)?(?P<ts>{_BSD}|{_ISO}) (?:(?P<host>[^\s\[\]:]+) )?"
-    r"(?P<tag>[^\s\[\]:]{1,64})(?:\[(?P<pid>\d{1,10})\])?: ?(?P<msg>.*)",
+    rf"(?:<\d{{1,3}}>)?(?P<ts>{_BSD}|{_ISO}) (?:(?P<host>[^\s\[\]:=]+) )?"
+    r"(?P<tag>[^\s\[\]:=]{1,64})(?:\[(?P<pid>\d{1,10})\])?: ?(?P<msg>.*)",
     re.DOTALL,
 )
 _COMBINED = re.compile(
@@ -69,7 +69,9 @@ _JSON_ENVELOPE_KEYS = frozenset({
 _JSON_FIELD_KEYS: dict[str, str] = {
     **dict.fromkeys(("sourceip", "clientip", "remoteip", "remoteaddr", "remoteaddress",
                      "srcip", "ipaddress", "clientaddr", "clientaddress", "remote",
-                     "peeraddr", "realip", "xforwardedfor"), "source.ip"),
+                     "peeraddr", "realip", "xforwardedfor",
+                     # AWS CloudTrail, Kubernetes audit (a list), Teleport.
+                     "sourceipaddress", "sourceips", "addrremote"), "source.ip"),
     **dict.fromkeys(("username", "username", "principalname", "login", "targetuser",
                      "accountname", "targetusername"), "user.name"),
     **dict.fromkeys(("httprequestmethod", "httpmethod", "method", "verb"),
@@ -324,6 +326,8 @@ def _structured_fields(event: Event, doc: dict[str, Any], depth: int) -> None:
             if depth > 1:
                 _structured_fields(event, value, depth - 1)
             continue
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            value = value[0]  # `"sourceIPs": ["192.0.2.7"]`: the first is the client
         if not isinstance(value, str | int) or isinstance(value, bool):
             continue
         name = _JSON_FIELD_KEYS.get(key.lower().replace("_", "").replace("-", "").replace(".", ""))

@@ -147,3 +147,24 @@ def test_console_colour_codes_are_removed_from_the_body_but_kept_in_the_line() -
     assert "\x1b" not in event.body
     assert event.body.endswith("Failed login attempt for user bob from ip address 176.171.169.54")
     assert event.message == line
+
+
+@pytest.mark.parametrize(("record", "address"), [
+    ('{"eventName":"ConsoleLogin","sourceIPAddress":"198.51.100.4",'
+     '"responseElements":{"ConsoleLogin":"Failure"}}', "198.51.100.4"),
+    ('{"kind":"Event","verb":"create","sourceIPs":["192.0.2.9"],"user":{"username":"x"}}',
+     "192.0.2.9"),
+    ('{"event":"user.login","success":false,"addr.remote":"203.0.113.5:41230"}', "203.0.113.5"),
+])
+def test_cloud_and_cluster_audit_records_give_their_client_address(
+        record: str, address: str) -> None:
+    event = EnvelopeParser(UTC).parse(record, 0.0)
+    assert event.fields["source.ip"] == address
+
+
+def test_a_bare_iso_stamp_then_key_values_is_not_mistaken_for_a_syslog_header() -> None:
+    line = "2022-02-13T12:14:26.588Z CLOSE host=::ffff:192.0.2.72 port=25804 fd=4 time=20.1"
+    event = EnvelopeParser(UTC).parse(line, 0.0)
+    assert event.body == "CLOSE host=::ffff:192.0.2.72 port=25804 fd=4 time=20.1"
+    assert "host.name" not in event.fields and "process.name" not in event.fields
+    assert event.timestamp is not None

@@ -78,6 +78,12 @@ def test_invalid_ip_moves_to_address_and_non_numeric_port_is_dropped() -> None:
     assert result.fields == {"source.address": "host.example.com"}
 
 
+def test_an_ipv4_mapped_address_is_reported_as_the_ipv4_address() -> None:
+    result = analysis_for("rhost=::ffff:172.21.10.2 user=root", [
+        "O", "O", "B-source.ip", "I-source.ip", "O", "O", "B-user.name"])
+    assert result.fields["source.ip"] == "172.21.10.2"
+
+
 def test_first_mention_of_a_role_wins() -> None:
     result = analysis_for("user bob user eve", ["O", "B-user.name", "O", "B-user.name"])
     assert result.fields == {"user.name": "bob"}

@@ -220,11 +220,17 @@ def _clean_fields(fields: dict[str, str]) -> None:
         if value is None:
             continue
         try:
-            ipaddress.ip_address(value)
+            address = ipaddress.ip_address(value)
         except ValueError:
             del fields[name]
             if name == "source.ip" and "source.address" not in fields:
                 fields["source.address"] = value
+            continue
+        # One spelling per client: a dual-stack daemon's `::ffff:a.b.c.d` is the IPv4
+        # address, as fail2ban and most CrowdSec parsers report it (and group it).
+        mapped = getattr(address, "ipv4_mapped", None)
+        if mapped is not None:
+            fields[name] = str(mapped)
     for name in INTEGER_FIELDS:
         value = fields.get(name)
         if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 10):
