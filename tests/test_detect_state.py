@@ -312,3 +312,22 @@ def test_save_state_during_a_periodic_save_writes_the_whole_state(
     detector.save_state()  # shutdown: blocking, complete, and the periodic save is dropped
     assert not detector.saving
     assert len(_saved_groups(state)) == 500
+
+
+def test_restore_pauses_the_garbage_collector_and_leaves_it_as_it_was(tmp_path: Path) -> None:
+    import gc
+
+    config = _config(tmp_path, BRUTE)
+    state = tmp_path / "state"
+    first = Detector.from_config(config, state)
+    _many_groups(first, 100)
+    first.save_state()
+    assert gc.isenabled()
+    assert Detector.from_config(config, state).group_count == 100
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert Detector.from_config(config, state).group_count == 100
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
