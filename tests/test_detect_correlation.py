@@ -264,3 +264,25 @@ def test_rules_hit_by_one_event_keep_the_same_sample_and_a_changed_event_a_new_o
     alerts = {alert.rule_id: alert for alert in detector.process([event])}
     assert [e["message"] for e in alerts["t.pair"].events] == ["first text", "second text"]
     assert alerts["t.pair"].events[1]["user"]["name"] == "b"
+
+
+def test_numeric_equals_and_in_compare_ints_as_their_text_would() -> None:
+    from logsentry.detect.condition import FieldTest, compile_field_test
+    from logsentry.detect.rule import Selection
+    from logsentry.detect.selection import compile_selection
+
+    specs: list[Any] = [
+        401, "401", 401.0, "0401", [401, 403], ["401", "x", 403.0], [], {"in": [401], "lt": 402},
+        {"equals": 401, "in": [401, 500]}, {"equals": 401, "in": [500]}, {"equals": True},
+        {"equals": -5}, {"in": ["+401", "4_01", " 401"]},
+    ]
+    values: list[Any] = [401, 403, 500, -5, 0, True, False, 401.0, 401.5, "401", "0401", "+401",
+                         [401], (500, 401), None, "", 2**60, -(2**60)]
+    for spec in specs:
+        select = compile_selection(Selection.model_validate({"where": {"status": spec}}))
+        assert select is not None
+        closure = compile_field_test(
+            "status", FieldTest.model_validate(spec) if isinstance(spec, dict) else spec)
+        for value in values:
+            event = Event(message="m", fields={"status": value})
+            assert select(event) == closure(event), (spec, value)

@@ -66,6 +66,32 @@ def _has_text_tests(test: FieldTest) -> bool:
                                        test.like))
 
 
+def _wanted_ints(test: FieldTest) -> list[frozenset[int]] | None:
+    """For a test an int value can pass on its own (`equals`, `in` and bounds, no other
+    text test): per `equals`/`in`, the ints whose decimal text it accepts. None when
+    the test has another text test."""
+    if any(x is not None for x in (test.contains, test.regex, test.like)):
+        return None
+    wanted = []
+    for values in ([test.equals] if test.equals is not None else [],
+                   test.in_ if test.in_ is not None else []):
+        if values:
+            texts = {value_text(v).lower() if test.ignore_case else value_text(v)
+                     for v in values}
+            # The text an int has is str(int): "401" only, never "0401" or "+401".
+            wanted.append(frozenset(int(t) for t in texts if _is_int_text(t)))
+    if test.in_ is not None and not test.in_:
+        wanted.append(frozenset())  # `in: []` accepts nothing
+    return wanted
+
+
+def _is_int_text(text: str) -> bool:
+    try:
+        return str(int(text)) == text
+    except ValueError:
+        return False
+
+
 class _Unset:
     """The value of a derived read not computed yet in this event."""
 
@@ -166,11 +192,21 @@ class _Builder:
         inline = " and ".join(self._value_tests(test, name, value, value, None))
         bounds = [(op, getattr(test, op)) for op in ("gt", "gte", "lt", "lte")
                   if getattr(test, op) is not None]
-        if not _has_text_tests(test) and test.cidr is None and all(
+        wanted = _wanted_ints(test)
+        if wanted is not None and test.cidr is None and all(
                 math.isfinite(b) and abs(b) < _EXACT_INT for _, b in bounds):
-            # Numbers only (a status code): an int compares inline, as float() would.
+            # Numbers only (a status code): an int compares inline, as float() would
+            # for a bound, and as its decimal text would for `equals`/`in`.
             symbols = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-            compare = " and ".join(f"{value} {symbols[op]} {float(b)!r}" for op, b in bounds)
+            compares = [f"{value} {symbols[op]} {float(b)!r}" for op, b in bounds]
+            for ints in wanted:
+                if not ints:
+                    compares.append("False")
+                elif len(ints) == 1:
+                    compares.append(f"{value} == {next(iter(ints))!r}")
+                else:
+                    compares.append(f"{value} in {self.bind(ints)}")
+            compare = " and ".join(compares)
             return (f"(({compare}) if type({read}) is int and "
                     f"-{_EXACT_INT} <= {value} <= {_EXACT_INT} else "
                     f"({value} != '' and ({inline}) if type({value}) is str else {general}))")
