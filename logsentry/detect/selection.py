@@ -193,16 +193,15 @@ class _Builder:
         bounds = [(op, getattr(test, op)) for op in ("gt", "gte", "lt", "lte")
                   if getattr(test, op) is not None]
         wanted = _wanted_ints(test)
-        if wanted is not None and test.cidr is None and all(
+        # (Only for rules whose values are numbers: text values keep the str test first.)
+        if wanted is not None and all(wanted) and test.cidr is None and all(
                 math.isfinite(b) and abs(b) < _EXACT_INT for _, b in bounds):
             # Numbers only (a status code): an int compares inline, as float() would
             # for a bound, and as its decimal text would for `equals`/`in`.
             symbols = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
             compares = [f"{value} {symbols[op]} {float(b)!r}" for op, b in bounds]
             for ints in wanted:
-                if not ints:
-                    compares.append("False")
-                elif len(ints) == 1:
+                if len(ints) == 1:
                     compares.append(f"{value} == {next(iter(ints))!r}")
                 else:
                     compares.append(f"{value} in {self.bind(ints)}")
