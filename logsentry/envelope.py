@@ -43,6 +43,9 @@ _COMBINED = re.compile(
     r"(?: \"(?P<referrer>(?:[^\"\\]|\\.)*)\" \"(?P<agent>(?:[^\"\\]|\\.)*)\")?",
     re.DOTALL,
 )
+_REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]{3,10}) (?P<target>[^\s"]+) HTTP/\d(?:\.\d)?"')
+# Where a request line is looked for: an attacker's megabyte line must not cost a scan.
+MAX_REQUEST_SCAN = 8192
 # ECMA-48 control sequences (CSI ... final byte), e.g. "\x1b[33m".
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _ISO_PREFIX = re.compile(rf"(?P<ts>{_ISO}) +(?P<msg>.*)", re.DOTALL)
@@ -105,6 +108,8 @@ class EnvelopeParser:
     def parse(self, line: str, received: float, known: dict[str, Any] | None = None) -> Event:
         """Build the event of one line. `known` holds fields the source already has."""
         event = self._parse(line, received, known)
+        if " HTTP/" in event.body and "http.request.method" not in event.fields:
+            _request_line(event, event.body)
         if "\x1b" in event.body:
             # Colour codes of console loggers (docker, Node, NestJS) split an address from
             # its words for the model; the raw line keeps them.
@@ -297,6 +302,15 @@ def _first(doc: dict[str, Any], keys: tuple[str, ...]) -> Any:
         if key in doc:
             return doc[key]
     return None
+
+
+def _request_line(event: Event, body: str) -> None:
+    """Method and target of a quoted HTTP request line anywhere in the body (RFC 9112 3):
+    haproxy, cPanel, WAFs and error logs quote the request as access logs do."""
+    match = _REQUEST_LINE.search(body, 0, MAX_REQUEST_SCAN)
+    if match is not None:
+        _set(event, "http.request.method", match["method"])
+        _set(event, "url.original", match["target"])
 
 
 def _set(event: Event, name: str, text: str) -> bool:

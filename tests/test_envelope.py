@@ -168,3 +168,16 @@ def test_a_bare_iso_stamp_then_key_values_is_not_mistaken_for_a_syslog_header() 
     assert event.body == "CLOSE host=::ffff:192.0.2.72 port=25804 fd=4 time=20.1"
     assert "host.name" not in event.fields and "process.name" not in event.fields
     assert event.timestamp is not None
+
+
+def test_a_quoted_request_line_inside_any_message_gives_method_and_target() -> None:
+    line = ('[2022-06-29 15:29:06 +1000] info [whostmgrd] 192.0.2.4 - bob "POST /login/?x=1'
+            ' HTTP/1.1" FAILED LOGIN whostmgrd: user password incorrect')
+    event = EnvelopeParser(UTC).parse(line, 0.0)
+    assert event.fields["http.request.method"] == "POST"
+    assert event.fields["url.original"] == "/login/?x=1"
+
+
+def test_words_that_only_look_like_a_request_give_no_request_fields() -> None:
+    event = EnvelopeParser(UTC).parse('status "see HTTP/1.1 spec" and GET /x HTTP/1.1', 0.0)
+    assert "http.request.method" not in event.fields

@@ -84,6 +84,27 @@ def test_an_ipv4_mapped_address_is_reported_as_the_ipv4_address() -> None:
     assert result.fields["source.ip"] == "172.21.10.2"
 
 
+def test_the_one_address_of_a_failed_login_is_its_source_when_the_tags_name_none() -> None:
+    text = "Failed login for bob from ip address 192.0.2.7"
+    result = analysis_for(text, ["O", "O", "O", "B-user.name", "O", "O", "O", "O"],
+                          action="login_failed")
+    assert result.fields["source.ip"] == "192.0.2.7"
+
+
+def test_two_addresses_or_an_informational_line_get_no_guessed_source() -> None:
+    two = analysis_for("Failed login from 192.0.2.7 via 198.51.100.1",
+                       ["O", "O", "O", "O", "O", "O"], action="login_failed")
+    assert "source.ip" not in two.fields
+    info = analysis_for("listening on 192.0.2.7", ["O", "O", "O"], action="other")
+    assert "source.ip" not in info.fields
+
+
+def test_a_bare_number_is_no_source_address() -> None:
+    result = analysis_for("query from 11 attempted to login", [
+        "O", "O", "B-source.address", "O", "O", "O"], action="login_failed")
+    assert "source.address" not in result.fields
+
+
 def test_first_mention_of_a_role_wins() -> None:
     result = analysis_for("user bob user eve", ["O", "B-user.name", "O", "B-user.name"])
     assert result.fields == {"user.name": "bob"}

@@ -36,6 +36,7 @@ def texts_and_kinds(text: str) -> list[tuple[str, str]]:
         # A reverse-DNS name that starts with the address is one name, not an IP and a rest.
         ("rhost=5.36.59.76.dsl.example.net  user=root", "5.36.59.76.dsl.example.net", "dotted"),
         ("from 10-1-2-3.static.example.org port", "10-1-2-3.static.example.org", "dotted"),
+        ("https://example.com|1430068525|user|192.0.2.5|https://x", "192.0.2.5", "ipv4"),
     ],
 )
 def test_entities_stay_one_piece(text: str, whole: str, kind: str) -> None:

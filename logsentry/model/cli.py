@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--layers", type=int, default=2)
     train.add_argument("--heads", type=int, default=4)
     train.add_argument("--intermediate", type=int, default=256)
-    train.add_argument("--context", type=int, default=1,
+    train.add_argument("--context", type=int, default=2,
                        help="neighbour pieces mixed into each piece's embedding, each side")
     train.add_argument("--vocab-words", type=int, default=6000)
     train.add_argument("--max-pieces", type=int, default=95,

@@ -61,6 +61,11 @@ _TIMESTAMP = "timestamp"
 TEMPLATE_WILD_KINDS = frozenset({
     "num", "hex", "uuid", "ipv4", "ipv6", "v4mapped", "mac", "time", "isots", "clfts", "date"})
 _IP_FIELDS = ("source.ip", "destination.ip")
+# Actions whose line names a remote peer: a failed login, a rejection, a request.
+_PEER_ACTIONS = frozenset(
+    name for name, info in ACTIONS.items()
+    if name != "other" and (info.outcome == "failure" or "web" in info.category
+                            or "authentication" in info.category))
 _DIGIT_CHARS = frozenset("0123456789")
 
 
@@ -205,12 +210,41 @@ def build_analysis(
             continue  # "-" and other placeholders of absent values are not entities
         fields[role] = value
     _clean_fields(fields)
+    if ("source.ip" not in fields and "source.address" not in fields
+            and labels.action in _PEER_ACTIONS):
+        _sole_address_as_source(text, pieces, fields)
     return Analysis(
         action=labels.action, fields=fields,
         # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
         # event of "Invalid user <*>", as a whitespace-splitting parser like Drain sees it.
         template=" ".join("".join(template_parts).split()),
         confidence=labels.confidence, timestamp=timestamp)
+
+
+def _sole_address_as_source(
+    text: str, pieces: Sequence[tuple[int, int]], fields: dict[str, str],
+) -> None:
+    """A peer event whose model tags named no peer, and whose line holds exactly one IP
+    address, maybe repeated (not the destination): that address is the peer. The model
+    sometimes leaves an address untagged in a phrasing it never saw ("from ip address
+    192.0.2.7")."""
+    found: str | None = None
+    for start, end in pieces:
+        if end - start < 2 or not (text[start].isdigit() or text[start] in ":abcdefABCDEF"):
+            continue
+        candidate = text[start:end]
+        if "." not in candidate and ":" not in candidate:
+            continue
+        try:
+            address = ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+        value = str(getattr(address, "ipv4_mapped", None) or address)
+        if found is not None and value != found:
+            return  # two addresses: which is the peer is the model's call, not ours
+        found = value
+    if found is not None and found != fields.get("destination.ip"):
+        fields["source.ip"] = found
 
 
 def _clean_fields(fields: dict[str, str]) -> None:
@@ -231,6 +265,9 @@ def _clean_fields(fields: dict[str, str]) -> None:
         mapped = getattr(address, "ipv4_mapped", None)
         if mapped is not None:
             fields[name] = str(mapped)
+    address = fields.get("source.address")
+    if address is not None and address.isdigit():
+        del fields["source.address"]  # a bare number ("query from 11 ...") names no host
     for name in INTEGER_FIELDS:
         value = fields.get(name)
         if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 10):

@@ -30,9 +30,11 @@ TOKENIZER_VERSION = 1
 # push the ports of a firewall line past `max_pieces`. An IPv4 address that goes on with
 # `.word` or `-word` is the start of a reverse-DNS name (`5.36.59.76.dsl.example.net`),
 # one `word` piece; `.50550` stays a port (`1.2.3.4.50550`, as tcpdump and dante write).
+# `|` ends a URL, as it ends a path: RFC 3986 never allows it bare, and pipe-separated
+# records (Drupal's watchdog, CSV-ish exports) put a URL beside the client address.
 _PIECE = re.compile(
     r"""
-    (?P<url>[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s"'<>]*[^\s"'<>.,;:)\]])
+    (?P<url>[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s"'<>|]*[^\s"'<>|.,;:)\]])
   | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,})
   | (?P<isots>\d{4}-\d{2}-\d{2}[T_]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)
   | (?P<clfts>\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\s[+-]\d{4})?)

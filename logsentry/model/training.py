@@ -46,7 +46,7 @@ class TrainingConfig:
     weight_decay: float = 0.01
     warmup: float = 0.05
     dropout: float = 0.1
-    context: int = 1
+    context: int = 2
     action_weight: float = 1.0
     threads: int = 2
     max_seconds: float | None = None  # stop early (and still save) when time runs out

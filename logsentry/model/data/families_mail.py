@@ -29,7 +29,9 @@ POSTFIX = make_family("postfix", "mail", ("postfix/smtpd", "postfix/submission/s
         "NOQUEUE: reject: RCPT from " + _PEER + ": 554 5.7.1 <{email}>: Relay access denied; from=<{email}> to=<{email}> proto={|ESMTP|SMTP} helo=<{helo}>",
         "NOQUEUE: reject: RCPT from " + _UNKNOWN_PEER + ": 450 4.7.1 Client host rejected: cannot find your hostname, [{ip}]; from=<{email}> to=<{email}> proto=ESMTP helo=<{helo}>",
         "NOQUEUE: reject: RCPT from " + _PEER + ": 554 5.7.1 Service unavailable; Client host [{ip}] blocked using zen.spamhaus.org; from=<{email}> to=<{email}> proto=ESMTP helo=<{helo}>",
-        "NOQUEUE: reject: RCPT from " + _UNKNOWN_PEER + ": 550 5.1.1 <{email}>: Recipient address rejected: User unknown in virtual mailbox table; from=<{email}> to=<{email}> proto=ESMTP helo=<{helo}>",
+        # The recipient a rejection names is the account probed (user enumeration): user.name,
+        # as CrowdSec's mail parsers set target_user.
+        "NOQUEUE: reject: RCPT from " + _UNKNOWN_PEER + ": 550 5.1.1 <{email#rcpt:user}>: Recipient address rejected: User unknown in virtual mailbox table; from=<{email}> to=<{email#rcpt:user}> proto=ESMTP helo=<{helo}>",
         "NOQUEUE: reject: RCPT from " + _PEER + ": 504 5.5.2 <{helo}>: Helo command rejected: need fully-qualified hostname; from=<{email}> to=<{email}> proto=SMTP helo=<{helo}>",
         "NOQUEUE: reject: EHLO from " + _UNKNOWN_PEER + ": 504 5.5.2 <{helo}>: Helo command rejected: Host not found; proto=SMTP helo=<{helo}>",
         "{queue_id}: reject: RCPT from " + _PEER + ": 550 5.7.1 <{email}>: Sender address rejected: Access denied; from=<{email}> to=<{email}> proto=ESMTP helo=<{helo}>",
@@ -107,21 +109,24 @@ DOVECOT = make_family("dovecot", "mail", ("dovecot",), "syslog", [
     ]),
 ])
 
-_EXIM_H = "H=({helo}) [{ip:sip}]:{port:sport}"
-_EXIM_H2 = "H={hostname:saddr} ({helo}) [{ip:sip}]:{port:sport}"
+# A client's HELO argument may be an address literal (RFC 5321 4.1.3): an address that is
+# not the peer.
+_EXIM_HELO = "{|{helo}|{helo}|{helo}|[{ip}]}"
+_EXIM_H = "H=(" + _EXIM_HELO + ") [{ip:sip}]:{port:sport}"
+_EXIM_H2 = "H={hostname:saddr} (" + _EXIM_HELO + ") [{ip:sip}]:{port:sport}"
 _EXIM_TS = "{ts_exim:ts} "
 EXIM = make_family("exim", "mail", ("exim", "exim4"), "file", [
     ("mail_auth_failed", (3.0, [
-        _EXIM_TS + "{|login|plain|dovecot_login|dovecot_plain|cram_md5}_authenticator authenticator failed for ({helo}) [{ip:sip}]:{port:sport} I=[{ip:dip}]:{@587|465|25:dport}: 535 Incorrect authentication data (set_id={mail_user:user})",
-        _EXIM_TS + "{|login|plain}_authenticator authenticator failed for {hostname:saddr} ({helo}) [{ip:sip}]:{port:sport}: 535 Incorrect authentication data (set_id={mail_user:user})",
-        _EXIM_TS + "{|login|plain}_authenticator authenticator failed for ({helo}) [{ip:sip}]: 535 Incorrect authentication data",
-        _EXIM_TS + "SMTP call from ({helo}) [{ip:sip}]:{port:sport} I=[{ip:dip}]:{@587:dport} dropped: too many syntax or protocol errors (last command was \"AUTH LOGIN\", C=EHLO,AUTH)",
+        _EXIM_TS + "{|login|plain|dovecot_login|dovecot_plain|cram_md5}_authenticator authenticator failed for (" + _EXIM_HELO + ") [{ip:sip}]:{port:sport} I=[{ip:dip}]:{@587|465|25:dport}: 535 Incorrect authentication data (set_id={mail_user:user})",
+        _EXIM_TS + "{|login|plain}_authenticator authenticator failed for {hostname:saddr} (" + _EXIM_HELO + ") [{ip:sip}]:{port:sport}: 535 Incorrect authentication data (set_id={mail_user:user})",
+        _EXIM_TS + "{|login|plain}_authenticator authenticator failed for (" + _EXIM_HELO + ") [{ip:sip}]: 535 Incorrect authentication data",
+        _EXIM_TS + "SMTP call from (" + _EXIM_HELO + ") [{ip:sip}]:{port:sport} I=[{ip:dip}]:{@587:dport} dropped: too many syntax or protocol errors (last command was \"AUTH LOGIN\", C=EHLO,AUTH)",
     ])),
     ("mail_rejected", (3.0, [
-        _EXIM_TS + _EXIM_H + " F=<{email}> rejected RCPT <{email}>: relay not permitted",
-        _EXIM_TS + _EXIM_H2 + " F=<{email}> rejected RCPT <{email}>: Unrouteable address",
+        _EXIM_TS + _EXIM_H + " F=<{email}> rejected RCPT <{email:user}>: relay not permitted",
+        _EXIM_TS + _EXIM_H2 + " F=<{email}> rejected RCPT <{email:user}>: Unrouteable address",
         _EXIM_TS + _EXIM_H + " rejected EHLO or HELO {helo}: syntactically invalid argument(s): {helo}",
-        _EXIM_TS + _EXIM_H + " F=<{email}> rejected RCPT <{email}>: JunkMail rejected - {hostname} [{ip}] is in an RBL: https://www.spamhaus.org/query/ip/{ip}",
+        _EXIM_TS + _EXIM_H + " F=<{email}> rejected RCPT <{email:user}>: JunkMail rejected - {hostname} [{ip}] is in an RBL: https://www.spamhaus.org/query/ip/{ip}",
         _EXIM_TS + "SMTP protocol synchronization error (input sent without waiting for greeting): rejected connection from H=[{ip:sip}]:{port:sport} I=[{ip:dip}]:{@25:dport} input=\"GET / HTTP/1.1\\r\\n\"",
         _EXIM_TS + "SMTP protocol error in \"AUTH LOGIN\" " + _EXIM_H + " I=[{ip:dip}]:{@25:dport} AUTH command used when not advertised",
         _EXIM_TS + "SMTP call from " + _EXIM_H + " dropped: too many nonmail commands (last was \"RSET\")",

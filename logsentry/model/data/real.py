@@ -470,13 +470,24 @@ def align_template(template: str, content: str) -> list[tuple[int, int]] | None:
     return [(m.start(i), m.end(i)) for i in range(1, len(parts))]
 
 
+# Loghub systems that log no security events at all (mobile framework, Hadoop/Spark jobs,
+# Windows component servicing, supercomputer hardware): every line's action is `other`.
+# Their "failed"/"denied"/"added to" lines teach the line head that application chatter
+# with an address in it is not a failed login. Systems with logins (Linux, OpenSSH,
+# Thunderbird) or web requests (OpenStack) keep no line label.
+LOGHUB_WITHOUT_SECURITY_EVENTS: frozenset[str] = frozenset({
+    "Android", "Hadoop", "Spark", "Windows", "HPC",
+})
+
+
 def loghub_example(row: LoghubRow) -> Example | None:
     ranges = align_template(row.template, row.content)
     if ranges is None or not row.content:
         return None
     spans = [Span(a, b, "variable") for a, b in ranges if b > a]
+    known = row.system in LOGHUB_WITHOUT_SECURITY_EVENTS
     return Example(text=row.content, spans=spans, action="other", family=f"loghub:{row.system}",
-                   origin="loghub", action_known=False, roles_known=False)
+                   origin="loghub", action_known=known, roles_known=False)
 
 
 def loghub_examples(root: Path | None = None) -> list[Example]:

@@ -23,6 +23,10 @@ _ALNUM = string.ascii_letters + string.digits
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
+TEMPLATE_WORD_USERS = (
+    "user", "invalid", "admin", "login", "test", "from", "password", "root", "guest", "port",
+    "failed", "for", "auth", "session", "unknown",
+)
 COMMON_USERS = (
     "root", "admin", "test", "user", "guest", "oracle", "ubuntu", "pi", "git", "postgres",
     "mysql", "ftpuser", "support", "www-data", "deploy", "jenkins", "ansible", "centos", "ec2-user",
@@ -237,7 +241,9 @@ class Values:
         if kind < 0.55:
             return ":".join(f"{r.randrange(0x10000):04x}" for _ in range(8))  # zero-padded
         if kind < 0.65:
-            return f"::ffff:{self.ipv4()}"  # IPv4-mapped, as dual-stack daemons log it
+            # IPv4-mapped addresses come from templates (`::ffff:{ipv4:sip}`): the IPv4 part is
+            # the address, as fail2ban and most CrowdSec parsers report it.
+            return f"{groups[0]}:{groups[1]}::{groups[2]}"
         if kind < 0.72:
             return f"fe80::{groups[0]}:{groups[1][:2]}ff:fe{groups[2][:2]}:{groups[3]}"
         if kind < 0.80:
@@ -276,9 +282,15 @@ class Values:
             return (f"{self.pick(ISP_WORDS)}{sep}{a}{sep}{b}{sep}{c}{sep}{d}."
                     f"{self.pick(ISP_WORDS)}.{self.pick(DOMAIN_WORDS)}{self.pick(('-isp', 'net', ''))}"
                     f".{self.pick(TLDS)}")
-        if kind < 0.65:
+        if kind < 0.6:
             a, b, c, d = (r.randrange(256) for _ in range(4))
             return f"ec2-{a}-{b}-{c}-{d}.compute-1.amazonaws.com"
+        if kind < 0.65:
+            # Reverse DNS that starts with the address itself: "5.36.59.76.dsl.example.net".
+            a, b, c, d = (r.randrange(1, 256) for _ in range(4))
+            sep = self.pick((".", "-"))
+            return (f"{a}{sep}{b}{sep}{c}{sep}{d}.{self.pick(ISP_WORDS)}."
+                    f"{self.pick(DOMAIN_WORDS)}.{self.pick(TLDS)}")
         if kind < 0.8:
             return f"{self.alnum(r.randrange(5, 14)).lower()}.{self.pick(TLDS)}"
         return dom
@@ -306,6 +318,10 @@ class Values:
     # ---- identities ----------------------------------------------------------------
     def user(self) -> str:
         r = self.rng.random()
+        if r < 0.05:
+            # Names that are also the template's own words ("Invalid user user from"): the
+            # model must read a user by its place, not by the word.
+            return self.pick(TEMPLATE_WORD_USERS)
         if r < 0.45:
             return self.pick(COMMON_USERS)
         if r < 0.6:
