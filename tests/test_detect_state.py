@@ -331,3 +331,23 @@ def test_restore_pauses_the_garbage_collector_and_leaves_it_as_it_was(tmp_path: 
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_failed_background_write_is_logged_and_retried_at_the_next_interval(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import logsentry.detect.detector as detector_module
+
+    monkeypatch.setattr(detector_module, "INLINE_WRITE_BYTES", 0)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state folder should be")
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), blocker)
+    _many_groups(detector, 10)
+    detector._last_save -= 1
+    detector.tick(T0)
+    assert detector.wait_for_save(5)
+    assert not detector.saving and detector._dirty  # the next interval saves again
+    blocker.unlink()
+    detector._last_save -= 1
+    detector.tick(T0)
+    assert detector.wait_for_save(5)
+    assert len(_saved_groups(blocker)) == 10
