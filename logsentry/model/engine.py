@@ -265,8 +265,8 @@ def _clean_fields(fields: dict[str, str]) -> None:
         mapped = getattr(address, "ipv4_mapped", None)
         if mapped is not None:
             fields[name] = str(mapped)
-    address = fields.get("source.address")
-    if address is not None and address.isdigit():
+    host = fields.get("source.address")
+    if host is not None and host.isdigit():
         del fields["source.address"]  # a bare number ("query from 11 ...") names no host
     for name in INTEGER_FIELDS:
         value = fields.get(name)
