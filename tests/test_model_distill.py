@@ -16,8 +16,15 @@ from logsentry.model.artifacts import load_model, save_model
 from logsentry.model.distill.alignment import NO_TOKEN, piece_token_index
 from logsentry.model.distill.analyzer import TeacherAnalyzer
 from logsentry.model.distill.compression import prune_layers, prune_width
+from logsentry.model.distill.corpus import Corpus
 from logsentry.model.distill.kd_loss import kd_loss
-from logsentry.model.distill.student import DistillConfig, train_student
+from logsentry.model.distill.pipeline import RunConfig, _fingerprint, _teacher_fingerprint
+from logsentry.model.distill.student import (
+    DistillConfig,
+    distill_loss,
+    token_kd_mask,
+    train_student,
+)
 from logsentry.model.distill.teacher import (
     SoftTargets,
     TeacherConfig,
@@ -30,7 +37,8 @@ from logsentry.model.distill.teacher import (
 from logsentry.model.engine import ModelAnalyzer
 from logsentry.model.example import Example, ExampleBuilder
 from logsentry.model.network import LogTagger, NetworkConfig, init_weights
-from logsentry.model.tokenizer import split_pieces
+from logsentry.model.tokenizer import LogTokenizer, split_pieces
+from logsentry.model.training import IGNORE, collate, encode_examples
 
 USERS = ("root", "admin", "bob", "alice", "oracle", "deploy")
 WORDS = ("failed", "password", "for", "from", "port", "ssh", "accepted", "publickey",
@@ -130,6 +138,82 @@ def test_kd_loss_scales_by_temperature_squared() -> None:
     assert torch.isclose(hot, raw * 9.0, rtol=1e-4)
 
 
+def _kd_batch() -> dict[str, torch.Tensor]:
+    """Two lines of four pieces, three tags. Line 0 is labelled, line 1 is not.
+    Teacher: piece 0 sure of tag 1, piece 1 sure of tag 0, piece 2 unsure (top tag 2),
+    piece 3 never seen by the teacher (past its window)."""
+    sure1, sure0, unsure2 = [0.0, 6.0, 0.0], [6.0, 0.0, 0.0], [0.0, 0.2, 0.4]
+    logits = torch.tensor([[sure1, sure0, unsure2, sure1]] * 2)
+    return {
+        "soft_tags": logits,
+        "soft_mask": torch.tensor([[True, True, True, False]] * 2),
+        # Line 0's hard tags: piece 0 agrees with the teacher, piece 1 does not (the
+        # teacher says constant where the label says tag 2), piece 2 agrees.
+        "tags": torch.tensor([[1, 2, 2, 1], [IGNORE] * 4]),
+    }
+
+
+def test_token_kd_modes_select_the_pieces_the_teacher_is_trusted_on() -> None:
+    batch = _kd_batch()
+    everything = token_kd_mask(batch, "all", 0.9)
+    assert everything.tolist() == batch["soft_mask"].tolist()
+    assert not bool(token_kd_mask(batch, "none", 0.9).any())
+    # Confident: only the teacher's sure pieces, labelled or not.
+    assert token_kd_mask(batch, "confident", 0.9).tolist() == [
+        [True, True, False, False], [True, True, False, False]]
+    # Agree: on labelled pieces the teacher's top tag must be the hard label (whatever its
+    # confidence); on unlabelled ones it must be sure; never past its window.
+    assert token_kd_mask(batch, "agree", 0.9).tolist() == [
+        [True, False, True, False], [True, True, False, False]]
+    with pytest.raises(ValueError):
+        token_kd_mask(batch, "some", 0.9)
+
+
+def test_distilled_loss_ignores_the_teacher_where_token_kd_is_none() -> None:
+    # With token KD off, the soft term is the line distribution's alone: moving the
+    # teacher's tag logits must not change it.
+    labelled = examples(8, seed=4)
+    tokenizer = LogTokenizer.build([e.text for e in labelled], max_words=200, min_count=1,
+                                   max_pieces=63)
+    config = DistillConfig(hidden=16, layers=1, heads=2, intermediate=32, token_kd="none",
+                           dropout=0.0)
+    network = LogTagger(NetworkConfig(n_words=tokenizer.vocab_size, n_shapes=208, n_spaces=4,
+                                      hidden=16, layers=1, heads=2, intermediate=32,
+                                      dropout=0.0, context=2), lean=False)
+    init_weights(network)
+    network.eval()
+    batch = collate(encode_examples(labelled, tokenizer, network.config))
+    size, length = batch["words"].shape
+    torch.manual_seed(2)
+    batch["soft_tags"] = torch.randn(size, length, len(network.config.tags))
+    batch["soft_mask"] = batch["mask"].bool()
+    batch["soft_actions"] = torch.randn(size, len(network.config.actions))
+    batch["soft_lines"] = torch.ones(size, dtype=torch.bool)
+    _, _, soft = distill_loss(network, batch, config)
+    batch["soft_tags"] = batch["soft_tags"] * 5.0
+    assert distill_loss(network, batch, config)[2] == pytest.approx(soft)
+    config.token_kd = "all"
+    assert distill_loss(network, batch, config)[2] != pytest.approx(soft)
+
+
+def test_cached_stages_are_keyed_by_the_data_not_only_the_settings() -> None:
+    labelled = examples(12, seed=1)
+    base = Corpus(labelled, ["a line", "another line"], {})
+    config = RunConfig()
+    same = Corpus(examples(12, seed=1), ["a line", "another line"], {})
+    assert _fingerprint(config, base) == _fingerprint(config, same)
+    # A generator change (another text, or the same text labelled otherwise) is a new teacher.
+    relabelled = examples(12, seed=1)
+    relabelled[0].action = "login_failed"
+    for changed in (Corpus(examples(12, seed=2), base.unlabelled, {}),
+                    Corpus(relabelled, base.unlabelled, {})):
+        assert _teacher_fingerprint(config, changed) != _teacher_fingerprint(config, base)
+    # New unlabelled lines keep the teacher but not its cached logits (stored by row).
+    more = Corpus(labelled, [*base.unlabelled, "third"], {})
+    assert _teacher_fingerprint(config, more) == _teacher_fingerprint(config, base)
+    assert _fingerprint(config, more) != _fingerprint(config, base)
+
+
 def test_width_pruning_keeps_outputs_when_nothing_is_cut_and_layers_drop_cleanly() -> None:
     config = NetworkConfig(n_words=40, n_shapes=208, n_spaces=4, hidden=32, layers=2, heads=2,
                            intermediate=64)
@@ -185,6 +269,7 @@ def test_smoke_distillation_teacher_student_and_compression(
     tiny = DistillConfig(seed=3, hidden=32, layers=1, heads=2, intermediate=64, steps=60,
                          batch_size=32, lr=5e-3, vocab_min_count=1, threads=1, log_every=1000)
     distilled = train_student(labelled, unlabelled, tiny, soft_l, soft_u)
+    assert distilled.network.config.context == tiny.context == 2  # the shipped architecture
     control = train_student(labelled, unlabelled, DistillConfig(
         **{**tiny.to_dict(), "use_teacher": False}))
     assert distilled.steps == control.steps == 60

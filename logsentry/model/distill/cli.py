@@ -29,6 +29,15 @@ def register_distill(model_subparsers: argparse._SubParsersAction[argparse.Argum
     p.add_argument("--teacher-lr", type=float, help="learning rate of the pretrained encoder")
     p.add_argument("--steps", type=int, help="student steps (control and distilled alike)")
     p.add_argument("--temperature", type=float, help="distillation temperature")
+    p.add_argument("--context", type=int,
+                   help="students' local-context radius (default 2, the shipped network's;"
+                        " 0: the first published table's students)")
+    p.add_argument("--token-kd", choices=("all", "agree", "confident", "none"),
+                   help="pieces distilled from the teacher's tags (default agree: where its"
+                        " top tag is the hard label, or confident on unlabelled lines; all: the"
+                        " first published table's recipe)")
+    p.add_argument("--kd-confidence", type=float,
+                   help="teacher top-tag probability that counts as confident (default 0.9)")
     p.add_argument("--prune-width", type=int, help="feed-forward neurons kept (0: no pruning)")
     p.add_argument("--finetune-steps", type=int, help="distillation steps after pruning")
     p.add_argument("--threads", type=int, default=2,
@@ -66,6 +75,12 @@ def cmd_distill(args: argparse.Namespace) -> int:
         config.student.steps = args.steps
     if args.temperature is not None:
         config.student.temperature = args.temperature
+    if args.context is not None:
+        config.student.context = args.context
+    if args.token_kd is not None:
+        config.student.token_kd = args.token_kd
+    if args.kd_confidence is not None:
+        config.student.kd_confidence = args.kd_confidence
     if args.prune_width is not None:
         config.prune_width = args.prune_width or None
     if args.finetune_steps is not None:

@@ -6,11 +6,15 @@ the repository: the fine-tuned teacher, its logits over the corpus, the
 held-out copy of the datasets) and `out` (the students, each a loadable model
 folder of a few MB, and `report.json` / `DISTILLATION.md` with the table). A
 stage whose output is already in `work` for the same seed and sizes is loaded
-instead of recomputed, so an interrupted run resumes.
+instead of recomputed, so an interrupted run resumes. Cached stages are keyed by
+the settings *and* a digest of the data they saw (`corpus_digest`): a change of
+the generator or of the datasets retrains the teacher and recomputes its logits
+(which are stored by row, so logits of another corpus would be silently wrong).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -76,14 +80,36 @@ class RunConfig:
 Progress = Callable[[str], None]
 
 
-def _fingerprint(config: RunConfig) -> dict[str, Any]:
-    return {"seed": config.seed, "sizes": asdict(config.sizes), "teacher": config.teacher.to_dict()}
+def corpus_digest(corpus: Corpus) -> dict[str, str]:
+    """SHA-256 of the labelled set (texts, spans, actions, in order) and of the unlabelled lines."""
+    labelled = hashlib.sha256()
+    for example in corpus.labelled:
+        labelled.update(json.dumps(
+            [example.text, [s.to_list() for s in example.spans], example.action,
+             example.roles_known, example.action_known], ensure_ascii=True).encode("ascii"))
+        labelled.update(b"\n")
+    unlabelled = hashlib.sha256()
+    for line in corpus.unlabelled:
+        unlabelled.update(line.encode("utf-8", "surrogatepass") + b"\n")
+    return {"labelled": labelled.hexdigest()[:16], "unlabelled": unlabelled.hexdigest()[:16]}
+
+
+def _fingerprint(config: RunConfig, corpus: Corpus) -> dict[str, Any]:
+    return {"seed": config.seed, "sizes": asdict(config.sizes), "teacher": config.teacher.to_dict(),
+            "data": corpus_digest(corpus)}
+
+
+def _teacher_fingerprint(config: RunConfig, corpus: Corpus) -> dict[str, Any]:
+    # The teacher never sees the unlabelled lines: a new unlabelled corpus keeps it.
+    fingerprint = _fingerprint(config, corpus)
+    fingerprint["data"] = {"labelled": fingerprint["data"]["labelled"]}
+    return fingerprint
 
 
 def teacher_stage(config: RunConfig, corpus: Corpus, work: Path, say: Progress) -> Path:
     """Fine-tune the teacher, or reuse the one in `work` trained with the same settings."""
     folder = work / "teacher"
-    fingerprint = _fingerprint(config)
+    fingerprint = _teacher_fingerprint(config, corpus)
     marker = folder / TEACHER_FILE
     if marker.is_file():
         meta = json.loads(marker.read_text(encoding="utf-8")).get("meta", {})
@@ -107,7 +133,7 @@ def soft_stage(
 ) -> tuple[SoftTargets, SoftTargets]:
     """The teacher's logits over the labelled set and the unlabelled corpus (cached in `work`)."""
     folder = work / "soft"
-    fingerprint = _fingerprint(config)
+    fingerprint = _fingerprint(config, corpus)
     stamp = folder / "fingerprint.json"
     if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == fingerprint:
         say(f"teacher logits: reusing {folder}")
@@ -222,7 +248,8 @@ def run(config: RunConfig, out: Path, work: Path, progress: Progress | None = No
     vocab_texts = [*(e.text for e in corpus.labelled), *corpus.unlabelled]
     student = replace(config.student, seed=config.seed)
 
-    fingerprint = _fingerprint(config)
+    fingerprint = _fingerprint(config, corpus)
+    recorder.doc["corpus"]["digest"] = fingerprint["data"]
     control_config = replace(student, use_teacher=False)
     student_stage(
         out / "student-control", {**fingerprint, "student": control_config.to_dict()},

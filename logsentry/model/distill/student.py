@@ -3,9 +3,19 @@
 With the teacher (`DistillConfig.use_teacher`), the loss is the student's hard
 loss (`training.batch_loss`) on the labelled lines plus, on labelled and
 unlabelled lines alike, `kd_weight * KL(teacher_T || student_T) * T^2` over the
-token distributions of every piece the teacher saw and over the line
-distribution. Teacher and student agree on units: the teacher's logits are
-already per student piece (`alignment`).
+line distribution and over the token distributions of the pieces the teacher
+saw that `token_kd` selects. Teacher and student agree on units: the teacher's
+logits are already per student piece (`alignment`).
+
+Which pieces learn from the teacher (`token_kd`) matters because a CPU-trained
+teacher is not better than its student everywhere: its WordPiece view cuts
+addresses and paths into sub-tokens and its window ends at 64 tokens, so it is
+a weaker entity extractor than the student trained on the labels, while it is
+the better judge of a whole line (the action). `all` follows the teacher on
+every piece it saw; `agree` only where its top tag is the hard label (on
+labelled lines) or its top tag is at least `kd_confidence` likely (on
+unlabelled lines); `confident` only where its top tag is that likely; `none`
+keeps token learning on the hard labels and distils the line head alone.
 
 Without the teacher (the control) the same network, seed, batch size and number
 of steps learn from the labelled lines alone: the unlabelled corpus is useless
@@ -53,14 +63,20 @@ class DistillConfig:
     warmup: float = 0.05
     dropout: float = 0.1
     action_weight: float = 1.0
+    context: int = 2  # local-context radius of the network (the shipped architecture's)
     temperature: float = 2.0
     kd_weight: float = 1.0
+    token_kd: str = "agree"  # pieces distilled: all, agree, confident or none (see above)
+    kd_confidence: float = 0.9  # teacher top-tag probability (T = 1) that counts as confident
     threads: int = 2
     max_seconds: float | None = None
     log_every: int = 200
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+TOKEN_KD_MODES: tuple[str, ...] = ("all", "agree", "confident", "none")
 
 
 @dataclass(slots=True)
@@ -112,6 +128,28 @@ def attach_soft(batch: dict[str, torch.Tensor], items: Sequence[StudentItem]) ->
     batch["soft_actions"], batch["soft_lines"] = actions, lines
 
 
+def token_kd_mask(batch: dict[str, torch.Tensor], mode: str, confidence: float) -> torch.Tensor:
+    """The pieces whose token distribution is distilled, `[B, L]` bool (see `token_kd`).
+
+    A piece with a hard tag is a labelled piece; one without (unlabelled lines, pieces
+    past the labels) is judged by the teacher's confidence alone under `agree`."""
+    if mode not in TOKEN_KD_MODES:
+        raise ValueError(f"token_kd must be one of {TOKEN_KD_MODES}, not {mode!r}")
+    seen = batch["soft_mask"]
+    if mode == "all":
+        return seen
+    if mode == "none":
+        return torch.zeros_like(seen)
+    probs = batch["soft_tags"].float().softmax(-1)
+    top_p, top = probs.max(-1)
+    sure = top_p >= confidence
+    if mode == "confident":
+        return seen & sure
+    tags = batch["tags"]
+    labelled = tags != IGNORE
+    return seen & torch.where(labelled, top == tags.clamp(min=0), sure)
+
+
 def distill_loss(
     network: LogTagger, batch: dict[str, torch.Tensor], config: DistillConfig,
 ) -> tuple[torch.Tensor, float, float]:
@@ -121,7 +159,8 @@ def distill_loss(
     hard = hard_loss(tag_logits, action_logits, batch, config.action_weight)
     if not config.use_teacher or "soft_tags" not in batch:
         return hard, float(hard.detach()), 0.0
-    soft = kd_loss(tag_logits, batch["soft_tags"], batch["soft_mask"], config.temperature)
+    selected = token_kd_mask(batch, config.token_kd, config.kd_confidence)
+    soft = kd_loss(tag_logits, batch["soft_tags"], selected, config.temperature)
     soft = soft + config.action_weight * kd_loss(
         action_logits, batch["soft_actions"], batch["soft_lines"], config.temperature)
     total = hard + config.kd_weight * soft
@@ -157,7 +196,7 @@ def train_student(
             n_words=tokenizer.vocab_size, n_shapes=N_SHAPES, n_spaces=N_SPACES,
             hidden=config.hidden, layers=config.layers, heads=config.heads,
             intermediate=config.intermediate, max_positions=config.max_pieces + 1,
-            dropout=config.dropout)
+            dropout=config.dropout, context=config.context)
         network = LogTagger(net_config, lean=False)
         init_weights(network)
     encoded = encode_examples(labelled, tokenizer, network.config)
