@@ -91,6 +91,21 @@ def test_the_one_address_of_a_failed_login_is_its_source_when_the_tags_name_none
     assert result.fields["source.ip"] == "192.0.2.7"
 
 
+def test_the_one_address_wins_over_a_dotless_word_tagged_as_the_source() -> None:
+    text = "auth.go:200 Failed authentication for test from 192.0.2.7:39522"
+    pieces, _ = split_pieces(text, 63)
+    tags = ["B-source.address" if text[p.start:p.end] == "auth.go" else "O" for p in pieces]
+    assert "B-source.address" in tags
+    dotted = analysis_for(text, tags, action="login_failed")
+    assert dotted.fields.get("source.address") == "auth.go"  # a dotted name: the model's call
+    text = "ers/web Failed authentication for test from 192.0.2.7:39522"
+    pieces, _ = split_pieces(text, 63)
+    tags = ["B-source.address" if text[p.start:p.end] == "ers" else "O" for p in pieces]
+    result = analysis_for(text, tags, action="login_failed")
+    assert result.fields["source.ip"] == "192.0.2.7"
+    assert "source.address" not in result.fields
+
+
 def test_two_addresses_or_an_informational_line_get_no_guessed_source() -> None:
     two = analysis_for("Failed login from 192.0.2.7 via 198.51.100.1",
                        ["O", "O", "O", "O", "O", "O"], action="login_failed")
@@ -103,6 +118,23 @@ def test_a_bare_number_is_no_source_address() -> None:
     result = analysis_for("query from 11 attempted to login", [
         "O", "O", "B-source.address", "O", "O", "O"], action="login_failed")
     assert "source.address" not in result.fields
+
+
+@pytest.mark.parametrize("text", ["x o.a.g.r.auth.AuthenticationService y",
+                                  "x ::api::identity y"])
+def test_code_locations_are_no_source_address(text: str) -> None:
+    pieces, _ = split_pieces(text, 63)
+    tags = ["O"] + ["B-source.address"] + ["I-source.address"] * (len(pieces) - 3) + ["O"]
+    result = analysis_for(text, tags, action="login_failed")
+    assert "source.address" not in result.fields
+
+
+@pytest.mark.parametrize("host", ["mail.example.com", "WORKSTATION01", "unknown",
+                                  "dsl-1-2-3-4.pool.example.net", "DESKTOP-AB12C"])
+def test_host_names_stay_source_addresses(host: str) -> None:
+    result = analysis_for(f"from {host} port", ["O", "B-source.address", "O"],
+                          action="login_failed")
+    assert result.fields["source.address"] == host
 
 
 def test_first_mention_of_a_role_wins() -> None:

@@ -29,6 +29,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -61,6 +62,8 @@ _TIMESTAMP = "timestamp"
 TEMPLATE_WILD_KINDS = frozenset({
     "num", "hex", "uuid", "ipv4", "ipv6", "v4mapped", "mac", "time", "isots", "clfts", "date"})
 _IP_FIELDS = ("source.ip", "destination.ip")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
+                        r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?")
 # Actions whose line names a remote peer: a failed login, a rejection, a request.
 _PEER_ACTIONS = frozenset(
     name for name, info in ACTIONS.items()
@@ -210,9 +213,11 @@ def build_analysis(
             continue  # "-" and other placeholders of absent values are not entities
         fields[role] = value
     _clean_fields(fields)
-    if ("source.ip" not in fields and "source.address" not in fields
-            and labels.action in _PEER_ACTIONS):
-        _sole_address_as_source(text, pieces, fields)
+    if "source.ip" not in fields and labels.action in _PEER_ACTIONS:
+        # A dotless "address" ("ers" of a code path, a word) loses to the line's one IP.
+        host = fields.get("source.address")
+        if host is None or "." not in host:
+            _sole_address_as_source(text, pieces, fields)
     return Analysis(
         action=labels.action, fields=fields,
         # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
@@ -239,12 +244,25 @@ def _sole_address_as_source(
             address = ipaddress.ip_address(candidate)
         except ValueError:
             continue
+        if address.is_unspecified:
+            continue  # "::" of a module path, 0.0.0.0 of a listener: never a peer
         value = str(getattr(address, "ipv4_mapped", None) or address)
         if found is not None and value != found:
             return  # two addresses: which is the peer is the model's call, not ours
         found = value
     if found is not None and found != fields.get("destination.ip"):
         fields["source.ip"] = found
+        fields.pop("source.address", None)
+
+
+def _plausible_host(text: str) -> bool:
+    """Whether `text` can name a host: DNS-name syntax, not a bare number, and not a
+    CamelCase last label (`o.a.g.r.auth.AuthenticationService` is a Java class, `::api::x`
+    a Rust module path: the model sometimes tags code locations as the peer)."""
+    if text.isdigit() or not _HOST_NAME.fullmatch(text):
+        return False
+    last = text.rstrip(".").rsplit(".", 1)[-1]
+    return not any(a.islower() and b.isupper() for a, b in pairwise(last))
 
 
 def _clean_fields(fields: dict[str, str]) -> None:
@@ -266,8 +284,8 @@ def _clean_fields(fields: dict[str, str]) -> None:
         if mapped is not None:
             fields[name] = str(mapped)
     host = fields.get("source.address")
-    if host is not None and host.isdigit():
-        del fields["source.address"]  # a bare number ("query from 11 ...") names no host
+    if host is not None and not _plausible_host(host):
+        del fields["source.address"]
     for name in INTEGER_FIELDS:
         value = fields.get(name)
         if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 10):

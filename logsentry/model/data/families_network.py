@@ -212,6 +212,68 @@ SSHGUARD = make_family("sshguard", "network", ("sshguard",), "syslog", [
     ("other", ["Now monitoring attacks.", "Exiting on signal.", "Releasing {ip:sip} after {count} seconds"]),
 ])
 
+# strongSwan's IKE daemon (charon, charon-systemd), from its bus messages
+# (src/libcharon: "received packet: from %#H to %#H", "%H is initiating an IKE_SA", ...).
+# The peer is the remote end of every exchange: the sender of a received packet and the
+# receiver of a sent one, the right-hand side of "local...remote".
+_SW_THREAD = "{@05|06|07|08|09|10|11|12|13|14|15|16:var}"
+# The connection prefix `<name|unique-id> ` (a literal `|`, so not inside a `{|...}` choice).
+_SW_CONNS = ("", "<{word}|{small}> ", "<{uuid}|{count}> ")
+_SW_SA = "{word}[{small}]"
+_SW_PEER_PORT = "{|{@500|4500:sport}|{port:sport}}"
+
+
+def _sw(group: str, templates: list[str]) -> list[str]:
+    """Each template behind charon's `NN[GRP] ` and each connection prefix."""
+    return [f"{_SW_THREAD}[{group}] {conn}{t}" for t in templates for conn in _SW_CONNS]
+
+
+STRONGSWAN = make_family("strongswan", "network", ("charon", "charon-systemd", "ipsec"), "syslog", [
+    # Most of a charon log: every IKE packet, both ways. "from <local> to <peer>" on the
+    # sending side goes against the "from X" = peer habit of every other family.
+    ("other", (4.0, _sw("NET", [
+        "received packet: from {ip:sip}[" + _SW_PEER_PORT + "] to {ip:dip}[{@500|4500:dport}] ({size} bytes)",
+        "sending packet: from {ip:dip}[{@500|4500:dport}] to {ip:sip}[" + _SW_PEER_PORT + "] ({size} bytes)",
+        "sending packet: from {ip:dip}[{@500|4500:dport}] to {ip:sip}[" + _SW_PEER_PORT + "] ({size} bytes)",
+    ]))),
+    ("other", (2.0, _sw("ENC", [
+        "parsed IKE_SA_INIT request 0 [ SA KE No N(NATD_S_IP) N(NATD_D_IP) N(FRAG_SUP) ]",
+        "generating IKE_AUTH response {small} [ IDr AUTH EAP/REQ/ID ]",
+        "splitting IKE message ({size} bytes) into {small} fragments",
+    ]) + _sw("IKE", [
+        "sending cert request for \"C={|US|DE|FR}, O={word}, CN={word} CA\"",
+        "remote host is behind NAT",
+    ]))),
+    ("connection_opened", _sw("IKE", [
+        "{ip:sip} is initiating an IKE_SA",
+        "{ip:sip} is initiating a Main Mode IKE_SA",
+        "{ip:sip} is initiating an Aggressive Mode IKE_SA",
+    ])),
+    ("login_success", _sw("IKE", [
+        "IKE_SA " + _SW_SA + " established between {ip:dip}[{vhost}]...{ip#p:sip}[{|{ip#p}|{plain_user:user}|{email:user}}]",
+        "authentication of '{|{plain_user:user}|{email:user}}' with EAP successful",
+        "peer {ip:sip} authenticated with EAP-MSCHAPv2 as '{plain_user:user}'",
+    ])),
+    ("login_failed", (2.0, _sw("IKE", [
+        "EAP method EAP_MSCHAPV2 failed for peer {ip:sip}",
+        "authentication of '{|{ip:sip}|{plain_user:user}|{email:user}}' with pre-shared key failed",
+        "received AUTHENTICATION_FAILED notify error",
+        "EAP-MS-CHAPv2 verification failed, retry ({small})",
+        "RADIUS authentication of '{plain_user:user}' failed",
+    ]))),
+    ("connection_rejected", _sw("IKE", [
+        "no IKE config found for {ip:dip}...{ip:sip}, sending NO_PROPOSAL_CHOSEN",
+        "received proposals unacceptable",
+        "peer {ip:sip} did not respond, giving up",
+    ]) + _sw("CFG", ["no matching peer config found"])),
+    ("connection_closed", _sw("IKE", [
+        "deleting IKE_SA " + _SW_SA + " between {ip:dip}[{vhost}]...{ip:sip}[{|{plain_user:user}|{ip}}]",
+        "IKE_SA deleted",
+        "received DELETE for IKE_SA " + _SW_SA,
+    ])),
+])
+
 FAMILIES: tuple[Family, ...] = (
     IPTABLES, UFW, OPENVPN, WIREGUARD, DHCP, NTP, BIND, SURICATA, SNORT, FAIL2BAN, SSHGUARD,
+    STRONGSWAN,
 )

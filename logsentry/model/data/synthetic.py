@@ -49,6 +49,7 @@ FAMILY_WEIGHTS: dict[str, float] = {
     "nginx_error": 1.5, "apache_error": 1.5, "postfix": 1.5, "dovecot": 1.5, "exim": 1.2,
     "kernel": 1.5, "systemd": 1.5, "system_noise": 2.0, "app_noise": 2.0, "json_app": 1.5,
     "iptables": 1.2, "ufw": 1.2, "generic_auth": 3.0, "generic_access": 1.5,
+    "strongswan": 1.5,
 }
 
 
