@@ -4,6 +4,7 @@ with a tiny random teacher (MiniLM is never loaded here)."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +289,42 @@ def test_smoke_distillation_teacher_student_and_compression(
                           soft_l, soft_u, network=pruned, tokenizer=distilled.tokenizer)
     save_model(tmp_path / "pruned", tuned.network, tuned.tokenizer, {"quantize": False})
     assert load_model(tmp_path / "pruned").config.intermediate == 32
+
+
+def _random_soft(texts: list[str], seed: int) -> SoftTargets:
+    """Teacher logits of the right shape for `texts` (one row per student piece)."""
+    tokenizer = LogTokenizer.build(texts, max_words=50, min_count=1, max_pieces=63)
+    counts = [len(tokenizer.encode(t).words) - 1 for t in texts]
+    rng = np.random.default_rng(seed)
+    tags = len(NetworkConfig(n_words=1, n_shapes=1, n_spaces=1).tags)
+    actions = len(NetworkConfig(n_words=1, n_shapes=1, n_spaces=1).actions)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(counts)
+    return SoftTargets(rng.normal(size=(int(offsets[-1]), tags)).astype(np.float16),
+                       np.ones(int(offsets[-1]), dtype=bool), offsets,
+                       rng.normal(size=(len(texts), actions)).astype(np.float16))
+
+
+def test_extra_unlabelled_batches_leave_the_controls_labelled_stream_intact() -> None:
+    # With the teacher's weight at zero, a distilled student whose unlabelled lines come as
+    # extra batches learns exactly what the control learns: same labelled batches, same steps.
+    labelled = examples(48, seed=6)
+    unlabelled = [e.text for e in examples(40, seed=7)]
+    soft_l = _random_soft([e.text for e in labelled], 1)
+    soft_u = _random_soft(unlabelled, 2)
+    tiny = DistillConfig(seed=3, hidden=16, layers=1, heads=2, intermediate=32, steps=12,
+                         batch_size=16, unlabelled_batch=8, vocab_min_count=1, threads=1,
+                         dropout=0.0, kd_weight=0.0, log_every=1000)
+    texts = [*(e.text for e in labelled), *unlabelled]
+    control = train_student(labelled, [], replace(tiny, use_teacher=False), vocab_texts=texts)
+    extra = train_student(labelled, unlabelled, tiny, soft_l, soft_u, vocab_texts=texts)
+    mixed = train_student(labelled, unlabelled, replace(tiny, unlabelled_mode="mixed"), soft_l,
+                          soft_u, vocab_texts=texts)
+    same = [torch.equal(a, b) for a, b in zip(control.network.state_dict().values(),
+                                              extra.network.state_dict().values(), strict=True)]
+    assert all(same)
+    assert extra.history[-1]["soft"] > 0  # the teacher's term was computed, weighted zero
+    # Mixed into the labelled batches, the unlabelled lines change what each step sees.
+    assert not all(torch.equal(a, b) for a, b in zip(
+        control.network.state_dict().values(), mixed.network.state_dict().values(),
+        strict=True))

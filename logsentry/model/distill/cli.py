@@ -36,6 +36,10 @@ def register_distill(model_subparsers: argparse._SubParsersAction[argparse.Argum
                    help="pieces distilled from the teacher's tags (default agree: where its"
                         " top tag is the hard label, or confident on unlabelled lines; all: the"
                         " first published table's recipe)")
+    p.add_argument("--unlabelled-mode", choices=("extra", "mixed"),
+                   help="extra (default): every step adds a batch of unlabelled lines to the"
+                        " control's labelled batch; mixed: unlabelled lines shuffled into the"
+                        " labelled batches (the first published table's recipe)")
     p.add_argument("--kd-confidence", type=float,
                    help="teacher top-tag probability that counts as confident (default 0.9)")
     p.add_argument("--prune-width", type=int, help="feed-forward neurons kept (0: no pruning)")
@@ -79,6 +83,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
         config.student.context = args.context
     if args.token_kd is not None:
         config.student.token_kd = args.token_kd
+    if args.unlabelled_mode is not None:
+        config.student.unlabelled_mode = args.unlabelled_mode
     if args.kd_confidence is not None:
         config.student.kd_confidence = args.kd_confidence
     if args.prune_width is not None:

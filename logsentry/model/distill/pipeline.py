@@ -250,7 +250,12 @@ def run(config: RunConfig, out: Path, work: Path, progress: Progress | None = No
 
     fingerprint = _fingerprint(config, corpus)
     recorder.doc["corpus"]["digest"] = fingerprint["data"]
-    control_config = replace(student, use_teacher=False)
+    # The control never reads the teacher: its KD settings are pinned so that runs which differ
+    # only in them share (and reuse) one control.
+    unused = DistillConfig()
+    control_config = replace(student, use_teacher=False, token_kd="none",
+                             kd_confidence=unused.kd_confidence,
+                             temperature=unused.temperature, kd_weight=unused.kd_weight)
     student_stage(
         out / "student-control", {**fingerprint, "student": control_config.to_dict()},
         "control (no teacher)", say,

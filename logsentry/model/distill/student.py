@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -68,6 +68,11 @@ class DistillConfig:
     kd_weight: float = 1.0
     token_kd: str = "agree"  # pieces distilled: all, agree, confident or none (see above)
     kd_confidence: float = 0.9  # teacher top-tag probability (T = 1) that counts as confident
+    # How unlabelled lines enter: "extra" adds a batch of them to every step, on top of the
+    # labelled batch the control sees at that step; "mixed" shuffles them into the labelled
+    # batches (the first published table), which leaves fewer labelled lines per step.
+    unlabelled_mode: str = "extra"
+    unlabelled_batch: int = 32
     threads: int = 2
     max_seconds: float | None = None
     log_every: int = 200
@@ -77,6 +82,7 @@ class DistillConfig:
 
 
 TOKEN_KD_MODES: tuple[str, ...] = ("all", "agree", "confident", "none")
+UNLABELLED_MODES: tuple[str, ...] = ("extra", "mixed")
 
 
 @dataclass(slots=True)
@@ -167,6 +173,14 @@ def distill_loss(
     return total, float(hard.detach()), float(soft.detach())
 
 
+def _endless_batches(
+    items: Sequence[EncodedExample], batch_size: int, rng: random.Random,
+) -> Iterator[list[EncodedExample]]:
+    """Length-bucketed batches of `items`, reshuffled at every pass, without end."""
+    while True:
+        yield from make_batches(items, batch_size, rng)
+
+
 def train_student(
     labelled: Sequence[Example], unlabelled: Sequence[str], config: DistillConfig,
     soft_labelled: SoftTargets | None = None, soft_unlabelled: SoftTargets | None = None,
@@ -201,11 +215,17 @@ def train_student(
         init_weights(network)
     encoded = encode_examples(labelled, tokenizer, network.config)
     teach = config.use_teacher and soft_labelled is not None
+    if config.unlabelled_mode not in UNLABELLED_MODES:
+        raise ValueError(f"unlabelled_mode must be one of {UNLABELLED_MODES}")
     items = [StudentItem(e, soft_labelled if teach else None, i) for i, e in enumerate(encoded)]
+    extra: list[StudentItem] = []
     if config.use_teacher and soft_unlabelled is not None:
-        items += [StudentItem(unlabelled_item(tokenizer, text), soft_unlabelled, i)
-                  for i, text in enumerate(unlabelled)]
-    say(f"student ({'distilled' if config.use_teacher else 'control'}): {len(items)} lines,"
+        extra = [StudentItem(unlabelled_item(tokenizer, text), soft_unlabelled, i)
+                 for i, text in enumerate(unlabelled)]
+    if config.unlabelled_mode == "mixed":
+        items, extra = items + extra, []
+    say(f"student ({'distilled' if config.use_teacher else 'control'}): {len(items)} lines"
+        f" + {len(extra)} unlabelled alongside,"
         f" vocab {tokenizer.vocab_size}, {time.monotonic() - started:.1f}s")
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
@@ -214,7 +234,10 @@ def train_student(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warmup if s < warmup
         else max(0.02, (total - s) / max(1, total - warmup)))
-    by_encoded = {id(item.encoded): item for item in items}
+    by_encoded = {id(item.encoded): item for item in (*items, *extra)}
+    # Its own random stream: the labelled batches stay exactly the control's.
+    extra_batches = _endless_batches([i.encoded for i in extra], config.unlabelled_batch,
+                                     random.Random(config.seed + 1)) if extra else None
     network.train()
     step = 0
     running_hard = running_soft = 0.0
@@ -228,6 +251,13 @@ def train_student(
             if config.use_teacher:
                 attach_soft(batch, chosen)
             loss, hard_value, soft_value = distill_loss(network, batch, config)
+            if extra_batches is not None:
+                side = next(extra_batches)
+                side_batch = collate(side)
+                attach_soft(side_batch, [by_encoded[id(e)] for e in side])
+                side_loss, _, side_soft = distill_loss(network, side_batch, config)
+                loss = loss + side_loss
+                soft_value += side_soft
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
