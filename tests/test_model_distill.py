@@ -328,3 +328,30 @@ def test_extra_unlabelled_batches_leave_the_controls_labelled_stream_intact() ->
     assert not all(torch.equal(a, b) for a, b in zip(
         control.network.state_dict().values(), mixed.network.state_dict().values(),
         strict=True))
+
+
+def test_unsure_teacher_lines_are_not_distilled_under_a_line_confidence() -> None:
+    labelled = examples(6, seed=8)
+    tokenizer = LogTokenizer.build([e.text for e in labelled], max_words=200, min_count=1,
+                                   max_pieces=63)
+    network = LogTagger(NetworkConfig(n_words=tokenizer.vocab_size, n_shapes=208, n_spaces=4,
+                                      hidden=16, layers=1, heads=2, intermediate=32,
+                                      dropout=0.0, context=2), lean=False)
+    init_weights(network)
+    network.eval()
+    batch = collate(encode_examples(labelled, tokenizer, network.config))
+    size, length = batch["words"].shape
+    batch["actions"][:] = IGNORE  # unlabelled lines
+    batch["soft_tags"] = torch.zeros(size, length, len(network.config.tags))
+    batch["soft_mask"] = torch.zeros(size, length, dtype=torch.bool)
+    flat = torch.zeros(size, len(network.config.actions))
+    batch["soft_actions"], batch["soft_lines"] = flat, torch.ones(size, dtype=torch.bool)
+    config = DistillConfig(token_kd="none", line_kd_confidence=0.9)
+    assert distill_loss(network, batch, config)[2] == 0.0  # a flat teacher is never sure
+    sure = flat.clone()
+    sure[:, 3] = 20.0
+    batch["soft_actions"] = sure
+    assert distill_loss(network, batch, config)[2] > 0.0
+    config.line_kd_confidence = 0.0
+    batch["soft_actions"] = flat
+    assert distill_loss(network, batch, config)[2] > 0.0  # without the gate every line counts

@@ -40,6 +40,12 @@ def register_distill(model_subparsers: argparse._SubParsersAction[argparse.Argum
                    help="extra (default): every step adds a batch of unlabelled lines to the"
                         " control's labelled batch; mixed: unlabelled lines shuffled into the"
                         " labelled batches (the first published table's recipe)")
+    p.add_argument("--unlabelled-batch", type=int,
+                   help="unlabelled lines added per step under --unlabelled-mode extra")
+    p.add_argument("--kd-weight", type=float, help="weight of the distillation terms")
+    p.add_argument("--line-kd-confidence", type=float,
+                   help="distil an unlabelled line's action only where the teacher's top action"
+                        " is at least this likely (0: every line)")
     p.add_argument("--kd-confidence", type=float,
                    help="teacher top-tag probability that counts as confident (default 0.9)")
     p.add_argument("--prune-width", type=int, help="feed-forward neurons kept (0: no pruning)")
@@ -85,6 +91,12 @@ def cmd_distill(args: argparse.Namespace) -> int:
         config.student.token_kd = args.token_kd
     if args.unlabelled_mode is not None:
         config.student.unlabelled_mode = args.unlabelled_mode
+    if args.unlabelled_batch is not None:
+        config.student.unlabelled_batch = args.unlabelled_batch
+    if args.kd_weight is not None:
+        config.student.kd_weight = args.kd_weight
+    if args.line_kd_confidence is not None:
+        config.student.line_kd_confidence = args.line_kd_confidence
     if args.kd_confidence is not None:
         config.student.kd_confidence = args.kd_confidence
     if args.prune_width is not None:

@@ -255,7 +255,10 @@ def run(config: RunConfig, out: Path, work: Path, progress: Progress | None = No
     unused = DistillConfig()
     control_config = replace(student, use_teacher=False, token_kd="none",
                              kd_confidence=unused.kd_confidence,
-                             temperature=unused.temperature, kd_weight=unused.kd_weight)
+                             temperature=unused.temperature, kd_weight=unused.kd_weight,
+                             unlabelled_mode=unused.unlabelled_mode,
+                             unlabelled_batch=unused.unlabelled_batch,
+                             line_kd_confidence=unused.line_kd_confidence)
     student_stage(
         out / "student-control", {**fingerprint, "student": control_config.to_dict()},
         "control (no teacher)", say,

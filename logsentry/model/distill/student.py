@@ -72,6 +72,9 @@ class DistillConfig:
     # labelled batch the control sees at that step; "mixed" shuffles them into the labelled
     # batches (the first published table), which leaves fewer labelled lines per step.
     unlabelled_mode: str = "extra"
+    # Line distributions of unlabelled lines distilled only where the teacher's top action is
+    # at least this likely (0: every line): an unsure teacher on an unknown format teaches noise.
+    line_kd_confidence: float = 0.0
     unlabelled_batch: int = 32
     threads: int = 2
     max_seconds: float | None = None
@@ -167,8 +170,13 @@ def distill_loss(
         return hard, float(hard.detach()), 0.0
     selected = token_kd_mask(batch, config.token_kd, config.kd_confidence)
     soft = kd_loss(tag_logits, batch["soft_tags"], selected, config.temperature)
+    lines = batch["soft_lines"]
+    if config.line_kd_confidence > 0:
+        sure = batch["soft_actions"].float().softmax(-1).max(-1).values >= (
+            config.line_kd_confidence)
+        lines = lines & (sure | (batch["actions"] != IGNORE))
     soft = soft + config.action_weight * kd_loss(
-        action_logits, batch["soft_actions"], batch["soft_lines"], config.temperature)
+        action_logits, batch["soft_actions"], lines, config.temperature)
     total = hard + config.kd_weight * soft
     return total, float(hard.detach()), float(soft.detach())
 
