@@ -33,9 +33,9 @@ def register_distill(model_subparsers: argparse._SubParsersAction[argparse.Argum
                    help="students' local-context radius (default 2, the shipped network's;"
                         " 0: the first published table's students)")
     p.add_argument("--token-kd", choices=("all", "agree", "confident", "none"),
-                   help="pieces distilled from the teacher's tags (default agree: where its"
-                        " top tag is the hard label, or confident on unlabelled lines; all: the"
-                        " first published table's recipe)")
+                   help="pieces distilled from the teacher's tags (default none: the line"
+                        " head only; agree: where its top tag is the hard label, or confident"
+                        " on unlabelled lines; all: the first published table's recipe)")
     p.add_argument("--unlabelled-mode", choices=("extra", "mixed"),
                    help="extra (default): every step adds a batch of unlabelled lines to the"
                         " control's labelled batch; mixed: unlabelled lines shuffled into the"

@@ -66,7 +66,7 @@ class DistillConfig:
     context: int = 2  # local-context radius of the network (the shipped architecture's)
     temperature: float = 2.0
     kd_weight: float = 1.0
-    token_kd: str = "agree"  # pieces distilled: all, agree, confident or none (see above)
+    token_kd: str = "none"  # pieces distilled: all, agree, confident or none (see above)
     kd_confidence: float = 0.9  # teacher top-tag probability (T = 1) that counts as confident
     # How unlabelled lines enter: "extra" adds a batch of them to every step, on top of the
     # labelled batch the control sees at that step; "mixed" shuffles them into the labelled
