@@ -43,7 +43,21 @@ _COMBINED = re.compile(
     r"(?: \"(?P<referrer>(?:[^\"\\]|\\.)*)\" \"(?P<agent>(?:[^\"\\]|\\.)*)\")?",
     re.DOTALL,
 )
-_REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]{3,10}) (?P<target>[^\s"]+) HTTP/\d(?:\.\d)?"')
+_REQUEST_LINE = re.compile(
+    r'"(?P<method>[A-Z]{3,10}) (?P<target>[^\s"]+) HTTP/(?P<version>\d(?:\.\d)?)"')
+# nginx's error log ends every entry with the request's context (ngx_http_log_error):
+# `..., client: 203.0.113.7, server: example.com, request: "GET / HTTP/1.1", host: "..."`.
+_NGINX_ERROR_CLIENT = re.compile(r", client: (?P<client>[0-9A-Fa-f.:]{2,45}), server: ")
+# A connection written as `src:port->dst:port` (MikroTik, Suricata fast.log, Snort, many
+# firewalls): the arrow says which side is the client. IPv6 only in brackets, because
+# `2001:db8::1:443` does not say where the address ends.
+_FLOW = re.compile(
+    r"(?<![\w.:])(?P<sip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(?P<sport>\d{1,5})"
+    r" ?-> ?(?P<dip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(?P<dport>\d{1,5})(?![\w.])")
+# Methods a JSON record may spell in lower case ("method": "post", Node/hapi loggers).
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
+                           "TRACE", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE",
+                           "LOCK", "UNLOCK", "REPORT", "SEARCH"})
 # Where a request line is looked for: an attacker's megabyte line must not cost a scan.
 MAX_REQUEST_SCAN = 8192
 # ECMA-48 control sequences (CSI ... final byte), e.g. "\x1b[33m".
@@ -87,7 +101,7 @@ _JSON_FIELD_KEYS: dict[str, str] = {
 _JSON_WALK_DEPTH = 3
 # Generic keys ("status", "path", "method") mean other things too: values must look right.
 _JSON_FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
-    "http.request.method": lambda text: text.isalpha() and text.isupper(),
+    "http.request.method": lambda text: text.upper() in _HTTP_METHODS,
     "http.response.status_code": lambda text: text.isdigit() and len(text) == 3,
     "url.original": lambda text: text.startswith(("/", "http://", "https://")),
 }
@@ -108,8 +122,17 @@ class EnvelopeParser:
     def parse(self, line: str, received: float, known: dict[str, Any] | None = None) -> Event:
         """Build the event of one line. `known` holds fields the source already has."""
         event = self._parse(line, received, known)
-        if " HTTP/" in event.body and "http.request.method" not in event.fields:
-            _request_line(event, event.body)
+        body = event.body
+        if body is not line and body[:1] == "{" and body[-1:] == "}":
+            # A JSON record behind a syslog or docker header (Node's pino/hapi, OpenSearch
+            # Dashboards): its well-known keys are fields, as for a bare JSON line.
+            _json_body(event, body)
+        if " HTTP/" in body and "http.request.method" not in event.fields:
+            _request_line(event, body)
+        if ", client: " in body:
+            _nginx_error_client(event, body)
+        if "->" in body:
+            _flow(event, body)
         if "\x1b" in event.body:
             # Colour codes of console loggers (docker, Node, NestJS) split an address from
             # its words for the model; the raw line keeps them.
@@ -183,6 +206,8 @@ class EnvelopeParser:
         if len(request) >= 2 and request[0].isalpha() and request[0].isupper():
             _set(event, "http.request.method", request[0])
             _set(event, "url.original", request[1])
+            if len(request) == 3 and request[2].startswith("HTTP/"):
+                _set(event, "http.version", request[2][5:])
         _set(event, "http.response.status_code", match["status"])
         if match["agent"] and match["agent"] != "-":
             _set(event, "user_agent.original", match["agent"])
@@ -311,6 +336,35 @@ def _request_line(event: Event, body: str) -> None:
     if match is not None:
         _set(event, "http.request.method", match["method"])
         _set(event, "url.original", match["target"])
+        _set(event, "http.version", match["version"])
+
+
+def _json_body(event: Event, body: str) -> None:
+    """Well-known fields of a JSON object that is the body behind a header."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return
+    if isinstance(doc, dict):
+        _structured_fields(event, doc, _JSON_WALK_DEPTH)
+
+
+def _nginx_error_client(event: Event, body: str) -> None:
+    """The client of an nginx error-log entry (see `_NGINX_ERROR_CLIENT`)."""
+    match = _NGINX_ERROR_CLIENT.search(body)
+    if match is not None:
+        _set(event, "source.ip", match["client"])
+
+
+def _flow(event: Event, body: str) -> None:
+    """Both ends of a `src:port->dst:port` connection (see `_FLOW`)."""
+    match = _FLOW.search(body, 0, MAX_REQUEST_SCAN)
+    if match is None or "source.ip" in event.fields:
+        return
+    if _set(event, "source.ip", match["sip"].strip("[]")):
+        _set(event, "source.port", match["sport"])
+        _set(event, "destination.ip", match["dip"].strip("[]"))
+        _set(event, "destination.port", match["dport"])
 
 
 def _set(event: Event, name: str, text: str) -> bool:
@@ -350,7 +404,7 @@ def _structured_fields(event: Event, doc: dict[str, Any], depth: int) -> None:
         text = _address_only(str(value)) if name == "source.ip" else str(value)
         plausible = _JSON_FIELD_CHECKS.get(name)
         if plausible is None or plausible(text):
-            _set(event, name, text)
+            _set(event, name, text.upper() if name == "http.request.method" else text)
 
 
 def _address_only(text: str) -> str:

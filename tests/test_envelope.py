@@ -75,6 +75,7 @@ def test_combined_access_log_fills_the_request_fields() -> None:
         "user.name": "alice",
         "http.request.method": "POST",
         "url.original": "/login?next=%2F",
+        "http.version": "2.0",
         "http.response.status_code": 401,
         "user_agent.original": "curl/8.1",
     }
@@ -181,3 +182,47 @@ def test_a_quoted_request_line_inside_any_message_gives_method_and_target() -> N
 def test_words_that_only_look_like_a_request_give_no_request_fields() -> None:
     event = EnvelopeParser(UTC).parse('status "see HTTP/1.1 spec" and GET /x HTTP/1.1', 0.0)
     assert "http.request.method" not in event.fields
+
+
+def test_a_json_record_behind_a_syslog_header_gives_its_well_known_fields() -> None:
+    line = ('2025-01-22T13:09:20.606136+01:00 dash-1 opensearch-dashboards[9400]: '
+            '{"type":"response","method":"post","statusCode":401,"req":{"url":"/auth/login","method":"post",'
+            '"remoteAddress":"192.0.2.41"}}')
+    event = EnvelopeParser(UTC).parse(line, 0.0)
+    assert event.fields["host.name"] == "dash-1"
+    assert event.fields["source.ip"] == "192.0.2.41"
+    assert event.fields["http.request.method"] == "POST"  # any case in JSON, upper in ECS
+    assert event.fields["http.response.status_code"] == 401
+    assert event.fields["url.original"] == "/auth/login"
+
+
+def test_a_json_method_key_that_is_no_http_method_is_ignored() -> None:
+    event = EnvelopeParser(UTC).parse('{"msg":"login","method":"password","user":"x"}', 0.0)
+    assert "http.request.method" not in event.fields
+
+
+def test_the_client_of_an_nginx_error_log_entry_is_the_source() -> None:
+    line = ('2021/11/18 08:34:27 [error] 865#865: *1083 access forbidden by rule, client: '
+            '198.51.100.77, server: example.com, request: "GET /.git/config HTTP/1.1", '
+            'host: "example.com"')
+    event = EnvelopeParser(UTC).parse(line, 0.0)
+    assert event.fields["source.ip"] == "198.51.100.77"
+    assert event.fields["url.original"] == "/.git/config"
+    assert event.fields["http.version"] == "1.1"
+
+
+def test_a_connection_arrow_gives_source_and_destination_with_ports() -> None:
+    line = ("firewall,info drop input: in:ether1 proto TCP (SYN), 203.0.113.9:51514->"
+            "192.0.2.1:23, len 40")
+    event = EnvelopeParser(UTC).parse(line, 0.0)
+    assert (event.fields["source.ip"], event.fields["source.port"]) == ("203.0.113.9", 51514)
+    assert (event.fields["destination.ip"], event.fields["destination.port"]) == ("192.0.2.1", 23)
+    # Not an arrow between two endpoints: no fields.
+    other = EnvelopeParser(UTC).parse("state changed 1.2.3->1.2.4 at 10:00", 0.0)
+    assert "source.ip" not in other.fields
+
+
+def test_the_http_version_of_an_access_log_request_is_kept() -> None:
+    line = '192.0.2.5 - - [10/Oct/2023:10:22:47 +0200] "GET / HTTP/1.2" 400 157 "-" "x"'
+    event = EnvelopeParser(UTC).parse(line, 0.0)
+    assert event.fields["http.version"] == "1.2"

@@ -244,3 +244,29 @@ def test_numbers_tagged_constant_are_still_template_wildcards() -> None:
     result = build_analysis(text, [(p.start, p.end) for p in pieces], truncated, labels, DECODER)
     assert result.template == "disconnect from <*>: <*>: bye"
     assert result.fields == {}
+
+
+def test_a_peer_on_a_well_known_port_is_swapped_for_the_ephemeral_end() -> None:
+    # Exchange protocol logs write the local endpoint before the remote one.
+    text = "2022-07-20T21:28:50Z,0E,2,192.0.2.241:143,198.51.100.212:35070,alice,AuthFailed"
+    pieces, _ = split_pieces(text, 63)
+    words = [text[p.start:p.end] for p in pieces]
+    tags = ["O"] * len(words)
+    tags[words.index("192.0.2.241")] = "B-source.ip"
+    tags[words.index("143")] = "B-source.port"
+    result = analysis_for(text, tags, action="login_failed")
+    assert (result.fields["source.ip"], result.fields["source.port"]) == ("198.51.100.212",
+                                                                          "35070")
+    assert (result.fields["destination.ip"], result.fields["destination.port"]) == (
+        "192.0.2.241", "143")
+
+
+def test_a_peer_on_a_well_known_port_stays_when_no_single_ephemeral_end_exists() -> None:
+    text = "refused 192.0.2.241:53 to 198.51.100.1:53"
+    pieces, _ = split_pieces(text, 63)
+    words = [text[p.start:p.end] for p in pieces]
+    tags = ["O"] * len(words)
+    tags[words.index("192.0.2.241")] = "B-source.ip"
+    tags[words.index("53")] = "B-source.port"
+    result = analysis_for(text, tags, action="connection_rejected")
+    assert result.fields["source.ip"] == "192.0.2.241"

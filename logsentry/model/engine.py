@@ -70,6 +70,7 @@ _PEER_ACTIONS = frozenset(
     if name != "other" and (info.outcome == "failure" or "web" in info.category
                             or "authentication" in info.category))
 _DIGIT_CHARS = frozenset("0123456789")
+_ENDPOINT = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})(?![\w.])")
 
 
 def template_wild(text: str, pieces: Sequence[Piece]) -> tuple[bool, ...]:
@@ -213,11 +214,16 @@ def build_analysis(
             continue  # "-" and other placeholders of absent values are not entities
         fields[role] = value
     _clean_fields(fields)
-    if "source.ip" not in fields and labels.action in _PEER_ACTIONS:
-        # A dotless "address" ("ers" of a code path, a word) loses to the line's one IP.
-        host = fields.get("source.address")
-        if host is None or "." not in host:
-            _sole_address_as_source(text, pieces, fields)
+    if labels.action in _PEER_ACTIONS:
+        if "source.ip" not in fields:
+            # A dotless "address" ("ers" of a code path, a word) loses to the line's one IP.
+            host = fields.get("source.address")
+            if host is None or "." not in host:
+                _sole_address_as_source(text, pieces, fields)
+        else:
+            port = fields.get("source.port")
+            if port is not None and len(port) <= 3:
+                _client_end(text, fields)
     return Analysis(
         action=labels.action, fields=fields,
         # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
@@ -253,6 +259,24 @@ def _sole_address_as_source(
     if found is not None and found != fields.get("destination.ip"):
         fields["source.ip"] = found
         fields.pop("source.address", None)
+
+
+def _client_end(text: str, fields: dict[str, str]) -> None:
+    """Swap the ends of a connection the model read backwards. A peer given with a
+    well-known port (below 1024) is the server's end when the line holds one other
+    `address:port` with an ephemeral port: clients connect from ephemeral ports (Exchange's
+    protocol logs write `local,remote` endpoints, the local first)."""
+    source, port = fields["source.ip"], fields["source.port"]
+    if int(port) >= 1024:
+        return
+    others = {(match[1], match[2]) for match in _ENDPOINT.finditer(text, 0, 4096)
+              if match[1] != source and int(match[2]) >= 1024}
+    if len(others) != 1:
+        return
+    (client, client_port), = others
+    fields["source.ip"], fields["source.port"] = client, client_port
+    fields.setdefault("destination.ip", source)
+    fields.setdefault("destination.port", port)
 
 
 def _plausible_host(text: str) -> bool:
