@@ -254,11 +254,27 @@ def _sole_address_as_source(
             continue  # "::" of a module path, 0.0.0.0 of a listener: never a peer
         value = str(getattr(address, "ipv4_mapped", None) or address)
         if found is not None and value != found:
-            return  # two addresses: which is the peer is the model's call, not ours
+            # Two addresses: the peer is the model's call, unless ports tell the ends apart.
+            _ephemeral_end_as_source(text, fields)
+            return
         found = value
     if found is not None and found != fields.get("destination.ip"):
         fields["source.ip"] = found
         fields.pop("source.address", None)
+
+
+def _ephemeral_end_as_source(text: str, fields: dict[str, str]) -> None:
+    """A peer event with several `address:port` endpoints and no source: the one end with an
+    ephemeral port (1024 and up) when all the others have well-known ports (Samba's
+    `remote host [ipv4:192.0.2.7:62419] ... local host [ipv4:10.0.0.1:445]`)."""
+    ends = {(match[1], match[2]) for match in _ENDPOINT.finditer(text, 0, 4096)}
+    ephemeral = [end for end in ends if int(end[1]) >= 1024]
+    if len(ephemeral) != 1 or len(ends) < 2:
+        return
+    (client, client_port), = ephemeral
+    fields["source.ip"] = client
+    fields.setdefault("source.port", client_port)
+    fields.pop("source.address", None)
 
 
 def _client_end(text: str, fields: dict[str, str]) -> None:
