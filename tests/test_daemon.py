@@ -218,7 +218,8 @@ def test_analyze_jsonl_writes_one_object_per_input_line_in_order() -> None:
     assert docs[1]["message"] == "\ufffd\ufffd\ufffd garbage"
     assert "@timestamp" not in docs[2]
     assert docs[3]["source"] == {"ip": "203.0.113.9"}
-    assert docs[3]["http"] == {"request": {"method": "GET"}, "response": {"status_code": 404}}
+    assert docs[3]["http"] == {"request": {"method": "GET"}, "response": {"status_code": 404},
+                               "version": "1.1"}
     for doc in docs:
         assert set(doc["event"]) == {"category", "type", "outcome", "action"}
         assert set(doc["logsentry"]) == {"template", "summary", "confidence"}
