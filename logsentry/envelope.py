@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 
 from logsentry.event import Event, typed_field
+from logsentry.records.dispatch import RECORD_STARTS, decode_json, decode_line
+from logsentry.records.record import apply_record
 
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
@@ -149,12 +151,22 @@ class EnvelopeParser:
             if isinstance(known_time, datetime):
                 event.timestamp = known_time
         first = line[:1]
-        if first == "{":
-            if self._json(event, line):
+        if first in RECORD_STARTS:
+            # auditd `type=`/`node=` and Windows `<Event` records (logsentry.records).
+            record = decode_line(line)
+            if record is not None:
+                apply_record(event, record)
                 return event
-        elif first == "<" and self._rfc5424(event, line):
+        if first == "{" and self._json(event, line):
             return event
-        if self._rfc3164(event, line) or self._combined(event, line):
+        if (first == "<" and self._rfc5424(event, line)) or self._rfc3164(event, line) \
+                or self._combined(event, line):
+            if event.body[:1] in RECORD_STARTS:
+                # A record behind a syslog header (audisp-syslog, nxlog): its process is
+                # the one the record is about, not the forwarder the header names.
+                record = decode_line(event.body)
+                if record is not None:
+                    apply_record(event, record, replace=True)
             return event
         match = _ISO_PREFIX.match(line)
         if match:
@@ -224,6 +236,11 @@ class EnvelopeParser:
             return False
         if not isinstance(doc, dict):
             return False
+        record = decode_json(doc)
+        if record is not None:
+            # laurel (auditd) and Windows event records (logsentry.records) come first;
+            # the generic handling below only adds what they leave.
+            apply_record(event, record)
         message = _first(doc, _JSON_MESSAGE_KEYS)
         if isinstance(message, list):
             # journald exports a message with invalid UTF-8 as a byte array.

@@ -40,6 +40,9 @@ class Event:
     summary: str = ""
     # The JSON form, made once in the analysis thread when outputs want it.
     json: bytes | None = None
+    # The action a decoded record's type fixes (an auditd execve, a Windows 4625:
+    # logsentry.records); the analyzer's action never replaces it.
+    decoded_action: str | None = None
 
     @property
     def outcome(self) -> str:
@@ -57,13 +60,18 @@ class Event:
     def apply(self, analysis: Analysis) -> None:
         """Merge an analyzer's labels; envelope fields already set take precedence."""
         action = analysis.action if analysis.action in ACTIONS else "other"
+        decoded = self.decoded_action is not None
+        if decoded:
+            # The record said what happened and named its fields; the model only
+            # guesses from the words (`comm="base64"` is no command line).
+            action = self.decoded_action or "other"
         self.action = action
         self.template = analysis.template or self.body
         # Rounded once here, not on every serialization.
         self.confidence = round(analysis.confidence, 4)
         fields = self.fields
         for name, text in analysis.fields.items():
-            if name not in fields:
+            if name not in fields and not decoded:
                 value = typed_field(name, text)
                 if value is not None:
                     fields[name] = value
@@ -88,7 +96,13 @@ class Event:
                     continue
             set_dotted(doc, name, value)
         # Shared between documents: treat ECS documents as read-only.
-        doc["event"] = _EVENT_DOCS[self.action]
+        event_doc = _EVENT_DOCS[self.action]
+        extra = doc.get("event")
+        if isinstance(extra, dict):
+            # A decoded record's own event fields (event.code, event.provider) join the
+            # action's, which win; a copy, the shared object stays untouched.
+            event_doc = {**extra, **event_doc}
+        doc["event"] = event_doc
         doc["logsentry"] = {
             "template": self.template,
             "summary": self.summary,
