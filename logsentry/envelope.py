@@ -7,6 +7,12 @@ priority and a host), Apache/nginx combined access logs, and a bare leading
 ISO timestamp. Anything else is the raw line. Header fields (timestamp, host,
 program, pid, and for access logs the request) go into the event; the body
 is what the analyzer reads.
+
+Records that name their own fields are decoded by `logsentry.records`, chosen
+on the first characters: Linux audit records (`type=`/`node=` lines and
+syslog bodies, laurel JSON with a "SYSCALL" object) and Windows event records
+(`<Event` XML lines and bodies, nxlog/winlogbeat JSON). Where the record's type
+fixes its meaning (an execve, a 4625) it sets `Event.decoded_action`.
 """
 
 from __future__ import annotations
