@@ -178,6 +178,9 @@ def test_laurel_user_records_come_as_lists() -> None:
     assert record is not None and record.action == "service_crash"
     assert record.fields["process.name"] == "nginx"
     assert decode_laurel({"ID": "x", "other": 1}) is None
+    # An application's JSON with an "ID" key is no laurel event.
+    assert decode_laurel({"ID": "7", "USER_PREFS": {"uid": 5, "res": "success"}}) is None
+    assert decode_laurel({**doc, "ID": 1732600400}) is None
 
 
 def test_the_model_neither_replaces_the_action_nor_adds_fields() -> None:

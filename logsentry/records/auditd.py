@@ -33,6 +33,8 @@ _HEADER = re.compile(
 # One `name=value` pair: a quoted string, a single-quoted nested message, or a bare word.
 _PAIR = re.compile(r"""([A-Za-z_][\w-]{0,63}(?:\[\d{1,6}\])?)=("[^"]*"?|'[^']*'?|[^\s"']*)""")
 _HEX = re.compile(r"(?:[0-9A-Fa-f]{2})+")
+# laurel's event id: the audit header's `EPOCH.MS:SERIAL`.
+_LAUREL_ID = re.compile(r"\d{1,12}(?:\.\d{1,9})?:\d{1,20}")
 # Fields whose value the kernel or libaudit hex-encodes when it is not safe to print.
 _ENCODED = frozenset({"comm", "exe", "cwd", "name", "acct", "proctitle", "cmd", "key", "data",
                       "path", "new", "old", "grp", "new-grp", "vm", "root_dir"})
@@ -94,6 +96,9 @@ def decode_auditd(text: str) -> DecodedRecord | None:
 def decode_laurel(doc: dict[str, Any]) -> DecodedRecord | None:
     """The fields and action of one laurel event (a JSON object with a "SYSCALL" object,
     or one user-space record such as "USER_LOGIN"); None when `doc` is not one."""
+    event_id = doc.get("ID")
+    if not isinstance(event_id, str) or _LAUREL_ID.fullmatch(event_id) is None:
+        return None  # an application's own "ID" key
     rtype = "SYSCALL"
     body = doc.get("SYSCALL")
     if not isinstance(body, dict):
@@ -129,14 +134,10 @@ def decode_laurel(doc: dict[str, Any]) -> DecodedRecord | None:
     node = doc.get("NODE")
     if isinstance(node, str) and node:
         fields["host.name"] = clip(node)
-    event_id = doc.get("ID")
-    if isinstance(event_id, str):
-        stamp, _, serial = event_id.partition(":")
-        sec, _, frac = stamp.partition(".")
-        if sec.isdigit() and len(sec) <= 12 and (not frac or frac.isdigit()):
-            record.timestamp = _audit_time(sec, frac[:9] or None)
-        if serial.isdigit() and len(serial) <= 20:
-            fields["auditd.sequence"] = int(serial)
+    stamp, _, serial = event_id.partition(":")
+    sec, _, frac = stamp.partition(".")
+    record.timestamp = _audit_time(sec, frac or None)
+    fields["auditd.sequence"] = int(serial)
     return record
 
 
