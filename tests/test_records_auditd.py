@@ -19,8 +19,9 @@ EXEC = ("type=SYSCALL msg=audit(1732600000.125:4410): arch=c000003e syscall=59 s
         "a0=5581 a1=5582 a2=5583 a3=0 items=2 ppid=3100 pid=3150 auid=1002 uid=1002 gid=1002 "
         "euid=1002 suid=1002 fsuid=1002 egid=1002 sgid=1002 fsgid=1002 tty=pts4 ses=77 "
         'comm="curl" exe="/usr/bin/curl" subj=unconfined key="net-tools"')
-SSH_FAIL = ("type=USER_LOGIN msg=audit(1732600100.500:4500): pid=880 uid=0 auid=4294967295 "
-            "ses=4294967295 subj=unconfined msg='op=login acct=\"oracle\" exe=\"/usr/sbin/sshd\" "
+SSH_FAIL = ("type=USER_AUTH msg=audit(1732600100.500:4500): pid=880 uid=0 auid=4294967295 "
+            "ses=4294967295 subj=unconfined msg='op=PAM:authentication acct=\"oracle\" "
+            "exe=\"/usr/sbin/sshd\" "
             "hostname=? addr=198.51.100.44 terminal=sshd res=failed'")
 
 
@@ -99,13 +100,17 @@ def test_enriched_records_name_the_syscall_and_users() -> None:
 
 @pytest.mark.parametrize(("line", "action"), [
     (SSH_FAIL, "ssh_login_failed"),
-    (SSH_FAIL.replace("res=failed", "res=success"), "ssh_login_success"),
-    (SSH_FAIL.replace("USER_LOGIN", "USER_AUTH").replace("/usr/sbin/sshd", "/bin/login"),
-     "login_failed"),
-    (SSH_FAIL.replace("USER_LOGIN", "USER_AUTH").replace("/usr/sbin/sshd", "/usr/bin/sudo"),
-     "sudo_auth_failure"),
-    (SSH_FAIL.replace("USER_LOGIN", "USER_AUTH").replace("/usr/sbin/sshd", "/usr/bin/su"),
-     "su_failed"),
+    # sshd's own failed USER_LOGIN repeats PAM's USER_AUTH (and fires for refused keys).
+    (SSH_FAIL.replace("USER_AUTH", "USER_LOGIN"), "other"),
+    (SSH_FAIL.replace("USER_AUTH", "USER_LOGIN").replace("res=failed", "res=success"),
+     "ssh_login_success"),
+    # A successful authentication is a step before the login record.
+    (SSH_FAIL.replace("res=failed", "res=success"), "other"),
+    (SSH_FAIL.replace("/usr/sbin/sshd", "/bin/login"), "login_failed"),
+    (SSH_FAIL.replace("USER_AUTH", "USER_LOGIN").replace("/usr/sbin/sshd", "/bin/login")
+     .replace("res=failed", "res=success"), "login_success"),
+    (SSH_FAIL.replace("/usr/sbin/sshd", "/usr/bin/sudo"), "sudo_auth_failure"),
+    (SSH_FAIL.replace("/usr/sbin/sshd", "/usr/bin/su"), "su_failed"),
 ])
 def test_login_and_authentication_records(line: str, action: str) -> None:
     event = PARSER.parse(line, 0.0)
@@ -117,10 +122,12 @@ def test_login_and_authentication_records(line: str, action: str) -> None:
     assert "user.audit.id" not in event.fields  # 4294967295: unset
 
 
-def test_a_successful_sudo_authentication_is_left_to_the_analyzer() -> None:
-    line = SSH_FAIL.replace("USER_LOGIN", "USER_AUTH").replace("/usr/sbin/sshd", "/usr/bin/sudo")
-    event = PARSER.parse(line.replace("res=failed", "res=success"), 0.0)
-    assert event.decoded_action is None
+def test_placeholder_account_names_are_no_user() -> None:
+    for account in ('acct="(invalid user)"', "acct=28756E6B6E6F776E207573657229"):
+        event = PARSER.parse(SSH_FAIL.replace('acct="oracle"', account), 0.0)
+        assert "user.name" not in event.fields  # "(unknown user)" hex-encoded, above
+        assert event.action == "ssh_login_failed"
+        assert event.fields["source.ip"] == "198.51.100.44"
 
 
 def test_account_records() -> None:

@@ -57,6 +57,10 @@ _AUXILIARY = frozenset({"EXECVE", "PATH", "CWD", "PROCTITLE", "SOCKADDR", "EOE",
                         "MMAP", "FD_PAIR", "CAPSET", "OBJ_PID", "IPC", "KERN_MODULE"})
 # User-space records about a login or an authentication (PAM, sshd, login).
 _LOGIN_RECORDS = frozenset({"USER_LOGIN", "USER_AUTH"})
+# The action of a failed USER_AUTH, by program (default: login_failed).
+_AUTH_FAILURES = {"sshd": "ssh_login_failed", "sudo": "sudo_auth_failure", "su": "su_failed"}
+# Placeholders PAM and sshd write for an account name they will not reveal.
+_NO_ACCOUNT = frozenset({"(unknown user)", "(invalid user)", "(unknown)"})
 
 
 def decode_auditd(text: str) -> DecodedRecord | None:
@@ -156,7 +160,9 @@ def _record(rtype: str, values: dict[str, str], args: list[str] | None) -> Decod
     if subject:
         # A user-space record: uid is the reporting process's (sshd: 0), acct the subject.
         _put(fields, "process.user.id", get("uid"))
-        _put(fields, "user.name", get("acct"))
+        account = get("acct")
+        if account not in _NO_ACCOUNT:
+            _put(fields, "user.name", account)
         _put(fields, "user.id", get("id"))
     else:
         _put(fields, "user.id", get("uid"))
@@ -208,15 +214,21 @@ def _action(rtype: str, fields: dict[str, Any], syscall: str | None) -> str | No
         if "auditd.result" not in fields:
             return None
         program = str(fields.get("process.name", ""))
-        if program == "sshd":
-            return "ssh_login_success" if ok else "ssh_login_failed"
-        if not ok and program == "sudo":
-            return "sudo_auth_failure"
-        if not ok and program == "su":
-            return "su_failed"
-        if program in ("sudo", "su"):
-            return None  # a successful sudo/su authentication is no login
-        return "login_success" if ok else "login_failed"
+        if rtype == "USER_AUTH":
+            # A failure is counted on the PAM authentication record, as fail2ban's
+            # selinux-ssh filter does; its success is only a step before the login
+            # (USER_LOGIN) or the command (USER_CMD) recorded next.
+            if ok:
+                return "other"
+            if program in _AUTH_FAILURES:
+                return _AUTH_FAILURES[program]
+            return "login_failed"
+        if not ok:
+            # sshd writes a failed USER_LOGIN for every method attempt that fails (each
+            # public key an agent offers, each password beside PAM's USER_AUTH):
+            # counting them too would double failures and flag key-agent users.
+            return "other"
+        return "ssh_login_success" if program == "sshd" else "login_success"
     if not ok:
         return None
     if rtype == "ADD_USER":
