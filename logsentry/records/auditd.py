@@ -55,6 +55,20 @@ _EXEC_SYSCALLS: dict[str, dict[str, str]] = {
 # their meaning is fixed, none of their own.
 _AUXILIARY = frozenset({"EXECVE", "PATH", "CWD", "PROCTITLE", "SOCKADDR", "EOE", "BPRM_FCAPS",
                         "MMAP", "FD_PAIR", "CAPSET", "OBJ_PID", "IPC", "KERN_MODULE"})
+# The names `_record` and `_syscall_name` read from a raw record.
+_READ = frozenset({"pid", "ppid", "comm", "exe", "acct", "uid", "id", "auid", "euid", "gid",
+                   "ses", "tty", "terminal", "op", "arch", "exit", "sig", "cwd", "name",
+                   "proctitle", "cmd", "key", "addr", "hostname", "res", "success", "syscall",
+                   "argc"})
+# Record names copied as they are to ECS fields.
+_PLAIN_FIELDS = (
+    ("auid", "user.audit.id"), ("AUID", "user.audit.name"), ("euid", "user.effective.id"),
+    ("EUID", "user.effective.name"), ("gid", "user.group.id"), ("ses", "auditd.session"),
+    ("tty", "auditd.data.tty"), ("terminal", "auditd.data.terminal"), ("op", "auditd.data.op"),
+    ("exit", "auditd.data.exit"), ("sig", "auditd.data.sig"),
+    ("cwd", "process.working_directory"), ("name", "file.path"),
+    ("proctitle", "process.title"), ("cmd", "process.command_line"),
+)
 # User-space records about a login or an authentication (PAM, sshd, login).
 _LOGIN_RECORDS = frozenset({"USER_LOGIN", "USER_AUTH"})
 # The action of a failed USER_AUTH, by program (default: login_failed).
@@ -73,22 +87,24 @@ def decode_auditd(text: str) -> DecodedRecord | None:
     enriched = ""
     if "\x1d" in rest:
         rest, _, enriched = rest.partition("\x1d")
+    execve = header["type"] == "EXECVE"
     values: dict[str, str] = {}
     raw_args: dict[str, str] = {}
     for name, raw in _PAIR.findall(rest):
-        if name == "msg" and raw[:1] == "'":
+        if name in _READ:  # only what `_record` reads is decoded (the a0..a3 of a
+            if name not in values:  # SYSCALL record, the subj... are not)
+                values[name] = _value(name, raw)
+        elif name == "msg" and raw[:1] == "'":
             # A user-space record's own message: its pairs describe the subject.
             for inner_name, inner_raw in _PAIR.findall(raw.strip("'")):
-                values.setdefault(inner_name, _value(inner_name, inner_raw))
-            continue
-        if name[:1] == "a" and header["type"] == "EXECVE" and _ARG_KEY.fullmatch(name):
+                if inner_name in _READ and inner_name not in values:
+                    values[inner_name] = _value(inner_name, inner_raw)
+        elif execve and name[:1] == "a" and _ARG_KEY.fullmatch(name):
             raw_args[name] = raw
-            continue
-        values.setdefault(name, _value(name, raw))
     for name, raw in _PAIR.findall(enriched):
         # Enriched names are upper-case (UID="root"): they never collide with raw ones.
         values.setdefault(name, raw.strip('"'))
-    args = _execve_args(values.get("argc"), raw_args) if header["type"] == "EXECVE" else None
+    args = _execve_args(values.get("argc"), raw_args) if execve else None
     record = _record(header["type"], values, args)
     record.timestamp = _audit_time(header["sec"], header["frac"])
     record.fields["auditd.sequence"] = int(header["serial"])
@@ -167,22 +183,11 @@ def _record(rtype: str, values: dict[str, str], args: list[str] | None) -> Decod
     else:
         _put(fields, "user.id", get("uid"))
         _put(fields, "user.name", get("UID"))
-    _put(fields, "user.audit.id", get("auid"))
-    _put(fields, "user.audit.name", get("AUID"))
-    _put(fields, "user.effective.id", get("euid"))
-    _put(fields, "user.effective.name", get("EUID"))
-    _put(fields, "user.group.id", get("gid"))
-    _put(fields, "auditd.session", get("ses"))
-    _put(fields, "auditd.data.tty", get("tty"))
-    _put(fields, "auditd.data.terminal", get("terminal"))
-    _put(fields, "auditd.data.op", get("op"))
     _put(fields, "auditd.data.arch", get("ARCH") or get("arch"))
-    _put(fields, "auditd.data.exit", get("exit"))
-    _put(fields, "auditd.data.sig", get("sig"))
-    _put(fields, "process.working_directory", get("cwd"))
-    _put(fields, "file.path", get("name"))
-    _put(fields, "process.title", get("proctitle"))
-    _put(fields, "process.command_line", get("cmd"))
+    for key, name in _PLAIN_FIELDS:
+        value = get(key)
+        if value and value not in _UNSET:  # already clipped
+            fields[name] = value
     key = get("key")
     if key and key not in _UNSET:
         # Several keys of one rule are joined by 0x01.
