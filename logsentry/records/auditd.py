@@ -184,14 +184,14 @@ def _record(rtype: str, values: dict[str, str], args: list[str] | None) -> Decod
         _put(fields, "user.id", get("uid"))
         _put(fields, "user.name", get("UID"))
     _put(fields, "auditd.data.arch", get("ARCH") or get("arch"))
-    for key, name in _PLAIN_FIELDS:
-        value = get(key)
+    for source, name in _PLAIN_FIELDS:
+        value = get(source)
         if value and value not in _UNSET:  # already clipped
             fields[name] = value
-    key = get("key")
-    if key and key not in _UNSET:
+    rule_key = get("key")
+    if rule_key and rule_key not in _UNSET:
         # Several keys of one rule are joined by 0x01.
-        fields["tags"] = [part for part in key.split("\x01") if part][:8]
+        fields["tags"] = [part for part in rule_key.split("\x01") if part][:8]
     _address(fields, get("addr"), get("hostname"))
     result = get("res") or get("success")
     if result:
