@@ -369,6 +369,9 @@ def _json_body(event: Event, body: str) -> None:
     except orjson.JSONDecodeError:
         return
     if isinstance(doc, dict):
+        record = decode_json(doc)
+        if record is not None:
+            apply_record(event, record)
         _structured_fields(event, doc, _JSON_WALK_DEPTH)
 
 

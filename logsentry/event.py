@@ -43,6 +43,10 @@ class Event:
     # The action a decoded record's type fixes (an auditd execve, a Windows 4625:
     # logsentry.records); the analyzer's action never replaces it.
     decoded_action: str | None = None
+    # Whether a decoded record named the fields too (auditd, Windows, CloudTrail): then the
+    # model's entity guesses are not merged. A record that only names its event (a JSON
+    # application record's "login_failed") leaves the fields to the model.
+    decoded_fields: bool = False
 
     @property
     def outcome(self) -> str:
@@ -71,7 +75,7 @@ class Event:
         self.confidence = round(analysis.confidence, 4)
         fields = self.fields
         for name, text in analysis.fields.items():
-            if name not in fields and not decoded:
+            if name not in fields and not self.decoded_fields:
                 value = typed_field(name, text)
                 if value is not None:
                     fields[name] = value

@@ -10,6 +10,7 @@ from typing import Any
 
 from logsentry.records.auditd import decode_auditd, decode_laurel
 from logsentry.records.cloudtrail import decode_cloudtrail, is_cloudtrail
+from logsentry.records.event_name import decode_event_name
 from logsentry.records.record import DecodedRecord
 from logsentry.records.windows_event import decode_windows_json, decode_windows_xml
 
@@ -28,12 +29,12 @@ def decode_line(text: str) -> DecodedRecord | None:
 
 
 def decode_json(doc: dict[str, Any]) -> DecodedRecord | None:
-    """The record a JSON document holds (laurel, nxlog, winlogbeat, CloudTrail); None
-    otherwise."""
+    """The record a JSON document holds (laurel, nxlog, winlogbeat, CloudTrail, or an
+    application's record whose event name says a login failed); None otherwise."""
     if "ID" in doc:
         return decode_laurel(doc)
     if "EventID" in doc or "winlog" in doc:
         return decode_windows_json(doc)
     if "eventSource" in doc and is_cloudtrail(doc):
         return decode_cloudtrail(doc)
-    return None
+    return decode_event_name(doc)

@@ -29,6 +29,8 @@ class DecodedRecord:
     timestamp: datetime | None = None
     action: str | None = None
     body: str | None = None
+    # False for a decoder that names only the action: the model's fields still join.
+    names_fields: bool = True
 
 
 def apply_record(event: Event, record: DecodedRecord, replace: bool = False) -> None:
@@ -44,6 +46,7 @@ def apply_record(event: Event, record: DecodedRecord, replace: bool = False) -> 
     if record.action is not None:
         # Set now (envelope-only runs have no analyzer) and kept by `Event.apply`.
         event.decoded_action = event.action = record.action
+        event.decoded_fields = record.names_fields
     if record.body is not None:
         event.body = record.body
 
