@@ -376,8 +376,10 @@ def _json_body(event: Event, body: str) -> None:
 
 
 def _nginx_error_client(event: Event, body: str) -> None:
-    """The client of an nginx error-log entry (see `_NGINX_ERROR_CLIENT`)."""
-    match = _NGINX_ERROR_CLIENT.search(body)
+    """The client of an nginx error-log entry (see `_NGINX_ERROR_CLIENT`): the last one,
+    since nginx appends it after the message, and a user name or URL in the message can
+    carry a forged `, client: 127.0.0.1, server: ...` (fail2ban's nginx-http-auth tests)."""
+    match = _NGINX_ERROR_CLIENT.match(body, body.rfind(", client: "))
     if match is not None:
         _set(event, "source.ip", match["client"])
 

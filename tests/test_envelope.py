@@ -226,3 +226,12 @@ def test_the_http_version_of_an_access_log_request_is_kept() -> None:
     line = '192.0.2.5 - - [10/Oct/2023:10:22:47 +0200] "GET / HTTP/1.2" 400 157 "-" "x"'
     event = EnvelopeParser(UTC).parse(line, 0.0)
     assert event.fields["http.version"] == "1.2"
+
+
+def test_a_forged_client_in_an_nginx_error_message_loses_to_the_real_one() -> None:
+    # The user name carries a fake suffix; nginx appends the real one at the end.
+    line = ('2014/04/03 22:20:40 [error] 30708#0: *3 user "x, client: 127.0.0.1, server: t": '
+            'was not found in "/etc/nginx/.htpasswd", client: 192.0.2.2, server: , '
+            'request: "GET / HTTP/1.1", host: "localhost"')
+    event = EnvelopeParser(UTC).parse(line, 0.0)
+    assert event.fields["source.ip"] == "192.0.2.2"

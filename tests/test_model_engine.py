@@ -282,3 +282,25 @@ def test_of_two_endpoints_the_ephemeral_one_is_the_source_when_the_tags_name_non
     pieces, _ = split_pieces(both_high, 63)
     result = analysis_for(both_high, ["O"] * len(pieces), action="connection_rejected")
     assert "source.ip" not in result.fields
+
+
+def test_the_address_written_after_a_peer_host_name_is_its_ip() -> None:
+    text = "H=mail.example.net [198.51.100.9] sender verify fail for <a@example.net>"
+    pieces, _ = split_pieces(text, 63)
+    words = [text[p.start:p.end] for p in pieces]
+    tags = ["O"] * len(words)
+    tags[words.index("mail.example.net")] = "B-source.address"
+    result = analysis_for(text, tags, action="mail_rejected")
+    assert result.fields["source.ip"] == "198.51.100.9"
+    assert result.fields["source.address"] == "mail.example.net"
+
+
+def test_a_pipe_separated_server_endpoint_yields_to_the_client_end() -> None:
+    text = 'tr="TCP|192.0.2.223|25|198.51.100.78|4299" ap="SMTP" mi="Bad password"'
+    pieces, _ = split_pieces(text, 63)
+    words = [text[p.start:p.end] for p in pieces]
+    tags = ["O"] * len(words)
+    tags[words.index("192.0.2.223")] = "B-source.ip"
+    result = analysis_for(text, tags, action="mail_auth_failed")
+    assert result.fields["source.ip"] == "198.51.100.78"
+    assert result.fields["destination.port"] == "25"

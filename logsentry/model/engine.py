@@ -70,7 +70,12 @@ _PEER_ACTIONS = frozenset(
     if name != "other" and (info.outcome == "failure" or "web" in info.category
                             or "authentication" in info.category))
 _DIGIT_CHARS = frozenset("0123456789")
-_ENDPOINT = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})(?![\w.])")
+# An IPv4 endpoint: `192.0.2.7:51234`, or `192.0.2.7|51234` in pipe-separated records
+# (Oracle Communications Messaging Server's `tr="TCP|local|25|remote|4299"`).
+_ENDPOINT = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})[:|](\d{1,5})(?![\w.])")
+# A host name followed by its address in brackets: exim's `H=mail.example.com [192.0.2.7]`,
+# Postfix's `unknown[192.0.2.7]`, sendmail's `relay=host [192.0.2.7]`.
+_NAMED_ADDRESS = re.compile(r" ?[\[(]([0-9A-Fa-f.:]{2,45})[\])]")
 
 
 def template_wild(text: str, pieces: Sequence[Piece]) -> tuple[bool, ...]:
@@ -214,6 +219,8 @@ def build_analysis(
             continue  # "-" and other placeholders of absent values are not entities
         fields[role] = value
     _clean_fields(fields)
+    if "source.ip" not in fields and "source.address" in fields:
+        _named_address(text, fields)
     if labels.action in _PEER_ACTIONS:
         if "source.ip" not in fields:
             # A dotless "address" ("ers" of a code path, a word) loses to the line's one IP.
@@ -222,8 +229,16 @@ def build_analysis(
                 _sole_address_as_source(text, pieces, fields)
         else:
             port = fields.get("source.port")
+            if port is None:
+                # The port written with the address (`a.b.c.d:25`, `a.b.c.d|25`), if any.
+                source = fields["source.ip"]
+                at = text.find(source)
+                after = at + len(source)
+                if at >= 0 and text[after:after + 1] in (":", "|"):
+                    digits = text[after + 1:after + 6]
+                    port = digits[:len(digits) - len(digits.lstrip("0123456789"))] or None
             if port is not None and len(port) <= 3:
-                _client_end(text, fields)
+                _client_end(text, fields, port)
     return Analysis(
         action=labels.action, fields=fields,
         # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
@@ -277,12 +292,28 @@ def _ephemeral_end_as_source(text: str, fields: dict[str, str]) -> None:
     fields.pop("source.address", None)
 
 
-def _client_end(text: str, fields: dict[str, str]) -> None:
+def _named_address(text: str, fields: dict[str, str]) -> None:
+    """The address written right after the peer's host name (`_NAMED_ADDRESS`) is its IP."""
+    host = fields["source.address"]
+    at = text.find(host)
+    if at < 0:
+        return
+    match = _NAMED_ADDRESS.match(text, at + len(host))
+    if match is None:
+        return
+    try:
+        address = ipaddress.ip_address(match[1])
+    except ValueError:
+        return
+    fields["source.ip"] = str(getattr(address, "ipv4_mapped", None) or address)
+
+
+def _client_end(text: str, fields: dict[str, str], port: str) -> None:
     """Swap the ends of a connection the model read backwards. A peer given with a
     well-known port (below 1024) is the server's end when the line holds one other
     `address:port` with an ephemeral port: clients connect from ephemeral ports (Exchange's
     protocol logs write `local,remote` endpoints, the local first)."""
-    source, port = fields["source.ip"], fields["source.port"]
+    source = fields["source.ip"]
     if int(port) >= 1024:
         return
     others = {(match[1], match[2]) for match in _ENDPOINT.finditer(text, 0, 4096)
