@@ -53,6 +53,7 @@ _COMBINED = re.compile(
 )
 _REQUEST_LINE = re.compile(
     r'"(?P<method>[A-Z]{3,10}) (?P<target>[^\s"]+) HTTP/(?P<version>\d(?:\.\d)?)"')
+_CLF_PREFIX = re.compile(r'(?:^|(?<= ))(?P<client>[0-9A-Fa-f.:]{2,45}) - (?P<user>[^\s"]{1,128}) $')
 # nginx's error log ends every entry with the request's context (ngx_http_log_error):
 # `..., client: 203.0.113.7, server: example.com, request: "GET / HTTP/1.1", host: "..."`.
 _NGINX_ERROR_CLIENT = re.compile(r", client: (?P<client>[0-9A-Fa-f.:]{2,45}), server: ")
@@ -360,6 +361,14 @@ def _request_line(event: Event, body: str) -> None:
         _set(event, "http.request.method", match["method"])
         _set(event, "url.original", match["target"])
         _set(event, "http.version", match["version"])
+        # Common Log Format's `host ident authuser` right before the request, as cPanel
+        # writes it with its timestamp moved to the front: `1.2.3.4 - root "POST ..."`.
+        start = match.start()
+        prefix = _CLF_PREFIX.search(body, max(0, start - 300), start)
+        if prefix is not None and typed_field("source.ip", prefix["client"]) is not None:
+            _set(event, "source.ip", prefix["client"])
+            if prefix["user"] != "-":
+                _set(event, "user.name", prefix["user"])
 
 
 def _json_body(event: Event, body: str) -> None:

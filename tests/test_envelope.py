@@ -235,3 +235,15 @@ def test_a_forged_client_in_an_nginx_error_message_loses_to_the_real_one() -> No
             'request: "GET / HTTP/1.1", host: "localhost"')
     event = EnvelopeParser(UTC).parse(line, 0.0)
     assert event.fields["source.ip"] == "192.0.2.2"
+
+
+def test_the_client_and_user_before_a_quoted_request_are_kept() -> None:
+    line = ('[2022-06-29 13:40:15 +1000] info [cpaneld] 192.0.2.4 - root "POST /login/?x=1 '
+            'HTTP/1.1" FAILED LOGIN cpaneld: root login is not permitted')
+    event = EnvelopeParser(UTC).parse(line, 0.0)
+    assert event.fields["source.ip"] == "192.0.2.4"
+    assert event.fields["user.name"] == "root"
+    anonymous = EnvelopeParser(UTC).parse('x 192.0.2.4 - - "GET / HTTP/1.1" 200', 0.0)
+    assert "user.name" not in anonymous.fields
+    not_an_address = EnvelopeParser(UTC).parse('said hello - bob "GET / HTTP/1.1"', 0.0)
+    assert "user.name" not in not_an_address.fields
