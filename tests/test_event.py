@@ -36,3 +36,14 @@ def test_the_envelope_status_counts_as_much_as_the_model_status() -> None:
 ])
 def test_other_requests_keep_the_analyzer_action(action: str, status: str | None) -> None:
     assert applied(action, status).action == action
+
+
+def test_an_event_summary_drops_a_trailing_unknown_value() -> None:
+    from logsentry.analysis.summary import summarize
+
+    assert summarize("process_started", {"process.name": "base64"}, "type=SYSCALL") == \
+        "base64 ran"
+    assert summarize("process_started", {"process.name": "sh", "process.command_line": "sh -c x"},
+                     "type=SYSCALL") == "sh ran sh -c x"
+    # Nothing known: the line tells more than a summary of question marks.
+    assert summarize("process_started", {}, "type=SYSCALL comm=x") == "type=SYSCALL comm=x"

@@ -183,6 +183,16 @@ def test_events_survive_the_trip_through_the_topic_with_their_time_and_labels() 
     assert decode_event("not json", 0.0) is None
 
 
+def test_a_decoded_records_event_code_and_provider_survive_the_topic() -> None:
+    event = Event(message="<Event ...>", received=T0, action="login_failed",
+                  fields={"event.code": "4625", "event.provider": "Microsoft-Windows-Security",
+                          "source.ip": "192.0.2.8"})
+    back = decode_event(encode_event(event).decode(), received=T0)
+    assert back is not None
+    assert back.action == "login_failed"
+    assert back.fields == event.fields  # not event.category/type/outcome: the action's
+
+
 def test_an_event_too_big_for_a_kafka_record_is_cut_not_stuck() -> None:
     event = Event(message="A" * 3_000_000, received=T0)
     value = encode_event(event)

@@ -33,4 +33,6 @@ def summarize(action: str, fields: dict[str, Any], message: str) -> str:
     # A summary full of "?" tells less than the line itself.
     if missing and text.count("?") > 1:
         return message[:200]
-    return text.replace(" from ?", "").replace(" for ?", "")
+    text = text.replace(" from ?", "").replace(" for ?", "")
+    # "base64 ran ?": a raw audit record has no command line; the rest still says it.
+    return text[:-2] if text.endswith(" ?") else text

@@ -18,6 +18,7 @@ from logsentry.event import Event
 
 # Top-level keys of the ECS document that are not flat event fields.
 _RESERVED = frozenset({"@timestamp", "message", "line", "event", "logsentry"})
+_ACTION_DERIVED = frozenset({"action", "category", "type", "outcome"})
 
 
 # Kafka brokers reject records over `message.max.bytes` (1 MB by default):
@@ -64,6 +65,11 @@ def decode_event(value: str, received: float) -> Event | None:
         action = meta.get("action")
         if isinstance(action, str) and action in ACTIONS:
             event.action = action
+        for key, child in meta.items():
+            # A decoded record's own event fields (event.code, event.provider) travel on;
+            # category, type and outcome follow from the action.
+            if key not in _ACTION_DERIVED:
+                _flatten(child, f"event.{key}", event.fields)
     extra = doc.get("logsentry")
     if isinstance(extra, dict):
         event.template = str(extra.get("template", ""))
