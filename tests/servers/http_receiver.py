@@ -59,7 +59,8 @@ class HttpReceiver:
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("POST", "/{tail:.*}", self.handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        # A stop never waits out aiohttp's 60 s grace for a sink's request in flight.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
         await site.start()
