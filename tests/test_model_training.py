@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,37 @@ def test_pieces_outside_partial_spans_carry_no_token_loss() -> None:
                       {t: i for i, t in enumerate(TAGS)})
     assert tags.count(IGNORE) == len(tags) - 1
     assert TAGS[tags[5]] == "B-source.ip"
+
+
+def test_a_side_loss_is_added_at_every_step_with_the_runs_tokenizer() -> None:
+    calls: list[int] = []
+    seen: list[LogTokenizer] = []
+
+    def side(tokenizer: LogTokenizer) -> Callable[[LogTagger], torch.Tensor]:
+        seen.append(tokenizer)
+
+        def loss(network: LogTagger) -> torch.Tensor:
+            calls.append(1)
+            # A term that pulls every weight towards zero: it must change the result.
+            return 0.5 * torch.stack([p.pow(2).sum() for p in network.parameters()]).sum()
+
+        return loss
+
+    config = TrainingConfig(**{**TINY.to_dict(), "epochs": 2})
+    examples = hand_examples(64, 5)
+    plain = train(examples, config)
+    with_side = train(examples, config, side_loss=side)
+    assert seen == [with_side.tokenizer]
+    assert len(calls) == with_side.steps == plain.steps
+    def norm(network: LogTagger) -> float:
+        return float(torch.stack([p.detach().pow(2).sum() for p in network.parameters()]).sum())
+
+    assert norm(with_side.network) < norm(plain.network)
+
+
+def test_distilling_without_a_teacher_in_the_work_folder_says_what_to_run(tmp_path: Path) -> None:
+    from logsentry.model.distill.side_loss import TeacherMissing, teacher_side_loss
+    from logsentry.model.distill.student import DistillConfig
+
+    with pytest.raises(TeacherMissing, match="logsentry model distill"):
+        teacher_side_loss(tmp_path, 13, DistillConfig(), print)

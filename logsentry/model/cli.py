@@ -55,6 +55,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                        help="stop training (and still save) after this many minutes")
     train.add_argument("--no-eval", action="store_true",
                        help="skip the evaluation on ../shared/datasets after training")
+    train.add_argument("--teacher", type=Path, metavar="WORK",
+                       help="distil: add the fine-tuned teacher of `logsentry model distill"
+                            " --work WORK` (line distributions on unlabelled lines)")
+    train.add_argument("--temperature", type=float, default=1.0,
+                       help="with --teacher: distillation temperature")
+    train.add_argument("--line-kd-confidence", type=float, default=0.9,
+                       help="with --teacher: distil a line only where the teacher's top action"
+                            " is at least this likely")
+    train.add_argument("--unlabelled-batch", type=int, default=32,
+                       help="with --teacher: unlabelled lines added to every step")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("eval", help="evaluate a model on ../shared/datasets")
@@ -130,7 +140,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     rng.shuffle(corpus)
     _say(f"data: {len(train_set)} synthetic + {len(real)} real training examples,"
          f" {len(dev)} dev, {time.monotonic() - started:.0f}s")
-    result = train(corpus, config, progress=_say)
+    side_loss = None
+    distilled: dict[str, Any] | None = None
+    if args.teacher is not None:
+        from logsentry.model.distill.side_loss import teacher_side_loss
+        from logsentry.model.distill.student import DistillConfig
+
+        kd = DistillConfig(seed=args.seed, temperature=args.temperature,
+                           line_kd_confidence=args.line_kd_confidence,
+                           unlabelled_batch=args.unlabelled_batch, token_kd="none",
+                           context=args.context)
+        side_loss, distilled = teacher_side_loss(args.teacher, args.seed, kd, _say)
+    result = train(corpus, config, progress=_say, side_loss=side_loss)
     out: Path = args.out
     staging = out.with_name(out.name + ".staging")
     if staging.exists():
@@ -141,6 +162,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "real_examples": len(real), "held_out": sorted(held_out_families()),
         "quantize": False,
     }
+    if distilled is not None:
+        meta["distilled_from"] = distilled
     save_model(staging, result.network, result.tokenizer, meta)
     loaded = load_model(staging)
     fp32 = example_metrics(ModelAnalyzer(loaded, cache_size=0, quantize=False), dev)

@@ -190,11 +190,18 @@ class TrainingResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+# Given the run's tokenizer, a loss to add at every step (`distill.pipeline.teacher_side_loss`:
+# the teacher's line distributions on a batch of unlabelled lines).
+SideLoss = Callable[[LogTokenizer], Callable[[LogTagger], torch.Tensor]]
+
+
 def train(
     examples: Sequence[Example], config: TrainingConfig,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, side_loss: SideLoss | None = None,
 ) -> TrainingResult:
-    """Build the tokenizer from `examples`, then train a fresh network on them."""
+    """Build the tokenizer from `examples`, then train a fresh network on them. With
+    `side_loss`, every step adds its term; the labelled batches are the very same as without
+    (their random stream is untouched), so the run without is the control."""
     say = progress or log.info
     random.seed(config.seed)
     torch.manual_seed(config.seed)
@@ -212,6 +219,7 @@ def train(
     network = LogTagger(net_config, lean=False)
     init_weights(network)
     items = encode_examples(examples, tokenizer, net_config)
+    extra = side_loss(tokenizer) if side_loss is not None else None
     say(f"encoded {len(items)} examples, vocab {tokenizer.vocab_size},"
         f" {time.monotonic() - started:.1f}s")
     steps_per_epoch = math.ceil(len(items) / config.batch_size)
@@ -237,6 +245,8 @@ def train(
                 break
             batch = collate(batch_items)
             loss = batch_loss(network, batch, config.action_weight)
+            if extra is not None:
+                loss = loss + extra(network)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)

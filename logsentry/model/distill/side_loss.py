@@ -1,0 +1,90 @@
+"""The teacher beside a full training run: `logsentry model train --teacher WORK`.
+
+The shipped model is trained by `logsentry model train` on 100,000 generated and the
+real training lines. Distilling it means the same run, same labelled batches, plus at
+every step a batch of unlabelled lines whose line distributions (the action head) come
+from the fine-tuned teacher that `logsentry model distill --work WORK` left in `WORK`,
+where the teacher is at least `line_kd_confidence` sure. Token distributions are not
+distilled (`distill.student`: the CPU teacher is the weaker entity tagger). The run
+without `--teacher` is the control.
+
+The teacher's logits over the unlabelled corpus are cached in `WORK` under the corpus
+digest, so a changed corpus is relabelled, never silently misaligned.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from logsentry.model.distill.corpus import CorpusSizes, build_corpus
+from logsentry.model.distill.pipeline import corpus_digest
+from logsentry.model.distill.student import (
+    DistillConfig,
+    StudentItem,
+    _endless_batches,
+    attach_soft,
+    distill_loss,
+    unlabelled_item,
+)
+from logsentry.model.distill.teacher import TEACHER_FILE, SoftTargets, load_teacher, soft_targets
+from logsentry.model.network import LogTagger
+from logsentry.model.tokenizer import LogTokenizer
+from logsentry.model.training import SideLoss, collate
+
+Progress = Callable[[str], None]
+
+
+class TeacherMissing(RuntimeError):
+    """`WORK` holds no fine-tuned teacher."""
+
+
+def teacher_side_loss(work: Path, seed: int, config: DistillConfig, say: Progress,
+                      infer_max_tokens: int = 128) -> tuple[SideLoss, dict[str, object]]:
+    """The side loss of a distilled training run, and what it was made of (for the model's
+    metadata). Computes and caches the teacher's logits over the unlabelled corpus."""
+    teacher_dir = work / "teacher"
+    if not (teacher_dir / TEACHER_FILE).is_file():
+        raise TeacherMissing(
+            f"{teacher_dir}: no fine-tuned teacher; run `logsentry model distill --work {work}"
+            " --out DIR` first")
+    corpus = build_corpus(seed, CorpusSizes())
+    digest = corpus_digest(corpus)["unlabelled"]
+    folder = work / f"soft-unlabelled-{digest}"
+    if (folder / "action_logits.npy").is_file():
+        say(f"teacher logits: reusing {folder}")
+        soft = SoftTargets.load(folder)
+    else:
+        teacher, tokens, _ = load_teacher(teacher_dir)
+        soft = soft_targets(teacher, tokens, corpus.unlabelled, max_tokens=infer_max_tokens,
+                            progress=say)
+        soft.save(folder)
+    teacher_meta = json.loads((teacher_dir / TEACHER_FILE).read_text(encoding="utf-8"))
+    origin = {"teacher": str(teacher_dir),
+              "teacher_data": teacher_meta.get("meta", {}).get("fingerprint", {}).get("data"),
+              "unlabelled": len(corpus.unlabelled), "unlabelled_digest": digest,
+              "unlabelled_origins": corpus.unlabelled_origins, "kd": config.to_dict()}
+    lines = corpus.unlabelled
+
+    def for_tokenizer(tokenizer: LogTokenizer) -> Callable[[LogTagger], torch.Tensor]:
+        items = [StudentItem(unlabelled_item(tokenizer, text), soft, i)
+                 for i, text in enumerate(lines)]
+        by_encoded = {id(item.encoded): item for item in items}
+        # Its own random stream: the labelled batches stay exactly the control's.
+        batches = _endless_batches([item.encoded for item in items], config.unlabelled_batch,
+                                   random.Random(seed + 1))
+
+        def loss(network: LogTagger) -> torch.Tensor:
+            chunk = next(batches)
+            batch = collate(chunk)
+            attach_soft(batch, [by_encoded[id(e)] for e in chunk])
+            total, _, _ = distill_loss(network, batch, config)
+            return total
+
+        return loss
+
+    return for_tokenizer, origin
