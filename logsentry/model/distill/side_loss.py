@@ -26,9 +26,9 @@ from logsentry.model.distill.pipeline import corpus_digest
 from logsentry.model.distill.student import (
     DistillConfig,
     StudentItem,
-    _endless_batches,
     attach_soft,
     distill_loss,
+    endless_batches,
     unlabelled_item,
 )
 from logsentry.model.distill.teacher import TEACHER_FILE, SoftTargets, load_teacher, soft_targets
@@ -75,7 +75,7 @@ def teacher_side_loss(work: Path, seed: int, config: DistillConfig, say: Progres
                  for i, text in enumerate(lines)]
         by_encoded = {id(item.encoded): item for item in items}
         # Its own random stream: the labelled batches stay exactly the control's.
-        batches = _endless_batches([item.encoded for item in items], config.unlabelled_batch,
+        batches = endless_batches([item.encoded for item in items], config.unlabelled_batch,
                                    random.Random(seed + 1))
 
         def loss(network: LogTagger) -> torch.Tensor:

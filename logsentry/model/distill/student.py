@@ -181,7 +181,7 @@ def distill_loss(
     return total, float(hard.detach()), float(soft.detach())
 
 
-def _endless_batches(
+def endless_batches(
     items: Sequence[EncodedExample], batch_size: int, rng: random.Random,
 ) -> Iterator[list[EncodedExample]]:
     """Length-bucketed batches of `items`, reshuffled at every pass, without end."""
@@ -244,7 +244,7 @@ def train_student(
         else max(0.02, (total - s) / max(1, total - warmup)))
     by_encoded = {id(item.encoded): item for item in (*items, *extra)}
     # Its own random stream: the labelled batches stay exactly the control's.
-    extra_batches = _endless_batches([i.encoded for i in extra], config.unlabelled_batch,
+    extra_batches = endless_batches([i.encoded for i in extra], config.unlabelled_batch,
                                      random.Random(config.seed + 1)) if extra else None
     network.train()
     step = 0
