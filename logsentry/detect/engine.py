@@ -19,6 +19,7 @@ from logsentry.detect.group import (
     SEEN_BYTES,
     TIME_BYTES,
     VALUE_BYTES,
+    GroupKey,
     GroupState,
     SampleMemo,
     sample_ecs,
@@ -40,11 +41,6 @@ from logsentry.detect.summary import (
     values_text,
 )
 from logsentry.event import Event
-
-# A group's key in `RuleEngine.groups`: the value itself for a rule grouped by one
-# field (a str is never tracked by the garbage collector and needs no tuple per
-# event), else the tuple of values. `GroupState.key` is always the tuple.
-GroupKey = str | None | tuple[str | None, ...]
 
 
 class CompiledSelection:
@@ -210,7 +206,7 @@ class RuleEngine:
         groups = self.groups
         group = groups.get(key)
         if group is None:
-            group = GroupState(key if isinstance(key, tuple) else (key,), when)
+            group = GroupState(key, when)
             groups[key] = group
         else:
             groups.move_to_end(key)

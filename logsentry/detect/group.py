@@ -25,6 +25,11 @@ SAMPLE_BASE_BYTES = 400  # one retained sample: the tuple, its scalars, the JSON
 # Most distinct values a group remembers per summary field ({distinct.x}).
 DISTINCT_CAP = 100
 
+# A group's key in `RuleEngine.groups`: the value itself for a rule grouped by one
+# field (a str is never tracked by the garbage collector and needs no tuple per
+# event), else the tuple of values. `GroupState.key` is always the tuple.
+GroupKey = str | None | tuple[str | None, ...]
+
 # A contributing event as kept in state: a flat tuple of immutable values, which
 # the garbage collector stops tracking (thousands of groups each holding Event
 # objects and dicts made collections, not correlation, the main cost).
@@ -122,14 +127,17 @@ class GroupState:
     """
 
     __slots__ = (
-        "alerts", "count", "distinct", "extra_bytes", "first", "key", "last", "learn_until",
-        "samples",
+        "alerts", "count", "distinct", "extra_bytes", "first", "group_key", "last",
+        "learn_until", "samples",
         "seen", "size", "step", "step_counts", "suppressed", "suppressed_until", "times",
         "touched", "values",
     )
 
-    def __init__(self, key: tuple[str | None, ...], now: float) -> None:
-        self.key = key
+    def __init__(self, key: GroupKey, now: float) -> None:
+        # The key as the rule's groups are indexed by it (see GroupKey): a group
+        # of a rule grouped by one field holds no tuple of its own (one object
+        # fewer per group for the garbage collector to count and visit).
+        self.group_key = key[0] if isinstance(key, tuple) and len(key) == 1 else key
         self.first = now
         self.last = now
         self.count = 0
@@ -155,6 +163,12 @@ class GroupState:
         self.touched = 0
         self.size = 0
         self.extra_bytes = 0  # samples and distinct-value sets, kept up to date
+
+    @property
+    def key(self) -> tuple[str | None, ...]:
+        """The group's values, one per `group_by` field."""
+        key = self.group_key
+        return key if isinstance(key, tuple) else (key,)
 
     def reset_window(self) -> None:
         """Start a new correlation window (after an alert or when the old one lapsed)."""

@@ -186,6 +186,17 @@ class _Builder:
                 return f"({read} {op} _ABSENT)"
             present = self.flag(f"{read} not in _ABSENT")
             return f"(not {present})" if test.exists is False else present
+        if _DERIVED_READS.get(name, ("", ""))[1] == "decode_percent({})":
+            # decode_percent() gives None for anything but text and non-empty text for
+            # non-empty text: the value tests run on the decoded text only where the
+            # field itself is non-empty text (most lines have no URL: one local read).
+            base = self.read(_DERIVED_READS[name][0])
+            assert base is not None and base.isidentifier()
+            base_kind = self.flag(f"({base} != '') if type({base}) is str else None")
+            self.counter += 1
+            value = f"_v{self.counter}"
+            inline = " and ".join(self._value_tests(test, name, value, value, None))
+            return f"({base_kind} and ({value} := {read}) != '' and {inline})"
         # A plain read's kind, once per event: True for non-empty text, False for
         # empty text, None for anything else (a number, a list, None).
         kind = (self.flag(f"({read} != '') if type({read}) is str else None")
