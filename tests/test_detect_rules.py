@@ -192,12 +192,21 @@ def test_one_matcher_for_many_rules_agrees_with_each_rule_alone_on_odd_values() 
         {"where": {"code": {"equals": 404}, "event.outcome": "failure"}},
         {"where": {"user.name": {"like": "a<*>n"}, "code": {"exists": False}}},
         {"where": {"event.category": "web"}},
+        # Decoded reads on their own (a URL that is a number, a list, empty), absent
+        # ones, and a negated decoded test: the field's kind is read once per event.
+        {"where": {"url.decoded": {"in": ["/x?q=<script>", "404"]}}},
+        {"where": {"url.decoded": {"exists": False}, "message.decoded": {"contains": "PASSWD",
+                                                                         "ignore_case": True}}},
+        {"where": {"message": {"exists": True}},
+         "not": [{"url.decoded": {"regex": "script|select"}}, {"code": {"in": [404, "200"]}}]},
+        {"where": {"source.ip": {"exists": False}, "user.name": {"exists": True}}},
     )]
     values = [None, "", "root", "ROOT", "admin", 404, 404.0, 200, 400, 499, 500, True, False, 2**61,
               2**53 + 1, -(2**53) - 1, "404", "4e2", ["x", "root"], ("admin",), [], "10.1.2.3",
               "192.0.2.1", "%27%20UNION%20SELECT%20", "/x?q=%3Cscript%3E", "a..n", 1.5]
     messages = ["", "GET /../../etc/passwd HTTP/1.1", "kernel: SegFault at 0 ip",
-                "core dump in x", "${JNDI:ldap://x}", "plain", "GET /%2e%2e/etc/passwd"]
+                "core dump in x", "${JNDI:ldap://x}", "plain", "GET /%2e%2e/etc/passwd",
+                "GET /%2E%2E/ETC/PASSWD"]
     rng = random.Random(3)
     matcher = compile_matcher(selections)
     for index in range(3000):
