@@ -38,6 +38,8 @@ from logsentry.sources.base import LineBatch, Source
 log = structlog.get_logger(__name__)
 
 # Seconds between detection ticks (time-driven rules, suppression flushes).
+# Events handed to the detection thread at once, at most (see `Pipeline._coalesce`).
+DETECT_BATCH = 512
 TICK_SECONDS = 1.0
 
 
@@ -248,6 +250,9 @@ class Pipeline:
                 item = EventBatch([], [])
             if item is None:
                 break
+            ended = False
+            if detector is not None and item.events and not self._events.empty():
+                item, ended = self._coalesce(item)
             if detector is not None:
                 item.alerts = await loop.run_in_executor(
                     self._detect_thread, self._detect, detector, item.events
@@ -263,12 +268,29 @@ class Pipeline:
                 next_tick = time.monotonic() + TICK_SECONDS
             if item.events or item.alerts or item.commits:
                 await self._out.put(item)
+            if ended:
+                break
         if detector is not None:
             # Flush what time-driven rules hold, so finite replays report it.
             alerts = await loop.run_in_executor(self._detect_thread, self._tick, detector)
             if alerts:
                 await self._out.put(EventBatch([], [], alerts))
         await self._out.put(None)
+
+    def _coalesce(self, first: EventBatch) -> tuple[EventBatch, bool]:
+        """`first` and the batches queued behind it (up to `DETECT_BATCH` events) as one, and
+        whether the end of input was among them. Handing a batch to the detection thread
+        costs about 0.5 µs a line at 64 lines and 0.07 at 512; `Detector.process` costs the
+        same per line either way. Order is kept: events, then their commits."""
+        events, commits, alerts = list(first.events), list(first.commits), list(first.alerts)
+        while len(events) < DETECT_BATCH and not self._events.empty():
+            more = self._events.get_nowait()
+            if more is None:
+                return EventBatch(events, commits, alerts), True
+            events += more.events
+            commits += more.commits
+            alerts += more.alerts
+        return EventBatch(events, commits, alerts), False
 
     @staticmethod
     def _detect(detector: Detector, events: list[Event]) -> list[Alert]:
