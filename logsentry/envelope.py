@@ -26,6 +26,7 @@ import orjson
 
 from logsentry.event import Event, typed_field
 from logsentry.records.dispatch import RECORD_STARTS, decode_json, decode_line
+from logsentry.records.panos import decode_panos, find_panos
 from logsentry.records.record import apply_record
 
 _MONTHS = {m: i for i, m in enumerate(
@@ -63,6 +64,7 @@ _NGINX_ERROR_CLIENT = re.compile(r", client: (?P<client>[0-9A-Fa-f.:]{2,45}), se
 _FLOW = re.compile(
     r"(?<![\w.:])(?P<sip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(?P<sport>\d{1,5})"
     r" ?-> ?(?P<dip>\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(?P<dport>\d{1,5})(?![\w.])")
+_DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,253}")
 # Methods a JSON record may spell in lower case ("method": "post", Node/hapi loggers).
 _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS",
                            "TRACE", "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE",
@@ -142,6 +144,19 @@ class EnvelopeParser:
             _nginx_error_client(event, body)
         if "->" in body:
             _flow(event, body)
+        # A syslog line that named its program (the hot path) is no PAN-OS record: the
+        # firewall's header has no `tag:` (and RFC 5424's app-name is "-").
+        start = find_panos(line) if "process.name" not in event.fields else -1
+        if start >= 0:
+            # A PAN-OS CSV record after whatever header the firewall's syslog put before it
+            # (`logsentry.records.panos`): its columns beat anything read from the header.
+            record = decode_panos(line[start:])
+            if record is not None:
+                apply_record(event, record, replace=True)
+                # The firewall's name is the word its syslog header put right before.
+                words = line[:start].split()
+                if words and "host.name" not in event.fields and _DEVICE.fullmatch(words[-1]):
+                    event.fields["host.name"] = words[-1]
         if "\x1b" in event.body:
             # Colour codes of console loggers (docker, Node, NestJS) split an address from
             # its words for the model; the raw line keeps them.
