@@ -286,3 +286,13 @@ def test_numeric_equals_and_in_compare_ints_as_their_text_would() -> None:
         for value in values:
             event = Event(message="m", fields={"status": value})
             assert select(event) == closure(event), (spec, value)
+
+
+def test_a_summary_placeholder_with_alternatives_takes_the_first_with_a_value() -> None:
+    from logsentry.detect.summary import render_summary
+
+    values = {"event.provider": "Microsoft-Windows-Security-Auditing", "count": 6}
+    text = render_summary("Brute force on {process.name|event.provider}: {count} ({user.name})",
+                          values.get)
+    assert text == "Brute force on Microsoft-Windows-Security-Auditing: 6 (?)"
+    assert render_summary("{process.name|event.provider}", {"process.name": "sshd"}.get) == "sshd"

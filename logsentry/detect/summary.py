@@ -5,7 +5,8 @@ previous suppression, carried into this alert), `{total}` (both), `{duration}`
 ("2 minutes"), `{start}`/`{end}` (ISO times), `{rule.id}`, `{rule.title}`,
 `{severity}`, `{distinct.F}` (how many distinct values of field F),
 `{values.F}` (the first few of them) and any field name `{F}`: the group's value,
-else the value on the event that raised the alert. Unknown values print as "?".
+else the value on the event that raised the alert; `{F|G}` is the first of them with a
+value. Unknown values print as "?".
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ _LISTED_VALUES = 5
 
 
 def render_summary(template: str, lookup: Callable[[str], Any]) -> str:
-    """Replace every `{name}` by `lookup(name)` (None prints as "?")."""
+    """Replace every `{name}` by `lookup(name)`; `{a|b}` is the first of a, b that has a
+    value (a Windows logon has no `process.name`, its `event.provider` says where it
+    failed); none prints as "?"."""
 
     def fill(match: re.Match[str]) -> str:
-        value = lookup(match.group(1).strip())
-        return "?" if value is None or value == "" else str(value)
+        for name in match.group(1).split("|"):
+            value = lookup(name.strip())
+            if value is not None and value != "":
+                return str(value)
+        return "?"
 
     return _PLACEHOLDER.sub(fill, template)
 
