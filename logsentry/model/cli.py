@@ -65,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                             " is at least this likely")
     train.add_argument("--unlabelled-batch", type=int, default=32,
                        help="with --teacher: unlabelled lines added to every step")
+    train.add_argument("--teach-labelled", action="store_true",
+                       help="with --teacher: the side batches also draw from the training"
+                            " lines themselves (the teacher's logits over all of them)")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("eval", help="evaluate a model on ../shared/datasets")
@@ -150,7 +153,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                            line_kd_confidence=args.line_kd_confidence,
                            unlabelled_batch=args.unlabelled_batch, token_kd="none",
                            context=args.context)
-        side_loss, distilled = teacher_side_loss(args.teacher, args.seed, kd, _say)
+        side_loss, distilled = teacher_side_loss(
+            args.teacher, args.seed, kd, _say,
+            labelled=[e.text for e in corpus] if args.teach_labelled else ())
     result = train(corpus, config, progress=_say, side_loss=side_loss)
     out: Path = args.out
     staging = out.with_name(out.name + ".staging")

@@ -8,21 +8,24 @@ where the teacher is at least `line_kd_confidence` sure. Token distributions are
 distilled (`distill.student`: the CPU teacher is the weaker entity tagger). The run
 without `--teacher` is the control.
 
-The teacher's logits over the unlabelled corpus are cached in `WORK` under the corpus
-digest, so a changed corpus is relabelled, never silently misaligned.
+With `--teach-labelled` the side batches also draw from the run's own training lines
+(the labels still count in the labelled batches; the side batches add the teacher's line
+distributions over them). The teacher's logits over the side lines are cached in `WORK`
+under a digest of those lines, so a changed corpus is relabelled, never silently
+misaligned.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
 from logsentry.model.distill.corpus import CorpusSizes, build_corpus
-from logsentry.model.distill.pipeline import corpus_digest
 from logsentry.model.distill.student import (
     DistillConfig,
     StudentItem,
@@ -44,31 +47,34 @@ class TeacherMissing(RuntimeError):
 
 
 def teacher_side_loss(work: Path, seed: int, config: DistillConfig, say: Progress,
-                      infer_max_tokens: int = 128) -> tuple[SideLoss, dict[str, object]]:
+                      infer_max_tokens: int = 128, labelled: Sequence[str] = (),
+                      ) -> tuple[SideLoss, dict[str, object]]:
     """The side loss of a distilled training run, and what it was made of (for the model's
-    metadata). Computes and caches the teacher's logits over the unlabelled corpus."""
+    metadata). Its lines: the distillation corpus's unlabelled lines, plus `labelled` (the
+    run's own training texts, taught again by the teacher's line distributions). Computes
+    and caches the teacher's logits over them."""
     teacher_dir = work / "teacher"
     if not (teacher_dir / TEACHER_FILE).is_file():
         raise TeacherMissing(
             f"{teacher_dir}: no fine-tuned teacher; run `logsentry model distill --work {work}"
             " --out DIR` first")
     corpus = build_corpus(seed, CorpusSizes())
-    digest = corpus_digest(corpus)["unlabelled"]
-    folder = work / f"soft-unlabelled-{digest}"
+    lines = [*corpus.unlabelled, *labelled]
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    folder = work / f"soft-side-{digest}"
     if (folder / "action_logits.npy").is_file():
         say(f"teacher logits: reusing {folder}")
         soft = SoftTargets.load(folder)
     else:
         teacher, tokens, _ = load_teacher(teacher_dir)
-        soft = soft_targets(teacher, tokens, corpus.unlabelled, max_tokens=infer_max_tokens,
-                            progress=say)
+        soft = soft_targets(teacher, tokens, lines, max_tokens=infer_max_tokens, progress=say)
         soft.save(folder)
     teacher_meta = json.loads((teacher_dir / TEACHER_FILE).read_text(encoding="utf-8"))
     origin = {"teacher": str(teacher_dir),
               "teacher_data": teacher_meta.get("meta", {}).get("fingerprint", {}).get("data"),
-              "unlabelled": len(corpus.unlabelled), "unlabelled_digest": digest,
-              "unlabelled_origins": corpus.unlabelled_origins, "kd": config.to_dict()}
-    lines = corpus.unlabelled
+              "unlabelled": len(corpus.unlabelled), "labelled": len(labelled),
+              "lines_digest": digest, "unlabelled_origins": corpus.unlabelled_origins,
+              "kd": config.to_dict()}
 
     def for_tokenizer(tokenizer: LogTokenizer) -> Callable[[LogTagger], torch.Tensor]:
         items = [StudentItem(unlabelled_item(tokenizer, text), soft, i)
