@@ -142,11 +142,12 @@ class EnvelopeParser:
             _request_line(event, body)
         if ", client: " in body:
             _nginx_error_client(event, body)
-        if "->" in body:
+        if ">" in body and "->" in body:  # ">" alone is a fast scan; "-" is everywhere
             _flow(event, body)
         # A syslog line that named its program (the hot path) is no PAN-OS record: the
         # firewall's header has no `tag:` (and RFC 5424's app-name is "-").
-        start = find_panos(line) if "process.name" not in event.fields else -1
+        start = find_panos(line) if "process.name" not in event.fields and (
+            ",THREAT," in line or ",TRAFFIC," in line) else -1
         if start >= 0:
             # A PAN-OS CSV record after whatever header the firewall's syslog put before it
             # (`logsentry.records.panos`): its columns beat anything read from the header.

@@ -30,10 +30,8 @@ _DENIED = ("deny", "drop", "reset-client", "reset-server", "reset-both", "block"
 
 
 def find_panos(line: str) -> int:
-    """Where a PAN-OS THREAT/TRAFFIC record starts in `line`, or -1. Cheap on other lines:
-    two bounded substring searches."""
-    if line.find(",THREAT,", 0, _SCAN) < 0 and line.find(",TRAFFIC,", 0, _SCAN) < 0:
-        return -1
+    """Where a PAN-OS THREAT/TRAFFIC record starts in `line`, or -1. (The envelope asks only
+    lines holding `,THREAT,` or `,TRAFFIC,`: two `in` tests are cheaper than this call.)"""
     match = _START.search(line, 0, _SCAN)
     return -1 if match is None else match.start()
 
