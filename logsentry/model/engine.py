@@ -40,6 +40,7 @@ from logsentry.analysis.result import INTEGER_FIELDS, Analysis
 from logsentry.metrics import CACHE_LOOKUPS
 from logsentry.model.artifacts import LoadedModel, load_model
 from logsentry.model.location import default_model_dir
+from logsentry.model.template import WILDCARD, canonical_template
 from logsentry.model.tokenizer import PAD, Encoded, Piece, piece_bounds
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 _DIGITS = re.compile(r"\d+")
-WILDCARD = "<*>"
 _CACHE_HITS = CACHE_LOOKUPS.labels("hit")
 _CACHE_MISSES = CACHE_LOOKUPS.labels("miss")
 
@@ -80,11 +80,17 @@ _NAMED_ADDRESS = re.compile(r" ?[\[(]([0-9A-Fa-f.:]{2,45})[\])]")
 
 def template_wild(text: str, pieces: Sequence[Piece]) -> tuple[bool, ...]:
     """Per piece, whether the template has a wildcard there whatever the model's tag: kinds
-    that are always values, and any piece holding a digit (`core.4505`, `conn17`, `ens2`
+    that are always values, any piece holding a digit (`core.4505`, `conn17`, `ens2`
     vary between the lines of one event far more often than they tell two events apart;
-    Drain masks them too)."""
-    return tuple(piece.kind in TEMPLATE_WILD_KINDS
-                 or not _DIGIT_CHARS.isdisjoint(text[piece.start:piece.end]) for piece in pieces)
+    Drain masks them too), and a dotted name written with a port (`github.com:443`)."""
+    wild = [piece.kind in TEMPLATE_WILD_KINDS
+            or not _DIGIT_CHARS.isdisjoint(text[piece.start:piece.end]) for piece in pieces]
+    for i in range(len(pieces) - 2):
+        name, colon, port = pieces[i], pieces[i + 1], pieces[i + 2]
+        if (name.kind == "dotted" and colon.start == name.end and port.start == colon.end
+                and port.kind == "num" and text[colon.start:colon.end] == ":"):
+            wild[i] = True
+    return tuple(wild)
 
 
 class LRUCache(Generic[K, V]):
@@ -243,7 +249,7 @@ def build_analysis(
         action=labels.action, fields=fields,
         # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
         # event of "Invalid user <*>", as a whitespace-splitting parser like Drain sees it.
-        template=" ".join("".join(template_parts).split()),
+        template=canonical_template(" ".join("".join(template_parts).split())),
         confidence=labels.confidence, timestamp=timestamp)
 
 
