@@ -201,3 +201,28 @@ def test_distilling_without_a_teacher_in_the_work_folder_says_what_to_run(tmp_pa
 
     with pytest.raises(TeacherMissing, match="logsentry model distill"):
         teacher_side_loss(tmp_path, 13, DistillConfig(), print)
+
+
+def test_head_only_line_distillation_moves_the_line_head_and_never_the_encoder() -> None:
+    from logsentry.model.distill.side_loss import head_only_line_loss
+    from logsentry.model.distill.student import DistillConfig
+    from logsentry.model.training import collate, encode_examples
+
+    examples = hand_examples(8, 3)
+    tokenizer = LogTokenizer.build([e.text for e in examples], min_count=1)
+    config = NetworkConfig(n_words=tokenizer.vocab_size, n_shapes=N_SHAPES, n_spaces=N_SPACES,
+                           hidden=16, layers=1, heads=2, intermediate=32, context=1)
+    network = LogTagger(config, lean=False)
+    init_weights(network)
+    batch = collate(encode_examples(examples, tokenizer, config))
+    # A teacher sure of one action for every line.
+    batch["soft_actions"] = torch.full((len(examples), len(config.actions)), -10.0)
+    batch["soft_actions"][:, 1] = 10.0
+    batch["soft_lines"] = torch.ones(len(examples), dtype=torch.bool)
+    loss = head_only_line_loss(network, batch, DistillConfig(line_kd_confidence=0.9))
+    assert float(loss) > 0
+    loss.backward()  # type: ignore[no-untyped-call]
+    assert network.action_head.weight.grad is not None
+    assert float(network.action_head.weight.grad.abs().sum()) > 0
+    encoder = [p for name, p in network.named_parameters() if not name.startswith("action_head")]
+    assert all(p.grad is None for p in encoder)

@@ -68,6 +68,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--teach-labelled", action="store_true",
                        help="with --teacher: the side batches also draw from the training"
                             " lines themselves (the teacher's logits over all of them)")
+    train.add_argument("--line-kd-head-only", action="store_true",
+                       help="with --teacher: teach the line distributions to the line head"
+                            " alone (the shared encoder learns from the hard labels only)")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("eval", help="evaluate a model on ../shared/datasets")
@@ -152,7 +155,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         kd = DistillConfig(seed=args.seed, temperature=args.temperature,
                            line_kd_confidence=args.line_kd_confidence,
                            unlabelled_batch=args.unlabelled_batch, token_kd="none",
-                           context=args.context)
+                           context=args.context, line_kd_head_only=args.line_kd_head_only)
         side_loss, distilled = teacher_side_loss(
             args.teacher, args.seed, kd, _say,
             labelled=[e.text for e in corpus] if args.teach_labelled else ())

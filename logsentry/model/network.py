@@ -97,13 +97,22 @@ class LogTagger(nn.Module):
         mask: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Tag logits `[B, T, tags]` and action logits `[B, actions]`; `mask`: 1 on pieces."""
+        hidden = self.encode(words, shapes, spaces, mask)
+        return self.token_head(hidden), self.action_head(hidden[:, 0])
+
+    def encode(
+        self, words: torch.Tensor, shapes: torch.Tensor, spaces: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """The encoder's last hidden states `[B, T, hidden]`, before both heads."""
         embeds = (
             self.word_embeddings(words) + self.shape_embeddings(shapes)
             + self.space_embeddings(spaces))
         if self.context_mix is not None:
             embeds = embeds + self.context_mix(local_context(embeds, mask, self.config.context))
-        hidden = self.bert(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        return self.token_head(hidden), self.action_head(hidden[:, 0])
+        out = self.bert(inputs_embeds=embeds, attention_mask=mask)
+        hidden: torch.Tensor = out.last_hidden_state
+        return hidden
 
 
 def local_context(embeds: torch.Tensor, mask: torch.Tensor, radius: int) -> torch.Tensor:

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from logsentry.model.distill.corpus import CorpusSizes, build_corpus
+from logsentry.model.distill.kd_loss import kd_loss
 from logsentry.model.distill.student import (
     DistillConfig,
     StudentItem,
@@ -88,9 +89,29 @@ def teacher_side_loss(work: Path, seed: int, config: DistillConfig, say: Progres
             chunk = next(batches)
             batch = collate(chunk)
             attach_soft(batch, [by_encoded[id(e)] for e in chunk])
+            if config.line_kd_head_only:
+                return head_only_line_loss(network, batch, config)
             total, _, _ = distill_loss(network, batch, config)
             return total
 
         return loss
 
     return for_tokenizer, origin
+
+
+def head_only_line_loss(network: LogTagger, batch: dict[str, torch.Tensor],
+                        config: DistillConfig) -> torch.Tensor:
+    """The teacher's line distributions taught to the line head over encoder features it
+    cannot move: the token boundaries the hard labels teach stay theirs alone."""
+    if "soft_actions" not in batch:
+        return torch.zeros(())
+    with torch.no_grad():
+        features = network.encode(
+            batch["words"], batch["shapes"], batch["spaces"], batch["mask"])[:, 0]
+    logits = network.action_head(features)
+    lines = batch["soft_lines"]
+    if config.line_kd_confidence > 0:
+        sure = batch["soft_actions"].softmax(-1).max(-1).values >= config.line_kd_confidence
+        lines = lines & sure
+    return config.kd_weight * config.action_weight * kd_loss(
+        logits, batch["soft_actions"], lines, config.temperature)

@@ -75,6 +75,9 @@ class DistillConfig:
     # Line distributions of unlabelled lines distilled only where the teacher's top action is
     # at least this likely (0: every line): an unsure teacher on an unknown format teaches noise.
     line_kd_confidence: float = 0.0
+    # Line distributions taught to the line head alone (`logsentry model train --teacher`):
+    # the encoder, which the token head shares, learns from the hard labels only.
+    line_kd_head_only: bool = False
     unlabelled_batch: int = 32
     threads: int = 2
     max_seconds: float | None = None
