@@ -40,6 +40,15 @@ COMMON_USERS = (
     "system", "password", "login", "shell", "public", "invalid", "user2", "admin1", "ubnt",
     "usuario", "manager", "master", "monitor", "guest1", "sync", "halt", "student", "upload",
 )
+# Names that are everyday words of other log templates ("kernel: boot ...", "session
+# opened", "disk error"): attackers' dictionaries hold any word, and a model that has only
+# seen "boot" as template text calls "Invalid user boot" a template of its own.
+LOG_WORD_USERS = (
+    "boot", "kernel", "error", "warning", "start", "stop", "started", "status", "update",
+    "config", "client", "connection", "network", "device", "disk", "memory", "process",
+    "request", "response", "message", "event", "data", "file", "local", "remote", "host",
+    "time", "check", "debug", "notice", "alert", "close", "open", "new", "old", "run",
+)
 FIRST_NAMES = (
     "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
     "oscar", "peggy", "trent", "victor", "walter", "maria", "jose", "wei", "yuki", "olga", "ahmed",
@@ -322,6 +331,8 @@ class Values:
             # Names that are also the template's own words ("Invalid user user from"): the
             # model must read a user by its place, not by the word.
             return self.pick(TEMPLATE_WORD_USERS)
+        if r < 0.08:
+            return self.pick(LOG_WORD_USERS)
         if r < 0.45:
             return self.pick(COMMON_USERS)
         if r < 0.6:
