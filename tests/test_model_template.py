@@ -58,6 +58,16 @@ def test_a_host_name_written_with_its_port_is_a_wildcard_even_when_tagged_consta
     assert templates[0] == templates[1] == "<*> open through proxy <*>"
 
 
+def test_a_dotted_url_scheme_is_part_of_its_value() -> None:
+    text = "com.example.sync.x-data://DB05/Principal/p11: job skipped"
+    pieces, truncated = split_pieces(text, 63)
+    labels = Labels(tuple(CONSTANT for _ in pieces), "other", 0.5, template_wild(text, pieces))
+    result = build_analysis(
+        text, [(p.start, p.end) for p in pieces], truncated, labels, DECODER)
+    # The path piece holds a digit, so it is a wildcard already; the scheme joins it.
+    assert result.template == "<*>: job skipped"
+
+
 def test_a_dotted_class_name_before_a_message_stays_template_text() -> None:
     text = "java.io.IOException: Connection reset"
     pieces, _ = split_pieces(text, 63)

@@ -82,13 +82,17 @@ def template_wild(text: str, pieces: Sequence[Piece]) -> tuple[bool, ...]:
     """Per piece, whether the template has a wildcard there whatever the model's tag: kinds
     that are always values, any piece holding a digit (`core.4505`, `conn17`, `ens2`
     vary between the lines of one event far more often than they tell two events apart;
-    Drain masks them too), and a dotted name written with a port (`github.com:443`)."""
+    Drain masks them too), and a dotted name written with a port (`github.com:443`) or as
+    a URL's scheme (`com.example.sync://...`: RFC 3986 schemes may hold dots, which the
+    tokenizer's URL pieces do not take)."""
     wild = [piece.kind in TEMPLATE_WILD_KINDS
             or not _DIGIT_CHARS.isdisjoint(text[piece.start:piece.end]) for piece in pieces]
     for i in range(len(pieces) - 2):
-        name, colon, port = pieces[i], pieces[i + 1], pieces[i + 2]
-        if (name.kind == "dotted" and colon.start == name.end and port.start == colon.end
-                and port.kind == "num" and text[colon.start:colon.end] == ":"):
+        name, colon, after = pieces[i], pieces[i + 1], pieces[i + 2]
+        if (name.kind == "dotted" and colon.start == name.end and after.start == colon.end
+                and text[colon.start:colon.end] == ":"
+                and (after.kind == "num"
+                     or (after.kind == "path" and text.startswith("//", after.start)))):
             wild[i] = True
     return tuple(wild)
 
