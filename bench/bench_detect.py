@@ -34,7 +34,15 @@ Usage:
    pipeline's cost; the other parts of the cost are the pipeline's real ones,
    not an estimate of them.
 
-5. Detection on real lines (`--labelled CORPUS`, a file of ../shared/bench, with
+5. The daemon at a given rate (`--rate LINES_PER_S` with `--pipeline CORPUS`), the
+   issue's own measure ("at 10,000 lines/s"): a writer appends the corpus to a
+   file at that rate, in 10 ms slices, while the daemon tails it (detection off,
+   then on, alternating). Reported: the daemon's CPU seconds per second of a
+   steady window (after `--rate-warmup` seconds) and its CPU per line in that
+   window. At a fixed rate the model's micro-batches are the ones a server at
+   that load sees, not the full ones of a flat-out replay.
+
+6. Detection on real lines (`--labelled CORPUS`, a file of ../shared/bench, with
    `--labelled-lines N`): the first N lines of the corpus through envelope parsing
    and the shipped model once, then `Detector.process` alone over those events in
    batches of 512 (best of `--labelled-runs`). Reported: detection's CPU per line and
@@ -364,23 +372,76 @@ def daemon_cpu_per_line(corpus: Path, detection: bool) -> float:
     return cpu / (done - first_lines) * 1e6
 
 
-def bench_pipeline(corpus_name: str, runs: int) -> dict[str, Any]:
+def daemon_cpu_at_rate(corpus: Path, detection: bool, rate: int, warmup: float) -> float:
+    """CPU µs per line of the daemon tailing a file appended to at `rate` lines/s.
+
+    Measured over a steady window: from `warmup` seconds after the first line is
+    written to the end of the corpus (what the daemon still has in flight then is
+    counted by lines written out, not by lines offered).
+    """
+    sys.path.insert(0, str(REPO / "bench"))
+    from bench_pipeline import count_lines, start_daemon
+
+    with open(corpus, "rb") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    step = max(1, rate // 100)  # a slice every 10 ms
+    with tempfile.TemporaryDirectory(prefix="logsentry-bench-") as folder:
+        work = Path(folder)
+        live, out = work / "live.log", work / "out.jsonl"
+        live.touch()
+        daemon = start_daemon(work, live, out, "model", detection, "beginning")
+        try:
+            with open(live, "ab", buffering=0) as writer:
+                # Wait for the daemon to be up (a first line through it).
+                writer.write(lines[0])
+                while not out.exists() or out.stat().st_size == 0:
+                    time.sleep(0.005)
+                began = time.monotonic()
+                first_cpu = first_lines = -1.0
+                for index, begin in enumerate(range(1, len(lines), step)):
+                    due = began + index * step / rate
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    if first_cpu < 0 and time.monotonic() - began >= warmup:
+                        first_cpu = cpu_seconds(daemon.pid)
+                        first_lines = count_lines(out)
+                    writer.write(b"".join(lines[begin:begin + step]))
+            cpu = cpu_seconds(daemon.pid) - first_cpu
+            done = count_lines(out) - first_lines
+        finally:
+            daemon.terminate()
+            daemon.wait(60)
+    if first_cpu < 0:
+        raise SystemExit("the corpus is shorter than the warm-up at this rate")
+    return cpu / done * 1e6
+
+
+def bench_pipeline(corpus_name: str, runs: int, rate: int = 0,
+                   warmup: float = 4.0) -> dict[str, Any]:
     corpus = Path(os.environ.get("BENCH_DATA", "/tmp/logsentry-bench-data")) / (
         corpus_name + ".log")
     off: list[float] = []
     on: list[float] = []
     for _ in range(runs):
-        off.append(daemon_cpu_per_line(corpus, False))
-        on.append(daemon_cpu_per_line(corpus, True))
+        if rate:
+            off.append(daemon_cpu_at_rate(corpus, False, rate, warmup))
+            on.append(daemon_cpu_at_rate(corpus, True, rate, warmup))
+        else:
+            off.append(daemon_cpu_per_line(corpus, False))
+            on.append(daemon_cpu_per_line(corpus, True))
     off_us, on_us = sorted(off)[len(off) // 2], sorted(on)[len(on) // 2]
     return {
         "corpus": corpus_name,
+        "rate_lines_s": rate or "flat out",
         "cpu_us_per_line_detection_off": [round(v, 1) for v in off],
         "cpu_us_per_line_detection_on": [round(v, 1) for v in on],
         "median_off_us": round(off_us, 1),
         "median_on_us": round(on_us, 1),
         "detection_adds": round(on_us / off_us - 1, 4),
         "pairs_adds": [round(b / a - 1, 4) for a, b in zip(off, on, strict=True)],
+        **({"cpu_share_at_rate_off": round(off_us * rate / 1e6, 3),
+            "cpu_share_at_rate_on": round(on_us * rate / 1e6, 3)} if rate else {}),
     }
 
 
@@ -461,6 +522,10 @@ def main() -> int:
     parser.add_argument("--pipeline", metavar="CORPUS",
                         help="run the daemon over ../shared/bench's CORPUS, detection off and on")
     parser.add_argument("--pipeline-runs", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=0,
+                        help="with --pipeline: append the corpus at this many lines/s "
+                             "(0: the whole file at once, flat out)")
+    parser.add_argument("--rate-warmup", type=float, default=4.0)
     parser.add_argument("--labelled", metavar="CORPUS",
                         help="detection alone on ../shared/bench's CORPUS labelled by the model")
     parser.add_argument("--labelled-lines", type=int, default=60_000)
@@ -477,7 +542,8 @@ def main() -> int:
         report["memory"] = bench_memory(args.sources, args.cap_mb)
         print(json.dumps(report["memory"], indent=2), flush=True)
     if args.pipeline:
-        report["pipeline"] = bench_pipeline(args.pipeline, args.pipeline_runs)
+        report["pipeline"] = bench_pipeline(args.pipeline, args.pipeline_runs, args.rate,
+                                            args.rate_warmup)
         print(json.dumps(report["pipeline"], indent=2), flush=True)
     if args.labelled:
         report["labelled"] = bench_labelled(args.labelled, args.labelled_lines,

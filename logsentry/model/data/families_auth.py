@@ -345,4 +345,36 @@ POLKIT = make_family("polkit", "auth", ("polkitd", "pkexec"), "syslog", [
     ]),
 ])
 
-FAMILIES: tuple[Family, ...] = (OPENSSH, PAM, SUDO, SU, SHADOW, LOGIN, DROPBEAR, POLKIT)
+# OpenLDAP's slapd stats log (loglevel stats): one line per operation, joined by conn=.
+# A simple bind's outcome is only in its RESULT line (tag=97): err=49 is
+# invalidCredentials (RFC 4511), err=0 success.
+_LDAP_DN = 'dn="{|uid|cn}={plain_user:user},{|ou=people,|ou=users,|}dc={word},dc={|com|org|net|local}"'
+SLAPD = make_family("slapd", "auth", ("slapd",), "syslog", [
+    ("login_failed", (2.0, [
+        "conn={count} op={small} RESULT tag=97 err=49 text={|invalid credentials|}",
+        "conn={count} op={small} RESULT tag=97 err=49 qtime=0.0000{small} etime=0.00{count} text=",
+        "conn={count} op={small} RESULT tag=97 err=53 text=unauthenticated bind (DN with no password) disallowed",
+    ])),
+    ("login_success", [
+        "conn={count} op={small} RESULT tag=97 err=0 {|qtime=0.0000{small} etime=0.00{count} |}text=",
+        "conn={count} op={small} BIND dn=\"{|uid|cn}={plain_user:user},ou=people,dc={word},dc=com\" mech=SIMPLE {|bind_ssf=0 |}ssf=0",
+    ]),
+    ("connection_opened", [
+        "conn={count} fd={small} ACCEPT from IP={ip:sip}:{port:sport} (IP={|0.0.0.0|[::]}:{@389|636:dport})",
+    ]),
+    ("connection_closed", [
+        "conn={count} fd={small} closed{| (connection lost)| (idletimeout)|}",
+    ]),
+    ("other", (2.0, [
+        "conn={count} op={small} BIND " + _LDAP_DN + " method=128",
+        "conn={count} op={small} SRCH base=\"dc={word},dc=com\" scope={small} deref=0 filter=\"(uid={plain_user:user})\"",
+        "conn={count} op={small} SRCH attr=uid cn mail",
+        "conn={count} op={small} SEARCH RESULT tag=101 err=0 {|qtime=0.0000{small} etime=0.00{count} |}nentries={small} text=",
+        "conn={count} op={small} UNBIND",
+        "conn={count} op={small} EXT oid=1.3.6.1.4.1.1466.20037",
+        "conn={count} fd={small} TLS established tls_ssf=256 ssf=256",
+        "slapd starting",
+    ])),
+])
+
+FAMILIES: tuple[Family, ...] = (OPENSSH, PAM, SUDO, SU, SHADOW, LOGIN, DROPBEAR, POLKIT, SLAPD)

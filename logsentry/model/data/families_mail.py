@@ -24,7 +24,16 @@ POSTFIX = make_family("postfix", "mail", ("postfix/smtpd", "postfix/submission/s
         "warning: " + _UNKNOWN_PEER + ": SASL {sasl_mech} authentication failed: Connection lost to authentication server",
         "lost connection after AUTH from " + _UNKNOWN_PEER,
         "too many errors after AUTH from " + _UNKNOWN_PEER,
+        # smtpd's disconnect summary: auth=0/N is N AUTH commands, none accepted.
+        "disconnect from " + _PEER + " ehlo=1 auth=0/{small} quit=1 commands=2/{small}",
+        "disconnect from " + _UNKNOWN_PEER + " ehlo=1 auth=0/1 rset=1 quit=1 commands=3/4",
+        "disconnect from " + _UNKNOWN_PEER + " {|ehlo=1|helo=1|ehlo=2 starttls=1} auth=0/{small} {|commands=1/2|quit=1 commands=2/3|rset=1 commands=2/3}",
     ])),
+    ("rate_limited", [
+        "warning: Connection rate limit exceeded: {small} from " + _PEER + " for service {|smtp|submission|smtps}",
+        "warning: Connection concurrency limit exceeded: {small} from " + _UNKNOWN_PEER + " for service smtp",
+        "warning: Message delivery request rate limit exceeded: {small} from " + _PEER + " for service smtp",
+    ]),
     ("mail_rejected", (3.0, [
         "NOQUEUE: reject: RCPT from " + _PEER + ": 554 5.7.1 <{email}>: Relay access denied; from=<{email}> to=<{email}> proto={|ESMTP|SMTP} helo=<{helo}>",
         "NOQUEUE: reject: RCPT from " + _UNKNOWN_PEER + ": 450 4.7.1 Client host rejected: cannot find your hostname, [{ip}]; from=<{email}> to=<{email}> proto=ESMTP helo=<{helo}>",
@@ -38,6 +47,13 @@ POSTFIX = make_family("postfix", "mail", ("postfix/smtpd", "postfix/submission/s
         "NOQUEUE: reject: CONNECT from " + _UNKNOWN_PEER + ": 550 5.3.2 Service currently unavailable; proto=SMTP",
         "improper command pipelining after {|CONNECT|EHLO|AUTH} from " + _UNKNOWN_PEER + ": {|\\r\\n|QUIT\\r\\n|GET / HTTP/1.1\\r\\n}",
         "PREGREET {count} after {duration_s} from [{ip:sip}]:{port:sport}: EHLO {helo}\\r\\n",
+        # postscreen's other failed tests (postscreen(8)): the client is a bot or a broken client.
+        "HANGUP after {duration_s} from [{ip:sip}]:{port:sport} in tests {|before|after} SMTP handshake",
+        "COMMAND TIME LIMIT from [{ip:sip}]:{port:sport} after {|CONNECT|EHLO|RCPT|DATA}",
+        "COMMAND PIPELINING from [{ip:sip}]:{port:sport} after {|EHLO|CONNECT}: {|QUIT\\r\\n|RSET\\r\\n}",
+        "NON-SMTP COMMAND from [{ip:sip}]:{port:sport} after {|CONNECT|EHLO}: GET / HTTP/1.1",
+        "BARE NEWLINE from [{ip:sip}]:{port:sport} after {|EHLO|DATA}",
+        "COMMAND COUNT LIMIT from [{ip:sip}]:{port:sport} after {|RCPT|EHLO}",
         "DNSBL rank {small} for [{ip:sip}]:{port:sport}",
         "warning: non-SMTP command from " + _UNKNOWN_PEER + ": GET / HTTP/1.1",
         "too many errors after {|RCPT|DATA|EHLO|UNKNOWN} from " + _PEER,
@@ -48,8 +64,10 @@ POSTFIX = make_family("postfix", "mail", ("postfix/smtpd", "postfix/submission/s
         "CONNECT from [{ip:sip}]:{port:sport} to [{ip:dip}]:{@25|587:dport}",
     ]),
     ("connection_closed", [
-        "disconnect from " + _PEER + " ehlo=1 auth=0/1 quit=1 commands=2/3",
+        "disconnect from " + _PEER + " ehlo=1 auth=1/1 mail=1 rcpt=1 data=1 quit=1 commands=6",
+        "disconnect from " + _PEER + " ehlo=2 starttls=1 auth=1/1 mail=1 rcpt=1 data=1 quit=1 commands=8",
         "disconnect from " + _UNKNOWN_PEER + " ehlo=1 mail=1 rcpt=0/1 data=0/1 rset=1 quit=1 commands=4/6",
+        "disconnect from " + _PEER + " ehlo=1 quit=1 commands=2",
         "lost connection after {|CONNECT|EHLO|STARTTLS|DATA} from " + _UNKNOWN_PEER,
         "timeout after {|CONNECT|EHLO|END-OF-MESSAGE} from " + _PEER,
         "PASS OLD [{ip:sip}]:{port:sport}",
@@ -99,7 +117,12 @@ DOVECOT = make_family("dovecot", "mail", ("dovecot",), "syslog", [
     ("connection_closed", [
         "{|imap|pop3}-login: Disconnected (no auth attempts in {count} secs): user=<>" + _DLIP + ", session=<{dovecot_session}>",
         "{|imap|pop3}-login: Disconnected (disconnected before auth was ready, waited 0 secs): user=<>" + _DLIP + ", session=<{dovecot_session}>",
-        "{|imap|pop3}-login: Disconnected (no auth attempts in {count} secs): user=<>" + _DLIP + ", TLS handshaking: SSL_accept() failed: error:{hex_id}:SSL routines::wrong version number, session=<{dovecot_session}>",
+    ]),
+    ("connection_rejected", [
+        # A client's failed TLS handshake is a refused connection (as for nginx and haproxy).
+        "{|imap|pop3}-login: Disconnected (no auth attempts in {count} secs): user=<>" + _DLIP + ", TLS handshaking: SSL_accept() failed: error:{hex_id}:SSL routines::{|wrong version number|http request|unsupported protocol|no shared cipher}, session=<{dovecot_session}>",
+        "{|imap|pop3|managesieve}-login: Disconnected: Connection closed: SSL_accept() failed: error:{hex_id}:SSL routines::{|wrong version number|unsupported protocol|no shared cipher|version too low} (no auth attempts in {count} secs): user=<>" + _DLIP + ", TLS handshaking, session=<{dovecot_session}>",
+        "{|imap|pop3}-login: Login aborted: Connection closed: SSL_accept() failed: error:{hex_id}:SSL routines::{|no shared cipher|no application protocol|wrong version number} (disconnected during TLS handshake) (tls_handshake_failed): user=<>" + _DLIP + ", TLS handshaking, session=<{dovecot_session}>",
     ]),
     ("other", [
         "master: Dovecot v2.3.{small} ({hex_id}) starting up for imap, pop3, lmtp (core dumps disabled)",
@@ -134,6 +157,12 @@ EXIM = make_family("exim", "mail", ("exim", "exim4"), "file", [
         _EXIM_TS + _EXIM_H + " sender verify fail for <{email}>: Unrouteable address",
         _EXIM_TS + "{exim_id} " + _EXIM_H2 + " F=<{email}> rejected after DATA: Your message scored {count}.{small} SpamAssassin points. Report follows:",
     ])),
+    ("connection_rejected", [
+        _EXIM_TS + "SMTP connection from {|{hostname:saddr} |}(" + _EXIM_HELO + ") [{ip:sip}]{|:{port:sport}|} closed by DROP in ACL",
+        _EXIM_TS + "H=[{ip:sip}]:{port:sport} dropped by 'connect' ACL: {|Country is banned|blacklisted|too many connections}",
+        _EXIM_TS + "H=[{ip:sip}]:{port:sport} rejected connection in \"connect\" ACL{|: blocked|}",
+        _EXIM_TS + "Connection from [{ip:sip}]{|:{port:sport}|} refused: too many connections from that IP address",
+    ]),
     ("connection_opened", [_EXIM_TS + "SMTP connection from [{ip:sip}]:{port:sport} I=[{ip:dip}]:{@25:dport} (TCP/IP connection count = {small})"]),
     ("connection_closed", [
         _EXIM_TS + "SMTP connection from " + _EXIM_H + " lost",

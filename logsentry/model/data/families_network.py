@@ -150,6 +150,27 @@ BIND = make_family("bind", "network", ("named",), "syslog", [
     ])),
 ])
 
+NSD = make_family("nsd", "network", ("nsd",), "syslog", [
+    ("connection_rejected", (2.0, [
+        "{|info: |notice: |}axfr for zone {vhost}. from client {ip:sip} refused, no acl matches",
+        "{|info: |}ixfr for zone {vhost}. from client {ip:sip} refused, no acl matches",
+        "{|info: |}notify for zone {vhost}. from client {ip:sip} refused, no acl matches",
+    ])),
+    ("rate_limited", [
+        # The target is the client's network (a prefix, not an address); the query's
+        # address is the client.
+        "{|info: |}ratelimit block {vhost}. type {|any|A|TXT} target {ip}/24 query {ip:sip} TYPE{|255|1|16}",
+        "{|info: |}ratelimit block {vhost}. type any target {ip}/{|24|56}",
+    ]),
+    ("other", (2.0, [
+        "{|info: |}ratelimit unblock ~ {vhost}. (ratelimit {small}) ",
+        "{|info: |}zone {vhost}. read with success",
+        "{|notice: |}nsd started (NSD 4.{small}.{small}), pid {pid}",
+        "{|info: |}axfr for zone {vhost}. from client {ip} (allowed by key {word})",
+        "{|info: |}server {count}: served {count} queries",
+    ])),
+])
+
 _SURI_FAST = ("{ts_suricata:ts}  [**] [1:{signature_id}:{small}] {et_signature} [**] [Classification: {classification}] "
               "[Priority: {small}] {{{|TCP|UDP|ICMP}}} {ip:sip}:{port:sport} -> {ip:dip}:{service_port:dport}")
 SURICATA = make_family("suricata", "network", ("suricata",), "file", [
@@ -274,6 +295,6 @@ STRONGSWAN = make_family("strongswan", "network", ("charon", "charon-systemd", "
 ])
 
 FAMILIES: tuple[Family, ...] = (
-    IPTABLES, UFW, OPENVPN, WIREGUARD, DHCP, NTP, BIND, SURICATA, SNORT, FAIL2BAN, SSHGUARD,
+    IPTABLES, UFW, OPENVPN, WIREGUARD, DHCP, NTP, BIND, NSD, SURICATA, SNORT, FAIL2BAN, SSHGUARD,
     STRONGSWAN,
 )

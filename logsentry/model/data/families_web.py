@@ -75,6 +75,10 @@ NGINX_ERROR = make_family("nginx_error", "web", ("nginx",), "file", [
     ("connection_rejected", [
         _NG + "access forbidden by rule" + _NG_CTX,
         _NG + "client intended to send too large body: {size} bytes" + _NG_CTX,
+        # A client's failed TLS handshake is a refused connection, as in the haproxy and
+        # openvpn families (scanners and bots speaking the wrong protocol cause most).
+        _NG + "SSL_do_handshake() failed (SSL: error:{hex_id}:SSL routines:{|:|ssl3_get_record:|tls_early_post_process_client_hello:|ssl3_read_bytes:}{|bad key share|wrong version number|http request|unsupported protocol|no shared cipher|version too low|record layer failure|packet length too long}) while SSL handshaking, client: {ip:sip}, server: {|0.0.0.0|[::]|{ip}}:443",
+        _NG + "SSL_read() failed (SSL: error:{hex_id}:SSL routines::{|bad record mac|decryption failed or bad record mac}) while waiting for request, client: {ip:sip}, server: 0.0.0.0:443",
     ]),
     ("web_attack_attempt", (1.5, [
         _NG + 'open() "{attack_file:path}" failed (2: No such file or directory), client: {ip:sip}, server: {vhost#h}, request: "{method:method} {last_request_path:url} HTTP/1.1", host: "{vhost#h}"',
@@ -85,7 +89,6 @@ NGINX_ERROR = make_family("nginx_error", "web", ("nginx",), "file", [
     ("other", (1.5, [
         _NG + "upstream timed out (110: Connection timed out) while reading response header from upstream" + _NG_CTX + ', upstream: "http://127.0.0.1:{port}{url_path}"',
         _NG + "connect() failed (111: Connection refused) while connecting to upstream" + _NG_CTX + ', upstream: "fastcgi://unix:/run/php/php8.2-fpm.sock:"',
-        _NG + "SSL_do_handshake() failed (SSL: error:0A00006C:SSL routines::bad key share) while SSL handshaking, client: {ip:sip}, server: 0.0.0.0:443",
         _NG + 'open() "{benign_file:path}" failed (2: No such file or directory), client: {ip:sip}, server: {vhost#h}, request: "GET {last_request_path:url} HTTP/1.1", host: "{vhost#h}"',
         _NG + "recv() failed (104: Connection reset by peer) while reading response header from upstream" + _NG_CTX,
         _NG + 'FastCGI sent in stderr: "PHP message: PHP Warning:  Undefined variable $x in {path:path} on line {count}"' + _NG_CTX,
@@ -273,6 +276,33 @@ GITLAB = make_family("gitlab", "web", ("gitlab", "puma", "gitlab-rails"), "json"
     ]),
 ], escape_json=True)
 
+# Nextcloud's nextcloud.log: one JSON object a line (admin manual, "Logging"). The account a
+# failed login names is only in the message; "user" is the session's user ("--" before login).
+# The client is both remoteAddr and the message's address: one value.
+_NC = ('{{"reqId":"{alnum_26}","level":{|2|2|1},"time":"{ts_iso:ts}","remoteAddr":"{ip#r:sip}","user":"--",'
+       '"app":"{|core|no app in context}","method":"{|POST|GET}","url":"{|/login|/index.php/login|/remote.php/dav/files/}",')
+_NC_END = ',"userAgent":"{user_agent:ua}","version":"{|27|28|29}.0.{small}.{small}"}}'
+NEXTCLOUD = make_family("nextcloud", "web", ("nextcloud", "php-fpm"), "json", [
+    ("login_failed", (2.0, [
+        _NC + '"message":"Login failed: {plain_user:user} (Remote IP: {ip#r:sip})"' + _NC_END,
+        _NC + '"message":"Login failed: \'{plain_user:user}\' (Remote IP: \'{ip#r:sip}\')"' + _NC_END,
+        'Login failed: {plain_user:user} (Remote IP: {ip#r:sip})',
+    ])),
+    ("rate_limited", [
+        _NC + '"message":"Bruteforce attempt from \\"{ip#r:sip}\\" detected for action \\"{|login|lostPassword|webdav}\\"."' + _NC_END,
+    ]),
+    ("connection_rejected", [
+        _NC + '"message":"Trusted domain error. \\"{ip#r:sip}\\" tried to access using \\"{vhost}\\" as host."' + _NC_END,
+    ]),
+    ("login_success", [
+        _NC.replace('"user":"--"', '"user":"{plain_user:user}"') + '"message":"Login successful: {plain_user:user}"' + _NC_END,
+    ]),
+    ("other", [
+        _NC + '"message":"Could not detect any host in https:///"' + _NC_END,
+        _NC + '"message":"Background job {word}Job ran in {small} seconds"' + _NC_END,
+    ]),
+], escape_json=True)
+
 WORDPRESS = make_family("wordpress", "web", ("wordpress", "php-fpm", "wp"), "syslog", [
     ("login_failed", (2.0, [
         "Authentication failure for {plain_user:user} from {ip:sip}",
@@ -322,5 +352,5 @@ IIS = make_family("iis", "web", ("iis", "w3svc"), "file", [
 
 FAMILIES: tuple[Family, ...] = (
     NGINX_ACCESS, APACHE_ACCESS, NGINX_ERROR, APACHE_ERROR, MODSECURITY, HAPROXY, SQUID,
-    ROUNDCUBE, GRAFANA, GITLAB, WORDPRESS, CADDY, TRAEFIK, IIS,
+    ROUNDCUBE, GRAFANA, GITLAB, NEXTCLOUD, WORDPRESS, CADDY, TRAEFIK, IIS,
 )
