@@ -78,6 +78,20 @@ def test_invalid_ip_moves_to_address_and_non_numeric_port_is_dropped() -> None:
     assert result.fields == {"source.address": "host.example.com"}
 
 
+def test_an_address_tag_that_parses_wins_over_an_earlier_one_that_does_not() -> None:
+    text = "web/auth/auth.go:200 Failed authentication for test1 from 2.2.2.2:39522"
+    pieces, _ = split_pieces(text, 63)
+    words = [text[p.start:p.end] for p in pieces]
+    tags = ["B-source.ip" if w in ("auth.go", "2.2.2.2") else "O" for w in words]
+    assert tags.count("B-source.ip") == 2, words
+    result = analysis_for(text, tags, action="login_failed")
+    assert result.fields["source.ip"] == "2.2.2.2"
+    # With no mention that parses, the first one is still kept, as a host name.
+    alone = analysis_for("from host.example.com port 22", [
+        "O", "B-source.ip", "O", "B-source.port"])
+    assert alone.fields == {"source.address": "host.example.com", "source.port": "22"}
+
+
 def test_an_ipv4_mapped_address_is_reported_as_the_ipv4_address() -> None:
     result = analysis_for("rhost=::ffff:172.21.10.2 user=root", [
         "O", "O", "B-source.ip", "I-source.ip", "O", "O", "B-user.name"])

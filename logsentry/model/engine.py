@@ -214,6 +214,9 @@ def build_analysis(
     else:
         template_parts.append(text[cursor:])
     fields: dict[str, str] = {}
+    # An address role's mentions that do not parse as an address ("ers" of a code path
+    # tagged source.ip): used only when no mention of that role parses.
+    unparsed: dict[str, str] = {}
     timestamp: str | None = None
     for role, start, end in spans:
         if role == "variable":
@@ -227,7 +230,12 @@ def build_analysis(
             continue  # the first mention of a role wins
         if not any(c.isalnum() for c in value):
             continue  # "-" and other placeholders of absent values are not entities
+        if role in _IP_FIELDS and not _is_address(value):
+            unparsed.setdefault(role, value)
+            continue
         fields[role] = value
+    for role, value in unparsed.items():
+        fields.setdefault(role, value)
     _clean_fields(fields)
     if "source.ip" not in fields and "source.address" in fields:
         _named_address(text, fields)
@@ -344,6 +352,14 @@ def _plausible_host(text: str) -> bool:
         return False
     last = text.rstrip(".").rsplit(".", 1)[-1]
     return not any(a.islower() and b.isupper() for a, b in pairwise(last))
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _clean_fields(fields: dict[str, str]) -> None:
