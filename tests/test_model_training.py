@@ -220,7 +220,7 @@ def test_head_only_line_distillation_moves_the_line_head_and_never_the_encoder()
     batch["soft_actions"][:, 1] = 10.0
     batch["soft_lines"] = torch.ones(len(examples), dtype=torch.bool)
     loss = head_only_line_loss(network, batch, DistillConfig(line_kd_confidence=0.9))
-    assert float(loss) > 0
+    assert float(loss.detach()) > 0
     loss.backward()  # type: ignore[no-untyped-call]
     assert network.action_head.weight.grad is not None
     assert float(network.action_head.weight.grad.abs().sum()) > 0
