@@ -80,6 +80,23 @@ def test_evaluate_reports_every_dataset_on_all_and_held_out(tmp_path: Path) -> N
     assert "recall 1.0" in text and "GA average 1.0" in text
 
 
+def test_negatives_whose_text_is_a_match_in_another_mode_are_counted_apart() -> None:
+    from logsentry.model.evaluation import Fail2banRecord, Labelled, fail2ban_figures
+
+    line = "Disconnected (no auth attempts): rip=192.0.2.5"
+    records = [
+        Fail2banRecord("fail2ban:dovecot", line, True, "192.0.2.5"),   # aggressive mode
+        Fail2banRecord("fail2ban:dovecot", line, False, None),         # normal mode
+        Fail2banRecord("fail2ban:dovecot", "Login: user=<bob>", False, None),
+    ]
+    failed = Labelled("connection_rejected", {"source.ip": "192.0.2.5"}, "")
+    results = [failed, failed, Labelled("login_success", {}, "")]
+    figures = fail2ban_figures(records, results)
+    assert figures["fpr"] == 0.5  # the twin negative is a false positive...
+    assert figures["negatives_matched_elsewhere"] == 1
+    assert figures["fpr_without_them"] == 0.0  # ...and the only one
+
+
 def test_evaluate_skips_missing_datasets(tmp_path: Path) -> None:
     report = evaluate(RuleAnalyzer(), {}, tmp_path)
     assert report.fail2ban == {} and report.crowdsec == {} and report.loghub == {}
