@@ -13,7 +13,8 @@ from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
 from logsentry.detect.engine import CompiledSelection
 from logsentry.detect.rule import Selection, load_rules, parse_rules
-from logsentry.detect.selection import compile_matcher
+from logsentry.detect.selection import compile_matcher, narrow
+from logsentry.detect.shaped import ShapedMatcher
 from logsentry.event import Event
 
 MINIMAL = """
@@ -209,10 +210,58 @@ def test_one_matcher_for_many_rules_agrees_with_each_rule_alone_on_odd_values() 
                 "GET /%2E%2E/ETC/PASSWD"]
     rng = random.Random(3)
     matcher = compile_matcher(selections)
+    # The same selections specialised per shape (which fields an event has), with
+    # field orders and an unread field varying: the same verdicts.
+    shaped = ShapedMatcher(selections)
     for index in range(3000):
-        names = ("code", "source.ip", "url.original", "user.name")
+        names = ["code", "source.ip", "url.original", "user.name", "unread.field"]
+        rng.shuffle(names)
         fields = {n: v for n in names if (v := rng.choice(values)) is not None}
         event = Event(message=rng.choice(messages), fields=fields,
                       action=rng.choice(["web_request", "ssh_login_failed", "other"]))
         expected = [i for i, s in enumerate(selections) if _oracle(s, event)]
         assert matcher(event) == expected, (index, event)
+        assert shaped(event) == expected, (index, event)
+
+
+def test_a_shape_leaves_out_the_rules_that_need_a_field_it_lacks() -> None:
+    web = Selection.model_validate({"where": {"url.decoded": {"contains": "../"}}})
+    fallback = Selection.model_validate({"any": [
+        {"url.decoded": {"regex": "union select"}},
+        {"url.original": {"exists": False}, "message": {"contains": " HTTP/"}}]})
+    absent_ok = Selection.model_validate({"where": {"source.ip": {"exists": False}}})
+    # No URL: the URL rule cannot hold, the other keeps only its message alternative.
+    assert narrow(web, frozenset()) is None
+    narrowed = narrow(fallback, frozenset())
+    assert narrowed is not None and len(narrowed.any) == 1
+    # What the shape decides is left out: an absent field's `exists: false` holds.
+    assert narrow(absent_ok, frozenset()) == Selection()
+    either = Selection.model_validate({"any": [{"user.name": {"exists": False}},
+                                               {"message": {"contains": "x"}}]})
+    assert narrow(either, frozenset()) == Selection()  # the first alternative holds
+    excluded = Selection.model_validate({"not": [{"user.name": {"exists": False}}]})
+    assert narrow(excluded, frozenset()) is None
+    shaped = ShapedMatcher([web, fallback, absent_ok])
+    line = Event(message="GET /../x HTTP/1.1", fields={"process.name": "nginx"})
+    assert shaped(line) == [1, 2]
+    assert shaped(Event(message="GET /../x HTTP/1.1",
+                        fields={"url.original": "/../x", "source.ip": "192.0.2.1"})) == [0]
+    # Fields no rule reads do not make a new shape: one compiled matcher serves both.
+    shaped(Event(message="x", fields={"process.name": "sshd", "host.name": "h"}))
+    assert len(shaped._by_shape) == 2
+
+
+def test_shapes_past_the_cap_use_the_general_matcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logsentry.detect.shaped as shaped_module
+
+    monkeypatch.setattr(shaped_module, "MAX_SHAPES", 1)
+    monkeypatch.setattr(shaped_module, "MAX_KEY_TUPLES", 2)
+    rule = Selection.model_validate({"where": {"user.name": {"exists": True}}})
+    other = Selection.model_validate({"where": {"source.ip": {"exists": True}}})
+    shaped = ShapedMatcher([rule, other])
+    assert shaped(Event(message="m", fields={"user.name": "root"})) == [0]
+    # A second shape: no new compiled matcher, the general one, still right.
+    assert shaped(Event(message="m", fields={"source.ip": "192.0.2.1"})) == [1]
+    assert shaped(Event(message="m", fields={"source.ip": "192.0.2.1", "user.name": "a"})) == [0, 1]
+    assert len(shaped._by_shape) == 1
+    assert len(shaped.by_keys) <= 2

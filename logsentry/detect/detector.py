@@ -29,7 +29,7 @@ from logsentry.detect.config import DetectionConfig
 from logsentry.detect.engine import RuleEngine
 from logsentry.detect.group import GroupState, SampleMemo
 from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, load_rules
-from logsentry.detect.selection import Matcher, compile_matcher
+from logsentry.detect.shaped import ShapedMatcher
 from logsentry.event import Event
 from logsentry.metrics import DETECTION_EVICTIONS, LINES_FAILED
 
@@ -220,21 +220,21 @@ class Detector:
         self._snapshot = None
         return fresh
 
-    def _index(self) -> dict[str, tuple[Matcher, list[RuleEngine]]]:
-        """Per action, the rules that can select it and one function testing them all.
+    def _index(self) -> dict[str, tuple[ShapedMatcher, list[RuleEngine]]]:
+        """Per action, the rules that can select it and one matcher testing them all.
 
         Actions with the same rules share one matcher (most actions are only
         seen by the rules that select on fields, not on actions).
         """
-        shared: dict[tuple[int, ...], tuple[Matcher, list[RuleEngine]]] = {}
-        index: dict[str, tuple[Matcher, list[RuleEngine]]] = {}
+        shared: dict[tuple[int, ...], tuple[ShapedMatcher, list[RuleEngine]]] = {}
+        index: dict[str, tuple[ShapedMatcher, list[RuleEngine]]] = {}
         for name in ACTIONS:
             engines = [e for e in self.engines if e.actions is None or name in e.actions]
             if not engines:
                 continue
             key = tuple(id(e) for e in engines)
             if key not in shared:
-                shared[key] = (compile_matcher([e.rule.select for e in engines]), engines)
+                shared[key] = (ShapedMatcher([e.rule.select for e in engines]), engines)
             index[name] = shared[key]
         return index
 
@@ -259,8 +259,12 @@ class Detector:
                 entry = by_action.get(event.action)
                 if entry is None:
                     continue
-                match, engines = entry
+                shaped, engines = entry
                 try:
+                    # The matcher for this event's field names (ShapedMatcher.__call__,
+                    # inline: this runs for every event).
+                    fields = event.fields
+                    match = shaped.by_keys.get(tuple(fields)) or shaped.specialise(fields)
                     hits = match(event)
                 except Exception:  # a bug or odd input must not stop detection
                     LINES_FAILED.labels(stage="detect").inc()

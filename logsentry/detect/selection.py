@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any, cast
 
@@ -345,18 +345,66 @@ def compile_selection(selection: Selection) -> Predicate | None:
     return cast(Predicate, _define(source, builder, "select"))
 
 
+def event_field_key(name: str) -> str | None:
+    """The key of `Event.fields` a test of field `name` reads (a derived field's base:
+    `url.original` for `url.decoded`); None for what the event holds elsewhere and
+    always has (message, action, template, category)."""
+    base = _DERIVED_READS[name][0] if name in _DERIVED_READS else name
+    if base in _PLAIN_READS or base == "event.category":
+        return None
+    return base
+
+
+def _narrow_map(fields: FieldMap, present: Collection[str]) -> FieldMap | None:
+    """A field map for events whose `fields` has only the keys `present`: None if it
+    cannot hold on them (on an absent field every test fails but `exists: false`),
+    else without its tests on absent fields (`exists: false`, which always hold)."""
+    narrowed: FieldMap = {}
+    for name, spec in fields.items():
+        key = event_field_key(name)
+        if key is None or key in present:
+            narrowed[name] = spec
+        elif as_field_test(spec).exists is not False:
+            return None
+    return narrowed
+
+
+def narrow(selection: Selection, present: Collection[str]) -> Selection | None:
+    """`selection` for events whose `fields` has only the keys `present`, with what
+    the shape decides left out; None if the selection cannot hold on such events."""
+    where = _narrow_map(selection.where, present)
+    if where is None:
+        return None
+    alternatives = [m for m in (_narrow_map(a, present) for a in selection.any) if m is not None]
+    if selection.any and not alternatives:
+        return None
+    if any(not m for m in alternatives):
+        alternatives = []  # one alternative always holds: so does `any`
+    exclusions = [m for m in (_narrow_map(n, present) for n in selection.not_) if m is not None]
+    if any(not m for m in exclusions):
+        return None  # an exclusion that always holds
+    return selection.model_copy(update={"where": where, "any": alternatives,
+                                        "not_": exclusions})
+
+
 Matcher = Callable[[Event], list[int]]
 
 
-def compile_matcher(selections: list[Selection]) -> Matcher:
+def compile_matcher(selections: list[Selection],
+                    present: Collection[str] | None = None) -> Matcher:
     """One function returning the indexes of the selections an event passes, in order.
 
     The detector builds one per action over the rules that can select it: one
     call per event instead of one per rule, each field read once for all of them.
+    With `present`, the function is only for events whose `fields` has just those
+    keys (`ShapedMatcher`): selections that cannot hold on them are left out.
     """
     builder = _Builder()
     body = ["    hits = []"]
-    for index, selection in enumerate(selections):
+    for index, original in enumerate(selections):
+        selection = original if present is None else narrow(original, present)
+        if selection is None:
+            continue
         expression = _selection_expression(selection, builder)
         if expression is None:
             body.append(f"    hits.append({index})")
