@@ -39,13 +39,17 @@ Usage:
    file at that rate, in 10 ms slices, while the daemon tails it (detection off,
    then on, alternating). Reported: the daemon's CPU seconds per second of a
    steady window (after `--rate-warmup` seconds) and its CPU per line in that
-   window. At a fixed rate the model's micro-batches are the ones a server at
+   window; with detection on, also each thread's CPU per line by its kernel name
+   (`ls-detect` is the detection thread: what detection takes, measured apart from
+   the noise in the other threads' share). At a fixed rate the model's micro-batches are the ones a server at
    that load sees, not the full ones of a flat-out replay.
 
 6. Detection on real lines (`--labelled CORPUS`, a file of ../shared/bench, with
    `--labelled-lines N`): the first N lines of the corpus through envelope parsing
    and the shipped model once, then `Detector.process` alone over those events in
-   batches of 512 (best of `--labelled-runs`). Reported: detection's CPU per line and
+   batches of 512 (best of `--labelled-runs`), each event shape's selection function
+   compiled first in an untimed pass (once in a daemon's life; that pass's seconds are
+   reported). Reported: detection's CPU per line and
    its breakdown (selection functions, rule updates), without the daemon's
    threads and output around it: the part of `--pipeline`'s difference that is
    detection's own code.
@@ -364,6 +368,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds of a running process's threads, summed by kernel name (the daemon
+    names its workers: ls-analysis, ls-detect, ls-spool; the event loop is `python`)."""
+    totals: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a thread that ended meanwhile
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        totals[name] = totals.get(name, 0.0) + seconds
+    return totals
+
+
 def daemon_cpu_per_line(corpus: Path, detection: bool) -> float:
     """CPU µs per line of the daemon over `corpus`, from its first event to its last."""
     sys.path.insert(0, str(REPO / "bench"))
@@ -389,8 +408,10 @@ def daemon_cpu_per_line(corpus: Path, detection: bool) -> float:
     return cpu / (done - first_lines) * 1e6
 
 
-def daemon_cpu_at_rate(corpus: Path, detection: bool, rate: int, warmup: float) -> float:
-    """CPU µs per line of the daemon tailing a file appended to at `rate` lines/s.
+def daemon_cpu_at_rate(corpus: Path, detection: bool, rate: int,
+                       warmup: float) -> tuple[float, dict[str, float]]:
+    """CPU µs per line of the daemon tailing a file appended to at `rate` lines/s, in
+    all and per thread name.
 
     Measured over a steady window: from `warmup` seconds after the first line is
     written to the end of the corpus (what the daemon still has in flight then is
@@ -422,16 +443,20 @@ def daemon_cpu_at_rate(corpus: Path, detection: bool, rate: int, warmup: float) 
                         time.sleep(delay)
                     if first_cpu < 0 and time.monotonic() - began >= warmup:
                         first_cpu = cpu_seconds(daemon.pid)
+                        first_threads = thread_cpu_seconds(daemon.pid)
                         first_lines = count_lines(out)
                     writer.write(b"".join(lines[begin:begin + step]))
             cpu = cpu_seconds(daemon.pid) - first_cpu
+            threads = thread_cpu_seconds(daemon.pid)
             done = count_lines(out) - first_lines
         finally:
             daemon.terminate()
             daemon.wait(60)
     if first_cpu < 0:
         raise SystemExit("the corpus is shorter than the warm-up at this rate")
-    return cpu / done * 1e6
+    per_thread = {name: round((seconds - first_threads.get(name, 0.0)) / done * 1e6, 2)
+                  for name, seconds in threads.items()}
+    return cpu / done * 1e6, per_thread
 
 
 def bench_pipeline(corpus_name: str, runs: int, rate: int = 0,
@@ -440,10 +465,15 @@ def bench_pipeline(corpus_name: str, runs: int, rate: int = 0,
         corpus_name + ".log")
     off: list[float] = []
     on: list[float] = []
+    # Per thread name, with detection on: what the detection thread itself takes,
+    # which the whole process's difference shows only through the others' noise.
+    threads_on: list[dict[str, float]] = []
     for _ in range(runs):
         if rate:
-            off.append(daemon_cpu_at_rate(corpus, False, rate, warmup))
-            on.append(daemon_cpu_at_rate(corpus, True, rate, warmup))
+            off.append(daemon_cpu_at_rate(corpus, False, rate, warmup)[0])
+            cpu, threads = daemon_cpu_at_rate(corpus, True, rate, warmup)
+            on.append(cpu)
+            threads_on.append(threads)
         else:
             off.append(daemon_cpu_per_line(corpus, False))
             on.append(daemon_cpu_per_line(corpus, True))
@@ -457,6 +487,10 @@ def bench_pipeline(corpus_name: str, runs: int, rate: int = 0,
         "median_on_us": round(on_us, 1),
         "detection_adds": round(on_us / off_us - 1, 4),
         "pairs_adds": [round(b / a - 1, 4) for a, b in zip(off, on, strict=True)],
+        **({"threads_us_per_line_detection_on": threads_on,
+            "detection_thread_share_of_off": round(
+                sorted(t.get("ls-detect", 0.0) for t in threads_on)[len(threads_on) // 2]
+                / off_us, 4)} if rate else {}),
         **({"cpu_share_at_rate_off": round(off_us * rate / 1e6, 3),
             "cpu_share_at_rate_on": round(on_us * rate / 1e6, 3)} if rate else {}),
     }

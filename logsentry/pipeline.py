@@ -33,6 +33,7 @@ from logsentry.metrics import (
     MODEL_LATENCY,
     QUEUE_DEPTH,
 )
+from logsentry.service.thread_names import name_this_thread
 from logsentry.sources.base import LineBatch, Source
 
 log = structlog.get_logger(__name__)
@@ -107,8 +108,13 @@ class Pipeline:
         self._lines: asyncio.Queue[LineBatch | None] = asyncio.Queue(self.config.queue_batches)
         self._events: asyncio.Queue[EventBatch | None] = asyncio.Queue(self.config.queue_batches)
         self._out: asyncio.Queue[EventBatch | None] = asyncio.Queue(self.config.queue_batches)
-        self._analysis_thread = ThreadPoolExecutor(1, thread_name_prefix="logsentry-analysis")
-        self._detect_thread = ThreadPoolExecutor(1, thread_name_prefix="logsentry-detect")
+        # Named for the kernel too (`top -H`, /proc/PID/task/*/comm): the stages' CPU apart.
+        self._analysis_thread = ThreadPoolExecutor(
+            1, thread_name_prefix="logsentry-analysis", initializer=name_this_thread,
+            initargs=("ls-analysis",))
+        self._detect_thread = ThreadPoolExecutor(
+            1, thread_name_prefix="logsentry-detect", initializer=name_this_thread,
+            initargs=("ls-detect",))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Process until `stop` is set, then drain what was read; or until finite sources end."""
