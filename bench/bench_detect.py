@@ -41,8 +41,9 @@ Usage:
    steady window (after `--rate-warmup` seconds) and its CPU per line in that
    window; with detection on, also each thread's CPU per line by its kernel name
    (`ls-detect` is the detection thread: what detection takes, measured apart from
-   the noise in the other threads' share). At a fixed rate the model's micro-batches are the ones a server at
-   that load sees, not the full ones of a flat-out replay.
+   the noise in the other threads' share). At a fixed rate the model's
+   micro-batches are the ones a server at that load sees, not the full ones of a
+   flat-out replay.
 
 6. Detection on real lines (`--labelled CORPUS`, a file of ../shared/bench, with
    `--labelled-lines N`): the first N lines of the corpus through envelope parsing
