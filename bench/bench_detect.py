@@ -371,7 +371,7 @@ def cpu_seconds(pid: int) -> float:
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
     """CPU seconds of a running process's threads, summed by kernel name (the daemon
-    names its workers: ls-analysis, ls-detect, ls-spool; the event loop is `python`)."""
+    names its workers: ls-analysis, ls-detect; the event loop is `python`)."""
     totals: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:

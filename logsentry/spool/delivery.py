@@ -18,7 +18,6 @@ import structlog
 
 from logsentry.alert import Alert
 from logsentry.metrics import SPOOL_BYTES
-from logsentry.service.thread_names import name_this_thread
 from logsentry.sinks.base import Sink
 from logsentry.sinks.config import SinkConfig
 from logsentry.spool.config import SpoolConfig
@@ -53,9 +52,7 @@ class AlertDelivery:
         self._space = asyncio.Condition()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
-        self._append_thread = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="spool", initializer=name_this_thread,
-            initargs=("ls-spool",))
+        self._append_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._closed = False
 
     @classmethod
