@@ -9,6 +9,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from logsentry.sinks.base import SinkError
 from logsentry.sinks.config import Routing, WebhookSinkConfig
 from logsentry.sinks.webhook import WebhookSink
 from logsentry.spool.config import SpoolConfig
@@ -272,3 +273,44 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     assert max(delays[:2]) <= 1.0 and max(delays[6:]) > 2.0
     backoff.reset()
     assert backoff.next_delay() <= 0.5
+
+
+class _FailsAsItIsClosedSink:
+    """A sink whose send fails at once and, the first time, starts closing the delivery
+    just before failing: the close's cancellation reaches the deliverer's
+    `asyncio.wait_for` after the send has finished, which Python 3.11 swallows."""
+
+    name = "racy"
+
+    def __init__(self) -> None:
+        self.delivery: AlertDelivery | None = None
+        self.closing: asyncio.Task[None] | None = None
+        self.sends = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def send(self, batch: list[object]) -> None:
+        self.sends += 1
+        if self.closing is None and self.delivery is not None:
+            self.closing = asyncio.ensure_future(self.delivery.close(0.0))
+        raise SinkError("receiver down")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_close_ends_delivery_even_when_the_cancellation_meets_a_failing_send(
+        tmp_path: Path) -> None:
+    sink = _FailsAsItIsClosedSink()
+    config = WebhookSinkConfig(name="racy", url="http://127.0.0.1:9/alerts")
+    delivery = await AlertDelivery.open(tmp_path, [(config, sink)], FAST)  # type: ignore[list-item]
+    sink.delivery = delivery
+    await delivery.submit([numbered_alert(n) for n in range(3)])
+    assert await wait_until(lambda: sink.closing is not None, 5)
+    assert sink.closing is not None
+    # Bounded: close cancels until the deliverer has ended (one cancel would leave it
+    # retrying and close waiting on it for ever).
+    done, _ = await asyncio.wait({sink.closing}, timeout=5)
+    assert done, "close() still waiting on a delivery task that swallowed its cancellation"
+    assert delivery.pending()["racy"] == 3  # kept in the spool for the next start

@@ -176,9 +176,13 @@ class AlertDelivery:
         deadline = loop.time() + drain_timeout
         while loop.time() < deadline and any(d.pending() for d in self._deliverers):
             await asyncio.sleep(0.02)
+        # Python 3.11's asyncio.wait_for can swallow a cancellation that arrives as the
+        # awaited send fails (a refused connection fails at once): the deliverer then
+        # goes on retrying. So cancel until each task has really ended.
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.1)
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for deliverer in self._deliverers:
