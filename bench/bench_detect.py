@@ -77,11 +77,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from logsentry.analysis.result import Analysis  # noqa: E402
+from logsentry.core.analysis import Analysis  # noqa: E402
+from logsentry.core.event import Event  # noqa: E402
 from logsentry.detect.config import DetectionConfig  # noqa: E402
 from logsentry.detect.detector import Detector  # noqa: E402
 from logsentry.envelope import EnvelopeParser  # noqa: E402
-from logsentry.event import Event  # noqa: E402
 
 BATCH = 512
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -193,7 +193,7 @@ def pipeline_events(corpus: list[tuple[str, Analysis]]) -> tuple[list[Event], fl
 
 def model_seconds(lines: list[str]) -> float | None:
     try:
-        from logsentry.model import load_analyzer
+        from logsentry.analysis.tagger import load_analyzer
 
         analyzer = load_analyzer(threads=1)
     except Exception as exc:  # no model built yet
@@ -499,7 +499,7 @@ def bench_pipeline(corpus_name: str, runs: int, rate: int = 0,
 
 def labelled_events(corpus_name: str, lines: int) -> list[Event]:
     """The first `lines` lines of a bench corpus, parsed and labelled by the shipped model."""
-    from logsentry.model import load_analyzer
+    from logsentry.analysis.tagger import load_analyzer
 
     corpus = Path(os.environ.get("BENCH_DATA", "/tmp/logsentry-bench-data")) / (
         corpus_name + ".log")

@@ -34,11 +34,11 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    from logsentry.model.artifacts import load_model
-    from logsentry.model.distill.measure import lines_per_second, unique_bodies
-    from logsentry.model.engine import ModelAnalyzer, configure_threads
-    from logsentry.model.location import files_size
-    from logsentry.model.network import parameter_count
+    from logsentry.analysis.tagger.artifacts import load_model
+    from logsentry.analysis.tagger.inference import ModelAnalyzer, configure_threads
+    from logsentry.analysis.tagger.location import files_size
+    from logsentry.analysis.tagger.network import parameter_count
+    from logsentry.train.distill.measure import lines_per_second, unique_bodies
 
     configure_threads(args.threads)
     bodies = unique_bodies(max(args.lines, args.teacher_lines))
@@ -59,7 +59,7 @@ def main() -> int:
         print(name, entry, flush=True)
     teacher_dir = args.work / "teacher"
     if (teacher_dir / "teacher.json").is_file():
-        from logsentry.model.distill.analyzer import teacher_analyzer
+        from logsentry.train.distill.analyzer import teacher_analyzer
 
         teacher = teacher_analyzer(teacher_dir, cache_size=0)
         entry = {"parameters": parameter_count(teacher.teacher),

@@ -42,12 +42,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from logsentry.alert import Alert  # noqa: E402
 from logsentry.analysis.base import Analyzer  # noqa: E402
 from logsentry.analysis.config import AnalysisConfig  # noqa: E402
 from logsentry.analysis.loader import load_analyzer  # noqa: E402
 from logsentry.config import Config, PipelineConfig  # noqa: E402
-from logsentry.event import Event  # noqa: E402
+from logsentry.core.alert import Alert  # noqa: E402
+from logsentry.core.event import Event  # noqa: E402
 from logsentry.pipeline import Pipeline  # noqa: E402
 from logsentry.sources.base import Source  # noqa: E402
 from logsentry.sources.config import FileSourceConfig, KafkaSourceConfig  # noqa: E402

@@ -1,7 +1,7 @@
 """Benchmark of the model analyzer: load time, unique-line throughput, cached throughput,
 batch-1 latency, RSS, and the whole `logsentry analyze` process on the shared corpora.
 
-Usage (corpora from /work/shared/bench/make_corpora.sh):
+Usage (corpora from shared/bench/make_corpora.sh beside the checkout):
 
     .venv/bin/python bench/bench_model.py [--model DIR] [--corpora /tmp/logsentry-bench-data]
         [--threads 2] [--unique 6000] [--json out.json] [--no-process]
@@ -54,7 +54,7 @@ def load_seconds(model: str | None, threads: int) -> dict[str, float]:
     """Fresh interpreter: import + load (what a daemon start pays), and load alone."""
     code = (
         "import time; t0 = time.perf_counter(); import torch; t1 = time.perf_counter();"
-        "from logsentry.model import load_analyzer;"
+        "from logsentry.analysis.tagger import load_analyzer;"
         f"a = load_analyzer({model!r}, threads={threads});"
         "a.analyze_batch(['warm up line 1']); t2 = time.perf_counter();"
         "print(t2 - t0, t2 - t1)")
@@ -101,9 +101,9 @@ def main() -> int:
                         help="skip the whole-process `logsentry analyze` runs")
     args = parser.parse_args()
 
-    from logsentry.model.artifacts import load_model
-    from logsentry.model.engine import ModelAnalyzer, configure_threads
-    from logsentry.model.location import default_model_dir, files_size
+    from logsentry.analysis.tagger.artifacts import load_model
+    from logsentry.analysis.tagger.inference import ModelAnalyzer, configure_threads
+    from logsentry.analysis.tagger.location import default_model_dir, files_size
 
     results: dict[str, Any] = {"cpus": os.cpu_count()}
     model_dir = Path(args.model) if args.model else default_model_dir()

@@ -9,7 +9,7 @@ import argparse
 import time
 from collections import Counter
 
-from logsentry.model.data import real, splits, synthetic
+from logsentry.train.data import real, splits, synthetic
 
 
 def main() -> None:

@@ -40,8 +40,8 @@ from logsentry.sinks.config import (  # noqa: E402
     WebhookSinkConfig,
 )
 from logsentry.sinks.factory import build_sink  # noqa: E402
+from logsentry.spool.alert_delivery import AlertDelivery  # noqa: E402
 from logsentry.spool.config import SpoolConfig  # noqa: E402
-from logsentry.spool.delivery import AlertDelivery  # noqa: E402
 from tests.servers.alerts import first_occurrences, numbered_alert, seq_of  # noqa: E402
 from tests.servers.hec import TOKEN, HecReceiver  # noqa: E402
 from tests.servers.slack import SlackReceiver  # noqa: E402

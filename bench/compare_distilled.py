@@ -34,18 +34,18 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    from logsentry.model.artifacts import load_model
-    from logsentry.model.distill.analyzer import teacher_analyzer
-    from logsentry.model.distill.measure import (
+    from logsentry.analysis.tagger.artifacts import load_model
+    from logsentry.analysis.tagger.inference import ModelAnalyzer, configure_threads
+    from logsentry.analysis.tagger.location import files_size
+    from logsentry.analysis.tagger.network import parameter_count
+    from logsentry.train.distill.analyzer import teacher_analyzer
+    from logsentry.train.distill.measure import (
         held_out_datasets,
         held_out_report,
         lines_per_second,
         summary,
         unique_bodies,
     )
-    from logsentry.model.engine import ModelAnalyzer, configure_threads
-    from logsentry.model.location import files_size
-    from logsentry.model.network import parameter_count
 
     configure_threads(args.threads)
     datasets = held_out_datasets(args.work / "held_out_datasets")

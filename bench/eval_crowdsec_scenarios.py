@@ -2,12 +2,12 @@
 
 Usage:
 
-    .venv/bin/python bench/eval_crowdsec_scenarios.py [--data /work/shared/datasets/crowdsec]
+    .venv/bin/python bench/eval_crowdsec_scenarios.py [--data DATASETS/crowdsec]
         [--model DIR | --no-model] [--rules DIR] [--json out.json] [-v]
 
 For every scenario test (`scenario.json`), `input.log` is replayed as the
 daemon would see it: envelope parsing (`logsentry.envelope.EnvelopeParser`),
-the analyzer (`logsentry.model.load_analyzer()`; `--no-model` skips it and
+the analyzer (`logsentry.analysis.tagger.load_analyzer()`; `--no-model` skips it and
 leaves every line's action `other`), then a fresh `Detector` with the pack.
 
 Reported:
@@ -35,14 +35,14 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from logsentry.alert import Alert  # noqa: E402
 from logsentry.analysis.base import Analyzer  # noqa: E402
+from logsentry.core.alert import Alert  # noqa: E402
+from logsentry.core.event import Event  # noqa: E402
 from logsentry.detect.config import DetectionConfig  # noqa: E402
 from logsentry.detect.detector import Detector  # noqa: E402
 from logsentry.envelope import EnvelopeParser  # noqa: E402
-from logsentry.event import Event  # noqa: E402
 
-DEFAULT_DATA = Path("/work/shared/datasets/crowdsec")
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "crowdsec"
 # Arrival time of the replayed lines (a line without its own timestamp gets
 # this plus a millisecond per line): any fixed instant works.
 RECEIVED = 1_750_000_000.0
@@ -122,7 +122,7 @@ def main() -> int:
 
     analyzer: Analyzer | None = None
     if not args.no_model:
-        from logsentry.model import load_analyzer
+        from logsentry.analysis.tagger import load_analyzer
 
         analyzer = load_analyzer(args.model)
     config = DetectionConfig(rules=args.rules)

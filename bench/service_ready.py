@@ -4,7 +4,7 @@ Starts the daemon as a subprocess with a real NOTIFY_SOCKET, measures the
 time from spawn to READY=1 (model loaded, sources open) and the CPU time the
 process used until then (a figure that other load on the machine does not
 inflate), lets it idle, then reads its resident memory from /proc.
-Issue 8 targets: READY <= 3 s, idle RSS <= 400 MB.
+Targets: READY <= 3 s, idle RSS <= 400 MB.
 
     .venv/bin/python bench/service_ready.py [--analyzer model|none] [--runs 3] [--idle 5]
 """

@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from logsentry.alert import Alert
 from logsentry.analysis.base import Analyzer
 from logsentry.analysis.config import AnalysisConfig
 from logsentry.analysis.loader import load_analyzer
 from logsentry.config import PipelineConfig
+from logsentry.core.alert import Alert
+from logsentry.core.event import Event
 from logsentry.detect.config import DetectionConfig
-from logsentry.event import Event
 from logsentry.pipeline import Pipeline
 from logsentry.sinks.stdout import render_text, visible
 from logsentry.sources.base import Source

@@ -13,15 +13,8 @@ from pathlib import Path
 import structlog
 
 from logsentry import __version__
-from logsentry.analysis.loader import AnalyzerUnavailable
-from logsentry.config import (
-    DEFAULT_CONFIG_PATH,
-    Config,
-    ConfigError,
-    load_config,
-    redacted,
-    resolve_path,
-)
+from logsentry.config import DEFAULT_CONFIG_PATH, Config, load_config, redacted, resolve_path
+from logsentry.core.errors import AnalyzerUnavailable, ConfigError
 from logsentry.logsetup import configure_logging
 
 log = structlog.get_logger(__name__)
@@ -31,7 +24,7 @@ EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
 
 # Areas that add their own subcommands: module path of a `register(subparsers)`.
-PLUGIN_COMMANDS = ("logsentry.detect.cli", "logsentry.model.cli")
+PLUGIN_COMMANDS = ("logsentry.detect.cli", "logsentry.train.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,7 +191,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     path = resolve_path(args.config)
     config = load_config(path)
-    from logsentry.daemon import check_components
+    from logsentry.assembly import check_components
 
     check_components(config)
     print(f"# {path}: valid", file=sys.stderr)

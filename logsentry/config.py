@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import Field, ValidationError
 
 from logsentry.analysis.config import AnalysisConfig
+from logsentry.core.config_base import StrictModel
+from logsentry.core.errors import ConfigError
 from logsentry.detect.config import DetectionConfig
 from logsentry.service.config import ServiceConfig
 from logsentry.sinks.config import SinkConfig, StdoutSinkConfig
-from logsentry.sources.config import SourceConfig, StrictModel
+from logsentry.sources.config import SourceConfig
 from logsentry.spool.config import SpoolConfig
 from logsentry.topology.config import TopologyConfig
 
@@ -67,10 +69,6 @@ class Config(StrictModel):
 
 def _default_sinks() -> list[SinkConfig]:
     return [StdoutSinkConfig()]
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used. The message is meant for the operator."""
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -146,12 +144,20 @@ def _describe(exc: ValidationError, data: dict[str, Any], origin: str) -> str:
     return "\n".join(messages)
 
 
+def _type_tags(union: Any) -> frozenset[str]:
+    """The `type` values of a discriminated union of config models."""
+    members = get_args(get_args(union)[0])
+    return frozenset(member.model_fields["type"].default for member in members)
+
+
+# Pydantic puts the `type` tag of a list item's model in an error's location.
+_UNION_TAGS = _type_tags(SourceConfig) | _type_tags(SinkConfig)
+
+
 def _is_union_tag(part: Any, loc: tuple[Any, ...]) -> bool:
     idx = loc.index(part)
-    return isinstance(part, str) and idx > 0 and isinstance(loc[idx - 1], int) and part in {
-        "file", "stdin", "journald", "kafka", "stdout", "jsonl", "slack", "webhook",
-        "syslog", "splunk_hec", "kafka_topic", "function-after[check(), FileSourceConfig]",
-    }
+    return (isinstance(part, str) and idx > 0 and isinstance(loc[idx - 1], int)
+            and part in _UNION_TAGS)
 
 
 def _line_of(data: Any, loc: list[Any]) -> int | None:

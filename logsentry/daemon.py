@@ -13,85 +13,23 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 from logsentry.analysis.base import Analyzer
 from logsentry.analysis.loader import load_analyzer
-from logsentry.config import Config, ConfigError, load_config
-from logsentry.event import Event
-from logsentry.pipeline import AlertOutput, EventOutput, Pipeline, retry_forever
+from logsentry.assembly import build_detector, build_sources, open_outputs
+from logsentry.config import Config, load_config
+from logsentry.core.errors import ConfigError
+from logsentry.pipeline import Pipeline
 from logsentry.service.lifecycle import ServiceLifecycle
-from logsentry.sinks.base import Sink
-from logsentry.sinks.factory import build_sink, check_unique_names, sink_name
+from logsentry.sinks.factory import sink_name
 from logsentry.sources.base import Source
-from logsentry.sources.factory import build_source
 
 log = structlog.get_logger(__name__)
 
 SWITCH_INTERVAL = 0.02  # seconds; see Daemon.run
-
-
-@dataclass
-class Outputs:
-    """The opened sinks of one pipeline run, split by what they receive."""
-
-    event_outputs: list[EventOutput] = field(default_factory=list)
-    alert_output: AlertOutput | None = None
-    sinks: list[Sink] = field(default_factory=list)
-    delivery: Any = None
-
-    async def close(self, drain_timeout: float) -> None:
-        if self.delivery is not None:
-            await self.delivery.close(drain_timeout)
-        for sink in self.sinks:
-            try:
-                await sink.close()
-            except Exception:
-                log.exception("sink_close_failed", sink=sink.name)
-
-
-async def open_outputs(config: Config, state_dir: Path | None) -> Outputs:
-    """Open every configured sink; alert sinks deliver through the durable spool."""
-    try:
-        check_unique_names(config.sinks)
-    except ValueError as exc:
-        raise ConfigError(f"sinks: {exc}") from None
-    outputs = Outputs()
-    alert_sinks: list[tuple[Any, Sink]] = []
-    for sink_config in config.sinks:
-        sink = build_sink(sink_config)
-        if sink_config.routing.records == "events":
-            await sink.start()
-            outputs.sinks.append(sink)
-            outputs.event_outputs.append(_event_output(sink))
-        else:
-            alert_sinks.append((sink_config, sink))
-    if alert_sinks:
-        from logsentry.spool.delivery import AlertDelivery
-
-        outputs.delivery = await AlertDelivery.open(
-            (state_dir or Path(".")) / "spool", alert_sinks, config.spool)
-        outputs.alert_output = outputs.delivery
-    return outputs
-
-
-def _event_output(sink: Sink) -> EventOutput:
-    async def send(events: list[Event]) -> None:
-        await retry_forever(sink.name, lambda: sink.send(list(events)))
-
-    return send
-
-
-def build_sources(config: Config, state_dir: Path | None) -> list[Source]:
-    """The configured sources, each resuming from its persisted position."""
-    return [
-        build_source(source, state_dir, config.pipeline.commit_interval)
-        for source in config.sources
-    ]
 
 
 class Daemon:
@@ -173,11 +111,7 @@ class Daemon:
             await run_stages(config, config.topology, self._run_stop, analyzer)
             return not self._run_stop.is_set()
         assert analyzer is not None  # only Kafka stage 2 runs without one
-        detector = None
-        if config.detection.enabled:
-            from logsentry.detect.detector import Detector
-
-            detector = Detector.from_config(config.detection, state_dir)
+        detector = build_detector(config)
         outputs = await open_outputs(config, state_dir)
         sources = self._fixed_sources if self._fixed_sources is not None else build_sources(
             config, state_dir)
@@ -192,10 +126,10 @@ class Daemon:
         )
         running = asyncio.ensure_future(self.pipeline.run(self._run_stop))
         try:
-            # READY=1 only once the sources are open (issue 8, service helper):
-            # two loop turns let Pipeline.run start the source tasks and each
-            # source open its inputs (files opened and positioned, journalctl
-            # spawned) before it first waits.
+            # READY=1 only once the sources are open: two loop turns let
+            # Pipeline.run start the source tasks and each source open its
+            # inputs (files opened and positioned, journalctl spawned) before
+            # it first waits.
             for _ in range(2):
                 await asyncio.sleep(0)
             if first:
@@ -247,15 +181,3 @@ class Daemon:
             return
         self._next_config = new_config
         self._run_stop.set()
-
-
-def check_components(config: Config) -> None:
-    """Validate what the schema cannot: sink names, rule files. Raises ConfigError."""
-    try:
-        check_unique_names(config.sinks)
-    except ValueError as exc:
-        raise ConfigError(f"sinks: {exc}") from None
-    if config.detection.enabled:
-        from logsentry.detect.detector import Detector
-
-        Detector.from_config(config.detection, None)

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from logsentry.event import Event, typed_field
+from logsentry.core.event import Event, typed_field
 from logsentry.records.dispatch import RECORD_STARTS, decode_json, decode_line
 from logsentry.records.panos import decode_panos, find_panos
 from logsentry.records.record import apply_record
@@ -169,7 +169,7 @@ class EnvelopeParser:
         if known:
             event.fields.update(known)
             # A source that knows the entry's time (journald) passes it as a
-            # datetime under "@timestamp" (issue 8, service helper).
+            # datetime under "@timestamp".
             known_time = event.fields.pop("@timestamp", None)
             if isinstance(known_time, datetime):
                 event.timestamp = known_time

@@ -19,13 +19,12 @@ from typing import Any, Protocol
 
 import structlog
 
-from logsentry.alert import Alert
 from logsentry.analysis.base import Analyzer
 from logsentry.analysis.config import AnalysisConfig
 from logsentry.config import PipelineConfig
-from logsentry.envelope import EnvelopeParser
-from logsentry.event import Event
-from logsentry.metrics import (
+from logsentry.core.alert import Alert
+from logsentry.core.event import Event
+from logsentry.core.metrics import (
     ALERTS,
     BATCH_SIZE,
     LINES_ANALYZED,
@@ -33,18 +32,19 @@ from logsentry.metrics import (
     MODEL_LATENCY,
     QUEUE_DEPTH,
 )
-from logsentry.service.thread_names import name_this_thread
+from logsentry.core.thread_names import name_this_thread
+from logsentry.envelope import EnvelopeParser
 from logsentry.sources.base import LineBatch, Source
 
 log = structlog.get_logger(__name__)
 
-# Seconds between detection ticks (time-driven rules, suppression flushes).
 # Events handed to the detection thread at once, at most (see `Pipeline._coalesce`).
 DETECT_BATCH = 512
+# Seconds between detection ticks (time-driven rules, suppression flushes).
 TICK_SECONDS = 1.0
 
 
-class Detector(Protocol):
+class EventDetector(Protocol):
     """What the pipeline needs of the detection stage."""
 
     def process(self, events: list[Event]) -> list[Alert]: ...
@@ -88,7 +88,7 @@ class Pipeline:
         sources: Sequence[Source],
         analyzer: Analyzer,
         *,
-        detector: Detector | None = None,
+        detector: EventDetector | None = None,
         event_outputs: Sequence[EventOutput] = (),
         alert_output: AlertOutput | None = None,
         config: PipelineConfig | None = None,
@@ -269,7 +269,7 @@ class Pipeline:
                         self._detect_thread, self._tick, detector
                     )
             elif time.monotonic() >= next_tick:
-                # (kafka helper) Without a detector (topology stage 1) the tick
+                # Without a detector (topology stage 1) the tick
                 # deadline must advance too: wait_for(get(), 0) never gets an item.
                 next_tick = time.monotonic() + TICK_SECONDS
             if item.events or item.alerts or item.commits:
@@ -299,7 +299,7 @@ class Pipeline:
         return EventBatch(events, commits, alerts), False
 
     @staticmethod
-    def _detect(detector: Detector, events: list[Event]) -> list[Alert]:
+    def _detect(detector: EventDetector, events: list[Event]) -> list[Alert]:
         try:
             return detector.process(events)
         except Exception:
@@ -308,7 +308,7 @@ class Pipeline:
             return []
 
     @staticmethod
-    def _tick(detector: Detector) -> list[Alert]:
+    def _tick(detector: EventDetector) -> list[Alert]:
         try:
             return detector.tick(time.time())
         except Exception:

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from logsentry.alert import Alert
+from logsentry.core.alert import Alert
+from logsentry.core.event import Event
+from logsentry.core.metrics import LINES_FAILED
 from logsentry.detect.detector import Detector
 from logsentry.detect.rule import parse_rules
-from logsentry.event import Event
-from logsentry.metrics import LINES_FAILED
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from logsentry.core.metrics import LINES_FAILED
 from logsentry.detect.cli import test_rules_command as run_test_rules
 from logsentry.detect.rule import DEFAULT_RULES_DIR, load_rules
 from logsentry.detect.ruletest import case_events, run_rules
-from logsentry.metrics import LINES_FAILED
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from logsentry.config import ConfigError
+from logsentry.core.errors import ConfigError
+from logsentry.core.event import Event
 from logsentry.detect.condition import compile_field_map
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
-from logsentry.detect.engine import CompiledSelection
 from logsentry.detect.rule import Selection, load_rules, parse_rules
+from logsentry.detect.rule_state import CompiledSelection
 from logsentry.detect.selection import compile_matcher, narrow
 from logsentry.detect.shaped import ShapedMatcher
-from logsentry.event import Event
 
 MINIMAL = """
 id: test.rule

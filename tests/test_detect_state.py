@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from logsentry.core.event import Event
+from logsentry.core.metrics import DETECTION_EVICTIONS
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import STATE_FILE, Detector
-from logsentry.event import Event
-from logsentry.metrics import DETECTION_EVICTIONS
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
 
@@ -165,7 +165,7 @@ def test_reload_keeps_state_of_unchanged_rules_only(tmp_path: Path) -> None:
 def test_reload_with_a_bad_rule_raises_and_keeps_the_old_detector(tmp_path: Path) -> None:
     import pytest
 
-    from logsentry.config import ConfigError
+    from logsentry.core.errors import ConfigError
 
     config = _config(tmp_path, BRUTE)
     detector = Detector.from_config(config, None)

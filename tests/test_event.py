@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from logsentry.analysis.result import Analysis
-from logsentry.event import Event
+from logsentry.core.analysis import Analysis
+from logsentry.core.event import Event
 
 
 def applied(action: str, status: str | None, envelope_status: int | None = None) -> Event:
@@ -39,7 +39,7 @@ def test_other_requests_keep_the_analyzer_action(action: str, status: str | None
 
 
 def test_an_event_summary_drops_a_trailing_unknown_value() -> None:
-    from logsentry.analysis.summary import summarize
+    from logsentry.core.summary import summarize
 
     assert summarize("process_started", {"process.name": "base64"}, "type=SYSCALL") == \
         "base64 ran"

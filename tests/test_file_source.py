@@ -11,7 +11,7 @@ from pathlib import Path
 
 from logsentry.analysis.noop import NoopAnalyzer
 from logsentry.config import PipelineConfig
-from logsentry.event import Event
+from logsentry.core.event import Event
 from logsentry.pipeline import Pipeline
 from logsentry.sources.config import FileSourceConfig
 from logsentry.sources.file import FileSource

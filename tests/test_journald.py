@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 import structlog
 
-from logsentry.config import ConfigError, parse_config
+from logsentry.config import parse_config
+from logsentry.core.errors import ConfigError
+from logsentry.core.metrics import LINES_MALFORMED, SOURCE_RESTARTS
 from logsentry.envelope import EnvelopeParser
-from logsentry.metrics import LINES_MALFORMED, SOURCE_RESTARTS
 from logsentry.sources.base import LineBatch
 from logsentry.sources.config import JournaldSourceConfig
-from logsentry.sources.factory import build_source
 from logsentry.sources.journald import EntryParser, JournalctlMissing, JournaldSource
 from tests.fake_journalctl import FakeJournal, entry, install_fake_journalctl
 
@@ -283,7 +283,7 @@ def test_matches_that_are_not_field_assignments_are_rejected(match: str) -> None
 
 def test_the_factory_builds_a_journald_source(tmp_path: Path) -> None:
     config = parse_config("sources:\n  - type: journald\n    units: [ssh.service]\n")
-    source = build_source(config.sources[0], tmp_path)
+    source = config.sources[0].build(tmp_path)
     assert isinstance(source, JournaldSource)
     assert source.name == "journald:ssh.service"
 

@@ -18,13 +18,13 @@ from pydantic import SecretStr, ValidationError
 
 from logsentry.analysis.noop import NoopAnalyzer
 from logsentry.config import PipelineConfig
-from logsentry.event import Event
-from logsentry.metrics import CONSUMER_LAG, LINES_MALFORMED, REGISTRY
+from logsentry.core.event import Event
+from logsentry.core.metrics import CONSUMER_LAG, LINES_MALFORMED, REGISTRY
 from logsentry.pipeline import Pipeline
 from logsentry.sources.base import LineBatch
-from logsentry.sources.config import KafkaSourceConfig, KafkaTlsConfig
-from logsentry.sources.factory import build_source
+from logsentry.sources.config import KafkaSourceConfig
 from logsentry.sources.kafka import KafkaPosition, KafkaSource
+from logsentry.transport.tls import TlsConfig
 from tests.servers.kafka import kafka_broker, tansu_path
 from tests.servers.ports import free_port, wait_for_port, wait_until
 
@@ -113,7 +113,7 @@ async def test_lines_are_read_from_every_partition_and_committed_once_processed(
         for i in range(60):
             await client.send("logs", f"line {i}".encode(), partition=i % 3)
         await client.flush()
-    source = build_source(source_config(kafka_broker, "logs"), None)
+    source = source_config(kafka_broker, "logs").build(None)
     assert isinstance(source, KafkaSource)
     reader = Reader(source)
     got = await reader.take(60, commit=False)
@@ -444,7 +444,7 @@ def test_sasl_and_tls_settings_become_client_options(
     config = KafkaSourceConfig(
         bootstrap_servers=["kafka:9093"], topics=["logs"], security_protocol="SASL_SSL",
         sasl_mechanism="SCRAM-SHA-512", sasl_plain_username="logsentry",
-        sasl_plain_password=SecretStr("${ENV:KAFKA_SECRET}"), tls=KafkaTlsConfig(verify=False))
+        sasl_plain_password=SecretStr("${ENV:KAFKA_SECRET}"), tls=TlsConfig(verify=False))
     options = KafkaSource(config)._options()
     assert options["security_protocol"] == "SASL_SSL"
     assert options["sasl_mechanism"] == "SCRAM-SHA-512"

@@ -24,11 +24,11 @@ import pytest
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from logsentry.alert import Alert
 from logsentry.config import Config, load_config
+from logsentry.core.alert import Alert
+from logsentry.core.event import Event
 from logsentry.detect.detector import Detector
 from logsentry.detect.rule import DEFAULT_RULES_DIR, load_rules
-from logsentry.event import Event
 from logsentry.sources.config import FileSourceConfig
 from logsentry.topology.config import TopologyConfig
 from logsentry.topology.detect_stage import DetectStage
@@ -363,7 +363,7 @@ async def test_killing_one_of_three_instances_mid_stream_loses_no_alert(
         assert process.wait(20) == 0
     # The killed instance's spool holds alerts it accepted but had not yet
     # delivered: its restart (here: opening its outputs) delivers them.
-    from logsentry.daemon import open_outputs
+    from logsentry.assembly import open_outputs
 
     killed = load_config(configs[0])
     outputs = await open_outputs(killed, killed.state_dir)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from logsentry.analysis.actions import ACTIONS
-from logsentry.model.data import synthetic
-from logsentry.model.data.cli import register_data
-from logsentry.model.data.envelopes import ENVELOPES
-from logsentry.model.data.template import TemplateError, compile_template, json_escape, make_family
-from logsentry.model.data.values import ODD_USERS, Values
-from logsentry.model.example import Example, ExampleError, Span
+from logsentry.core.actions import ACTIONS
+from logsentry.train.data import synthetic
+from logsentry.train.data.cli import register_data
+from logsentry.train.data.envelopes import ENVELOPES
+from logsentry.train.data.template import TemplateError, compile_template, json_escape, make_family
+from logsentry.train.data.values import ODD_USERS, Values
+from logsentry.train.example import Example, ExampleError, Span
 
 JSON_ENVELOPES = {"journald_json", "docker_json"}
 
@@ -223,7 +223,7 @@ def test_generation_does_not_depend_on_hash_randomisation() -> None:
     import sys
 
     code = ("import hashlib, json\n"
-            "from logsentry.model.data.synthetic import generate\n"
+            "from logsentry.train.data.synthetic import generate\n"
             "names = {'openssh', 'generic_auth', 'json_app'}\n"
             "docs = [e.to_dict() for e in generate(400, 21, names)]\n"
             "print(hashlib.sha256(json.dumps(docs).encode()).hexdigest())\n")

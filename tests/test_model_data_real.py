@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from logsentry.model.data import real, splits
-from logsentry.model.example import Example
+from logsentry.train.data import real, splits
+from logsentry.train.example import Example
 
 FIXTURES = Path(__file__).parent / "fixtures" / "datasets"
 
@@ -148,7 +148,7 @@ def test_held_out_families_never_reach_training() -> None:
 
 
 def test_unseen_held_out_software_has_no_synthetic_family() -> None:
-    from logsentry.model.data.synthetic import FAMILIES
+    from logsentry.train.data.synthetic import FAMILIES
 
     programs = {p.split("/")[0].lower() for f in FAMILIES for p in f.programs}
     programs |= {f.name for f in FAMILIES}
@@ -158,7 +158,7 @@ def test_unseen_held_out_software_has_no_synthetic_family() -> None:
 
 
 def test_list_families_reports_synthetic_and_real_with_splits() -> None:
-    listed = splits.list_families(FIXTURES)
+    listed = real.list_families(FIXTURES)
     assert listed["openssh"]["origin"] == "synthetic"
     assert listed["fail2ban:sshd"]["split"] == "train"
     assert listed["fail2ban:dovecot"]["split"] == "held_out:independent"

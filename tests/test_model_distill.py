@@ -13,20 +13,23 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
 
-from logsentry.model.artifacts import load_model, save_model
-from logsentry.model.distill.alignment import NO_TOKEN, piece_token_index
-from logsentry.model.distill.analyzer import TeacherAnalyzer
-from logsentry.model.distill.compression import prune_layers, prune_width
-from logsentry.model.distill.corpus import Corpus
-from logsentry.model.distill.kd_loss import kd_loss
-from logsentry.model.distill.pipeline import RunConfig, _fingerprint, _teacher_fingerprint
-from logsentry.model.distill.student import (
+from logsentry.analysis.tagger.artifacts import load_model, save_model
+from logsentry.analysis.tagger.inference import ModelAnalyzer
+from logsentry.analysis.tagger.network import LogTagger, NetworkConfig, init_weights
+from logsentry.analysis.tagger.tokenizer import LogTokenizer, split_pieces
+from logsentry.train.distill.alignment import NO_TOKEN, piece_token_index
+from logsentry.train.distill.analyzer import TeacherAnalyzer
+from logsentry.train.distill.compression import prune_layers, prune_width
+from logsentry.train.distill.corpus import Corpus
+from logsentry.train.distill.kd_loss import kd_loss
+from logsentry.train.distill.pipeline import RunConfig, _fingerprint, _teacher_fingerprint
+from logsentry.train.distill.student import (
     DistillConfig,
     distill_loss,
     token_kd_mask,
     train_student,
 )
-from logsentry.model.distill.teacher import (
+from logsentry.train.distill.teacher import (
     SoftTargets,
     TeacherConfig,
     TeacherTokens,
@@ -35,11 +38,8 @@ from logsentry.model.distill.teacher import (
     soft_targets,
     train_teacher,
 )
-from logsentry.model.engine import ModelAnalyzer
-from logsentry.model.example import Example, ExampleBuilder
-from logsentry.model.network import LogTagger, NetworkConfig, init_weights
-from logsentry.model.tokenizer import LogTokenizer, split_pieces
-from logsentry.model.training import IGNORE, collate, encode_examples
+from logsentry.train.example import Example, ExampleBuilder
+from logsentry.train.loop import IGNORE, collate, encode_examples
 
 USERS = ("root", "admin", "bob", "alice", "oracle", "deploy")
 WORDS = ("failed", "password", "for", "from", "port", "ssh", "accepted", "publickey",

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from logsentry.analysis.result import Analysis
-from logsentry.model.artifacts import load_model, save_model
-from logsentry.model.engine import (
+from logsentry.analysis.tagger.artifacts import load_model, save_model
+from logsentry.analysis.tagger.inference import (
     TEMPLATE_WILD_KINDS,
     Labels,
     LRUCache,
@@ -18,8 +17,9 @@ from logsentry.model.engine import (
     build_analysis,
     load_analyzer,
 )
-from logsentry.model.network import TAGS, LogTagger, NetworkConfig, init_weights
-from logsentry.model.tokenizer import N_SHAPES, N_SPACES, LogTokenizer, split_pieces
+from logsentry.analysis.tagger.network import TAGS, LogTagger, NetworkConfig, init_weights
+from logsentry.analysis.tagger.tokenizer import N_SHAPES, N_SPACES, LogTokenizer, split_pieces
+from logsentry.core.analysis import Analysis
 
 DECODER = _Decoder.from_tags(TAGS)
 TAG = {tag: i for i, tag in enumerate(TAGS)}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from logsentry.analysis.result import Analysis
-from logsentry.model.evaluation import evaluate, format_report, grouping_accuracy
+from logsentry.core.analysis import Analysis
+from logsentry.train.evaluation import evaluate, format_report, grouping_accuracy
 
 
 def test_grouping_accuracy_counts_lines_whose_group_matches_exactly() -> None:
@@ -81,7 +81,7 @@ def test_evaluate_reports_every_dataset_on_all_and_held_out(tmp_path: Path) -> N
 
 
 def test_negatives_whose_text_is_a_match_in_another_mode_are_counted_apart() -> None:
-    from logsentry.model.evaluation import Fail2banRecord, Labelled, fail2ban_figures
+    from logsentry.train.evaluation import Fail2banRecord, Labelled, fail2ban_figures
 
     line = "Disconnected (no auth attempts): rip=192.0.2.5"
     records = [
@@ -103,7 +103,7 @@ def test_evaluate_skips_missing_datasets(tmp_path: Path) -> None:
 
 
 def test_model_cli_registers_train_and_eval() -> None:
-    from logsentry.model.cli import register
+    from logsentry.train.cli import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
@@ -115,8 +115,8 @@ def test_model_cli_registers_train_and_eval() -> None:
 
 def test_model_train_command_writes_a_loadable_model(tmp_path: Path) -> None:
     """The real `logsentry model train` on a tiny configuration (seconds)."""
-    from logsentry.model import load_analyzer
-    from logsentry.model.cli import register
+    from logsentry.analysis.tagger import load_analyzer
+    from logsentry.train.cli import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))

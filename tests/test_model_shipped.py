@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from logsentry.model import load_analyzer
-from logsentry.model.engine import ModelAnalyzer
-from logsentry.model.location import default_model_dir, files_size
+from logsentry.analysis.tagger import load_analyzer
+from logsentry.analysis.tagger.inference import ModelAnalyzer
+from logsentry.analysis.tagger.location import default_model_dir, files_size
 
 
 @pytest.fixture(scope="module")

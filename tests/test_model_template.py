@@ -1,13 +1,13 @@
-"""A template does not depend on how a value is written (`logsentry.model.template`)."""
+"""A template does not depend on how a value is written (`logsentry.analysis.tagger.template`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from logsentry.model.engine import Labels, _Decoder, build_analysis, template_wild
-from logsentry.model.network import TAGS
-from logsentry.model.template import canonical_template
-from logsentry.model.tokenizer import split_pieces
+from logsentry.analysis.tagger.inference import Labels, _Decoder, build_analysis, template_wild
+from logsentry.analysis.tagger.network import TAGS
+from logsentry.analysis.tagger.template import canonical_template
+from logsentry.analysis.tagger.tokenizer import split_pieces
 
 CONSTANT = TAGS.index("O")
 DECODER = _Decoder.from_tags(TAGS)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from logsentry.model.tokenizer import UNK, LogTokenizer, piece_bounds, split_pieces
+from logsentry.analysis.tagger.tokenizer import UNK, LogTokenizer, piece_bounds, split_pieces
 
 
 def texts_and_kinds(text: str) -> list[tuple[str, str]]:

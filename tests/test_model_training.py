@@ -9,13 +9,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from logsentry.model.artifacts import load_model, save_model
-from logsentry.model.engine import ModelAnalyzer
-from logsentry.model.evaluation import example_metrics
-from logsentry.model.example import Example, ExampleBuilder
-from logsentry.model.network import TAGS, LogTagger, NetworkConfig, init_weights, local_context
-from logsentry.model.tokenizer import N_SHAPES, N_SPACES, LogTokenizer
-from logsentry.model.training import IGNORE, TrainingConfig, piece_tags, train
+from logsentry.analysis.tagger.artifacts import load_model, save_model
+from logsentry.analysis.tagger.inference import ModelAnalyzer
+from logsentry.analysis.tagger.network import (
+    TAGS,
+    LogTagger,
+    NetworkConfig,
+    init_weights,
+    local_context,
+)
+from logsentry.analysis.tagger.tokenizer import N_SHAPES, N_SPACES, LogTokenizer
+from logsentry.train.evaluation import example_metrics
+from logsentry.train.example import Example, ExampleBuilder
+from logsentry.train.loop import IGNORE, TrainingConfig, piece_tags, train
 
 USERS = ("root", "admin", "bob", "alice", "oracle", "test", "git", "deploy")
 
@@ -196,17 +202,17 @@ def test_a_side_loss_is_added_at_every_step_with_the_runs_tokenizer() -> None:
 
 
 def test_distilling_without_a_teacher_in_the_work_folder_says_what_to_run(tmp_path: Path) -> None:
-    from logsentry.model.distill.side_loss import TeacherMissing, teacher_side_loss
-    from logsentry.model.distill.student import DistillConfig
+    from logsentry.train.distill.side_loss import TeacherMissing, teacher_side_loss
+    from logsentry.train.distill.student import DistillConfig
 
     with pytest.raises(TeacherMissing, match="logsentry model distill"):
         teacher_side_loss(tmp_path, 13, DistillConfig(), print)
 
 
 def test_head_only_line_distillation_moves_the_line_head_and_never_the_encoder() -> None:
-    from logsentry.model.distill.side_loss import head_only_line_loss
-    from logsentry.model.distill.student import DistillConfig
-    from logsentry.model.training import collate, encode_examples
+    from logsentry.train.distill.side_loss import head_only_line_loss
+    from logsentry.train.distill.student import DistillConfig
+    from logsentry.train.loop import collate, encode_examples
 
     examples = hand_examples(8, 3)
     tokenizer = LogTokenizer.build([e.text for e in examples], min_count=1)

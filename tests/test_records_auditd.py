@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from logsentry.analysis.result import Analysis
+from logsentry.core.analysis import Analysis
 from logsentry.envelope import EnvelopeParser
 from logsentry.records.auditd import MAX_ARGS, decode_auditd, decode_laurel
 

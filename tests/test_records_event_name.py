@@ -6,7 +6,7 @@ from datetime import UTC
 
 import pytest
 
-from logsentry.analysis.result import Analysis
+from logsentry.core.analysis import Analysis
 from logsentry.envelope import EnvelopeParser
 from logsentry.records.event_name import decode_event_name
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from logsentry.analysis.result import Analysis
+from logsentry.core.analysis import Analysis
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
 from logsentry.envelope import EnvelopeParser

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from logsentry.config import parse_config
-from logsentry.metrics import ALERTS, LINES_READ, QUEUE_DEPTH
+from logsentry.core.metrics import ALERTS, LINES_READ, QUEUE_DEPTH
 from logsentry.service.config import MetricsConfig
 from logsentry.service.http import HealthState, MonitoringServer
 

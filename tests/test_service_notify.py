@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from logsentry.metrics import LINES_READ, NOTIFY_FAILURES
+from logsentry.core.metrics import LINES_READ, NOTIFY_FAILURES
 from logsentry.service.config import MetricsConfig, ServiceConfig
 from logsentry.service.lifecycle import ServiceLifecycle
 from logsentry.service.notify import NotifySocket, ServiceNotifier, socket_address
@@ -196,7 +196,7 @@ def test_counter_totals_sum_every_label() -> None:
 
 
 async def test_event_loop_lag_is_measured_even_without_a_watchdog() -> None:
-    from logsentry.metrics import EVENT_LOOP_LAG
+    from logsentry.core.metrics import EVENT_LOOP_LAG
 
     lifecycle = ServiceLifecycle(ServiceConfig(metrics=MetricsConfig(enabled=False)),
                                  ServiceNotifier(None))

@@ -52,7 +52,7 @@ exec setpriv --no-new-privs --inh-caps=-all --bounding-set=-all -- "$@"
 
 def _model_available() -> bool:
     try:
-        from logsentry.model.location import default_model_dir
+        from logsentry.analysis.tagger.location import default_model_dir
 
         default_model_dir()
     except Exception:

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from logsentry.config import parse_config, redacted
+from logsentry.core.errors import ConfigError, SecretError
 from logsentry.sinks.cef import escape_extension, escape_header, format_cef
 from logsentry.sinks.config import (
     KafkaTopicSinkConfig,
@@ -19,16 +20,16 @@ from logsentry.sinks.config import (
 )
 from logsentry.sinks.control_chars import visible_controls
 from logsentry.sinks.factory import build_sink, check_unique_names, sink_name
-from logsentry.sinks.http_client import parse_retry_after
 from logsentry.sinks.kafka_topic import KafkaTopicSink
 from logsentry.sinks.mrkdwn import attack_link, escape
 from logsentry.sinks.rfc5424 import format_message, octet_counted, sd_param
 from logsentry.sinks.routing import accepts
-from logsentry.sinks.secrets import SecretError, resolve_secret
 from logsentry.sinks.slack import SlackSink
 from logsentry.sinks.splunk_hec import SplunkHecSink
 from logsentry.sinks.syslog import SyslogSink
 from logsentry.sinks.webhook import WebhookSink, sign
+from logsentry.transport.http_client import parse_retry_after
+from logsentry.transport.secrets import resolve_secret
 from tests.servers.alerts import numbered_alert
 
 
@@ -149,7 +150,7 @@ def test_factory_builds_every_sink_type() -> None:
         assert isinstance(sink, cls) and sink.name == config.type == sink_name(config)
     named = build_sink(SyslogSinkConfig(name="siem", host="h"))
     assert named.name == "siem"
-    with pytest.raises(ValueError, match="slack"):
+    with pytest.raises(ConfigError, match="slack"):
         check_unique_names([configs[0][0], configs[0][0]])
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from logsentry.sinks.base import SinkError
-from logsentry.sinks.config import SplunkHecSinkConfig, TlsConfig, WebhookSinkConfig
+from logsentry.core.errors import SinkError
+from logsentry.sinks.config import SplunkHecSinkConfig, WebhookSinkConfig
 from logsentry.sinks.splunk_hec import SplunkHecSink
 from logsentry.sinks.webhook import WebhookSink
+from logsentry.spool.alert_delivery import AlertDelivery
 from logsentry.spool.config import SpoolConfig
-from logsentry.spool.delivery import AlertDelivery
+from logsentry.transport.tls import TlsConfig
 from tests.servers.alerts import numbered_alert, seq_of
 from tests.servers.hec import TOKEN, HecReceiver, hec_reply
 from tests.servers.http_receiver import HttpReceiver, Reply

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from logsentry.alert import Alert
+from logsentry.core.alert import Alert
 from logsentry.sinks.config import (
     SlackSinkConfig,
     SplunkHecSinkConfig,

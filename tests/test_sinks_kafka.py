@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaConsumer
 
 from logsentry.sinks.config import KafkaTopicSinkConfig
 from logsentry.sinks.kafka_topic import KafkaTopicSink, message_key
+from logsentry.spool.alert_delivery import AlertDelivery
 from logsentry.spool.config import SpoolConfig
-from logsentry.spool.delivery import AlertDelivery
 from tests.servers.alerts import numbered_alert, seq_of
 from tests.servers.kafka import kafka_broker
 from tests.servers.ports import wait_until

@@ -10,11 +10,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from logsentry.sinks.base import SinkError
+from logsentry.core.errors import SinkError
 from logsentry.sinks.config import SlackSinkConfig
 from logsentry.sinks.slack import SlackSink
+from logsentry.spool.alert_delivery import AlertDelivery
 from logsentry.spool.config import SpoolConfig
-from logsentry.spool.delivery import AlertDelivery
 from tests.servers.alerts import first_occurrences, numbered_alert
 from tests.servers.http_receiver import Reply
 from tests.servers.ports import wait_until

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from logsentry.sinks.base import SinkError
-from logsentry.sinks.config import SyslogSinkConfig, TlsConfig
+from logsentry.core.errors import SinkError
+from logsentry.sinks.config import SyslogSinkConfig
 from logsentry.sinks.syslog import SyslogSink
+from logsentry.transport.tls import TlsConfig
 from tests.servers.alerts import numbered_alert
 from tests.servers.rsyslog import RSYSLOGD, Rsyslog, run_rsyslog
 
@@ -98,8 +99,8 @@ async def test_tcp_reconnects_after_the_receiver_restarts(tmp_path: Path) -> Non
 
 async def test_rsyslog_outage_then_recovery_delivers_all_pending_in_order(
         tmp_path: Path) -> None:
+    from logsentry.spool.alert_delivery import AlertDelivery
     from logsentry.spool.config import SpoolConfig
-    from logsentry.spool.delivery import AlertDelivery
     from tests.servers.alerts import first_occurrences
     from tests.servers.ports import wait_until
 

@@ -9,11 +9,11 @@ import orjson
 import pytest
 from aiohttp import web
 
-from logsentry.sinks.base import SinkError
+from logsentry.core.errors import SinkError, SpoolFullError
 from logsentry.sinks.config import Routing, WebhookSinkConfig
 from logsentry.sinks.webhook import WebhookSink
+from logsentry.spool.alert_delivery import AlertDelivery
 from logsentry.spool.config import SpoolConfig
-from logsentry.spool.delivery import AlertDelivery, SpoolFullError
 from logsentry.spool.segments import SegmentLog
 from tests.servers.alerts import first_occurrences, numbered_alert, seq_of
 from tests.servers.http_receiver import Reply

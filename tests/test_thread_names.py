@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from logsentry.analysis.noop import NoopAnalyzer
+from logsentry.core.thread_names import name_this_thread
 from logsentry.pipeline import Pipeline
-from logsentry.service.thread_names import name_this_thread
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl names")
 

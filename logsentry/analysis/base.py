@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from logsentry.analysis.result import Analysis
+from logsentry.core.analysis import Analysis
 
 
 class Analyzer(Protocol):

@@ -5,10 +5,7 @@ from __future__ import annotations
 from logsentry.analysis.base import Analyzer
 from logsentry.analysis.config import AnalysisConfig
 from logsentry.analysis.noop import NoopAnalyzer
-
-
-class AnalyzerUnavailable(RuntimeError):
-    """The configured analyzer cannot be loaded (missing model files, ...)."""
+from logsentry.core.errors import AnalyzerUnavailable
 
 
 def load_analyzer(config: AnalysisConfig) -> Analyzer:
@@ -16,7 +13,7 @@ def load_analyzer(config: AnalysisConfig) -> Analyzer:
     if config.analyzer == "none":
         return NoopAnalyzer()
     try:
-        from logsentry.model import load_analyzer as load_model
+        from logsentry.analysis.tagger import load_analyzer as load_model
     except ImportError as exc:
         raise AnalyzerUnavailable(
             f"the model analyzer is not available in this build ({exc}); "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from logsentry.analysis.result import Analysis
+from logsentry.core.analysis import Analysis
 
 # Shared by every line: an empty template makes the event keep its own text.
 _NOTHING = Analysis()

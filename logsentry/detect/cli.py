@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from logsentry.analysis.base import Analyzer
-from logsentry.config import ConfigError
+from logsentry.core.errors import ConfigError
 from logsentry.detect.rule import DEFAULT_RULES_DIR, load_rules
 from logsentry.detect.ruletest import RuleVerdict, run_rules
 
@@ -72,7 +72,7 @@ def test_rules_command(args: argparse.Namespace) -> int:
 def _analyzer() -> Analyzer | None:
     """The shipped model as analyzer, or None when it is not built or not installed."""
     try:
-        from logsentry.model import load_analyzer
+        from logsentry.analysis.tagger import load_analyzer
     except ImportError:
         return None
     try:

@@ -20,8 +20,8 @@ from urllib.parse import unquote, unquote_plus
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from logsentry.event import Event
-from logsentry.sources.config import StrictModel
+from logsentry.core.config_base import StrictModel
+from logsentry.core.event import Event
 
 # Longest prefix of a value that regex/contains/like conditions look at:
 # every line is attacker-controlled and a long one must not cost seconds.

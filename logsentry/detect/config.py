@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from logsentry.sources.config import StrictModel
+from logsentry.core.config_base import StrictModel
 
 
 class DetectionConfig(StrictModel):

@@ -22,16 +22,16 @@ from pathlib import Path
 import orjson
 import structlog
 
-from logsentry.alert import Alert
-from logsentry.analysis.actions import ACTIONS
-from logsentry.atomicfile import write_atomic
+from logsentry.core.actions import ACTIONS
+from logsentry.core.alert import Alert
+from logsentry.core.atomicfile import write_atomic
+from logsentry.core.event import Event
+from logsentry.core.metrics import DETECTION_EVICTIONS, LINES_FAILED
 from logsentry.detect.config import DetectionConfig
-from logsentry.detect.engine import RuleEngine
 from logsentry.detect.group import GroupState, SampleMemo
 from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, load_rules
+from logsentry.detect.rule_state import RuleEngine
 from logsentry.detect.shaped import ShapedMatcher
-from logsentry.event import Event
-from logsentry.metrics import DETECTION_EVICTIONS, LINES_FAILED
 
 log = structlog.get_logger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from logsentry.analysis.actions import ACTIONS
-from logsentry.event import Event
+from logsentry.core.actions import ACTIONS
+from logsentry.core.event import Event
 
 # Estimated bytes of the parts of a group (CPython 3.11, 64-bit), measured with
 # tracemalloc by bench/bench_detect.py; deliberately on the high side so the

@@ -18,10 +18,10 @@ import orjson
 import yaml
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-from logsentry.analysis.actions import ACTIONS
-from logsentry.config import ConfigError
+from logsentry.core.actions import ACTIONS
+from logsentry.core.config_base import StrictModel
+from logsentry.core.errors import ConfigError
 from logsentry.detect.duration import parse_duration
-from logsentry.sources.config import StrictModel
 
 from .condition import FieldMap, FieldTest
 
@@ -77,7 +77,7 @@ class Selection(StrictModel):
     def _known_actions(cls, value: OneOrMany | None) -> OneOrMany | None:
         for name in _listify(value):
             if name not in ACTIONS:
-                raise ValueError(f"unknown action {name!r} (see logsentry/analysis/actions.py)")
+                raise ValueError(f"unknown action {name!r} (see logsentry/core/actions.py)")
         return value
 
     @field_validator("category")

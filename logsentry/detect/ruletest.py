@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from logsentry.alert import Alert
-from logsentry.analysis.actions import ACTIONS
 from logsentry.analysis.base import Analyzer
-from logsentry.analysis.result import INTEGER_FIELDS
+from logsentry.core.actions import ACTIONS
+from logsentry.core.alert import Alert
+from logsentry.core.analysis import INTEGER_FIELDS
+from logsentry.core.event import Event
 from logsentry.detect.detector import Detector
 from logsentry.detect.duration import parse_duration
 from logsentry.detect.rule import Rule, RuleCase
-from logsentry.event import Event
 
 # Where a case's clock starts: a fixed instant, so cases are reproducible.
 CASE_START = datetime(2024, 1, 1, tzinfo=UTC).timestamp()

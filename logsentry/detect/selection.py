@@ -17,7 +17,8 @@ from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any, cast
 
-from logsentry.analysis.actions import ACTIONS
+from logsentry.core.actions import ACTIONS
+from logsentry.core.event import Event
 from logsentry.detect.condition import (
     FieldMap,
     FieldTest,
@@ -36,7 +37,6 @@ from logsentry.detect.condition import (
     value_text,
 )
 from logsentry.detect.rule import Selection
-from logsentry.event import Event
 
 # How the generated code reads each field once per event into a local (pure reads
 # that cannot fail); anything else is `fields.get(name)`.

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from logsentry.core.event import Event
 from logsentry.detect.rule import Selection
 from logsentry.detect.selection import Matcher, compile_matcher, event_field_key
-from logsentry.event import Event
 
 # Matchers compiled per shape, at most (each a few kilobytes of code).
 MAX_SHAPES = 256

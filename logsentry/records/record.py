@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from logsentry.event import Event
+from logsentry.core.event import Event
 
 # Longest record text a decoder looks at: records are attacker-controlled
 # (a command line, a user name), and a megabyte line must not cost a scan.

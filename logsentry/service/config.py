@@ -6,7 +6,7 @@ import ipaddress
 
 from pydantic import Field, field_validator
 
-from logsentry.sources.config import StrictModel
+from logsentry.core.config_base import StrictModel
 
 
 class MetricsConfig(StrictModel):

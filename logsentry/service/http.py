@@ -6,7 +6,7 @@ server speaks just enough HTTP/1.1 for scrapers and probes (GET and HEAD, one
 request per connection) and bounds what a client can make it hold: request
 head size and time.
 
-- `/metrics`: every metric of `logsentry.metrics.REGISTRY`, in the text format
+- `/metrics`: every metric of `logsentry.core.metrics.REGISTRY`, in the text format
   or OpenMetrics when the scraper asks for it.
 - `/healthz`: 200 while the loop answers and every liveness check passes.
 - `/readyz`: 200 once the daemon said it is ready (model loaded, sources open),
@@ -24,7 +24,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from logsentry.metrics import REGISTRY
+from logsentry.core.metrics import REGISTRY
 from logsentry.service.config import MetricsConfig
 
 log = structlog.get_logger(__name__)

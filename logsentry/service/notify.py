@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 
 import structlog
 
-from logsentry.metrics import NOTIFY_FAILURES
+from logsentry.core.metrics import NOTIFY_FAILURES
 from logsentry.service.watchdog import Watchdog, watchdog_usec_from_env
 
 log = structlog.get_logger(__name__)

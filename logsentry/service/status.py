@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from prometheus_client import Counter
 
-from logsentry.metrics import ALERTS, LINES_ANALYZED, LINES_READ, SINK_FAILURES
+from logsentry.core.metrics import ALERTS, LINES_ANALYZED, LINES_READ, SINK_FAILURES
 from logsentry.service.notify import ServiceNotifier
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 import structlog
 
-from logsentry.metrics import EVENT_LOOP_LAG
+from logsentry.core.metrics import EVENT_LOOP_LAG
 
 log = structlog.get_logger(__name__)
 

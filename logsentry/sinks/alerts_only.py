@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from logsentry.alert import Alert
-from logsentry.sinks.base import Record, SinkError
+from logsentry.core.alert import Alert
+from logsentry.core.errors import SinkError
+from logsentry.sinks.base import Deliverable
 
 
-def require_alerts(sink_name: str, batch: Sequence[Record]) -> list[Alert]:
+def require_alerts(sink_name: str, batch: Sequence[Deliverable]) -> list[Alert]:
     """The batch as alerts; a non-alert record is a permanent error for this sink."""
     alerts: list[Alert] = []
     for record in batch:

@@ -10,21 +10,12 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 
-class Record(Protocol):
+class Deliverable(Protocol):
     """What sinks deliver: an Event or an Alert."""
 
     def to_ecs(self) -> dict[str, Any]: ...
 
     def to_json(self) -> bytes: ...
-
-
-class SinkError(Exception):
-    """Delivery failed. `permanent` means retrying the same batch cannot succeed."""
-
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None):
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
 
 
 class Sink(Protocol):
@@ -36,7 +27,7 @@ class Sink(Protocol):
         """Open connections. Called once before the first send."""
         ...
 
-    async def send(self, batch: list[Record]) -> None:
+    async def send(self, batch: list[Deliverable]) -> None:
         """Deliver the batch; return when acknowledged, raise SinkError if not."""
         ...
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from logsentry.alert import Alert
+from logsentry.core.alert import Alert
 from logsentry.sinks.control_chars import truncate, visible_controls
 
 CEF_SEVERITY: dict[str, int] = {"low": 3, "medium": 5, "high": 8, "critical": 10}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from logsentry.sources.config import StrictModel
+from logsentry.core.config_base import StrictModel
+from logsentry.transport.tls import TlsConfig
+
+if TYPE_CHECKING:
+    from logsentry.sinks.base import Sink
 
 
 class Routing(StrictModel):
@@ -26,6 +30,12 @@ class StdoutSinkConfig(StrictModel):
     # "auto": readable text on a terminal, JSON lines otherwise.
     format: Literal["auto", "text", "json"] = "auto"
 
+    def build(self, name: str) -> Sink:
+        """The sink this configures; `name` keys its spool cursor."""
+        from logsentry.sinks.stdout import StdoutSink
+
+        return StdoutSink(self)  # type: ignore[no-any-return, unused-ignore]
+
 
 class JsonlSinkConfig(StrictModel):
     type: Literal["jsonl"] = "jsonl"
@@ -36,24 +46,17 @@ class JsonlSinkConfig(StrictModel):
     backups: int = Field(default=5, ge=0)
     fsync: bool = False
 
+    def build(self, name: str) -> Sink:
+        """The sink this configures; `name` keys its spool cursor."""
+        from logsentry.sinks.jsonl import JsonlSink
 
-class TlsConfig(StrictModel):
-    """TLS client settings. Verification is on unless explicitly turned off."""
-
-    verify: bool = True
-    # A PEM bundle of CAs to trust instead of the system store (private PKI).
-    ca_file: str | None = None
-    # Client certificate and key (mutual TLS), PEM.
-    cert_file: str | None = None
-    key_file: str | None = None
-    # Name to verify in the server certificate; defaults to the host.
-    server_hostname: str | None = None
+        return JsonlSink(self)  # type: ignore[no-any-return, unused-ignore]
 
 
 class SlackSinkConfig(StrictModel):
     """Slack incoming webhook, or the Web API `chat.postMessage` with a bot token.
 
-    Secrets accept `${ENV:NAME}` or `${FILE:/path}` (see logsentry.sinks.secrets).
+    Secrets accept `${ENV:NAME}` or `${FILE:/path}` (see logsentry.transport.secrets).
     """
 
     type: Literal["slack"] = "slack"
@@ -79,6 +82,12 @@ class SlackSinkConfig(StrictModel):
             raise ValueError("bot_token needs a channel")
         return self
 
+    def build(self, name: str) -> Sink:
+        """The sink this configures; `name` keys its spool cursor."""
+        from logsentry.sinks.slack import SlackSink
+
+        return SlackSink(self, name)
+
 
 class WebhookSinkConfig(StrictModel):
     """Generic JSON POST, optionally signed with HMAC-SHA256."""
@@ -95,6 +104,12 @@ class WebhookSinkConfig(StrictModel):
     max_batch: int = Field(default=1, ge=1, le=1000)
     timeout: float = Field(default=10.0, gt=0)
     tls: TlsConfig = TlsConfig()
+
+    def build(self, name: str) -> Sink:
+        """The sink this configures; `name` keys its spool cursor."""
+        from logsentry.sinks.webhook import WebhookSink
+
+        return WebhookSink(self, name)
 
 
 class SyslogSinkConfig(StrictModel):
@@ -115,6 +130,12 @@ class SyslogSinkConfig(StrictModel):
     timeout: float = Field(default=10.0, gt=0)
     tls: TlsConfig = TlsConfig()
 
+    def build(self, name: str) -> Sink:
+        """The sink this configures; `name` keys its spool cursor."""
+        from logsentry.sinks.syslog import SyslogSink
+
+        return SyslogSink(self, name)
+
 
 class SplunkHecSinkConfig(StrictModel):
     """Splunk HTTP Event Collector, `/services/collector/event`."""
@@ -130,6 +151,12 @@ class SplunkHecSinkConfig(StrictModel):
     max_batch: int = Field(default=100, ge=1, le=10000)
     timeout: float = Field(default=10.0, gt=0)
     tls: TlsConfig = TlsConfig()
+
+    def build(self, name: str) -> Sink:
+        """The sink this configures; `name` keys its spool cursor."""
+        from logsentry.sinks.splunk_hec import SplunkHecSink
+
+        return SplunkHecSink(self, name)
 
 
 class KafkaTopicSinkConfig(StrictModel):
@@ -151,6 +178,12 @@ class KafkaTopicSinkConfig(StrictModel):
     # Off by default: some Kafka-protocol brokers (Tansu, older proxies) reject it.
     enable_idempotence: bool = False
     tls: TlsConfig = TlsConfig()
+
+    def build(self, name: str) -> Sink:
+        """The sink this configures; `name` keys its spool cursor."""
+        from logsentry.sinks.kafka_topic import KafkaTopicSink
+
+        return KafkaTopicSink(self, name)
 
 
 SinkConfig = Annotated[

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from logsentry.sinks.base import Record
+from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import JsonlSinkConfig
 
 
@@ -28,7 +28,7 @@ class JsonlSink:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self._size = os.fstat(self._fd).st_size
 
-    async def send(self, batch: list[Record]) -> None:
+    async def send(self, batch: list[Deliverable]) -> None:
         if self._fd is None:
             self._open()
         data = b"".join(record.to_json() + b"\n" for record in batch)

@@ -16,14 +16,15 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from logsentry.alert import Alert
-from logsentry.sinks.base import Record, SinkError
+from logsentry.core.alert import Alert
+from logsentry.core.errors import SinkError
+from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import KafkaTopicSinkConfig
-from logsentry.sinks.secrets import resolve_secret
-from logsentry.sinks.tls import client_context
+from logsentry.transport.secrets import resolve_secret
+from logsentry.transport.tls import client_context
 
 
-def message_key(record: Record) -> bytes | None:
+def message_key(record: Deliverable) -> bytes | None:
     """The partitioning key: the alert's group fields, canonical JSON."""
     if isinstance(record, Alert):
         return orjson.dumps(record.group, option=orjson.OPT_SORT_KEYS, default=str)
@@ -70,7 +71,7 @@ class KafkaTopicSink:
         self._producer = producer
         return producer
 
-    async def send(self, batch: list[Record]) -> None:
+    async def send(self, batch: list[Deliverable]) -> None:
         if not batch:
             return
         producer = await self._ensure_producer()

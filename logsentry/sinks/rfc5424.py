@@ -6,7 +6,7 @@ import os
 import re
 from datetime import UTC, datetime
 
-from logsentry.alert import Alert
+from logsentry.core.alert import Alert
 from logsentry.sinks.control_chars import visible_controls
 
 # Alert severity -> syslog severity (2 critical, 3 error, 4 warning, 5 notice).

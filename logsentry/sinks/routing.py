@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from logsentry.alert import SEVERITY_ORDER, Alert
+from logsentry.core.alert import SEVERITY_ORDER, Alert
 from logsentry.sinks.config import Routing
 
 

@@ -20,12 +20,13 @@ from typing import Any
 import orjson
 import structlog
 
+from logsentry.core.errors import SinkError
 from logsentry.sinks.alerts_only import require_alerts
-from logsentry.sinks.base import Record, SinkError
+from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import SlackSinkConfig
-from logsentry.sinks.http_client import HttpClient, HttpResponse
-from logsentry.sinks.secrets import resolve_secret
 from logsentry.sinks.slack_blocks import alert_message, digest_message
+from logsentry.transport.http_client import HttpClient, HttpResponse
+from logsentry.transport.secrets import resolve_secret
 
 log = structlog.get_logger(__name__)
 
@@ -60,7 +61,7 @@ class SlackSink:
         """Monotonic time before which the next message would exceed the rate limit."""
         return self._next_at
 
-    async def send(self, batch: list[Record]) -> None:
+    async def send(self, batch: list[Deliverable]) -> None:
         alerts = require_alerts(self.name, batch)
         if not alerts:
             return

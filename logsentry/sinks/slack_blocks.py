@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from logsentry.alert import SEVERITY_ORDER, Alert
+from logsentry.core.alert import SEVERITY_ORDER, Alert
 from logsentry.sinks.mrkdwn import attack_link, escape, plain
 
 SEVERITY_EMOJI: dict[str, str] = {

@@ -14,11 +14,12 @@ from typing import Any
 
 import orjson
 
-from logsentry.alert import Alert
-from logsentry.sinks.base import Record, SinkError
+from logsentry.core.alert import Alert
+from logsentry.core.errors import SinkError
+from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import SplunkHecSinkConfig
-from logsentry.sinks.http_client import HttpClient, HttpResponse
-from logsentry.sinks.secrets import resolve_secret
+from logsentry.transport.http_client import HttpClient, HttpResponse
+from logsentry.transport.secrets import resolve_secret
 
 RETRYABLE_CODES = frozenset({8, 9, 18})
 ENDPOINT = "/services/collector/event"
@@ -43,7 +44,7 @@ class SplunkHecSink:
         }
         await self._http.start()
 
-    def _event(self, record: Record) -> bytes:
+    def _event(self, record: Deliverable) -> bytes:
         doc: dict[str, Any] = {
             "host": self._host,
             "source": self._config.source,
@@ -56,7 +57,7 @@ class SplunkHecSink:
             doc["index"] = self._config.index
         return orjson.dumps(doc)
 
-    async def send(self, batch: list[Record]) -> None:
+    async def send(self, batch: list[Deliverable]) -> None:
         if not batch:
             return
         body = b"\n".join(self._event(record) for record in batch)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import BinaryIO
 
-from logsentry.alert import Alert
-from logsentry.sinks.base import Record
+from logsentry.core.alert import Alert
+from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import StdoutSinkConfig
 
 _COLOURS = {"low": "36", "medium": "33", "high": "31", "critical": "1;31"}
@@ -25,7 +25,7 @@ class StdoutSink:
     async def start(self) -> None:
         """Nothing to open."""
 
-    async def send(self, batch: list[Record]) -> None:
+    async def send(self, batch: list[Deliverable]) -> None:
         if self._text:
             data = "".join(render_text(record, colour=True) for record in batch).encode(
                 "utf-8", errors="replace")
@@ -38,7 +38,7 @@ class StdoutSink:
         self._stream.flush()
 
 
-def render_text(record: Record, *, colour: bool) -> str:
+def render_text(record: Deliverable, *, colour: bool) -> str:
     """One readable line per record; control characters from logs are made visible."""
     if isinstance(record, Alert):
         label = record.severity.upper()

@@ -16,12 +16,13 @@ import asyncio
 import contextlib
 import socket
 
-from logsentry.alert import Alert
-from logsentry.sinks.base import Record, SinkError
+from logsentry.core.alert import Alert
+from logsentry.core.errors import SinkError
+from logsentry.sinks.base import Deliverable
 from logsentry.sinks.cef import format_cef
 from logsentry.sinks.config import SyslogSinkConfig
 from logsentry.sinks.rfc5424 import format_message, octet_counted
-from logsentry.sinks.tls import client_context
+from logsentry.transport.tls import client_context
 
 
 class SyslogSink:
@@ -46,7 +47,7 @@ class SyslogSink:
         return format_message(alert, body, facility=self._config.facility,
                               hostname=self._hostname, app_name=self._config.app_name)
 
-    async def send(self, batch: list[Record]) -> None:
+    async def send(self, batch: list[Deliverable]) -> None:
         messages: list[bytes] = []
         for record in batch:
             if not isinstance(record, Alert):

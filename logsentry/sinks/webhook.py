@@ -16,10 +16,11 @@ import time
 
 import orjson
 
-from logsentry.sinks.base import Record, SinkError
+from logsentry.core.errors import SinkError
+from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import WebhookSinkConfig
-from logsentry.sinks.http_client import HttpClient
-from logsentry.sinks.secrets import resolve_secret
+from logsentry.transport.http_client import HttpClient
+from logsentry.transport.secrets import resolve_secret
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 
@@ -50,7 +51,7 @@ class WebhookSink:
             self._secret = resolve_secret(self._config.hmac_secret).encode()
         await self._http.start()
 
-    async def send(self, batch: list[Record]) -> None:
+    async def send(self, batch: list[Deliverable]) -> None:
         if not batch:
             return
         if self._config.max_batch == 1 and len(batch) == 1:

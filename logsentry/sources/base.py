@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from logsentry.metrics import LINES_MALFORMED
+from logsentry.core.metrics import LINES_MALFORMED
 
 
 @dataclass(slots=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from logsentry.core.config_base import StrictModel
+from logsentry.transport.tls import TlsConfig
 
-class StrictModel(BaseModel):
-    """Base of every configuration model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+if TYPE_CHECKING:
+    from logsentry.sources.base import Source
 
 
 class FileSourceConfig(StrictModel):
@@ -28,11 +30,23 @@ class FileSourceConfig(StrictModel):
     max_line_bytes: int = Field(default=1_048_576, ge=1024)
     encoding_errors: Literal["replace"] = "replace"
 
+    def build(self, state_dir: Path | None, commit_interval: float = 1.0) -> Source:
+        """The source this configures; positions persist under `state_dir`."""
+        from logsentry.sources.file import FileSource
+
+        return FileSource(self, state_dir, commit_interval=commit_interval)
+
 
 class StdinSourceConfig(StrictModel):
     type: Literal["stdin"] = "stdin"
     name: str | None = None
     max_line_bytes: int = Field(default=1_048_576, ge=1024)
+
+    def build(self, state_dir: Path | None, commit_interval: float = 1.0) -> Source:
+        """The source this configures; positions persist under `state_dir`."""
+        from logsentry.sources.stdin import StreamSource
+
+        return StreamSource(sys.stdin.buffer, self.name or "stdin", self.max_line_bytes)
 
 
 class JournaldSourceConfig(StrictModel):
@@ -48,10 +62,8 @@ class JournaldSourceConfig(StrictModel):
     matches: list[str] = Field(default_factory=list, description="journalctl matches FIELD=value")
     # Where the first start (no stored cursor) begins; later starts resume
     # after the stored cursor.
-    # Where reading starts in files that have no stored position at the
-    # first start; files appearing later are always read from the beginning.
     start_at: Literal["end", "beginning"] = "end"
-    # false: read the files to their end once and stop (replays).
+    # false: read the journal to its end once and stop (replays).
     follow: bool = True
     # Read the journal files of this folder (`journalctl --directory`) instead
     # of the system journal: a container's or a remote host's journal.
@@ -73,16 +85,11 @@ class JournaldSourceConfig(StrictModel):
                 raise ValueError(f"not a journal match FIELD=value: {match!r}")
         return value
 
+    def build(self, state_dir: Path | None, commit_interval: float = 1.0) -> Source:
+        """The source this configures; positions persist under `state_dir`."""
+        from logsentry.sources.journald import JournaldSource
 
-class KafkaTlsConfig(StrictModel):
-    """TLS settings of a Kafka connection (SSL, SASL_SSL). Verification is on by default."""
-
-    verify: bool = True
-    # A PEM bundle of CAs to trust instead of the system store (private PKI).
-    ca_file: str | None = None
-    # Client certificate and key (mutual TLS), PEM.
-    cert_file: str | None = None
-    key_file: str | None = None
+        return JournaldSource(self, state_dir, commit_interval=commit_interval)
 
 
 class KafkaSourceConfig(StrictModel):
@@ -122,7 +129,7 @@ class KafkaSourceConfig(StrictModel):
     sasl_plain_username: str | None = None
     # A literal, ${ENV:NAME} or ${FILE:/path}.
     sasl_plain_password: SecretStr | None = None
-    tls: KafkaTlsConfig = KafkaTlsConfig()
+    tls: TlsConfig = TlsConfig()
     partition_assignment: Literal["roundrobin", "range", "sticky"] = "roundrobin"
     session_timeout: float = Field(default=30.0, gt=0)
     # How long a revoked partition waits for its in-flight lines to be
@@ -140,6 +147,9 @@ class KafkaSourceConfig(StrictModel):
                 "SASL needs sasl_mechanism, sasl_plain_username and sasl_plain_password")
         if self.sasl_mechanism and not sasl:
             raise ValueError("sasl_mechanism needs security_protocol SASL_PLAINTEXT or SASL_SSL")
+        if self.tls.server_hostname is not None:
+            # Each broker's certificate is checked against that broker's own name.
+            raise ValueError("tls.server_hostname is not supported for Kafka brokers")
         for name, origin in self.fields.items():
             kind, _, what = origin.partition(":")
             if kind not in ("json", "header", "kafka") or not what or (
@@ -147,6 +157,12 @@ class KafkaSourceConfig(StrictModel):
                 raise ValueError(f"fields.{name}: not json:PATH, header:NAME or "
                                  f"kafka:topic|partition|offset|key: {origin!r}")
         return self
+
+    def build(self, state_dir: Path | None, commit_interval: float = 1.0) -> Source:
+        """The source this configures; positions persist under `state_dir`."""
+        from logsentry.sources.kafka import KafkaSource
+
+        return KafkaSource(self)
 
 
 SourceConfig = Annotated[

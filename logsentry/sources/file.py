@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from logsentry.metrics import LINES_READ
+from logsentry.core.metrics import LINES_READ
 from logsentry.sources.base import LineBatch, LineDecoder
 from logsentry.sources.config import FileSourceConfig
 from logsentry.sources.inotify import Inotify, InotifyUnavailable

@@ -29,8 +29,8 @@ from typing import Any
 import orjson
 import structlog
 
-from logsentry.atomicfile import write_atomic
-from logsentry.metrics import LINES_MALFORMED, LINES_READ, SOURCE_RESTARTS
+from logsentry.core.atomicfile import write_atomic
+from logsentry.core.metrics import LINES_MALFORMED, LINES_READ, SOURCE_RESTARTS
 from logsentry.sources.base import LineBatch, LineDecoder
 from logsentry.sources.config import JournaldSourceConfig
 

@@ -39,7 +39,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
-from logsentry.metrics import CONSUMER_LAG, LINES_READ
+from logsentry.core.metrics import CONSUMER_LAG, LINES_READ
 from logsentry.sources.base import LineBatch, LineDecoder
 from logsentry.sources.config import KafkaSourceConfig
 from logsentry.sources.kafka_message import KafkaMessageDecoder
@@ -419,12 +419,11 @@ def security_options(config: KafkaSourceConfig) -> dict[str, Any]:
     """aiokafka client options for TLS and SASL (consumers, producers, admin clients)."""
     options: dict[str, Any] = {"security_protocol": config.security_protocol}
     if config.security_protocol in ("SSL", "SASL_SSL"):
-        from logsentry.sinks.config import TlsConfig
-        from logsentry.sinks.tls import client_context
+        from logsentry.transport.tls import client_context
 
-        options["ssl_context"] = client_context(TlsConfig(**config.tls.model_dump()))
+        options["ssl_context"] = client_context(config.tls)
     if config.sasl_mechanism:
-        from logsentry.sinks.secrets import resolve_secret
+        from logsentry.transport.secrets import resolve_secret
 
         options["sasl_mechanism"] = config.sasl_mechanism
         options["sasl_plain_username"] = config.sasl_plain_username

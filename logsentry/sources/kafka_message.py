@@ -14,8 +14,8 @@ from typing import Any, cast
 
 import orjson
 
-from logsentry.event import get_dotted, typed_field
-from logsentry.metrics import LINES_MALFORMED
+from logsentry.core.event import get_dotted, typed_field
+from logsentry.core.metrics import LINES_MALFORMED
 from logsentry.sources.base import LineDecoder
 from logsentry.sources.config import KafkaSourceConfig
 

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any, BinaryIO
 
-from logsentry.metrics import LINES_READ
+from logsentry.core.metrics import LINES_READ
 from logsentry.sources.base import LineBatch, LineDecoder
 from logsentry.sources.splitter import LineSplitter
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from logsentry.sources.config import StrictModel
+from logsentry.core.config_base import StrictModel
 
 
 class SpoolConfig(StrictModel):

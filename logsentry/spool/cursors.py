@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import structlog
 
-from logsentry.atomicfile import write_atomic
+from logsentry.core.atomicfile import write_atomic
 
 log = structlog.get_logger(__name__)
 

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from logsentry.sources.config import KafkaSourceConfig, KafkaTlsConfig, StrictModel
+from logsentry.core.config_base import StrictModel
+from logsentry.sources.config import KafkaSourceConfig
+from logsentry.transport.tls import TlsConfig
 
 
 class TopologyConfig(StrictModel):
@@ -47,7 +49,7 @@ class TopologyConfig(StrictModel):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_plain_username: str | None = None
     sasl_plain_password: SecretStr | None = None
-    tls: KafkaTlsConfig = KafkaTlsConfig()
+    tls: TlsConfig = TlsConfig()
     session_timeout: float = Field(default=10.0, gt=0)
     revoke_timeout: float = Field(default=20.0, gt=0)
     commit_interval: float = Field(default=1.0, gt=0)

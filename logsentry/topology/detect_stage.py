@@ -16,11 +16,11 @@ from pathlib import Path
 
 import structlog
 
-from logsentry.alert import Alert
+from logsentry.core.alert import Alert
+from logsentry.core.event import Event
+from logsentry.core.metrics import LINES_FAILED
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.rule import DEFAULT_RULES_DIR, load_rules
-from logsentry.event import Event
-from logsentry.metrics import LINES_FAILED
 from logsentry.pipeline import TICK_SECONDS, AlertOutput
 from logsentry.sources.base import LineBatch
 from logsentry.sources.kafka import KafkaPosition, KafkaSource

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from logsentry.analysis.actions import ACTIONS
-from logsentry.event import Event
+from logsentry.core.actions import ACTIONS
+from logsentry.core.event import Event
 
 # Top-level keys of the ECS document that are not flat event fields.
 _RESERVED = frozenset({"@timestamp", "message", "line", "event", "logsentry"})

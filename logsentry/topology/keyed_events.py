@@ -14,8 +14,8 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from logsentry.event import Event
-from logsentry.metrics import SINK_DELIVERIES
+from logsentry.core.event import Event
+from logsentry.core.metrics import SINK_DELIVERIES
 from logsentry.pipeline import retry_forever
 from logsentry.sources.kafka import security_options
 from logsentry.topology.config import TopologyConfig

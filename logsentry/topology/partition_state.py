@@ -26,11 +26,11 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from logsentry.alert import Alert
+from logsentry.core.alert import Alert
+from logsentry.core.event import Event
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
 from logsentry.detect.rule import Rule
-from logsentry.event import Event
 
 log = structlog.get_logger(__name__)
 

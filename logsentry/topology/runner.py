@@ -10,7 +10,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from logsentry.analysis.base import Analyzer
-from logsentry.config import Config, ConfigError
+from logsentry.assembly import build_sources, open_outputs
+from logsentry.config import Config
+from logsentry.core.errors import ConfigError
 from logsentry.pipeline import Pipeline
 from logsentry.sources.kafka import security_options
 from logsentry.topology.config import TopologyConfig
@@ -56,8 +58,6 @@ async def run_stages(config: Config, topology: TopologyConfig, stop: asyncio.Eve
 
     `single` is the plain pipeline, which `logsentry.daemon.Daemon` runs.
     """
-    from logsentry.daemon import build_sources, open_outputs
-
     if topology.mode == "single":
         raise ConfigError("topology mode single runs in the daemon, not in run_stages")
     state_dir: Path | None = config.state_dir

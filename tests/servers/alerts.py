@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from logsentry.alert import Alert
+from logsentry.core.alert import Alert
 
 BASE_TIME = 1_780_000_000.0
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import structlog
 
-from logsentry.atomicfile import write_atomic
+from logsentry.core.atomicfile import write_atomic
 from logsentry.sinks.config import SlackSinkConfig, SplunkHecSinkConfig, WebhookSinkConfig
 from logsentry.sinks.factory import build_sink
+from logsentry.spool.alert_delivery import AlertDelivery
 from logsentry.spool.config import SpoolConfig
-from logsentry.spool.delivery import AlertDelivery
 from tests.servers.alerts import numbered_alert
 from tests.servers.hec import TOKEN
 

@@ -1,0 +1,29 @@
+"""The token-classification model: labelled examples, training data, tokenizer, training, inference.
+
+`load_analyzer()` is the entry point the daemon uses; it imports torch lazily so
+that importing this package (e.g. for the `Example` format) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from logsentry.analysis.tagger.inference import ModelAnalyzer
+
+
+def load_analyzer(
+    path: str | None = None, threads: int | None = None, cache_size: int = 100_000,
+) -> ModelAnalyzer:
+    """The model in folder `path` (None: the shipped one) as an `Analyzer`.
+
+    `threads`: torch intra-op threads (None: the CPUs available, at most 4).
+    `cache_size`: entries of the structure cache (the exact-line cache holds half).
+    Raises `logsentry.analysis.tagger.location.ModelNotFoundError` when no model is found.
+    """
+    from logsentry.analysis.tagger.inference import load_analyzer as _load
+
+    return _load(path, threads=threads, cache_size=cache_size)
+
+
+__all__ = ["load_analyzer"]

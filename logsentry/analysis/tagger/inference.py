@@ -1,0 +1,655 @@
+"""The inference engine: the shipped model as a `logsentry.analysis.base.Analyzer`.
+
+The pipeline's analysis worker micro-batches lines and calls `analyze_batch`
+from one thread. Per batch the engine:
+
+1. answers lines seen before from an exact-text LRU cache;
+2. cuts the others into pieces and looks their *structure* up in a second LRU
+   cache (the line with every digit run masked): lines of one structure reuse
+   the cached piece tags and action without running the network, while entity
+   strings are still cut from the new line;
+3. runs the network once over what is left, sorted by length so batches carry
+   little padding, under `torch.inference_mode`, int8-quantized linear layers
+   when the model says quantization is safe for it.
+
+Nothing here raises on odd input: empty lines, NUL bytes, replacement
+characters and megabyte lines come back as an `Analysis` (the line is cut at
+`max_pieces` pieces; the rest is one variable part of the template).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import re
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import torch
+
+from logsentry.analysis.tagger.artifacts import LoadedModel, load_model
+from logsentry.analysis.tagger.location import default_model_dir
+from logsentry.analysis.tagger.template import WILDCARD, canonical_template
+from logsentry.analysis.tagger.tokenizer import PAD, Encoded, Piece, piece_bounds
+from logsentry.core.actions import ACTIONS
+from logsentry.core.analysis import INTEGER_FIELDS, Analysis
+from logsentry.core.metrics import CACHE_LOOKUPS
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_DIGITS = re.compile(r"\d+")
+_CACHE_HITS = CACHE_LOOKUPS.labels("hit")
+_CACHE_MISSES = CACHE_LOOKUPS.labels("miss")
+
+# Exact-text cache only for lines up to this length: bounds its memory.
+_EXACT_MAX_CHARS = 512
+# Structure cache only for lines up to this length (the key is the masked line).
+_STRUCTURE_MAX_CHARS = 4096
+_TIMESTAMP = "timestamp"
+# Piece kinds that are a template wildcard even when tagged constant: templates of one event
+# must not split on a counter or an address the model happened to call constant.
+TEMPLATE_WILD_KINDS = frozenset({
+    "num", "hex", "uuid", "ipv4", "ipv6", "v4mapped", "mac", "time", "isots", "clfts", "date"})
+_IP_FIELDS = ("source.ip", "destination.ip")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
+                        r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?")
+# Actions whose line names a remote peer: a failed login, a rejection, a request.
+_PEER_ACTIONS = frozenset(
+    name for name, info in ACTIONS.items()
+    if name != "other" and (info.outcome == "failure" or "web" in info.category
+                            or "authentication" in info.category))
+_DIGIT_CHARS = frozenset("0123456789")
+# An IPv4 endpoint: `192.0.2.7:51234`, or `192.0.2.7|51234` in pipe-separated records
+# (Oracle Communications Messaging Server's `tr="TCP|local|25|remote|4299"`).
+_ENDPOINT = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})[:|](\d{1,5})(?![\w.])")
+# A host name followed by its address in brackets: exim's `H=mail.example.com [192.0.2.7]`,
+# Postfix's `unknown[192.0.2.7]`, sendmail's `relay=host [192.0.2.7]`.
+_NAMED_ADDRESS = re.compile(r" ?[\[(]([0-9A-Fa-f.:]{2,45})[\])]")
+# Postfix's peer notation, a name glued to its bracketed address (`unknown[192.0.2.7]`,
+# `mail.example.com[192.0.2.7]`), unlike an address merely quoted in brackets (`, [192.0.2.8];`).
+_GLUED_PEER = re.compile(r"(?<![\w.\[-])[A-Za-z0-9][\w.-]*\[([0-9A-Fa-f.:]{2,45})\]")
+
+
+def template_wild(text: str, pieces: Sequence[Piece]) -> tuple[bool, ...]:
+    """Per piece, whether the template has a wildcard there whatever the model's tag: kinds
+    that are always values, any piece holding a digit (`core.4505`, `conn17`, `ens2`
+    vary between the lines of one event far more often than they tell two events apart;
+    Drain masks them too), and a dotted name written with a port (`github.com:443`) or as
+    a URL's scheme (`com.example.sync://...`: RFC 3986 schemes may hold dots, which the
+    tokenizer's URL pieces do not take)."""
+    wild = [piece.kind in TEMPLATE_WILD_KINDS
+            or not _DIGIT_CHARS.isdisjoint(text[piece.start:piece.end]) for piece in pieces]
+    for i in range(len(pieces) - 2):
+        name, colon, after = pieces[i], pieces[i + 1], pieces[i + 2]
+        if (name.kind == "dotted" and colon.start == name.end and after.start == colon.end
+                and text[colon.start:colon.end] == ":"
+                and (after.kind == "num"
+                     or (after.kind == "path" and text.startswith("//", after.start)))):
+            wild[i] = True
+    return tuple(wild)
+
+
+class LRUCache(Generic[K, V]):
+    """A bounded least-recently-used map (not thread-safe: one worker thread uses it)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._data: OrderedDict[K, V] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: K) -> V | None:
+        if self.capacity <= 0:
+            return None
+        value = self._data.get(key)
+        if value is None:
+            self.misses += 1
+            return None
+        self._data.move_to_end(key)
+        self.hits += 1
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        if self.capacity <= 0:
+            return
+        self._data[key] = value
+        self._data.move_to_end(key)
+        if len(self._data) > self.capacity:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Labels:
+    """What the network says about one line structure."""
+
+    tags: tuple[int, ...]  # one tag id per piece
+    action: str
+    confidence: float
+    # Pieces that are a wildcard in the template whatever their tag (numbers, addresses...).
+    wild: tuple[bool, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoder:
+    """Tag ids -> (role, begins) lookups."""
+
+    roles: tuple[str | None, ...]  # None for the constant tag
+    begins: tuple[bool, ...]
+
+    @classmethod
+    def from_tags(cls, tags: Sequence[str]) -> _Decoder:
+        roles: list[str | None] = []
+        begins: list[bool] = []
+        for tag in tags:
+            if tag == "O":
+                roles.append(None)
+                begins.append(False)
+            else:
+                prefix, _, role = tag.partition("-")
+                roles.append(role)
+                begins.append(prefix == "B")
+        return cls(tuple(roles), tuple(begins))
+
+
+def build_analysis(
+    text: str, pieces: Sequence[tuple[int, int]], truncated: bool, labels: Labels,
+    decoder: _Decoder,
+) -> Analysis:
+    """Fields, template and timestamp of `text` from its pieces' tags (text cut exactly)."""
+    roles = decoder.roles
+    begins = decoder.begins
+    wild = labels.wild or (False,) * len(labels.tags)
+    # Group pieces into spans: a B tag, a role change or a gap of constant starts a new one.
+    spans: list[tuple[str, int, int]] = []  # role, start char, end char
+    current_role: str | None = None
+    template_parts: list[str] = []
+    cursor = 0
+    last_wild = False
+    for (start, end), tag, always_wild in zip(pieces, labels.tags, wild, strict=False):
+        role = roles[tag]
+        gap = text[cursor:start]
+        if role is None:
+            current_role = None
+            if always_wild:
+                if not (last_wild and (not gap or gap.isspace())):
+                    template_parts.append(gap)
+                    template_parts.append(WILDCARD)
+                last_wild = True
+            else:
+                template_parts.append(gap)
+                template_parts.append(text[start:end])
+                last_wild = False
+        else:
+            continues = current_role == role and not begins[tag]
+            if continues:
+                spans[-1] = (role, spans[-1][1], end)
+            else:
+                spans.append((role, start, end))
+            current_role = role
+            # One <*> for a run of variable pieces separated by nothing or whitespace: a value
+            # of several words (a date, a free-text reason) must not split its event's template.
+            if not (last_wild and (continues or not gap or gap.isspace())):
+                template_parts.append(gap)
+                template_parts.append(WILDCARD)
+            last_wild = True
+        cursor = end
+    if truncated:
+        if not last_wild:
+            template_parts.append(" " if cursor < len(text) and text[cursor].isspace() else "")
+            template_parts.append(WILDCARD)
+    else:
+        template_parts.append(text[cursor:])
+    fields: dict[str, str] = {}
+    # An address role's mentions that do not parse as an address ("ers" of a code path
+    # tagged source.ip): used only when no mention of that role parses.
+    unparsed: dict[str, str] = {}
+    timestamp: str | None = None
+    for role, start, end in spans:
+        if role == "variable":
+            continue
+        value = text[start:end]
+        if role == _TIMESTAMP:
+            if timestamp is None:
+                timestamp = value
+            continue
+        if role in fields:
+            continue  # the first mention of a role wins
+        if not any(c.isalnum() for c in value):
+            continue  # "-" and other placeholders of absent values are not entities
+        if role in _IP_FIELDS and not _is_address(value):
+            unparsed.setdefault(role, value)
+            continue
+        fields[role] = value
+    for role, value in unparsed.items():
+        fields.setdefault(role, value)
+    _clean_fields(fields)
+    if "source.ip" not in fields and "source.address" in fields:
+        _named_address(text, fields)
+    if labels.action in _PEER_ACTIONS:
+        if "source.ip" not in fields:
+            # A dotless "address" ("ers" of a code path, a word) loses to the line's one IP.
+            host = fields.get("source.address")
+            if host is None or "." not in host:
+                _sole_address_as_source(text, pieces, fields)
+        else:
+            port = fields.get("source.port")
+            if port is None:
+                # The port written with the address (`a.b.c.d:25`, `a.b.c.d|25`), if any.
+                source = fields["source.ip"]
+                at = text.find(source)
+                after = at + len(source)
+                if at >= 0 and text[after:after + 1] in (":", "|"):
+                    digits = text[after + 1:after + 6]
+                    port = digits[:len(digits) - len(digits.lstrip("0123456789"))] or None
+            if port is not None and len(port) <= 3:
+                _client_end(text, fields, port)
+    return Analysis(
+        action=labels.action, fields=fields,
+        # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
+        # event of "Invalid user <*>", as a whitespace-splitting parser like Drain sees it.
+        template=canonical_template(" ".join("".join(template_parts).split())),
+        confidence=labels.confidence, timestamp=timestamp)
+
+
+def _sole_address_as_source(
+    text: str, pieces: Sequence[tuple[int, int]], fields: dict[str, str],
+) -> None:
+    """A peer event whose model tags named no peer, and whose line holds exactly one IP
+    address, maybe repeated (not the destination): that address is the peer. The model
+    sometimes leaves an address untagged in a phrasing it never saw ("from ip address
+    192.0.2.7")."""
+    found: str | None = None
+    for start, end in pieces:
+        if end - start < 2 or not (text[start].isdigit() or text[start] in ":abcdefABCDEF"):
+            continue
+        candidate = text[start:end]
+        if "." not in candidate and ":" not in candidate:
+            continue
+        try:
+            address = ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+        if address.is_unspecified:
+            continue  # "::" of a module path, 0.0.0.0 of a listener: never a peer
+        value = str(getattr(address, "ipv4_mapped", None) or address)
+        if found is not None and value != found:
+            # Two addresses: the peer is the model's call, unless the notation (a name glued
+            # to its address) or the ports tell the ends apart.
+            if not _glued_peer_as_source(text, fields):
+                _ephemeral_end_as_source(text, fields)
+            return
+        found = value
+    if found is not None and found != fields.get("destination.ip"):
+        fields["source.ip"] = found
+        fields.pop("source.address", None)
+
+
+def _glued_peer_as_source(text: str, fields: dict[str, str]) -> bool:
+    """A peer event with several addresses and no source: the one address written as
+    Postfix writes its peer, glued to a name in brackets (`unknown[192.0.2.7]`). Whether
+    one was found."""
+    peers = {match[1] for match in _GLUED_PEER.finditer(text, 0, 4096)}
+    if len(peers) != 1:
+        return False
+    try:
+        address = ipaddress.ip_address(peers.pop())
+    except ValueError:
+        return False
+    value = str(getattr(address, "ipv4_mapped", None) or address)
+    if value == fields.get("destination.ip"):
+        return False
+    fields["source.ip"] = value
+    fields.pop("source.address", None)
+    return True
+
+
+def _ephemeral_end_as_source(text: str, fields: dict[str, str]) -> None:
+    """A peer event with several `address:port` endpoints and no source: the one end with an
+    ephemeral port (1024 and up) when all the others have well-known ports (Samba's
+    `remote host [ipv4:192.0.2.7:62419] ... local host [ipv4:10.0.0.1:445]`)."""
+    ends = {(match[1], match[2]) for match in _ENDPOINT.finditer(text, 0, 4096)}
+    ephemeral = [end for end in ends if int(end[1]) >= 1024]
+    if len(ephemeral) != 1 or len(ends) < 2:
+        return
+    (client, client_port), = ephemeral
+    fields["source.ip"] = client
+    fields.setdefault("source.port", client_port)
+    fields.pop("source.address", None)
+
+
+def _named_address(text: str, fields: dict[str, str]) -> None:
+    """The address written right after the peer's host name (`_NAMED_ADDRESS`) is its IP."""
+    host = fields["source.address"]
+    at = text.find(host)
+    if at < 0:
+        return
+    match = _NAMED_ADDRESS.match(text, at + len(host))
+    if match is None:
+        return
+    try:
+        address = ipaddress.ip_address(match[1])
+    except ValueError:
+        return
+    fields["source.ip"] = str(getattr(address, "ipv4_mapped", None) or address)
+
+
+def _client_end(text: str, fields: dict[str, str], port: str) -> None:
+    """Swap the ends of a connection the model read backwards. A peer given with a
+    well-known port (below 1024) is the server's end when the line holds one other
+    `address:port` with an ephemeral port: clients connect from ephemeral ports (Exchange's
+    protocol logs write `local,remote` endpoints, the local first)."""
+    source = fields["source.ip"]
+    if int(port) >= 1024:
+        return
+    others = {(match[1], match[2]) for match in _ENDPOINT.finditer(text, 0, 4096)
+              if match[1] != source and int(match[2]) >= 1024}
+    if len(others) != 1:
+        return
+    (client, client_port), = others
+    fields["source.ip"], fields["source.port"] = client, client_port
+    fields.setdefault("destination.ip", source)
+    fields.setdefault("destination.port", port)
+
+
+def _plausible_host(text: str) -> bool:
+    """Whether `text` can name a host: DNS-name syntax, not a bare number, and not a
+    CamelCase last label (`o.a.g.r.auth.AuthenticationService` is a Java class, `::api::x`
+    a Rust module path: the model sometimes tags code locations as the peer)."""
+    if text.isdigit() or not _HOST_NAME.fullmatch(text):
+        return False
+    last = text.rstrip(".").rsplit(".", 1)[-1]
+    return not any(a.islower() and b.isupper() for a, b in pairwise(last))
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _clean_fields(fields: dict[str, str]) -> None:
+    """Keep the contract: IP fields parse as IPs, integer fields are digits."""
+    for name in _IP_FIELDS:
+        value = fields.get(name)
+        if value is None:
+            continue
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            del fields[name]
+            if name == "source.ip" and "source.address" not in fields:
+                fields["source.address"] = value
+            continue
+        # One spelling per client: a dual-stack daemon's `::ffff:a.b.c.d` is the IPv4
+        # address, as fail2ban and most CrowdSec parsers report it (and group it).
+        mapped = getattr(address, "ipv4_mapped", None)
+        if mapped is not None:
+            fields[name] = str(mapped)
+    host = fields.get("source.address")
+    if host is not None and not _plausible_host(host):
+        del fields["source.address"]
+    for name in INTEGER_FIELDS:
+        value = fields.get(name)
+        if value is not None and not (value.isascii() and value.isdigit() and len(value) <= 10):
+            del fields[name]
+
+
+def _copy(analysis: Analysis) -> Analysis:
+    return Analysis(
+        action=analysis.action, fields=dict(analysis.fields), template=analysis.template,
+        confidence=analysis.confidence, timestamp=analysis.timestamp)
+
+
+def _structure_key(text: str) -> str:
+    return _DIGITS.sub("0", text)
+
+
+class ModelAnalyzer:
+    """The model as an Analyzer: caches, batching by length, quantized CPU inference."""
+
+    def __init__(
+        self, model: LoadedModel, cache_size: int = 100_000, quantize: bool | None = None,
+        max_batch: int = 128, exact_cache: bool = True,
+    ) -> None:
+        self.model = model
+        self.tokenizer = model.tokenizer
+        self.max_batch = max_batch
+        self._decoder = _Decoder.from_tags(model.config.tags)
+        self._actions = tuple(model.config.actions)
+        self._structure_cache: LRUCache[str, Labels] = LRUCache(cache_size)
+        # Exact-text hits skip even the tokenizer; half the entries, short lines only.
+        self._exact_cache: LRUCache[str, Analysis] = LRUCache(
+            cache_size // 2 if exact_cache else 0)
+        if quantize is None:
+            quantize = bool(model.meta.get("quantize", False))
+        self.quantized = quantize
+        self.network: torch.nn.Module = model.network
+        if quantize:
+            self.network = quantize_network(model.network)
+        self._lock = threading.Lock()  # analyze_batch is meant for one thread; be safe anyway
+        self.lines = 0
+        self.model_lines = 0
+
+    def analyze_batch(self, messages: list[str]) -> list[Analysis]:
+        """One Analysis per message, in order; never raises on odd input."""
+        with self._lock:
+            try:
+                return self._analyze(messages)
+            except Exception:  # a bug must not take the daemon down; count and log it
+                log.exception("model analysis failed for a batch of %d lines", len(messages))
+                return [self._fallback(m) for m in messages]
+
+    def _fallback(self, message: object) -> Analysis:
+        text = message if isinstance(message, str) else repr(message)
+        return Analysis(action="other", fields={}, template=text[:200], confidence=0.0)
+
+    def _analyze(self, messages: list[str]) -> list[Analysis]:
+        results: list[Analysis | None] = [None] * len(messages)
+        pending: list[tuple[int, str, str | None]] = []
+        exact = self._exact_cache
+        structure = self._structure_cache
+        limit = self.tokenizer.max_pieces
+        self.lines += len(messages)
+        for index, message in enumerate(messages):
+            if not isinstance(message, str):
+                message = str(message)
+            short = len(message) <= _EXACT_MAX_CHARS
+            if short:
+                cached = exact.get(message)
+                if cached is not None:
+                    results[index] = _copy(cached)
+                    continue
+            key = _structure_key(message) if len(message) <= _STRUCTURE_MAX_CHARS else None
+            labels = structure.get(key) if key is not None else None
+            if labels is not None:
+                bounds, truncated = piece_bounds(message, limit)
+                if len(labels.tags) == len(bounds):
+                    analysis = build_analysis(message, bounds, truncated, labels, self._decoder)
+                    if short:
+                        exact.put(message, analysis)
+                    results[index] = _copy(analysis) if short else analysis
+                    continue
+            pending.append((index, message, key))
+        # Per batch, not per line: the cache hit rate on /metrics.
+        _CACHE_HITS.inc(len(messages) - len(pending))
+        _CACHE_MISSES.inc(len(pending))
+        if pending:
+            self.model_lines += len(pending)
+            self._run_network(pending, results)
+        return [r if r is not None else self._fallback(m) for r, m in zip(results, messages,
+                                                                          strict=True)]
+
+    def _run_network(
+        self, pending: list[tuple[int, str, str | None]], results: list[Analysis | None],
+    ) -> None:
+        # Identical structures inside one batch run once.
+        first_of: dict[str, int] = {}
+        unique: list[int] = []
+        for position, (_, _, key) in enumerate(pending):
+            if key is None or key not in first_of:
+                if key is not None:
+                    first_of[key] = position
+                unique.append(position)
+        encoded = {p: self.tokenizer.encode(pending[p][1]) for p in unique}
+        limit = self.tokenizer.max_pieces
+        labels_of: dict[int, Labels] = {}
+        order = sorted(unique, key=lambda p: len(encoded[p].words))
+        for chunk in _length_chunks(order, [len(encoded[p].words) for p in order],
+                                    self.max_batch):
+            for position, labels in zip(
+                    chunk, self._predict([encoded[p] for p in chunk],
+                                         [pending[p][1] for p in chunk]), strict=True):
+                labels_of[position] = labels
+        for position, (index, message, key) in enumerate(pending):
+            if position in encoded:
+                pieces = encoded[position].pieces
+                bounds = [(p.start, p.end) for p in pieces]
+                truncated = encoded[position].truncated
+            else:
+                bounds, truncated = piece_bounds(message, limit)
+            found = labels_of.get(position)
+            if found is None and key is not None:
+                found = labels_of[first_of[key]]
+                if len(found.tags) != len(bounds):
+                    found = self._predict([self.tokenizer.encode(message)], [message])[0]
+            if found is None:  # unreachable: every position without a key ran itself
+                found = self._predict([self.tokenizer.encode(message)], [message])[0]
+            labels = found
+            if key is not None and position in labels_of:
+                self._structure_cache.put(key, labels)
+            analysis = build_analysis(message, bounds, truncated, labels, self._decoder)
+            if len(message) <= _EXACT_MAX_CHARS:
+                self._exact_cache.put(message, analysis)
+                analysis = _copy(analysis)
+            results[index] = analysis
+
+    def _predict(self, items: Sequence[Encoded], texts: Sequence[str]) -> list[Labels]:
+        length = max(len(item.words) for item in items)
+        size = len(items)
+        words = torch.full((size, length), PAD, dtype=torch.long)
+        shapes = torch.zeros((size, length), dtype=torch.long)
+        spaces = torch.zeros((size, length), dtype=torch.long)
+        mask = torch.zeros((size, length), dtype=torch.long)
+        for row, item in enumerate(items):
+            n = len(item.words)
+            words[row, :n] = torch.tensor(item.words)
+            shapes[row, :n] = torch.tensor(item.shapes)
+            spaces[row, :n] = torch.tensor(item.spaces)
+            mask[row, :n] = 1
+        with torch.inference_mode():
+            tag_logits, action_logits = self.network(words, shapes, spaces, mask)
+            tag_probs = tag_logits.softmax(-1)
+            tag_best, tag_ids = tag_probs.max(-1)
+            action_probs = action_logits.softmax(-1)
+            action_best, action_ids = action_probs.max(-1)
+        tag_ids_list = tag_ids.tolist()
+        tag_best_list = tag_best.tolist()
+        action_ids_list = action_ids.tolist()
+        action_best_list = action_best.tolist()
+        out: list[Labels] = []
+        for row, (item, text) in enumerate(zip(items, texts, strict=True)):
+            n = len(item.words)
+            tags = tuple(tag_ids_list[row][1:n])
+            token_conf = min(tag_best_list[row][1:n], default=1.0)
+            action = self._actions[action_ids_list[row]]
+            if action not in ACTIONS:
+                action = "other"
+            confidence = float(action_best_list[row]) * (0.5 + 0.5 * float(token_conf))
+            out.append(Labels(tags, action, round(confidence, 4), template_wild(text, item.pieces)))
+        return out
+
+    def cache_stats(self) -> dict[str, int]:
+        """Hits, misses and sizes of both caches, and lines that reached the network."""
+        return {
+            "lines": self.lines,
+            "model_lines": self.model_lines,
+            "exact_hits": self._exact_cache.hits,
+            "exact_size": len(self._exact_cache),
+            "structure_hits": self._structure_cache.hits,
+            "structure_size": len(self._structure_cache),
+        }
+
+    def clear_cache(self) -> None:
+        self._exact_cache.clear()
+        self._structure_cache.clear()
+
+
+def _length_chunks(order: list[int], lengths: list[int], max_batch: int) -> list[list[int]]:
+    """Cut length-sorted items into batches whose longest is at most ~1.3x the shortest
+    (+4), so little compute goes to padding; at most `max_batch` items each."""
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    shortest = 0
+    for item, length in zip(order, lengths, strict=True):
+        if current and (len(current) >= max_batch or length > shortest * 1.3 + 4):
+            chunks.append(current)
+            current = []
+        if not current:
+            shortest = length
+        current.append(item)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def quantize_network(network: torch.nn.Module) -> torch.nn.Module:
+    """int8 dynamic quantization of the linear layers (weights int8, activations per batch)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        # torch 2.13 flags its quantized tensor constructors as deprecated; they still work.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        quantized: torch.nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
+            network, {torch.nn.Linear}, dtype=torch.qint8)
+    return quantized
+
+
+def configure_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads: `threads`, else half the CPUs this process may use
+    (at least 1, at most 4).
+
+    Half, because the daemon's event loop (reading, envelope parsing, detection, sinks)
+    needs a core too, and the server runs the services logsentry protects: OpenMP threads
+    that compete for busy cores spin and lose far more than they gain (measured on 2 shared
+    cores: 1 thread ~8x faster than 2).
+    """
+    if threads is None:
+        try:
+            available = len(os.sched_getaffinity(0))
+        except AttributeError:
+            available = os.cpu_count() or 1
+        threads = max(1, min(4, available // 2))
+    torch.set_num_threads(threads)
+    # Fails when already set or after parallel work ran: then keep what is there.
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+    return threads
+
+
+def load_analyzer(
+    path: str | None = None, threads: int | None = None, cache_size: int = 100_000,
+) -> ModelAnalyzer:
+    """Load a model folder (None: the shipped model) as an Analyzer ready for `analyze_batch`."""
+    configure_threads(threads)
+    folder = Path(path) if path else default_model_dir()
+    return ModelAnalyzer(load_model(folder, lean=True), cache_size=cache_size)

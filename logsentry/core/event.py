@@ -1,0 +1,188 @@
+"""The one event type that flows through the pipeline, and its ECS form."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from logsentry.core.actions import ACTIONS, refine_action
+from logsentry.core.analysis import INTEGER_FIELDS, Analysis
+from logsentry.core.summary import summarize
+
+# Fields that only hold text that parses as an IP address.
+IP_FIELDS = frozenset({"source.ip", "destination.ip"})
+
+
+@dataclass(slots=True)
+class Event:
+    """One log line on its way through the pipeline.
+
+    `fields` holds ECS fields in flat dotted form ("source.ip") with their
+    final types; `to_ecs()` nests them. `offset` is the source position just
+    after this line: committing it means this line is done.
+    """
+
+    message: str
+    source: str = "-"
+    line: int = 0
+    offset: int = 0
+    received: float = 0.0
+    timestamp: datetime | None = None
+    body: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    action: str = "other"
+    template: str = ""
+    confidence: float = 0.0
+    summary: str = ""
+    # The JSON form, made once in the analysis thread when outputs want it.
+    json: bytes | None = None
+    # The action a decoded record's type fixes (an auditd execve, a Windows 4625:
+    # logsentry.records); the analyzer's action never replaces it.
+    decoded_action: str | None = None
+    # Whether a decoded record named the fields too (auditd, Windows, CloudTrail): then the
+    # model's entity guesses are not merged. A record that only names its event (a JSON
+    # application record's "login_failed") leaves the fields to the model.
+    decoded_fields: bool = False
+
+    @property
+    def outcome(self) -> str:
+        return ACTIONS[self.action].outcome
+
+    @property
+    def category(self) -> tuple[str, ...]:
+        return ACTIONS[self.action].category
+
+    @property
+    def event_time(self) -> float:
+        """Seconds since the epoch: the line's own time, else its arrival."""
+        return self.timestamp.timestamp() if self.timestamp is not None else self.received
+
+    def apply(self, analysis: Analysis) -> None:
+        """Merge an analyzer's labels; envelope fields already set take precedence."""
+        action = analysis.action if analysis.action in ACTIONS else "other"
+        decoded = self.decoded_action is not None
+        if decoded:
+            # The record said what happened and named its fields; the model only
+            # guesses from the words (`comm="base64"` is no command line).
+            action = self.decoded_action or "other"
+        self.action = action
+        self.template = analysis.template or self.body
+        # Rounded once here, not on every serialization.
+        self.confidence = round(analysis.confidence, 4)
+        fields = self.fields
+        for name, text in analysis.fields.items():
+            if name not in fields and not self.decoded_fields:
+                value = typed_field(name, text)
+                if value is not None:
+                    fields[name] = value
+        if action == "web_request":
+            action = self.action = refine_action(action, fields.get("http.response.status_code"))
+        self.summary = summarize(action, fields, self.body)
+
+    def to_ecs(self) -> dict[str, Any]:
+        """The ECS document of this event, as `analyze --format jsonl` writes it."""
+        doc: dict[str, Any] = {"line": self.line, "message": self.message}
+        if self.timestamp is not None:
+            doc["@timestamp"] = _isoformat(self.timestamp)
+        for name, value in self.fields.items():
+            parts = _PATHS.get(name) or _path(name)
+            if len(parts) == 2:
+                node = doc.get(parts[0])
+                if node is None:
+                    doc[parts[0]] = {parts[1]: value}
+                    continue
+                if isinstance(node, dict):
+                    node[parts[1]] = value
+                    continue
+            set_dotted(doc, name, value)
+        # Shared between documents: treat ECS documents as read-only.
+        event_doc = _EVENT_DOCS[self.action]
+        extra = doc.get("event")
+        if isinstance(extra, dict):
+            # A decoded record's own event fields (event.code, event.provider) join the
+            # action's, which win; a copy, the shared object stays untouched.
+            event_doc = {**extra, **event_doc}
+        doc["event"] = event_doc
+        doc["logsentry"] = {
+            "template": self.template,
+            "summary": self.summary,
+            "confidence": self.confidence,
+        }
+        return doc
+
+    def to_json(self) -> bytes:
+        if self.json is None:
+            self.json = orjson.dumps(self.to_ecs())
+        return self.json
+
+
+# The fixed `event` object of each action, built once (copied per document).
+_EVENT_DOCS: dict[str, dict[str, Any]] = {
+    name: {"category": list(info.category), "type": list(info.type),
+           "outcome": info.outcome, "action": name}
+    for name, info in ACTIONS.items()
+}
+_PATHS: dict[str, tuple[str, ...]] = {}
+_ISO_CACHE: dict[datetime, str] = {}
+
+
+def _path(name: str) -> tuple[str, ...]:
+    parts = tuple(name.split("."))
+    _PATHS[name] = parts
+    return parts
+
+
+def _isoformat(stamp: datetime) -> str:
+    """isoformat() with a small cache: consecutive lines share their second."""
+    text = _ISO_CACHE.get(stamp)
+    if text is None:
+        if len(_ISO_CACHE) > 4096:
+            _ISO_CACHE.clear()
+        text = _ISO_CACHE[stamp] = stamp.isoformat()
+    return text
+
+
+def set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` in nested dicts, creating the intermediate objects."""
+    *parents, leaf = dotted.split(".")
+    node = doc
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[leaf] = value
+
+
+def get_dotted(doc: dict[str, Any], dotted: str) -> Any:
+    """Read `a.b.c` from nested dicts; None when any part is missing."""
+    node: Any = doc
+    for key in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+        if node is None:
+            return None
+    return node
+
+
+def typed_field(name: str, text: str) -> Any:
+    """Convert an analyzer's text to the field's ECS type; None when it does not fit."""
+    if not text:
+        return None
+    if name in INTEGER_FIELDS:
+        try:
+            return int(text)
+        except ValueError:
+            return None
+    if name in IP_FIELDS:
+        try:
+            ipaddress.ip_address(text.strip("[]").split("%")[0])
+        except ValueError:
+            return None
+    return text

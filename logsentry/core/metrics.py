@@ -1,0 +1,70 @@
+"""Prometheus metrics of every stage, in one registry.
+
+Stages import the metric they update from here, so `/metrics` shows the whole
+pipeline and there is one name per quantity. The HTTP endpoint lives in
+`logsentry.service.http`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+LINES_READ = Counter(
+    "logsentry_lines_read", "Lines read from a source", ["source"], registry=REGISTRY)
+LINES_MALFORMED = Counter(
+    "logsentry_lines_malformed",
+    "Lines read with a defect that was repaired (invalid UTF-8, NUL bytes, cut at the size cap)",
+    ["source", "reason"], registry=REGISTRY)
+LINES_ANALYZED = Counter(
+    "logsentry_lines_analyzed", "Lines labelled by the analyzer", ["source"],
+    registry=REGISTRY)
+LINES_FAILED = Counter(
+    "logsentry_lines_failed", "Lines that could not be processed by a stage (counted, logged)",
+    ["stage"], registry=REGISTRY)
+QUEUE_DEPTH = Gauge(
+    "logsentry_queue_depth", "Batches waiting in an inter-stage queue", ["queue"],
+    registry=REGISTRY)
+BATCH_SIZE = Histogram(
+    "logsentry_analysis_batch_size", "Lines per analyzer batch",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=REGISTRY)
+MODEL_LATENCY = Histogram(
+    "logsentry_analysis_batch_seconds", "Time the analyzer took per batch",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+    registry=REGISTRY)
+CACHE_LOOKUPS = Counter(
+    "logsentry_analysis_cache_lookups", "Analyzer cache lookups", ["result"], registry=REGISTRY)
+ALERTS = Counter(
+    "logsentry_alerts", "Alerts raised", ["rule", "severity"], registry=REGISTRY)
+DETECTION_EVICTIONS = Counter(
+    "logsentry_detection_evictions", "Correlation groups evicted by the memory cap",
+    registry=REGISTRY)
+SINK_DELIVERIES = Counter(
+    "logsentry_sink_deliveries", "Records delivered by a sink", ["sink"], registry=REGISTRY)
+SINK_FAILURES = Counter(
+    "logsentry_sink_failures", "Failed delivery attempts", ["sink", "kind"], registry=REGISTRY)
+SINK_RETRIES = Counter(
+    "logsentry_sink_retries", "Delivery retries", ["sink"], registry=REGISTRY)
+SINK_DEAD_LETTERS = Counter(
+    "logsentry_sink_dead_letters", "Records a sink rejected permanently", ["sink"],
+    registry=REGISTRY)
+SPOOL_BYTES = Gauge(
+    "logsentry_spool_bytes", "Bytes in the durable alert spool", registry=REGISTRY)
+SPOOL_PENDING = Gauge(
+    "logsentry_spool_pending", "Alerts in the spool not yet delivered by a sink", ["sink"],
+    registry=REGISTRY)
+CONSUMER_LAG = Gauge(
+    "logsentry_kafka_consumer_lag", "Kafka consumer lag in messages",
+    ["topic", "partition"], registry=REGISTRY)
+# Service integration (logsentry.service).
+NOTIFY_FAILURES = Counter(
+    "logsentry_sd_notify_failures", "sd_notify datagrams the service manager did not accept",
+    registry=REGISTRY)
+EVENT_LOOP_LAG = Gauge(
+    "logsentry_event_loop_lag_seconds",
+    "How late the watchdog task last woke up: time the event loop spent blocked",
+    registry=REGISTRY)
+SOURCE_RESTARTS = Counter(
+    "logsentry_source_restarts", "Times a source's reader (journalctl) was restarted",
+    ["source"], registry=REGISTRY)

@@ -1,0 +1,117 @@
+"""The teacher beside a full training run: `logsentry model train --teacher WORK`.
+
+The shipped model is trained by `logsentry model train` on 100,000 generated and the
+real training lines. Distilling it means the same run, same labelled batches, plus at
+every step a batch of unlabelled lines whose line distributions (the action head) come
+from the fine-tuned teacher that `logsentry model distill --work WORK` left in `WORK`,
+where the teacher is at least `line_kd_confidence` sure. Token distributions are not
+distilled (`distill.student`: the CPU teacher is the weaker entity tagger). The run
+without `--teacher` is the control.
+
+With `--teach-labelled` the side batches also draw from the run's own training lines
+(the labels still count in the labelled batches; the side batches add the teacher's line
+distributions over them). The teacher's logits over the side lines are cached in `WORK`
+under a digest of those lines, so a changed corpus is relabelled, never silently
+misaligned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+from logsentry.analysis.tagger.network import LogTagger
+from logsentry.analysis.tagger.tokenizer import LogTokenizer
+from logsentry.train.distill.corpus import CorpusSizes, build_corpus
+from logsentry.train.distill.kd_loss import kd_loss
+from logsentry.train.distill.student import (
+    DistillConfig,
+    StudentItem,
+    attach_soft,
+    distill_loss,
+    endless_batches,
+    unlabelled_item,
+)
+from logsentry.train.distill.teacher import TEACHER_FILE, SoftTargets, load_teacher, soft_targets
+from logsentry.train.loop import SideLoss, collate
+
+Progress = Callable[[str], None]
+
+
+class TeacherMissing(RuntimeError):
+    """`WORK` holds no fine-tuned teacher."""
+
+
+def teacher_side_loss(work: Path, seed: int, config: DistillConfig, say: Progress,
+                      infer_max_tokens: int = 128, labelled: Sequence[str] = (),
+                      ) -> tuple[SideLoss, dict[str, object]]:
+    """The side loss of a distilled training run, and what it was made of (for the model's
+    metadata). Its lines: the distillation corpus's unlabelled lines, plus `labelled` (the
+    run's own training texts, taught again by the teacher's line distributions). Computes
+    and caches the teacher's logits over them."""
+    teacher_dir = work / "teacher"
+    if not (teacher_dir / TEACHER_FILE).is_file():
+        raise TeacherMissing(
+            f"{teacher_dir}: no fine-tuned teacher; run `logsentry model distill --work {work}"
+            " --out DIR` first")
+    corpus = build_corpus(seed, CorpusSizes())
+    lines = [*corpus.unlabelled, *labelled]
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    folder = work / f"soft-side-{digest}"
+    if (folder / "action_logits.npy").is_file():
+        say(f"teacher logits: reusing {folder}")
+        soft = SoftTargets.load(folder)
+    else:
+        teacher, tokens, _ = load_teacher(teacher_dir)
+        soft = soft_targets(teacher, tokens, lines, max_tokens=infer_max_tokens, progress=say)
+        soft.save(folder)
+    teacher_meta = json.loads((teacher_dir / TEACHER_FILE).read_text(encoding="utf-8"))
+    origin = {"teacher": str(teacher_dir),
+              "teacher_data": teacher_meta.get("meta", {}).get("fingerprint", {}).get("data"),
+              "unlabelled": len(corpus.unlabelled), "labelled": len(labelled),
+              "lines_digest": digest, "unlabelled_origins": corpus.unlabelled_origins,
+              "kd": config.to_dict()}
+
+    def for_tokenizer(tokenizer: LogTokenizer) -> Callable[[LogTagger], torch.Tensor]:
+        items = [StudentItem(unlabelled_item(tokenizer, text), soft, i)
+                 for i, text in enumerate(lines)]
+        by_encoded = {id(item.encoded): item for item in items}
+        # Its own random stream: the labelled batches stay exactly the control's.
+        batches = endless_batches([item.encoded for item in items], config.unlabelled_batch,
+                                   random.Random(seed + 1))
+
+        def loss(network: LogTagger) -> torch.Tensor:
+            chunk = next(batches)
+            batch = collate(chunk)
+            attach_soft(batch, [by_encoded[id(e)] for e in chunk])
+            if config.line_kd_head_only:
+                return head_only_line_loss(network, batch, config)
+            total, _, _ = distill_loss(network, batch, config)
+            return total
+
+        return loss
+
+    return for_tokenizer, origin
+
+
+def head_only_line_loss(network: LogTagger, batch: dict[str, torch.Tensor],
+                        config: DistillConfig) -> torch.Tensor:
+    """The teacher's line distributions taught to the line head over encoder features it
+    cannot move: the token boundaries the hard labels teach stay theirs alone."""
+    if "soft_actions" not in batch:
+        return torch.zeros(())
+    with torch.no_grad():
+        features = network.encode(
+            batch["words"], batch["shapes"], batch["spaces"], batch["mask"])[:, 0]
+    logits = network.action_head(features)
+    lines = batch["soft_lines"]
+    if config.line_kd_confidence > 0:
+        sure = batch["soft_actions"].softmax(-1).max(-1).values >= config.line_kd_confidence
+        lines = lines & sure
+    return config.kd_weight * config.action_weight * kd_loss(
+        logits, batch["soft_actions"], lines, config.temperature)
