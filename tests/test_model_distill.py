@@ -24,14 +24,12 @@ from logsentry.train.distill.corpus import Corpus
 from logsentry.train.distill.kd_loss import kd_loss
 from logsentry.train.distill.pipeline import RunConfig, _fingerprint, _teacher_fingerprint
 from logsentry.train.distill.student import (
-    DistillConfig,
     distill_loss,
     token_kd_mask,
     train_student,
 )
 from logsentry.train.distill.teacher import (
     SoftTargets,
-    TeacherConfig,
     TeacherTokens,
     load_teacher,
     save_teacher,
@@ -39,7 +37,14 @@ from logsentry.train.distill.teacher import (
     train_teacher,
 )
 from logsentry.train.example import Example, ExampleBuilder
-from logsentry.train.loop import IGNORE, collate, encode_examples
+from logsentry.train.loop import (
+    IGNORE,
+    STUDENT,
+    TEACHER,
+    TrainSettings,
+    collate,
+    encode_examples,
+)
 
 USERS = ("root", "admin", "bob", "alice", "oracle", "deploy")
 WORDS = ("failed", "password", "for", "from", "port", "ssh", "accepted", "publickey",
@@ -176,8 +181,8 @@ def test_distilled_loss_ignores_the_teacher_where_token_kd_is_none() -> None:
     labelled = examples(8, seed=4)
     tokenizer = LogTokenizer.build([e.text for e in labelled], max_words=200, min_count=1,
                                    max_pieces=63)
-    config = DistillConfig(hidden=16, layers=1, heads=2, intermediate=32, token_kd="none",
-                           dropout=0.0)
+    config = replace(STUDENT, hidden=16, layers=1, heads=2, intermediate=32, token_kd="none",
+                     dropout=0.0)
     network = LogTagger(NetworkConfig(n_words=tokenizer.vocab_size, n_shapes=208, n_spaces=4,
                                       hidden=16, layers=1, heads=2, intermediate=32,
                                       dropout=0.0, context=2), lean=False)
@@ -240,9 +245,9 @@ def test_smoke_distillation_teacher_student_and_compression(
     labelled = examples(96, seed=1)
     unlabelled = [e.text for e in examples(64, seed=2)]
     # A random 1-layer encoder needs a high rate and many passes to route [CLS] attention.
-    teacher_config = TeacherConfig(seed=5, max_tokens=48, batch_size=16, epochs=40.0,
-                                   lr=5e-3, head_lr=5e-3, warmup=0.1, dropout=0.0, threads=1,
-                                   log_every=20, freeze_word_embeddings=False)
+    teacher_config = replace(TEACHER, seed=5, max_tokens=48, batch_size=16, epochs=40.0,
+                             lr=5e-3, head_lr=5e-3, warmup=0.1, dropout=0.0, threads=1,
+                             log_every=20, freeze_word_embeddings=False)
     result = train_teacher(labelled, tiny_encoder(wordpiece.vocab_size), wordpiece,
                            teacher_config)
     assert result.history[-1]["loss"] < result.history[0]["loss"] / 3
@@ -267,11 +272,11 @@ def test_smoke_distillation_teacher_student_and_compression(
     right = sum(a == e.action for a, e in zip(got_actions, fresh, strict=True))
     assert right >= 24, got_actions
 
-    tiny = DistillConfig(seed=3, hidden=32, layers=1, heads=2, intermediate=64, steps=60,
-                         batch_size=32, lr=5e-3, vocab_min_count=1, threads=1, log_every=1000)
+    tiny = replace(STUDENT, seed=3, hidden=32, layers=1, heads=2, intermediate=64, steps=60,
+                   batch_size=32, lr=5e-3, vocab_min_count=1, threads=1, log_every=1000)
     distilled = train_student(labelled, unlabelled, tiny, soft_l, soft_u)
     assert distilled.network.config.context == tiny.context == 2  # the shipped architecture
-    control = train_student(labelled, unlabelled, DistillConfig(
+    control = train_student(labelled, unlabelled, TrainSettings(
         **{**tiny.to_dict(), "use_teacher": False}))
     assert distilled.steps == control.steps == 60
     assert distilled.history[-1]["soft"] > 0 and control.history[-1]["soft"] == 0
@@ -285,7 +290,7 @@ def test_smoke_distillation_teacher_student_and_compression(
     assert got.fields.get("source.ip") == "10.1.2.3"
 
     pruned = prune_width(distilled.network, 32)
-    tuned = train_student(labelled, unlabelled, DistillConfig(**{**tiny.to_dict(), "steps": 10}),
+    tuned = train_student(labelled, unlabelled, TrainSettings(**{**tiny.to_dict(), "steps": 10}),
                           soft_l, soft_u, network=pruned, tokenizer=distilled.tokenizer)
     save_model(tmp_path / "pruned", tuned.network, tuned.tokenizer, {"quantize": False})
     assert load_model(tmp_path / "pruned").config.intermediate == 32
@@ -312,9 +317,9 @@ def test_extra_unlabelled_batches_leave_the_controls_labelled_stream_intact() ->
     unlabelled = [e.text for e in examples(40, seed=7)]
     soft_l = _random_soft([e.text for e in labelled], 1)
     soft_u = _random_soft(unlabelled, 2)
-    tiny = DistillConfig(seed=3, hidden=16, layers=1, heads=2, intermediate=32, steps=12,
-                         batch_size=16, unlabelled_batch=8, vocab_min_count=1, threads=1,
-                         dropout=0.0, kd_weight=0.0, log_every=1000)
+    tiny = replace(STUDENT, seed=3, hidden=16, layers=1, heads=2, intermediate=32, steps=12,
+                   batch_size=16, unlabelled_batch=8, vocab_min_count=1, threads=1,
+                   dropout=0.0, kd_weight=0.0, log_every=1000)
     texts = [*(e.text for e in labelled), *unlabelled]
     control = train_student(labelled, [], replace(tiny, use_teacher=False), vocab_texts=texts)
     extra = train_student(labelled, unlabelled, tiny, soft_l, soft_u, vocab_texts=texts)
@@ -346,7 +351,7 @@ def test_unsure_teacher_lines_are_not_distilled_under_a_line_confidence() -> Non
     batch["soft_mask"] = torch.zeros(size, length, dtype=torch.bool)
     flat = torch.zeros(size, len(network.config.actions))
     batch["soft_actions"], batch["soft_lines"] = flat, torch.ones(size, dtype=torch.bool)
-    config = DistillConfig(token_kd="none", line_kd_confidence=0.9)
+    config = replace(STUDENT, token_kd="none", line_kd_confidence=0.9)
     assert distill_loss(network, batch, config)[2] == 0.0  # a flat teacher is never sure
     sure = flat.clone()
     sure[:, 3] = 20.0

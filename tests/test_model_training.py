@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from logsentry.analysis.tagger.network import (
 from logsentry.analysis.tagger.tokenizer import N_SHAPES, N_SPACES, LogTokenizer
 from logsentry.train.evaluation import example_metrics
 from logsentry.train.example import Example, ExampleBuilder
-from logsentry.train.loop import IGNORE, TrainingConfig, piece_tags, train
+from logsentry.train.loop import IGNORE, STUDENT, TrainSettings, piece_tags, train
 
 USERS = ("root", "admin", "bob", "alice", "oracle", "test", "git", "deploy")
 
@@ -61,8 +62,8 @@ def hand_examples(n: int, seed: int) -> list[Example]:
     return out
 
 
-TINY = TrainingConfig(seed=3, hidden=32, layers=1, heads=2, intermediate=64, epochs=25,
-                      batch_size=32, lr=5e-3, vocab_min_count=1, threads=1, log_every=1000)
+TINY = TrainSettings(seed=3, hidden=32, layers=1, heads=2, intermediate=64, epochs=25,
+                     batch_size=32, lr=5e-3, vocab_min_count=1, threads=1, log_every=1000)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +98,7 @@ def test_smoke_training_learns_the_hand_families(trained: Path) -> None:
 
 
 def test_training_is_reproducible_with_a_seed() -> None:
-    config = TrainingConfig(**{**TINY.to_dict(), "epochs": 1.0})
+    config = TrainSettings(**{**TINY.to_dict(), "epochs": 1.0})
     examples = hand_examples(64, seed=5)
     a = train(examples, config)
     b = train(examples, config)
@@ -110,7 +111,7 @@ def test_roles_unknown_examples_train_only_constant_versus_variable() -> None:
     example = (ExampleBuilder().const("Receiving block ").var("blk_123").const(" src ")
                .var("10.0.0.1").build("other", "loghub:HDFS", origin="loghub",
                                       action_known=False, roles_known=False))
-    result = train([example] * 8, TrainingConfig(**{**TINY.to_dict(), "epochs": 1.0}))
+    result = train([example] * 8, TrainSettings(**{**TINY.to_dict(), "epochs": 1.0}))
     assert result.steps >= 1 and result.final_loss == result.final_loss  # not NaN
 
 
@@ -189,7 +190,7 @@ def test_a_side_loss_is_added_at_every_step_with_the_runs_tokenizer() -> None:
 
         return loss
 
-    config = TrainingConfig(**{**TINY.to_dict(), "epochs": 2})
+    config = TrainSettings(**{**TINY.to_dict(), "epochs": 2})
     examples = hand_examples(64, 5)
     plain = train(examples, config)
     with_side = train(examples, config, side_loss=side)
@@ -203,15 +204,13 @@ def test_a_side_loss_is_added_at_every_step_with_the_runs_tokenizer() -> None:
 
 def test_distilling_without_a_teacher_in_the_work_folder_says_what_to_run(tmp_path: Path) -> None:
     from logsentry.train.distill.side_loss import TeacherMissing, teacher_side_loss
-    from logsentry.train.distill.student import DistillConfig
 
     with pytest.raises(TeacherMissing, match="logsentry model distill"):
-        teacher_side_loss(tmp_path, 13, DistillConfig(), print)
+        teacher_side_loss(tmp_path, 13, STUDENT, print)
 
 
 def test_head_only_line_distillation_moves_the_line_head_and_never_the_encoder() -> None:
     from logsentry.train.distill.side_loss import head_only_line_loss
-    from logsentry.train.distill.student import DistillConfig
     from logsentry.train.loop import collate, encode_examples
 
     examples = hand_examples(8, 3)
@@ -225,7 +224,7 @@ def test_head_only_line_distillation_moves_the_line_head_and_never_the_encoder()
     batch["soft_actions"] = torch.full((len(examples), len(config.actions)), -10.0)
     batch["soft_actions"][:, 1] = 10.0
     batch["soft_lines"] = torch.ones(len(examples), dtype=torch.bool)
-    loss = head_only_line_loss(network, batch, DistillConfig(line_kd_confidence=0.9))
+    loss = head_only_line_loss(network, batch, replace(STUDENT, line_kd_confidence=0.9))
     assert float(loss.detach()) > 0
     loss.backward()  # type: ignore[no-untyped-call]
     assert network.action_head.weight.grad is not None

@@ -8,6 +8,7 @@ import random
 import shutil
 import sys
 import time
+from dataclasses import replace
 from importlib import import_module
 from pathlib import Path
 from typing import Any
@@ -127,9 +128,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from logsentry.analysis.tagger.inference import ModelAnalyzer
     from logsentry.train.data.synthetic import generate
     from logsentry.train.evaluation import example_metrics
-    from logsentry.train.loop import TrainingConfig, train
+    from logsentry.train.loop import TrainSettings, train
 
-    config = TrainingConfig(
+    settings = TrainSettings(
         seed=args.seed, hidden=args.hidden, layers=args.layers, heads=args.heads,
         intermediate=args.intermediate, context=args.context, vocab_words=args.vocab_words,
         epochs=args.epochs, max_pieces=args.max_pieces,
@@ -150,22 +151,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     distilled: dict[str, Any] | None = None
     if args.teacher is not None:
         from logsentry.train.distill.side_loss import teacher_side_loss
-        from logsentry.train.distill.student import DistillConfig
 
-        kd = DistillConfig(seed=args.seed, temperature=args.temperature,
+        settings = replace(settings, use_teacher=True, temperature=args.temperature,
                            line_kd_confidence=args.line_kd_confidence,
                            unlabelled_batch=args.unlabelled_batch, token_kd="none",
-                           context=args.context, line_kd_head_only=args.line_kd_head_only)
+                           line_kd_head_only=args.line_kd_head_only)
         side_loss, distilled = teacher_side_loss(
-            args.teacher, args.seed, kd, _say,
+            args.teacher, args.seed, settings, _say,
             labelled=[e.text for e in corpus] if args.teach_labelled else ())
-    result = train(corpus, config, progress=_say, side_loss=side_loss)
+    result = train(corpus, settings, progress=_say, side_loss=side_loss)
     out: Path = args.out
     staging = out.with_name(out.name + ".staging")
     if staging.exists():
         shutil.rmtree(staging)
     meta: dict[str, Any] = {
-        "training": config.to_dict(), "steps": result.steps,
+        "training": settings.to_dict(), "steps": result.steps,
         "train_seconds": round(result.seconds, 1), "synthetic_examples": len(train_set),
         "real_examples": len(real), "held_out": sorted(held_out_families()),
         "quantize": False,

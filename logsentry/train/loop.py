@@ -12,12 +12,13 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from logsentry.analysis.tagger.network import LogTagger, NetworkConfig, init_weights
 from logsentry.analysis.tagger.tokenizer import N_SHAPES, N_SPACES, PAD, Encoded, LogTokenizer
@@ -29,31 +30,71 @@ IGNORE = -100
 
 
 @dataclass(slots=True)
-class TrainingConfig:
-    """Hyper-parameters of one training run; the seed makes it reproducible."""
+class TrainSettings:
+    """Every knob of a training run, for the teacher, the students and the control alike; the
+    seed makes a run reproducible. The defaults are the plain (control) run's: distillation off.
+    `STUDENT` and `TEACHER` below are the other roles' defaults."""
 
     seed: int = 13
+    threads: int = 2
+    max_seconds: float | None = None  # stop early (and still save) when time runs out
+    log_every: int = 200
+    # Length: `steps` when set, else `epochs` passes over the labelled lines.
+    steps: int | None = None
+    epochs: float = 3.0
+    batch_size: int = 64
+    # AdamW; the rate warms up linearly over `warmup` of the steps, then decays linearly to
+    # `lr_floor` times itself. `head_lr`: fresh heads on a pretrained encoder (the teacher).
+    lr: float = 1.5e-3
+    head_lr: float | None = None
+    weight_decay: float = 0.01
+    warmup: float = 0.05
+    lr_floor: float = 0.02
+    loss_smoothing: float = 0.98  # decay of the running losses that are logged
+    action_weight: float = 1.0  # line loss beside the token loss
+    dropout: float = 0.1
+    # The student network (`LogTagger`) and its vocabulary.
     hidden: int = 128
     layers: int = 2
     heads: int = 4
     intermediate: int = 256
+    context: int = 2  # local-context radius (the shipped architecture's)
     max_pieces: int = 63
     vocab_words: int = 6000
     vocab_min_count: int = 3
-    epochs: float = 3.0
-    batch_size: int = 64
-    lr: float = 1.5e-3
-    weight_decay: float = 0.01
-    warmup: float = 0.05
-    dropout: float = 0.1
-    context: int = 2
-    action_weight: float = 1.0
-    threads: int = 2
-    max_seconds: float | None = None  # stop early (and still save) when time runs out
-    log_every: int = 200
+    # The teacher: a pretrained WordPiece encoder.
+    max_tokens: int = 64  # window while training (CPU cost grows with it)
+    infer_max_tokens: int = 128  # window when labelling lines for the student and evaluation
+    freeze_word_embeddings: bool = True  # 30k x 384 table: most of the optimizer's work
+    # Distillation (`distill.student`): off unless `use_teacher`.
+    use_teacher: bool = False
+    temperature: float = 2.0
+    kd_weight: float = 1.0
+    token_kd: str = "none"  # pieces distilled: all, agree, confident or none
+    kd_confidence: float = 0.9  # teacher top-tag probability (T = 1) that counts as confident
+    # How unlabelled lines enter: "extra" adds a batch of them to every step, on top of the
+    # labelled batch the control sees at that step; "mixed" shuffles them into the labelled
+    # batches (the first published table), which leaves fewer labelled lines per step.
+    unlabelled_mode: str = "extra"
+    unlabelled_batch: int = 32
+    # Line distributions of unlabelled lines distilled only where the teacher's top action is
+    # at least this likely (0: every line): an unsure teacher on an unknown format teaches noise.
+    line_kd_confidence: float = 0.0
+    # Line distributions taught to the line head alone (`logsentry model train --teacher`):
+    # the encoder, which the token head shares, learns from the hard labels only.
+    line_kd_head_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# The roles' defaults; take a copy with `dataclasses.replace`, never change them in place.
+# The student: the shipped network for a fixed number of steps, with or without the teacher.
+STUDENT = TrainSettings(steps=1600, use_teacher=True)
+# The teacher: all-MiniLM-L6-v2 fine-tuned, sized for a 2-core CPU (about 380 steps of 32
+# lines, ~20 min); a low rate for the pretrained encoder, a high one for its fresh heads.
+TEACHER = TrainSettings(batch_size=32, epochs=1.5, lr=2e-4, head_lr=2e-3, warmup=0.06,
+                        lr_floor=0.0, loss_smoothing=0.95, log_every=20)
 
 
 @dataclass(slots=True)
@@ -163,106 +204,171 @@ def batch_loss(
     return loss
 
 
-def make_batches(
-    items: Sequence[EncodedExample], batch_size: int, rng: random.Random,
-) -> list[list[EncodedExample]]:
-    """Batches of similar length (little padding), in random order."""
-    order = list(range(len(items)))
+def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random,
+                   ) -> list[list[int]]:
+    """Batches of indices of similar length (little padding), in random order."""
+    order = list(range(len(lengths)))
     rng.shuffle(order)
     # Sort within windows of 50 batches: similar lengths together, still shuffled overall.
     window = batch_size * 50
-    batches: list[list[EncodedExample]] = []
+    batches: list[list[int]] = []
     for begin in range(0, len(order), window):
-        chunk = sorted(order[begin:begin + window], key=lambda i: len(items[i].words))
-        for b in range(0, len(chunk), batch_size):
-            batches.append([items[i] for i in chunk[b:b + batch_size]])
+        chunk = sorted(order[begin:begin + window], key=lambda i: lengths[i])
+        batches.extend(chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size))
     rng.shuffle(batches)
     return batches
 
 
+def make_batches(
+    items: Sequence[EncodedExample], batch_size: int, rng: random.Random,
+) -> list[list[EncodedExample]]:
+    """`items` in batches of similar length, in random order."""
+    return [[items[i] for i in batch]
+            for batch in length_batches([len(item.words) for item in items], batch_size, rng)]
+
+
+def endless_batches(
+    items: Sequence[EncodedExample], batch_size: int, rng: random.Random,
+) -> Iterator[list[EncodedExample]]:
+    """`make_batches` of `items`, reshuffled at every pass, without end."""
+    while True:
+        yield from make_batches(items, batch_size, rng)
+
+
+def seed_everything(settings: TrainSettings) -> random.Random:
+    """Seed Python and torch, set torch's threads; the run's own random stream (batches)."""
+    random.seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    torch.set_num_threads(settings.threads)
+    return random.Random(settings.seed)
+
+
+def epoch_steps(settings: TrainSettings, items: int) -> int:
+    """`settings.steps`, or `epochs` passes of batches over `items` lines."""
+    if settings.steps is not None:
+        return settings.steps
+    return max(1, int(math.ceil(items / settings.batch_size) * settings.epochs))
+
+
+# One step's loss and its parts as plain numbers (smoothed and logged under their names).
+StepLoss = tuple[torch.Tensor, dict[str, float]]
+Batch = TypeVar("Batch")
+
+
+@dataclass(slots=True)
+class LoopResult:
+    steps: int
+    history: list[dict[str, float]]
+    last: dict[str, float]  # the parts of the last step's loss, unsmoothed
+
+
+def run_training(
+    model: nn.Module, batches: Iterator[Batch], step_loss: Callable[[Batch], StepLoss],
+    settings: TrainSettings, total_steps: int, started: float, say: Callable[[str], None],
+    name: str = "", param_groups: list[dict[str, Any]] | None = None,
+) -> LoopResult:
+    """The training loop of every role: `total_steps` AdamW steps, each on the loss
+    `step_loss` gives for the next batch of `batches`, with linear warmup and decay, gradients
+    clipped to norm 1; running losses logged every `settings.log_every` steps. Stops early
+    once `settings.max_seconds` have passed since `started`. `param_groups`: optimizer groups
+    with their own `lr` (default: every parameter of `model` at `settings.lr`)."""
+    groups = param_groups or [{"params": list(model.parameters()), "lr": settings.lr}]
+    optimizer = torch.optim.AdamW(groups, weight_decay=settings.weight_decay)
+    warmup = max(1, int(total_steps * settings.warmup))
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(settings.lr_floor, (total_steps - step) / max(1, total_steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    prefix = f"{name} " if name else ""
+    model.train()
+    step = 0
+    running: dict[str, float] = {}
+    last: dict[str, float] = {}
+    history: list[dict[str, float]] = []
+    while step < total_steps:
+        loss, last = step_loss(next(batches))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        decay = 0.0 if step == 1 else settings.loss_smoothing
+        running = {k: decay * running.get(k, 0.0) + (1 - decay) * v for k, v in last.items()}
+        elapsed = time.monotonic() - started
+        if step % settings.log_every == 0 or step == total_steps:
+            history.append({"step": step, **running, "seconds": elapsed})
+            parts = " ".join(f"{k} {v:.4f}" for k, v in running.items())
+            say(f"{prefix}step {step}/{total_steps} {parts} {elapsed:.0f}s")
+        if settings.max_seconds is not None and elapsed > settings.max_seconds:
+            say(f"{name + ': ' if name else ''}time budget reached at step {step}/{total_steps}")
+            break
+    model.eval()
+    return LoopResult(step, history, last)
+
+
 @dataclass(slots=True)
 class TrainingResult:
+    """A trained student network (control or distilled) and its vocabulary."""
+
     network: LogTagger
     tokenizer: LogTokenizer
     steps: int
     seconds: float
-    final_loss: float
+    final_loss: float = float("nan")  # the last step's loss, unsmoothed (plain runs)
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-# Given the run's tokenizer, a loss to add at every step (`distill.pipeline.teacher_side_loss`:
+def build_tokenizer(texts: Iterable[str], settings: TrainSettings) -> LogTokenizer:
+    """The student's vocabulary over `texts`."""
+    return LogTokenizer.build(texts, max_words=settings.vocab_words,
+                              min_count=settings.vocab_min_count, max_pieces=settings.max_pieces)
+
+
+def build_network(tokenizer: LogTokenizer, settings: TrainSettings) -> LogTagger:
+    """A freshly initialised student network of `settings`' sizes over `tokenizer`."""
+    config = NetworkConfig(
+        n_words=tokenizer.vocab_size, n_shapes=N_SHAPES, n_spaces=N_SPACES,
+        hidden=settings.hidden, layers=settings.layers, heads=settings.heads,
+        intermediate=settings.intermediate, max_positions=settings.max_pieces + 1,
+        dropout=settings.dropout, context=settings.context)
+    network = LogTagger(config, lean=False)
+    init_weights(network)
+    return network
+
+
+# Given the run's tokenizer, a loss to add at every step (`distill.side_loss.teacher_side_loss`:
 # the teacher's line distributions on a batch of unlabelled lines).
 SideLoss = Callable[[LogTokenizer], Callable[[LogTagger], torch.Tensor]]
 
 
 def train(
-    examples: Sequence[Example], config: TrainingConfig,
+    examples: Sequence[Example], settings: TrainSettings,
     progress: Callable[[str], None] | None = None, side_loss: SideLoss | None = None,
 ) -> TrainingResult:
     """Build the tokenizer from `examples`, then train a fresh network on them. With
     `side_loss`, every step adds its term; the labelled batches are the very same as without
     (their random stream is untouched), so the run without is the control."""
     say = progress or log.info
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rng = random.Random(config.seed)
+    rng = seed_everything(settings)
     started = time.monotonic()
-    tokenizer = LogTokenizer.build(
-        (e.text for e in examples), max_words=config.vocab_words,
-        min_count=config.vocab_min_count, max_pieces=config.max_pieces)
-    net_config = NetworkConfig(
-        n_words=tokenizer.vocab_size, n_shapes=N_SHAPES, n_spaces=N_SPACES,
-        hidden=config.hidden, layers=config.layers, heads=config.heads,
-        intermediate=config.intermediate, max_positions=config.max_pieces + 1,
-        dropout=config.dropout, context=config.context)
-    network = LogTagger(net_config, lean=False)
-    init_weights(network)
-    items = encode_examples(examples, tokenizer, net_config)
+    tokenizer = build_tokenizer((e.text for e in examples), settings)
+    network = build_network(tokenizer, settings)
+    items = encode_examples(examples, tokenizer, network.config)
     extra = side_loss(tokenizer) if side_loss is not None else None
     say(f"encoded {len(items)} examples, vocab {tokenizer.vocab_size},"
         f" {time.monotonic() - started:.1f}s")
-    steps_per_epoch = math.ceil(len(items) / config.batch_size)
-    total_steps = max(1, int(steps_per_epoch * config.epochs))
-    warmup = max(1, int(total_steps * config.warmup))
-    optimizer = torch.optim.AdamW(
-        network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
-    def schedule(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.02, (total_steps - step) / max(1, total_steps - warmup))
+    def step_loss(batch_items: list[EncodedExample]) -> StepLoss:
+        loss = batch_loss(network, collate(batch_items), settings.action_weight)
+        if extra is not None:
+            loss = loss + extra(network)
+        return loss, {"loss": float(loss.detach())}
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    network.train()
-    step = 0
-    running = 0.0
-    history: list[dict[str, float]] = []
-    last_loss = float("nan")
-    while step < total_steps:
-        for batch_items in make_batches(items, config.batch_size, rng):
-            if step >= total_steps:
-                break
-            batch = collate(batch_items)
-            loss = batch_loss(network, batch, config.action_weight)
-            if extra is not None:
-                loss = loss + extra(network)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            last_loss = float(loss.detach())
-            running = 0.98 * running + 0.02 * last_loss if step > 1 else last_loss
-            if step % config.log_every == 0 or step == total_steps:
-                elapsed = time.monotonic() - started
-                history.append({"step": step, "loss": running, "seconds": elapsed})
-                say(f"step {step}/{total_steps} loss {running:.4f} {elapsed:.0f}s")
-            if config.max_seconds is not None and time.monotonic() - started > config.max_seconds:
-                say(f"time budget reached at step {step}/{total_steps}")
-                total_steps = step
-                break
-    network.eval()
-    return TrainingResult(
-        network, tokenizer, step, time.monotonic() - started, last_loss, history)
+    done = run_training(network, endless_batches(items, settings.batch_size, rng), step_loss,
+                        settings, epoch_steps(settings, len(items)), started, say)
+    return TrainingResult(network, tokenizer, done.steps, time.monotonic() - started,
+                          done.last.get("loss", float("nan")), done.history)

