@@ -74,10 +74,51 @@ def test_evaluate_reports_every_dataset_on_all_and_held_out(tmp_path: Path) -> N
     assert report.fail2ban["all"]["fpr"] == 0.5  # the "other" family's line is a false positive
     assert report.crowdsec["all"]["http.request.method"]["accuracy"] == 1.0
     assert report.crowdsec["all"]["url.original"]["accuracy"] == 0.0
-    assert report.crowdsec["held_out"] == {}
+    assert report.crowdsec["held_out"] == {"macro": {}}
     assert report.loghub["held_out"]["systems"] == {"loghub:Tiny": 1.0}
     text = format_report(report)
-    assert "recall 1.0" in text and "GA average 1.0" in text
+    assert "recall 1.0" in text and "GA average over systems 1.0" in text
+
+
+def test_macro_figures_weigh_every_family_alike(tmp_path: Path) -> None:
+    write_datasets(tmp_path)
+    report = evaluate(RuleAnalyzer(), {}, tmp_path, envelope=False)
+    # Micro: 1 false positive in 2 negatives. Macro: sshd's fpr 0.0, other's 1.0.
+    assert report.fail2ban["all"]["fpr"] == 0.5
+    assert report.fail2ban["all"]["macro"]["fpr"] == 0.5
+    # Micro host accuracy 0.5 over sshd's two lines; "other" has no host line: left out.
+    assert report.fail2ban["all"]["macro"]["host_accuracy"] == 0.5
+    assert report.crowdsec["all"]["macro"]["url.original.accuracy"] == 0.0
+
+
+def test_a_sealed_report_shows_no_line_and_no_family(tmp_path: Path) -> None:
+    write_datasets(tmp_path)
+    sealed = {"fail2ban:sshd", "fail2ban:other", "loghub:Tiny", "crowdsec:nginx-logs"}
+    report = evaluate(RuleAnalyzer(), {"sealed": sealed}, tmp_path, envelope=False)
+    text = json.dumps({"f": report.fail2ban["sealed"], "c": report.crowdsec["sealed"],
+                       "l": report.loghub["sealed"]}) + format_report(report).split(
+                           "== all ==")[0]
+    for secret in ("Failed", "1.2.3.4", "sshd", "fail2ban:other", "Tiny", "nginx"):
+        assert secret not in text
+    assert "sealed_families" not in report.fail2ban
+    assert report.fail2ban["sealed"]["recall"] == 1.0
+    assert report.fail2ban["sealed"]["families"] == 2
+    assert report.loghub["sealed"]["average"] == 1.0
+
+
+def test_held_out_families_split_by_hash_into_validation_and_sealed_per_origin() -> None:
+    from logsentry.train.data import splits
+
+    assert splits.split_of("fail2ban:sshd") == "train"
+    assert splits.VALIDATION | splits.SEALED == splits.HELD_OUT
+    assert not splits.VALIDATION & splits.SEALED
+    for origin in ("fail2ban", "crowdsec", "loghub"):
+        val = sum(f.startswith(origin + ":") for f in splits.VALIDATION)
+        sealed = sum(f.startswith(origin + ":") for f in splits.SEALED)
+        assert val >= 1 and sealed >= 1 and abs(val - sealed) <= 1
+    # The placement is a function of the names alone: the same on every run.
+    assert splits._placement(splits.HELD_OUT) == splits._placement(frozenset(
+        sorted(splits.HELD_OUT, reverse=True)))
 
 
 def test_negatives_whose_text_is_a_match_in_another_mode_are_counted_apart() -> None:
@@ -109,6 +150,8 @@ def test_model_cli_registers_train_and_eval() -> None:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["model", "eval", "--model", "/x", "--raw"])
     assert args.model == "/x" and args.raw and callable(args.func)
+    assert args.split == "validation"
+    assert parser.parse_args(["model", "eval", "--split", "sealed"]).split == "sealed"
     args = parser.parse_args(["model", "train", "--synthetic", "10", "--seed", "4"])
     assert args.synthetic == 10 and args.seed == 4 and callable(args.func)
 

@@ -74,7 +74,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                             " alone (the shared encoder learns from the hard labels only)")
     train.set_defaults(func=cmd_train)
 
-    evaluate = sub.add_parser("eval", help="evaluate a model on ../shared/datasets")
+    evaluate = sub.add_parser(
+        "eval", help="evaluate a model on ../shared/datasets",
+        description="Figures on every family (dev-all) and on the held-out split asked for:"
+                    " validation (to decide on) or sealed (aggregates only, micro and macro;"
+                    " report once per shipped model).")
+    evaluate.add_argument("--split", choices=("validation", "sealed", "both"),
+                          default="validation",
+                          help="held-out split to report beside dev-all (default: validation)")
     evaluate.add_argument("--model", help="model folder (default: the shipped model)")
     evaluate.add_argument("--datasets", type=Path, help="datasets folder")
     evaluate.add_argument("--json", type=Path, help="also write the report as JSON here")
@@ -192,13 +199,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     staging.rename(out)
     _say(f"saved {out} ({files_size(out) / 1e6:.1f} MB)")
     if not args.no_eval:
-        return _evaluate_and_write(out, None, None, False, False)
+        return _evaluate_and_write(out, None, None, False, False, split="validation")
     return 0
 
 
 def _evaluate_and_write(
     model_dir: Path, datasets: Path | None, json_out: Path | None, fp32: bool, raw: bool,
+    split: str = "both",
 ) -> int:
+    """Evaluate; write `metrics.json` beside a shipped model when every split was run."""
     from logsentry.analysis.tagger.artifacts import load_model
     from logsentry.analysis.tagger.inference import ModelAnalyzer, configure_threads
     from logsentry.train.evaluation import evaluate, format_report
@@ -206,8 +215,13 @@ def _evaluate_and_write(
     configure_threads(None)
     loaded = load_model(model_dir)
     analyzer = ModelAnalyzer(loaded, quantize=False if fp32 else None)
-    held = held_out_families() or set(loaded.meta.get("held_out", ()))
-    subsets = {"held_out": held, "unseen": held_out_families("HELD_OUT_UNSEEN")}
+    from logsentry.train.data.splits import SEALED, VALIDATION
+
+    subsets: dict[str, frozenset[str]] = {}
+    if split in ("validation", "both"):
+        subsets["validation"] = VALIDATION
+    if split in ("sealed", "both"):
+        subsets["sealed"] = SEALED
     report = evaluate(analyzer, subsets, datasets, progress=_say, envelope=not raw)
     print(format_report(report))
     doc = report.to_dict()
@@ -215,7 +229,7 @@ def _evaluate_and_write(
     if json_out is not None:
         json_out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     if (model_dir.resolve().is_relative_to(REPO_ROOT) and not fp32 and not raw
-            and datasets is None):
+            and datasets is None and split == "both"):
         (model_dir / METRICS_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return 0
 
@@ -225,4 +239,5 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from logsentry.analysis.tagger.location import default_model_dir
 
     model_dir = Path(args.model) if args.model else default_model_dir()
-    return _evaluate_and_write(model_dir, args.datasets, args.json, args.fp32, args.raw)
+    return _evaluate_and_write(model_dir, args.datasets, args.json, args.fp32, args.raw,
+                               args.split)

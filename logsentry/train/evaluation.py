@@ -7,8 +7,10 @@
 - CrowdSec parser tests: exact-match accuracy per field;
 - Loghub: grouping accuracy of the templates per system and on average.
 
-Every figure is reported on all families and on the families held out from
-training (`held_out`), which are the honest ones.
+Every figure is reported on all families and on named subsets of them, the
+held-out splits of `data.splits` (`validation`, `sealed`), which are the honest
+ones; micro over lines and macro over families. A subset named `sealed` keeps
+aggregates only: no line, no family name, no per-family figure leaves `evaluate`.
 """
 
 from __future__ import annotations
@@ -252,6 +254,37 @@ def _subset(records: Sequence[Any], families: set[str]) -> list[int]:
     return [i for i, r in enumerate(records) if r.family in families]
 
 
+def macro_figures(records: Sequence[Any], results: Sequence[Labelled],
+                  figures: Callable[[Sequence[Any], Sequence[Labelled]], dict[str, Any]],
+                  ) -> dict[str, Any]:
+    """The mean over families of each number `figures` gives per family (nested one level
+    deep, as CrowdSec's per-field accuracies), ignoring families where it is undefined."""
+    by_family: dict[str, list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        by_family[record.family].append(i)
+    sums: dict[str, list[float]] = defaultdict(list)
+    for chosen in by_family.values():
+        per = figures([records[i] for i in chosen], [results[i] for i in chosen])
+        for key, value in sealed_view(per).items():
+            if isinstance(value, dict):
+                for inner, number in value.items():
+                    if isinstance(number, float):
+                        sums[f"{key}.{inner}"].append(number)
+            elif isinstance(value, float):
+                sums[key].append(value)
+    return {key: round(sum(values) / len(values), 4) for key, values in sorted(sums.items())}
+
+
+SEALED_SUBSET = "sealed"
+"""The subset name whose figures stay aggregate: what a sealed report may show."""
+
+
+def sealed_view(figures: dict[str, Any]) -> dict[str, Any]:
+    """`figures` without anything that shows a line or names a family."""
+    hidden = {"missed_examples", "systems"}
+    return {key: value for key, value in figures.items() if key not in hidden}
+
+
 def evaluate(
     analyzer: Analyzer, subsets: Mapping[str, Iterable[str]], root: Path | None = None,
     progress: Callable[[str], None] | None = None, envelope: bool = True,
@@ -272,9 +305,16 @@ def evaluate(
         out: dict[str, Any] = {}
         for name, families in named.items():
             chosen = _subset(records, families)
-            out[name] = figures([records[i] for i in chosen], [results[i] for i in chosen])
-            out[f"{name}_families"] = sorted({records[i].family for i in chosen})
-        out["all"] = figures(records, results)
+            part = ([records[i] for i in chosen], [results[i] for i in chosen])
+            micro, macro = figures(*part), macro_figures(*part, figures)
+            if name == SEALED_SUBSET:
+                out[name] = {**sealed_view(micro), "macro": macro,
+                             "families": len({r.family for r in part[0]})}
+            else:
+                out[name] = {**micro, "macro": macro}
+                out[f"{name}_families"] = sorted({r.family for r in part[0]})
+        out["all"] = {**figures(records, results), "macro": macro_figures(
+            records, results, figures)}
         return out
 
     if (root / "fail2ban").is_dir():
@@ -310,14 +350,23 @@ def format_report(report: Report) -> str:
                 f" negatives, {f2b['lines']} lines; fpr {f2b['fpr_without_them']} without the"
                 f" {f2b['negatives_matched_elsewhere']} negatives whose text is a match in"
                 f" another filter mode)")
+            macro = f2b["macro"]
+            lines.append(
+                f"fail2ban macro over families: recall {macro.get('recall')} fpr"
+                f" {macro.get('fpr')} host accuracy {macro.get('host_accuracy')}")
         cs = report.crowdsec.get(part)
         if cs:
+            fields = {name: v for name, v in cs.items() if isinstance(v, dict) and "n" in v}
             lines.append("crowdsec: " + ", ".join(
-                f"{name} {v['accuracy']} (n={v['n']})" for name, v in cs.items()))
+                f"{name} {v['accuracy']} (n={v['n']})" for name, v in fields.items()))
+            lines.append("crowdsec macro over families: " + ", ".join(
+                f"{name} {cs['macro'].get(f'{name}.accuracy')}" for name in fields))
         lh = report.loghub.get(part)
-        if lh and lh["systems"]:
-            lines.append(f"loghub GA average {lh['average']}: " + ", ".join(
-                f"{name.split(':', 1)[1]} {ga}" for name, ga in lh["systems"].items()))
+        if lh and lh.get("average") is not None:
+            shown = ", ".join(f"{name.split(':', 1)[1]} {ga}"
+                              for name, ga in lh.get("systems", {}).items())
+            lines.append(f"loghub GA average over systems {lh['average']}"
+                         + (f": {shown}" if shown else ""))
     return "\n".join(lines)
 
 

@@ -15,9 +15,26 @@ They come in two tiers, reported separately:
 Every other real family (fail2ban filters, CrowdSec tests, Loghub systems) may be
 used for training. The fail2ban `sshd` filter, the largest, is deliberately *not*
 held out: it is the family users care most about and the most varied, so it trains.
+
+The held-out families are split once more, by a fixed hash of the family name
+(`split_of`), into *validation* and *sealed*:
+
+- validation: the figures to decide on (what to ship, which method works); its
+  lines and errors may be read;
+- sealed: reported once per shipped model, as aggregates only (micro over lines,
+  macro over families). No sealed line or error is ever printed or read, and none is
+  used to write generator families, engine rules or tokenizer rules.
+
+The gap between validation and sealed figures estimates how much the validation
+figures flatter the model. The held-out sets are closed: adding a family to them would
+move others between validation and sealed. A real family that joins the datasets
+later trains, or starts a held-out set of its own.
 """
 
 from __future__ import annotations
+
+import hashlib
+from typing import Literal
 
 from logsentry.train.example import Example
 
@@ -100,3 +117,37 @@ def without_held_out(examples: list[Example]) -> list[Example]:
 def only_held_out(examples: list[Example]) -> list[Example]:
     """The examples of held-out families."""
     return [e for e in examples if e.family in HELD_OUT]
+
+
+Split = Literal["train", "validation", "sealed"]
+
+SPLIT_SALT = "logsentry-split-v1"
+"""Part of the hash that orders the held-out families: changing it reshuffles the split."""
+
+
+def _placement(families: frozenset[str]) -> dict[str, Split]:
+    """Within each origin, the families ranked by SHA-256 of their salted name alternate
+    validation, sealed, validation, ...: both splits get every origin, and half of each."""
+    placed: dict[str, Split] = {}
+    origins = sorted({family.split(":", 1)[0] for family in families})
+    for origin in origins:
+        ranked = sorted((f for f in families if f.split(":", 1)[0] == origin),
+                        key=lambda f: hashlib.sha256(f"{SPLIT_SALT}:{f}".encode()).digest())
+        for rank, family in enumerate(ranked):
+            placed[family] = "validation" if rank % 2 == 0 else "sealed"
+    return placed
+
+
+_PLACED = _placement(HELD_OUT)
+
+
+def split_of(family: str) -> Split:
+    """`train` for a training family; `validation` or `sealed` for a held-out one."""
+    return _PLACED.get(family, "train")
+
+
+VALIDATION: frozenset[str] = frozenset(f for f, s in _PLACED.items() if s == "validation")
+"""The held-out families to decide on."""
+
+SEALED: frozenset[str] = frozenset(f for f, s in _PLACED.items() if s == "sealed")
+"""The held-out families reported as aggregates only, never read."""
