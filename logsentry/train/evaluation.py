@@ -9,8 +9,9 @@
 
 Every figure is reported on all families and on named subsets of them, the
 held-out splits of `data.splits` (`validation`, `sealed`), which are the honest
-ones; micro over lines and macro over families. A subset named `sealed` keeps
-aggregates only: no line, no family name, no per-family figure leaves `evaluate`.
+ones; micro over lines and macro over families. A subset named `sealed`, and the
+whole (`all`, which holds the sealed families too), keep aggregates only: no line,
+no family name, no per-family figure of theirs leaves `evaluate`.
 """
 
 from __future__ import annotations
@@ -297,7 +298,8 @@ def evaluate(
     say = progress or (lambda _m: None)
     root = root or datasets_root()
     named = {name: set(families) for name, families in subsets.items()}
-    report = Report(str(root), sorted(set().union(*named.values())) if named else [], envelope)
+    shown = [families for name, families in named.items() if name != SEALED_SUBSET]
+    report = Report(str(root), sorted(set().union(*shown)), envelope)
 
     def split(records: Sequence[Any], results: Sequence[Labelled],
               figures: Callable[[Sequence[Any], Sequence[Labelled]], dict[str, Any]],
@@ -313,7 +315,8 @@ def evaluate(
             else:
                 out[name] = {**micro, "macro": macro}
                 out[f"{name}_families"] = sorted({r.family for r in part[0]})
-        out["all"] = {**figures(records, results), "macro": macro_figures(
+        # Every family, sealed ones included: aggregates only.
+        out["all"] = {**sealed_view(figures(records, results)), "macro": macro_figures(
             records, results, figures)}
         return out
 
