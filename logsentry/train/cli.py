@@ -225,6 +225,8 @@ def _evaluate_and_write(
     report = evaluate(analyzer, subsets, datasets, progress=_say, envelope=not raw)
     print(format_report(report))
     doc = report.to_dict()
+    if datasets is None:
+        doc["datasets"] = "../shared/datasets"  # where it lies beside any checkout
     doc["quantized"] = analyzer.quantized
     if json_out is not None:
         json_out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
