@@ -23,6 +23,7 @@ from logsentry.sources.base import Source
 
 if TYPE_CHECKING:
     from logsentry.detect.detector import Detector
+    from logsentry.respond.responder import Responder
 
 log = structlog.get_logger(__name__)
 
@@ -35,8 +36,11 @@ class Outputs:
     alert_output: AlertOutput | None = None
     sinks: list[Sink] = field(default_factory=list)
     delivery: Any = None
+    responder: Responder | None = None
 
     async def close(self, drain_timeout: float) -> None:
+        if self.responder is not None:
+            await self.responder.close()
         if self.delivery is not None:
             await self.delivery.close(drain_timeout)
         for sink in self.sinks:
@@ -65,6 +69,14 @@ async def open_outputs(config: Config, state_dir: Path | None) -> Outputs:
         outputs.delivery = await AlertDelivery.open(
             (state_dir or Path(".")) / "spool", alert_sinks, config.spool)
         outputs.alert_output = outputs.delivery
+    if config.respond.enabled:
+        from logsentry.respond.responder import Responder
+
+        responder = Responder(config.respond, state_dir or Path("."))
+        responder.inner = outputs.alert_output
+        await responder.start()
+        outputs.responder = responder
+        outputs.alert_output = responder
     return outputs
 
 
@@ -79,8 +91,6 @@ def build_sources(config: Config, state_dir: Path | None) -> list[Source]:
     """The configured sources, each resuming from its persisted position."""
     return [source.build(state_dir, config.pipeline.commit_interval)
             for source in config.sources]
-
-
 
 
 def build_detector(config: Config) -> Detector | None:

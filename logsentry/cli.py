@@ -24,7 +24,7 @@ EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
 
 # Areas that add their own subcommands: module path of a `register(subparsers)`.
-PLUGIN_COMMANDS = ("logsentry.detect.cli", "logsentry.train.cli")
+PLUGIN_COMMANDS = ("logsentry.detect.cli", "logsentry.respond.cli", "logsentry.train.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

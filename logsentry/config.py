@@ -18,6 +18,7 @@ from logsentry.analysis.config import AnalysisConfig
 from logsentry.core.config_base import StrictModel
 from logsentry.core.errors import ConfigError
 from logsentry.detect.config import DetectionConfig
+from logsentry.respond.config import RespondConfig
 from logsentry.service.config import ServiceConfig
 from logsentry.sinks.config import SinkConfig, StdoutSinkConfig
 from logsentry.sources.config import SourceConfig
@@ -65,6 +66,8 @@ class Config(StrictModel):
     topology: TopologyConfig = TopologyConfig()
     # systemd notification, watchdog, /metrics /healthz /readyz (logsentry.service).
     service: ServiceConfig = ServiceConfig()
+    # Active response: decisions from alerts, for bouncers and nftables (off by default).
+    respond: RespondConfig = RespondConfig()
 
 
 def _default_sinks() -> list[SinkConfig]:

@@ -68,3 +68,16 @@ EVENT_LOOP_LAG = Gauge(
 SOURCE_RESTARTS = Counter(
     "logsentry_source_restarts", "Times a source's reader (journalctl) was restarted",
     ["source"], registry=REGISTRY)
+# Active response (logsentry.respond).
+DECISIONS = Counter(
+    "logsentry_decisions", "Decisions taken", ["type", "origin"], registry=REGISTRY)
+DECISIONS_REFUSED = Counter(
+    "logsentry_decisions_refused",
+    "Alerts selected for response that yielded no decision, by reason", ["reason"],
+    registry=REGISTRY)
+DECISIONS_ACTIVE = Gauge(
+    "logsentry_decisions_active", "Decisions in force", registry=REGISTRY)
+DECISIONS_ENDED = Counter(
+    "logsentry_decisions_ended", "Decisions that expired or were deleted", registry=REGISTRY)
+NFT_FAILURES = Counter(
+    "logsentry_nftables_failures", "nft commands that failed", registry=REGISTRY)
