@@ -23,7 +23,7 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/logsentry demo
 
-## system-packages: the real receivers the tests start (rsyslog) and tools they call
+## system-packages: the real receivers and peers the tests start (rsyslog, CrowdSec bouncers, nft)
 system-packages:
 	@missing=""; \
 	command -v rsyslogd >/dev/null 2>&1 || missing="$$missing rsyslog"; \
@@ -31,10 +31,18 @@ system-packages:
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	[ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || missing="$$missing systemd-journal-remote"; \
 	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
-	if [ -n "$$missing" ]; then \
+	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	bouncers=""; \
+	command -v crowdsec-custom-bouncer >/dev/null 2>&1 || bouncers="$$bouncers crowdsec-custom-bouncer"; \
+	command -v crowdsec-firewall-bouncer >/dev/null 2>&1 || bouncers="$$bouncers crowdsec-firewall-bouncer"; \
+	if [ -n "$$missing$$bouncers" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-		else echo "make: install these Debian packages for the full test suite:$$missing"; fi; \
+			apt-get update -qq; \
+			[ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+			: "the bouncers alone: their recommended crowdsec agent is not needed"; \
+			[ -z "$$bouncers" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$bouncers >/dev/null; \
+		else echo "make: install these Debian packages for the full test suite:$$missing$$bouncers"; fi; \
 	fi
 
 lint: $(STAMP)

@@ -28,7 +28,7 @@ from aiohttp import web
 
 from logsentry.respond.bouncer_keys import BouncerKeys
 from logsentry.respond.config import LapiConfig
-from logsentry.respond.decision import Decision
+from logsentry.respond.decision import Decision, go_duration
 from logsentry.respond.store import DecisionStore
 
 log = structlog.get_logger(__name__)
@@ -78,6 +78,9 @@ class LapiServer:
         self.port = config.port
 
     async def start(self) -> None:
+        # Encode the decisions now, so the first bouncer's startup=true answers fast.
+        for decision in self.store.active(self.clock()):
+            _encoded(decision)
         app = web.Application(middlewares=[self._authenticate])
         app.router.add_get("/v1/decisions/stream", self._stream)
         app.router.add_get("/v1/decisions", self._decisions)
@@ -172,12 +175,41 @@ def _covers(decided: ipaddress.IPv4Network | ipaddress.IPv6Network,
     return False
 
 
-def _listed(decisions: Iterable[Decision], now: float) -> list[dict[str, Any]] | None:
-    """CrowdSec's form: a list, or null when empty."""
-    listed = [d.to_lapi(now) for d in decisions]
-    return listed or None
+class Listed(bytes):
+    """A JSON array already encoded (or `null`), spliced into a response as it is."""
+
+
+def _listed(decisions: Iterable[Decision], now: float) -> Listed:
+    """CrowdSec's form: a list, or null when empty. Everything but the remaining duration
+    is encoded once per decision and kept (the answer to `startup=true` lists them all)."""
+    parts = [_encoded(d) + b',"duration":"' + go_duration(d.until - now).encode() + b'"}'
+             for d in decisions]
+    return Listed(b"[" + b",".join(parts) + b"]" if parts else b"null")
+
+
+_ENCODED: dict[str, bytes] = {}
+
+
+def _encoded(decision: Decision) -> bytes:
+    """`{"id":...,"until":...` without the closing brace and the duration."""
+    cached = _ENCODED.get(decision.uuid)
+    if cached is None:
+        fields = decision.to_lapi(decision.until)
+        del fields["duration"]
+        cached = orjson.dumps(fields)[:-1]
+        if len(_ENCODED) > 1_000_000:  # decisions come and go: never grow without end
+            _ENCODED.clear()
+        _ENCODED[decision.uuid] = cached
+    return cached
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status,
-                        content_type="application/json")
+    if isinstance(body, Listed):
+        data = bytes(body)
+    elif isinstance(body, dict) and any(isinstance(v, Listed) for v in body.values()):
+        data = b"{" + b",".join(orjson.dumps(k) + b":" + (
+            bytes(v) if isinstance(v, Listed) else orjson.dumps(v)) for k, v in body.items()
+        ) + b"}"
+    else:
+        data = orjson.dumps(body)
+    return web.Response(body=data, status=status, content_type="application/json")
