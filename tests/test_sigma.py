@@ -64,6 +64,7 @@ def test_usable_rules_load_and_unusable_ones_are_skipped_with_file_and_reason() 
     assert reasons["broken_modifier.yml"] == "Unknown modifier 'sparkles'"
     assert "registry_set" in reasons["unknown_category.yml"]
     assert reasons["not_yaml.yml"].startswith("cannot read:")
+    assert reasons["correlation.yml"] == "Sigma correlation rules are not supported"
 
 
 def test_a_missing_sigma_folder_is_a_configuration_error(tmp_path: Path) -> None:
@@ -429,6 +430,6 @@ def test_check_config_lists_loaded_and_skipped_sigma_rules(
     config.write_text(f"detection:\n  sigma:\n    rules: [{FIXTURES}]\n")
     assert main(["check-config", "--config", str(config)]) == 0
     err = capsys.readouterr().err
-    assert "# sigma: 3 rules loaded, 3 skipped" in err
+    assert "# sigma: 3 rules loaded, 4 skipped" in err
     assert "# sigma loaded: 7d2e9c11-3b4a-4c5d-8e6f-1a2b3c4d5e70 critical" in err
     assert "broken_modifier.yml 'A rule with a modifier that does not exist': Unknown" in err

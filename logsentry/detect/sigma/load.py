@@ -77,8 +77,6 @@ class LoadedSigma:
     """Everything loaded from the configured Sigma paths."""
 
     rules: list[SigmaRuleSpec] = field(default_factory=list)
-    # Correlation rules as pySigma parsed them, with their files (compiled by `correlate`).
-    correlations: list[tuple[str, SigmaCorrelationRule]] = field(default_factory=list)
     skipped: list[SkippedRule] = field(default_factory=list)
 
 
@@ -105,7 +103,8 @@ def load_sigma(config: SigmaConfig, paths: list[Path] | None = None) -> LoadedSi
     for path in sigma_files(paths if paths is not None else [Path(p) for p in config.rules]):
         for item in _parse_file(path, loaded):
             if isinstance(item, SigmaCorrelationRule):
-                loaded.correlations.append((str(path), item))
+                loaded.skipped.append(SkippedRule(
+                    str(path), item.title, "Sigma correlation rules are not supported"))
                 continue
             spec = _compile(str(path), item, mapper, services, config, loaded)
             if spec is None:

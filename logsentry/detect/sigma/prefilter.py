@@ -123,18 +123,27 @@ class Prefilter:
             automaton.make_automaton()
             self.automaton = automaton
 
-    def candidates(self, event: Event) -> Sequence[int]:
-        """Indexes of the rules worth evaluating on `event`, in rule order."""
+    def found(self, event: Event) -> Sequence[int]:
+        """Indexes of the rules (not always candidates) whose literals occur in `event`,
+        in rule order."""
         automaton = self.automaton
         if automaton is None:
-            return self.always
+            return ()
         found: set[int] = {number for _, number in automaton.iter(event_text(event))}
         if not found:
-            return self.always
+            return ()
         rules_of = self.rules_of
-        if len(found) == 1 and not self.always:
+        if len(found) == 1:
             return rules_of[next(iter(found))]
-        rules = set(self.always)
+        rules: set[int] = set()
         for number in found:
             rules.update(rules_of[number])
         return sorted(rules)
+
+    def candidates(self, event: Event) -> Sequence[int]:
+        """Indexes of the rules worth evaluating on `event`, in rule order: those always
+        evaluated and those whose literals occur."""
+        found = self.found(event)
+        if not self.always:
+            return found
+        return sorted({*self.always, *found})

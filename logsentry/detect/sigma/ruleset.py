@@ -51,6 +51,12 @@ class SigmaRuleSet:
                 index = sources[spec.logsource_key] = len(self._sources)
                 self._sources.append(spec.logsource)
             self._source_of.append(index)
+        # The rules the prefilter cannot narrow, by log source: each source is tested
+        # once per event and only its rules are candidates (not all of them each time).
+        always: dict[int, list[int]] = {}
+        for index in self.prefilter.always:
+            always.setdefault(self._source_of[index], []).append(index)
+        self._always = [(source, tuple(indexes)) for source, indexes in sorted(always.items())]
         # The engines (indexes into `rules`) a match of each rule feeds.
         self.feeds: list[tuple[int, ...]] = [(index,) for index in range(len(specs))]
 
@@ -68,23 +74,37 @@ class SigmaRuleSet:
 
     def matches(self, event: Event) -> list[int]:
         """Indexes of the rules `event` matches, in rule order."""
-        candidates = self.prefilter.candidates(event)
-        if not candidates:
-            return []
-        hits: list[int] = []
         verdicts: dict[int, bool] = {}
-        source_of = self._source_of
+        sources = self._sources
         predicates = self._predicates
-        for index in candidates:
+        hits: list[int] = []
+        for source, indexes in self._always:
+            if source >= 0:
+                verdict = verdicts.get(source)
+                if verdict is None:
+                    verdict = verdicts[source] = sources[source](event)
+                if not verdict:
+                    continue
+            for index in indexes:
+                if predicates[index](event):
+                    hits.append(index)
+        found = self.prefilter.found(event)
+        if not found:
+            return hits
+        unsorted = bool(hits)
+        source_of = self._source_of
+        for index in found:
             source = source_of[index]
             if source >= 0:
                 verdict = verdicts.get(source)
                 if verdict is None:
-                    verdict = verdicts[source] = self._sources[source](event)
+                    verdict = verdicts[source] = sources[source](event)
                 if not verdict:
                     continue
             if predicates[index](event):
                 hits.append(index)
+        if unsorted:
+            hits.sort()
         return hits
 
     def engines(self, max_samples: int) -> list[RuleEngine]:
