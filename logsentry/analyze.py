@@ -40,6 +40,7 @@ async def run_analyze(
     model: str | None,
     use_model: bool,
     rules: list[str],
+    sigma: list[str] | None = None,
 ) -> int:
     """Analyze each input in order; print events (and alerts); return the exit status."""
     analysis = AnalysisConfig(analyzer="model" if use_model else "none", model_path=model)
@@ -48,8 +49,14 @@ async def run_analyze(
     detector = None
     if alerts:
         from logsentry.detect.detector import Detector
+        from logsentry.detect.sigma.config import SigmaConfig
 
-        detector = Detector.from_config(DetectionConfig(rules=rules), None)
+        detector = Detector.from_config(
+            DetectionConfig(rules=rules, sigma=SigmaConfig(rules=sigma or [])), None)
+        if detector.sigma is not None and detector.sigma.skipped:
+            from logsentry.detect.sigma.report import print_skipped
+
+            print_skipped(detector.sigma, sys.stderr)
     out = sys.stdout
     table = TableWriter(out) if fmt == "table" else None
     collected: list[Event] = []

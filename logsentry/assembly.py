@@ -102,10 +102,13 @@ def build_detector(config: Config) -> Detector | None:
     return Detector.from_config(config.detection, config.state_dir)
 
 
-def check_components(config: Config) -> None:
-    """Validate what the schema cannot: sink names, rule files. Raises ConfigError."""
+def check_components(config: Config) -> Detector | None:
+    """Validate what the schema cannot: sink names, rule files. Raises ConfigError.
+
+    Returns the detector the rules built (None when detection is off)."""
     check_unique_names(config.sinks)
     if config.detection.enabled:
         from logsentry.detect.detector import Detector
 
-        Detector.from_config(config.detection, None)
+        return Detector.from_config(config.detection, None)
+    return None

@@ -24,7 +24,8 @@ EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
 
 # Areas that add their own subcommands: module path of a `register(subparsers)`.
-PLUGIN_COMMANDS = ("logsentry.detect.cli", "logsentry.respond.cli", "logsentry.train.cli")
+PLUGIN_COMMANDS = ("logsentry.detect.cli", "logsentry.detect.sigma.cli", "logsentry.respond.cli",
+                   "logsentry.train.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="envelope parsing only, no labelling")
     analyze.add_argument("--rules", action="append", default=[],
                          help="rule file or folder for --alerts (default: the shipped pack)")
+    analyze.add_argument("--sigma", action="append", default=[], metavar="PATH",
+                         help="Sigma rule file or folder to run too (repeatable; implies "
+                              "--alerts)")
     analyze.set_defaults(func=cmd_analyze)
 
     check = sub.add_parser("check-config", help="validate a configuration and print it")
@@ -90,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # One-shot commands keep stderr for problems; the daemon logs its progress.
-    quiet = args.command in ("analyze", "check-config", "test-rules", "demo")
+    quiet = args.command in ("analyze", "check-config", "test-rules", "demo", "sigma")
     configure_logging(args.log_level or ("warning" if quiet else "info"),
                       args.log_format or "auto")
     try:
@@ -193,7 +197,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(path)
     from logsentry.assembly import check_components
 
-    check_components(config)
+    detector = check_components(config)
+    if detector is not None and detector.sigma is not None:
+        from logsentry.detect.sigma.report import print_loaded
+
+        print_loaded(detector.sigma, sys.stderr)
     print(f"# {path}: valid", file=sys.stderr)
     sys.stdout.write(yaml.safe_dump(redacted(config), sort_keys=False))
     return 0
@@ -213,10 +221,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return asyncio.run(run_analyze(
         files=args.files,
         fmt=args.format,
-        alerts=args.alerts,
+        alerts=args.alerts or bool(args.sigma),
         model=args.model,
         use_model=not args.no_model,
         rules=args.rules,
+        sigma=args.sigma,
     ))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from logsentry.core.config_base import StrictModel
+from logsentry.detect.sigma.config import SigmaConfig
 
 
 class DetectionConfig(StrictModel):
@@ -15,3 +16,5 @@ class DetectionConfig(StrictModel):
     persist_interval: float = Field(default=30.0, gt=0)
     # Contributing events carried in full (ECS) in each alert under logsentry.events.
     alert_events: int = Field(default=5, ge=0, le=100)
+    # Sigma rules run beside the native ones (docs/sigma.md).
+    sigma: SigmaConfig = Field(default_factory=SigmaConfig)

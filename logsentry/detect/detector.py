@@ -18,6 +18,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import structlog
@@ -32,6 +33,9 @@ from logsentry.detect.group import GroupState, SampleMemo
 from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, load_rules
 from logsentry.detect.rule_state import RuleEngine
 from logsentry.detect.shaped import ShapedMatcher
+
+if TYPE_CHECKING:
+    from logsentry.detect.sigma.ruleset import SigmaRuleSet
 
 log = structlog.get_logger(__name__)
 
@@ -144,6 +148,7 @@ class Detector:
         state_path: Path | None = None,
         persist_interval: float = 30.0,
         max_samples: int = 5,
+        sigma: SigmaRuleSet | None = None,
     ) -> None:
         self.engines = [RuleEngine(rule, max_samples) for rule in rules if rule.enabled]
         # One sample per event for all the rules it hits; cleared after each batch.
@@ -164,6 +169,8 @@ class Detector:
         self._dirty = False
         self._last_eviction_log = -1e9
         self._by_action = self._index()
+        self.sigma = sigma
+        self._sigma_engines = self._add_sigma(sigma)
         # A periodic save in progress (serialized over ticks), and the thread
         # writing the last one.
         self._snapshot: StateSnapshot | None = None
@@ -191,6 +198,7 @@ class Detector:
             state_path=(state_dir / STATE_FILE) if state_dir is not None else None,
             persist_interval=config.persist_interval,
             max_samples=config.alert_events,
+            sigma=load_sigma_rules(config),
         )
 
     def reload(self, config: DetectionConfig) -> Detector:
@@ -237,6 +245,20 @@ class Detector:
                 shared[key] = (ShapedMatcher([e.rule.select for e in engines]), engines)
             index[name] = shared[key]
         return index
+
+    # -- Sigma rules (detect/sigma/) ------------------------------------------------
+
+    def _add_sigma(self, sigma: SigmaRuleSet | None) -> list[RuleEngine]:
+        """The Sigma rules' engines, joined to `engines` (state, expiry, memory cap and
+        saving as for native rules) but left out of the action index: their own
+        matcher selects their events in `process`."""
+        if sigma is None:
+            return []
+        engines = sigma.engines(self.max_samples)
+        for engine in engines:
+            engine.memo = self._memo
+        self.engines.extend(engines)
+        return engines
 
     @property
     def rules(self) -> list[Rule]:
@@ -300,6 +322,9 @@ class Detector:
                     if alert is not None:
                         # logsentry_alerts is counted by the pipeline's output stage.
                         alerts.append(alert)
+            if self.sigma is not None:
+                seq, watermark = self.sigma.process(events, self._sigma_engines, seq,
+                                                    watermark, alerts, MAX_FUTURE_SKEW)
         finally:
             # No sample outlives the batch: the caller may change its events afterwards.
             self._memo.clear()
@@ -536,3 +561,13 @@ class Detector:
             # cut to 90% on every restart).
             self._enforce_cap()
         log.info("detection state restored", groups=kept, path=str(path))
+
+
+def load_sigma_rules(config: DetectionConfig) -> SigmaRuleSet | None:
+    """The configured Sigma rules (None when there are none); pySigma is imported only
+    when some are configured."""
+    if not config.sigma.rules:
+        return None
+    from logsentry.detect.sigma.ruleset import SigmaRuleSet
+
+    return SigmaRuleSet.from_config(config.sigma)

@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 from logsentry.core.alert import Alert
 from logsentry.core.event import Event
 from logsentry.detect.config import DetectionConfig
-from logsentry.detect.detector import Detector
+from logsentry.detect.detector import Detector, load_sigma_rules
 from logsentry.detect.rule import Rule
 
 log = structlog.get_logger(__name__)
@@ -52,6 +52,8 @@ class PartitionedDetection:
     def __init__(self, rules: list[Rule], config: DetectionConfig, replay_messages: int) -> None:
         self.rules = rules
         self.config = config
+        # Compiled once, shared (read-only) by every partition's detector.
+        self.sigma = load_sigma_rules(config)
         self.replay_messages = replay_messages
         self.partitions: dict[TopicPartition, PartitionState] = {}
         # Revoked partitions, kept in case the rebalance gives them back
@@ -67,6 +69,7 @@ class PartitionedDetection:
             memory_cap_bytes=max(1, self.config.memory_cap_mb * 1024 * 1024 // share),
             state_path=None,
             max_samples=self.config.alert_events,
+            sigma=self.sigma,
         )
 
     async def on_assigned(self, consumer: AIOKafkaConsumer,

@@ -1,0 +1,223 @@
+"""Loading Sigma rules: files parsed and validated by pySigma, each rule compiled or
+skipped with its file and reason.
+
+pySigma (the reference implementation of the specification) reads the YAML,
+checks the rule's structure, modifiers and condition, and gives the condition
+tree; `match` compiles that tree, `mapping` the log source, `prefilter` the
+literals. A rule that any of them cannot use (a parse error, an unknown log source,
+a construct in-memory evaluation does not run) is listed as skipped with its
+reason, never raised: one bad rule of a shared collection must not stop the others.
+A missing file or folder is a configuration error, as for native rules.
+
+Each usable rule also becomes a native `Rule` (single-event correlation, grouped
+and suppressed as configured) so that the detector keeps its state, saves it and
+builds its alerts like any other rule's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.filters import SigmaFilter
+from sigma.rule import SigmaRule
+
+from logsentry.core.errors import ConfigError
+from logsentry.core.event import Event
+from logsentry.detect.rule import Rule
+from logsentry.detect.sigma.config import SigmaConfig
+from logsentry.detect.sigma.mapping import FieldMapper, LogSourceError, logsource_test
+from logsentry.detect.sigma.match import UnsupportedRule, compile_conditions
+from logsentry.detect.sigma.prefilter import Need, required_literals
+
+SUFFIXES = (".yml", ".yaml")
+# Sigma levels -> logsentry severities.
+SEVERITIES = {"informational": "low", "low": "low", "medium": "medium", "high": "high",
+              "critical": "critical"}
+_TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$")
+_SLUG = re.compile(r"[^a-z0-9_.-]+")
+# A rule's description in its alerts' summary, at most.
+SUMMARY_DESCRIPTION_CHARS = 300
+
+LogSourceKey = tuple[str | None, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class SkippedRule:
+    """A rule that is not run, and why."""
+
+    path: str
+    title: str
+    reason: str
+
+
+@dataclass
+class SigmaRuleSpec:
+    """One usable Sigma rule: what it is, how it matches, and its native form."""
+
+    path: str
+    sigma: SigmaRule
+    rule: Rule
+    predicate: Callable[[Event], bool]
+    need: Need
+    logsource_key: LogSourceKey
+    logsource: Callable[[Event], bool] | None
+
+
+@dataclass
+class LoadedSigma:
+    """Everything loaded from the configured Sigma paths."""
+
+    rules: list[SigmaRuleSpec] = field(default_factory=list)
+    skipped: list[SkippedRule] = field(default_factory=list)
+
+
+def sigma_files(paths: list[Path]) -> list[Path]:
+    """The Sigma rule files under `paths` (folders searched recursively, name order)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES
+                                and p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ConfigError(f"{path}: Sigma rule file or folder not found")
+    return files
+
+
+def load_sigma(config: SigmaConfig, paths: list[Path] | None = None) -> LoadedSigma:
+    """Parse, validate and compile every Sigma rule of the configured paths (or `paths`)."""
+    mapper = FieldMapper(config.field_targets())
+    services = {name.lower(): tuple(programs) for name, programs in config.services.items()}
+    loaded = LoadedSigma()
+    seen: dict[str, str] = {}
+    for path in sigma_files(paths if paths is not None else [Path(p) for p in config.rules]):
+        for item in _parse_file(path, loaded):
+            if isinstance(item, SigmaCorrelationRule):
+                loaded.skipped.append(SkippedRule(
+                    str(path), item.title, "Sigma correlation rules are not supported"))
+                continue
+            spec = _compile(str(path), item, mapper, services, config, loaded)
+            if spec is None:
+                continue
+            if spec.rule.id in seen:
+                loaded.skipped.append(SkippedRule(
+                    str(path), item.title, f"duplicate id {spec.rule.id} (also in "
+                                           f"{seen[spec.rule.id]})"))
+                continue
+            seen[spec.rule.id] = str(path)
+            loaded.rules.append(spec)
+    return loaded
+
+
+def _parse_file(path: Path, loaded: LoadedSigma) -> list[Any]:
+    """The rules of one file that pySigma accepts; the others go to `loaded.skipped`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        collection = SigmaCollection.from_yaml(
+            text, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as exc:
+        loaded.skipped.append(SkippedRule(str(path), "", f"cannot read: {_reason(exc)}"))
+        return []
+    except Exception as exc:  # pySigma on odd input: skip the file, never crash
+        loaded.skipped.append(SkippedRule(str(path), "", f"cannot parse: {_reason(exc)}"))
+        return []
+    usable: list[Any] = []
+    for item in collection.rules:
+        title = getattr(item, "title", "") or ""
+        if item.errors:
+            loaded.skipped.append(SkippedRule(str(path), title, _reason(item.errors[0])))
+        elif isinstance(item, SigmaFilter):
+            loaded.skipped.append(SkippedRule(str(path), title, "Sigma filters are not "
+                                                                "supported"))
+        else:
+            usable.append(item)
+    if not collection.rules and collection.errors:
+        loaded.skipped.append(SkippedRule(str(path), "", _reason(collection.errors[0])))
+    return usable
+
+
+def _compile(
+    path: str, sigma: SigmaRule, mapper: FieldMapper, services: dict[str, tuple[str, ...]],
+    config: SigmaConfig, loaded: LoadedSigma,
+) -> SigmaRuleSpec | None:
+    logsource = sigma.logsource
+    key: LogSourceKey = (logsource.product, logsource.category, logsource.service)
+    try:
+        test = logsource_test(*key, services)
+        trees = [condition.parse() for condition in sigma.detection.parsed_condition]
+        predicate = compile_conditions(trees, mapper)
+        need = required_literals(trees, mapper)
+        rule = native_rule(sigma, path, config)
+    except (LogSourceError, UnsupportedRule, SigmaError) as exc:
+        loaded.skipped.append(SkippedRule(path, sigma.title, _reason(exc)))
+        return None
+    except ValidationError as exc:
+        loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot be an alert rule: "
+                                                             f"{exc.errors()[0]['msg']}"))
+        return None
+    except Exception as exc:  # a pySigma or mapping surprise: skip this rule only
+        loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot compile: {_reason(exc)}"))
+        return None
+    return SigmaRuleSpec(path, sigma, rule, predicate, need, key, test)
+
+
+def _reason(exc: BaseException) -> str:
+    """An error's message without pySigma's absolute file path suffix."""
+    text = (exc.args[0] if isinstance(exc, SigmaError) and exc.args
+            and isinstance(exc.args[0], str) else str(exc))
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def rule_id(sigma: Any, path: str) -> str:
+    """The alert's rule id: the Sigma id (a UUID), else `sigma.` and the file's name."""
+    if sigma.id is not None:
+        return str(sigma.id).lower()
+    base = sigma.name or Path(path).stem
+    return "sigma." + (_SLUG.sub("-", str(base).lower()).strip("-.") or "rule")
+
+
+def techniques(sigma: Any) -> list[str]:
+    """ATT&CK technique ids of the `attack.tNNNN[.NNN]` tags."""
+    found = []
+    for tag in sigma.tags:
+        if tag.namespace == "attack" and _TECHNIQUE.match(tag.name.lower()):
+            technique = tag.name.upper()
+            if technique not in found:
+                found.append(technique)
+    return found
+
+
+def summary_template(sigma: Any) -> str:
+    """`title: description [host]`, with braces of the rule's text made harmless."""
+    description = " ".join((sigma.description or "").split())
+    if len(description) > SUMMARY_DESCRIPTION_CHARS:
+        description = description[:SUMMARY_DESCRIPTION_CHARS - 3] + "..."
+    text = sigma.title if not description else f"{sigma.title}: {description}"
+    text = text.replace("{", "(").replace("}", ")")
+    return f"Sigma: {text} [{{host.name|log.source}}]"
+
+
+def native_rule(sigma: Any, path: str, config: SigmaConfig) -> Rule:
+    """The native rule whose state and alerts the Sigma rule uses."""
+    level = str(sigma.level).lower() if sigma.level is not None else "medium"
+    return Rule(
+        id=rule_id(sigma, path),
+        title=sigma.title or Path(path).stem,
+        description=sigma.description or "",
+        severity=SEVERITIES.get(level, "medium"),  # type: ignore[arg-type]
+        attack=techniques(sigma),
+        tags=["sigma", *(str(tag) for tag in sigma.tags)],
+        group_by=list(config.group_by),
+        suppress=config.suppress,
+        summary=summary_template(sigma),
+    )

@@ -1,0 +1,149 @@
+"""Which Sigma rules can match a line, from the literal strings of all rules at once.
+
+Most rules can only hold when some literal text occurs in the event: `CommandLine|
+contains: wget` needs "wget" in the command line, so in the line or its fields. For
+each rule the prefilter derives such a set (one of these must occur, lower-cased)
+from its condition tree: AND needs what its most selective part needs, OR the union
+of its parts' sets, a string value its longest piece of text between wildcards.
+A rule with no such set (a regex, a CIDR, a NOT at the top, a number) is always a
+candidate. All rules' literals go into one Aho-Corasick automaton (pyahocorasick):
+one pass over the event's text finds every literal present, whatever the number of
+rules, and only the rules of those literals are evaluated.
+
+The text searched is the message and every field value (list items one by one),
+lower-cased: a value a rule can test is in it (or, for a value cut from a field,
+such as a URL's query, inside it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ahocorasick
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import SigmaExpansion, SigmaString
+
+from logsentry.core.event import Event
+from logsentry.detect.sigma.mapping import FieldMapper
+
+# Literals shorter than this occur in most lines: a rule needing one is better
+# treated as always a candidate than found through them.
+MIN_LITERAL = 3
+
+Need = frozenset[str] | None
+
+
+def required_literals(trees: list[Any], mapper: FieldMapper) -> Need:
+    """Literals one of which every event matching the conditions contains; None: no
+    such set (the rule is always a candidate)."""
+    return _union([_need(tree, mapper) for tree in trees])
+
+
+def _need(node: Any, mapper: FieldMapper) -> Need:
+    if isinstance(node, ConditionAND):
+        return _best([_need(arg, mapper) for arg in node.args])
+    if isinstance(node, ConditionOR):
+        return _union([_need(arg, mapper) for arg in node.args])
+    if isinstance(node, ConditionNOT):
+        return None
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        if not mapper.reads_only_fields(node.field):
+            return None
+        return _value_need(node.value)
+    if isinstance(node, ConditionValueExpression):
+        return _value_need(node.value)
+    return None
+
+
+def _value_need(value: Any) -> Need:
+    if isinstance(value, SigmaExpansion):
+        return _union([_value_need(item) for item in value.values])
+    if isinstance(value, SigmaString):
+        pieces = [part for part in value.s if isinstance(part, str)]
+        if not pieces:
+            return None
+        longest = max(pieces, key=len).lower()
+        return frozenset({longest}) if len(longest) >= MIN_LITERAL else None
+    return None
+
+
+def _union(needs: list[Need]) -> Need:
+    if not needs or any(need is None for need in needs):
+        return None
+    return frozenset().union(*[need for need in needs if need is not None])
+
+
+def _best(needs: list[Need]) -> Need:
+    """Of the needs of an AND's parts, the most selective: longest shortest literal,
+    then fewest literals."""
+    known = [need for need in needs if need is not None]
+    if not known:
+        return None
+    return max(known, key=lambda need: (min(map(len, need)), -len(need)))
+
+
+def event_text(event: Event) -> str:
+    """The text the literals are searched in: message and field values, lower-cased."""
+    parts = [event.message]
+    for value in event.fields.values():
+        if type(value) is str:
+            parts.append(value)
+        elif type(value) is list or type(value) is tuple:
+            parts.extend(str(item) for item in value)
+        else:
+            parts.append(str(value))
+    return "\n".join(parts).lower()
+
+
+class Prefilter:
+    """The rules (by index) that can match an event, from their required literals."""
+
+    def __init__(self, needs: Sequence[Need]) -> None:
+        self.always: tuple[int, ...] = tuple(i for i, need in enumerate(needs) if need is None)
+        self.literals: list[str] = []
+        by_literal: dict[str, list[int]] = {}
+        for index, need in enumerate(needs):
+            for literal in sorted(need or ()):
+                by_literal.setdefault(literal, []).append(index)
+        self.rules_of: list[tuple[int, ...]] = []
+        self.automaton: Any = None
+        if by_literal:
+            automaton = ahocorasick.Automaton()
+            for number, (literal, rules) in enumerate(sorted(by_literal.items())):
+                automaton.add_word(literal, number)
+                self.literals.append(literal)
+                self.rules_of.append(tuple(rules))
+            automaton.make_automaton()
+            self.automaton = automaton
+
+    def found(self, event: Event) -> Sequence[int]:
+        """Indexes of the rules (not always candidates) whose literals occur in `event`,
+        in rule order."""
+        automaton = self.automaton
+        if automaton is None:
+            return ()
+        found: set[int] = {number for _, number in automaton.iter(event_text(event))}
+        if not found:
+            return ()
+        rules_of = self.rules_of
+        if len(found) == 1:
+            return rules_of[next(iter(found))]
+        rules: set[int] = set()
+        for number in found:
+            rules.update(rules_of[number])
+        return sorted(rules)
+
+    def candidates(self, event: Event) -> Sequence[int]:
+        """Indexes of the rules worth evaluating on `event`, in rule order: those always
+        evaluated and those whose literals occur."""
+        found = self.found(event)
+        if not self.always:
+            return found
+        return sorted({*self.always, *found})

@@ -1,0 +1,28 @@
+"""Printing what was loaded: the usable Sigma rules and the skipped ones with reasons."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from logsentry.detect.sigma.ruleset import SigmaRuleSet
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped (rule titles and lines are input)."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def print_skipped(sigma: SigmaRuleSet, out: TextIO) -> None:
+    """One line per skipped rule: file, title and reason."""
+    for skipped in sigma.skipped:
+        title = f" {printable(skipped.title)!r}" if skipped.title else ""
+        out.write(f"# sigma skipped: {skipped.path}{title}: {printable(skipped.reason)}\n")
+
+
+def print_loaded(sigma: SigmaRuleSet, out: TextIO) -> None:
+    """The loaded rules (id, level, title, file), then the skipped ones, as comments."""
+    out.write(f"# sigma: {len(sigma.rules)} rules loaded, {len(sigma.skipped)} skipped\n")
+    for rule, path in zip(sigma.rules, sigma.paths, strict=True):
+        out.write(f"# sigma loaded: {rule.id} {rule.severity} {printable(rule.title)!r} "
+                  f"({path})\n")
+    print_skipped(sigma, out)

