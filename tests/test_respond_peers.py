@@ -143,10 +143,13 @@ prometheus:
 
 
 @pytest.fixture
-def daemon_with_api(tmp_path: Path) -> Iterator[tuple[Daemon, int, str]]:
+def daemon_with_api(request: pytest.FixtureRequest,
+                    tmp_path: Path) -> Iterator[tuple[Daemon, int, str]]:
+    # Short bans by default, so that expiry is seen; a test may ask for longer ones.
+    duration = getattr(request, "param", "12s")
     port = free_port()
     daemon = Daemon(tmp_path, f"""  enabled: true
-  duration: 12s
+  duration: {duration}
   allowlist: [198.51.100.0/24]
   lapi: {{port: {port}}}""")
     added = daemon.cli("bouncers", "add", "custom")
@@ -187,6 +190,7 @@ def test_custom_bouncer_enforces_bans_deletes_and_expiry(
 
 
 @pytest.mark.skipif(CUSTOM_BOUNCER is None, reason="crowdsec-custom-bouncer is not installed")
+@pytest.mark.parametrize("daemon_with_api", ["1h"], indirect=True)
 def test_decisions_survive_a_sigkill_and_reach_a_bouncer_that_connects_late(
         daemon_with_api: tuple[Daemon, int, str], tmp_path: Path) -> None:
     daemon, port, key = daemon_with_api
