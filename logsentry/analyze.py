@@ -22,7 +22,8 @@ from logsentry.core.alert import Alert
 from logsentry.core.event import Event
 from logsentry.detect.config import DetectionConfig
 from logsentry.pipeline import Pipeline
-from logsentry.sinks.stdout import render_text, visible
+from logsentry.sinks.control_chars import record_json, visible_controls
+from logsentry.sinks.stdout import render_text
 from logsentry.sources.base import Source
 from logsentry.sources.config import FileSourceConfig
 from logsentry.sources.file import FileSource
@@ -67,7 +68,7 @@ async def run_analyze(
         if table is not None:
             table.write(events)
         elif not alerts:
-            out.buffer.write(b"".join(event.to_json() + b"\n" for event in events))
+            out.buffer.write(b"".join(record_json(event) + b"\n" for event in events))
 
     inputs: list[Source] = [_file_source(path) for path in files] or [
         StreamSource(sys.stdin.buffer, "stdin")
@@ -88,7 +89,7 @@ async def run_analyze(
     if detector is not None:
         raised = replay_in_event_time(detector, collected)
         if fmt == "jsonl":
-            out.buffer.write(b"".join(alert.to_json() + b"\n" for alert in raised))
+            out.buffer.write(b"".join(record_json(alert) + b"\n" for alert in raised))
         else:
             out.write(f"\n{len(raised)} alert(s)\n")
             out.write("".join(render_text(alert, colour=out.isatty()) for alert in raised))
@@ -125,7 +126,7 @@ class TableWriter:
     def write(self, events: list[Event]) -> None:
         rows = []
         for event in events:
-            fields = " ".join(f"{k}={visible(str(v))}" for k, v in event.fields.items())
+            fields = " ".join(f"{k}={visible_controls(str(v))}" for k, v in event.fields.items())
             row = (f"{event.line:>6} {event.action:<20} {event.outcome:<8} "
                    f"{event.confidence:4.2f} {fields}")
             rows.append(row[: self.width] + "\n")

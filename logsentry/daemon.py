@@ -108,7 +108,8 @@ class Daemon:
                 self.lifecycle.ready()
             else:
                 self.lifecycle.reloaded()
-            await run_stages(config, config.topology, self._run_stop, analyzer)
+            await run_stages(config, config.topology, self._run_stop, analyzer,
+                             self.lifecycle.health)
             return not self._run_stop.is_set()
         assert analyzer is not None  # only Kafka stage 2 runs without one
         detector = build_detector(config)

@@ -23,7 +23,8 @@ from logsentry.core.metrics import CONSUMER_LAG, LINES_MALFORMED, REGISTRY
 from logsentry.pipeline import Pipeline
 from logsentry.sources.base import LineBatch
 from logsentry.sources.config import KafkaSourceConfig
-from logsentry.sources.kafka import KafkaPosition, KafkaSource
+from logsentry.sources.kafka import KafkaPosition, KafkaSource, heartbeat_ms
+from logsentry.topology.config import TopologyConfig
 from logsentry.transport.tls import TlsConfig
 from tests.servers.kafka import kafka_broker, tansu_path
 from tests.servers.ports import free_port, wait_for_port, wait_until
@@ -464,3 +465,15 @@ def test_incomplete_security_settings_are_configuration_errors() -> None:
     with pytest.raises(ValidationError, match=r"fields\.host\.name"):
         KafkaSourceConfig(bootstrap_servers=["k:9092"], topics=["t"],
                           fields={"host.name": "env:HOST"})
+
+
+def test_heartbeats_follow_the_session_timeout_unless_configured() -> None:
+    base = {"bootstrap_servers": ["127.0.0.1:9"], "topics": ["t"]}
+    assert heartbeat_ms(KafkaSourceConfig(**base, session_timeout=6.0)) == 600
+    assert heartbeat_ms(KafkaSourceConfig(**base, heartbeat_interval=0.25)) == 250
+    with pytest.raises(ValidationError, match="a third of session_timeout"):
+        KafkaSourceConfig(**base, session_timeout=6.0, heartbeat_interval=3.0)
+    stage = TopologyConfig(mode="detect", bootstrap_servers=["127.0.0.1:9"],
+                           session_timeout=9.0, heartbeat_interval=1.5)
+    assert heartbeat_ms(stage.events_source()) == 1500
+    assert stage.events_source().session_timeout == 9.0

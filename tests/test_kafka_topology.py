@@ -14,6 +14,8 @@ import random
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,20 +23,25 @@ from typing import Any
 
 import orjson
 import pytest
+import structlog
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.protocol.admin import CreateTopicsResponse_v3
 
 from logsentry.config import Config, load_config
 from logsentry.core.alert import Alert
+from logsentry.core.errors import KafkaTopicError
 from logsentry.core.event import Event
 from logsentry.detect.detector import Detector
 from logsentry.detect.rule import DEFAULT_RULES_DIR, load_rules
+from logsentry.service.config import MetricsConfig
+from logsentry.service.http import HealthState, MonitoringServer
 from logsentry.sources.config import FileSourceConfig
 from logsentry.topology.config import TopologyConfig
 from logsentry.topology.detect_stage import DetectStage
 from logsentry.topology.ecs_event import decode_event, encode_event
 from logsentry.topology.keyed_events import correlation_key
-from logsentry.topology.runner import ensure_events_topic, run_stages
+from logsentry.topology.runner import ensure_events_topic, run_stages, topic_created
 from tests.servers.kafka import kafka_broker
 from tests.servers.ports import wait_until
 
@@ -374,3 +381,95 @@ async def test_killing_one_of_three_instances_mid_stream_loses_no_alert(
     missing = expected - delivered
     assert not missing, f"{len(missing)} alerts lost: {sorted(missing)[:5]}"
     assert delivered == expected
+
+
+# -- seen from outside: topic creation and readiness ------------------------------------------
+
+async def test_a_second_instance_finds_the_events_topic_instead_of_creating_it(
+        kafka_broker: str) -> None:
+    config = topology(kafka_broker, "created")
+    with structlog.testing.capture_logs() as first:
+        await ensure_events_topic(config)
+    with structlog.testing.capture_logs() as second:
+        await ensure_events_topic(config)
+    assert [e["event"] for e in first] == ["events_topic_created"]
+    # Tansu, like Kafka, answers TOPIC_ALREADY_EXISTS (36) in the reply, raising nothing.
+    assert [e["event"] for e in second] == ["events_topic_exists"]
+
+
+def create_topics_reply(topic: str, code: int, message: str | None) -> Any:
+    """A CreateTopics v3 reply as aiokafka decodes it off the wire."""
+    reply = CreateTopicsResponse_v3(throttle_time_ms=0, topic_errors=[(topic, code, message)])
+    return CreateTopicsResponse_v3.decode(reply.encode())
+
+
+def test_a_topic_the_broker_refuses_is_an_error_and_a_retriable_one_is_retried() -> None:
+    config = topology("127.0.0.1:9", "refused")
+    denied = create_topics_reply("events", 29, "User:logsentry may not create")
+    with pytest.raises(KafkaTopicError, match=r"TOPIC_AUTHORIZATION_FAILED.*may not create"):
+        topic_created(config, denied)
+    assert topic_created(config, create_topics_reply("events", 7, None)) is False  # timed out
+    assert topic_created(config, create_topics_reply("events", 0, None)) is True
+
+
+async def readyz(server: MonitoringServer) -> tuple[int, str]:
+    def fetch() -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(server.url + "/readyz", timeout=5) as reply:
+                return int(reply.status), reply.read().decode()
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read().decode()
+    return await asyncio.to_thread(fetch)
+
+
+def held_partitions(body: str) -> set[str]:
+    """The partitions a `/readyz` body says the detect stage holds."""
+    line = next(line for line in body.splitlines() if line.startswith("topology: "))
+    held = line.split("detect group ready: ", 1)[1]
+    return set() if held.startswith("no partitions") else set(held.split(","))
+
+
+async def test_readyz_says_ready_once_each_instance_has_its_partitions_and_lists_them(
+        kafka_broker: str, tmp_path: Path, stopper: list[asyncio.Event]) -> None:
+    await ensure_events_topic(topology(kafka_broker, "ready"))
+    servers, tasks, seen = [], [], []
+    try:
+        for index in range(2):
+            config = Config.model_validate({
+                "state_dir": str(tmp_path / f"state{index}"),
+                "sinks": [{"type": "jsonl", "path": str(tmp_path / f"alerts{index}.jsonl")}],
+                "topology": topology(kafka_broker, "ready").model_dump()})
+            health = HealthState()
+            health.set_ready()  # the daemon's part: what is left is the stages'
+            server = MonitoringServer(MetricsConfig(port=0), health)
+            await server.start()
+            servers.append(server)
+            stop = asyncio.Event()
+            stopper.append(stop)
+            tasks.append(asyncio.create_task(
+                run_stages(config, config.topology, stop, health=health)))
+            seen.append(await readyz(server))
+            deadline = asyncio.get_running_loop().time() + 30
+            while (await readyz(server))[0] != 200:
+                assert asyncio.get_running_loop().time() < deadline, await readyz(server)
+                await asyncio.sleep(0.1)
+        # Both in the group: together they hold every partition, each its own.
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            bodies = [(await readyz(server))[1] for server in servers]
+            if all("rebalancing" not in b and "positioning" not in b for b in bodies):
+                held = [held_partitions(body) for body in bodies]
+                if held[0] | held[1] == {f"events-{p}" for p in range(6)}:
+                    break
+            assert asyncio.get_running_loop().time() < deadline, bodies
+            await asyncio.sleep(0.1)
+        assert held[0] and held[1] and not held[0] & held[1]
+    finally:
+        for stop in stopper:
+            stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+        for server in servers:
+            await server.close()
+    # Right after start, before its group gave it partitions, an instance is not ready.
+    assert all(status == 503 for status, _ in seen), seen
+    assert all("topology: " in body for _, body in seen), seen

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
 from logsentry.config import parse_config, redacted
 from logsentry.core.errors import ConfigError, SecretError
+from logsentry.core.event import Event
 from logsentry.sinks.cef import escape_extension, escape_header, format_cef
 from logsentry.sinks.config import (
     KafkaTopicSinkConfig,
@@ -18,7 +20,7 @@ from logsentry.sinks.config import (
     SyslogSinkConfig,
     WebhookSinkConfig,
 )
-from logsentry.sinks.control_chars import visible_controls
+from logsentry.sinks.control_chars import record_json, visible_controls, visible_document
 from logsentry.sinks.factory import build_sink, check_unique_names, sink_name
 from logsentry.sinks.kafka_topic import KafkaTopicSink
 from logsentry.sinks.mrkdwn import attack_link, escape
@@ -167,3 +169,16 @@ def test_webhook_signature_is_hmac_sha256_of_timestamp_and_body() -> None:
 
     expected = hmac.new(b"k", b"123.{}", hashlib.sha256).hexdigest()
     assert sign(b"k", "123", b"{}") == "sha256=" + expected
+
+
+def test_record_json_is_the_records_own_json_unless_it_holds_a_control() -> None:
+    clean = Event(message="Failed password for root from 203.0.113.9 port 22 ssh2 ünï",
+                  fields={"source.ip": "203.0.113.9"})
+    assert record_json(clean) is clean.to_json()  # the cached bytes, not a copy
+    backslash = Event(message="C:\\new\\table \\u001b")  # text, not controls
+    assert orjson.loads(record_json(backslash))["message"] == backslash.message
+    dirty = Event(message="a\x1b[2Jb\u202ec\r\nd\x85", fields={"user.name": "x\ty"})
+    doc = orjson.loads(record_json(dirty))
+    assert doc["message"] == "a\u241b[2Jb<U+202E>c\u240d\u240ad<U+0085>"
+    assert doc["user"]["name"] == "x\u2409y"
+    assert visible_document({"k\n": ["\x00", 1, None]}) == {"k\u240a": ["\u2400", 1, None]}

@@ -1,35 +1,53 @@
-"""An injection corpus sent through every text sink arrives escaped at the real receivers.
+"""An injection corpus sent through every sink arrives escaped at the real receivers.
 
-Payloads sit where log lines put them: the alert message and the group values
-(and, for the syslog structured data and CEF header, the rule id).
+Payloads sit where log lines put them: the alert message, the group values, the
+messages of the alert's sample events (and, for the syslog structured data and
+CEF header, the rule id); for event sinks, the event's message and fields.
+JSON sinks deliver every control character as its visible form: a JSON
+encoder escapes it, but the receiver would decode it back into the raw byte.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from logsentry.core.alert import Alert
+from logsentry.core.event import Event
+from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import (
+    JsonlSinkConfig,
+    KafkaTopicSinkConfig,
     SlackSinkConfig,
     SplunkHecSinkConfig,
+    StdoutSinkConfig,
     SyslogSinkConfig,
     WebhookSinkConfig,
 )
 from logsentry.sinks.control_chars import visible_controls
+from logsentry.sinks.jsonl import JsonlSink
+from logsentry.sinks.kafka_topic import KafkaTopicSink
 from logsentry.sinks.slack import SlackSink
 from logsentry.sinks.splunk_hec import SplunkHecSink
+from logsentry.sinks.stdout import StdoutSink
 from logsentry.sinks.syslog import SyslogSink
 from logsentry.sinks.webhook import WebhookSink
 from tests.servers.alerts import numbered_alert
 from tests.servers.hec import TOKEN, HecReceiver
+from tests.servers.kafka import kafka_broker
 from tests.servers.rsyslog import RSYSLOGD, run_rsyslog
 from tests.servers.slack import SlackReceiver
 from tests.servers.webhook import WebhookReceiver
+
+__all__ = ["kafka_broker"]
 
 CORPUS: list[str] = [
     "<!channel> deploy now",
@@ -56,11 +74,22 @@ CORPUS: list[str] = [
 ]
 
 
+def corpus_event(index: int, payload: str) -> Event:
+    """The event a log line carrying `payload` becomes."""
+    return Event(message=payload, line=index + 1, body=payload, summary=payload,
+                 template=payload, fields={"user.name": payload, "source.ip": "203.0.113.9"})
+
+
+def corpus_events() -> list[Event]:
+    return [corpus_event(index, payload) for index, payload in enumerate(CORPUS)]
+
+
 def corpus_alerts() -> list[Alert]:
     alerts = []
     for index, payload in enumerate(CORPUS):
         alert = numbered_alert(index, message=payload,
                                group={"user.name": payload, "source.ip": "203.0.113.9"})
+        alert.events = [corpus_event(index, payload).to_ecs()]
         alerts.append(alert)
     alerts.append(numbered_alert(len(CORPUS), message="rule id attack",
                                  group={"source.ip": "203.0.113.9"},
@@ -68,9 +97,48 @@ def corpus_alerts() -> list[Alert]:
     return alerts
 
 
-def json_view(text: str) -> str:
-    """What a JSON receiver should read back: C0 controls intact (JSON-escaped), others visible."""
-    return "".join(c if ord(c) < 0x20 else visible_controls(c) for c in text)
+# Every character `visible_controls` replaces (C0, DEL, C1, bidi, zero-width, separators).
+_RAW_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def assert_no_raw_controls(node: Any) -> None:
+    """No string (or key) of a decoded JSON document holds a raw control character."""
+    if isinstance(node, str):
+        assert not _RAW_CONTROL.search(node), node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            assert_no_raw_controls(key)
+            assert_no_raw_controls(value)
+    elif isinstance(node, list):
+        for item in node:
+            assert_no_raw_controls(item)
+
+
+def assert_alert_docs_visible(docs: list[dict[str, Any]], alerts: list[Alert]) -> None:
+    """The alert documents a JSON receiver decoded: every payload there, made visible."""
+    assert len(docs) == len(alerts)
+    for doc in docs:
+        assert_no_raw_controls(doc)
+    expected = [visible_controls(payload) for payload in CORPUS]
+    received = docs[: len(CORPUS)]
+    assert [d["message"] for d in received] == expected
+    assert [d["user"]["name"] for d in received] == expected
+    assert [d["logsentry"]["events"][0]["message"] for d in received] == expected
+    assert [d["logsentry"]["events"][0]["user"]["name"] for d in received] == expected
+    assert docs[-1]["rule"]["id"] == visible_controls(alerts[-1].rule_id)
+    assert "admin" not in docs[16]
+
+
+def assert_event_docs_visible(docs: list[dict[str, Any]]) -> None:
+    """The event documents an event sink delivered: every payload there, made visible."""
+    assert len(docs) == len(CORPUS)
+    for doc in docs:
+        assert_no_raw_controls(doc)
+    expected = [visible_controls(payload) for payload in CORPUS]
+    assert [d["message"] for d in docs] == expected
+    assert [d["logsentry"]["summary"] for d in docs] == expected
+    assert [d["user"]["name"] for d in docs] == expected
 
 
 # --- Slack -----------------------------------------------------------------------------------
@@ -126,32 +194,98 @@ def _texts(node: object) -> list[str]:
 # --- JSON receivers ---------------------------------------------------------------------------
 
 
-async def test_webhook_and_hec_receive_the_payloads_json_escaped_and_intact() -> None:
+async def test_webhook_bodies_carry_every_payload_with_its_controls_visible() -> None:
     alerts = corpus_alerts()
-    async with WebhookReceiver() as hook, HecReceiver() as hec:
-        webhook_sink = WebhookSink(WebhookSinkConfig(url=hook.url))
-        hec_sink = SplunkHecSink(SplunkHecSinkConfig(url=hec.url, token=TOKEN, max_batch=100))
-        for sink in (webhook_sink, hec_sink):
-            await sink.start()
-        for alert in alerts:
-            await webhook_sink.send([alert])
-        await hec_sink.send(list(alerts))
-        await webhook_sink.close()
-        await hec_sink.close()
-        # No raw control bytes: one JSON document per webhook body, per HEC line.
+    async with WebhookReceiver() as hook:
+        sink = WebhookSink(WebhookSinkConfig(url=hook.url))
+        await sink.start()
+        for alert in alerts:  # one object per request
+            await sink.send([alert])
+        events: list[Deliverable] = list(corpus_events())
+        await sink.send(events)  # an event sink's array
+        await sink.close()
+        # No raw control bytes: one JSON document per webhook body.
         for request in hook.requests:
             assert not re.search(rb"[\x00-\x1f]", request.body)
-        (hec_request,) = hec.requests
-        hec_lines = hec_request.body.split(b"\n")
-        assert len(hec_lines) == len(alerts)
-        assert not any(re.search(rb"[\x00-\x1f]", line) for line in hec_lines)
         docs = hook.documents()
-        events = [e["event"] for e in hec.events()]
-    for received in (docs, events):
-        assert [d["message"] for d in received[: len(CORPUS)]] == CORPUS
-        assert [d["user"]["name"] for d in received[: len(CORPUS)]] == CORPUS
-        assert received[-1]["rule"]["id"] == alerts[-1].rule_id
-        assert "admin" not in received[16]
+    assert_alert_docs_visible(docs[: len(alerts)], alerts)
+    assert_event_docs_visible(docs[len(alerts):])
+
+
+async def test_splunk_hec_events_carry_every_payload_with_its_controls_visible() -> None:
+    alerts = corpus_alerts()
+    async with HecReceiver() as hec:
+        sink = SplunkHecSink(SplunkHecSinkConfig(url=hec.url, token=TOKEN, max_batch=100))
+        await sink.start()
+        await sink.send(list(alerts))
+        await sink.send(list(corpus_events()))
+        await sink.close()
+        alert_request, event_request = hec.requests
+        # One JSON document per HEC line.
+        for request in (alert_request, event_request):
+            assert not re.search(rb"[\x00-\x09\x0b-\x1f]", request.body)
+        assert len(alert_request.body.split(b"\n")) == len(alerts)
+        docs = [e["event"] for e in hec.events()]
+    assert_alert_docs_visible(docs[: len(alerts)], alerts)
+    assert_event_docs_visible(docs[len(alerts):])
+
+
+async def test_jsonl_lines_carry_every_payload_with_its_controls_visible(tmp_path: Path) -> None:
+    alerts = corpus_alerts()
+    alert_sink = JsonlSink(JsonlSinkConfig(path=str(tmp_path / "alerts.jsonl")))
+    event_sink = JsonlSink(JsonlSinkConfig(path=str(tmp_path / "events.jsonl")))
+    for sink, batch in ((alert_sink, list(alerts)), (event_sink, list(corpus_events()))):
+        await sink.start()
+        await sink.send(batch)
+        await sink.close()
+    alert_lines = (tmp_path / "alerts.jsonl").read_bytes().splitlines()
+    event_lines = (tmp_path / "events.jsonl").read_bytes().splitlines()
+    assert_alert_docs_visible([orjson.loads(line) for line in alert_lines], alerts)
+    assert_event_docs_visible([orjson.loads(line) for line in event_lines])
+
+
+async def test_stdout_json_and_text_carry_no_raw_controls() -> None:
+    alerts = corpus_alerts()
+    json_stream, text_stream = io.BytesIO(), io.BytesIO()
+    json_sink = StdoutSink(StdoutSinkConfig(format="json"), stream=json_stream)
+    text_sink = StdoutSink(StdoutSinkConfig(format="text"), stream=text_stream)
+    for sink in (json_sink, text_sink):
+        await sink.send(list(alerts))
+        await sink.send(list(corpus_events()))
+    docs = [orjson.loads(line) for line in json_stream.getvalue().splitlines()]
+    assert_alert_docs_visible(docs[: len(alerts)], alerts)
+    assert_event_docs_visible(docs[len(alerts):])
+    text = text_stream.getvalue().decode()
+    lines = text.splitlines()
+    assert len(lines) == len(alerts) + len(CORPUS)  # no payload added a line
+    # Only our own colour codes: each ESC starts a colour or its reset.
+    assert len(re.findall("\x1b", text)) == 2 * len(alerts)
+    assert not _RAW_CONTROL.search(re.sub("\x1b\\[[0-9;]*m", "", text).replace("\n", ""))
+    assert visible_controls(CORPUS[13]) in lines[13]
+
+
+async def test_kafka_topic_messages_carry_every_payload_with_its_controls_visible(
+        kafka_broker: str) -> None:
+    alerts = corpus_alerts()
+    config = KafkaTopicSinkConfig(bootstrap_servers=[kafka_broker], topic="alerts", timeout=10.0)
+    sink = KafkaTopicSink(config)
+    await sink.start()
+    await sink.send(list(alerts))
+    await sink.close()
+    consumer = AIOKafkaConsumer("alerts", bootstrap_servers=kafka_broker,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while len(values) < len(alerts) and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                values.extend(record.value for record in records)
+    finally:
+        await consumer.stop()
+    # One partition per key: the order holds per key only.
+    docs = sorted((orjson.loads(value) for value in values), key=lambda d: d["logsentry"]["seq"])
+    assert_alert_docs_visible(docs, alerts)
 
 
 # --- syslog: CEF and JSON through rsyslog -------------------------------------------------------
@@ -229,5 +363,8 @@ async def test_syslog_cef_and_json_arrive_escaped_one_line_per_alert(tmp_path: P
         assert parsed["structured_data"].count("]") - parsed["structured_data"].count("\\]") == 1
     for alert, parsed in zip(alerts, json_parsed, strict=True):
         doc = json.loads(parsed["msg"])
-        assert doc["message"] == json_view(alert.message)
+        assert_no_raw_controls(doc)
+        assert doc["message"] == visible_controls(alert.message)
+        for event in doc["logsentry"]["events"]:
+            assert event["message"] == visible_controls(alert.message)
         assert orjson.loads(orjson.dumps(doc))["logsentry"]["dedup_id"] == alert.dedup_id

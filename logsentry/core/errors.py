@@ -21,6 +21,10 @@ class SecretError(ConfigError, ValueError):
     """A secret reference that cannot be resolved. The message never holds the secret."""
 
 
+class KafkaTopicError(ConfigError):
+    """The broker refused to create a topic (authorization, policy, replication...)."""
+
+
 class SinkError(LogsentryError):
     """Delivery failed. `permanent` means retrying the same batch cannot succeed."""
 

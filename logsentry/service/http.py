@@ -9,8 +9,10 @@ head size and time.
 - `/metrics`: every metric of `logsentry.core.metrics.REGISTRY`, in the text format
   or OpenMetrics when the scraper asks for it.
 - `/healthz`: 200 while the loop answers and every liveness check passes.
-- `/readyz`: 200 once the daemon said it is ready (model loaded, sources open),
-  503 with the reason before that and while stopping.
+- `/readyz`: 200 once the daemon said it is ready (model loaded, sources open)
+  and every readiness check passes (a Kafka stage: its consumer group gave it
+  its partitions and they are positioned), with what each check reports; 503
+  with the reason before that and while stopping.
 """
 
 from __future__ import annotations
@@ -44,12 +46,15 @@ class HealthState:
     """Readiness and liveness as the daemon reports them.
 
     A liveness check returns None when fine, else a short description of
-    the problem (e.g. "pipeline task 'analysis' died").
+    the problem (e.g. "pipeline task 'analysis' died"). A readiness check
+    returns whether its part is ready and a line that says what it has
+    (e.g. a consumer group member's partitions).
     """
 
     ready: bool = False
     not_ready_reason: str = "starting"
     checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+    readiness: dict[str, Callable[[], tuple[bool, str]]] = field(default_factory=dict)
 
     def set_ready(self) -> None:
         """The daemon serves: model loaded, sources open."""
@@ -64,6 +69,26 @@ class HealthState:
     def add_liveness_check(self, name: str, check: Callable[[], str | None]) -> None:
         """Register a check `/healthz` runs on every request."""
         self.checks[name] = check
+
+    def add_readiness_check(self, name: str, check: Callable[[], tuple[bool, str]]) -> None:
+        """Register a check `/readyz` runs on every request, once the daemon is ready."""
+        self.readiness[name] = check
+
+    def remove_readiness_check(self, name: str) -> None:
+        """The part it checked is gone (stopped, or rebuilt by a reload)."""
+        self.readiness.pop(name, None)
+
+    def readiness_report(self) -> tuple[bool, list[str]]:
+        """Whether every readiness check passes, and each one's line."""
+        ready, lines = True, []
+        for name, check in list(self.readiness.items()):
+            try:
+                passed, detail = check()
+            except Exception as exc:
+                passed, detail = False, f"check raised {type(exc).__name__}: {exc}"
+            ready = ready and passed
+            lines.append(f"{name}: {detail}")
+        return ready, lines
 
     def problems(self) -> list[str]:
         """What the liveness checks report; empty when healthy."""
@@ -186,9 +211,11 @@ class MonitoringServer:
                 return Response(503, ("\n".join(problems) + "\n").encode())
             return Response(200, b"ok\n")
         if path == "/readyz":
-            if self.health.ready:
-                return Response(200, b"ready\n")
-            return Response(503, f"not ready: {self.health.not_ready_reason}\n".encode())
+            if not self.health.ready:
+                return Response(503, f"not ready: {self.health.not_ready_reason}\n".encode())
+            ready, lines = self.health.readiness_report()
+            body = "".join(line + "\n" for line in ["ready" if ready else "not ready", *lines])
+            return Response(200 if ready else 503, body.encode())
         return Response(404, b"not found: try /metrics, /healthz, /readyz\n")
 
     @staticmethod

@@ -20,6 +20,7 @@ from logsentry.core.alert import Alert
 from logsentry.core.errors import SinkError
 from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import KafkaTopicSinkConfig
+from logsentry.sinks.control_chars import record_json
 from logsentry.transport.secrets import resolve_secret
 from logsentry.transport.tls import client_context
 
@@ -77,7 +78,8 @@ class KafkaTopicSink:
         producer = await self._ensure_producer()
         try:
             futures = [
-                await producer.send(self._config.topic, record.to_json(), key=message_key(record))
+                await producer.send(self._config.topic, record_json(record),
+                                    key=message_key(record))
                 for record in batch
             ]
             await asyncio.wait_for(asyncio.gather(*futures), self._config.timeout)

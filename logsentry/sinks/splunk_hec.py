@@ -18,6 +18,7 @@ from logsentry.core.alert import Alert
 from logsentry.core.errors import SinkError
 from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import SplunkHecSinkConfig
+from logsentry.sinks.control_chars import visible_document
 from logsentry.transport.http_client import HttpClient, HttpResponse
 from logsentry.transport.secrets import resolve_secret
 
@@ -49,7 +50,7 @@ class SplunkHecSink:
             "host": self._host,
             "source": self._config.source,
             "sourcetype": self._config.sourcetype,
-            "event": record.to_ecs(),
+            "event": visible_document(record.to_ecs()),
         }
         if isinstance(record, Alert):
             doc["time"] = round(record.end, 3)

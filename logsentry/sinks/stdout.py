@@ -8,6 +8,7 @@ from typing import BinaryIO
 from logsentry.core.alert import Alert
 from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import StdoutSinkConfig
+from logsentry.sinks.control_chars import record_json, visible_controls
 
 _COLOURS = {"low": "36", "medium": "33", "high": "31", "critical": "1;31"}
 
@@ -30,7 +31,7 @@ class StdoutSink:
             data = "".join(render_text(record, colour=True) for record in batch).encode(
                 "utf-8", errors="replace")
         else:
-            data = b"".join(record.to_json() + b"\n" for record in batch)
+            data = b"".join(record_json(record) + b"\n" for record in batch)
         self._stream.write(data)
         self._stream.flush()
 
@@ -44,15 +45,9 @@ def render_text(record: Deliverable, *, colour: bool) -> str:
         label = record.severity.upper()
         if colour:
             label = f"\x1b[{_COLOURS[record.severity]}m{label}\x1b[0m"
-        return f"{label:>8} {record.rule_id}: {visible(record.message)}\n"
+        text = visible_controls(f"{record.rule_id}: {record.message}")
+        return f"{label:>8} {text}\n"
     doc = record.to_ecs()
     summary = doc.get("logsentry", {}).get("summary") or doc.get("message", "")
     action = doc.get("event", {}).get("action", "")
-    return f"{action:>20} {visible(summary)}\n"
-
-
-def visible(text: str) -> str:
-    """Escape control characters so a log line cannot drive the operator's terminal."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return f"{action:>20} {visible_controls(summary)}\n"

@@ -21,6 +21,7 @@ from logsentry.core.errors import SinkError
 from logsentry.sinks.base import Deliverable
 from logsentry.sinks.cef import format_cef
 from logsentry.sinks.config import SyslogSinkConfig
+from logsentry.sinks.control_chars import record_json
 from logsentry.sinks.rfc5424 import format_message, octet_counted
 from logsentry.transport.tls import client_context
 
@@ -43,7 +44,7 @@ class SyslogSink:
 
     def render(self, alert: Alert) -> bytes:
         """The RFC 5424 message of `alert` (without transport framing)."""
-        body = format_cef(alert) if self._config.format == "cef" else alert.to_json().decode()
+        body = format_cef(alert) if self._config.format == "cef" else record_json(alert).decode()
         return format_message(alert, body, facility=self._config.facility,
                               hostname=self._hostname, app_name=self._config.app_name)
 

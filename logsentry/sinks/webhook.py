@@ -19,6 +19,7 @@ import orjson
 from logsentry.core.errors import SinkError
 from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import WebhookSinkConfig
+from logsentry.sinks.control_chars import record_json
 from logsentry.transport.http_client import HttpClient
 from logsentry.transport.secrets import resolve_secret
 
@@ -55,9 +56,9 @@ class WebhookSink:
         if not batch:
             return
         if self._config.max_batch == 1 and len(batch) == 1:
-            body = batch[0].to_json()
+            body = record_json(batch[0])
         else:
-            body = b"[" + b",".join(record.to_json() for record in batch) + b"]"
+            body = b"[" + b",".join(record_json(record) for record in batch) + b"]"
         headers = dict(self._headers)
         if self._secret is not None:
             timestamp = str(int(time.time()))

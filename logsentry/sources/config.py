@@ -131,7 +131,15 @@ class KafkaSourceConfig(StrictModel):
     sasl_plain_password: SecretStr | None = None
     tls: TlsConfig = TlsConfig()
     partition_assignment: Literal["roundrobin", "range", "sticky"] = "roundrobin"
-    session_timeout: float = Field(default=30.0, gt=0)
+    # A member that sends no heartbeat for `session_timeout` seconds is taken
+    # for dead and its partitions move: shorter moves them sooner after a crash,
+    # but a pause longer than it (a stalled host, a long GC) costs a rebalance.
+    # Brokers bound it (Kafka: group.min/max.session.timeout.ms, 6 s to 30 min).
+    session_timeout: float = Field(default=6.0, gt=0)
+    # How often the member tells the group it is alive; also how soon it learns
+    # that a rebalance began. At most a third of session_timeout; by default a
+    # tenth (at least 0.1 s).
+    heartbeat_interval: float | None = Field(default=None, gt=0)
     # How long a revoked partition waits for its in-flight lines to be
     # committed before it is handed over (what is left is read again).
     revoke_timeout: float = Field(default=20.0, gt=0)
@@ -147,6 +155,9 @@ class KafkaSourceConfig(StrictModel):
                 "SASL needs sasl_mechanism, sasl_plain_username and sasl_plain_password")
         if self.sasl_mechanism and not sasl:
             raise ValueError("sasl_mechanism needs security_protocol SASL_PLAINTEXT or SASL_SSL")
+        if self.heartbeat_interval is not None and (
+                self.heartbeat_interval * 3 > self.session_timeout):
+            raise ValueError("heartbeat_interval must be at most a third of session_timeout")
         if self.tls.server_hostname is not None:
             # Each broker's certificate is checked against that broker's own name.
             raise ValueError("tls.server_hostname is not supported for Kafka brokers")

@@ -106,6 +106,8 @@ class KafkaSource:
         self.runs = False  # the consumer's records are read as RecordRuns
         self.progress: dict[TopicPartition, PartitionProgress] = {}
         self._epochs = 0
+        self._joined = False  # a first assignment came and its partitions are positioned
+        self._rebalancing = False  # partitions revoked, the new assignment not yet in
         self._paused = False
         self._committed_event = asyncio.Event()
         self._last_commit = time.monotonic()
@@ -180,6 +182,32 @@ class KafkaSource:
             CONSUMER_LAG.remove(*labels)
         self._lag_labels.clear()
 
+    def assignment(self) -> tuple[bool, str]:
+        """Whether this member has its partitions, and which (a readiness check).
+
+        Ready once the group gave it a first assignment and those partitions are
+        positioned (a detection stage has replayed their state). It stays ready
+        through later rebalances, which the line reports: a member that rejoins
+        is still serving, and readiness flapping on every rebalance would stall
+        a rolling restart.
+        """
+        group = self.config.group_id
+        if self.consumer is None:
+            return False, f"group {group}: not connected"
+        names = sorted(f"{tp.topic}-{tp.partition}" for tp in self.progress)
+        held = ",".join(names) if names else "no partitions (more members than partitions)"
+        pending = sorted(f"{tp.topic}-{tp.partition}" for tp, p in self.progress.items()
+                         if not p.ready)
+        if not self._joined:
+            if pending:  # assigned, being positioned (a detection stage replays state)
+                return False, f"group {group}: positioning {','.join(pending)}"
+            return False, f"group {group}: waiting for partitions"
+        if self._rebalancing:
+            return True, f"group {group}: rebalancing, had {held}"
+        if pending:
+            return True, f"group {group}: {held}; positioning {','.join(pending)}"
+        return True, f"group {group}: {held}"
+
     # -- consuming -----------------------------------------------------------------
 
     async def _connect(self, stop: asyncio.Event) -> AIOKafkaConsumer | None:
@@ -220,7 +248,7 @@ class KafkaSource:
             "fetch_max_wait_ms": config.fetch_max_wait_ms,
             "fetch_max_bytes": max(config.max_partition_fetch_bytes, 52_428_800),
             "session_timeout_ms": int(config.session_timeout * 1000),
-            "heartbeat_interval_ms": max(100, int(config.session_timeout * 1000 / 10)),
+            "heartbeat_interval_ms": heartbeat_ms(config),
             # The revocation wait runs inside the rebalance: allow for it.
             "rebalance_timeout_ms": int((config.revoke_timeout + config.session_timeout) * 1000),
             "partition_assignment_strategy": (_assignor(config.partition_assignment),),
@@ -369,8 +397,11 @@ class KafkaSource:
             progress.ready = True
         if not self._paused:
             consumer.resume(*[tp for tp in partitions if tp in self.progress])
+        self._joined = True
+        self._rebalancing = False
 
     async def revoked(self, partitions: set[TopicPartition]) -> None:
+        self._rebalancing = True
         owned = {tp for tp in partitions if tp in self.progress}
         if not owned:
             return
@@ -430,6 +461,13 @@ def security_options(config: KafkaSourceConfig) -> dict[str, Any]:
         if config.sasl_plain_password is not None:
             options["sasl_plain_password"] = resolve_secret(config.sasl_plain_password)
     return options
+
+
+def heartbeat_ms(config: KafkaSourceConfig) -> int:
+    """The heartbeat interval: as configured, else a tenth of the session timeout."""
+    if config.heartbeat_interval is not None:
+        return max(1, int(config.heartbeat_interval * 1000))
+    return max(100, int(config.session_timeout * 1000 / 10))
 
 
 def _assignor(name: str) -> Any:

@@ -50,7 +50,10 @@ class TopologyConfig(StrictModel):
     sasl_plain_username: str | None = None
     sasl_plain_password: SecretStr | None = None
     tls: TlsConfig = TlsConfig()
-    session_timeout: float = Field(default=10.0, gt=0)
+    # The consumer group of stage 2, as for the Kafka source (docs/kafka.md:
+    # failover): a dead instance's partitions move after session_timeout.
+    session_timeout: float = Field(default=6.0, gt=0)
+    heartbeat_interval: float | None = Field(default=None, gt=0)
     revoke_timeout: float = Field(default=20.0, gt=0)
     commit_interval: float = Field(default=1.0, gt=0)
     partition_assignment: Literal["roundrobin", "range", "sticky"] = "sticky"
@@ -79,6 +82,7 @@ class TopologyConfig(StrictModel):
             tls=self.tls,
             partition_assignment=self.partition_assignment,
             session_timeout=self.session_timeout,
+            heartbeat_interval=self.heartbeat_interval,
             revoke_timeout=self.revoke_timeout,
             commit_interval=self.commit_interval,
         )
