@@ -92,10 +92,16 @@ def build_detector(config: Config) -> Detector | None:
     return Detector.from_config(config.detection, config.state_dir)
 
 
-def check_components(config: Config) -> None:
-    """Validate what the schema cannot: sink names, rule files. Raises ConfigError."""
+def check_components(config: Config, *, rules: bool = True) -> None:
+    """Validate what the schema cannot: sink names, rule files. Raises ConfigError.
+
+    Everything here runs before the daemon opens anything (the metrics
+    listener, the spool, a source). `rules=False` leaves the rule files to the
+    caller, which loads them once for its detector (loading the pack takes
+    seconds).
+    """
     check_unique_names(config.sinks)
-    if config.detection.enabled:
+    if rules and config.detection.enabled:
         from logsentry.detect.detector import Detector
 
         Detector.from_config(config.detection, None)

@@ -166,6 +166,38 @@ def test_configuration_errors_name_the_key_and_line_and_exit_2(
     assert expected in result.stderr.decode()
 
 
+def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("state_dir: /tmp/x\n  sources: []\n")
+    result = run_cli("check-config", "--config", str(config))
+    assert result.returncode == 2
+    stderr = result.stderr.decode()
+    assert f"{config}:2:10: invalid YAML: mapping values are not allowed here" in stderr
+    assert "<unicode string>" not in stderr
+
+
+def test_run_validates_the_rules_before_opening_the_metrics_listener(tmp_path: Path) -> None:
+    import socket
+
+    # The port is taken: had run opened the listener first, it would fail on
+    # the port (exit 1) rather than on the rules (exit 2).
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")],
+                               detection={"rules": [str(tmp_path / "no-such-rules")]},
+                               service={"metrics": {"enabled": True, "port": port}})
+        (tmp_path / "app.log").touch()
+        write_config(tmp_path / "config.yaml", config)
+        result = run_cli("run", "--config", str(tmp_path / "config.yaml"))
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert "no-such-rules: rule file or folder not found" in stderr
+    assert "cannot serve /metrics" not in stderr
+    assert not (tmp_path / "state" / "spool").exists()
+
+
 def test_missing_configuration_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("run", env={"LOGSENTRY_CONFIG": str(tmp_path / "nope.yaml")})
     assert result.returncode == 2

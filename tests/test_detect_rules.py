@@ -71,6 +71,24 @@ def test_bad_rules_raise_config_error_naming_file_rule_and_key(text: str, fragme
     assert "Input should be a valid" not in str(error.value) or "group_by" in str(error.value)
 
 
+def test_a_bad_regex_reports_the_position_python_gives_in_the_pattern() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_rules(MINIMAL + "select: {where: {message: {regex: 'abc(def'}}}\n")
+    assert "missing ), unterminated subpattern at position 3" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        parse_rules(MINIMAL + "select: {where: {message: {regex: '(?i)ab[c'}}}\n")
+    assert "unterminated character set at position 6" in str(error.value)
+
+
+def test_a_yaml_syntax_error_in_a_rule_file_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(MINIMAL + "select: {action: [ssh_login_failed}\n")
+    with pytest.raises(ConfigError) as error:
+        load_rules([path])
+    assert f"{path}:6:" in str(error.value)
+    assert "<unicode string>" not in str(error.value)
+
+
 def test_detector_from_config_reports_a_bad_rule_file(tmp_path: Path) -> None:
     (tmp_path / "good.yaml").write_text(MINIMAL)
     (tmp_path / "bad.yaml").write_text(MINIMAL.replace("test.rule", "other.rule")

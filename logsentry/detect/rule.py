@@ -19,7 +19,7 @@ import yaml
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from logsentry.core.actions import ACTIONS
-from logsentry.core.config_base import StrictModel
+from logsentry.core.config_base import StrictModel, describe_yaml_error
 from logsentry.core.errors import ConfigError
 from logsentry.detect.duration import parse_duration
 
@@ -288,7 +288,7 @@ def parse_rules(text: str, origin: str = "<rules>") -> list[Rule]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: invalid YAML: {exc}") from None
+        raise ConfigError(describe_yaml_error(exc, origin)) from None
     if data is None:
         return []
     if isinstance(data, dict) and "rules" in data and "id" not in data:
