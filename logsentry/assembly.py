@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from logsentry.config import Config
+from logsentry.core.errors import SecretError
 from logsentry.core.event import Event
 from logsentry.pipeline import AlertOutput, EventOutput, retry_forever
 from logsentry.sinks.base import Sink
 from logsentry.sinks.factory import build_sink, check_unique_names
 from logsentry.sources.base import Source
+from logsentry.transport.secrets import check_secrets
 
 if TYPE_CHECKING:
     from logsentry.detect.detector import Detector
@@ -92,15 +94,19 @@ def build_detector(config: Config) -> Detector | None:
     return Detector.from_config(config.detection, config.state_dir)
 
 
-def check_components(config: Config, *, rules: bool = True) -> None:
-    """Validate what the schema cannot: sink names, rule files. Raises ConfigError.
+def check_components(config: Config, origin: str = "<config>", *, rules: bool = True) -> None:
+    """Validate what the schema cannot: sink names, secrets, rule files. Raises ConfigError.
 
     Everything here runs before the daemon opens anything (the metrics
-    listener, the spool, a source). `rules=False` leaves the rule files to the
-    caller, which loads them once for its detector (loading the pack takes
-    seconds).
+    listener, the spool, a source), and again on reload. `rules=False` leaves
+    the rule files to the caller, which loads them once for its detector
+    (loading the pack takes seconds).
     """
     check_unique_names(config.sinks)
+    try:
+        check_secrets(config)
+    except SecretError as exc:
+        raise SecretError(f"{origin}: {exc}") from None
     if rules and config.detection.enabled:
         from logsentry.detect.detector import Detector
 

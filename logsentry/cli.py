@@ -193,7 +193,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(path)
     from logsentry.assembly import check_components
 
-    check_components(config)
+    check_components(config, str(path))
     print(f"# {path}: valid", file=sys.stderr)
     sys.stdout.write(yaml.safe_dump(redacted(config), sort_keys=False))
     return 0

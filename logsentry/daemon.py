@@ -70,7 +70,7 @@ class Daemon:
         # Everything is validated before anything is opened: a bad rule path
         # must not leave a metrics listener answering for a daemon that is
         # about to exit (ConfigError: the command line exits 2).
-        self._first_detector = self._validate(self.config)
+        self._first_detector = self._validate(self.config, self._origin())
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
@@ -164,13 +164,16 @@ class Daemon:
             await outputs.close(config.pipeline.drain_timeout)
         return not self._run_stop.is_set()
 
+    def _origin(self) -> str:
+        return str(self.config_path) if self.config_path is not None else "built-in default"
+
     @staticmethod
-    def _validate(config: Config) -> Detector | None:
+    def _validate(config: Config, origin: str) -> Detector | None:
         """Check what the schema cannot (raises ConfigError); the first run's detector."""
         if config.topology.mode != "single":
-            check_components(config)
+            check_components(config, origin)
             return None
-        check_components(config, rules=False)
+        check_components(config, origin, rules=False)
         return build_detector(config)
 
     @staticmethod
@@ -195,6 +198,9 @@ class Daemon:
             return
         try:
             new_config = load_config(self.config_path)
+            # Secrets and sink names too: a reload must not swap in sinks
+            # that fail at their first alert.
+            check_components(new_config, self._origin(), rules=False)
         except ConfigError as exc:
             log.error("reload_rejected", error=str(exc))
             self.lifecycle.reloaded(error="invalid configuration, kept the old one")

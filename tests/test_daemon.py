@@ -139,6 +139,54 @@ def test_sighup_with_a_broken_configuration_keeps_the_old_one_running(
     assert messages(out) == [f"line {n}" for n in range(20)]
 
 
+UNSET_SECRET = "LOGSENTRY_TEST_UNSET_WEBHOOK_URL"
+
+
+def webhook_sink(name: str) -> dict[str, object]:
+    return {"type": "webhook", "name": name, "url": f"${{ENV:{UNSET_SECRET}}}"}
+
+
+def test_sighup_with_an_unresolvable_secret_is_rejected_naming_the_key(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    os.environ.pop(UNSET_SECRET, None)
+    log, out, config = tmp_path / "app.log", tmp_path / "out.jsonl", tmp_path / "config.yaml"
+    write_config(config, daemon_config(tmp_path, [events_sink(out, "out")]))
+    append(log, 0, 10)
+    daemon = start_daemon(config)
+    wait_for(lambda: len(messages(out)) >= 10)
+    write_config(config, daemon_config(tmp_path, [events_sink(out, "out"),
+                                                  webhook_sink("siem")]))
+    daemon.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    append(log, 10, 10)
+    wait_for(lambda: len(messages(out)) >= 20)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    stderr = (tmp_path / "stderr0").read_text()
+    rejected = [line for line in stderr.splitlines() if "reload_rejected" in line]
+    assert rejected, stderr
+    assert f"sinks.1.url: environment variable {UNSET_SECRET} is not set" in rejected[0]
+
+
+@pytest.mark.parametrize("command", ["run", "check-config"])
+def test_an_unresolvable_secret_stops_the_start_with_exit_2_naming_the_key(
+    tmp_path: Path, command: str
+) -> None:
+    (tmp_path / "app.log").touch()
+    write_config(tmp_path / "config.yaml",
+                 daemon_config(tmp_path, [{"type": "stdout"}, webhook_sink("siem")]))
+    env = {k: v for k, v in os.environ.items() if k != UNSET_SECRET}
+    result = subprocess.run(
+        [sys.executable, "-m", "logsentry.cli", command, "--config",
+         str(tmp_path / "config.yaml")], capture_output=True, timeout=60, env=env)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert (f"config.yaml: sinks.1.url: environment variable {UNSET_SECRET} is not set"
+            in stderr)
+    assert "started" not in stderr
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None,
             stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "logsentry.cli", *args], capture_output=True,
