@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from logsentry.config import Config
-from logsentry.core.errors import SecretError
+from logsentry.core.errors import ConfigError, SecretError
 from logsentry.core.event import Event
 from logsentry.pipeline import AlertOutput, EventOutput, retry_forever
 from logsentry.sinks.base import Sink
 from logsentry.sinks.factory import build_sink, check_unique_names
 from logsentry.sources.base import Source
+from logsentry.sources.config import FileSourceConfig
+from logsentry.sources.file import path_problems
 from logsentry.transport.secrets import check_secrets
 
 if TYPE_CHECKING:
@@ -83,6 +85,56 @@ def build_sources(config: Config, state_dir: Path | None) -> list[Source]:
             for source in config.sources]
 
 
+
+
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """A configured path of a file source that yields nothing now."""
+
+    key: str  # "sources.0"
+    source: str
+    path: str
+    why: str
+    allowed: bool  # the source says its paths may appear later
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.source}): {self.path}: {self.why}"
+
+
+def source_problems(config: Config) -> list[SourceProblem]:
+    """Every configured file path or glob that matches no readable file now."""
+    problems = []
+    for index, source in enumerate(config.sources):
+        if isinstance(source, FileSourceConfig):
+            name = source.name or "file"
+            waiting = ", allow_missing: waiting for it" if source.allow_missing else ""
+            problems += [SourceProblem(f"sources.{index}", name, path, why + waiting,
+                                       source.allow_missing)
+                         for path, why in path_problems(source)]
+    return problems
+
+
+def check_sources(config: Config, origin: str) -> list[SourceProblem]:
+    """The file paths that yield nothing; ConfigError when no source can read anything.
+
+    A source can read something when it is not a file source (journald, Kafka,
+    stdin), when one of its paths matches a readable file, or when it says its
+    paths may appear later (`allow_missing: true`).
+    """
+    problems = source_problems(config)
+    if not config.sources:
+        raise ConfigError(f"{origin}: sources: none configured, nothing to read")
+    failing = {(p.key, p.path) for p in problems}
+    for index, source in enumerate(config.sources):
+        if not isinstance(source, FileSourceConfig) or source.allow_missing:
+            return problems
+        if any((f"sources.{index}", path) not in failing for path in source.paths):
+            return problems
+    raise ConfigError(
+        f"{origin}: no source can read anything:\n"
+        + "".join(f"  {problem}\n" for problem in problems)
+        + "Fix the paths, or set `allow_missing: true` on a file source whose files "
+        "appear later.")
 
 
 def build_detector(config: Config) -> Detector | None:

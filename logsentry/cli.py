@@ -191,9 +191,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     path = resolve_path(args.config)
     config = load_config(path)
-    from logsentry.assembly import check_components
+    from logsentry.assembly import check_components, source_problems
 
     check_components(config, str(path))
+    for problem in source_problems(config):
+        print(f"# warning: {problem}", file=sys.stderr)
     print(f"# {path}: valid", file=sys.stderr)
     sys.stdout.write(yaml.safe_dump(redacted(config), sort_keys=False))
     return 0

@@ -20,7 +20,14 @@ import structlog
 
 from logsentry.analysis.base import Analyzer
 from logsentry.analysis.loader import load_analyzer
-from logsentry.assembly import build_detector, build_sources, check_components, open_outputs
+from logsentry.assembly import (
+    build_detector,
+    build_sources,
+    check_components,
+    check_sources,
+    open_outputs,
+    source_problems,
+)
 from logsentry.config import Config, load_config
 from logsentry.core.errors import ConfigError
 from logsentry.pipeline import Pipeline
@@ -71,6 +78,7 @@ class Daemon:
         # must not leave a metrics listener answering for a daemon that is
         # about to exit (ConfigError: the command line exits 2).
         self._first_detector = self._validate(self.config, self._origin())
+        self._check_sources()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
@@ -175,6 +183,22 @@ class Daemon:
             return None
         check_components(config, origin, rules=False)
         return build_detector(config)
+
+    def _check_sources(self) -> None:
+        """Warn per file path that matches nothing; refuse when nothing can be read.
+
+        The same warnings stay in `/readyz` while they hold (evaluated per request,
+        so a file that appears clears its line).
+        """
+        if self._fixed_sources is not None or self.config.topology.mode == "detect":
+            return
+        for problem in check_sources(self.config, self._origin()):
+            event = "source_path_waiting" if problem.allowed else "source_path_unmatched"
+            (log.info if problem.allowed else log.warning)(
+                event, source=problem.source, key=problem.key, path=problem.path,
+                problem=problem.why)
+        self.lifecycle.health.add_readiness_detail(
+            "sources", lambda: [str(p) for p in source_problems(self.config)])
 
     @staticmethod
     def _load_analyzer(config: Config) -> Analyzer | None:

@@ -187,6 +187,81 @@ def test_an_unresolvable_secret_stops_the_start_with_exit_2_naming_the_key(
     assert "started" not in stderr
 
 
+def log_records(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()
+            if line.startswith(b"{")]
+
+
+def test_a_start_where_no_source_can_read_anything_is_refused_naming_each_path(
+    tmp_path: Path,
+) -> None:
+    config = daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")])
+    config["sources"] = [
+        {"type": "file", "name": "auth", "paths": [str(tmp_path / "auth.lgo"),
+                                                   str(tmp_path / "nginx" / "*.log")]},
+        {"type": "file", "name": "app", "paths": [str(tmp_path / "app.log")]},
+    ]
+    write_config(tmp_path / "config.yaml", config)
+    result = run_cli("run", "--config", str(tmp_path / "config.yaml"))
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert "no source can read anything" in stderr
+    assert f"sources.0 (auth): {tmp_path / 'auth.lgo'}: matches no file" in stderr
+    assert f"sources.0 (auth): {tmp_path / 'nginx' / '*.log'}: matches no file" in stderr
+    assert f"sources.1 (app): {tmp_path / 'app.log'}: matches no file" in stderr
+    assert "allow_missing" in stderr
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_path_matching_nothing_is_warned_at_start_and_in_readyz(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    import urllib.request
+
+    log, out, config = tmp_path / "app.log", tmp_path / "out.jsonl", tmp_path / "config.yaml"
+    settings = daemon_config(tmp_path, [events_sink(out, "out")],
+                             service={"metrics": {"enabled": True, "port": 0}})
+    typo = str(tmp_path / "auth.lgo")
+    settings["sources"] = [{"type": "file", "name": "app", "paths": [str(log), typo],
+                            "start_at": "beginning", "poll_interval": 0.2}]
+    write_config(config, settings)
+    append(log, 0, 5)
+    daemon = start_daemon(config)
+    wait_for(lambda: len(messages(out)) >= 5)
+    records = log_records(tmp_path / "stderr0")
+    warned = [r for r in records if r.get("event") == "source_path_unmatched"]
+    assert [(r["source"], r["path"]) for r in warned] == [("app", typo)]
+    url = next(r["url"] for r in records if r.get("event") == "monitoring_listening")
+    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+        body = response.read().decode()
+    assert body == f"ready\nwarning: sources.0 (app): {typo}: matches no file\n"
+    # The file appears: the warning goes.
+    Path(typo).touch()
+    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+        assert response.read().decode() == "ready\n"
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+
+
+def test_allow_missing_starts_and_reads_the_file_once_it_appears(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    log, out, config = tmp_path / "app.log", tmp_path / "out.jsonl", tmp_path / "config.yaml"
+    settings = daemon_config(tmp_path, [events_sink(out, "out")])
+    settings["sources"][0]["allow_missing"] = True  # type: ignore[index]
+    write_config(config, settings)
+    daemon = start_daemon(config)
+    wait_for(lambda: any(r.get("event") == "started"
+                         for r in log_records(tmp_path / "stderr0")))
+    append(log, 0, 5)
+    wait_for(lambda: len(messages(out)) >= 5)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    records = log_records(tmp_path / "stderr0")
+    assert any(r.get("event") == "source_path_waiting" and r["path"] == str(log)
+               for r in records)
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None,
             stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "logsentry.cli", *args], capture_output=True,
@@ -315,6 +390,7 @@ def test_a_taken_metrics_port_is_a_clear_error(tmp_path: Path) -> None:
         config = daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")],
                                service={"metrics": {"enabled": True, "port": port}})
         write_config(tmp_path / "config.yaml", config)
+        (tmp_path / "app.log").touch()
         result = run_cli("run", "--config", str(tmp_path / "config.yaml"))
     assert result.returncode == 1
     assert "cannot serve /metrics" in result.stderr.decode()

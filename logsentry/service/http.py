@@ -10,7 +10,8 @@ head size and time.
   or OpenMetrics when the scraper asks for it.
 - `/healthz`: 200 while the loop answers and every liveness check passes.
 - `/readyz`: 200 once the daemon said it is ready (model loaded, sources open),
-  503 with the reason before that and while stopping.
+  503 with the reason before that and while stopping; either way followed by
+  `warning:` lines for what it serves only in part (a file path matching nothing).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class HealthState:
     ready: bool = False
     not_ready_reason: str = "starting"
     checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
+    # What `/readyz` adds below its verdict, e.g. configured paths that match
+    # no file: the daemon serves, but not everything it was told to.
+    details: dict[str, Callable[[], list[str]]] = field(default_factory=dict)
 
     def set_ready(self) -> None:
         """The daemon serves: model loaded, sources open."""
@@ -64,6 +68,20 @@ class HealthState:
     def add_liveness_check(self, name: str, check: Callable[[], str | None]) -> None:
         """Register a check `/healthz` runs on every request."""
         self.checks[name] = check
+
+    def add_readiness_detail(self, name: str, detail: Callable[[], list[str]]) -> None:
+        """Register lines `/readyz` shows after its verdict (computed per request)."""
+        self.details[name] = detail
+
+    def detail_lines(self) -> list[str]:
+        """What the readiness details report now."""
+        lines = []
+        for name, detail in self.details.items():
+            try:
+                lines += [f"warning: {line}" for line in detail()]
+            except Exception as exc:
+                lines.append(f"{name}: detail raised {type(exc).__name__}: {exc}")
+        return lines
 
     def problems(self) -> list[str]:
         """What the liveness checks report; empty when healthy."""
@@ -186,9 +204,11 @@ class MonitoringServer:
                 return Response(503, ("\n".join(problems) + "\n").encode())
             return Response(200, b"ok\n")
         if path == "/readyz":
+            detail = "".join(f"{line}\n" for line in self.health.detail_lines())
             if self.health.ready:
-                return Response(200, b"ready\n")
-            return Response(503, f"not ready: {self.health.not_ready_reason}\n".encode())
+                return Response(200, f"ready\n{detail}".encode())
+            return Response(
+                503, f"not ready: {self.health.not_ready_reason}\n{detail}".encode())
         return Response(404, b"not found: try /metrics, /healthz, /readyz\n")
 
     @staticmethod

@@ -42,6 +42,30 @@ CHUNK_BYTES = 64 * 1024
 ROTATE_GRACE_SECONDS = 2.0
 
 
+def expand_pattern(pattern: str) -> list[str]:
+    """The regular files a configured path or glob matches now."""
+    if glob.has_magic(pattern):
+        return sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+    return [pattern] if os.path.isfile(pattern) else []
+
+
+def path_problems(config: FileSourceConfig) -> list[tuple[str, str]]:
+    """(path, why) for each configured path or glob that yields nothing now.
+
+    A typo, or a log this host does not write, would otherwise leave the
+    source watching nothing without a word.
+    """
+    problems = []
+    for pattern in config.paths:
+        matched = expand_pattern(pattern)
+        if not matched:
+            problems.append((pattern, "matches no file"))
+        elif not any(os.access(path, os.R_OK) for path in matched):
+            problems.append((pattern, "permission denied" if len(matched) == 1
+                             else f"none of its {len(matched)} files is readable"))
+    return problems
+
+
 @dataclass(slots=True)
 class Tailer:
     """Reading state of one open file."""
@@ -252,10 +276,7 @@ class FileSource:
     def _expand(self) -> set[str]:
         paths: set[str] = set()
         for pattern in self.config.paths:
-            if glob.has_magic(pattern):
-                paths.update(p for p in glob.glob(pattern) if os.path.isfile(p))
-            elif os.path.isfile(pattern):
-                paths.add(pattern)
+            paths.update(expand_pattern(pattern))
         return paths
 
     def _scan(self, *, start_at_end: bool) -> None:
