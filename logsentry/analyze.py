@@ -40,6 +40,7 @@ async def run_analyze(
     model: str | None,
     use_model: bool,
     rules: list[str],
+    pack: bool = True,
 ) -> int:
     """Analyze each input in order; print events (and alerts); return the exit status."""
     analysis = AnalysisConfig(analyzer="model" if use_model else "none", model_path=model)
@@ -49,7 +50,8 @@ async def run_analyze(
     if alerts:
         from logsentry.detect.detector import Detector
 
-        detector = Detector.from_config(DetectionConfig(rules=rules), None)
+        detector = Detector.from_config(
+            DetectionConfig(pack="default" if pack else "none", extra_rules=rules), None)
     out = sys.stdout
     table = TableWriter(out) if fmt == "table" else None
     collected: list[Event] = []

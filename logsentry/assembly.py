@@ -143,7 +143,10 @@ def build_detector(config: Config) -> Detector | None:
         return None
     from logsentry.detect.detector import Detector
 
-    return Detector.from_config(config.detection, config.state_dir)
+    detector = Detector.from_config(config.detection, config.state_dir)
+    # Which rules run is never implicit: say it at every (re)start.
+    log.info("rules_loaded", rules=len(detector.rules), loaded=detector.loaded_summary())
+    return detector
 
 
 def check_components(config: Config, origin: str = "<config>", *, rules: bool = True) -> None:

@@ -60,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--no-model", action="store_true",
                          help="envelope parsing only, no labelling")
     analyze.add_argument("--rules", action="append", default=[],
-                         help="rule file or folder for --alerts (default: the shipped pack)")
+                         help="rule file or folder for --alerts, loaded beside the shipped "
+                              "pack (repeatable)")
+    analyze.add_argument("--no-pack", action="store_true",
+                         help="leave the shipped rule pack out (only --rules)")
     analyze.set_defaults(func=cmd_analyze)
 
     check = sub.add_parser("check-config", help="validate a configuration and print it")
@@ -219,6 +222,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         model=args.model,
         use_model=not args.no_model,
         rules=args.rules,
+        pack=not args.no_pack,
     ))
 
 

@@ -309,7 +309,7 @@ def test_run_validates_the_rules_before_opening_the_metrics_listener(tmp_path: P
         taken.listen()
         port = taken.getsockname()[1]
         config = daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")],
-                               detection={"rules": [str(tmp_path / "no-such-rules")]},
+                               detection={"extra_rules": [str(tmp_path / "no-such-rules")]},
                                service={"metrics": {"enabled": True, "port": port}})
         (tmp_path / "app.log").touch()
         write_config(tmp_path / "config.yaml", config)
@@ -334,10 +334,44 @@ def test_bad_rule_regex_is_a_configuration_error(tmp_path: Path) -> None:
         "    select:\n      fields:\n        message: {regex: '(unclosed'}\n"
     )
     config = tmp_path / "config.yaml"
-    config.write_text(f"detection:\n  rules: [{rules}]\n")
+    config.write_text(f"detection:\n  extra_rules: [{rules}]\n")
     result = run_cli("check-config", "--config", str(config))
     assert result.returncode == 2
     assert "bad-regex" in result.stderr.decode()
+
+
+def test_detection_rules_without_an_explicit_pack_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"detection:\n  rules: [{tmp_path}]\n")
+    result = run_cli("check-config", "--config", str(config))
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert "config.yaml:1: detection:" in stderr
+    assert "extra_rules" in stderr and "pack: none" in stderr
+
+
+def test_run_says_which_rules_it_loaded(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("id: my.rule\ntitle: Mine\nseverity: low\nsummary: x\n"
+                    "select: {action: ssh_login_failed}\n")
+    config = tmp_path / "config.yaml"
+    write_config(config, daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")],
+                                       detection={"extra_rules": [str(mine)]}))
+    append(tmp_path / "app.log", 0, 1)
+    daemon = start_daemon(config)
+    wait_for(lambda: any(r.get("event") == "started"
+                         for r in log_records(tmp_path / "stderr0")), timeout=60)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    loaded = [r for r in log_records(tmp_path / "stderr0") if r.get("event") == "rules_loaded"]
+    assert len(loaded) == 1
+    text = str(loaded[0]["loaded"])
+    assert text.startswith("pack ") and text.endswith(f", {mine} (1 rule)")
+    assert int(str(loaded[0]["rules"])) > 40
 
 
 def test_check_config_prints_the_effective_configuration_with_secrets_redacted(

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from logsentry.core.config_base import StrictModel
 
 
 class DetectionConfig(StrictModel):
     enabled: bool = True
-    # Rule files or folders; empty means the default pack shipped in rules/.
+    # The shipped rule pack: "default" loads it, "none" leaves it out.
+    pack: Literal["default", "none"] = "default"
+    # Rule files or folders loaded beside the pack (or alone, with `pack: none`).
+    extra_rules: list[str] = Field(default_factory=list)
+    # The older name of `extra_rules`. It used to replace the pack without a
+    # word; it is accepted only with `pack` said explicitly.
     rules: list[str] = Field(default_factory=list)
     memory_cap_mb: int = Field(default=256, ge=1)
     persist_interval: float = Field(default=30.0, gt=0)
     # Contributing events carried in full (ECS) in each alert under logsentry.events.
     alert_events: int = Field(default=5, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _pack_is_explicit(self) -> DetectionConfig:
+        if self.rules and "pack" not in self.model_fields_set:
+            raise ValueError(
+                "`rules` no longer replaces the shipped pack on its own: list your files "
+                "under `extra_rules` (loaded beside the pack), and add `pack: none` to "
+                "leave the shipped pack out")
+        return self
+
+    def rule_paths(self) -> list[str]:
+        """The configured rule files and folders, beyond the pack."""
+        return [*self.extra_rules, *self.rules]

@@ -21,6 +21,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_
 from logsentry.core.actions import ACTIONS
 from logsentry.core.config_base import StrictModel, describe_yaml_error
 from logsentry.core.errors import ConfigError
+from logsentry.detect.config import DetectionConfig
 from logsentry.detect.duration import parse_duration
 
 from .condition import FieldMap, FieldTest
@@ -263,15 +264,44 @@ def rule_files(paths: list[Path]) -> list[Path]:
 
 def load_rules(paths: list[Path]) -> list[Rule]:
     """Load and validate every rule under `paths`; ConfigError names file, rule and key."""
-    rules: list[Rule] = []
+    return [rule for _, rules in load_rule_sets(paths) for rule in rules]
+
+
+def load_rule_sets(paths: list[Path]) -> list[tuple[Path, list[Rule]]]:
+    """The rules under each of `paths`, in order; rule ids are unique across all of them."""
+    sets: list[tuple[Path, list[Rule]]] = []
     seen: dict[str, Path] = {}
-    for path in rule_files(paths):
-        for rule in load_rule_file(path):
-            if rule.id in seen:
-                raise ConfigError(f"{path}: rule {rule.id}: duplicate id (also in {seen[rule.id]})")
-            seen[rule.id] = path
-            rules.append(rule)
-    return rules
+    for top in paths:
+        rules: list[Rule] = []
+        for path in rule_files([top]):
+            for rule in load_rule_file(path):
+                if rule.id in seen:
+                    raise ConfigError(
+                        f"{path}: rule {rule.id}: duplicate id (also in {seen[rule.id]})")
+                seen[rule.id] = path
+                rules.append(rule)
+        sets.append((top, rules))
+    return sets
+
+
+def configured_rule_paths(config: DetectionConfig) -> list[Path]:
+    """The shipped pack (unless `pack: none`), then the configured files and folders.
+
+    A configured path that is the pack folder itself is not loaded twice.
+    """
+    paths = [DEFAULT_RULES_DIR] if config.pack == "default" else []
+    for name in config.rule_paths():
+        path = Path(name)
+        if not any(_same_path(path, known) for known in paths):
+            paths.append(path)
+    return paths
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def load_rule_file(path: Path) -> list[Rule]:
