@@ -23,6 +23,24 @@ log = structlog.get_logger(__name__)
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions; keeps text that has its own line breaks (the exit statuses)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+EXIT_STATUSES = """\
+exit statuses:
+  0    success (run: stopped by SIGTERM/SIGINT, or finite input read to its end)
+  1    failure at run time: every source failed, the metrics address is taken
+  2    configuration or usage error (the message names the file, line and key)
+  3    the analyzer's model cannot be loaded
+  130  interrupted (Ctrl-C)
+"""
+
 # Areas that add their own subcommands: module path of a `register(subparsers)`.
 PLUGIN_COMMANDS = ("logsentry.detect.cli", "logsentry.train.cli")
 
@@ -32,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logsentry",
         description="Real-time security log analysis with a small transformer on CPU.",
+        epilog=EXIT_STATUSES,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"logsentry {__version__}")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
@@ -40,17 +60,34 @@ def build_parser() -> argparse.ArgumentParser:
                         help="own log format: JSON for journald, console on a terminal")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the daemon (built-in default without a config file)")
+    run = sub.add_parser(
+        "run", help="run the daemon (built-in default without a config file)",
+        description="Run the daemon: follow the configured sources, label each line, run "
+                    "the rules and deliver alerts to the sinks until SIGTERM or SIGINT "
+                    "(SIGHUP reloads the configuration). Everything is validated before "
+                    "anything is opened. Without a configuration file it runs on the "
+                    "built-in default (the system's logs or journal, alerts to stdout).",
+        epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
     _add_config_option(run)
     run.add_argument("--stage", choices=("analyze", "detect", "both"),
                      help="Kafka scale-out: run only this stage (overrides topology.mode)")
     run.set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="replay the bundled sample attacks and print the alerts")
+    demo = sub.add_parser(
+        "demo", help="replay the bundled sample attacks and print the alerts",
+        description="Replay the bundled sample attacks (an SSH brute force, a web scan, a "
+                    "sudo abuse) through the shipped model and rule pack, print the alerts "
+                    "they raise (text on a terminal, JSON lines otherwise) and exit. "
+                    "Nothing is left on disk.",
+        epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
     demo.set_defaults(func=cmd_demo)
 
     analyze = sub.add_parser(
-        "analyze", help="label log lines from files or stdin, like fail2ban-regex")
+        "analyze", help="label log lines from files or stdin, like fail2ban-regex",
+        description="Label log lines from files (stdin without files) the way the daemon "
+                    "would, and print them as a table or JSON lines; with --alerts, run "
+                    "the rules over them in event time.",
+        epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
     analyze.add_argument("files", nargs="*", type=Path, help="log files (default: stdin)")
     analyze.add_argument("--format", choices=("table", "jsonl"), default="table",
                          help="jsonl: one JSON object per input line (default: a table)")
@@ -59,14 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--model", help="model folder (default: the shipped model)")
     analyze.add_argument("--no-model", action="store_true",
                          help="envelope parsing only, no labelling")
-    analyze.add_argument("--rules", action="append", default=[],
+    analyze.add_argument("--rules", action="append", default=[], metavar="PATH",
                          help="rule file or folder for --alerts, loaded beside the shipped "
                               "pack (repeatable)")
     analyze.add_argument("--no-pack", action="store_true",
                          help="leave the shipped rule pack out (only --rules)")
     analyze.set_defaults(func=cmd_analyze)
 
-    check = sub.add_parser("check-config", help="validate a configuration and print it")
+    check = sub.add_parser(
+        "check-config", help="validate a configuration and print it",
+        description="Validate the configuration as `run` would (schema, sink names, "
+                    "secrets, rule files), warn about file paths that match nothing, and "
+                    "print the effective configuration with every default filled in and "
+                    "secrets redacted.",
+        epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
     _add_config_option(check)
     check.set_defaults(func=cmd_check_config)
 

@@ -321,6 +321,22 @@ def test_run_validates_the_rules_before_opening_the_metrics_listener(tmp_path: P
     assert not (tmp_path / "state" / "spool").exists()
 
 
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_run_and_demo_help_describe_the_command_and_list_exit_statuses(command: str) -> None:
+    result = run_cli(command, "--help")
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    description = text.split("\n\n")[1]
+    assert description.startswith({"run": "Run the daemon", "demo": "Replay the bundled"}[command])
+    assert "exit statuses:" in text and "  2    configuration or usage error" in text
+
+
+def test_repeatable_options_say_so_in_help() -> None:
+    text = " ".join(run_cli("analyze", "--help").stdout.decode().split())
+    assert "--rules PATH rule file or folder for --alerts, loaded beside the shipped pack " \
+           "(repeatable)" in text
+
+
 def test_missing_configuration_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("run", env={"LOGSENTRY_CONFIG": str(tmp_path / "nope.yaml")})
     assert result.returncode == 2

@@ -89,6 +89,17 @@ def test_a_yaml_syntax_error_in_a_rule_file_names_the_file_and_line(tmp_path: Pa
     assert "<unicode string>" not in str(error.value)
 
 
+def test_an_unknown_action_lists_the_valid_ones_and_suggests_the_closest() -> None:
+    from logsentry.core.actions import ACTIONS
+
+    with pytest.raises(ConfigError) as error:
+        parse_rules(MINIMAL + "select: {action: ssh_login_fail}\n", "rules/mine.yaml")
+    message = str(error.value)
+    assert "unknown action 'ssh_login_fail'. Did you mean 'ssh_login_failed'" in message
+    assert "Valid actions: " + ", ".join(sorted(ACTIONS)) in message
+    assert "actions.py" not in message
+
+
 def test_detector_from_config_reports_a_bad_rule_file(tmp_path: Path) -> None:
     (tmp_path / "good.yaml").write_text(MINIMAL)
     (tmp_path / "bad.yaml").write_text(MINIMAL.replace("test.rule", "other.rule")

@@ -7,10 +7,12 @@ placeholders are well-formed) and names file, rule id and key on error.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,6 +55,16 @@ _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 
 
+def _unknown(what: str, name: str, known: Iterable[str]) -> str:
+    """`unknown action 'x'; did you mean 'y'? valid actions: ...` (the whole list: the
+    message is all a rule author sees, rules/README.md explains each)."""
+    valid = sorted(known)
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    plural = "categories" if what == "category" else f"{what}s"
+    return f"unknown {what} {name!r}.{hint} Valid {plural}: {', '.join(valid)}"
+
+
 def _listify(value: OneOrMany | None) -> list[str]:
     if value is None:
         return []
@@ -78,7 +90,7 @@ class Selection(StrictModel):
     def _known_actions(cls, value: OneOrMany | None) -> OneOrMany | None:
         for name in _listify(value):
             if name not in ACTIONS:
-                raise ValueError(f"unknown action {name!r} (see logsentry/core/actions.py)")
+                raise ValueError(_unknown("action", name, ACTIONS))
         return value
 
     @field_validator("category")
@@ -86,7 +98,7 @@ class Selection(StrictModel):
     def _known_categories(cls, value: OneOrMany | None) -> OneOrMany | None:
         for name in _listify(value):
             if name not in _CATEGORIES:
-                raise ValueError(f"unknown category {name!r}; known: {sorted(_CATEGORIES)}")
+                raise ValueError(_unknown("category", name, _CATEGORIES))
         return value
 
     @field_validator("outcome")
