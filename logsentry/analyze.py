@@ -20,6 +20,7 @@ from logsentry.analysis.loader import load_analyzer
 from logsentry.config import PipelineConfig
 from logsentry.core.alert import Alert
 from logsentry.core.event import Event
+from logsentry.core.pipes import discard_output
 from logsentry.detect.config import DetectionConfig
 from logsentry.pipeline import Pipeline
 from logsentry.sinks.stdout import render_text, visible
@@ -55,14 +56,22 @@ async def run_analyze(
     out = sys.stdout
     table = TableWriter(out) if fmt == "table" else None
     collected: list[Event] = []
+    # Set when the reader of stdout went away (`| head -1`): stop reading, quietly.
+    closed = asyncio.Event()
 
     async def emit(events: list[Event]) -> None:
+        if closed.is_set():
+            return
         if alerts:
             collected.extend(events)
-        if table is not None:
-            table.write(events)
-        elif not alerts:
-            out.buffer.write(b"".join(event.to_json() + b"\n" for event in events))
+        try:
+            if table is not None:
+                table.write(events)
+            elif not alerts:
+                out.buffer.write(b"".join(event.to_json() + b"\n" for event in events))
+        except BrokenPipeError:
+            discard_output(out.fileno())
+            closed.set()
 
     inputs: list[Source] = [_file_source(path) for path in files] or [
         StreamSource(sys.stdin.buffer, "stdin")
@@ -75,11 +84,17 @@ async def run_analyze(
                                 analysis=analysis)
             if progress is not None:
                 progress.pipelines.append(pipeline)
-            await pipeline.run(asyncio.Event())
+            await pipeline.run(closed)
+            if closed.is_set():
+                return 0
     finally:
         if progress is not None:
             progress.stop()
-    out.flush()
+    try:
+        out.flush()
+    except BrokenPipeError:
+        discard_output(out.fileno())
+        return 0
     if detector is not None:
         raised = replay_in_event_time(detector, collected)
         if fmt == "jsonl":
@@ -87,7 +102,10 @@ async def run_analyze(
         else:
             out.write(f"\n{len(raised)} alert(s)\n")
             out.write("".join(render_text(alert, colour=out.isatty()) for alert in raised))
-        out.flush()
+        try:
+            out.flush()
+        except BrokenPipeError:
+            discard_output(out.fileno())
     return 0
 
 

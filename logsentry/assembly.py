@@ -8,6 +8,7 @@ alert sinks behind the durable spool). Each config type builds its own part
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from logsentry.config import Config
-from logsentry.core.errors import ConfigError, SecretError
+from logsentry.core.errors import ConfigError, OutputClosedError, SecretError
 from logsentry.core.event import Event
 from logsentry.pipeline import AlertOutput, EventOutput, retry_forever
 from logsentry.sinks.base import Sink
@@ -50,8 +51,12 @@ class Outputs:
                 log.exception("sink_close_failed", sink=sink.name)
 
 
-async def open_outputs(config: Config, state_dir: Path | None) -> Outputs:
-    """Open every configured sink; alert sinks deliver through the durable spool."""
+async def open_outputs(config: Config, state_dir: Path | None,
+                       on_output_closed: Callable[[str], None] | None = None) -> Outputs:
+    """Open every configured sink; alert sinks deliver through the durable spool.
+
+    `on_output_closed(sink_name)`: a sink's reader went away (a closed stdout).
+    """
     check_unique_names(config.sinks)
     outputs = Outputs()
     alert_sinks: list[tuple[Any, Sink]] = []
@@ -60,21 +65,36 @@ async def open_outputs(config: Config, state_dir: Path | None) -> Outputs:
         if sink_config.routing.records == "events":
             await sink.start()
             outputs.sinks.append(sink)
-            outputs.event_outputs.append(_event_output(sink))
+            outputs.event_outputs.append(_event_output(sink, on_output_closed))
         else:
             alert_sinks.append((sink_config, sink))
     if alert_sinks:
         from logsentry.spool.alert_delivery import AlertDelivery
 
         outputs.delivery = await AlertDelivery.open(
-            (state_dir or Path(".")) / "spool", alert_sinks, config.spool)
+            (state_dir or Path(".")) / "spool", alert_sinks, config.spool, on_output_closed)
         outputs.alert_output = outputs.delivery
     return outputs
 
 
-def _event_output(sink: Sink) -> EventOutput:
+def _event_output(sink: Sink,
+                  on_output_closed: Callable[[str], None] | None) -> EventOutput:
+    closed = False
+
     async def send(events: list[Event]) -> None:
-        await retry_forever(sink.name, lambda: sink.send(list(events)))
+        async def once() -> None:
+            nonlocal closed
+            try:
+                await sink.send(list(events))
+            except OutputClosedError:
+                # Its reader is gone: retrying cannot help, stopping does.
+                closed = True
+                log.info("sink_output_closed", sink=sink.name)
+                if on_output_closed is not None:
+                    on_output_closed(sink.name)
+
+        if not closed:
+            await retry_forever(sink.name, once)
 
     return send
 

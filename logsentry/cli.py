@@ -15,6 +15,7 @@ import structlog
 from logsentry import __version__
 from logsentry.config import DEFAULT_CONFIG_PATH, Config, load_config, redacted, resolve_path
 from logsentry.core.errors import AnalyzerUnavailable, ConfigError
+from logsentry.core.pipes import discard_output
 from logsentry.logsetup import configure_logging
 
 log = structlog.get_logger(__name__)
@@ -149,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`logsentry ... | head -1`): not an error.
+        discard_output(sys.stdout.fileno())
+        return 0
     return status
 
 

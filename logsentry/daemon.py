@@ -131,7 +131,7 @@ class Daemon:
         assert analyzer is not None  # only Kafka stage 2 runs without one
         detector = self._first_detector if first else build_detector(config)
         self._first_detector = None
-        outputs = await open_outputs(config, state_dir)
+        outputs = await open_outputs(config, state_dir, self._output_closed)
         sources = self._fixed_sources if self._fixed_sources is not None else build_sources(
             config, state_dir)
         self.pipeline = Pipeline(
@@ -206,6 +206,14 @@ class Daemon:
         if config.topology.mode == "detect":
             return None
         return load_analyzer(config.analysis)
+
+    def _output_closed(self, sink: str) -> None:
+        """A sink's reader went away (`logsentry demo | head -1`): stop like SIGTERM,
+        quietly; what it did not get stays in the spool."""
+        if not self._stop.is_set():
+            log.info("stopping_output_closed", sink=sink)
+            self._stop.set()
+            self._run_stop.set()
 
     def stop(self) -> None:
         """Begin a graceful shutdown (signal handler)."""

@@ -44,3 +44,29 @@ def test_demo_replays_the_sample_attacks_into_alerts() -> None:
     assert all(alert["event"]["kind"] == "alert" for alert in alerts)
     brute = next(a for a in alerts if a["rule"]["id"] == "auth.ssh-brute-force")
     assert brute["source"]["ip"] == "203.0.113.7"
+
+
+def _with_stdout_closed(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run the command with the reader of its stdout already gone, like `| head -0`."""
+    process = subprocess.Popen([sys.executable, "-m", "logsentry.cli", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, b"", stderr)
+
+
+def test_demo_into_a_closed_pipe_ends_quietly_with_status_0() -> None:
+    result = _with_stdout_closed("demo")
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert result.stderr == b""
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl"])
+def test_analyze_into_a_closed_pipe_ends_quietly_with_status_0(tmp_path: Path, fmt: str) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("Nov 26 06:00:01 web-1 sshd[42]: Failed password for root from "
+                   "203.0.113.7 port 52311 ssh2\n" * 5000)
+    result = _with_stdout_closed("analyze", "--no-model", "--format", fmt, str(log))
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert result.stderr == b""
