@@ -25,6 +25,7 @@ from logsentry.detect.config import DetectionConfig
 from logsentry.pipeline import Pipeline
 from logsentry.sinks.stdout import render_text, visible
 from logsentry.sources.base import Source
+from logsentry.sources.compression import compression_of, open_decompressed
 from logsentry.sources.config import FileSourceConfig
 from logsentry.sources.file import FileSource
 from logsentry.sources.stdin import StreamSource
@@ -122,7 +123,11 @@ def replay_in_event_time(detector: object, events: list[Event]) -> list[Alert]:
     return raised
 
 
-def _file_source(path: Path) -> FileSource:
+def _file_source(path: Path) -> Source:
+    """A file read once from its beginning; a compressed one (by its magic bytes) decompressed."""
+    kind = compression_of(path)
+    if kind is not None:
+        return StreamSource(None, str(path), reader=open_decompressed(path, kind))
     config = FileSourceConfig(name=str(path), paths=[str(path)], start_at="beginning",
                               follow=False)
     return FileSource(config, None)

@@ -23,6 +23,7 @@ import structlog
 
 from logsentry.core.metrics import LINES_READ
 from logsentry.sources.base import LineBatch, LineDecoder
+from logsentry.sources.compression import compression_of, compression_of_fd
 from logsentry.sources.config import FileSourceConfig
 from logsentry.sources.inotify import Inotify, InotifyUnavailable
 from logsentry.sources.offsets import (
@@ -63,6 +64,11 @@ def path_problems(config: FileSourceConfig) -> list[tuple[str, str]]:
         elif not any(os.access(path, os.R_OK) for path in matched):
             problems.append((pattern, "permission denied" if len(matched) == 1
                              else f"none of its {len(matched)} files is readable"))
+        else:
+            kinds = {compression_of(path) for path in matched}
+            if None not in kinds:
+                problems.append((pattern, f"compressed ({', '.join(sorted(kinds))}): "  # type: ignore[arg-type]
+                                 "only `logsentry analyze` reads compressed files"))
     return problems
 
 
@@ -116,6 +122,8 @@ class FileSource:
         self._inotify: Inotify | None = None
         self._last_save = 0.0
         self.lines_read = 0
+        # Keys of compressed files seen (and warned about once): never followed.
+        self._compressed: set[str] = set()
 
     # -- the public interface ------------------------------------------------
 
@@ -289,8 +297,8 @@ class FileSource:
             except OSError:
                 continue
             key = f"{st.st_dev}:{st.st_ino}"
-            if key in self._tailers:
-                continue  # already followed under another name
+            if key in self._tailers or key in self._compressed:
+                continue  # already followed under another name, or compressed
             tailer = self._open(path, st.st_size if start_at_end else 0)
             if tailer is None:
                 continue
@@ -305,6 +313,16 @@ class FileSource:
             log.warning("file_unreadable", source=self.name, path=path, error=str(exc))
             return None
         st = os.fstat(fd)
+        kind = compression_of_fd(fd)
+        if kind is not None:
+            # Read as text it would yield garbage "lines"; it does not grow either.
+            os.close(fd)
+            key = f"{st.st_dev}:{st.st_ino}"
+            if key not in self._compressed:
+                self._compressed.add(key)
+                log.warning("file_compressed_skipped", source=self.name, path=path,
+                            compression=kind, hint="logsentry analyze reads it")
+            return None
         if offset > st.st_size:
             log.warning("file_truncated_while_stopped", source=self.name, path=path,
                         offset=offset, size=st.st_size)
