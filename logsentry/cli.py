@@ -169,7 +169,13 @@ def _reconfigure_logging(args: argparse.Namespace, config: Config) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon on the configuration file, or on the built-in default."""
     from logsentry.daemon import Daemon
-    from logsentry.defaults import builtin_config, demo_config
+    from logsentry.defaults import (
+        builtin_config,
+        can_read_the_whole_journal,
+        demo_config,
+        describe_sources,
+    )
+    from logsentry.sources.config import JournaldSourceConfig
 
     path = resolve_path(args.config)
     explicit = bool(args.config or os.environ.get("LOGSENTRY_CONFIG"))
@@ -182,15 +188,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         config_path = None
         if not config.sources:
             print("logsentry: no standard log file exists here (/var/log/auth.log, "
-                  "/var/log/secure, /var/log/syslog, ...): replaying the bundled sample "
-                  "attacks instead (logsentry demo).", file=sys.stderr)
+                  "/var/log/secure, /var/log/syslog, ...) and no journalctl: replaying the "
+                  "bundled sample attacks instead (logsentry demo).", file=sys.stderr)
             config = demo_config()
             _reconfigure_logging(args, config)
             return _run_demo(config)
-        else:
-            print("logsentry: no configuration file at "
-                  f"{DEFAULT_CONFIG_PATH}; following: "
-                  + ", ".join(p for s in config.sources for p in getattr(s, "paths", [])),
+        print(f"logsentry: no configuration file at {DEFAULT_CONFIG_PATH}; following: "
+              f"{describe_sources(config)}", file=sys.stderr)
+        if (any(isinstance(s, JournaldSourceConfig) for s in config.sources)
+                and not can_read_the_whole_journal()):
+            print("logsentry: reading the whole journal needs root or the systemd-journal "
+                  "or adm group; without them journalctl shows only this user's entries.",
                   file=sys.stderr)
     if args.stage:
         config = _with_stage(config, args.stage)
