@@ -291,7 +291,7 @@ def test_configuration_errors_name_the_key_and_line_and_exit_2(
 
 def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text("state_dir: /tmp/x\n  sources: []\n")
+    config.write_text("state_dir: /var/lib/x\n  sources: []\n")
     result = run_cli("check-config", "--config", str(config))
     assert result.returncode == 2
     stderr = result.stderr.decode()
