@@ -90,7 +90,7 @@ RULES: list[str] = []
 
 
 def detection_config(**kw: Any) -> DetectionConfig:
-    return DetectionConfig(rules=RULES, **kw)
+    return DetectionConfig(pack="none" if RULES else "default", extra_rules=RULES, **kw)
 
 
 def rss_bytes() -> int:

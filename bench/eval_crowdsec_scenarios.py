@@ -125,7 +125,8 @@ def main() -> int:
         from logsentry.analysis.tagger import load_analyzer
 
         analyzer = load_analyzer(args.model)
-    config = DetectionConfig(rules=args.rules)
+    # --rules replaces the shipped pack here: the scenarios are scored per rule set.
+    config = DetectionConfig(pack="none" if args.rules else "default", extra_rules=args.rules)
 
     results = []
     for test in load_tests(args.data):

@@ -20,11 +20,13 @@ from logsentry.analysis.loader import load_analyzer
 from logsentry.config import PipelineConfig
 from logsentry.core.alert import Alert
 from logsentry.core.event import Event
+from logsentry.core.pipes import discard_output
 from logsentry.detect.config import DetectionConfig
 from logsentry.pipeline import Pipeline
 from logsentry.sinks.control_chars import record_json, visible_controls
 from logsentry.sinks.stdout import render_text
 from logsentry.sources.base import Source
+from logsentry.sources.compression import compression_of, open_decompressed
 from logsentry.sources.config import FileSourceConfig
 from logsentry.sources.file import FileSource
 from logsentry.sources.stdin import StreamSource
@@ -42,6 +44,7 @@ async def run_analyze(
     use_model: bool,
     rules: list[str],
     sigma: list[str] | None = None,
+    pack: bool = True,
 ) -> int:
     """Analyze each input in order; print events (and alerts); return the exit status."""
     analysis = AnalysisConfig(analyzer="model" if use_model else "none", model_path=model)
@@ -53,7 +56,8 @@ async def run_analyze(
         from logsentry.detect.sigma.config import SigmaConfig
 
         detector = Detector.from_config(
-            DetectionConfig(rules=rules, sigma=SigmaConfig(rules=sigma or [])), None)
+            DetectionConfig(pack="default" if pack else "none", extra_rules=rules,
+                            sigma=SigmaConfig(rules=sigma or [])), None)
         if detector.sigma is not None and detector.sigma.skipped:
             from logsentry.detect.sigma.report import print_skipped
 
@@ -61,14 +65,22 @@ async def run_analyze(
     out = sys.stdout
     table = TableWriter(out) if fmt == "table" else None
     collected: list[Event] = []
+    # Set when the reader of stdout went away (`| head -1`): stop reading, quietly.
+    closed = asyncio.Event()
 
     async def emit(events: list[Event]) -> None:
+        if closed.is_set():
+            return
         if alerts:
             collected.extend(events)
-        if table is not None:
-            table.write(events)
-        elif not alerts:
-            out.buffer.write(b"".join(record_json(event) + b"\n" for event in events))
+        try:
+            if table is not None:
+                table.write(events)
+            elif not alerts:
+                out.buffer.write(b"".join(record_json(event) + b"\n" for event in events))
+        except BrokenPipeError:
+            discard_output(out.fileno())
+            closed.set()
 
     inputs: list[Source] = [_file_source(path) for path in files] or [
         StreamSource(sys.stdin.buffer, "stdin")
@@ -81,11 +93,17 @@ async def run_analyze(
                                 analysis=analysis)
             if progress is not None:
                 progress.pipelines.append(pipeline)
-            await pipeline.run(asyncio.Event())
+            await pipeline.run(closed)
+            if closed.is_set():
+                return 0
     finally:
         if progress is not None:
             progress.stop()
-    out.flush()
+    try:
+        out.flush()
+    except BrokenPipeError:
+        discard_output(out.fileno())
+        return 0
     if detector is not None:
         raised = replay_in_event_time(detector, collected)
         if fmt == "jsonl":
@@ -93,7 +111,10 @@ async def run_analyze(
         else:
             out.write(f"\n{len(raised)} alert(s)\n")
             out.write("".join(render_text(alert, colour=out.isatty()) for alert in raised))
-        out.flush()
+        try:
+            out.flush()
+        except BrokenPipeError:
+            discard_output(out.fileno())
     return 0
 
 
@@ -110,7 +131,11 @@ def replay_in_event_time(detector: object, events: list[Event]) -> list[Alert]:
     return raised
 
 
-def _file_source(path: Path) -> FileSource:
+def _file_source(path: Path) -> Source:
+    """A file read once from its beginning; a compressed one (by its magic bytes) decompressed."""
+    kind = compression_of(path)
+    if kind is not None:
+        return StreamSource(None, str(path), reader=open_decompressed(path, kind))
     config = FileSourceConfig(name=str(path), paths=[str(path)], start_at="beginning",
                               follow=False)
     return FileSource(config, None)

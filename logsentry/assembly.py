@@ -8,6 +8,7 @@ alert sinks behind the durable spool). Each config type builds its own part
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,11 +16,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from logsentry.config import Config
+from logsentry.core.errors import ConfigError, OutputClosedError, SecretError
 from logsentry.core.event import Event
 from logsentry.pipeline import AlertOutput, EventOutput, retry_forever
 from logsentry.sinks.base import Sink
 from logsentry.sinks.factory import build_sink, check_unique_names
 from logsentry.sources.base import Source
+from logsentry.sources.config import FileSourceConfig
+from logsentry.sources.file import path_problems
+from logsentry.transport.secrets import check_secrets
 
 if TYPE_CHECKING:
     from logsentry.detect.detector import Detector
@@ -50,8 +55,12 @@ class Outputs:
                 log.exception("sink_close_failed", sink=sink.name)
 
 
-async def open_outputs(config: Config, state_dir: Path | None) -> Outputs:
-    """Open every configured sink; alert sinks deliver through the durable spool."""
+async def open_outputs(config: Config, state_dir: Path | None,
+                       on_output_closed: Callable[[str], None] | None = None) -> Outputs:
+    """Open every configured sink; alert sinks deliver through the durable spool.
+
+    `on_output_closed(sink_name)`: a sink's reader went away (a closed stdout).
+    """
     check_unique_names(config.sinks)
     outputs = Outputs()
     alert_sinks: list[tuple[Any, Sink]] = []
@@ -60,14 +69,14 @@ async def open_outputs(config: Config, state_dir: Path | None) -> Outputs:
         if sink_config.routing.records == "events":
             await sink.start()
             outputs.sinks.append(sink)
-            outputs.event_outputs.append(_event_output(sink))
+            outputs.event_outputs.append(_event_output(sink, on_output_closed))
         else:
             alert_sinks.append((sink_config, sink))
     if alert_sinks:
         from logsentry.spool.alert_delivery import AlertDelivery
 
         outputs.delivery = await AlertDelivery.open(
-            (state_dir or Path(".")) / "spool", alert_sinks, config.spool)
+            (state_dir or Path(".")) / "spool", alert_sinks, config.spool, on_output_closed)
         outputs.alert_output = outputs.delivery
     if config.respond.enabled:
         from logsentry.respond.responder import Responder
@@ -80,9 +89,24 @@ async def open_outputs(config: Config, state_dir: Path | None) -> Outputs:
     return outputs
 
 
-def _event_output(sink: Sink) -> EventOutput:
+def _event_output(sink: Sink,
+                  on_output_closed: Callable[[str], None] | None) -> EventOutput:
+    closed = False
+
     async def send(events: list[Event]) -> None:
-        await retry_forever(sink.name, lambda: sink.send(list(events)))
+        async def once() -> None:
+            nonlocal closed
+            try:
+                await sink.send(list(events))
+            except OutputClosedError:
+                # Its reader is gone: retrying cannot help, stopping does.
+                closed = True
+                log.info("sink_output_closed", sink=sink.name)
+                if on_output_closed is not None:
+                    on_output_closed(sink.name)
+
+        if not closed:
+            await retry_forever(sink.name, once)
 
     return send
 
@@ -93,21 +117,84 @@ def build_sources(config: Config, state_dir: Path | None) -> list[Source]:
             for source in config.sources]
 
 
+@dataclass(frozen=True, slots=True)
+class SourceProblem:
+    """A configured path of a file source that yields nothing now."""
+
+    key: str  # "sources.0"
+    source: str
+    path: str
+    why: str
+    allowed: bool  # the source says its paths may appear later
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.source}): {self.path}: {self.why}"
+
+
+def source_problems(config: Config) -> list[SourceProblem]:
+    """Every configured file path or glob that matches no readable file now."""
+    problems = []
+    for index, source in enumerate(config.sources):
+        if isinstance(source, FileSourceConfig):
+            name = source.name or "file"
+            waiting = ", allow_missing: waiting for it" if source.allow_missing else ""
+            problems += [SourceProblem(f"sources.{index}", name, path, why + waiting,
+                                       source.allow_missing)
+                         for path, why in path_problems(source)]
+    return problems
+
+
+def check_sources(config: Config, origin: str) -> list[SourceProblem]:
+    """The file paths that yield nothing; ConfigError when no source can read anything.
+
+    A source can read something when it is not a file source (journald, Kafka,
+    stdin), when one of its paths matches a readable file, or when it says its
+    paths may appear later (`allow_missing: true`).
+    """
+    problems = source_problems(config)
+    if not config.sources:
+        raise ConfigError(f"{origin}: sources: none configured, nothing to read")
+    failing = {(p.key, p.path) for p in problems}
+    for index, source in enumerate(config.sources):
+        if not isinstance(source, FileSourceConfig) or source.allow_missing:
+            return problems
+        if any((f"sources.{index}", path) not in failing for path in source.paths):
+            return problems
+    raise ConfigError(
+        f"{origin}: no source can read anything:\n"
+        + "".join(f"  {problem}\n" for problem in problems)
+        + "Fix the paths, or set `allow_missing: true` on a file source whose files "
+        "appear later.")
+
+
 def build_detector(config: Config) -> Detector | None:
     """The configured detector with its saved state, or None when detection is off."""
     if not config.detection.enabled:
         return None
     from logsentry.detect.detector import Detector
 
-    return Detector.from_config(config.detection, config.state_dir)
+    detector = Detector.from_config(config.detection, config.state_dir)
+    # Which rules run is never implicit: say it at every (re)start.
+    log.info("rules_loaded", rules=len(detector.rules), loaded=detector.loaded_summary())
+    return detector
 
 
-def check_components(config: Config) -> Detector | None:
-    """Validate what the schema cannot: sink names, rule files. Raises ConfigError.
+def check_components(config: Config, origin: str = "<config>", *,
+                     rules: bool = True) -> Detector | None:
+    """Validate what the schema cannot: sink names, secrets, rule files. Raises ConfigError.
 
-    Returns the detector the rules built (None when detection is off)."""
+    Everything here runs before the daemon opens anything (the metrics
+    listener, the spool, a source), and again on reload. Returns the detector
+    the rules built (None when detection is off, or with `rules=False`, which
+    leaves the rule files to the caller: it loads them once for its detector,
+    since loading the pack takes seconds).
+    """
     check_unique_names(config.sinks)
-    if config.detection.enabled:
+    try:
+        check_secrets(config)
+    except SecretError as exc:
+        raise SecretError(f"{origin}: {exc}") from None
+    if rules and config.detection.enabled:
         from logsentry.detect.detector import Detector
 
         return Detector.from_config(config.detection, None)

@@ -15,6 +15,7 @@ import structlog
 from logsentry import __version__
 from logsentry.config import DEFAULT_CONFIG_PATH, Config, load_config, redacted, resolve_path
 from logsentry.core.errors import AnalyzerUnavailable, ConfigError
+from logsentry.core.pipes import discard_output
 from logsentry.logsetup import configure_logging
 
 log = structlog.get_logger(__name__)
@@ -22,6 +23,24 @@ log = structlog.get_logger(__name__)
 # Exit statuses: 2 for configuration errors (as argparse does for usage errors).
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions; keeps text that has its own line breaks (the exit statuses)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+EXIT_STATUSES = """\
+exit statuses:
+  0    success (run: stopped by SIGTERM/SIGINT, or finite input read to its end)
+  1    failure at run time: every source failed, the metrics address is taken
+  2    configuration or usage error (the message names the file, line and key)
+  3    the analyzer's model cannot be loaded
+  130  interrupted (Ctrl-C)
+"""
 
 # Areas that add their own subcommands: module path of a `register(subparsers)`.
 PLUGIN_COMMANDS = ("logsentry.detect.cli", "logsentry.detect.sigma.cli", "logsentry.respond.cli",
@@ -33,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logsentry",
         description="Real-time security log analysis with a small transformer on CPU.",
+        epilog=EXIT_STATUSES,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"logsentry {__version__}")
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
@@ -41,17 +62,34 @@ def build_parser() -> argparse.ArgumentParser:
                         help="own log format: JSON for journald, console on a terminal")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the daemon (built-in default without a config file)")
+    run = sub.add_parser(
+        "run", help="run the daemon (built-in default without a config file)",
+        description="Run the daemon: follow the configured sources, label each line, run "
+                    "the rules and deliver alerts to the sinks until SIGTERM or SIGINT "
+                    "(SIGHUP reloads the configuration). Everything is validated before "
+                    "anything is opened. Without a configuration file it runs on the "
+                    "built-in default (the system's logs or journal, alerts to stdout).",
+        epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
     _add_config_option(run)
     run.add_argument("--stage", choices=("analyze", "detect", "both"),
                      help="Kafka scale-out: run only this stage (overrides topology.mode)")
     run.set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="replay the bundled sample attacks and print the alerts")
+    demo = sub.add_parser(
+        "demo", help="replay the bundled sample attacks and print the alerts",
+        description="Replay the bundled sample attacks (an SSH brute force, a web scan, a "
+                    "sudo abuse) through the shipped model and rule pack, print the alerts "
+                    "they raise (text on a terminal, JSON lines otherwise) and exit. "
+                    "Nothing is left on disk.",
+        epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
     demo.set_defaults(func=cmd_demo)
 
     analyze = sub.add_parser(
-        "analyze", help="label log lines from files or stdin, like fail2ban-regex")
+        "analyze", help="label log lines from files or stdin, like fail2ban-regex",
+        description="Label log lines from files (stdin without files) the way the daemon "
+                    "would, and print them as a table or JSON lines; with --alerts, run "
+                    "the rules over them in event time.",
+        epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
     analyze.add_argument("files", nargs="*", type=Path, help="log files (default: stdin)")
     analyze.add_argument("--format", choices=("table", "jsonl"), default="table",
                          help="jsonl: one JSON object per input line (default: a table)")
@@ -60,14 +98,23 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--model", help="model folder (default: the shipped model)")
     analyze.add_argument("--no-model", action="store_true",
                          help="envelope parsing only, no labelling")
-    analyze.add_argument("--rules", action="append", default=[],
-                         help="rule file or folder for --alerts (default: the shipped pack)")
+    analyze.add_argument("--rules", action="append", default=[], metavar="PATH",
+                         help="rule file or folder for --alerts, loaded beside the shipped "
+                              "pack (repeatable)")
+    analyze.add_argument("--no-pack", action="store_true",
+                         help="leave the shipped rule pack out (only --rules)")
     analyze.add_argument("--sigma", action="append", default=[], metavar="PATH",
                          help="Sigma rule file or folder to run too (repeatable; implies "
                               "--alerts)")
     analyze.set_defaults(func=cmd_analyze)
 
-    check = sub.add_parser("check-config", help="validate a configuration and print it")
+    check = sub.add_parser(
+        "check-config", help="validate a configuration and print it",
+        description="Validate the configuration as `run` would (schema, sink names, "
+                    "secrets, rule files), warn about file paths that match nothing, and "
+                    "print the effective configuration with every default filled in and "
+                    "secrets redacted.",
+        epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
     _add_config_option(check)
     check.set_defaults(func=cmd_check_config)
 
@@ -107,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`logsentry ... | head -1`): not an error.
+        discard_output(sys.stdout.fileno())
+        return 0
     return status
 
 
@@ -122,7 +173,13 @@ def _reconfigure_logging(args: argparse.Namespace, config: Config) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the daemon on the configuration file, or on the built-in default."""
     from logsentry.daemon import Daemon
-    from logsentry.defaults import builtin_config, demo_config
+    from logsentry.defaults import (
+        builtin_config,
+        can_read_the_whole_journal,
+        demo_config,
+        describe_sources,
+    )
+    from logsentry.sources.config import JournaldSourceConfig
 
     path = resolve_path(args.config)
     explicit = bool(args.config or os.environ.get("LOGSENTRY_CONFIG"))
@@ -135,15 +192,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         config_path = None
         if not config.sources:
             print("logsentry: no standard log file exists here (/var/log/auth.log, "
-                  "/var/log/secure, /var/log/syslog, ...): replaying the bundled sample "
-                  "attacks instead (logsentry demo).", file=sys.stderr)
+                  "/var/log/secure, /var/log/syslog, ...) and no journalctl: replaying the "
+                  "bundled sample attacks instead (logsentry demo).", file=sys.stderr)
             config = demo_config()
             _reconfigure_logging(args, config)
             return _run_demo(config)
-        else:
-            print("logsentry: no configuration file at "
-                  f"{DEFAULT_CONFIG_PATH}; following: "
-                  + ", ".join(p for s in config.sources for p in getattr(s, "paths", [])),
+        print(f"logsentry: no configuration file at {DEFAULT_CONFIG_PATH}; following: "
+              f"{describe_sources(config)}", file=sys.stderr)
+        if (any(isinstance(s, JournaldSourceConfig) for s in config.sources)
+                and not can_read_the_whole_journal()):
+            print("logsentry: reading the whole journal needs root or the systemd-journal "
+                  "or adm group; without them journalctl shows only this user's entries.",
                   file=sys.stderr)
     if args.stage:
         config = _with_stage(config, args.stage)
@@ -195,13 +254,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     path = resolve_path(args.config)
     config = load_config(path)
-    from logsentry.assembly import check_components
+    from logsentry.assembly import check_components, source_problems
 
-    detector = check_components(config)
+    detector = check_components(config, str(path))
     if detector is not None and detector.sigma is not None:
         from logsentry.detect.sigma.report import print_loaded
 
         print_loaded(detector.sigma, sys.stderr)
+    for problem in source_problems(config):
+        print(f"# warning: {problem}", file=sys.stderr)
     print(f"# {path}: valid", file=sys.stderr)
     sys.stdout.write(yaml.safe_dump(redacted(config), sort_keys=False))
     return 0
@@ -226,6 +287,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         use_model=not args.no_model,
         rules=args.rules,
         sigma=args.sigma,
+        pack=not args.no_pack,
     ))
 
 

@@ -15,7 +15,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from logsentry.analysis.config import AnalysisConfig
-from logsentry.core.config_base import StrictModel
+from logsentry.core.config_base import StrictModel, describe_yaml_error
 from logsentry.core.errors import ConfigError
 from logsentry.detect.config import DetectionConfig
 from logsentry.respond.config import RespondConfig
@@ -121,7 +121,7 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
     try:
         data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: invalid YAML: {exc}") from None
+        raise ConfigError(describe_yaml_error(exc, origin)) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -139,6 +139,129 @@ def test_sighup_with_a_broken_configuration_keeps_the_old_one_running(
     assert messages(out) == [f"line {n}" for n in range(20)]
 
 
+UNSET_SECRET = "LOGSENTRY_TEST_UNSET_WEBHOOK_URL"
+
+
+def webhook_sink(name: str) -> dict[str, object]:
+    return {"type": "webhook", "name": name, "url": f"${{ENV:{UNSET_SECRET}}}"}
+
+
+def test_sighup_with_an_unresolvable_secret_is_rejected_naming_the_key(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    os.environ.pop(UNSET_SECRET, None)
+    log, out, config = tmp_path / "app.log", tmp_path / "out.jsonl", tmp_path / "config.yaml"
+    write_config(config, daemon_config(tmp_path, [events_sink(out, "out")]))
+    append(log, 0, 10)
+    daemon = start_daemon(config)
+    wait_for(lambda: len(messages(out)) >= 10)
+    write_config(config, daemon_config(tmp_path, [events_sink(out, "out"),
+                                                  webhook_sink("siem")]))
+    daemon.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    append(log, 10, 10)
+    wait_for(lambda: len(messages(out)) >= 20)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    stderr = (tmp_path / "stderr0").read_text()
+    rejected = [line for line in stderr.splitlines() if "reload_rejected" in line]
+    assert rejected, stderr
+    assert f"sinks.1.url: environment variable {UNSET_SECRET} is not set" in rejected[0]
+
+
+@pytest.mark.parametrize("command", ["run", "check-config"])
+def test_an_unresolvable_secret_stops_the_start_with_exit_2_naming_the_key(
+    tmp_path: Path, command: str
+) -> None:
+    (tmp_path / "app.log").touch()
+    write_config(tmp_path / "config.yaml",
+                 daemon_config(tmp_path, [{"type": "stdout"}, webhook_sink("siem")]))
+    env = {k: v for k, v in os.environ.items() if k != UNSET_SECRET}
+    result = subprocess.run(
+        [sys.executable, "-m", "logsentry.cli", command, "--config",
+         str(tmp_path / "config.yaml")], capture_output=True, timeout=60, env=env)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert (f"config.yaml: sinks.1.url: environment variable {UNSET_SECRET} is not set"
+            in stderr)
+    assert "started" not in stderr
+
+
+def log_records(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()
+            if line.startswith(b"{")]
+
+
+def test_a_start_where_no_source_can_read_anything_is_refused_naming_each_path(
+    tmp_path: Path,
+) -> None:
+    config = daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")])
+    config["sources"] = [
+        {"type": "file", "name": "auth", "paths": [str(tmp_path / "auth.lgo"),
+                                                   str(tmp_path / "nginx" / "*.log")]},
+        {"type": "file", "name": "app", "paths": [str(tmp_path / "app.log")]},
+    ]
+    write_config(tmp_path / "config.yaml", config)
+    result = run_cli("run", "--config", str(tmp_path / "config.yaml"))
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert "no source can read anything" in stderr
+    assert f"sources.0 (auth): {tmp_path / 'auth.lgo'}: matches no file" in stderr
+    assert f"sources.0 (auth): {tmp_path / 'nginx' / '*.log'}: matches no file" in stderr
+    assert f"sources.1 (app): {tmp_path / 'app.log'}: matches no file" in stderr
+    assert "allow_missing" in stderr
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_path_matching_nothing_is_warned_at_start_and_in_readyz(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    import urllib.request
+
+    log, out, config = tmp_path / "app.log", tmp_path / "out.jsonl", tmp_path / "config.yaml"
+    settings = daemon_config(tmp_path, [events_sink(out, "out")],
+                             service={"metrics": {"enabled": True, "port": 0}})
+    typo = str(tmp_path / "auth.lgo")
+    settings["sources"] = [{"type": "file", "name": "app", "paths": [str(log), typo],
+                            "start_at": "beginning", "poll_interval": 0.2}]
+    write_config(config, settings)
+    append(log, 0, 5)
+    daemon = start_daemon(config)
+    wait_for(lambda: len(messages(out)) >= 5)
+    records = log_records(tmp_path / "stderr0")
+    warned = [r for r in records if r.get("event") == "source_path_unmatched"]
+    assert [(r["source"], r["path"]) for r in warned] == [("app", typo)]
+    url = next(r["url"] for r in records if r.get("event") == "monitoring_listening")
+    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+        body = response.read().decode()
+    assert body == f"ready\nwarning: sources.0 (app): {typo}: matches no file\n"
+    # The file appears: the warning goes.
+    Path(typo).touch()
+    with urllib.request.urlopen(f"{url}/readyz", timeout=5) as response:
+        assert response.read().decode() == "ready\n"
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+
+
+def test_allow_missing_starts_and_reads_the_file_once_it_appears(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    log, out, config = tmp_path / "app.log", tmp_path / "out.jsonl", tmp_path / "config.yaml"
+    settings = daemon_config(tmp_path, [events_sink(out, "out")])
+    settings["sources"][0]["allow_missing"] = True  # type: ignore[index]
+    write_config(config, settings)
+    daemon = start_daemon(config)
+    wait_for(lambda: any(r.get("event") == "started"
+                         for r in log_records(tmp_path / "stderr0")))
+    append(log, 0, 5)
+    wait_for(lambda: len(messages(out)) >= 5)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    records = log_records(tmp_path / "stderr0")
+    assert any(r.get("event") == "source_path_waiting" and r["path"] == str(log)
+               for r in records)
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None,
             stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "logsentry.cli", *args], capture_output=True,
@@ -166,6 +289,54 @@ def test_configuration_errors_name_the_key_and_line_and_exit_2(
     assert expected in result.stderr.decode()
 
 
+def test_a_yaml_syntax_error_names_the_file_line_and_column(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("state_dir: /var/lib/x\n  sources: []\n")
+    result = run_cli("check-config", "--config", str(config))
+    assert result.returncode == 2
+    stderr = result.stderr.decode()
+    assert f"{config}:2:10: invalid YAML: mapping values are not allowed here" in stderr
+    assert "<unicode string>" not in stderr
+
+
+def test_run_validates_the_rules_before_opening_the_metrics_listener(tmp_path: Path) -> None:
+    import socket
+
+    # The port is taken: had run opened the listener first, it would fail on
+    # the port (exit 1) rather than on the rules (exit 2).
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")],
+                               detection={"extra_rules": [str(tmp_path / "no-such-rules")]},
+                               service={"metrics": {"enabled": True, "port": port}})
+        (tmp_path / "app.log").touch()
+        write_config(tmp_path / "config.yaml", config)
+        result = run_cli("run", "--config", str(tmp_path / "config.yaml"))
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert "no-such-rules: rule file or folder not found" in stderr
+    assert "cannot serve /metrics" not in stderr
+    assert not (tmp_path / "state" / "spool").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_run_and_demo_help_describe_the_command_and_list_exit_statuses(command: str) -> None:
+    result = run_cli(command, "--help")
+    assert result.returncode == 0
+    text = result.stdout.decode()
+    description = text.split("\n\n")[1]
+    assert description.startswith({"run": "Run the daemon", "demo": "Replay the bundled"}[command])
+    assert "exit statuses:" in text and "  2    configuration or usage error" in text
+
+
+def test_repeatable_options_say_so_in_help() -> None:
+    text = " ".join(run_cli("analyze", "--help").stdout.decode().split())
+    assert "--rules PATH rule file or folder for --alerts, loaded beside the shipped pack " \
+           "(repeatable)" in text
+
+
 def test_missing_configuration_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("run", env={"LOGSENTRY_CONFIG": str(tmp_path / "nope.yaml")})
     assert result.returncode == 2
@@ -179,10 +350,44 @@ def test_bad_rule_regex_is_a_configuration_error(tmp_path: Path) -> None:
         "    select:\n      fields:\n        message: {regex: '(unclosed'}\n"
     )
     config = tmp_path / "config.yaml"
-    config.write_text(f"detection:\n  rules: [{rules}]\n")
+    config.write_text(f"detection:\n  extra_rules: [{rules}]\n")
     result = run_cli("check-config", "--config", str(config))
     assert result.returncode == 2
     assert "bad-regex" in result.stderr.decode()
+
+
+def test_detection_rules_without_an_explicit_pack_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"detection:\n  rules: [{tmp_path}]\n")
+    result = run_cli("check-config", "--config", str(config))
+    stderr = result.stderr.decode()
+    assert result.returncode == 2, stderr
+    assert "config.yaml:1: detection:" in stderr
+    assert "extra_rules" in stderr and "pack: none" in stderr
+
+
+def test_run_says_which_rules_it_loaded(
+    tmp_path: Path, start_daemon: Callable[[Path], subprocess.Popen[bytes]]
+) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("id: my.rule\ntitle: Mine\nseverity: low\nsummary: x\n"
+                    "select: {action: ssh_login_failed}\n")
+    config = tmp_path / "config.yaml"
+    write_config(config, daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")],
+                                       detection={"extra_rules": [str(mine)]}))
+    append(tmp_path / "app.log", 0, 1)
+    daemon = start_daemon(config)
+    wait_for(lambda: any(r.get("event") == "started"
+                         for r in log_records(tmp_path / "stderr0")), timeout=60)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=15) == 0
+    loaded = [r for r in log_records(tmp_path / "stderr0") if r.get("event") == "rules_loaded"]
+    assert len(loaded) == 1
+    text = str(loaded[0]["loaded"])
+    assert text.startswith("pack ") and text.endswith(f", {mine} (1 rule)")
+    assert int(str(loaded[0]["rules"])) > 40
 
 
 def test_check_config_prints_the_effective_configuration_with_secrets_redacted(
@@ -235,6 +440,7 @@ def test_a_taken_metrics_port_is_a_clear_error(tmp_path: Path) -> None:
         config = daemon_config(tmp_path, [events_sink(tmp_path / "out.jsonl", "out")],
                                service={"metrics": {"enabled": True, "port": port}})
         write_config(tmp_path / "config.yaml", config)
+        (tmp_path / "app.log").touch()
         result = run_cli("run", "--config", str(tmp_path / "config.yaml"))
     assert result.returncode == 1
     assert "cannot serve /metrics" in result.stderr.decode()

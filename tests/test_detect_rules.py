@@ -12,7 +12,7 @@ from logsentry.core.event import Event
 from logsentry.detect.condition import compile_field_map
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
-from logsentry.detect.rule import Selection, load_rules, parse_rules
+from logsentry.detect.rule import DEFAULT_RULES_DIR, Selection, load_rules, parse_rules
 from logsentry.detect.rule_state import CompiledSelection
 from logsentry.detect.selection import compile_matcher, narrow
 from logsentry.detect.shaped import ShapedMatcher
@@ -71,12 +71,66 @@ def test_bad_rules_raise_config_error_naming_file_rule_and_key(text: str, fragme
     assert "Input should be a valid" not in str(error.value) or "group_by" in str(error.value)
 
 
+def test_a_bad_regex_reports_the_position_python_gives_in_the_pattern() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_rules(MINIMAL + "select: {where: {message: {regex: 'abc(def'}}}\n")
+    assert "missing ), unterminated subpattern at position 3" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        parse_rules(MINIMAL + "select: {where: {message: {regex: '(?i)ab[c'}}}\n")
+    assert "unterminated character set at position 6" in str(error.value)
+
+
+def test_a_yaml_syntax_error_in_a_rule_file_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(MINIMAL + "select: {action: [ssh_login_failed}\n")
+    with pytest.raises(ConfigError) as error:
+        load_rules([path])
+    assert f"{path}:6:" in str(error.value)
+    assert "<unicode string>" not in str(error.value)
+
+
+def test_an_unknown_action_lists_the_valid_ones_and_suggests_the_closest() -> None:
+    from logsentry.core.actions import ACTIONS
+
+    with pytest.raises(ConfigError) as error:
+        parse_rules(MINIMAL + "select: {action: ssh_login_fail}\n", "rules/mine.yaml")
+    message = str(error.value)
+    assert "unknown action 'ssh_login_fail'. Did you mean 'ssh_login_failed'" in message
+    assert "Valid actions: " + ", ".join(sorted(ACTIONS)) in message
+    assert "actions.py" not in message
+
+
 def test_detector_from_config_reports_a_bad_rule_file(tmp_path: Path) -> None:
     (tmp_path / "good.yaml").write_text(MINIMAL)
     (tmp_path / "bad.yaml").write_text(MINIMAL.replace("test.rule", "other.rule")
                                        + "group_by: source.ip\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: rule other\.rule: group_by"):
-        Detector.from_config(DetectionConfig(rules=[str(tmp_path)]), None)
+        Detector.from_config(DetectionConfig(pack="none", extra_rules=[str(tmp_path)]), None)
+
+
+def test_extra_rules_load_beside_the_default_pack_and_pack_none_leaves_it_out(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "mine.yaml").write_text(MINIMAL)
+    pack = {rule.id for rule in Detector.from_config(DetectionConfig(), None).rules}
+    both = Detector.from_config(DetectionConfig(extra_rules=[str(tmp_path)]), None)
+    assert {rule.id for rule in both.rules} == pack | {"test.rule"}
+    alone = Detector.from_config(
+        DetectionConfig(pack="none", extra_rules=[str(tmp_path)]), None)
+    assert [rule.id for rule in alone.rules] == ["test.rule"]
+    assert alone.loaded_summary() == f"{tmp_path} (1 rule)"
+
+
+def test_the_pack_folder_named_again_in_extra_rules_is_loaded_once() -> None:
+    detector = Detector.from_config(DetectionConfig(extra_rules=[str(DEFAULT_RULES_DIR)]), None)
+    assert len(detector.loaded_from) == 1
+
+
+def test_rules_without_an_explicit_pack_is_refused() -> None:
+    with pytest.raises(ValueError, match="extra_rules"):
+        DetectionConfig(rules=["/etc/logsentry/rules"])
+    explicit = DetectionConfig(pack="none", rules=["/etc/logsentry/rules"])
+    assert explicit.rule_paths() == ["/etc/logsentry/rules"]
 
 
 def test_duplicate_rule_ids_across_files_are_rejected(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def _config(tmp_path: Path, *texts: str, **kw: Any) -> DetectionConfig:
     folder.mkdir(exist_ok=True)
     for index, text in enumerate(texts):
         (folder / f"r{index}.yaml").write_text(text)
-    return DetectionConfig(rules=[str(folder)], **kw)
+    return DetectionConfig(pack="none", extra_rules=[str(folder)], **kw)
 
 
 def _ev(action: str, at: float, **fields: Any) -> Event:

@@ -56,8 +56,6 @@ sources:
   - type: file
     paths: [{self.log}]
     start_at: beginning
-detection:
-  rules: [{REPO}/rules]
 sinks:
   - type: jsonl
     path: {tmp}/alerts.jsonl

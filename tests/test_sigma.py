@@ -361,9 +361,7 @@ def test_the_prefilter_never_hides_a_match(tmp_path: Path) -> None:
 
 
 def test_alerts_carry_level_tags_title_description_id_and_events(tmp_path: Path) -> None:
-    config = DetectionConfig(rules=[str(tmp_path / "none")],
-                             sigma=SigmaConfig(rules=[str(FIXTURES)]))
-    (tmp_path / "none").mkdir()
+    config = DetectionConfig(pack="none", sigma=SigmaConfig(rules=[str(FIXTURES)]))
     detector = Detector.from_config(config, None)
     alerts = detector.process([PARSER.parse(SQLI_LINE, 0.0)])
     assert len(alerts) == 1
@@ -379,9 +377,8 @@ def test_alerts_carry_level_tags_title_description_id_and_events(tmp_path: Path)
 
 
 def test_sigma_rule_state_is_saved_and_bounded_like_native_state(tmp_path: Path) -> None:
-    (tmp_path / "none").mkdir()
-    config = DetectionConfig(rules=[str(tmp_path / "none")],
-                             sigma=SigmaConfig(rules=[str(FIXTURES)]), memory_cap_mb=1)
+    config = DetectionConfig(pack="none", sigma=SigmaConfig(rules=[str(FIXTURES)]),
+                             memory_cap_mb=1)
     detector = Detector.from_config(config, tmp_path)
     events = [PARSER.parse(SQLI_LINE.replace("203.0.113.9", f"198.51.{n // 256}.{n % 256}"),
                            0.0) for n in range(20_000)]

@@ -133,6 +133,16 @@ async def test_one_sink_down_does_not_delay_another(tmp_path: Path) -> None:
     assert delivered_seqs(up) == list(range(30))
 
 
+async def test_close_does_not_wait_on_the_retries_of_a_failing_sink(tmp_path: Path) -> None:
+    down = WebhookReceiver()  # never started: connection refused
+    delivery = await AlertDelivery.open(tmp_path, [webhook(down, "down")], FAST)
+    await delivery.submit([numbered_alert(n) for n in range(10)])
+    assert await wait_until(lambda: delivery._deliverers[0].failing(), 5)
+    # An hour to drain: close must see the sink is failing rather than retry for it.
+    await asyncio.wait_for(delivery.close(3600.0), 20)
+    assert delivery.pending() == {"down": 10}
+
+
 async def test_pending_alerts_survive_a_restart(tmp_path: Path) -> None:
     receiver = WebhookReceiver()
     delivery = await AlertDelivery.open(tmp_path, [webhook(receiver)], FAST)

@@ -34,6 +34,16 @@ class SinkError(LogsentryError):
         self.retry_after = retry_after
 
 
+class OutputClosedError(SinkError):
+    """The reader of a sink's output went away (stdout of `logsentry demo | head -1`).
+
+    Nothing more can be delivered there; the daemon stops, quietly.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True)
+
+
 class SpoolError(LogsentryError):
     """The alert spool refused an alert."""
 

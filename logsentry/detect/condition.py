@@ -127,6 +127,9 @@ class FieldTest(StrictModel):
     def _regex_compiles(cls, value: str | list[str] | None) -> str | list[str] | None:
         for pattern in as_list(value):
             try:
+                # Alone first: inside the alternation combine_patterns builds,
+                # Python's error position would point into the wrapper.
+                re.compile(pattern)
                 combine_patterns([pattern])
             except re.error as exc:
                 raise ValueError(f"invalid regex {pattern!r}: {exc}") from None

@@ -30,7 +30,12 @@ from logsentry.core.event import Event
 from logsentry.core.metrics import DETECTION_EVICTIONS, LINES_FAILED
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.group import GroupState, SampleMemo
-from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, load_rules
+from logsentry.detect.rule import (
+    DEFAULT_RULES_DIR,
+    Rule,
+    configured_rule_paths,
+    load_rule_sets,
+)
 from logsentry.detect.rule_state import RuleEngine
 from logsentry.detect.shaped import ShapedMatcher
 
@@ -156,6 +161,8 @@ class Detector:
         for engine in self.engines:
             engine.memo = self._memo
         self._all_rules = list(rules)
+        # Where the rules came from and how many each gave (set by from_config).
+        self.loaded_from: list[tuple[str, int]] = []
         self.memory_cap_bytes = memory_cap_bytes
         self.state_path = state_path
         self.persist_interval = persist_interval
@@ -190,16 +197,26 @@ class Detector:
 
     @classmethod
     def _build(cls, config: DetectionConfig, state_dir: Path | None) -> Detector:
-        paths = [Path(p) for p in config.rules] or [DEFAULT_RULES_DIR]
-        rules = load_rules(paths)
-        return cls(
-            rules,
+        rule_sets = load_rule_sets(configured_rule_paths(config))
+        detector = cls(
+            [rule for _, rules in rule_sets for rule in rules],
             memory_cap_bytes=config.memory_cap_mb * 1024 * 1024,
             state_path=(state_dir / STATE_FILE) if state_dir is not None else None,
             persist_interval=config.persist_interval,
             max_samples=config.alert_events,
             sigma=load_sigma_rules(config),
         )
+        detector.loaded_from = [
+            (("pack " if path == DEFAULT_RULES_DIR else "") + str(path), len(rules))
+            for path, rules in rule_sets]
+        return detector
+
+    def loaded_summary(self) -> str:
+        """What is loaded, for the start-up log: `pack /x (51 rules), /etc/a.yaml (2 rules)`."""
+        if not self.loaded_from:
+            return "no rules"
+        return ", ".join(f"{where} ({count} rule{'s' if count != 1 else ''})"
+                         for where, count in self.loaded_from)
 
     def reload(self, config: DetectionConfig) -> Detector:
         """A detector with the new configuration's rules, keeping the state of unchanged rules.

@@ -7,10 +7,12 @@ placeholders are well-formed) and names file, rule id and key on error.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,8 +21,9 @@ import yaml
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from logsentry.core.actions import ACTIONS
-from logsentry.core.config_base import StrictModel
+from logsentry.core.config_base import StrictModel, describe_yaml_error
 from logsentry.core.errors import ConfigError
+from logsentry.detect.config import DetectionConfig
 from logsentry.detect.duration import parse_duration
 
 from .condition import FieldMap, FieldTest
@@ -52,6 +55,16 @@ _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 
 
+def _unknown(what: str, name: str, known: Iterable[str]) -> str:
+    """`unknown action 'x'; did you mean 'y'? valid actions: ...` (the whole list: the
+    message is all a rule author sees, rules/README.md explains each)."""
+    valid = sorted(known)
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    plural = "categories" if what == "category" else f"{what}s"
+    return f"unknown {what} {name!r}.{hint} Valid {plural}: {', '.join(valid)}"
+
+
 def _listify(value: OneOrMany | None) -> list[str]:
     if value is None:
         return []
@@ -77,7 +90,7 @@ class Selection(StrictModel):
     def _known_actions(cls, value: OneOrMany | None) -> OneOrMany | None:
         for name in _listify(value):
             if name not in ACTIONS:
-                raise ValueError(f"unknown action {name!r} (see logsentry/core/actions.py)")
+                raise ValueError(_unknown("action", name, ACTIONS))
         return value
 
     @field_validator("category")
@@ -85,7 +98,7 @@ class Selection(StrictModel):
     def _known_categories(cls, value: OneOrMany | None) -> OneOrMany | None:
         for name in _listify(value):
             if name not in _CATEGORIES:
-                raise ValueError(f"unknown category {name!r}; known: {sorted(_CATEGORIES)}")
+                raise ValueError(_unknown("category", name, _CATEGORIES))
         return value
 
     @field_validator("outcome")
@@ -263,15 +276,44 @@ def rule_files(paths: list[Path]) -> list[Path]:
 
 def load_rules(paths: list[Path]) -> list[Rule]:
     """Load and validate every rule under `paths`; ConfigError names file, rule and key."""
-    rules: list[Rule] = []
+    return [rule for _, rules in load_rule_sets(paths) for rule in rules]
+
+
+def load_rule_sets(paths: list[Path]) -> list[tuple[Path, list[Rule]]]:
+    """The rules under each of `paths`, in order; rule ids are unique across all of them."""
+    sets: list[tuple[Path, list[Rule]]] = []
     seen: dict[str, Path] = {}
-    for path in rule_files(paths):
-        for rule in load_rule_file(path):
-            if rule.id in seen:
-                raise ConfigError(f"{path}: rule {rule.id}: duplicate id (also in {seen[rule.id]})")
-            seen[rule.id] = path
-            rules.append(rule)
-    return rules
+    for top in paths:
+        rules: list[Rule] = []
+        for path in rule_files([top]):
+            for rule in load_rule_file(path):
+                if rule.id in seen:
+                    raise ConfigError(
+                        f"{path}: rule {rule.id}: duplicate id (also in {seen[rule.id]})")
+                seen[rule.id] = path
+                rules.append(rule)
+        sets.append((top, rules))
+    return sets
+
+
+def configured_rule_paths(config: DetectionConfig) -> list[Path]:
+    """The shipped pack (unless `pack: none`), then the configured files and folders.
+
+    A configured path that is the pack folder itself is not loaded twice.
+    """
+    paths = [DEFAULT_RULES_DIR] if config.pack == "default" else []
+    for name in config.rule_paths():
+        path = Path(name)
+        if not any(_same_path(path, known) for known in paths):
+            paths.append(path)
+    return paths
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def load_rule_file(path: Path) -> list[Rule]:
@@ -288,7 +330,7 @@ def parse_rules(text: str, origin: str = "<rules>") -> list[Rule]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: invalid YAML: {exc}") from None
+        raise ConfigError(describe_yaml_error(exc, origin)) from None
     if data is None:
         return []
     if isinstance(data, dict) and "rules" in data and "id" not in data:

@@ -12,7 +12,8 @@ head size and time.
 - `/readyz`: 200 once the daemon said it is ready (model loaded, sources open)
   and every readiness check passes (a Kafka stage: its consumer group gave it
   its partitions and they are positioned), with what each check reports; 503
-  with the reason before that and while stopping.
+  with the reason before that and while stopping; either way followed by
+  `warning:` lines for what it serves only in part (a file path matching nothing).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class HealthState:
     not_ready_reason: str = "starting"
     checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
     readiness: dict[str, Callable[[], tuple[bool, str]]] = field(default_factory=dict)
+    # What `/readyz` adds below its verdict, e.g. configured paths that match
+    # no file: the daemon serves, but not everything it was told to.
+    details: dict[str, Callable[[], list[str]]] = field(default_factory=dict)
 
     def set_ready(self) -> None:
         """The daemon serves: model loaded, sources open."""
@@ -89,6 +93,20 @@ class HealthState:
             ready = ready and passed
             lines.append(f"{name}: {detail}")
         return ready, lines
+
+    def add_readiness_detail(self, name: str, detail: Callable[[], list[str]]) -> None:
+        """Register lines `/readyz` shows after its verdict (computed per request)."""
+        self.details[name] = detail
+
+    def detail_lines(self) -> list[str]:
+        """What the readiness details report now."""
+        lines = []
+        for name, detail in self.details.items():
+            try:
+                lines += [f"warning: {line}" for line in detail()]
+            except Exception as exc:
+                lines.append(f"{name}: detail raised {type(exc).__name__}: {exc}")
+        return lines
 
     def problems(self) -> list[str]:
         """What the liveness checks report; empty when healthy."""
@@ -211,11 +229,13 @@ class MonitoringServer:
                 return Response(503, ("\n".join(problems) + "\n").encode())
             return Response(200, b"ok\n")
         if path == "/readyz":
+            detail = "".join(f"{line}\n" for line in self.health.detail_lines())
             if not self.health.ready:
-                return Response(503, f"not ready: {self.health.not_ready_reason}\n".encode())
+                return Response(
+                    503, f"not ready: {self.health.not_ready_reason}\n{detail}".encode())
             ready, lines = self.health.readiness_report()
             body = "".join(line + "\n" for line in ["ready" if ready else "not ready", *lines])
-            return Response(200 if ready else 503, body.encode())
+            return Response(200 if ready else 503, (body + detail).encode())
         return Response(404, b"not found: try /metrics, /healthz, /readyz\n")
 
     @staticmethod

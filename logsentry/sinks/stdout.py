@@ -6,6 +6,8 @@ import sys
 from typing import BinaryIO
 
 from logsentry.core.alert import Alert
+from logsentry.core.errors import OutputClosedError
+from logsentry.core.pipes import discard_output
 from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import StdoutSinkConfig
 from logsentry.sinks.control_chars import record_json, visible_controls
@@ -32,11 +34,26 @@ class StdoutSink:
                 "utf-8", errors="replace")
         else:
             data = b"".join(record_json(record) + b"\n" for record in batch)
-        self._stream.write(data)
-        self._stream.flush()
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except BrokenPipeError:
+            self._closed()
+            raise OutputClosedError(f"{self.name}: the reader closed the output") from None
 
     async def close(self) -> None:
-        self._stream.flush()
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._closed()
+
+    def _closed(self) -> None:
+        """The pipe's reader is gone: what is still buffered goes nowhere, quietly."""
+        try:
+            fd = self._stream.fileno()
+        except (OSError, ValueError):  # not a real descriptor (a test's buffer)
+            return
+        discard_output(fd)
 
 
 def render_text(record: Deliverable, *, colour: bool) -> str:

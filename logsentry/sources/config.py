@@ -24,6 +24,10 @@ class FileSourceConfig(StrictModel):
     start_at: Literal["end", "beginning"] = "end"
     # false: read the files to their end once and stop (replays).
     follow: bool = True
+    # true: the paths may appear later (a service not yet installed). A path
+    # matching nothing is then no reason to refuse the start; without it, it
+    # is warned about, and the start refused when no source can read anything.
+    allow_missing: bool = False
     # How often to rescan globs for new files and check for rotation, as a
     # safety net behind inotify.
     poll_interval: float = Field(default=1.0, gt=0)

@@ -23,6 +23,7 @@ import structlog
 
 from logsentry.core.metrics import LINES_READ
 from logsentry.sources.base import LineBatch, LineDecoder
+from logsentry.sources.compression import compression_of, compression_of_fd
 from logsentry.sources.config import FileSourceConfig
 from logsentry.sources.inotify import Inotify, InotifyUnavailable
 from logsentry.sources.offsets import (
@@ -40,6 +41,35 @@ CHUNK_BYTES = 64 * 1024
 # How long a rotated or deleted file is still read after its last write: the
 # writer may log a few more lines before it reopens its log.
 ROTATE_GRACE_SECONDS = 2.0
+
+
+def expand_pattern(pattern: str) -> list[str]:
+    """The regular files a configured path or glob matches now."""
+    if glob.has_magic(pattern):
+        return sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+    return [pattern] if os.path.isfile(pattern) else []
+
+
+def path_problems(config: FileSourceConfig) -> list[tuple[str, str]]:
+    """(path, why) for each configured path or glob that yields nothing now.
+
+    A typo, or a log this host does not write, would otherwise leave the
+    source watching nothing without a word.
+    """
+    problems = []
+    for pattern in config.paths:
+        matched = expand_pattern(pattern)
+        if not matched:
+            problems.append((pattern, "matches no file"))
+        elif not any(os.access(path, os.R_OK) for path in matched):
+            problems.append((pattern, "permission denied" if len(matched) == 1
+                             else f"none of its {len(matched)} files is readable"))
+        else:
+            kinds = {compression_of(path) for path in matched}
+            if None not in kinds:
+                problems.append((pattern, f"compressed ({', '.join(sorted(kinds))}): "  # type: ignore[arg-type]
+                                 "only `logsentry analyze` reads compressed files"))
+    return problems
 
 
 @dataclass(slots=True)
@@ -92,6 +122,8 @@ class FileSource:
         self._inotify: Inotify | None = None
         self._last_save = 0.0
         self.lines_read = 0
+        # Keys of compressed files seen (and warned about once): never followed.
+        self._compressed: set[str] = set()
 
     # -- the public interface ------------------------------------------------
 
@@ -252,10 +284,7 @@ class FileSource:
     def _expand(self) -> set[str]:
         paths: set[str] = set()
         for pattern in self.config.paths:
-            if glob.has_magic(pattern):
-                paths.update(p for p in glob.glob(pattern) if os.path.isfile(p))
-            elif os.path.isfile(pattern):
-                paths.add(pattern)
+            paths.update(expand_pattern(pattern))
         return paths
 
     def _scan(self, *, start_at_end: bool) -> None:
@@ -268,8 +297,8 @@ class FileSource:
             except OSError:
                 continue
             key = f"{st.st_dev}:{st.st_ino}"
-            if key in self._tailers:
-                continue  # already followed under another name
+            if key in self._tailers or key in self._compressed:
+                continue  # already followed under another name, or compressed
             tailer = self._open(path, st.st_size if start_at_end else 0)
             if tailer is None:
                 continue
@@ -284,6 +313,16 @@ class FileSource:
             log.warning("file_unreadable", source=self.name, path=path, error=str(exc))
             return None
         st = os.fstat(fd)
+        kind = compression_of_fd(fd)
+        if kind is not None:
+            # Read as text it would yield garbage "lines"; it does not grow either.
+            os.close(fd)
+            key = f"{st.st_dev}:{st.st_ino}"
+            if key not in self._compressed:
+                self._compressed.add(key)
+                log.warning("file_compressed_skipped", source=self.name, path=path,
+                            compression=kind, hint="logsentry analyze reads it")
+            return None
         if offset > st.st_size:
             log.warning("file_truncated_while_stopped", source=self.name, path=path,
                         offset=offset, size=st.st_size)

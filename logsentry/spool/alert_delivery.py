@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,8 +51,12 @@ class AlertDelivery:
 
     @classmethod
     async def open(cls, state_dir: Path, sinks: list[tuple[SinkConfig, Sink]],
-                   config: SpoolConfig) -> AlertDelivery:
+                   config: SpoolConfig,
+                   on_output_closed: Callable[[str], None] | None = None) -> AlertDelivery:
         """Recover the spool under `state_dir` and start one delivery task per sink.
+
+        `on_output_closed(sink_name)` is called when a sink's reader went away
+        (a closed stdout); that sink's delivery then ends.
 
         Sinks are keyed by `sink.name` (cursor file names), which must be
         unique and stable across restarts. A sink seen for the first time
@@ -80,7 +85,8 @@ class AlertDelivery:
                 sink=sink, routing=sink_config.routing, spool=spool, cursors=cursors,
                 dead_letters=DeadLetterFile(root / "dead-letter", sink.name,
                                             config.dead_letter_max_bytes),
-                config=config, cursor=cursor, on_advance=delivery._on_advance))
+                config=config, cursor=cursor, on_advance=delivery._on_advance,
+                on_output_closed=on_output_closed))
         await asyncio.to_thread(spool.compact, delivery._low_water())
         for deliverer in delivery._deliverers:
             delivery._tasks.append(asyncio.create_task(deliverer.run(),
@@ -162,12 +168,15 @@ class AlertDelivery:
     async def close(self, drain_timeout: float) -> None:
         """Stop accepting, let sinks catch up for up to `drain_timeout` s, then stop.
 
+        Only sinks that are delivering are waited for: one whose last attempt
+        failed (or whose output is closed) would spend the time in retries.
         Whatever is still pending stays in the spool for the next start.
         """
         self._closed = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + drain_timeout
-        while loop.time() < deadline and any(d.pending() for d in self._deliverers):
+        while loop.time() < deadline and any(d.pending() and not d.failing()
+                                             for d in self._deliverers):
             await asyncio.sleep(0.02)
         # Python 3.11's asyncio.wait_for can swallow a cancellation that arrives as the
         # awaited send fails (a refused connection fails at once): the deliverer then
@@ -186,8 +195,12 @@ class AlertDelivery:
                 log.exception("sink_close_failed", sink=deliverer.name)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        left = self.pending()
+        left = {d.name: d.pending() for d in self._deliverers if not d.output_closed}
         if any(left.values()):
             log.warning("spool_closed_with_pending", pending=left)
+        gone = {d.name: d.pending() for d in self._deliverers if d.output_closed}
+        if gone:
+            # Their readers went away on purpose (`| head`): no cause for alarm.
+            log.info("spool_closed_output_gone", pending=gone)
         self._append_thread.shutdown(wait=True)
         self._spool.close()

@@ -18,7 +18,7 @@ import orjson
 import structlog
 
 from logsentry.core.alert import Alert
-from logsentry.core.errors import SinkError
+from logsentry.core.errors import OutputClosedError, SinkError
 from logsentry.core.metrics import (
     SINK_DEAD_LETTERS,
     SINK_DELIVERIES,
@@ -57,7 +57,8 @@ class SinkDeliverer:
 
     def __init__(self, *, sink: Sink, routing: Routing, spool: SegmentLog, cursors: CursorStore,
                  dead_letters: DeadLetterFile, config: SpoolConfig, cursor: int,
-                 on_advance: Callable[[], None]):
+                 on_advance: Callable[[], None],
+                 on_output_closed: Callable[[str], None] | None = None):
         self.sink = sink
         self.name = sink.name
         self.routing = routing
@@ -69,6 +70,9 @@ class SinkDeliverer:
         self._dead_letters = dead_letters
         self._config = config
         self._on_advance = on_advance
+        self._on_output_closed = on_output_closed
+        # The sink's reader went away (a closed stdout): nothing more is sent.
+        self.output_closed = False
         self._backoff = Backoff(config.initial_backoff, config.max_backoff)
         self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_open_seconds)
         self._wake = asyncio.Event()
@@ -86,13 +90,17 @@ class SinkDeliverer:
         """Persist the cursor now (blocking), e.g. past skipped records at shutdown."""
         self._cursors.save(self.name, self.cursor)
 
+    def failing(self) -> bool:
+        """The last attempt failed (or the output is gone): at shutdown, not worth waiting."""
+        return self.output_closed or self._breaker.failures > 0
+
     def wake(self) -> None:
         """New records are in the spool."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
-        while True:
+        """Deliver until cancelled, or until the sink's output is closed."""
+        while not self.output_closed:
             SPOOL_PENDING.labels(self.name).set(self.pending())
             if self.cursor >= self._spool.next_seq:
                 if self._saved_cursor != self.cursor:
@@ -153,6 +161,14 @@ class SinkDeliverer:
             return
         try:
             await asyncio.wait_for(self.sink.send(batch), self._config.send_timeout)
+        except OutputClosedError as exc:
+            # Not the alerts' fault: they stay in the spool, undelivered.
+            self.output_closed = True
+            log.info("sink_output_closed", sink=self.name, error=str(exc),
+                     pending=self.pending())
+            if self._on_output_closed is not None:
+                self._on_output_closed(self.name)
+            return
         except SinkError as exc:
             if exc.permanent:
                 await self._isolate_permanent(batch, exc)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from pathlib import Path
 
 import structlog
 
@@ -20,7 +19,7 @@ from logsentry.core.alert import Alert
 from logsentry.core.event import Event
 from logsentry.core.metrics import LINES_FAILED
 from logsentry.detect.config import DetectionConfig
-from logsentry.detect.rule import DEFAULT_RULES_DIR, load_rules
+from logsentry.detect.rule import configured_rule_paths, load_rules
 from logsentry.pipeline import TICK_SECONDS, AlertOutput
 from logsentry.sources.base import LineBatch
 from logsentry.sources.kafka import KafkaPosition, KafkaSource
@@ -36,7 +35,7 @@ class DetectStage:
 
     def __init__(self, topology: TopologyConfig, detection: DetectionConfig,
                  alert_output: AlertOutput) -> None:
-        rules = load_rules([Path(p) for p in detection.rules] or [DEFAULT_RULES_DIR])
+        rules = load_rules(configured_rule_paths(detection))
         self.detection = PartitionedDetection(rules, detection, topology.replay_messages)
         self.source = KafkaSource(
             topology.events_source(),

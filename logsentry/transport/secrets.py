@@ -7,8 +7,10 @@ the value is either the literal secret, or a whole-value reference
 - `${FILE:/path}`: the content of the file, trailing newline stripped
   (for systemd credentials, Kubernetes secrets, Docker secrets).
 
-References are resolved when the sink is built, not when the configuration is
-parsed, so `check-config` never reads or prints the secret itself.
+References are resolved when the sink starts, and checked once before that,
+at start-up and on reload (`check_secrets`): a variable that is not set stops
+the daemon at start (naming the key), not at its first alert. The value is
+never printed: `check-config` shows `***`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import re
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from logsentry.core.errors import SecretError
 
@@ -43,3 +45,22 @@ def resolve_secret(value: SecretStr | str) -> str:
     if not resolved:
         raise SecretError(f"secret file {target} is empty")
     return resolved
+
+
+def check_secrets(node: object, key: str = "") -> None:
+    """Resolve every secret in a configuration tree; SecretError names the key of the first
+    one that cannot be (`sinks.0.webhook_url: environment variable ... is not set`)."""
+    if isinstance(node, SecretStr):
+        try:
+            resolve_secret(node)
+        except SecretError as exc:
+            raise SecretError(f"{key}: {exc}") from None
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            check_secrets(getattr(node, name), f"{key}.{name}" if key else name)
+    elif isinstance(node, list | tuple):
+        for index, item in enumerate(node):
+            check_secrets(item, f"{key}.{index}")
+    elif isinstance(node, dict):
+        for name, item in node.items():
+            check_secrets(item, f"{key}.{name}")
