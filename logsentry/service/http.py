@@ -1,10 +1,9 @@
 """The monitoring endpoint: `/metrics` (Prometheus), `/healthz` and `/readyz`.
 
 It runs on the daemon's event loop on purpose: when the loop is stuck,
-`/healthz` stops answering, which is what a liveness probe should see. The
-server speaks just enough HTTP/1.1 for scrapers and probes (GET and HEAD, one
-request per connection) and bounds what a client can make it hold: request
-head size and time.
+`/healthz` stops answering, which is what a liveness probe should see. It is
+aiohttp's server (GET and HEAD), bounding what a client can make it hold:
+request head size, and time until a whole request has arrived.
 
 - `/metrics`: every metric of `logsentry.core.metrics.REGISTRY`, in the text format
   or OpenMetrics when the scraper asks for it.
@@ -18,12 +17,11 @@ head size and time.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
+from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
@@ -34,13 +32,6 @@ log = structlog.get_logger(__name__)
 
 # A request head larger than this is refused: scrapers send a few hundred bytes.
 MAX_REQUEST_HEAD = 16 * 1024
-
-_REASONS = {
-    200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-    408: "Request Timeout", 431: "Request Header Fields Too Large",
-    500: "Internal Server Error", 503: "Service Unavailable",
-}
-
 
 @dataclass
 class HealthState:
@@ -121,13 +112,6 @@ class HealthState:
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    body: bytes
-    content_type: str = "text/plain; charset=utf-8"
-
-
 class MonitoringServer:
     """Serves `/metrics`, `/healthz` and `/readyz` on the configured local address."""
 
@@ -140,15 +124,15 @@ class MonitoringServer:
         self.config = config
         self.health = health
         self.registry = registry
-        self._server: asyncio.Server | None = None
-        self._clients: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
 
     @property
     def port(self) -> int:
         """The bound TCP port (useful with `port: 0`)."""
-        if self._server is None or not self._server.sockets:
+        if self._port is None:
             raise RuntimeError("server not started")
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._port
 
     @property
     def url(self) -> str:
@@ -158,94 +142,57 @@ class MonitoringServer:
 
     async def start(self) -> None:
         """Bind and start serving; raises OSError when the address is taken."""
-        self._server = await asyncio.start_server(
-            self._serve, self.config.address, self.config.port,
-            limit=MAX_REQUEST_HEAD, reuse_address=True)
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        # A client that has not sent a whole request within the timeout is
+        # disconnected; heads are bounded by aiohttp's line and field limits.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               keepalive_timeout=self.config.request_timeout,
+                               max_field_size=MAX_REQUEST_HEAD // 2,
+                               max_line_size=MAX_REQUEST_HEAD // 2)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.address, self.config.port,
+                           reuse_address=True)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        sockets = getattr(site._server, "sockets", None)
+        self._port = int(sockets[0].getsockname()[1]) if sockets else self.config.port
         log.info("monitoring_listening", url=self.url)
 
     async def close(self) -> None:
         """Stop accepting and end open connections."""
-        if self._server is None:
-            return
-        self._server.close()
-        for task in list(self._clients):
-            task.cancel()
-        await asyncio.gather(*self._clients, return_exceptions=True)
-        await self._server.wait_closed()
-        self._server = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._clients.add(task)
-        try:
-            response, head_only = await self._respond(reader)
-            # A client that does not read its response must not hold the task.
-            async with asyncio.timeout(self.config.request_timeout):
-                await self._write(writer, response, head_only)
-        except (ConnectionError, TimeoutError, asyncio.CancelledError):
-            pass
-        except Exception:
-            log.exception("monitoring_request_failed")
-        finally:
-            if task is not None:
-                self._clients.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+    async def _metrics(self, request: web.Request) -> web.Response:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return _plain(200, encoder(self.registry), content_type)
 
-    async def _respond(self, reader: asyncio.StreamReader) -> tuple[Response, bool]:
-        try:
-            async with asyncio.timeout(self.config.request_timeout):
-                head = await reader.readuntil(b"\r\n\r\n")
-        except TimeoutError:
-            return Response(408, b"request timeout\n"), False
-        except asyncio.LimitOverrunError:
-            return Response(431, b"request head too large\n"), False
-        except asyncio.IncompleteReadError:
-            return Response(400, b"incomplete request\n"), False
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-            return Response(400, b"malformed request line\n"), False
-        method, target = parts[0], parts[1]
-        headers = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if sep:
-                headers[name.strip().lower()] = value.strip()
-        if method not in ("GET", "HEAD"):
-            return Response(405, b"only GET and HEAD\n"), False
-        path = target.split("?", 1)[0]
-        return self._route(path, headers), method == "HEAD"
+    async def _healthz(self, request: web.Request) -> web.Response:
+        problems = self.health.problems()
+        if problems:
+            return _plain(503, ("\n".join(problems) + "\n").encode())
+        return _plain(200, b"ok\n")
 
-    def _route(self, path: str, headers: dict[str, str]) -> Response:
-        if path == "/metrics":
-            encoder, content_type = choose_encoder(headers.get("accept", ""))
-            return Response(200, encoder(self.registry), content_type)
-        if path == "/healthz":
-            problems = self.health.problems()
-            if problems:
-                return Response(503, ("\n".join(problems) + "\n").encode())
-            return Response(200, b"ok\n")
-        if path == "/readyz":
-            detail = "".join(f"{line}\n" for line in self.health.detail_lines())
-            if not self.health.ready:
-                return Response(
-                    503, f"not ready: {self.health.not_ready_reason}\n{detail}".encode())
-            ready, lines = self.health.readiness_report()
-            body = "".join(line + "\n" for line in ["ready" if ready else "not ready", *lines])
-            return Response(200 if ready else 503, (body + detail).encode())
-        return Response(404, b"not found: try /metrics, /healthz, /readyz\n")
+    async def _readyz(self, request: web.Request) -> web.Response:
+        detail = "".join(f"{line}\n" for line in self.health.detail_lines())
+        if not self.health.ready:
+            return _plain(503, f"not ready: {self.health.not_ready_reason}\n{detail}".encode())
+        ready, lines = self.health.readiness_report()
+        body = "".join(line + "\n" for line in ["ready" if ready else "not ready", *lines])
+        return _plain(200 if ready else 503, (body + detail).encode())
 
-    @staticmethod
-    async def _write(writer: asyncio.StreamWriter, response: Response, head_only: bool) -> None:
-        head = (
-            f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Unknown')}\r\n"
-            f"Content-Type: {response.content_type}\r\n"
-            f"Content-Length: {len(response.body)}\r\n"
-            "Cache-Control: no-store\r\n"
-            "Connection: close\r\n\r\n"
-        ).encode("latin-1")
-        writer.write(head if head_only else head + response.body)
-        await writer.drain()
+
+def _plain(status: int, body: bytes,
+           content_type: str = "text/plain; charset=utf-8") -> web.Response:
+    response = web.Response(status=status, body=body)
+    response.headers["Content-Type"] = content_type
+    response.headers["Cache-Control"] = "no-store"
+    return response
