@@ -73,6 +73,8 @@ _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "O
 MAX_REQUEST_SCAN = 8192
 # ECMA-48 control sequences (CSI ... final byte), e.g. "\x1b[33m".
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+# What follows the colon that ends a syslog tag given without a pid.
+_TAG_END = ("", " ", "\t")
 _ISO_PREFIX = re.compile(rf"(?P<ts>{_ISO}) +(?P<msg>.*)", re.DOTALL)
 
 _JSON_MESSAGE_KEYS = ("MESSAGE", "message", "msg", "log", "Message")
@@ -216,7 +218,13 @@ class EnvelopeParser:
         match = _RFC3164.match(line)
         if match is None:
             return False
-        ts, host, tag, pid, event.body = match.group("ts", "host", "tag", "pid", "msg")
+        ts, host, tag, pid, body = match.group("ts", "host", "tag", "pid", "msg")
+        if pid is None and ts[0].isdigit() and line[match.end("tag") + 1:][:1] not in _TAG_END:
+            # An ISO time, then words: only a colon before a space ends a program's
+            # tag. `2024-01-01 10:00:00 upgrade pkg:amd64 ...` (dpkg) has no host
+            # `upgrade` and no program `pkg`; the bare-time header reads it.
+            return False
+        event.body = body
         event.timestamp = self._time(ts)
         # The hot path of syslog files: the regex already guarantees the types.
         fields = event.fields

@@ -247,3 +247,22 @@ def test_the_client_and_user_before_a_quoted_request_are_kept() -> None:
     assert "user.name" not in anonymous.fields
     not_an_address = EnvelopeParser(UTC).parse('said hello - bob "GET / HTTP/1.1"', 0.0)
     assert "user.name" not in not_an_address.fields
+
+
+@pytest.mark.parametrize("line, body", [
+    ("2024-01-01 10:00:00 upgrade libc6:amd64 2.36-9+deb12u3 2.36-9+deb12u4",
+     "upgrade libc6:amd64 2.36-9+deb12u3 2.36-9+deb12u4"),
+    ("2024-01-01 10:00:00 configure tzdata:all 2025b-0+deb12u1 <none>",
+     "configure tzdata:all 2025b-0+deb12u1 <none>"),
+])
+def test_a_bare_iso_stamp_then_words_invents_no_host_and_program(line: str, body: str) -> None:
+    # dpkg.log: `pkg:arch` is no syslog tag (a tag's colon comes before a space).
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.timestamp == datetime(2024, 1, 1, 10, 0, 0, tzinfo=UTC)
+    assert event.fields == {}
+    assert event.body == body
+
+
+def test_a_bsd_stamp_keeps_a_tag_whose_colon_has_no_space_after_it() -> None:
+    event = UTC_PARSER.parse("Feb  7 2005 15:10:42 gate CEF:0|Vendor|Product|1.0|100|x|5|", 0.0)
+    assert event.fields == {"host.name": "gate", "process.name": "CEF"}
