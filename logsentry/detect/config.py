@@ -11,6 +11,10 @@ class DetectionConfig(StrictModel):
     enabled: bool = True
     # Rule files or folders; empty means the default pack shipped in rules/.
     rules: list[str] = Field(default_factory=list)
+    # Rule ids to switch on (a rule shipped disabled, such as sys.new-template) or off;
+    # an id no loaded rule has is an error.
+    enable: list[str] = Field(default_factory=list)
+    disable: list[str] = Field(default_factory=list)
     memory_cap_mb: int = Field(default=256, ge=1)
     persist_interval: float = Field(default=30.0, gt=0)
     # Contributing events carried in full (ECS) in each alert under logsentry.events.

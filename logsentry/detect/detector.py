@@ -25,6 +25,7 @@ import structlog
 from logsentry.core.actions import ACTIONS
 from logsentry.core.alert import Alert
 from logsentry.core.atomicfile import write_atomic
+from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
 from logsentry.core.metrics import DETECTION_EVICTIONS, LINES_FAILED
 from logsentry.detect.config import DetectionConfig
@@ -133,6 +134,25 @@ class StateSnapshot:
         ]
 
 
+def switch_rules(rules: list[Rule], enable: list[str], disable: list[str]) -> list[Rule]:
+    """`rules` with those named in `enable` switched on and those in `disable` off.
+
+    Raises ConfigError for an id no rule has, or one named in both lists.
+    """
+    known = {rule.id for rule in rules}
+    unknown = sorted(set(enable + disable) - known)
+    if unknown:
+        raise ConfigError(f"detection.enable/disable: no loaded rule has the id "
+                          f"{', '.join(unknown)}")
+    both = sorted(set(enable) & set(disable))
+    if both:
+        raise ConfigError(f"detection.enable/disable: {', '.join(both)} named in both")
+    switched = {rule_id: True for rule_id in enable} | {rule_id: False for rule_id in disable}
+    return [rule.model_copy(update={"enabled": switched[rule.id]})
+            if rule.id in switched and switched[rule.id] != rule.enabled else rule
+            for rule in rules]
+
+
 class Detector:
     """Runs the loaded rules over events; holds and persists their correlation state."""
 
@@ -184,7 +204,7 @@ class Detector:
     @classmethod
     def _build(cls, config: DetectionConfig, state_dir: Path | None) -> Detector:
         paths = [Path(p) for p in config.rules] or [DEFAULT_RULES_DIR]
-        rules = load_rules(paths)
+        rules = switch_rules(load_rules(paths), config.enable, config.disable)
         return cls(
             rules,
             memory_cap_bytes=config.memory_cap_mb * 1024 * 1024,
