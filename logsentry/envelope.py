@@ -73,6 +73,10 @@ _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "O
 MAX_REQUEST_SCAN = 8192
 # ECMA-48 control sequences (CSI ... final byte), e.g. "\x1b[33m".
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+# `USER=name` among `KEY=value` pairs names the effective user: sudo's target user
+# (`alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash`), and the
+# USER environment variable of whatever ran. Upper case, a whole key (not RUSER=).
+_EFFECTIVE_USER = re.compile(r"(?:^|(?<=[\s;]))USER=(?P<user>[^\s;\"']{1,64})")
 # What follows the colon that ends a syslog tag given without a pid.
 _TAG_END = ("", " ", "\t")
 _ISO_PREFIX = re.compile(rf"(?P<ts>{_ISO}) +(?P<msg>.*)", re.DOTALL)
@@ -146,6 +150,8 @@ class EnvelopeParser:
             _nginx_error_client(event, body)
         if ">" in body and "->" in body:  # ">" alone is a fast scan; "-" is everywhere
             _flow(event, body)
+        if "USER=" in body:
+            _effective_user(event, body)
         # A syslog line that named its program (the hot path) is no PAN-OS record: the
         # firewall's header has no `tag:` (and RFC 5424's app-name is "-").
         start = find_panos(line) if "process.name" not in event.fields and (
@@ -426,6 +432,13 @@ def _flow(event: Event, body: str) -> None:
         _set(event, "source.port", match["sport"])
         _set(event, "destination.ip", match["dip"].strip("[]"))
         _set(event, "destination.port", match["dport"])
+
+
+def _effective_user(event: Event, body: str) -> None:
+    """The user a command runs as, from a `USER=name` pair (see `_EFFECTIVE_USER`)."""
+    match = _EFFECTIVE_USER.search(body, 0, MAX_REQUEST_SCAN)
+    if match is not None:
+        _set(event, "user.effective.name", match["user"])
 
 
 def _set(event: Event, name: str, text: str) -> bool:

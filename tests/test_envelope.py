@@ -266,3 +266,18 @@ def test_a_bare_iso_stamp_then_words_invents_no_host_and_program(line: str, body
 def test_a_bsd_stamp_keeps_a_tag_whose_colon_has_no_space_after_it() -> None:
     event = UTC_PARSER.parse("Feb  7 2005 15:10:42 gate CEF:0|Vendor|Product|1.0|100|x|5|", 0.0)
     assert event.fields == {"host.name": "gate", "process.name": "CEF"}
+
+
+def test_sudo_user_pair_names_the_effective_user() -> None:
+    event = UTC_PARSER.parse("Nov 26 06:05:44 db-2 sudo:    alice : TTY=pts/0 ; "
+                             "PWD=/home/alice ; USER=root ; COMMAND=/bin/bash", 0.0)
+    assert event.fields["user.effective.name"] == "root"
+
+
+@pytest.mark.parametrize("line", [
+    "Nov 26 06:05:44 db-2 sshd[1]: pam_unix(sshd:auth): authentication failure; "
+    "logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.7 RUSER=x",
+    "Nov 26 06:05:44 db-2 app[1]: MYUSER=bob logged in",
+])
+def test_other_user_keys_name_no_effective_user(line: str) -> None:
+    assert "user.effective.name" not in UTC_PARSER.parse(line, 0.0).fields
