@@ -30,7 +30,7 @@ from logsentry.core.event import Event
 from logsentry.core.metrics import DETECTION_EVICTIONS, LINES_FAILED
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.group import GroupState, SampleMemo
-from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, load_rules
+from logsentry.detect.rule import DEFAULT_RULES_DIR, Rule, SingleCorrelation, load_rules
 from logsentry.detect.rule_state import RuleEngine
 from logsentry.detect.shaped import ShapedMatcher
 
@@ -184,6 +184,9 @@ class Detector:
         self._dirty = False
         self._last_eviction_log = -1e9
         self._by_action = self._index()
+        self._single_rules = frozenset(
+            engine.rule.id for engine in self.engines
+            if isinstance(engine.rule.correlate, SingleCorrelation))
         # A periodic save in progress (serialized over ticks), and the thread
         # writing the last one.
         self._snapshot: StateSnapshot | None = None
@@ -307,6 +310,7 @@ class Detector:
                     when = received
                 if when > watermark:
                     watermark = when
+                raised_before = len(alerts)
                 for index in hits:
                     engine = engines[index]
                     seq += 1
@@ -320,6 +324,8 @@ class Detector:
                     if alert is not None:
                         # logsentry_alerts is counted by the pipeline's output stage.
                         alerts.append(alert)
+                if len(alerts) - raised_before > 1:
+                    self._one_alert_per_finding(alerts, raised_before)
         finally:
             # No sample outlives the batch: the caller may change its events afterwards.
             self._memo.clear()
@@ -337,6 +343,25 @@ class Detector:
         if self.memory_bytes > self.memory_cap_bytes:
             self._enforce_cap()
         return alerts
+
+    def _one_alert_per_finding(self, alerts: list[Alert], start: int) -> None:
+        """Of the alerts one event raised from `start` on, those of single-event rules are
+        one finding (an XSS payload that the analyzer also reads as an attack): keep the
+        first in pack order (a file lists its specific rules before the catch-all ones)
+        with the highest severity and every technique of them, naming the others in
+        `logsentry.also_matched`. Their suppression runs as if they had alerted."""
+        singles = [i for i in range(start, len(alerts))
+                   if alerts[i].rule_id in self._single_rules]
+        if len(singles) < 2:
+            return
+        kept = alerts[singles[0]]
+        merged = [alerts[i] for i in singles[1:]]
+        top = max([kept, *merged], key=lambda alert: alert.severity_score)
+        kept.severity = top.severity
+        kept.techniques += [t for a in merged for t in a.techniques if t not in kept.techniques]
+        kept.extra["also_matched"] = [alert.rule_id for alert in merged]
+        for i in reversed(singles[1:]):
+            del alerts[i]
 
     @staticmethod
     def event_time(event: Event) -> float:
