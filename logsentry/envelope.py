@@ -77,6 +77,11 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 # (`alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash`), and the
 # USER environment variable of whatever ran. Upper case, a whole key (not RUSER=).
 _EFFECTIVE_USER = re.compile(r"(?:^|(?<=[\s;]))USER=(?P<user>[^\s;\"']{1,64})")
+# Apache's error-log time (ctime order, 2.4 with microseconds):
+# `[Tue Mar 05 22:30:39.475003 2024] [core:info] ...`, `[Sun Dec 04 04:47:44 2005] [error] ...`.
+_CTIME_PREFIX = re.compile(
+    r"\[[A-Z][a-z]{2} (?P<month>[A-Z][a-z]{2}) (?P<day>[ 0-3]?\d) "
+    r"(?P<clock>\d\d:\d\d:\d\d(?:\.\d{1,6})?) (?P<year>\d{4})\] ")
 # What follows the colon that ends a syslog tag given without a pid.
 _TAG_END = ("", " ", "\t")
 _ISO_PREFIX = re.compile(rf"(?P<ts>{_ISO}) +(?P<msg>.*)", re.DOTALL)
@@ -203,6 +208,13 @@ class EnvelopeParser:
         if match:
             event.timestamp = self._time(match["ts"])
             event.body = match["msg"]
+        elif first == "[":
+            match = _CTIME_PREFIX.match(line)
+            if match:
+                # Apache's error log. The body stays whole: the model reads these lines
+                # with their brackets, as it was trained.
+                event.timestamp = self._time(f"{match['month']} {match['day']} "
+                                             f"{match['year']} {match['clock']}")
         return event
 
     # -- formats ---------------------------------------------------------------

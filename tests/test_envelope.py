@@ -281,3 +281,17 @@ def test_sudo_user_pair_names_the_effective_user() -> None:
 ])
 def test_other_user_keys_name_no_effective_user(line: str) -> None:
     assert "user.effective.name" not in UTC_PARSER.parse(line, 0.0).fields
+
+
+@pytest.mark.parametrize(("line", "stamp"), [
+    ("[Tue Mar 05 22:30:39.475003 2024] [core:info] [pid 2001:tid 1392001] [client "
+     "198.51.100.10:48177] AH00128: File does not exist: /var/www/html/favicon.ico",
+     datetime(2024, 3, 5, 22, 30, 39, 475003, tzinfo=UTC)),
+    ("[Sun Dec 04 04:47:44 2005] [error] [client 222.166.160.184] Directory index forbidden "
+     "by rule: /var/www/html/", datetime(2005, 12, 4, 4, 47, 44, tzinfo=UTC)),
+])
+def test_an_apache_error_log_line_has_its_own_time(line: str, stamp: datetime) -> None:
+    # Without it a replayed error log runs on arrival time: a day's lines in one second.
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.timestamp == stamp
+    assert event.body == line
