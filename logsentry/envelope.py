@@ -73,6 +73,17 @@ _HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "O
 MAX_REQUEST_SCAN = 8192
 # ECMA-48 control sequences (CSI ... final byte), e.g. "\x1b[33m".
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+# `USER=name` among `KEY=value` pairs names the effective user: sudo's target user
+# (`alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash`), and the
+# USER environment variable of whatever ran. Upper case, a whole key (not RUSER=).
+_EFFECTIVE_USER = re.compile(r"(?:^|(?<=[\s;]))USER=(?P<user>[^\s;\"']{1,64})")
+# Apache's error-log time (ctime order, 2.4 with microseconds):
+# `[Tue Mar 05 22:30:39.475003 2024] [core:info] ...`, `[Sun Dec 04 04:47:44 2005] [error] ...`.
+_CTIME_PREFIX = re.compile(
+    r"\[[A-Z][a-z]{2} (?P<month>[A-Z][a-z]{2}) (?P<day>[ 0-3]?\d) "
+    r"(?P<clock>\d\d:\d\d:\d\d(?:\.\d{1,6})?) (?P<year>\d{4})\] ")
+# What follows the colon that ends a syslog tag given without a pid.
+_TAG_END = ("", " ", "\t")
 _ISO_PREFIX = re.compile(rf"(?P<ts>{_ISO}) +(?P<msg>.*)", re.DOTALL)
 
 _JSON_MESSAGE_KEYS = ("MESSAGE", "message", "msg", "log", "Message")
@@ -144,6 +155,8 @@ class EnvelopeParser:
             _nginx_error_client(event, body)
         if ">" in body and "->" in body:  # ">" alone is a fast scan; "-" is everywhere
             _flow(event, body)
+        if "USER=" in body:
+            _effective_user(event, body)
         # A syslog line that named its program (the hot path) is no PAN-OS record: the
         # firewall's header has no `tag:` (and RFC 5424's app-name is "-").
         start = find_panos(line) if "process.name" not in event.fields and (
@@ -195,6 +208,13 @@ class EnvelopeParser:
         if match:
             event.timestamp = self._time(match["ts"])
             event.body = match["msg"]
+        elif first == "[":
+            match = _CTIME_PREFIX.match(line)
+            if match:
+                # Apache's error log. The body stays whole: the model reads these lines
+                # with their brackets, as it was trained.
+                event.timestamp = self._time(f"{match['month']} {match['day']} "
+                                             f"{match['year']} {match['clock']}")
         return event
 
     # -- formats ---------------------------------------------------------------
@@ -216,7 +236,13 @@ class EnvelopeParser:
         match = _RFC3164.match(line)
         if match is None:
             return False
-        ts, host, tag, pid, event.body = match.group("ts", "host", "tag", "pid", "msg")
+        ts, host, tag, pid, body = match.group("ts", "host", "tag", "pid", "msg")
+        if pid is None and ts[0].isdigit() and line[match.end("tag") + 1:][:1] not in _TAG_END:
+            # An ISO time, then words: only a colon before a space ends a program's
+            # tag. `2024-01-01 10:00:00 upgrade pkg:amd64 ...` (dpkg) has no host
+            # `upgrade` and no program `pkg`; the bare-time header reads it.
+            return False
+        event.body = body
         event.timestamp = self._time(ts)
         # The hot path of syslog files: the regex already guarantees the types.
         fields = event.fields
@@ -418,6 +444,13 @@ def _flow(event: Event, body: str) -> None:
         _set(event, "source.port", match["sport"])
         _set(event, "destination.ip", match["dip"].strip("[]"))
         _set(event, "destination.port", match["dport"])
+
+
+def _effective_user(event: Event, body: str) -> None:
+    """The user a command runs as, from a `USER=name` pair (see `_EFFECTIVE_USER`)."""
+    match = _EFFECTIVE_USER.search(body, 0, MAX_REQUEST_SCAN)
+    if match is not None:
+        _set(event, "user.effective.name", match["user"])
 
 
 def _set(event: Event, name: str, text: str) -> bool:

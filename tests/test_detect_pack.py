@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from logsentry.core.errors import ConfigError
+from logsentry.core.event import Event
 from logsentry.core.metrics import LINES_FAILED
 from logsentry.detect.cli import test_rules_command as run_test_rules
+from logsentry.detect.config import DetectionConfig
+from logsentry.detect.detector import Detector
 from logsentry.detect.rule import DEFAULT_RULES_DIR, load_rules
 from logsentry.detect.ruletest import case_events, run_rules
 
@@ -170,3 +175,30 @@ def test_lines_cases_run_through_envelope_parsing_or_are_skipped_without_a_model
     assert envelope.alerts[0].group == {"source.ip": "192.0.2.1"}
     assert model.skipped and not model.passed
     assert verdict.passed
+
+
+def _template_events(host: str) -> list[Event]:
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    # Four new templates a day for ten days.
+    return [Event(f"line {n}", timestamp=start + timedelta(hours=6 * n),
+                  template=f"new kind {n} <*>", fields={"host.name": host}) for n in range(40)]
+
+
+def test_new_templates_raise_nothing_unless_the_rule_is_enabled() -> None:
+    # A package upgrade brings dozens of new templates: first-seen templates are opt-in.
+    quiet = Detector.from_config(DetectionConfig(), None)
+    assert [a.rule_id for a in quiet.process(_template_events("web-1"))] == []
+    on = Detector.from_config(DetectionConfig(enable=["sys.new-template"]), None)
+    raised = [a for a in on.process(_template_events("web-1")) if a.rule_id == "sys.new-template"]
+    # Learning for a week, then a digest: one alert a day at most, counting the rest.
+    assert len(raised) == 3
+    assert [a.suppressed for a in raised] == [0, 3, 3]
+
+
+def test_enable_and_disable_name_loaded_rules_only() -> None:
+    off = Detector.from_config(DetectionConfig(disable=["auth.ssh-brute-force"]), None)
+    assert "auth.ssh-brute-force" not in {e.rule.id for e in off.engines}
+    with pytest.raises(ConfigError, match=r"no loaded rule has the id sys\.new-templates"):
+        Detector.from_config(DetectionConfig(enable=["sys.new-templates"]), None)
+    with pytest.raises(ConfigError, match="named in both"):
+        Detector.from_config(DetectionConfig(enable=["web.xss"], disable=["web.xss"]), None)

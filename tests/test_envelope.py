@@ -247,3 +247,51 @@ def test_the_client_and_user_before_a_quoted_request_are_kept() -> None:
     assert "user.name" not in anonymous.fields
     not_an_address = EnvelopeParser(UTC).parse('said hello - bob "GET / HTTP/1.1"', 0.0)
     assert "user.name" not in not_an_address.fields
+
+
+@pytest.mark.parametrize("line, body", [
+    ("2024-01-01 10:00:00 upgrade libc6:amd64 2.36-9+deb12u3 2.36-9+deb12u4",
+     "upgrade libc6:amd64 2.36-9+deb12u3 2.36-9+deb12u4"),
+    ("2024-01-01 10:00:00 configure tzdata:all 2025b-0+deb12u1 <none>",
+     "configure tzdata:all 2025b-0+deb12u1 <none>"),
+])
+def test_a_bare_iso_stamp_then_words_invents_no_host_and_program(line: str, body: str) -> None:
+    # dpkg.log: `pkg:arch` is no syslog tag (a tag's colon comes before a space).
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.timestamp == datetime(2024, 1, 1, 10, 0, 0, tzinfo=UTC)
+    assert event.fields == {}
+    assert event.body == body
+
+
+def test_a_bsd_stamp_keeps_a_tag_whose_colon_has_no_space_after_it() -> None:
+    event = UTC_PARSER.parse("Feb  7 2005 15:10:42 gate CEF:0|Vendor|Product|1.0|100|x|5|", 0.0)
+    assert event.fields == {"host.name": "gate", "process.name": "CEF"}
+
+
+def test_sudo_user_pair_names_the_effective_user() -> None:
+    event = UTC_PARSER.parse("Nov 26 06:05:44 db-2 sudo:    alice : TTY=pts/0 ; "
+                             "PWD=/home/alice ; USER=root ; COMMAND=/bin/bash", 0.0)
+    assert event.fields["user.effective.name"] == "root"
+
+
+@pytest.mark.parametrize("line", [
+    "Nov 26 06:05:44 db-2 sshd[1]: pam_unix(sshd:auth): authentication failure; "
+    "logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.7 RUSER=x",
+    "Nov 26 06:05:44 db-2 app[1]: MYUSER=bob logged in",
+])
+def test_other_user_keys_name_no_effective_user(line: str) -> None:
+    assert "user.effective.name" not in UTC_PARSER.parse(line, 0.0).fields
+
+
+@pytest.mark.parametrize(("line", "stamp"), [
+    ("[Tue Mar 05 22:30:39.475003 2024] [core:info] [pid 2001:tid 1392001] [client "
+     "198.51.100.10:48177] AH00128: File does not exist: /var/www/html/favicon.ico",
+     datetime(2024, 3, 5, 22, 30, 39, 475003, tzinfo=UTC)),
+    ("[Sun Dec 04 04:47:44 2005] [error] [client 222.166.160.184] Directory index forbidden "
+     "by rule: /var/www/html/", datetime(2005, 12, 4, 4, 47, 44, tzinfo=UTC)),
+])
+def test_an_apache_error_log_line_has_its_own_time(line: str, stamp: datetime) -> None:
+    # Without it a replayed error log runs on arrival time: a day's lines in one second.
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.timestamp == stamp
+    assert event.body == line

@@ -158,3 +158,14 @@ async def test_webhook_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert len(receiver.messages()) == 1
     assert "SLACK_HOOK" in repr(config) or "**" in repr(config)
     assert receiver.webhook_url not in repr(config)
+
+
+async def test_the_fallback_text_says_a_title_that_opens_the_summary_once() -> None:
+    summary = "SSH brute force: 5 failed logins for 3 users from 10.0.0.7 in 4 seconds"
+    async with SlackReceiver() as receiver:
+        _, sink = slack(receiver)
+        await sink.start()
+        await sink.send([numbered_alert(7, message=summary)])
+        await sink.close()
+    (message,) = receiver.messages()
+    assert message["text"] == f"[HIGH] {summary}"

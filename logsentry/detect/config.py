@@ -19,6 +19,10 @@ class DetectionConfig(StrictModel):
     # The older name of `extra_rules`. It used to replace the pack without a
     # word; it is accepted only with `pack` said explicitly.
     rules: list[str] = Field(default_factory=list)
+    # Rule ids to switch on (a rule shipped disabled, such as sys.new-template) or off;
+    # an id no loaded rule has is an error.
+    enable: list[str] = Field(default_factory=list)
+    disable: list[str] = Field(default_factory=list)
     memory_cap_mb: int = Field(default=256, ge=1)
     persist_interval: float = Field(default=30.0, gt=0)
     # Contributing events carried in full (ECS) in each alert under logsentry.events.

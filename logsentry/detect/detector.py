@@ -26,6 +26,7 @@ import structlog
 from logsentry.core.actions import ACTIONS
 from logsentry.core.alert import Alert
 from logsentry.core.atomicfile import write_atomic
+from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
 from logsentry.core.metrics import DETECTION_EVICTIONS, LINES_FAILED
 from logsentry.detect.config import DetectionConfig
@@ -33,6 +34,7 @@ from logsentry.detect.group import GroupState, SampleMemo
 from logsentry.detect.rule import (
     DEFAULT_RULES_DIR,
     Rule,
+    SingleCorrelation,
     configured_rule_paths,
     load_rule_sets,
 )
@@ -142,6 +144,25 @@ class StateSnapshot:
         ]
 
 
+def switch_rules(rules: list[Rule], enable: list[str], disable: list[str]) -> list[Rule]:
+    """`rules` with those named in `enable` switched on and those in `disable` off.
+
+    Raises ConfigError for an id no rule has, or one named in both lists.
+    """
+    known = {rule.id for rule in rules}
+    unknown = sorted(set(enable + disable) - known)
+    if unknown:
+        raise ConfigError(f"detection.enable/disable: no loaded rule has the id "
+                          f"{', '.join(unknown)}")
+    both = sorted(set(enable) & set(disable))
+    if both:
+        raise ConfigError(f"detection.enable/disable: {', '.join(both)} named in both")
+    switched = {rule_id: True for rule_id in enable} | {rule_id: False for rule_id in disable}
+    return [rule.model_copy(update={"enabled": switched[rule.id]})
+            if rule.id in switched and switched[rule.id] != rule.enabled else rule
+            for rule in rules]
+
+
 class Detector:
     """Runs the loaded rules over events; holds and persists their correlation state."""
 
@@ -178,6 +199,9 @@ class Detector:
         self._by_action = self._index()
         self.sigma = sigma
         self._sigma_engines = self._add_sigma(sigma)
+        self._single_rules = frozenset(
+            engine.rule.id for engine in self.engines
+            if isinstance(engine.rule.correlate, SingleCorrelation))
         # A periodic save in progress (serialized over ticks), and the thread
         # writing the last one.
         self._snapshot: StateSnapshot | None = None
@@ -198,8 +222,10 @@ class Detector:
     @classmethod
     def _build(cls, config: DetectionConfig, state_dir: Path | None) -> Detector:
         rule_sets = load_rule_sets(configured_rule_paths(config))
+        rules = switch_rules([rule for _, loaded in rule_sets for rule in loaded],
+                             config.enable, config.disable)
         detector = cls(
-            [rule for _, rules in rule_sets for rule in rules],
+            rules,
             memory_cap_bytes=config.memory_cap_mb * 1024 * 1024,
             state_path=(state_dir / STATE_FILE) if state_dir is not None else None,
             persist_interval=config.persist_interval,
@@ -326,6 +352,7 @@ class Detector:
                     when = received
                 if when > watermark:
                     watermark = when
+                raised_before = len(alerts)
                 for index in hits:
                     engine = engines[index]
                     seq += 1
@@ -339,6 +366,8 @@ class Detector:
                     if alert is not None:
                         # logsentry_alerts is counted by the pipeline's output stage.
                         alerts.append(alert)
+                if len(alerts) - raised_before > 1:
+                    self._one_alert_per_finding(alerts, raised_before)
             if self.sigma is not None:
                 seq, watermark = self.sigma.process(events, self._sigma_engines, seq,
                                                     watermark, alerts, MAX_FUTURE_SKEW)
@@ -359,6 +388,25 @@ class Detector:
         if self.memory_bytes > self.memory_cap_bytes:
             self._enforce_cap()
         return alerts
+
+    def _one_alert_per_finding(self, alerts: list[Alert], start: int) -> None:
+        """Of the alerts one event raised from `start` on, those of single-event rules are
+        one finding (an XSS payload that the analyzer also reads as an attack): keep the
+        first in pack order (a file lists its specific rules before the catch-all ones)
+        with the highest severity and every technique of them, naming the others in
+        `logsentry.also_matched`. Their suppression runs as if they had alerted."""
+        singles = [i for i in range(start, len(alerts))
+                   if alerts[i].rule_id in self._single_rules]
+        if len(singles) < 2:
+            return
+        kept = alerts[singles[0]]
+        merged = [alerts[i] for i in singles[1:]]
+        top = max([kept, *merged], key=lambda alert: alert.severity_score)
+        kept.severity = top.severity
+        kept.techniques += [t for a in merged for t in a.techniques if t not in kept.techniques]
+        kept.extra["also_matched"] = [alert.rule_id for alert in merged]
+        for i in reversed(singles[1:]):
+            del alerts[i]
 
     @staticmethod
     def event_time(event: Event) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Collection
@@ -10,7 +11,14 @@ from typing import Any
 from logsentry.core.actions import ACTIONS
 from logsentry.core.alert import Alert
 from logsentry.core.event import Event
-from logsentry.detect.condition import SPECIAL_FIELDS, field_getter
+from logsentry.detect.condition import (
+    MAX_SCAN_CHARS,
+    SPECIAL_FIELDS,
+    as_field_test,
+    as_list,
+    combine_patterns,
+    field_getter,
+)
 from logsentry.detect.group import (
     CONTAINER_BYTES,
     DISTINCT_BYTES,
@@ -59,6 +67,8 @@ class CompiledSelection:
 
 
 HASH_CACHE_SIZE = 4096
+# The longest `{matched.F}` excerpt, in characters.
+MATCH_EXCERPT_CHARS = 120
 
 
 def stable_hash(text: str) -> int:
@@ -87,6 +97,8 @@ class RuleEngine:
         self.group_getters = [field_getter(name) for name in rule.group_by]
         corr = rule.correlate
         self.correlation = corr
+        # `{matched.F}` in the summary: the rule's regexes on field F, compiled on first use.
+        self._match_patterns: dict[str, re.Pattern[str] | None] = {}
         self.steps: list[tuple[CompiledSelection, int]] = []
         if isinstance(corr, SequenceCorrelation):
             self.steps = [(CompiledSelection(step.select), step.count) for step in corr.steps]
@@ -487,6 +499,8 @@ class RuleEngine:
                 return rule.title
             if name == "severity":
                 return rule.severity
+            if name.startswith("matched."):
+                return self._matched(event, name[len("matched."):])
             for prefix in ("distinct.", "values."):
                 if name.startswith(prefix):
                     field = name[len(prefix):]
@@ -524,6 +538,30 @@ class RuleEngine:
         group.suppressed_until = end + rule.suppress if rule.suppress else 0.0
         group.reset_window()
         return alert
+
+    def _matched(self, event: Event, name: str) -> str | None:
+        """`{matched.F}`: the part of field F where the rule's regex on F matched, quoted and
+        bounded (the payload of a Log4Shell line, not the whole line)."""
+        pattern = self._match_patterns.get(name)
+        if pattern is None:
+            patterns = [p for fields in (self.rule.select.where, *self.rule.select.any)
+                        for f, spec in fields.items() if f == name
+                        for p in as_list(as_field_test(spec).regex)]
+            pattern = self._match_patterns[name] = combine_patterns(patterns) if patterns \
+                else None
+        value = field_getter(name)(event)
+        if pattern is None or not isinstance(value, str):
+            return None
+        found = pattern.search(value, 0, MAX_SCAN_CHARS)
+        if found is None:
+            return None
+        # From the match to the end of its word: a payload runs to a space or a quote.
+        end = found.end()
+        while end < len(value) and end - found.start() < MATCH_EXCERPT_CHARS \
+                and value[end] not in ' \t"\'':
+            end += 1
+        excerpt = value[found.start():min(end, found.start() + MATCH_EXCERPT_CHARS)]
+        return f'"{excerpt}…"' if end - found.start() >= MATCH_EXCERPT_CHARS else f'"{excerpt}"'
 
     def expired(self, group: GroupState, watermark: float) -> bool:
         """Whether a group holds nothing that could still matter at event time `watermark`."""

@@ -132,7 +132,8 @@ def run_case(rule: Rule, case: RuleCase, analyzer: Analyzer | None) -> CaseResul
     except (ValueError, TypeError) as exc:
         result.problems.append(f"bad case: {exc}")
         return result
-    detector = Detector([rule])
+    # A rule shipped disabled (opt-in) is tested all the same.
+    detector = Detector([rule if rule.enabled else rule.model_copy(update={"enabled": True})])
     alerts = detector.process(events)
     result.alerts = alerts
     result.problems = compare_alerts(case.expect, alerts)

@@ -5,36 +5,28 @@ previous suppression, carried into this alert), `{total}` (both), `{duration}`
 ("2 minutes"), `{start}`/`{end}` (ISO times), `{rule.id}`, `{rule.title}`,
 `{severity}`, `{distinct.F}` (how many distinct values of field F),
 `{values.F}` (the first few of them) and any field name `{F}`: the group's value,
-else the value on the event that raised the alert; `{F|G}` is the first of them with a
-value. Unknown values print as "?".
+else the value on the event that raised the alert; `{F|G|'text'}` is the first of them with
+a value, else the text. A missing value drops its clause and a count of 1 makes its noun
+singular (`logsentry.core.summary.fill_template`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
+from logsentry.core.summary import fill_template
 from logsentry.detect.duration import human_duration
 
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _LISTED_VALUES = 5
 
 
 def render_summary(template: str, lookup: Callable[[str], Any]) -> str:
     """Replace every `{name}` by `lookup(name)`; `{a|b}` is the first of a, b that has a
     value (a Windows logon has no `process.name`, its `event.provider` says where it
-    failed); none prints as "?"."""
-
-    def fill(match: re.Match[str]) -> str:
-        for name in match.group(1).split("|"):
-            value = lookup(name.strip())
-            if value is not None and value != "":
-                return str(value)
-        return "?"
-
-    return _PLACEHOLDER.sub(fill, template)
+    failed); with none, its clause goes ("on {host.name}" of a line without a host)."""
+    return fill_template(template, lookup)[0]
 
 
 def describe_duration(seconds: float) -> str:

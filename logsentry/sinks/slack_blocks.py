@@ -85,6 +85,10 @@ def digest_message(alerts: list[Alert]) -> dict[str, Any]:
 def fallback_text(alert: Alert) -> str:
     """The notification text (shown in push notifications), escaped."""
     severity = alert.severity.upper()
+    if alert.message.lower().startswith(alert.rule_name.lower()):
+        # Most summaries open with the rule's title ("SSH brute force: 5 failed ..."):
+        # said once.
+        return f"[{severity}] {escape(alert.message, 450)}"
     return f"[{severity}] {escape(alert.rule_name, 150)}: {escape(alert.message, 300)}"
 
 
