@@ -2,7 +2,8 @@
 
 It runs the daemon's own stages (envelope parsing, the analyzer, detection)
 over each input in turn, so what it prints is what the daemon would see.
-With `--alerts`, events of several files are replayed in event time.
+With `--alerts`, the files are read together and their events replayed as one
+timeline, through a bounded reorder window (logsentry.replay).
 """
 
 from __future__ import annotations
@@ -40,26 +41,26 @@ async def run_analyze(
     model: str | None,
     use_model: bool,
     rules: list[str],
+    reorder_window: int | None = None,
 ) -> int:
-    """Analyze each input in order; print events (and alerts); return the exit status."""
+    """Analyze each input in order; print events (and alerts); return the exit status.
+
+    With `alerts`, the inputs are read together and replayed in event time through a
+    reorder buffer of `reorder_window` events (default: logsentry.replay's).
+    """
     analysis = AnalysisConfig(analyzer="model" if use_model else "none", model_path=model)
     analyzer: Analyzer = await asyncio.get_running_loop().run_in_executor(
         None, load_analyzer, analysis)
-    detector = None
-    if alerts:
-        from logsentry.detect.detector import Detector
-
-        detector = Detector.from_config(DetectionConfig(rules=rules), None)
     out = sys.stdout
     table = TableWriter(out) if fmt == "table" else None
-    collected: list[Event] = []
+    if alerts:
+        return await _analyze_with_alerts(files, analyzer, analysis, rules, fmt, table,
+                                          reorder_window)
 
     async def emit(events: list[Event]) -> None:
-        if alerts:
-            collected.extend(events)
         if table is not None:
             table.write(events)
-        elif not alerts:
+        else:
             out.buffer.write(b"".join(event.to_json() + b"\n" for event in events))
 
     inputs: list[Source] = [_file_source(path) for path in files] or [
@@ -78,28 +79,65 @@ async def run_analyze(
         if progress is not None:
             progress.stop()
     out.flush()
-    if detector is not None:
-        raised = replay_in_event_time(detector, collected)
-        if fmt == "jsonl":
-            out.buffer.write(b"".join(alert.to_json() + b"\n" for alert in raised))
-        else:
-            out.write(f"\n{len(raised)} alert(s)\n")
-            out.write("".join(render_text(alert, colour=out.isatty()) for alert in raised))
-        out.flush()
     return 0
 
 
-def replay_in_event_time(detector: object, events: list[Event]) -> list[Alert]:
-    """Feed events to detection in the order of their own timestamps, then flush."""
-    from logsentry.detect.detector import Detector
+async def _analyze_with_alerts(
+    files: list[Path],
+    analyzer: Analyzer,
+    analysis: AnalysisConfig,
+    rules: list[str],
+    fmt: str,
+    table: TableWriter | None,
+    window: int | None,
+) -> int:
+    """Read every input at once and replay their events in event time through detection.
 
-    assert isinstance(detector, Detector)
-    events.sort(key=lambda event: event.event_time)  # stable: file order on ties
-    raised: list[Alert] = []
-    for start in range(0, len(events), 1024):
-        raised += detector.process(events[start : start + 1024])
-    raised += detector.tick(time.time())
-    return raised
+    Memory is bounded by the reorder window (logsentry.replay), not by the input;
+    alerts are printed as they are raised.
+    """
+    from logsentry.detect.detector import Detector
+    from logsentry.replay import REORDER_WINDOW, EventTimeReplay
+
+    out = sys.stdout
+    detector = Detector.from_config(DetectionConfig(rules=rules), None)
+    # A file named twice is read once: its events would otherwise meet themselves.
+    unique = list(dict.fromkeys(files))
+    inputs: list[Source] = [_file_source(path) for path in unique] or [
+        StreamSource(sys.stdin.buffer, "stdin")
+    ]
+
+    def write_alerts(raised: list[Alert]) -> None:
+        if fmt == "jsonl":
+            out.buffer.write(b"".join(alert.to_json() + b"\n" for alert in raised))
+        else:
+            out.write("".join(render_text(alert, colour=out.isatty()) for alert in raised))
+        out.flush()
+
+    replay = EventTimeReplay(detector, [source.name for source in inputs],
+                             window=window or REORDER_WINDOW,
+                             on_alerts=write_alerts,
+                             on_events=table.write if table is not None else None)
+    pipeline = Pipeline([replay.wrap(source) for source in inputs], analyzer,
+                        event_outputs=[replay.events], config=PipelineConfig(queue_batches=8),
+                        analysis=analysis)
+    progress = Progress.start(unique)
+    if progress is not None:
+        progress.pipelines.append(pipeline)
+    try:
+        await pipeline.run(asyncio.Event())
+        await replay.finish(time.time())
+    finally:
+        if progress is not None:
+            progress.stop()
+    if fmt != "jsonl":
+        out.write(f"\n{replay.alerts} alert(s)\n")
+    if replay.merge.late:
+        sys.stderr.write(
+            f"{replay.merge.late} line(s) came later than the reorder window allows "
+            "(an input whose clock goes back): replayed where they were read\n")
+    out.flush()
+    return 0
 
 
 def _file_source(path: Path) -> FileSource:

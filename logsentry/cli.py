@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="envelope parsing only, no labelling")
     analyze.add_argument("--rules", action="append", default=[],
                          help="rule file or folder for --alerts (default: the shipped pack)")
+    analyze.add_argument("--reorder-window", type=_positive_int, metavar="EVENTS",
+                         help="with --alerts: events held to put the inputs in time order "
+                         "(default: 50000; memory grows with it, not with the input)")
     analyze.set_defaults(func=cmd_analyze)
 
     check = sub.add_parser("check-config", help="validate a configuration and print it")
@@ -217,7 +220,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         model=args.model,
         use_model=not args.no_model,
         rules=args.rules,
+        reorder_window=args.reorder_window,
     ))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 if __name__ == "__main__":  # pragma: no cover
