@@ -17,7 +17,8 @@ and merged through a reorder buffer of at most `window` events:
   back further than the window: a log concatenated with itself) is replayed
   where it arrives, as the daemon would see it live, and counted as late.
 
-Ties keep the input order, then the line order: for inputs in time order the
+A line without a time of its own counts at its arrival (the wall clock), as in
+detection. Ties keep the input order, then the line order: for inputs in time order the
 result is that of sorting all events by time (stably, the inputs one after
 another), without holding them.
 """
