@@ -2,37 +2,35 @@
 
 It runs the daemon's own stages (envelope parsing, the analyzer, detection)
 over each input in turn, so what it prints is what the daemon would see.
-With `--alerts`, events of several files are replayed in event time.
+With `--alerts`, the files are read together and their events replayed as one
+timeline, through a bounded reorder window (logsentry.replay). A reader of
+stdout that goes away (`| head -1`) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
 
 from logsentry.analysis.base import Analyzer
 from logsentry.analysis.config import AnalysisConfig
 from logsentry.analysis.loader import load_analyzer
+from logsentry.analyze_console import FileProgress, TableWriter
 from logsentry.config import PipelineConfig
 from logsentry.core.alert import Alert
 from logsentry.core.event import Event
 from logsentry.core.pipes import discard_output
 from logsentry.detect.config import DetectionConfig
+from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.pipeline import Pipeline
-from logsentry.sinks.control_chars import record_json, visible_controls
-from logsentry.sinks.stdout import render_text
+from logsentry.sinks.control_chars import record_json
 from logsentry.sources.base import Source
 from logsentry.sources.compression import compression_of, open_decompressed
 from logsentry.sources.config import FileSourceConfig
 from logsentry.sources.file import FileSource
 from logsentry.sources.stdin import StreamSource
-
-# Show a progress line for inputs larger than this when stderr is a terminal.
-PROGRESS_MIN_BYTES = 20 * 1024 * 1024
 
 
 async def run_analyze(
@@ -45,90 +43,155 @@ async def run_analyze(
     rules: list[str],
     sigma: list[str] | None = None,
     pack: bool = True,
+    reorder_window: int | None = None,
 ) -> int:
-    """Analyze each input in order; print events (and alerts); return the exit status."""
+    """Analyze each input in order; print events (and alerts); return the exit status.
+
+    With `alerts`, the inputs are read together and replayed in event time through a
+    reorder buffer of `reorder_window` events (default: logsentry.replay's).
+    """
     analysis = AnalysisConfig(analyzer="model" if use_model else "none", model_path=model)
     analyzer: Analyzer = await asyncio.get_running_loop().run_in_executor(
         None, load_analyzer, analysis)
-    detector = None
-    if alerts:
-        from logsentry.detect.detector import Detector
-        from logsentry.detect.sigma.config import SigmaConfig
-
-        detector = Detector.from_config(
-            DetectionConfig(pack="default" if pack else "none", extra_rules=rules,
-                            sigma=SigmaConfig(rules=sigma or [])), None)
-        if detector.sigma is not None and detector.sigma.skipped:
-            from logsentry.detect.sigma.report import print_skipped
-
-            print_skipped(detector.sigma, sys.stderr)
+    # A file named twice is read once (with --alerts its events would meet themselves).
+    files = list(dict.fromkeys(files)) if alerts else files
+    # Started before the table, which then prints above the bar on a terminal.
+    progress = FileProgress.start(files, fmt)
     out = sys.stdout
-    table = TableWriter(out) if fmt == "table" else None
-    collected: list[Event] = []
-    # Set when the reader of stdout went away (`| head -1`): stop reading, quietly.
-    closed = asyncio.Event()
+    table = (TableWriter(out, show_file=alerts and len(files) > 1) if fmt == "table"
+             else None)
+    output = Output()
+    try:
+        if alerts:
+            detection = DetectionConfig(pack="default" if pack else "none", extra_rules=rules,
+                                        sigma=SigmaConfig(rules=sigma or []))
+            await _analyze_with_alerts(files, analyzer, analysis, detection, table, progress,
+                                       reorder_window, output)
+        else:
+            await _analyze_each(files, analyzer, analysis, table, progress, output)
+    finally:
+        if progress is not None:
+            progress.stop()
+            if table is not None:
+                # Rows went through the bar's stand-in for stdout; it is gone now.
+                table.console.file = sys.stdout
+    if table is not None and not output.closed.is_set():
+        output.guard(lambda: table.summary(alerts=alerts))
+    output.guard(out.flush)
+    return 0
+
+
+class Output:
+    """stdout, until its reader goes away: then every later write is dropped quietly."""
+
+    def __init__(self) -> None:
+        self.closed = asyncio.Event()
+
+    def guard(self, write: object) -> None:
+        assert callable(write)
+        if self.closed.is_set():
+            return
+        try:
+            write()
+        except BrokenPipeError:
+            discard_output(sys.stdout.fileno())
+            self.closed.set()
+
+    def lines(self, records: list[Event] | list[Alert]) -> None:
+        """The records as JSON lines, control characters from logs made visible."""
+        self.guard(lambda: sys.stdout.buffer.write(
+            b"".join(record_json(record) + b"\n" for record in records)))
+
+
+async def _analyze_each(
+    files: list[Path],
+    analyzer: Analyzer,
+    analysis: AnalysisConfig,
+    table: TableWriter | None,
+    progress: FileProgress | None,
+    output: Output,
+) -> None:
+    """Each input in turn, its events printed in input order."""
 
     async def emit(events: list[Event]) -> None:
-        if closed.is_set():
-            return
-        if alerts:
-            collected.extend(events)
-        try:
-            if table is not None:
-                table.write(events)
-            elif not alerts:
-                out.buffer.write(b"".join(record_json(event) + b"\n" for event in events))
-        except BrokenPipeError:
-            discard_output(out.fileno())
-            closed.set()
+        if progress is not None:
+            progress.advance(events)
+        if table is not None:
+            output.guard(lambda: table.write(events))
+        else:
+            output.lines(events)
 
     inputs: list[Source] = [_file_source(path) for path in files] or [
         StreamSource(sys.stdin.buffer, "stdin")
     ]
-    progress = Progress.start(files)
     config = PipelineConfig(queue_batches=8)
-    try:
-        for source in inputs:
-            pipeline = Pipeline([source], analyzer, event_outputs=[emit], config=config,
-                                analysis=analysis)
-            if progress is not None:
-                progress.pipelines.append(pipeline)
-            await pipeline.run(closed)
-            if closed.is_set():
-                return 0
-    finally:
-        if progress is not None:
-            progress.stop()
-    try:
-        out.flush()
-    except BrokenPipeError:
-        discard_output(out.fileno())
-        return 0
-    if detector is not None:
-        raised = replay_in_event_time(detector, collected)
-        if fmt == "jsonl":
-            out.buffer.write(b"".join(record_json(alert) + b"\n" for alert in raised))
-        else:
-            out.write(f"\n{len(raised)} alert(s)\n")
-            out.write("".join(render_text(alert, colour=out.isatty()) for alert in raised))
-        try:
-            out.flush()
-        except BrokenPipeError:
-            discard_output(out.fileno())
-    return 0
+    for source in inputs:
+        pipeline = Pipeline([source], analyzer, event_outputs=[emit], config=config,
+                            analysis=analysis)
+        await pipeline.run(output.closed)
+        if output.closed.is_set():
+            return
 
 
-def replay_in_event_time(detector: object, events: list[Event]) -> list[Alert]:
-    """Feed events to detection in the order of their own timestamps, then flush."""
+async def _analyze_with_alerts(
+    files: list[Path],
+    analyzer: Analyzer,
+    analysis: AnalysisConfig,
+    detection: DetectionConfig,
+    table: TableWriter | None,
+    progress: FileProgress | None,
+    window: int | None,
+    output: Output,
+) -> None:
+    """Read every input at once and replay their events in event time through detection.
+
+    Memory is bounded by the reorder window (logsentry.replay), not by the input;
+    alerts are printed as they are raised; table rows in the order detection saw them.
+    """
     from logsentry.detect.detector import Detector
+    from logsentry.replay import REORDER_WINDOW, EventTimeReplay
 
-    assert isinstance(detector, Detector)
-    events.sort(key=lambda event: event.event_time)  # stable: file order on ties
-    raised: list[Alert] = []
-    for start in range(0, len(events), 1024):
-        raised += detector.process(events[start : start + 1024])
-    raised += detector.tick(time.time())
-    return raised
+    detector = Detector.from_config(detection, None)
+    if detector.sigma is not None and detector.sigma.skipped:
+        from logsentry.detect.sigma.report import print_skipped
+
+        print_skipped(detector.sigma, sys.stderr)
+    inputs: list[Source] = [_file_source(path) for path in files] or [
+        StreamSource(sys.stdin.buffer, "stdin")
+    ]
+
+    def write_alerts(raised: list[Alert]) -> None:
+        if table is not None:
+            output.guard(lambda: table.write_alerts(raised))
+            return
+        output.lines(raised)
+        output.guard(sys.stdout.flush)
+
+    def write_events(events: list[Event]) -> None:
+        if table is not None:
+            output.guard(lambda: table.write(events))
+
+    replay = EventTimeReplay(detector, [source.name for source in inputs],
+                             window=window or REORDER_WINDOW,
+                             on_alerts=write_alerts,
+                             on_events=write_events if table is not None else None)
+
+    async def emit(events: list[Event]) -> None:
+        if progress is not None:
+            progress.advance(events)
+        await replay.events(events)
+
+    pipeline = Pipeline([replay.wrap(source) for source in inputs], analyzer,
+                        event_outputs=[emit], config=PipelineConfig(queue_batches=8),
+                        analysis=analysis)
+    await pipeline.run(output.closed)
+    if output.closed.is_set():
+        return
+    await replay.finish(time.time())
+    if replay.merge.late:
+        sys.stderr.write(
+            f"{replay.merge.late} line(s) came later than the reorder window allows "
+            "(an input whose clock goes back): replayed where they were read\n")
 
 
 def _file_source(path: Path) -> Source:
@@ -139,49 +202,3 @@ def _file_source(path: Path) -> Source:
     config = FileSourceConfig(name=str(path), paths=[str(path)], start_at="beginning",
                               follow=False)
     return FileSource(config, None)
-
-
-class TableWriter:
-    """The readable form: one row per line with its action and fields."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.width = shutil.get_terminal_size((160, 24)).columns
-
-    def write(self, events: list[Event]) -> None:
-        rows = []
-        for event in events:
-            fields = " ".join(f"{k}={visible_controls(str(v))}" for k, v in event.fields.items())
-            row = (f"{event.line:>6} {event.action:<20} {event.outcome:<8} "
-                   f"{event.confidence:4.2f} {fields}")
-            rows.append(row[: self.width] + "\n")
-        self.out.write("".join(rows))
-
-
-class Progress:
-    """A progress line on stderr for large inputs, only on a terminal."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.pipelines: list[Pipeline] = []
-        self.started = time.monotonic()
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    @classmethod
-    def start(cls, files: list[Path]) -> Progress | None:
-        total = sum(path.stat().st_size for path in files)
-        if not sys.stderr.isatty() or total < PROGRESS_MIN_BYTES:
-            return None
-        return cls(total)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            lines = sum(p.stats.lines for p in self.pipelines)
-            rate = lines / max(time.monotonic() - self.started, 1e-6)
-            sys.stderr.write(f"\r{lines:,} lines  {rate:,.0f} lines/s ")
-            sys.stderr.flush()
-
-    def stop(self) -> None:
-        self._task.cancel()
-        sys.stderr.write("\n")

@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--sigma", action="append", default=[], metavar="PATH",
                          help="Sigma rule file or folder to run too (repeatable; implies "
                               "--alerts)")
+    analyze.add_argument("--reorder-window", type=_positive_int, metavar="EVENTS",
+                         help="with --alerts: events held to put the inputs in time order "
+                         "(default: 50000; memory grows with it, not with the input)")
     analyze.set_defaults(func=cmd_analyze)
 
     check = sub.add_parser(
@@ -288,7 +291,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         rules=args.rules,
         sigma=args.sigma,
         pack=not args.no_pack,
+        reorder_window=args.reorder_window,
     ))
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
 
 
 if __name__ == "__main__":  # pragma: no cover

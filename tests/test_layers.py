@@ -11,7 +11,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "logsentry"
 # Packages of the data path and the parts they are built from: none may reach up
 # into what assembles them.
 UPPER = ("logsentry.assembly", "logsentry.daemon", "logsentry.cli", "logsentry.analyze",
-         "logsentry.topology", "logsentry.pipeline")
+         "logsentry.topology", "logsentry.pipeline", "logsentry.replay",
+         "logsentry.analyze_console")
 PARTS = ("logsentry.sources", "logsentry.sinks", "logsentry.spool", "logsentry.analysis",
          "logsentry.detect", "logsentry.service", "logsentry.records", "logsentry.envelope")
 
