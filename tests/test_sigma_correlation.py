@@ -344,3 +344,19 @@ def test_check_config_lists_correlation_rules(
             " event_count of admin_probe") in err
     assert ("# sigma loaded: 3c1d0e2f-1111-4a00-8000-000000000001 low 'Admin page probe' "
             f"({folder}/base.yml) no alerts of its own (named by correlations)") in err
+
+
+def test_sigma_test_prints_the_line_that_completes_a_correlation(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _rules(tmp_path, _correlation(EVENT_COUNT))
+    log = tmp_path / "access.log"
+    log.write_text("".join(_request(n, "/admin").message + "\n" for n in range(4)))
+    try:
+        assert main(["sigma", "test", str(folder), str(log), "--model", "never"]) == 0
+    finally:
+        structlog.reset_defaults()
+    out = capsys.readouterr().out
+    assert (f"      3  {CORRELATION_ID}  Correlated\n"
+            "         Sigma: Correlated: Probes then more. (3 events, source.ip=203.0.113.9)"
+            ) in out
+    assert f"      1  {CORRELATION_ID}  Correlated" in out  # the count per rule
