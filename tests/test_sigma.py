@@ -9,11 +9,13 @@ import base64
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from logsentry.cli import main
 from logsentry.core.event import Event
@@ -26,6 +28,14 @@ from logsentry.envelope import EnvelopeParser
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "sigma"
 PARSER = EnvelopeParser(tz=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _logs_back_to_defaults() -> Iterator[None]:
+    """main() points the logs at the stderr of its test, which pytest closes after it:
+    later tests' logs (the memory cap's warning) must not go there."""
+    yield
+    structlog.reset_defaults()
 SQLI_LINE = ('203.0.113.9 - - [30/Sep/2021:11:11:10 +0200] '
              '"GET /item.php?id=1%20UNION%20SELECT%20pass HTTP/1.1" 200 162 "-" "curl/7.68.0"')
 

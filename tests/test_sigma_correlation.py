@@ -6,6 +6,7 @@ Every rule here is written for these tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
@@ -22,6 +23,14 @@ from logsentry.detect.sigma.ruleset import SigmaRuleSet
 from logsentry.envelope import EnvelopeParser
 
 PARSER = EnvelopeParser(tz=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _logs_back_to_defaults() -> Iterator[None]:
+    """main() points the logs at the stderr of its test, which pytest closes after it:
+    later tests' logs (the memory cap's warning) must not go there."""
+    yield
+    structlog.reset_defaults()
 
 BASE_RULES = """\
 title: Admin page probe
@@ -333,11 +342,7 @@ def test_check_config_lists_correlation_rules(
     folder = _rules(tmp_path, _correlation(EVENT_COUNT))
     config = tmp_path / "config.yaml"
     config.write_text(f"detection:\n  sigma:\n    rules: [{folder}]\n")
-    try:
-        assert main(["check-config", "--config", str(config)]) == 0
-    finally:
-        # main() pointed the logs at the captured stderr, which pytest closes after.
-        structlog.reset_defaults()
+    assert main(["check-config", "--config", str(config)]) == 0
     err = capsys.readouterr().err
     assert "# sigma: 4 rules loaded, 0 skipped" in err
     assert (f"# sigma loaded: {CORRELATION_ID} high 'Correlated' ({folder}/correlation0.yml)"
@@ -351,10 +356,7 @@ def test_sigma_test_prints_the_line_that_completes_a_correlation(
     folder = _rules(tmp_path, _correlation(EVENT_COUNT))
     log = tmp_path / "access.log"
     log.write_text("".join(_request(n, "/admin").message + "\n" for n in range(4)))
-    try:
-        assert main(["sigma", "test", str(folder), str(log), "--model", "never"]) == 0
-    finally:
-        structlog.reset_defaults()
+    assert main(["sigma", "test", str(folder), str(log), "--model", "never"]) == 0
     out = capsys.readouterr().out
     assert (f"      3  {CORRELATION_ID}  Correlated\n"
             "         Sigma: Correlated: Probes then more. (3 events, source.ip=203.0.113.9)"
