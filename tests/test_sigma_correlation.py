@@ -32,6 +32,7 @@ def _logs_back_to_defaults() -> Iterator[None]:
     yield
     structlog.reset_defaults()
 
+
 BASE_RULES = """\
 title: Admin page probe
 id: 3c1d0e2f-1111-4a00-8000-000000000001
