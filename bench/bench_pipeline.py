@@ -7,6 +7,10 @@ Reports
     event is in the sink, at an offered load (default 1,000 lines/s),
   * the daemon's peak RSS.
 
+With `--sigma N` the daemon also runs N templated Sigma rules (bench_sigma.py's set);
+`--compare-sigma N` measures throughput without Sigma rules and with N of them,
+alternating, `--rounds` times each, and reports the medians and their ratio.
+
 Corpora come from ../shared/bench/make_corpora.sh (default /tmp/logsentry-bench-data).
 Usage: python bench/bench_pipeline.py [--corpus ssh200k] [--repeat 5] [--analyzer none]
 """
@@ -39,12 +43,18 @@ def corpus(name: str) -> Path:
 
 
 def start_daemon(work: Path, log: Path, out: Path, analyzer: str, detection: bool,
-                 start_at: str) -> subprocess.Popen[bytes]:
+                 start_at: str, sigma: int = 0) -> subprocess.Popen[bytes]:
+    detection_config: dict[str, object] = {"enabled": detection}
+    if sigma:
+        from bench_sigma import write_rules
+
+        write_rules(work / "sigma", sigma)
+        detection_config["sigma"] = {"rules": [str(work / "sigma")]}
     config = {
         "state_dir": str(work / "state"),
         "sources": [{"type": "file", "paths": [str(log)], "start_at": start_at}],
         "analysis": {"analyzer": analyzer},
-        "detection": {"enabled": detection},
+        "detection": detection_config,
         "sinks": [{"type": "jsonl", "path": str(out), "max_bytes": 1 << 40,
                    "routing": {"records": "events"}}],
         "service": {"metrics": {"enabled": False}},
@@ -71,7 +81,15 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def throughput(source: Path, repeat: int, analyzer: str, detection: bool) -> None:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(source: Path, repeat: int, analyzer: str, detection: bool,
+               sigma: int = 0) -> tuple[float, float]:
+    """Lines per second of wall-clock time and per second of the daemon's CPU time."""
     with tempfile.TemporaryDirectory(prefix="logsentry-bench-") as tmp:
         work = Path(tmp)
         log, out = work / "big.log", work / "out.jsonl"
@@ -80,20 +98,40 @@ def throughput(source: Path, repeat: int, analyzer: str, detection: bool) -> Non
                 with open(source, "rb") as chunk:
                     shutil.copyfileobj(chunk, handle)
         total = count_lines(log)
-        daemon = start_daemon(work, log, out, analyzer, detection, "beginning")
+        daemon = start_daemon(work, log, out, analyzer, detection, "beginning", sigma)
         while out.stat().st_size == 0 if out.exists() else True:
             time.sleep(0.01)
         began, done = time.monotonic(), 0
+        cpu_began = cpu_seconds(daemon.pid)
         while done < total:
             time.sleep(0.2)
             done = count_lines(out)
         elapsed = time.monotonic() - began
+        cpu = cpu_seconds(daemon.pid) - cpu_began
         rss = peak_rss_mb(daemon.pid)
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
         print(f"throughput  corpus={source.name} x{repeat} lines={total:,} analyzer={analyzer} "
-              f"detection={detection}: {total / elapsed:,.0f} lines/s "
-              f"(first to last event, {elapsed:.1f} s), peak RSS {rss:.0f} MB")
+              f"detection={detection} sigma={sigma}: {total / elapsed:,.0f} lines/s "
+              f"(first to last event, {elapsed:.1f} s), {total / cpu:,.0f} lines per CPU "
+              f"second, peak RSS {rss:.0f} MB", flush=True)
+        return total / elapsed, total / cpu
+
+
+def compare_sigma(source: Path, repeat: int, analyzer: str, rules: int, rounds: int) -> None:
+    """Throughput without and with `rules` Sigma rules, alternating (the machine's load
+    drifts); the medians and their ratio, of wall-clock rates and of CPU-time rates (on a
+    shared machine the second is the steadier)."""
+    rates: dict[int, list[tuple[float, float]]] = {0: [], rules: []}
+    for _ in range(rounds):
+        for count in (0, rules):
+            rates[count].append(throughput(source, repeat, analyzer, True, count))
+    for which, unit in ((0, "lines/s"), (1, "lines per CPU second")):
+        without = statistics.median(r[which] for r in rates[0])
+        with_rules = statistics.median(r[which] for r in rates[rules])
+        print(f"sigma compare corpus={source.name} x{repeat} analyzer={analyzer} "
+              f"rounds={rounds}: no Sigma rules {without:,.0f} {unit}, {rules} Sigma rules "
+              f"{with_rules:,.0f} {unit} (medians), ratio {with_rules / without:.3f}")
 
 
 def latency(rate: int, seconds: float, analyzer: str, detection: bool) -> None:
@@ -160,11 +198,21 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--only", choices=("throughput", "latency"))
+    parser.add_argument("--sigma", type=int, default=0, metavar="N",
+                        help="also run N templated Sigma rules (implies --detection)")
+    parser.add_argument("--compare-sigma", type=int, default=0, metavar="N",
+                        help="throughput without and with N Sigma rules, alternating")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.compare_sigma:
+        compare_sigma(corpus(args.corpus), args.repeat, args.analyzer, args.compare_sigma,
+                      args.rounds)
+        return
+    detection = args.detection or bool(args.sigma)
     if args.only != "latency":
-        throughput(corpus(args.corpus), args.repeat, args.analyzer, args.detection)
+        throughput(corpus(args.corpus), args.repeat, args.analyzer, detection, args.sigma)
     if args.only != "throughput":
-        latency(args.rate, args.seconds, args.analyzer, args.detection)
+        latency(args.rate, args.seconds, args.analyzer, detection)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,10 @@ def register(subparsers: Any) -> None:
         "test", help="print which Sigma rule matches which line of a log",
         description="Load Sigma rules (files or folders), run every line of LOG through "
                     "envelope parsing and the model (as the daemon does) and print each "
-                    "match: line number, rule id, title and the line. Then a count per "
-                    "rule, and the skipped rules with their reasons. Exits 1 when a rule "
-                    "is skipped or none loads.")
+                    "match: line number, rule id, title and the line (for a correlation "
+                    "rule, its alert's summary at the line that completed it). Then a "
+                    "count per rule, and the skipped rules with their reasons. Exits 1 "
+                    "when a rule is skipped or none loads.")
     test.add_argument("rules", type=Path, help="Sigma rule file or folder")
     test.add_argument("log", type=Path, help="log file ('-': stdin)")
     test.add_argument("--model", choices=("auto", "never"), default="auto",
@@ -38,6 +39,7 @@ def register(subparsers: Any) -> None:
 
 def sigma_test_command(args: argparse.Namespace) -> int:
     """Entry point of `logsentry sigma test`; returns the exit status."""
+    from logsentry.detect.detector import Detector
     from logsentry.detect.sigma.config import SigmaConfig
     from logsentry.detect.sigma.report import print_skipped, printable
     from logsentry.detect.sigma.ruleset import SigmaRuleSet
@@ -49,6 +51,10 @@ def sigma_test_command(args: argparse.Namespace) -> int:
     assert sigma is not None
     analyzer = _analyzer() if args.model == "auto" else None
     counts = [0] * len(sigma.rules)
+    # Correlation rules need their state: a detector runs them, in the lines' time.
+    detector = Detector([], sigma=sigma) if sigma.matching < len(sigma.rules) else None
+    correlations = {rule.id: index for index, rule in enumerate(sigma.rules)
+                    if index >= sigma.matching}
     out = sys.stdout
     for event in _events(args.log, analyzer):
         for index in sigma.matches(event):
@@ -56,6 +62,12 @@ def sigma_test_command(args: argparse.Namespace) -> int:
             rule = sigma.rules[index]
             out.write(f"{event.line:>7}  {rule.id}  {printable(rule.title)}\n"
                       f"         {printable(event.message)}\n")
+        for alert in detector.process([event]) if detector is not None else ():
+            index = correlations.get(alert.rule_id, -1)
+            if index >= 0:
+                counts[index] += 1
+                out.write(f"{event.line:>7}  {alert.rule_id}  {printable(alert.rule_name)}\n"
+                          f"         {printable(alert.message)}\n")
     out.write(f"\n{len(sigma.rules)} rules loaded, {len(sigma.skipped)} skipped\n")
     for rule, count in zip(sigma.rules, counts, strict=True):
         out.write(f"{count:>7}  {rule.id}  {printable(rule.title)}\n")

@@ -11,7 +11,8 @@ A missing file or folder is a configuration error, as for native rules.
 
 Each usable rule also becomes a native `Rule` (single-event correlation, grouped
 and suppressed as configured) so that the detector keeps its state, saves it and
-builds its alerts like any other rule's.
+builds its alerts like any other rule's. Correlation rules are compiled once every
+file is read, since they name rules of any file (`correlation`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
 from logsentry.detect.rule import Rule
 from logsentry.detect.sigma.config import SigmaConfig
+from logsentry.detect.sigma.correlation import (
+    CorrelationSpec,
+    UnsupportedCorrelation,
+    build_correlation,
+)
 from logsentry.detect.sigma.mapping import FieldMapper, LogSourceError, logsource_test
 from logsentry.detect.sigma.match import UnsupportedRule, compile_conditions
 from logsentry.detect.sigma.prefilter import Need, required_literals
@@ -77,6 +83,7 @@ class LoadedSigma:
     """Everything loaded from the configured Sigma paths."""
 
     rules: list[SigmaRuleSpec] = field(default_factory=list)
+    correlations: list[CorrelationSpec] = field(default_factory=list)
     skipped: list[SkippedRule] = field(default_factory=list)
 
 
@@ -100,11 +107,11 @@ def load_sigma(config: SigmaConfig, paths: list[Path] | None = None) -> LoadedSi
     services = {name.lower(): tuple(programs) for name, programs in config.services.items()}
     loaded = LoadedSigma()
     seen: dict[str, str] = {}
+    correlations: list[tuple[str, SigmaCorrelationRule]] = []
     for path in sigma_files(paths if paths is not None else [Path(p) for p in config.rules]):
         for item in _parse_file(path, loaded):
             if isinstance(item, SigmaCorrelationRule):
-                loaded.skipped.append(SkippedRule(
-                    str(path), item.title, "Sigma correlation rules are not supported"))
+                correlations.append((str(path), item))
                 continue
             spec = _compile(str(path), item, mapper, services, config, loaded)
             if spec is None:
@@ -116,7 +123,53 @@ def load_sigma(config: SigmaConfig, paths: list[Path] | None = None) -> LoadedSi
                 continue
             seen[spec.rule.id] = str(path)
             loaded.rules.append(spec)
+    _compile_correlations(correlations, mapper, config, loaded, seen)
     return loaded
+
+
+def _compile_correlations(
+    items: list[tuple[str, SigmaCorrelationRule]], mapper: FieldMapper, config: SigmaConfig,
+    loaded: LoadedSigma, seen: dict[str, str],
+) -> None:
+    """Compile the correlation rules against the loaded rules they name (by id or name)."""
+    index: dict[str, int] = {}
+    for position, spec in enumerate(loaded.rules):
+        if spec.sigma.name:
+            index.setdefault(str(spec.sigma.name), position)
+        if spec.sigma.id is not None:
+            index[str(spec.sigma.id).lower()] = position
+    base_ids = [spec.rule.id for spec in loaded.rules]
+
+    def base_of(reference: str) -> int | None:
+        found = index.get(reference)
+        return found if found is not None else index.get(reference.lower())
+
+    for path, sigma in items:
+        def make_rule(*, correlate: Any, group_by: list[str], summary: str,
+                      sigma: SigmaCorrelationRule = sigma, path: str = path) -> Rule:
+            return native_rule(sigma, path, config, correlate=correlate, group_by=group_by,
+                               summary=summary)
+
+        try:
+            correlation = build_correlation(path, sigma, base_of, base_ids, mapper, make_rule)
+        except (UnsupportedCorrelation, SigmaError) as exc:
+            loaded.skipped.append(SkippedRule(path, sigma.title, _reason(exc)))
+            continue
+        except ValidationError as exc:
+            loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot be an alert rule: "
+                                                                 f"{exc.errors()[0]['msg']}"))
+            continue
+        except Exception as exc:  # a pySigma or mapping surprise: skip this rule only
+            loaded.skipped.append(SkippedRule(path, sigma.title,
+                                              f"cannot compile: {_reason(exc)}"))
+            continue
+        if correlation.rule.id in seen:
+            loaded.skipped.append(SkippedRule(
+                path, sigma.title, f"duplicate id {correlation.rule.id} (also in "
+                                   f"{seen[correlation.rule.id]})"))
+            continue
+        seen[correlation.rule.id] = path
+        loaded.correlations.append(correlation)
 
 
 def _parse_file(path: Path, loaded: LoadedSigma) -> list[Any]:
@@ -197,18 +250,24 @@ def techniques(sigma: Any) -> list[str]:
     return found
 
 
-def summary_template(sigma: Any) -> str:
-    """`title: description [host]`, with braces of the rule's text made harmless."""
+def summary_template(sigma: Any, where: str = "[{host.name|log.source}]") -> str:
+    """`title: description [host]` (or `where`), with braces of the rule's text made
+    harmless."""
     description = " ".join((sigma.description or "").split())
     if len(description) > SUMMARY_DESCRIPTION_CHARS:
         description = description[:SUMMARY_DESCRIPTION_CHARS - 3] + "..."
     text = sigma.title if not description else f"{sigma.title}: {description}"
     text = text.replace("{", "(").replace("}", ")")
-    return f"Sigma: {text} [{{host.name|log.source}}]"
+    return f"Sigma: {text} {where}"
 
 
-def native_rule(sigma: Any, path: str, config: SigmaConfig) -> Rule:
-    """The native rule whose state and alerts the Sigma rule uses."""
+def native_rule(sigma: Any, path: str, config: SigmaConfig, *, correlate: Any = None,
+                group_by: list[str] | None = None, summary: str | None = None) -> Rule:
+    """The native rule whose state and alerts the Sigma rule uses (a correlation rule's
+    with its `correlate`, `group_by` and the end of its `summary`)."""
+    extra: dict[str, Any] = {}
+    if correlate is not None:
+        extra["correlate"] = correlate
     level = str(sigma.level).lower() if sigma.level is not None else "medium"
     return Rule(
         id=rule_id(sigma, path),
@@ -217,7 +276,9 @@ def native_rule(sigma: Any, path: str, config: SigmaConfig) -> Rule:
         severity=SEVERITIES.get(level, "medium"),  # type: ignore[arg-type]
         attack=techniques(sigma),
         tags=["sigma", *(str(tag) for tag in sigma.tags)],
-        group_by=list(config.group_by),
+        group_by=list(config.group_by) if group_by is None else group_by,
         suppress=config.suppress,
-        summary=summary_template(sigma),
+        summary=summary_template(sigma) if summary is None else summary_template(sigma,
+                                                                                 summary),
+        **extra,
     )

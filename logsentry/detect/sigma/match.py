@@ -51,7 +51,13 @@ from sigma.types import (
 )
 
 from logsentry.core.event import Event
-from logsentry.detect.condition import MAX_SCAN_CHARS, in_networks, lowered, value_text
+from logsentry.detect.condition import (
+    MAX_SCAN_CHARS,
+    in_networks,
+    lowered,
+    regex_check,
+    value_text,
+)
 from logsentry.detect.sigma.mapping import FieldMapper, Getter
 
 Predicate = Callable[[Event], bool]
@@ -79,7 +85,9 @@ def compile_conditions(trees: list[Any], mapper: FieldMapper) -> Predicate:
 def compile_node(node: Any, mapper: FieldMapper) -> Predicate:
     """The predicate of one node of a post-processed condition tree."""
     if isinstance(node, ConditionAND):
-        return _all([compile_node(arg, mapper) for arg in node.args])
+        # Cheap tests first: an AND stops at its first false part, and a CIDR or regex
+        # test after a status comparison runs on the few events that pass it.
+        return _all([compile_node(arg, mapper) for arg in sorted(node.args, key=node_cost)])
     if isinstance(node, ConditionOR):
         return _any([compile_node(arg, mapper) for arg in node.args])
     if isinstance(node, ConditionNOT):
@@ -90,6 +98,30 @@ def compile_node(node: Any, mapper: FieldMapper) -> Predicate:
     if isinstance(node, ConditionValueExpression):
         return compile_keyword(node.value)
     raise UnsupportedRule(f"condition element {type(node).__name__} is not supported")
+
+
+def node_cost(node: Any) -> int:
+    """A rough relative cost of evaluating a node (ordering an AND's parts by it)."""
+    if isinstance(node, ConditionAND | ConditionOR):
+        return sum(node_cost(arg) for arg in node.args)
+    if isinstance(node, ConditionNOT):
+        return node_cost(node.args[0])
+    if isinstance(node, ConditionValueExpression):
+        return 8  # a search of the message
+    if not isinstance(node, ConditionFieldEqualsValueExpression):
+        return 8
+    return _value_cost(node.value)
+
+
+def _value_cost(value: Any) -> int:
+    if isinstance(value, SigmaExpansion):
+        return sum(_value_cost(item) for item in value.values)
+    if isinstance(value, SigmaNull | SigmaExists | SigmaBool | SigmaNumber
+                  | SigmaCompareExpression):
+        return 1
+    if isinstance(value, SigmaString):
+        return 2 if value.contains_special() else 1
+    return 4  # a regex, a CIDR, a field reference
 
 
 def _all(predicates: list[Predicate]) -> Predicate:
@@ -184,14 +216,36 @@ def value_check(value: SigmaType) -> Check:
     if isinstance(value, SigmaNumber):
         return _number_check(value.number)
     if isinstance(value, SigmaRegularExpression):
-        pattern = compile_regex(value)
-        return lambda found: pattern.search(_text(found)[:MAX_SCAN_CHARS]) is not None
+        # Verdicts of short values cached: query strings and agents repeat.
+        return regex_check(compile_regex(value), cached=True)
     if isinstance(value, SigmaCIDRExpression):
-        networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [value.network]
-        return lambda found: in_networks(found, networks)
+        return _cidr_check([value.network])
     if isinstance(value, SigmaCompareExpression):
         return _compare_check(value.op, value.number.number)
     raise UnsupportedRule(f"value type {type(value).__name__} is not supported")
+
+
+# Verdicts kept per CIDR test (addresses repeat; parsing one is the cost), and the
+# longest text cached (anything longer is no address).
+_CIDR_CACHE_SIZE = 4096
+_CIDR_CACHED_CHARS = 64
+
+
+def _cidr_check(networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> Check:
+    cache: dict[str, bool] = {}
+
+    def check(found: Any) -> bool:
+        text = _text(found)
+        verdict = cache.get(text)
+        if verdict is None:
+            verdict = in_networks(text, networks)
+            if len(text) <= _CIDR_CACHED_CHARS:
+                if len(cache) >= _CIDR_CACHE_SIZE:
+                    cache.clear()  # bounded; refills with the addresses seen now
+                cache[text] = verdict
+        return verdict
+
+    return check
 
 
 def _text(value: Any) -> str:

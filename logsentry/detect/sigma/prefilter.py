@@ -90,11 +90,19 @@ def _best(needs: list[Need]) -> Need:
 
 
 def event_text(event: Event) -> str:
-    """The text the literals are searched in: message and field values, lower-cased."""
-    parts = [event.message]
+    """The text the literals are searched in: message and field values, lower-cased.
+
+    A value that is in the message already is left out (most fields are cut from the
+    line): shorter text, fewer repeated finds. Only an ASCII one: its lower-cased form
+    is then in the lower-cased message too (lower-casing is not per character for
+    all of Unicode: a final sigma depends on what follows it).
+    """
+    message = event.message
+    parts = [message]
     for value in event.fields.values():
         if type(value) is str:
-            parts.append(value)
+            if not (value.isascii() and value in message):
+                parts.append(value)
         elif type(value) is list or type(value) is tuple:
             parts.extend(str(item) for item in value)
         else:

@@ -22,7 +22,8 @@ def print_skipped(sigma: SigmaRuleSet, out: TextIO) -> None:
 def print_loaded(sigma: SigmaRuleSet, out: TextIO) -> None:
     """The loaded rules (id, level, title, file), then the skipped ones, as comments."""
     out.write(f"# sigma: {len(sigma.rules)} rules loaded, {len(sigma.skipped)} skipped\n")
-    for rule, path in zip(sigma.rules, sigma.paths, strict=True):
+    for rule, path, note in zip(sigma.rules, sigma.paths, sigma.notes, strict=True):
+        note = f" {printable(note)}" if note else ""
         out.write(f"# sigma loaded: {rule.id} {rule.severity} {printable(rule.title)!r} "
-                  f"({path})\n")
+                  f"({path}){note}\n")
     print_skipped(sigma, out)

@@ -6,13 +6,16 @@ literals occur in it (a constant cost whatever the number of rules), the log sou
 of each candidate is tested once per event and source, and the candidates' compiled
 conditions decide. The matched events then go to `RuleEngine`s, the very state
 native rules keep (grouping, suppression, samples, the memory cap, saving), which the
-detector owns along with its native rules' engines.
+detector owns along with its native rules' engines. A match of a rule that correlation
+rules name also feeds their engines (`feeds`); a rule named only by correlations that
+do not `generate` its own alerts feeds theirs alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import structlog
 
@@ -22,6 +25,7 @@ from logsentry.core.metrics import LINES_FAILED
 from logsentry.detect.rule import Rule
 from logsentry.detect.rule_state import RuleEngine
 from logsentry.detect.sigma.config import SigmaConfig
+from logsentry.detect.sigma.correlation import CorrelationEngine
 from logsentry.detect.sigma.load import LoadedSigma, SkippedRule, load_sigma
 from logsentry.detect.sigma.prefilter import Prefilter
 
@@ -34,8 +38,14 @@ class SigmaRuleSet:
     def __init__(self, loaded: LoadedSigma) -> None:
         self.loaded = loaded
         specs = loaded.rules
-        self.rules: list[Rule] = [spec.rule for spec in specs]
-        self.paths: list[str] = [spec.path for spec in specs]
+        correlations = loaded.correlations
+        # The rules (and their engines): the rules that match events, then the
+        # correlation rules over their matches.
+        self.rules: list[Rule] = ([spec.rule for spec in specs]
+                                  + [spec.rule for spec in correlations])
+        self.paths: list[str] = ([spec.path for spec in specs]
+                                 + [spec.path for spec in correlations])
+        self.matching = len(specs)
         self.prefilter = Prefilter([spec.need for spec in specs])
         self._predicates = [spec.predicate for spec in specs]
         # One test per distinct log source, evaluated at most once per event.
@@ -57,8 +67,32 @@ class SigmaRuleSet:
         for index in self.prefilter.always:
             always.setdefault(self._source_of[index], []).append(index)
         self._always = [(source, tuple(indexes)) for source, indexes in sorted(always.items())]
-        # The engines (indexes into `rules`) a match of each rule feeds.
-        self.feeds: list[tuple[int, ...]] = [(index,) for index in range(len(specs))]
+        # The engines (indexes into `rules`) a match of each rule feeds, each with the
+        # rule's position among those its correlation names (-1: a rule's own engine).
+        named: set[int] = set()
+        generated: set[int] = set()
+        feeds: list[list[tuple[int, int]]] = [[] for _ in specs]
+        for offset, correlation in enumerate(correlations):
+            for base, position in correlation.feeds:
+                feeds[base].append((len(specs) + offset, position))
+                named.add(base)
+                if correlation.sigma.generate:
+                    generated.add(base)
+        # Rules named by correlations only with `generate: false` raise no alert of their own.
+        self.silent = frozenset(named - generated)
+        self.feeds: list[tuple[tuple[int, int], ...]] = [
+            tuple(([] if index in self.silent else [(index, -1)]) + feeds[index])
+            for index in range(len(specs))]
+        # What check-config says of a rule beside its title.
+        self.notes: list[str] = [
+            "no alerts of its own (named by correlations)" if index in self.silent else ""
+            for index in range(len(specs))]
+        self.notes.extend(
+            f"{c.sigma.type.name.lower()} of "
+            + ", ".join(ref.reference for ref in c.sigma.rules or ()) for c in correlations)
+        # Correlation engines that count an event once, whichever named rules it matched.
+        self._once = frozenset(len(specs) + offset for offset, c in enumerate(correlations)
+                               if c.once_per_event)
 
     @classmethod
     def from_config(cls, config: SigmaConfig, paths: list[Path] | None = None,
@@ -108,8 +142,11 @@ class SigmaRuleSet:
         return hits
 
     def engines(self, max_samples: int) -> list[RuleEngine]:
-        """Fresh state for every rule (one detector's)."""
-        return [RuleEngine(rule, max_samples) for rule in self.rules]
+        """Fresh state for every rule (one detector's), in the order of `rules`."""
+        engines = [RuleEngine(spec.rule, max_samples) for spec in self.loaded.rules]
+        engines.extend(CorrelationEngine(spec, max_samples)
+                       for spec in self.loaded.correlations)
+        return engines
 
     def process(
         self, events: list[Event], engines: list[RuleEngine], seq: int, watermark: float,
@@ -118,6 +155,7 @@ class SigmaRuleSet:
         """Match a batch and feed the matches to `engines` (this set's, in rule order);
         append alerts. Returns the detector's arrival counter and watermark, advanced."""
         feeds = self.feeds
+        once = self._once
         for event in events:
             try:
                 hits = self.matches(event)
@@ -133,12 +171,23 @@ class SigmaRuleSet:
                 when = event.received
             if when > watermark:
                 watermark = when
+            # The correlation engines this event has fed (only an event that several
+            # rules match can feed one twice).
+            fed: set[int] | None = set() if len(hits) > 1 else None
             for index in hits:
-                for target in feeds[index]:
+                for target, via in feeds[index]:
+                    if fed is not None and target in once:
+                        if target in fed:
+                            continue
+                        fed.add(target)
                     engine = engines[target]
                     seq += 1
                     try:
-                        alert = engine.feed(event, when, seq)
+                        if via < 0:
+                            alert = engine.feed(event, when, seq)
+                        else:
+                            alert = cast(CorrelationEngine, engine).feed_via(event, when, seq,
+                                                                             via)
                     except Exception:  # a bug or odd input must not stop detection
                         LINES_FAILED.labels(stage="detect").inc()
                         log.exception("detection failed on an event", rule=engine.rule.id,

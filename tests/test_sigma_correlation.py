@@ -1,0 +1,365 @@
+"""Sigma correlation rules (event_count, value_count, temporal, temporal_ordered) on the
+detector's correlation engine: thresholds in event time per group, the base rules'
+own alerts, skipped constructs, state bounded by the memory cap and saved.
+
+Every rule here is written for these tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+import structlog
+
+from logsentry.cli import main
+from logsentry.core.alert import Alert
+from logsentry.core.event import Event
+from logsentry.detect.detector import Detector
+from logsentry.detect.sigma.config import SigmaConfig
+from logsentry.detect.sigma.load import load_sigma
+from logsentry.detect.sigma.ruleset import SigmaRuleSet
+from logsentry.envelope import EnvelopeParser
+
+PARSER = EnvelopeParser(tz=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _logs_back_to_defaults() -> Iterator[None]:
+    """main() points the logs at the stderr of its test, which pytest closes after it:
+    later tests' logs (the memory cap's warning) must not go there."""
+    yield
+    structlog.reset_defaults()
+
+
+BASE_RULES = """\
+title: Admin page probe
+id: 3c1d0e2f-1111-4a00-8000-000000000001
+name: admin_probe
+logsource: {category: webserver}
+detection:
+    sel:
+        cs-uri-stem|startswith: '/admin'
+    condition: sel
+level: low
+---
+title: Login form request
+id: 3c1d0e2f-1111-4a00-8000-000000000002
+name: login_request
+logsource: {category: webserver}
+detection:
+    sel:
+        cs-uri-stem: '/login'
+    condition: sel
+level: low
+---
+title: Config file download
+id: 3c1d0e2f-1111-4a00-8000-000000000003
+name: config_download
+logsource: {category: webserver}
+detection:
+    sel:
+        cs-uri-stem|endswith: '.env'
+    condition: sel
+level: medium
+"""
+
+
+def _correlation(body: str, *, title: str = "Correlated", level: str = "high",
+                 extra: str = "") -> str:
+    return (f"title: {title}\nid: 3c1d0e2f-2222-4a00-8000-000000000001\n"
+            "description: Probes then more.\n"
+            f"tags:\n    - attack.discovery\n    - attack.t1595.003\n{extra}"
+            f"correlation:\n{body}level: {level}\n")
+
+
+def _rules(tmp_path: Path, *correlations: str) -> Path:
+    folder = tmp_path / "sigma"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "base.yml").write_text(BASE_RULES)
+    for number, text in enumerate(correlations):
+        (folder / f"correlation{number}.yml").write_text(text)
+    return folder
+
+
+def _detector(folder: Path, **kwargs: object) -> Detector:
+    loaded = load_sigma(SigmaConfig(), [folder])
+    assert not loaded.skipped, loaded.skipped
+    return Detector([], sigma=SigmaRuleSet(loaded), **kwargs)  # type: ignore[arg-type]
+
+
+def _request(second: int, path: str, ip: str = "203.0.113.9") -> Event:
+    """An access-log request `second` seconds after 11:00:00."""
+    minute, sec = divmod(second, 60)
+    hour, minute = divmod(minute, 60)
+    line = (f'{ip} - - [30/Sep/2021:{11 + hour:02d}:{minute:02d}:{sec:02d} +0000] '
+            f'"GET {path} HTTP/1.1" 404 162 "-" "curl/7.68.0"')
+    return PARSER.parse(line, 1_700_000_000.0 + second)
+
+
+def _ids(alerts: list[Alert]) -> list[str]:
+    return [alert.rule_id for alert in alerts]
+
+
+CORRELATION_ID = "3c1d0e2f-2222-4a00-8000-000000000001"
+EVENT_COUNT = """\
+    type: event_count
+    rules:
+        - admin_probe
+    group-by:
+        - c-ip
+    timespan: 1m
+    condition:
+        gte: 3
+"""
+
+
+def test_event_count_fires_at_the_threshold_within_the_timespan_per_group(
+        tmp_path: Path) -> None:
+    detector = _detector(_rules(tmp_path, _correlation(EVENT_COUNT)))
+    # Two probes from one address, one from another: below the threshold for each.
+    assert detector.process([_request(0, "/admin"), _request(1, "/admin/x"),
+                             _request(2, "/admin", ip="198.51.100.7")]) == []
+    alerts = detector.process([_request(3, "/admin/y")])
+    assert _ids(alerts) == [CORRELATION_ID]
+    alert = alerts[0]
+    assert alert.count == 3
+    assert alert.group == {"source.ip": "203.0.113.9"}
+    assert alert.severity == "high"
+    assert alert.techniques == ["T1595.003"]
+    assert "attack.discovery" in alert.tags
+    assert alert.message.startswith("Sigma: Correlated: Probes then more. (3 events, "
+                                    "source.ip=203.0.113.9)")
+    events = alert.to_ecs()["logsentry"]["events"]
+    assert [e["url"]["original"] for e in events] == ["/admin", "/admin/x", "/admin/y"]
+
+
+def test_event_count_does_not_fire_on_events_further_apart_than_the_timespan(
+        tmp_path: Path) -> None:
+    detector = _detector(_rules(tmp_path, _correlation(EVENT_COUNT)))
+    assert detector.process([_request(0, "/admin"), _request(40, "/admin"),
+                             _request(80, "/admin"), _request(120, "/admin")]) == []
+    assert _ids(detector.process([_request(121, "/admin")])) == [CORRELATION_ID]
+
+
+def test_gt_needs_one_more_event_than_its_count(tmp_path: Path) -> None:
+    detector = _detector(_rules(tmp_path, _correlation(
+        EVENT_COUNT.replace("gte: 3", "gt: 3"))))
+    assert detector.process([_request(n, "/admin") for n in range(3)]) == []
+    assert _ids(detector.process([_request(3, "/admin")])) == [CORRELATION_ID]
+
+
+def test_named_rules_raise_no_alert_of_their_own_unless_generate(tmp_path: Path) -> None:
+    """`generate: false` (the default) keeps a named rule's own alerts back; another rule
+    of the file that no correlation names alerts as before."""
+    detector = _detector(_rules(tmp_path, _correlation(EVENT_COUNT)))
+    assert detector.process([_request(0, "/admin")]) == []
+    assert _ids(detector.process([_request(1, "/backup.env")])) == [
+        "3c1d0e2f-1111-4a00-8000-000000000003"]
+    loud = _detector(_rules(tmp_path / "loud", _correlation(
+        EVENT_COUNT + "    generate: true\n")))
+    assert _ids(loud.process([_request(0, "/admin")])) == [
+        "3c1d0e2f-1111-4a00-8000-000000000001"]
+
+
+def test_an_event_matching_two_named_rules_counts_once(tmp_path: Path) -> None:
+    detector = _detector(_rules(tmp_path, _correlation(
+        EVENT_COUNT.replace("        - admin_probe\n",
+                            "        - admin_probe\n        - config_download\n"))))
+    # Each of these is an admin probe and a config download.
+    assert detector.process([_request(0, "/admin/.env"), _request(1, "/admin/.env")]) == []
+    assert _ids(detector.process([_request(2, "/x.env")])) == [CORRELATION_ID]
+
+
+def test_value_count_counts_distinct_values_of_its_field(tmp_path: Path) -> None:
+    value_count = """\
+    type: value_count
+    rules:
+        - admin_probe
+    group-by:
+        - c-ip
+    timespan: 10m
+    condition:
+        gte: 3
+        field: cs-uri-stem
+"""
+    detector = _detector(_rules(tmp_path, _correlation(value_count)))
+    assert detector.process([_request(0, "/admin/a"), _request(1, "/admin/a"),
+                             _request(2, "/admin/b"), _request(3, "/admin/b")]) == []
+    alerts = detector.process([_request(4, "/admin/c")])
+    assert _ids(alerts) == [CORRELATION_ID]
+    assert alerts[0].extra["distinct"] == {"url.path": 3}
+    assert "3 values of url.path" in alerts[0].message
+
+
+TEMPORAL = """\
+    type: temporal
+    rules:
+        - admin_probe
+        - 3c1d0e2f-1111-4a00-8000-000000000003
+    group-by:
+        - c-ip
+    timespan: 1m
+"""
+
+
+def test_temporal_fires_when_every_named_rule_matched_in_any_order(tmp_path: Path) -> None:
+    detector = _detector(_rules(tmp_path, _correlation(TEMPORAL)))
+    # Many of one rule are not enough; the other one, within the minute, is.
+    assert detector.process([_request(0, "/config.env"), _request(1, "/x.env")]) == []
+    alerts = detector.process([_request(30, "/admin")])
+    assert _ids(alerts) == [CORRELATION_ID]
+    assert alerts[0].count == 3
+    # Out of the timespan: no alert (another address, its own group).
+    other = "198.51.100.7"
+    assert detector.process([_request(100, "/admin", ip=other),
+                             _request(200, "/x.env", ip=other)]) == []
+
+
+def test_temporal_ordered_fires_only_in_the_named_order(tmp_path: Path) -> None:
+    ordered = TEMPORAL.replace("type: temporal", "type: temporal_ordered")
+    detector = _detector(_rules(tmp_path, _correlation(ordered)))
+    first, second = "203.0.113.1", "203.0.113.2"
+    # The config download before the probe: not the order named.
+    assert detector.process([_request(0, "/x.env", ip=first),
+                             _request(1, "/admin", ip=first)]) == []
+    assert detector.process([_request(2, "/admin", ip=second)]) == []
+    alerts = detector.process([_request(3, "/x.env", ip=second)])
+    assert _ids(alerts) == [CORRELATION_ID]
+    assert alerts[0].group == {"source.ip": second}
+
+
+def test_a_rule_named_twice_in_a_row_is_two_events_of_that_step(tmp_path: Path) -> None:
+    ordered = TEMPORAL.replace("type: temporal", "type: temporal_ordered").replace(
+        "        - admin_probe\n", "        - admin_probe\n        - admin_probe\n")
+    detector = _detector(_rules(tmp_path, _correlation(ordered)))
+    assert detector.process([_request(0, "/admin"), _request(1, "/x.env")]) == []
+    assert _ids(detector.process([_request(2, "/admin"), _request(3, "/y.env")])) == [
+        CORRELATION_ID]
+
+
+def test_group_by_aliases_read_each_named_rule_s_own_field(tmp_path: Path) -> None:
+    """The probe's client and the address in the login request's query are one group."""
+    aliased = """\
+    type: temporal
+    rules:
+        - admin_probe
+        - login_request
+    aliases:
+        peer:
+            admin_probe: c-ip
+            login_request: cs-uri-query
+    group-by:
+        - peer
+    timespan: 1m
+"""
+    detector = _detector(_rules(tmp_path, _correlation(aliased)))
+    assert detector.process([_request(0, "/admin", ip="198.51.100.7"),
+                             _request(1, "/login?198.51.100.8", ip="203.0.113.9")]) == []
+    alerts = detector.process([_request(2, "/login?198.51.100.7", ip="203.0.113.9")])
+    assert _ids(alerts) == [CORRELATION_ID]
+    assert alerts[0].group == {"peer": "198.51.100.7"}
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (EVENT_COUNT.replace("gte: 3", "lt: 3"), "condition lt: an upper bound holds only once"),
+    (EVENT_COUNT.replace("gte: 3", "eq: 3"), "condition eq: an upper bound"),
+    (EVENT_COUNT.replace("admin_probe", "no_such_rule"),
+     "it names rule 'no_such_rule', which is not loaded"),
+    (EVENT_COUNT.replace("event_count", "value_sum").replace(
+        "gte: 3", "gte: 3\n        field: sc-status"), "correlation type value_sum is not"),
+    (TEMPORAL.replace("timespan: 1m", "timespan: 1m\n    condition:\n        gte: 3"),
+     "the condition asks for 3 of 2 rules"),
+])
+def test_correlations_the_engine_cannot_run_are_skipped_with_a_reason(
+        tmp_path: Path, body: str, reason: str) -> None:
+    loaded = load_sigma(SigmaConfig(), [_rules(tmp_path, _correlation(body))])
+    assert [spec.rule.title for spec in loaded.rules] == [
+        "Admin page probe", "Login form request", "Config file download"]
+    assert loaded.correlations == []
+    assert len(loaded.skipped) == 1
+    assert loaded.skipped[0].reason.startswith(reason), loaded.skipped[0].reason
+
+
+def test_a_correlation_of_a_correlation_is_skipped(tmp_path: Path) -> None:
+    outer = ("title: Outer\nname: outer\ncorrelation:\n    type: event_count\n"
+             "    rules: [inner]\n    timespan: 1h\n    condition: {gte: 2}\n")
+    inner = _correlation(EVENT_COUNT, extra="name: inner\n")
+    loaded = load_sigma(SigmaConfig(), [_rules(tmp_path, inner, outer)])
+    assert [spec.rule.title for spec in loaded.correlations] == ["Correlated"]
+    assert [s.reason for s in loaded.skipped] == [
+        "it names rule 'inner', which is not loaded (absent, skipped or a correlation rule)"]
+
+
+def test_correlation_state_is_bounded_by_the_memory_cap(tmp_path: Path) -> None:
+    detector = _detector(_rules(tmp_path, _correlation(EVENT_COUNT)),
+                         memory_cap_bytes=256 * 1024)
+    # One probe from each of 20,000 addresses: 20,000 open groups, none at its threshold.
+    events = [_request(n % 60, "/admin", ip=f"10.{n // 65536}.{n // 256 % 256}.{n % 256}")
+              for n in range(20_000)]
+    for start in range(0, len(events), 512):
+        assert detector.process(events[start:start + 512]) == []
+    assert detector.memory_bytes <= detector.memory_cap_bytes
+    assert detector.evictions > 0
+    assert detector.group_count < 20_000
+
+
+def test_replaying_the_lines_gives_the_alerts_raised_live(tmp_path: Path) -> None:
+    """Windows run on the lines' own time: one batch read long after the fact (a replay)
+    and the lines one at a time as they come raise the same alerts."""
+    folder = _rules(tmp_path, _correlation(EVENT_COUNT),
+                    _correlation(TEMPORAL, title="Probe and download").replace(
+                        "-000000000001\n", "-000000000002\n", 1))
+    seconds = [0, 5, 50, 70, 75, 80, 200, 201, 230, 400, 401, 402]
+    paths = ["/admin", "/a.env", "/admin", "/admin", "/admin", "/b.env", "/admin", "/admin",
+             "/admin", "/admin/x", "/admin/y", "/admin/z"]
+    lines = [_request(s, p) for s, p in zip(seconds, paths, strict=True)]
+
+    def summary(alerts: list[Alert]) -> list[tuple[str, float, float, int]]:
+        return [(a.rule_id, a.start, a.end, a.count) for a in alerts]
+
+    live = _detector(folder)
+    raised = [alert for event in lines for alert in live.process([event])]
+    replay = _detector(folder)
+    for event in lines:
+        event.received = 1_800_000_000.0  # read much later, all at once
+    assert summary(replay.process(lines)) == summary(raised)
+    assert sorted(_ids(raised)) == [CORRELATION_ID, "3c1d0e2f-2222-4a00-8000-000000000002"]
+
+
+def test_correlation_state_survives_a_restart(tmp_path: Path) -> None:
+    folder = _rules(tmp_path, _correlation(EVENT_COUNT))
+    detector = _detector(folder, state_path=tmp_path / "detection.json")
+    assert detector.process([_request(0, "/admin"), _request(1, "/admin")]) == []
+    detector.save_state()
+    again = _detector(folder, state_path=tmp_path / "detection.json")
+    again.restore_state()
+    assert _ids(again.process([_request(2, "/admin")])) == [CORRELATION_ID]
+
+
+def test_check_config_lists_correlation_rules(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _rules(tmp_path, _correlation(EVENT_COUNT))
+    config = tmp_path / "config.yaml"
+    config.write_text(f"detection:\n  sigma:\n    rules: [{folder}]\n")
+    assert main(["check-config", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "# sigma: 4 rules loaded, 0 skipped" in err
+    assert (f"# sigma loaded: {CORRELATION_ID} high 'Correlated' ({folder}/correlation0.yml)"
+            " event_count of admin_probe") in err
+    assert ("# sigma loaded: 3c1d0e2f-1111-4a00-8000-000000000001 low 'Admin page probe' "
+            f"({folder}/base.yml) no alerts of its own (named by correlations)") in err
+
+
+def test_sigma_test_prints_the_line_that_completes_a_correlation(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = _rules(tmp_path, _correlation(EVENT_COUNT))
+    log = tmp_path / "access.log"
+    log.write_text("".join(_request(n, "/admin").message + "\n" for n in range(4)))
+    assert main(["sigma", "test", str(folder), str(log), "--model", "never"]) == 0
+    out = capsys.readouterr().out
+    assert (f"      3  {CORRELATION_ID}  Correlated\n"
+            "         Sigma: Correlated: Probes then more. (3 events, source.ip=203.0.113.9)"
+            ) in out
+    assert f"      1  {CORRELATION_ID}  Correlated" in out  # the count per rule
