@@ -6,6 +6,11 @@ Usage (corpora from shared/bench/make_corpora.sh beside the checkout):
     .venv/bin/python bench/bench_model.py [--model DIR] [--corpora /tmp/logsentry-bench-data]
         [--threads 2] [--unique 6000] [--json out.json] [--no-process]
 
+    # whole process only, this tree against another source tree (e.g. `git archive` of an
+    # older commit), alternating, medians of 3, on ssh200k, the fresh-values corpus and
+    # mixed200k:
+    .venv/bin/python bench/bench_model.py --against /path/to/old/tree [--rounds 3]
+
 What the model sees is what the pipeline hands it: the message body left after
 envelope parsing (`logsentry.envelope.EnvelopeParser`); envelope parsing itself
 is not timed in the analyzer figures (the whole-process figures include everything).
@@ -67,15 +72,18 @@ def load_seconds(model: str | None, threads: int) -> dict[str, float]:
             "after_torch_import_s": round(statistics.median(r[1] for r in runs), 3)}
 
 
-def whole_process(corpus: Path, model: str | None) -> dict[str, Any]:
-    """`logsentry analyze --format jsonl corpus > /dev/null`, wall clock and peak RSS."""
+def whole_process(corpus: Path, model: str | None, tree: Path = REPO) -> dict[str, Any]:
+    """`logsentry analyze --format jsonl corpus > /dev/null`, wall clock and peak RSS, with
+    the package of source tree `tree` first on the path."""
     command = [sys.executable, "-m", "logsentry.cli", "analyze", "--format", "jsonl"]
     if model:
         command += ["--model", model]
     command.append(str(corpus))
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     started = time.perf_counter()
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=REPO)
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=tree,
+                                   env=env)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS
         seconds = time.perf_counter() - started
         errors.seek(0)
@@ -86,6 +94,29 @@ def whole_process(corpus: Path, model: str | None) -> dict[str, Any]:
         return {"error": stderr[-500:]}
     return {"lines_per_s": round(lines / seconds), "seconds": round(seconds, 2),
             "peak_rss_mb": round(rss / 1024, 1)}
+
+
+def against(old: Path, corpora: Path, rounds: int, model: str | None) -> dict[str, Any]:
+    """Whole-process lines/s of this tree and of `old`, alternating A/B per round."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from fresh_values import write_fresh
+
+    fresh = corpora / "fresh200k.log"
+    if not fresh.exists():
+        write_fresh(corpora / "ssh200k.log", fresh)
+    out: dict[str, Any] = {}
+    for name in ("ssh200k", "fresh200k", "mixed200k"):
+        runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
+        for _ in range(rounds):
+            for label, tree in (("old", old), ("new", REPO)):
+                runs[label].append(whole_process(corpora / f"{name}.log", model, tree))
+        out[name] = {label: {
+            "lines_per_s": [r.get("lines_per_s") for r in results],
+            "median_lines_per_s": statistics.median(r.get("lines_per_s", 0) for r in results),
+            "median_peak_rss_mb": statistics.median(r.get("peak_rss_mb", 0) for r in results)}
+            for label, results in runs.items()}
+        print(name, json.dumps(out[name]), file=sys.stderr)
+    return out
 
 
 def main() -> int:
@@ -99,7 +130,17 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-process", action="store_true",
                         help="skip the whole-process `logsentry analyze` runs")
+    parser.add_argument("--against", type=Path,
+                        help="only compare whole-process runs with this other source tree")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.against:
+        text = json.dumps(against(args.against, args.corpora, args.rounds, args.model),
+                          indent=2)
+        print(text)
+        if args.json:
+            args.json.write_text(text + "\n", encoding="utf-8")
+        return 0
 
     from logsentry.analysis.tagger.artifacts import load_model
     from logsentry.analysis.tagger.inference import ModelAnalyzer, configure_threads

@@ -17,4 +17,6 @@ class AnalysisConfig(StrictModel):
     max_batch: int = Field(default=64, ge=1)
     max_wait_ms: float = Field(default=5.0, ge=0)
     cache_size: int = Field(default=100_000, ge=0)
+    # Templates the model labelled, reused for later lines of the same event (0: off).
+    template_cache_size: int = Field(default=10_000, ge=0)
     threads: int | None = Field(default=None, ge=1)

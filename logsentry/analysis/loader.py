@@ -21,6 +21,7 @@ def load_analyzer(config: AnalysisConfig) -> Analyzer:
         ) from exc
     try:
         return load_model(config.model_path, threads=config.threads,
-                          cache_size=config.cache_size)
+                          cache_size=config.cache_size,
+                          template_cache_size=config.template_cache_size)
     except (OSError, ValueError, KeyError) as exc:
         raise AnalyzerUnavailable(f"cannot load the model: {exc}") from exc

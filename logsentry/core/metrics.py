@@ -35,6 +35,13 @@ MODEL_LATENCY = Histogram(
     registry=REGISTRY)
 CACHE_LOOKUPS = Counter(
     "logsentry_analysis_cache_lookups", "Analyzer cache lookups", ["result"], registry=REGISTRY)
+TEMPLATE_CACHE_LOOKUPS = Counter(
+    "logsentry_analysis_template_cache_lookups",
+    "Lines the exact and structure caches missed, by whether a template answered them",
+    ["result"], registry=REGISTRY)
+MODEL_LINES = Counter(
+    "logsentry_analysis_model_lines", "Lines that ran through the model's network",
+    registry=REGISTRY)
 ALERTS = Counter(
     "logsentry_alerts", "Alerts raised", ["rule", "severity"], registry=REGISTRY)
 DETECTION_EVICTIONS = Counter(

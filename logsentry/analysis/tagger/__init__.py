@@ -14,16 +14,20 @@ if TYPE_CHECKING:
 
 def load_analyzer(
     path: str | None = None, threads: int | None = None, cache_size: int = 100_000,
+    template_cache_size: int | None = None,
 ) -> ModelAnalyzer:
     """The model in folder `path` (None: the shipped one) as an `Analyzer`.
 
     `threads`: torch intra-op threads (None: the CPUs available, at most 4).
     `cache_size`: entries of the structure cache (the exact-line cache holds half).
+    `template_cache_size`: templates remembered (None: the engine's default, 0 when
+    `cache_size` is 0).
     Raises `logsentry.analysis.tagger.location.ModelNotFoundError` when no model is found.
     """
     from logsentry.analysis.tagger.inference import load_analyzer as _load
 
-    return _load(path, threads=threads, cache_size=cache_size)
+    return _load(path, threads=threads, cache_size=cache_size,
+                 template_cache_size=template_cache_size)
 
 
 __all__ = ["load_analyzer"]

@@ -4,13 +4,18 @@ The pipeline's analysis worker micro-batches lines and calls `analyze_batch`
 from one thread. Per batch the engine:
 
 1. answers lines seen before from an exact-text LRU cache;
-2. cuts the others into pieces and looks their *structure* up in a second LRU
-   cache (the line with every digit run masked): lines of one structure reuse
-   the cached piece tags and action without running the network, while entity
-   strings are still cut from the new line;
-3. runs the network once over what is left, sorted by length so batches carry
+2. looks the others' *structure* up in a second LRU cache (the line with every
+   digit run masked): lines of one structure reuse the cached piece tags and
+   action without running the network, while entity strings are still cut from
+   the new line;
+3. cuts the rest into pieces and looks them up in the *template cache*
+   (`template_cache.py`): a line with the constant pieces of a line the model
+   labelled before, at the same places, and values of the same shapes, reuses
+   its tags and action (a new user name is a new structure, not a new event);
+4. runs the network over what is left, sorted by length so batches carry
    little padding, under `torch.inference_mode`, int8-quantized linear layers
-   when the model says quantization is safe for it.
+   when the model says quantization is safe for it: first one line per
+   signature, then the lines that the templates just learnt do not answer.
 
 Nothing here raises on odd input: empty lines, NUL bytes, replacement
 characters and megabyte lines come back as an `Analysis` (the line is cut at
@@ -38,10 +43,17 @@ import torch
 from logsentry.analysis.tagger.artifacts import LoadedModel, load_model
 from logsentry.analysis.tagger.location import default_model_dir
 from logsentry.analysis.tagger.template import WILDCARD, canonical_template
-from logsentry.analysis.tagger.tokenizer import PAD, Encoded, Piece, piece_bounds
+from logsentry.analysis.tagger.template_cache import ShapeClass, TemplateCache
+from logsentry.analysis.tagger.tokenizer import (
+    PAD,
+    Encoded,
+    Piece,
+    piece_bounds,
+    split_pieces,
+)
 from logsentry.core.actions import ACTIONS
 from logsentry.core.analysis import INTEGER_FIELDS, Analysis
-from logsentry.core.metrics import CACHE_LOOKUPS
+from logsentry.core.metrics import CACHE_LOOKUPS, MODEL_LINES, TEMPLATE_CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +63,11 @@ V = TypeVar("V")
 _DIGITS = re.compile(r"\d+")
 _CACHE_HITS = CACHE_LOOKUPS.labels("hit")
 _CACHE_MISSES = CACHE_LOOKUPS.labels("miss")
+_TEMPLATE_HITS = TEMPLATE_CACHE_LOOKUPS.labels("hit")
+_TEMPLATE_MISSES = TEMPLATE_CACHE_LOOKUPS.labels("miss")
+# Templates remembered when the caller leaves it to the engine (10,000 templates of 20
+# pieces are about 16 MB); 0 when `cache_size` is 0, which means "no caches".
+DEFAULT_TEMPLATE_CACHE = 10_000
 
 # Exact-text cache only for lines up to this length: bounds its memory.
 _EXACT_MAX_CHARS = 512
@@ -70,6 +87,11 @@ _PEER_ACTIONS = frozenset(
     if name != "other" and (info.outcome == "failure" or "web" in info.category
                             or "authentication" in info.category))
 _DIGIT_CHARS = frozenset("0123456789")
+# A dotted-quad IPv4 address exactly as `ipaddress` accepts it (ASCII digits, no leading
+# zero, each octet up to 255): most addresses of a line need no `ipaddress` object, which
+# costs about 4 µs to build.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 # An IPv4 endpoint: `192.0.2.7:51234`, or `192.0.2.7|51234` in pipe-separated records
 # (Oracle Communications Messaging Server's `tr="TCP|local|25|remote|4299"`).
 _ENDPOINT = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})[:|](\d{1,5})(?![\w.])")
@@ -379,6 +401,8 @@ def _plausible_host(text: str) -> bool:
 
 
 def _is_address(text: str) -> bool:
+    if _IPV4.fullmatch(text):
+        return True
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -390,8 +414,8 @@ def _clean_fields(fields: dict[str, str]) -> None:
     """Keep the contract: IP fields parse as IPs, integer fields are digits."""
     for name in _IP_FIELDS:
         value = fields.get(name)
-        if value is None:
-            continue
+        if value is None or _IPV4.fullmatch(value):
+            continue  # a dotted quad is already as written as it gets
         try:
             address = ipaddress.ip_address(value)
         except ValueError:
@@ -423,12 +447,26 @@ def _structure_key(text: str) -> str:
     return _DIGITS.sub("0", text)
 
 
+@dataclass(slots=True)
+class _Line:
+    """A line no exact-text or structure entry answered, on its way to a template or the
+    network."""
+
+    index: int  # position in the batch
+    text: str
+    key: str | None  # structure key (None: too long for the structure cache)
+    pieces: list[Piece]
+    truncated: bool
+    signature: tuple[int, ...] = ()
+
+
 class ModelAnalyzer:
     """The model as an Analyzer: caches, batching by length, quantized CPU inference."""
 
     def __init__(
         self, model: LoadedModel, cache_size: int = 100_000, quantize: bool | None = None,
-        max_batch: int = 128, exact_cache: bool = True,
+        max_batch: int = 128, exact_cache: bool = True, template_cache_size: int | None = None,
+        template_shape: ShapeClass = "input",
     ) -> None:
         self.model = model
         self.tokenizer = model.tokenizer
@@ -439,6 +477,10 @@ class ModelAnalyzer:
         # Exact-text hits skip even the tokenizer; half the entries, short lines only.
         self._exact_cache: LRUCache[str, Analysis] = LRUCache(
             cache_size // 2 if exact_cache else 0)
+        if template_cache_size is None:
+            template_cache_size = DEFAULT_TEMPLATE_CACHE if cache_size > 0 else 0
+        self._templates = TemplateCache(template_cache_size, shape=template_shape,
+                                        vocab=self.tokenizer.vocab)
         if quantize is None:
             quantize = bool(model.meta.get("quantize", False))
         self.quantized = quantize
@@ -448,6 +490,7 @@ class ModelAnalyzer:
         self._lock = threading.Lock()  # analyze_batch is meant for one thread; be safe anyway
         self.lines = 0
         self.model_lines = 0
+        self.template_hits = 0
 
     def analyze_batch(self, messages: list[str]) -> list[Analysis]:
         """One Analysis per message, in order; never raises on odd input."""
@@ -493,54 +536,106 @@ class ModelAnalyzer:
         _CACHE_HITS.inc(len(messages) - len(pending))
         _CACHE_MISSES.inc(len(pending))
         if pending:
-            self.model_lines += len(pending)
-            self._run_network(pending, results)
+            self._from_templates(pending, results)
         return [r if r is not None else self._fallback(m) for r, m in zip(results, messages,
                                                                           strict=True)]
 
-    def _run_network(
+    def _from_templates(
         self, pending: list[tuple[int, str, str | None]], results: list[Analysis | None],
     ) -> None:
+        """Answer `pending` lines from the template cache, the rest from the network: one
+        line per signature first, then the others that its template does not answer (the
+        lines of one event in one batch run the network once)."""
+        templates = self._templates
+        limit = self.tokenizer.max_pieces
+        lines: list[_Line] = []
+        for index, message, key in pending:
+            pieces, truncated = split_pieces(message, limit)
+            lines.append(_Line(index, message, key, pieces, truncated))
+        if templates.capacity <= 0:
+            self._run_network(lines, results)
+            return
+        first: list[_Line] = []
+        later: list[_Line] = []
+        signatures: set[tuple[int, ...]] = set()
+        for line in lines:
+            line.signature = templates.signature(line.text, line.pieces, line.truncated)
+            if self._answer_from_template(line, results):
+                continue
+            if line.signature in signatures:
+                later.append(line)
+            else:
+                signatures.add(line.signature)
+                first.append(line)
+        self._run_network(first, results)
+        still = [line for line in later if not self._answer_from_template(line, results)]
+        self._run_network(still, results)
+        missed = len(first) + len(still)
+        self.template_hits += len(lines) - missed
+        _TEMPLATE_HITS.inc(len(lines) - missed)
+        _TEMPLATE_MISSES.inc(missed)
+
+    def _answer_from_template(self, line: _Line, results: list[Analysis | None]) -> bool:
+        template = self._templates.lookup(line.signature, line.text, line.pieces)
+        if template is None:
+            return False
+        labels = Labels(template.tags, template.action, template.confidence,
+                        template_wild(line.text, line.pieces))
+        if line.key is not None:
+            self._structure_cache.put(line.key, labels)
+        self._finish(line, labels, results)
+        return True
+
+    def _finish(self, line: _Line, labels: Labels, results: list[Analysis | None]) -> None:
+        analysis = build_analysis(line.text, [(p.start, p.end) for p in line.pieces],
+                                  line.truncated, labels, self._decoder)
+        if len(line.text) <= _EXACT_MAX_CHARS:
+            self._exact_cache.put(line.text, analysis)
+            analysis = _copy(analysis)
+        results[line.index] = analysis
+
+    def _run_network(self, lines: list[_Line], results: list[Analysis | None]) -> None:
+        if not lines:
+            return
+        self.model_lines += len(lines)
+        MODEL_LINES.inc(len(lines))
         # Identical structures inside one batch run once.
         first_of: dict[str, int] = {}
         unique: list[int] = []
-        for position, (_, _, key) in enumerate(pending):
-            if key is None or key not in first_of:
-                if key is not None:
-                    first_of[key] = position
+        for position, line in enumerate(lines):
+            if line.key is None or line.key not in first_of:
+                if line.key is not None:
+                    first_of[line.key] = position
                 unique.append(position)
-        encoded = {p: self.tokenizer.encode(pending[p][1]) for p in unique}
-        limit = self.tokenizer.max_pieces
+        tokenizer = self.tokenizer
+        encoded = {p: tokenizer.encode_pieces(lines[p].text, lines[p].pieces, lines[p].truncated)
+                   for p in unique}
         labels_of: dict[int, Labels] = {}
         order = sorted(unique, key=lambda p: len(encoded[p].words))
         for chunk in _length_chunks(order, [len(encoded[p].words) for p in order],
                                     self.max_batch):
             for position, labels in zip(
                     chunk, self._predict([encoded[p] for p in chunk],
-                                         [pending[p][1] for p in chunk]), strict=True):
+                                         [lines[p].text for p in chunk]), strict=True):
                 labels_of[position] = labels
-        for position, (index, message, key) in enumerate(pending):
-            if position in encoded:
-                pieces = encoded[position].pieces
-                bounds = [(p.start, p.end) for p in pieces]
-                truncated = encoded[position].truncated
-            else:
-                bounds, truncated = piece_bounds(message, limit)
+        roles = self._decoder.roles
+        for position, line in enumerate(lines):
             found = labels_of.get(position)
-            if found is None and key is not None:
-                found = labels_of[first_of[key]]
-                if len(found.tags) != len(bounds):
-                    found = self._predict([self.tokenizer.encode(message)], [message])[0]
-            if found is None:  # unreachable: every position without a key ran itself
-                found = self._predict([self.tokenizer.encode(message)], [message])[0]
-            labels = found
-            if key is not None and position in labels_of:
-                self._structure_cache.put(key, labels)
-            analysis = build_analysis(message, bounds, truncated, labels, self._decoder)
-            if len(message) <= _EXACT_MAX_CHARS:
-                self._exact_cache.put(message, analysis)
-                analysis = _copy(analysis)
-            results[index] = analysis
+            if found is None:
+                assert line.key is not None  # every line without a key ran itself
+                found = labels_of[first_of[line.key]]
+                if len(found.tags) != len(line.pieces):
+                    found = self._predict([tokenizer.encode_pieces(
+                        line.text, line.pieces, line.truncated)], [line.text])[0]
+            elif line.key is not None:
+                self._structure_cache.put(line.key, found)
+            if position in labels_of and line.signature:
+                self._templates.add(
+                    line.signature, line.text, line.pieces,
+                    [roles[tag] is None and not wild
+                     for tag, wild in zip(found.tags, found.wild, strict=True)],
+                    found.tags, found.action, found.confidence)
+            self._finish(line, found, results)
 
     def _predict(self, items: Sequence[Encoded], texts: Sequence[str]) -> list[Labels]:
         length = max(len(item.words) for item in items)
@@ -578,7 +673,7 @@ class ModelAnalyzer:
         return out
 
     def cache_stats(self) -> dict[str, int]:
-        """Hits, misses and sizes of both caches, and lines that reached the network."""
+        """Hits and sizes of the three caches, and lines that reached the network."""
         return {
             "lines": self.lines,
             "model_lines": self.model_lines,
@@ -586,11 +681,14 @@ class ModelAnalyzer:
             "exact_size": len(self._exact_cache),
             "structure_hits": self._structure_cache.hits,
             "structure_size": len(self._structure_cache),
+            "template_hits": self.template_hits,
+            "template_size": len(self._templates),
         }
 
     def clear_cache(self) -> None:
         self._exact_cache.clear()
         self._structure_cache.clear()
+        self._templates.clear()
 
 
 def _length_chunks(order: list[int], lengths: list[int], max_batch: int) -> list[list[int]]:
@@ -648,8 +746,10 @@ def configure_threads(threads: int | None) -> int:
 
 def load_analyzer(
     path: str | None = None, threads: int | None = None, cache_size: int = 100_000,
+    template_cache_size: int | None = None,
 ) -> ModelAnalyzer:
     """Load a model folder (None: the shipped model) as an Analyzer ready for `analyze_batch`."""
     configure_threads(threads)
     folder = Path(path) if path else default_model_dir()
-    return ModelAnalyzer(load_model(folder, lean=True), cache_size=cache_size)
+    return ModelAnalyzer(load_model(folder, lean=True), cache_size=cache_size,
+                         template_cache_size=template_cache_size)

@@ -200,6 +200,11 @@ class LogTokenizer:
     def encode(self, text: str) -> Encoded:
         """Pieces of `text` and their ids, `[CLS]` first; never raises."""
         pieces, truncated = split_pieces(text, self.max_pieces)
+        return self.encode_pieces(text, pieces, truncated)
+
+    def encode_pieces(self, text: str, pieces: list[Piece], truncated: bool) -> Encoded:
+        """`encode` of a line already cut by `split_pieces` (the engine cuts it once for
+        its template cache, then encodes only the lines the cache cannot answer)."""
         words = [CLS]
         shapes = [_KIND_ID["cls"] * N_LENGTHS]
         spaces = [0]
