@@ -7,7 +7,10 @@
   store and API on loopback, a real HTTP client);
 - with `--nftables`: `logsentry run` with the built-in responder on a private network
   namespace's nftables; the time from the line that completes an SSH brute force
-  being written to the address being in the set (polling `nft` every 5 ms).
+  being written to the address being in the set (polling `nft` every 5 ms);
+- with `--kill-wave N`: a ban wave of N attackers (6 failed logins each, interleaved)
+  written while `logsentry run` is SIGKILLed at 5 random moments and restarted; then
+  the attackers without a decision are counted (the target is none).
 """
 
 from __future__ import annotations
@@ -115,6 +118,59 @@ respond: {{enabled: true, lapi: {{enabled: false}}, nftables: {{enabled: true, n
             "ms_max": round(max(latencies), 1)}
 
 
+def kill_wave(attackers: int, kills: int, seed: int) -> dict[str, object]:
+    """Decisions taken for a ban wave across SIGKILLs of the daemon."""
+    import random
+    import signal
+
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        log = folder / "auth.log"
+        log.touch()
+        config = folder / "config.yaml"
+        config.write_text(f"""
+state_dir: {folder}/state
+sources: [{{type: file, paths: [{log}], start_at: beginning}}]
+sinks: [{{type: jsonl, path: {folder}/alerts.jsonl}}]
+service: {{metrics: {{port: 0}}}}
+detection: {{persist_interval: 1}}
+respond: {{enabled: true, duration: 1h, lapi: {{enabled: false}}}}
+""")
+        ips = [f"203.0.{i // 200}.{i % 200 + 1}" for i in range(attackers)]
+        lines = [(ip, n) for n in range(6) for ip in ips]  # interleaved waves
+        command = [sys.executable, "-m", "logsentry.cli", "run", "--config", str(config)]
+
+        def start() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+
+        daemon = start()
+        kill_at = sorted(rng.sample(range(len(lines)), kills))
+        for index, (ip, n) in enumerate(lines):
+            with log.open("a") as handle:
+                handle.write(_failed(ip, n))
+            time.sleep(0.02)
+            if kill_at and index == kill_at[0]:
+                kill_at.pop(0)
+                time.sleep(rng.uniform(0.0, 2.0))
+                daemon.send_signal(signal.SIGKILL)
+                daemon.wait(30)
+                daemon = start()
+        decided: set[str] = set()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and len(decided) < attackers:
+            time.sleep(2)
+            listed = subprocess.run([*command[:3], "decisions", "list", "--json", "--config",
+                                     str(config)], cwd=REPO, capture_output=True, text=True,
+                                    check=False)
+            decided = {json.loads(line)["value"] for line in listed.stdout.splitlines()}
+        daemon.terminate()
+        daemon.wait(60)
+    return {"attackers": attackers, "kills": kills, "seed": seed,
+            "without_decision": len(set(ips) - decided)}
+
+
 def _failed(ip: str, i: int) -> str:
     return (f"Dec  7 10:00:{i:02d} web1 sshd[{4000 + i}]: Failed password for root from {ip}"
             f" port {40000 + i} ssh2\n")
@@ -147,7 +203,13 @@ def main() -> int:
     parser.add_argument("--nftables", action="store_true",
                         help="also measure line-to-set latency (root, network namespaces)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--kill-wave", type=int, metavar="ATTACKERS",
+                        help="a ban wave of this many attackers across 5 SIGKILLs")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    if args.kill_wave:
+        print(json.dumps({"kill_wave": kill_wave(args.kill_wave, 5, args.seed)}))
+        return 0
     print(json.dumps({"api": asyncio.run(api_figures(args.decisions))}))
     if args.nftables:
         print(json.dumps({"nftables": nft_latency(args.runs)}))
