@@ -19,7 +19,7 @@ import structlog
 
 from logsentry.analysis.base import Analyzer
 from logsentry.analysis.loader import load_analyzer
-from logsentry.assembly import build_detector, build_sources, open_outputs
+from logsentry.assembly import build_detector, build_sources, open_outputs, resume_sources
 from logsentry.config import Config, load_config
 from logsentry.core.errors import ConfigError
 from logsentry.pipeline import Pipeline
@@ -115,6 +115,7 @@ class Daemon:
         outputs = await open_outputs(config, state_dir)
         sources = self._fixed_sources if self._fixed_sources is not None else build_sources(
             config, state_dir)
+        resume_sources(sources, detector)
         self.pipeline = Pipeline(
             sources,
             analyzer,
@@ -149,7 +150,13 @@ class Daemon:
                 running.cancel()
                 await asyncio.gather(running, return_exceptions=True)
             if detector is not None:
-                detector.save_state()
+                if self.pipeline.drained:
+                    detector.save_state(self.pipeline.positions())
+                else:
+                    # What was read and not committed is read again from the last
+                    # checkpoint; a state saved now would be ahead of those lines.
+                    detector.wait_for_save()
+                    log.warning("detection_state_kept_at_last_checkpoint")
             await outputs.close(config.pipeline.drain_timeout)
         return not self._run_stop.is_set()
 

@@ -68,3 +68,12 @@ EVENT_LOOP_LAG = Gauge(
 SOURCE_RESTARTS = Counter(
     "logsentry_source_restarts", "Times a source's reader (journalctl) was restarted",
     ["source"], registry=REGISTRY)
+# Detection state checkpoints (logsentry.detect.detector).
+STATE_SAVE_SECONDS = Histogram(
+    "logsentry_detection_state_save_seconds",
+    "Time to write one checkpoint of the detection state (serialized in a background thread)",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0), registry=REGISTRY)
+STATE_SAVE_PAUSE = Histogram(
+    "logsentry_detection_state_pause_seconds",
+    "Time the detection thread spent taking a checkpoint of its state (detection waits)",
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25), registry=REGISTRY)

@@ -129,7 +129,7 @@ class GroupState:
     __slots__ = (
         "alerts", "count", "distinct", "extra_bytes", "first", "group_key", "last",
         "learn_until", "samples",
-        "seen", "size", "step", "step_counts", "suppressed", "suppressed_until", "times",
+        "seen", "size", "snap", "step", "step_counts", "suppressed", "suppressed_until", "times",
         "touched", "values",
     )
 
@@ -161,6 +161,9 @@ class GroupState:
         self.suppressed = 0
         self.alerts = 0
         self.touched = 0
+        # The generation of the last checkpoint that holds this group (see
+        # detector.Checkpoint): copy-on-write for the one being written.
+        self.snap = 0
         self.size = 0
         self.extra_bytes = 0  # samples and distinct-value sets, kept up to date
 
@@ -214,7 +217,7 @@ class GroupState:
         if self.times:
             doc["t"] = self.times
         if self.values:
-            doc["v"] = self.values
+            doc["v"] = dict(self.values)  # a copy: the group changes it in place
         if self.seen:
             doc["s"] = sorted(self.seen)
         if self.learn_until:

@@ -241,6 +241,8 @@ class JournaldSource:
         self._process: asyncio.subprocess.Process | None = None
         self._last_save = 0.0
         self.restarts = 0
+        # The cursor to start after instead of the cursor file's (`resume_from`).
+        self._resume: str | None = None
 
     # -- the public interface ------------------------------------------------
 
@@ -253,6 +255,9 @@ class JournaldSource:
                 "journalctl or set `journalctl:` to its path")
         if self.store is not None:
             self._read_cursor = self.store.load()
+            if self._resume is not None:
+                self._read_cursor = self.store.cursor = self._resume
+                self._resume = None
         delay = self.config.restart_delay
         while not stop.is_set():
             started = time.monotonic()
@@ -280,6 +285,21 @@ class JournaldSource:
         if self.store is not None and isinstance(position, str):
             self.store.cursor = position
             self._save_if_due()
+
+    def checkpoint_position(self) -> Any:
+        """The committed cursor."""
+        return self.store.cursor if self.store is not None else None
+
+    def resume_from(self, position: Any) -> bool:
+        """Start after cursor `position` instead of the cursor file's."""
+        if self.store is None or not isinstance(position, str) or not position:
+            log.error("checkpoint_position_unusable", source=self.name)
+            return False
+        self._resume = position
+        return True
+
+    def describe_position(self, position: Any) -> Any:
+        return position
 
     async def close(self) -> None:
         """Stop journalctl (if still running) and persist the committed cursor."""

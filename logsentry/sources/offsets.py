@@ -75,6 +75,11 @@ class OffsetStore:
             log.error("offsets_corrupt_ignored", path=str(self.path), error=str(exc))
             self.entries = {}
 
+    def replace(self, entries: dict[str, FileOffset]) -> None:
+        """Take `entries` for the stored offsets (resuming from a checkpoint)."""
+        self.entries = dict(entries)
+        self._dirty = True
+
     def set(self, entry: FileOffset) -> None:
         self.entries[entry.key] = entry
         self._dirty = True
