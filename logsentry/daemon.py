@@ -151,7 +151,9 @@ class Daemon:
                 await asyncio.gather(running, return_exceptions=True)
             if detector is not None:
                 if self.pipeline.drained:
-                    detector.save_state(self.pipeline.positions())
+                    positions = self.pipeline.positions()
+                    if detector.save_state(positions):
+                        self.pipeline.persist_positions(positions)
                 else:
                     # What was read and not committed is read again from the last
                     # checkpoint; a state saved now would be ahead of those lines.

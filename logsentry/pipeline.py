@@ -17,6 +17,7 @@ detected after it always match (see `Detector.begin_checkpoint`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,8 +62,15 @@ class EventDetector(Protocol):
         """A checkpoint of the state as it is now, if one is due; else None."""
         ...
 
-    def write_checkpoint(self, checkpoint: Any, positions: dict[str, Any]) -> None:
-        """Write `checkpoint` with the source positions it reflects (in the background)."""
+    def write_checkpoint(self, checkpoint: Any, positions: dict[str, Any],
+                         written: Callable[[], None] | None = None) -> None:
+        """Write `checkpoint` with the source positions it reflects (in the background),
+        then call `written` (from the writer's thread)."""
+        ...
+
+    @property
+    def checkpointing(self) -> bool:
+        """Whether this detector keeps checkpoints (it has a state file)."""
         ...
 
 
@@ -125,6 +133,11 @@ class Pipeline:
         # Whether the output stage saw the end of input: everything read was
         # detected, delivered and committed (a drain that timed out leaves it False).
         self.drained = False
+        if detector is not None and detector.checkpointing:
+            # Positions reach the disk with the detection checkpoints only.
+            for source in self.sources:
+                if isinstance(source, ResumableSource):
+                    source.hold_positions()
         self._lines: asyncio.Queue[LineBatch | None] = asyncio.Queue(self.config.queue_batches)
         self._events: asyncio.Queue[EventBatch | None] = asyncio.Queue(self.config.queue_batches)
         self._out: asyncio.Queue[EventBatch | None] = asyncio.Queue(self.config.queue_batches)
@@ -365,7 +378,23 @@ class Pipeline:
                 source.commit(position)
             if item.checkpoint is not None and self.detector is not None:
                 # Every batch up to the checkpoint is committed, none after it.
-                self.detector.write_checkpoint(item.checkpoint, self.positions())
+                positions = self.positions()
+                self.detector.write_checkpoint(
+                    item.checkpoint, positions,
+                    functools.partial(self.persist_positions, positions))
+
+    def persist_positions(self, positions: dict[str, Any]) -> None:
+        """Write each source's position file with the positions a checkpoint on disk holds
+        (any thread): without a checkpoint (detection turned off later) a restart
+        resumes from there."""
+        for source in self.sources:
+            position = positions.get(source.name)
+            if position is not None and isinstance(source, ResumableSource):
+                try:
+                    source.persist_position(position)
+                except OSError as exc:
+                    log.error("cannot save source position", source=source.name,
+                              error=str(exc))
 
     def positions(self) -> dict[str, Any]:
         """The committed position of each source that can resume from a checkpoint."""

@@ -21,6 +21,7 @@ import heapq
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -415,16 +416,25 @@ class Detector:
         STATE_SAVE_PAUSE.observe(time.perf_counter() - began)
         return checkpoint
 
-    def write_checkpoint(self, checkpoint: Checkpoint, positions: dict[str, Any]) -> None:
-        """Serialize and write `checkpoint` with `positions` in a background thread."""
+    @property
+    def checkpointing(self) -> bool:
+        """Whether this detector keeps checkpoints (it has a state file)."""
+        return self.state_path is not None
+
+    def write_checkpoint(self, checkpoint: Checkpoint, positions: dict[str, Any],
+                         written: Callable[[], None] | None = None) -> None:
+        """Serialize and write `checkpoint` with `positions` in a background thread; then
+        call `written` (in that thread) if the file was written."""
         if checkpoint is not self._checkpoint or self.state_path is None:
             return  # superseded (a shutdown save, a reload)
         checkpoint.positions = dict(positions)
-        self._writer = threading.Thread(target=self._write_checkpoint, args=(checkpoint,),
+        self._writer = threading.Thread(target=self._write_checkpoint,
+                                        args=(checkpoint, written),
                                         name="detection-checkpoint", daemon=True)
         self._writer.start()
 
-    def _write_checkpoint(self, checkpoint: Checkpoint) -> None:
+    def _write_checkpoint(self, checkpoint: Checkpoint,
+                          written: Callable[[], None] | None = None) -> None:
         began = time.perf_counter()
         try:
             data = checkpoint.serialize()
@@ -438,6 +448,8 @@ class Detector:
             return
         self._last_save_seconds = time.perf_counter() - began
         STATE_SAVE_SECONDS.observe(self._last_save_seconds)
+        if written is not None:
+            written()
 
     def _drop_checkpoint(self, checkpoint: Checkpoint | None = None) -> None:
         """Copy-on-write off: `checkpoint` (or whichever is pending) is written or dropped."""
@@ -526,13 +538,14 @@ class Detector:
     def group_count(self) -> int:
         return sum(len(engine.groups) for engine in self.engines)
 
-    def save_state(self, positions: dict[str, Any] | None = None) -> None:
+    def save_state(self, positions: dict[str, Any] | None = None) -> bool:
         """Write all correlation state, with the source `positions` it reflects, to the
         state file now (atomically), blocking until it is written (on shutdown, once
-        the pipeline drained); errors are logged. Supersedes a pending checkpoint."""
+        the pipeline drained); errors are logged. Supersedes a pending checkpoint.
+        True when written."""
         self._last_save = time.monotonic()
         if self.state_path is None:
-            return
+            return False
         self.wait_for_save()
         self._drop_checkpoint()
         began = time.perf_counter()
@@ -542,11 +555,13 @@ class Detector:
             data = checkpoint.serialize(lock=False)
         except TypeError as exc:
             log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
-            return
-        if self._write(data):
-            self._dirty = False
-            self._events_since_checkpoint = 0
-            STATE_SAVE_SECONDS.observe(time.perf_counter() - began)
+            return False
+        if not self._write(data):
+            return False
+        self._dirty = False
+        self._events_since_checkpoint = 0
+        STATE_SAVE_SECONDS.observe(time.perf_counter() - began)
+        return True
 
     def restore_state(self) -> None:
         """Load the state file if there is one; a corrupt or stale file is logged and ignored."""

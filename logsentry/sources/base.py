@@ -75,6 +75,16 @@ class ResumableSource(Protocol):
         """`position` in a form for the log (file -> offset, a cursor)."""
         ...
 
+    def hold_positions(self) -> None:
+        """Stop writing the position file on commits and on close: from now on it is
+        written only by `persist_position`, with positions a checkpoint holds (so it
+        never runs ahead of the detection state on disk)."""
+        ...
+
+    def persist_position(self, position: Any) -> None:
+        """Write `position` (a `checkpoint_position()`) to the position file (any thread)."""
+        ...
+
 
 @dataclass(slots=True)
 class LineDecoder:

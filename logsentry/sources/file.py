@@ -94,6 +94,8 @@ class FileSource:
         self.lines_read = 0
         # Offsets to start from instead of the offsets file (`resume_from`).
         self._resume: dict[str, FileOffset] | None = None
+        # The offsets file is written with checkpoints only (`hold_positions`).
+        self._held = False
 
     # -- the public interface ------------------------------------------------
 
@@ -153,11 +155,18 @@ class FileSource:
         except (KeyError, TypeError, AttributeError):
             return position
 
+    def hold_positions(self) -> None:
+        self._held = True
+
+    def persist_position(self, position: Any) -> None:
+        if self.store is not None:
+            self.store.write(position["files"])
+
     async def close(self) -> None:
         for tailer in list(self._tailers.values()):
             os.close(tailer.fd)
         self._tailers.clear()
-        if self.store is not None:
+        if self.store is not None and not self._held:
             self.store.save()
 
     # -- reading -------------------------------------------------------------
@@ -427,7 +436,8 @@ class FileSource:
 
     def _save_if_due(self) -> None:
         now = time.monotonic()
-        if self.store is not None and now - self._last_save >= self.commit_interval:
+        if (self.store is not None and not self._held
+                and now - self._last_save >= self.commit_interval):
             self.store.save()
             self._last_save = now
 

@@ -243,6 +243,8 @@ class JournaldSource:
         self.restarts = 0
         # The cursor to start after instead of the cursor file's (`resume_from`).
         self._resume: str | None = None
+        # The cursor file is written with checkpoints only (`hold_positions`).
+        self._held = False
 
     # -- the public interface ------------------------------------------------
 
@@ -301,10 +303,17 @@ class JournaldSource:
     def describe_position(self, position: Any) -> Any:
         return position
 
+    def hold_positions(self) -> None:
+        self._held = True
+
+    def persist_position(self, position: Any) -> None:
+        if self.store is not None and isinstance(position, str):
+            write_atomic(self.store.path, orjson.dumps({"version": 1, "cursor": position}))
+
     async def close(self) -> None:
         """Stop journalctl (if still running) and persist the committed cursor."""
         await self._terminate()
-        if self.store is not None:
+        if self.store is not None and not self._held:
             self.store.save()
 
     # -- journalctl ------------------------------------------------------------
@@ -430,7 +439,8 @@ class JournaldSource:
 
     def _save_if_due(self) -> None:
         now = time.monotonic()
-        if self.store is not None and now - self._last_save >= self.commit_interval:
+        if (self.store is not None and not self._held
+                and now - self._last_save >= self.commit_interval):
             self.store.save()
             self._last_save = now
 
