@@ -86,7 +86,7 @@ class Run:
                          "start_at": "beginning", "poll_interval": 0.05}],
             "analysis": {"analyzer": "none"},
             "detection": {"rules": [str(self.folder / "rules.yaml")],
-                          "persist_interval": 2.0},
+                          "persist_interval": 1.0},
             "sinks": [
                 {"type": "jsonl", "name": "alerts", "path": str(self.alerts)},
                 {"type": "jsonl", "name": "events", "path": str(self.events),
@@ -184,14 +184,15 @@ def crash_run(folder: Path, seed: int, kills: int) -> list[tuple[str, str]]:
     run = Run(folder)
     lines = attack_lines()
     # Lines arrive through all the kills, while the daemon is up and while it is down.
-    pace = rng.uniform(2.5, 3.5) * max(1, kills) / len(lines)  # seconds per line
+    pace = rng.uniform(4.0, 5.0) * max(1, kills) / len(lines)  # seconds per line
     writer = threading.Thread(target=_write_paced, args=(run, lines, pace, rng), daemon=True)
     daemon = run.start()
     writer.start()
     try:
         for _ in range(kills):
             run.wait_started(daemon)
-            time.sleep(rng.uniform(0.05, 1.2))
+            # Before the first checkpoint, or after one or two (every second).
+            time.sleep(rng.uniform(0.2, 3.0))
             daemon.send_signal(signal.SIGKILL)
             daemon.wait()
             time.sleep(rng.uniform(0.0, 0.3))
