@@ -362,3 +362,17 @@ def test_a_failed_checkpoint_write_is_logged_and_retried_at_the_next_interval(
     detector.write_checkpoint(checkpoint, {})
     assert detector.wait_for_save(5)
     assert len(_saved_groups(blocker)) == 10
+
+
+def test_a_checkpoint_leaves_the_least_recently_used_order_as_it_was(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    _many_groups(detector, 500)
+    before = list(detector.engines[0].groups)
+    detector._last_save -= 1
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert list(detector.engines[0].groups) == before
+    assert len(_saved_groups(state)) == 500

@@ -82,62 +82,98 @@ def _write_lock(path: Path) -> threading.Lock:
 class Checkpoint:
     """The detection state as it was between two batches, written out later.
 
-    Taking one costs the detection thread a list of each rule's groups (about
-    10 ms at a million groups); serializing it is the writer thread's work.
-    Copy-on-write keeps it exact meanwhile: before the detection thread changes
-    a group the checkpoint has not serialized yet, it keeps that group's
-    document as it was (`preserve`). Groups opened after it are not in it;
-    groups dropped after it (expiry, eviction) still are, as they were.
+    Taking one costs the detection thread nothing that grows with the state: it
+    marks a new generation. The writer thread then walks each rule's groups from
+    the front of their LRU order, a slice at a time under the detection lock,
+    serializing each group and moving it to the back, until the front holds a
+    group of this generation. Copy-on-write keeps it one instant meanwhile:
+    before the detection thread changes a group not yet written it keeps that
+    group's document (`preserve`); a group opened afterwards carries the
+    generation from birth and is left out; one dropped (expiry, eviction) before
+    its turn is kept aside and written as it was (`dropped`). A group changed
+    during the walk ends up among the groups written about then, a little ahead
+    of its place in the LRU order until its next event.
     `positions` (the source positions the state reflects) are filled in by the
     pipeline once every batch before the checkpoint is committed.
     """
 
     def __init__(self, engines: list[RuleEngine], watermark: float, lock: threading.Lock) -> None:
         self.generation = next(_GENERATIONS)
-        self.rules = [(engine.rule.id, engine.fingerprint, list(engine.groups.values()))
-                      for engine in engines if engine.groups]
-        self.groups = sum(len(groups) for _, _, groups in self.rules)
+        self.engines = list(engines)
         self.watermark = watermark
         self.taken_at = time.time()
         self.positions: dict[str, Any] = {}
-        # id(group) -> its document when the checkpoint was taken (the group
-        # object stays referenced by `rules`, so its id is not reused).
-        self._preserved: dict[int, dict[str, Any]] = {}
+        # Rule id -> documents of groups kept as they were (changed or dropped).
+        self._preserved: dict[str, list[dict[str, Any]]] = {}
+        self._dropped: list[tuple[str, GroupState]] = []
         self._lock = lock
 
-    def preserve(self, group: GroupState) -> None:
+    def preserve(self, engine: RuleEngine, group: GroupState) -> None:
         """Keep `group` as it is now (detection thread, holding the lock, before a change)."""
-        self._preserved[id(group)] = group.to_json()
+        self._preserved.setdefault(engine.rule.id, []).append(group.to_json())
         group.snap = self.generation
+
+    def dropped(self, engine: RuleEngine, group: GroupState) -> None:
+        """`group` left its rule (detection thread): written as it is, if not yet."""
+        if group.snap != self.generation:
+            self._dropped.append((engine.rule.id, group))
 
     def serialize(self, lock: bool = True) -> list[bytes]:
         """The state file's content in pieces (b"".join them); TypeError if a value cannot
         be. Holds the detection lock one slice at a time (unless `lock` is False: the
         caller is the detection thread itself)."""
         generation = self.generation
-        preserved = self._preserved
+        guard = self._lock if lock else contextlib.nullcontext()
+        by_rule: dict[str, list[bytes]] = {}
+        for engine in self.engines:
+            groups = engine.groups
+            encoded = by_rule.setdefault(engine.rule.id, [])
+            done = False
+            while not done:
+                with guard:
+                    docs: list[dict[str, Any]] = []
+                    while len(docs) < SAVE_SLICE:
+                        key = next(iter(groups), _END)
+                        if key is _END:
+                            done = True
+                            break
+                        group = groups[key]  # type: ignore[index]
+                        if group.snap == generation:
+                            done = True  # written, changed or opened since: a full turn
+                            break
+                        docs.append(group.to_json())
+                        group.snap = generation
+                        groups.move_to_end(key)  # type: ignore[arg-type]
+                    if docs:
+                        encoded.append(orjson.dumps(docs)[1:-1])
+        with guard:
+            preserved, self._preserved = self._preserved, {}
+            dropped, self._dropped = self._dropped, []
+        for rule_id, group in dropped:
+            if group.snap != generation:
+                by_rule.setdefault(rule_id, []).append(orjson.dumps([group.to_json()])[1:-1])
+        for rule_id, docs in preserved.items():
+            by_rule.setdefault(rule_id, []).append(orjson.dumps(docs)[1:-1])
+        fingerprints = {engine.rule.id: engine.fingerprint for engine in self.engines}
         parts = [b'{"version":' + orjson.dumps(STATE_VERSION)
                  + b',"saved_at":' + orjson.dumps(self.taken_at)
                  + b',"watermark":' + orjson.dumps(self.watermark)
                  + b',"positions":' + orjson.dumps(self.positions) + b',"rules":{']
-        guard = self._lock if lock else contextlib.nullcontext()
-        for index, (rule_id, fingerprint, groups) in enumerate(self.rules):
-            parts.append((b"," if index else b"") + orjson.dumps(rule_id)
-                         + b':{"fingerprint":' + orjson.dumps(fingerprint) + b',"groups":[')
-            for start in range(0, len(groups), SAVE_SLICE):
-                with guard:
-                    docs = []
-                    for group in groups[start:start + SAVE_SLICE]:
-                        doc = preserved.pop(id(group), None)
-                        if doc is None:
-                            doc = group.to_json()
-                            group.snap = generation
-                        docs.append(doc)
-                    encoded = orjson.dumps(docs)
-                parts.append((b"," if start else b"") + encoded[1:-1])
-            parts.append(b"]}")
+        first = True
+        for rule_id, pieces in by_rule.items():
+            pieces = [piece for piece in pieces if piece]
+            if not pieces:
+                continue
+            parts.append((b"" if first else b",") + orjson.dumps(rule_id)
+                         + b':{"fingerprint":' + orjson.dumps(fingerprints[rule_id])
+                         + b',"groups":[' + b",".join(pieces) + b"]}")
+            first = False
         parts.append(b"}}")
         return parts
+
+
+# The end of a rule's groups, in the walk of `Checkpoint.serialize`.
+_END = object()
 
 
 @dataclass(slots=True)
@@ -484,15 +520,20 @@ class Detector:
     def expire(self, event_now: float, budget: int) -> int:
         """Drop groups with nothing left that matters at `event_now`; at most `budget`."""
         dropped = 0
-        for engine in self.engines:
-            groups = engine.groups
-            while groups and dropped < budget:
-                group = next(iter(groups.values()))
-                if not engine.expired(group, event_now):
-                    break
-                groups.popitem(last=False)
-                engine.memory_bytes -= group.size
-                dropped += 1
+        # A checkpoint writer reorders the groups it walks: check and pop as one.
+        with self._lock:
+            for engine in self.engines:
+                groups = engine.groups
+                cow = engine.cow
+                while groups and dropped < budget:
+                    group = next(iter(groups.values()))
+                    if not engine.expired(group, event_now):
+                        break
+                    groups.popitem(last=False)
+                    if cow is not None:
+                        cow.dropped(engine, group)
+                    engine.memory_bytes -= group.size
+                    dropped += 1
         if dropped:
             self._dirty = True
         return dropped
@@ -506,22 +547,8 @@ class Detector:
         memory = self.memory_bytes
         if memory <= target:
             return
-        heap = [(next(iter(e.groups.values())).touched, i)
-                for i, e in enumerate(self.engines) if e.groups]
-        heapq.heapify(heap)
-        evicted = 0
-        while heap and memory > target:
-            _, index = heap[0]
-            engine = self.engines[index]
-            groups = engine.groups
-            _, group = groups.popitem(last=False)
-            engine.memory_bytes -= group.size
-            memory -= group.size
-            evicted += 1
-            if groups:
-                heapq.heapreplace(heap, (next(iter(groups.values())).touched, index))
-            else:
-                heapq.heappop(heap)
+        with self._lock:  # a checkpoint writer reorders the groups it walks
+            evicted = self._evict(memory, target)
         if evicted:
             self.evictions += evicted
             DETECTION_EVICTIONS.inc(evicted)
@@ -533,6 +560,28 @@ class Detector:
                             evicted_total=self.evictions,
                             cap_mb=self.memory_cap_bytes // (1024 * 1024))
                 self._last_eviction_log = now
+
+    def _evict(self, memory: int, target: float) -> int:
+        """Pop least recently touched groups until `memory` is under `target`; how many."""
+        heap = [(next(iter(e.groups.values())).touched, i)
+                for i, e in enumerate(self.engines) if e.groups]
+        heapq.heapify(heap)
+        evicted = 0
+        while heap and memory > target:
+            _, index = heap[0]
+            engine = self.engines[index]
+            groups = engine.groups
+            _, group = groups.popitem(last=False)
+            if engine.cow is not None:
+                engine.cow.dropped(engine, group)
+            engine.memory_bytes -= group.size
+            memory -= group.size
+            evicted += 1
+            if groups:
+                heapq.heapreplace(heap, (next(iter(groups.values())).touched, index))
+            else:
+                heapq.heappop(heap)
+        return evicted
 
     @property
     def group_count(self) -> int:

@@ -220,7 +220,7 @@ class RuleEngine:
         else:
             groups.move_to_end(key)
             if cow is not None and group.snap != cow.generation:
-                cow.preserve(group)
+                cow.preserve(self, group)
         group.touched = seq
         if when > group.last:
             group.last = when
@@ -281,7 +281,7 @@ class RuleEngine:
         """
         cow = self.cow
         if cow is not None and group.snap != cow.generation:
-            cow.preserve(group)
+            cow.preserve(self, group)
         group.last = max(group.last, when)
         if not self.first_seen and group.suppressed_until > when:
             # Suppressed: count the event for the next alert, correlate nothing.
