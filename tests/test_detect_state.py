@@ -376,3 +376,16 @@ def test_a_checkpoint_leaves_the_least_recently_used_order_as_it_was(tmp_path: P
     assert detector.wait_for_save(5)
     assert list(detector.engines[0].groups) == before
     assert len(_saved_groups(state)) == 500
+
+
+def test_a_frozen_copy_has_every_field_and_none_of_the_later_changes(tmp_path: Path) -> None:
+    from logsentry.detect.group import GroupState
+
+    detector = Detector.from_config(_config(tmp_path, BRUTE), None)
+    detector.process([_ev("ssh_login_failed", 0, source__ip="1.2.3.4", user__name="a")])
+    [group] = detector.engines[0].groups.values()
+    copy = group.frozen_copy()
+    assert all(getattr(copy, name) == getattr(group, name) for name in GroupState.__slots__)
+    before = copy.to_json()
+    detector.process([_ev("ssh_login_failed", 1, source__ip="1.2.3.4", user__name="b")])
+    assert copy.to_json() == before != group.to_json()

@@ -103,14 +103,14 @@ class Checkpoint:
         self.watermark = watermark
         self.taken_at = time.time()
         self.positions: dict[str, Any] = {}
-        # Rule id -> documents of groups kept as they were (changed or dropped).
-        self._preserved: dict[str, list[dict[str, Any]]] = {}
+        # Rule id -> copies of groups as they were before a change.
+        self._preserved: dict[str, list[GroupState]] = {}
         self._dropped: list[tuple[str, GroupState]] = []
         self._lock = lock
 
     def preserve(self, engine: RuleEngine, group: GroupState) -> None:
         """Keep `group` as it is now (detection thread, holding the lock, before a change)."""
-        self._preserved.setdefault(engine.rule.id, []).append(group.to_json())
+        self._preserved.setdefault(engine.rule.id, []).append(group.frozen_copy())
         group.snap = self.generation
 
     def dropped(self, engine: RuleEngine, group: GroupState) -> None:
@@ -152,8 +152,13 @@ class Checkpoint:
         for rule_id, group in dropped:
             if group.snap != generation:
                 by_rule.setdefault(rule_id, []).append(orjson.dumps([group.to_json()])[1:-1])
-        for rule_id, docs in preserved.items():
-            by_rule.setdefault(rule_id, []).append(orjson.dumps(docs)[1:-1])
+        for rule_id, copies in preserved.items():
+            encoded = by_rule.setdefault(rule_id, [])
+            # A slice per orjson call: one call holds the interpreter lock throughout
+            # (all the copies at once stalled detection for a second).
+            for start in range(0, len(copies), SAVE_SLICE):
+                encoded.append(orjson.dumps(
+                    [group.to_json() for group in copies[start:start + SAVE_SLICE]])[1:-1])
         fingerprints = {engine.rule.id: engine.fingerprint for engine in self.engines}
         parts = [b'{"version":' + orjson.dumps(STATE_VERSION)
                  + b',"saved_at":' + orjson.dumps(self.taken_at)
@@ -166,7 +171,12 @@ class Checkpoint:
                 continue
             parts.append((b"" if first else b",") + orjson.dumps(rule_id)
                          + b':{"fingerprint":' + orjson.dumps(fingerprints[rule_id])
-                         + b',"groups":[' + b",".join(pieces) + b"]}")
+                         + b',"groups":[')
+            # The writer joins the pieces (b"".join copies a large file without the
+            # interpreter lock; joining here held it for as long).
+            for index, piece in enumerate(pieces):
+                parts.append(b"," + piece if index else piece)
+            parts.append(b"]}")
             first = False
         parts.append(b"}}")
         return parts

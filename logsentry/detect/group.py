@@ -173,6 +173,33 @@ class GroupState:
         key = self.group_key
         return key if isinstance(key, tuple) else (key,)
 
+    def frozen_copy(self) -> GroupState:
+        """A copy that later changes to this group leave alone (copy-on-write for a
+        checkpoint): the containers changed in place are copied, the tuples shared.
+        About 20 times cheaper than `to_json()`, which the writer thread does later."""
+        twin = GroupState.__new__(GroupState)
+        twin.group_key = self.group_key
+        twin.first = self.first
+        twin.last = self.last
+        twin.count = self.count
+        twin.times = self.times
+        twin.values = dict(self.values) if self.values is not None else None
+        twin.seen = set(self.seen) if self.seen is not None else None
+        twin.learn_until = self.learn_until
+        twin.step = self.step
+        twin.step_counts = self.step_counts
+        twin.distinct = ({name: dict(values) for name, values in self.distinct.items()}
+                         if self.distinct is not None else None)
+        twin.samples = self.samples
+        twin.suppressed_until = self.suppressed_until
+        twin.suppressed = self.suppressed
+        twin.alerts = self.alerts
+        twin.touched = self.touched
+        twin.snap = self.snap
+        twin.size = self.size
+        twin.extra_bytes = self.extra_bytes
+        return twin
+
     def reset_window(self) -> None:
         """Start a new correlation window (after an alert or when the old one lapsed)."""
         self.count = 0
