@@ -176,7 +176,8 @@ class GroupState:
     def frozen_copy(self) -> GroupState:
         """A copy that later changes to this group leave alone (copy-on-write for a
         checkpoint): the containers changed in place are copied, the tuples shared.
-        About 20 times cheaper than `to_json()`, which the writer thread does later."""
+        About half the cost of `to_json()` (4.5 against 10.5 µs a group of the bench's
+        flood), which the writer thread then does instead of the detection thread."""
         twin = GroupState.__new__(GroupState)
         twin.group_key = self.group_key
         twin.first = self.first
