@@ -209,7 +209,7 @@ class Detector:
         *,
         memory_cap_bytes: int = 256 * 1024 * 1024,
         state_path: Path | None = None,
-        persist_interval: float = 30.0,
+        persist_interval: float = 5.0,
         max_samples: int = 5,
     ) -> None:
         self.engines = [RuleEngine(rule, max_samples) for rule in rules if rule.enabled]
