@@ -21,7 +21,7 @@ from logsentry.core.event import Event
 from logsentry.pipeline import AlertOutput, EventOutput, retry_forever
 from logsentry.sinks.base import Sink
 from logsentry.sinks.factory import build_sink, check_unique_names
-from logsentry.sources.base import Source
+from logsentry.sources.base import ResumableSource, Source
 from logsentry.sources.config import FileSourceConfig
 from logsentry.sources.file import path_problems
 from logsentry.transport.secrets import check_secrets
@@ -165,6 +165,27 @@ def check_sources(config: Config, origin: str) -> list[SourceProblem]:
         + "".join(f"  {problem}\n" for problem in problems)
         + "Fix the paths, or set `allow_missing: true` on a file source whose files "
         "appear later.")
+
+
+def resume_sources(sources: list[Source], detector: Detector | None) -> None:
+    """Start each source from the position its restored detection state reflects.
+
+    The lines after it are read and detected again on top of that state, so a
+    crash changes no alert (see `logsentry.detect.detector`). Logs what was
+    restored: the state's age, its groups, and where each source resumes.
+    """
+    restored = detector.restored if detector is not None else None
+    if restored is None:
+        return
+    resumed: dict[str, Any] = {}
+    for source in sources:
+        position = restored.positions.get(source.name)
+        if position is None or not isinstance(source, ResumableSource):
+            continue
+        if source.resume_from(position):
+            resumed[source.name] = source.describe_position(position)
+    log.info("checkpoint_restored", age_s=round(restored.age, 1), groups=restored.groups,
+             replay_from=resumed, path=str(restored.path))
 
 
 def build_detector(config: Config) -> Detector | None:

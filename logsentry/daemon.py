@@ -26,6 +26,7 @@ from logsentry.assembly import (
     check_components,
     check_sources,
     open_outputs,
+    resume_sources,
     source_problems,
 )
 from logsentry.config import Config, load_config
@@ -135,6 +136,7 @@ class Daemon:
         outputs = await open_outputs(config, state_dir, self._output_closed)
         sources = self._fixed_sources if self._fixed_sources is not None else build_sources(
             config, state_dir)
+        resume_sources(sources, detector)
         self.pipeline = Pipeline(
             sources,
             analyzer,
@@ -169,7 +171,15 @@ class Daemon:
                 running.cancel()
                 await asyncio.gather(running, return_exceptions=True)
             if detector is not None:
-                detector.save_state()
+                if self.pipeline.drained:
+                    positions = self.pipeline.positions()
+                    if detector.save_state(positions):
+                        self.pipeline.persist_positions(positions)
+                else:
+                    # What was read and not committed is read again from the last
+                    # checkpoint; a state saved now would be ahead of those lines.
+                    detector.wait_for_save()
+                    log.warning("detection_state_kept_at_last_checkpoint")
             await outputs.close(config.pipeline.drain_timeout)
         return not self._run_stop.is_set()
 

@@ -6,11 +6,18 @@ memory stays bounded and no line is dropped. The analyzer and the detector
 run in their own worker threads so the event loop stays responsive. Source
 positions are committed only after a batch's events reached the event sinks
 and its alerts were accepted by the alert output, in source order.
+
+With a detector, the positions that reach the disk together with its state are
+those of its checkpoints: a checkpoint is taken between two batches, and once
+every batch before it is committed, the sources' positions are written with
+it. A restart resumes the sources from there, so the state and the lines
+detected after it always match (see `Detector.begin_checkpoint`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +41,7 @@ from logsentry.core.metrics import (
 )
 from logsentry.core.thread_names import name_this_thread
 from logsentry.envelope import EnvelopeParser
-from logsentry.sources.base import LineBatch, Source
+from logsentry.sources.base import LineBatch, ResumableSource, Source
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +57,21 @@ class EventDetector(Protocol):
     def process(self, events: list[Event]) -> list[Alert]: ...
 
     def tick(self, now: float) -> list[Alert]: ...
+
+    def begin_checkpoint(self) -> Any:
+        """A checkpoint of the state as it is now, if one is due; else None."""
+        ...
+
+    def write_checkpoint(self, checkpoint: Any, positions: dict[str, Any],
+                         written: Callable[[], None] | None = None) -> None:
+        """Write `checkpoint` with the source positions it reflects (in the background),
+        then call `written` (from the writer's thread)."""
+        ...
+
+    @property
+    def checkpointing(self) -> bool:
+        """Whether this detector keeps checkpoints (it has a state file)."""
+        ...
 
 
 class AlertOutput(Protocol):
@@ -68,6 +90,9 @@ class EventBatch:
     events: list[Event]
     commits: list[tuple[Source, Any]]
     alerts: list[Alert] = field(default_factory=list)
+    # The detector's checkpoint taken right after these events, written once
+    # their positions are committed.
+    checkpoint: Any = None
 
 
 @dataclass(slots=True)
@@ -105,6 +130,14 @@ class Pipeline:
         self.parser = parser or EnvelopeParser()
         self.stats = PipelineStats()
         self.failed_sources: list[str] = []
+        # Whether the output stage saw the end of input: everything read was
+        # detected, delivered and committed (a drain that timed out leaves it False).
+        self.drained = False
+        if detector is not None and detector.checkpointing:
+            # Positions reach the disk with the detection checkpoints only.
+            for source in self.sources:
+                if isinstance(source, ResumableSource):
+                    source.hold_positions()
         self._lines: asyncio.Queue[LineBatch | None] = asyncio.Queue(self.config.queue_batches)
         self._events: asyncio.Queue[EventBatch | None] = asyncio.Queue(self.config.queue_batches)
         self._out: asyncio.Queue[EventBatch | None] = asyncio.Queue(self.config.queue_batches)
@@ -260,7 +293,7 @@ class Pipeline:
             if detector is not None and item.events and not self._events.empty():
                 item, ended = self._coalesce(item)
             if detector is not None:
-                item.alerts = await loop.run_in_executor(
+                item.alerts, item.checkpoint = await loop.run_in_executor(
                     self._detect_thread, self._detect, detector, item.events
                 )
                 if time.monotonic() >= next_tick:
@@ -272,7 +305,7 @@ class Pipeline:
                 # Without a detector (topology stage 1) the tick
                 # deadline must advance too: wait_for(get(), 0) never gets an item.
                 next_tick = time.monotonic() + TICK_SECONDS
-            if item.events or item.alerts or item.commits:
+            if item.events or item.alerts or item.commits or item.checkpoint is not None:
                 await self._out.put(item)
             if ended:
                 break
@@ -299,13 +332,21 @@ class Pipeline:
         return EventBatch(events, commits, alerts), False
 
     @staticmethod
-    def _detect(detector: EventDetector, events: list[Event]) -> list[Alert]:
+    def _detect(detector: EventDetector, events: list[Event]) -> tuple[list[Alert], Any]:
+        """Detection thread: the batch's alerts, and a checkpoint taken right after it
+        (if one is due) so that it reflects exactly the batches up to this one."""
         try:
-            return detector.process(events)
+            alerts = detector.process(events)
         except Exception:
             LINES_FAILED.labels("detection").inc(len(events))
             log.exception("detection_failed", events=len(events))
-            return []
+            alerts = []
+        try:
+            checkpoint = detector.begin_checkpoint()
+        except Exception:
+            log.exception("detection_checkpoint_failed")
+            checkpoint = None
+        return alerts, checkpoint
 
     @staticmethod
     def _tick(detector: EventDetector) -> list[Alert]:
@@ -321,6 +362,7 @@ class Pipeline:
         while True:
             item = await self._out.get()
             if item is None:
+                self.drained = True
                 return
             if item.events:
                 for output in self.event_outputs:
@@ -334,6 +376,35 @@ class Pipeline:
                     await self.alert_output.submit(item.alerts)
             for source, position in item.commits:
                 source.commit(position)
+            if item.checkpoint is not None and self.detector is not None:
+                # Every batch up to the checkpoint is committed, none after it.
+                positions = self.positions()
+                self.detector.write_checkpoint(
+                    item.checkpoint, positions,
+                    functools.partial(self.persist_positions, positions))
+
+    def persist_positions(self, positions: dict[str, Any]) -> None:
+        """Write each source's position file with the positions a checkpoint on disk holds
+        (any thread): without a checkpoint (detection turned off later) a restart
+        resumes from there."""
+        for source in self.sources:
+            position = positions.get(source.name)
+            if position is not None and isinstance(source, ResumableSource):
+                try:
+                    source.persist_position(position)
+                except OSError as exc:
+                    log.error("cannot save source position", source=source.name,
+                              error=str(exc))
+
+    def positions(self) -> dict[str, Any]:
+        """The committed position of each source that can resume from a checkpoint."""
+        positions: dict[str, Any] = {}
+        for source in self.sources:
+            if isinstance(source, ResumableSource):
+                position = source.checkpoint_position()
+                if position is not None:
+                    positions[source.name] = position
+        return positions
 
     async def _monitor_queues(self) -> None:
         while True:

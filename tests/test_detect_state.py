@@ -102,18 +102,29 @@ def test_state_file_is_written_atomically_as_json(tmp_path: Path) -> None:
     detector.process([_ev("ssh_login_failed", 0, source__ip="1.2.3.4")])
     detector.save_state()
     doc = json.loads((state / STATE_FILE).read_text())
-    assert doc["version"] == 1
+    assert doc["version"] == 2 and doc["positions"] == {}
     assert doc["rules"]["t.brute"]["groups"][0]["k"] == ["1.2.3.4"]
     assert not (state / (STATE_FILE + ".tmp")).exists()
 
 
-def test_tick_persists_periodically(tmp_path: Path) -> None:
+def test_a_checkpoint_is_due_after_the_interval_and_written_with_its_positions(
+        tmp_path: Path) -> None:
     state = tmp_path / "state"
-    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=60), state)
     detector.process([_ev("ssh_login_failed", 0, source__ip="1.2.3.4")])
-    detector._last_save -= 1  # as if the interval had passed
-    detector.tick(T0 + 1)
-    assert (state / STATE_FILE).exists()
+    assert detector.begin_checkpoint() is None  # not due yet
+    detector._last_save -= 61  # as if the interval had passed
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None and detector.begin_checkpoint() is None  # one at a time
+    detector.write_checkpoint(checkpoint, {"app": {"files": {}}})
+    assert detector.wait_for_save(5) and not detector.saving
+    doc = json.loads((state / STATE_FILE).read_text())
+    assert doc["positions"] == {"app": {"files": {}}}
+    restored = Detector.from_config(_config(tmp_path, BRUTE), state)
+    assert restored.restored is not None and restored.restored.groups == 1
+    assert restored.restored.positions == {"app": {"files": {}}}
+    detector._last_save -= 61
+    assert detector.begin_checkpoint() is None  # nothing processed since
 
 
 def test_memory_cap_evicts_least_recent_groups_and_counts_them(tmp_path: Path) -> None:
@@ -244,74 +255,73 @@ def _saved_groups(state: Path) -> dict[str, dict[str, Any]]:
     return {group["k"][0]: group for group in doc["rules"]["t.brute"]["groups"]}
 
 
-def test_a_periodic_save_is_spread_over_ticks_and_written_in_the_background(
-        tmp_path: Path, monkeypatch: Any) -> None:
-    import logsentry.detect.detector as detector_module
+def _state_now(detector: Detector) -> dict[str, dict[str, Any]]:
+    return {group.key[0] or "": group.to_json()
+            for group in detector.engines[0].groups.values()}
 
-    # One slice of groups per tick, and a background writer whatever the size.
-    monkeypatch.setattr(detector_module, "SAVE_STEP_SECONDS", 0.0)
-    monkeypatch.setattr(detector_module, "INLINE_WRITE_BYTES", 0)
+
+def test_a_checkpoint_is_the_state_between_two_batches_whatever_changes_after_it(
+        tmp_path: Path) -> None:
     state = tmp_path / "state"
     config = _config(tmp_path, BRUTE, persist_interval=0.001)
     detector = Detector.from_config(config, state)
     _many_groups(detector, 1000)
     detector._last_save -= 1
-    detector.tick(T0)
-    assert detector.saving and not (state / STATE_FILE).exists()
-    # Detection goes on between the slices: a group changed before its slice is
-    # written as it is then, one opened meanwhile waits for the next save.
-    detector.process([_ev("ssh_login_failed", 61, source__ip="10.0.3.231", user__name="x"),
-                      _ev("ssh_login_failed", 61, source__ip="192.0.2.1")])
-    ticks = 1
-    while detector.saving and ticks < 100:
-        detector.tick(T0)
-        ticks += 1
-        detector.wait_for_save(5)
-    assert ticks >= 1000 // detector_module.SAVE_SLICE
-    assert not detector.saving
-    groups = _saved_groups(state)
-    assert len(groups) == 1000 and "192.0.2.1" not in groups
-    assert groups["10.0.3.231"]["c"] == 2
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    expected = json.loads(json.dumps(_state_now(detector)))
+    expected_bytes = detector.memory_bytes
+    # Before it is written: a group it holds changes (and alerts), a new one
+    # opens, and every group expires.
+    detector.process([_ev("ssh_login_failed", 61, source__ip="10.0.3.231", user__name="x")
+                      for _ in range(5)]
+                     + [_ev("ssh_login_failed", 61, source__ip="192.0.2.1")])
+    detector.tick(detector._wall_at_watermark + 7200)
+    assert detector.group_count == 0
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert _saved_groups(state) == expected
     restored = Detector.from_config(config, state)
     assert restored.group_count == 1000
-    assert restored.memory_bytes == sum(
-        group.size for group in detector.engines[0].groups.values()
-        if group.key != ("192.0.2.1",))
+    assert restored.memory_bytes == expected_bytes
 
 
-def test_groups_dropped_during_a_periodic_save_are_left_out(
+def test_a_checkpoint_written_while_detection_goes_on_is_exact(
         tmp_path: Path, monkeypatch: Any) -> None:
     import logsentry.detect.detector as detector_module
 
-    monkeypatch.setattr(detector_module, "SAVE_STEP_SECONDS", 0.0)
+    # Small slices: the writer and the detection thread take turns many times.
+    monkeypatch.setattr(detector_module, "SAVE_SLICE", 2)
     state = tmp_path / "state"
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    _many_groups(detector, 300)
+    _many_groups(detector, 3000)
     detector._last_save -= 1
-    detector.tick(T0)  # the first slice is serialized
-    assert detector.saving
-    wall = detector._wall_at_watermark
-    detector.tick(wall + 700)  # every window lapsed: all groups expire, then a slice
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    expected = json.loads(json.dumps(_state_now(detector)))
+    detector.write_checkpoint(checkpoint, {})
+    at = 61
     while detector.saving:
-        detector.tick(wall + 700)
-    detector.wait_for_save(5)
-    assert len(_saved_groups(state)) == detector_module.SAVE_SLICE
+        at += 1
+        detector.process([_ev("ssh_login_failed", at, source__ip=f"10.0.{i // 256}.{i % 256}",
+                              user__name=f"u{at}") for i in range(0, 3000, 7)])
+    assert at > 62  # detection went on while the checkpoint was written
+    assert _saved_groups(state) == expected
 
 
-def test_save_state_during_a_periodic_save_writes_the_whole_state(
-        tmp_path: Path, monkeypatch: Any) -> None:
-    import logsentry.detect.detector as detector_module
-
-    monkeypatch.setattr(detector_module, "SAVE_STEP_SECONDS", 0.0)
+def test_save_state_during_a_checkpoint_writes_the_whole_state_with_its_positions(
+        tmp_path: Path) -> None:
     state = tmp_path / "state"
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
     _many_groups(detector, 500)
     detector._last_save -= 1
-    detector.tick(T0)
+    assert detector.begin_checkpoint() is not None
     assert detector.saving
-    detector.save_state()  # shutdown: blocking, complete, and the periodic save is dropped
+    _many_groups(detector, 600)
+    detector.save_state({"app": "end"})  # shutdown: blocking, complete, the checkpoint dropped
     assert not detector.saving
-    assert len(_saved_groups(state)) == 500
+    assert len(_saved_groups(state)) == 600
+    assert json.loads((state / STATE_FILE).read_text())["positions"] == {"app": "end"}
 
 
 def test_restore_pauses_the_garbage_collector_and_leaves_it_as_it_was(tmp_path: Path) -> None:
@@ -333,21 +343,49 @@ def test_restore_pauses_the_garbage_collector_and_leaves_it_as_it_was(tmp_path: 
         gc.enable()
 
 
-def test_a_failed_background_write_is_logged_and_retried_at_the_next_interval(
-        tmp_path: Path, monkeypatch: Any) -> None:
-    import logsentry.detect.detector as detector_module
-
-    monkeypatch.setattr(detector_module, "INLINE_WRITE_BYTES", 0)
+def test_a_failed_checkpoint_write_is_logged_and_retried_at_the_next_interval(
+        tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the state folder should be")
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), blocker)
     _many_groups(detector, 10)
     detector._last_save -= 1
-    detector.tick(T0)
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    detector.write_checkpoint(checkpoint, {})
     assert detector.wait_for_save(5)
     assert not detector.saving and detector._dirty  # the next interval saves again
     blocker.unlink()
     detector._last_save -= 1
-    detector.tick(T0)
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    detector.write_checkpoint(checkpoint, {})
     assert detector.wait_for_save(5)
     assert len(_saved_groups(blocker)) == 10
+
+
+def test_a_checkpoint_leaves_the_least_recently_used_order_as_it_was(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    _many_groups(detector, 500)
+    before = list(detector.engines[0].groups)
+    detector._last_save -= 1
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert list(detector.engines[0].groups) == before
+    assert len(_saved_groups(state)) == 500
+
+
+def test_a_frozen_copy_has_every_field_and_none_of_the_later_changes(tmp_path: Path) -> None:
+    from logsentry.detect.group import GroupState
+
+    detector = Detector.from_config(_config(tmp_path, BRUTE), None)
+    detector.process([_ev("ssh_login_failed", 0, source__ip="1.2.3.4", user__name="a")])
+    [group] = detector.engines[0].groups.values()
+    copy = group.frozen_copy()
+    assert all(getattr(copy, name) == getattr(group, name) for name in GroupState.__slots__)
+    before = copy.to_json()
+    detector.process([_ev("ssh_login_failed", 1, source__ip="1.2.3.4", user__name="b")])
+    assert copy.to_json() == before != group.to_json()

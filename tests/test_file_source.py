@@ -259,3 +259,33 @@ async def test_slow_output_bounds_memory_and_loses_nothing(tmp_path: Path) -> No
     # about ten 64 KiB chunks (~6,000 short lines each), however big the file.
     assert max_ahead <= 10 * 6000
     assert collector.messages == [f"line {n}" for n in range(300_000)]
+
+
+def test_a_held_source_resumes_from_a_checkpoint_position_and_writes_only_those(
+        tmp_path: Path) -> None:
+    log, state = tmp_path / "app.log", tmp_path / "state"
+    write_lines(log, 0, 100)
+    first = make_source([str(log)], state)
+    first.hold_positions()
+    collected = Collector()
+    asyncio.run(run_until(Pipeline([first], NoopAnalyzer(), event_outputs=[collected]),
+                          lambda: len(collected.messages) >= 100))
+    # Held: commits and close leave the offsets file alone...
+    assert first.store is not None and not first.store.path.exists()
+    checkpoint = first.checkpoint_position()
+    [entry] = checkpoint["files"].values()
+    assert entry["offset"] == log.stat().st_size
+    # ...which only a checkpoint's positions are written to.
+    halfway = {"files": {key: {**value, "offset": len(b"line 0\n") * 10 + len(b"line 10\n") * 40}
+                         for key, value in checkpoint["files"].items()}}
+    first.persist_position(halfway)
+    assert first.store.path.exists()
+    # A restart resumes from the checkpoint's position, whatever the offsets file says.
+    write_lines(log, 100, 10)
+    second = make_source([str(log)], state)
+    assert second.resume_from(halfway)
+    again = Collector()
+    asyncio.run(run_until(Pipeline([second], NoopAnalyzer(), event_outputs=[again]),
+                          lambda: len(again.messages) >= 60))
+    assert again.messages == [f"line {n}" for n in range(50, 110)]
+    assert not make_source([str(log)], state).resume_from({"files": {"1:2": {"bogus": 1}}})

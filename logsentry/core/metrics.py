@@ -88,3 +88,12 @@ DECISIONS_ENDED = Counter(
     "logsentry_decisions_ended", "Decisions that expired or were deleted", registry=REGISTRY)
 NFT_FAILURES = Counter(
     "logsentry_nftables_failures", "nft commands that failed", registry=REGISTRY)
+# Detection state checkpoints (logsentry.detect.detector).
+STATE_SAVE_SECONDS = Histogram(
+    "logsentry_detection_state_save_seconds",
+    "Time to write one checkpoint of the detection state (serialized in a background thread)",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0), registry=REGISTRY)
+STATE_SAVE_PAUSE = Histogram(
+    "logsentry_detection_state_pause_seconds",
+    "Time the detection thread spent taking a checkpoint of its state (detection waits)",
+    buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25), registry=REGISTRY)

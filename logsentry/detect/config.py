@@ -24,7 +24,9 @@ class DetectionConfig(StrictModel):
     enable: list[str] = Field(default_factory=list)
     disable: list[str] = Field(default_factory=list)
     memory_cap_mb: int = Field(default=256, ge=1)
-    persist_interval: float = Field(default=30.0, gt=0)
+    # Seconds between checkpoints of the state and the source positions it reflects:
+    # after a crash, at most about this much input is read and detected again.
+    persist_interval: float = Field(default=5.0, gt=0)
     # Contributing events carried in full (ECS) in each alert under logsentry.events.
     alert_events: int = Field(default=5, ge=0, le=100)
     # Sigma rules run beside the native ones (docs/sigma.md).

@@ -1,24 +1,31 @@
 """The detection stage: rules over labelled events, bounded state, alerts out.
 
 The pipeline calls `process()` with batches in order, `tick()` about once a
-second, `save_state()` on shutdown and `reload()` on SIGHUP. Windows run on
-event time (the line's timestamp, else its arrival), so a replayed file raises
-the alerts it raised live.
+second, `begin_checkpoint()` after a batch and `save_state()` on shutdown.
+Windows run on event time (the line's timestamp, else its arrival), so a
+replayed file raises the alerts it raised live, with the same ids.
 
-Periodic saves never stall detection for long: `tick()` serializes the state a
-few milliseconds at a time (a large state over several ticks) and a background
-thread writes the file.
+A checkpoint is the state between two batches together with the source
+positions it reflects (one file, written atomically): after a crash the
+sources resume from those positions and the lines since are detected again on
+top of that state, so a crash changes no alert. Checkpoints never stall
+detection for long: taking one copies references, copy-on-write keeps it
+exact, and a writer thread serializes and writes it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import heapq
+import itertools
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
@@ -28,7 +35,12 @@ from logsentry.core.alert import Alert
 from logsentry.core.atomicfile import write_atomic
 from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
-from logsentry.core.metrics import DETECTION_EVICTIONS, LINES_FAILED
+from logsentry.core.metrics import (
+    DETECTION_EVICTIONS,
+    LINES_FAILED,
+    STATE_SAVE_PAUSE,
+    STATE_SAVE_SECONDS,
+)
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.group import GroupState, SampleMemo
 from logsentry.detect.rule import (
@@ -47,7 +59,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 STATE_FILE = "detection.json"
-STATE_VERSION = 1
+# Version 2 adds the source positions the state reflects; version 1 files (no
+# positions) are still read.
+STATE_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 # A line stamped further than this ahead of its arrival has a bogus (or
 # hostile) timestamp: trusting it would jump the clock and expire every window.
 MAX_FUTURE_SKEW = 3600.0
@@ -56,21 +71,17 @@ EVICT_TO = 0.9
 # Opportunistic expiry every this many events, for callers that never tick().
 EXPIRE_EVERY = 4096
 EXPIRE_BUDGET = 20_000
-# A periodic save serializes groups for at most this long per tick; a large
-# state is written over several ticks instead of stalling detection (180,000
-# groups took about 3 s in one go).
-SAVE_STEP_SECONDS = 0.02
-# Groups serialized per orjson call. Their temporary dicts and lists are freed
-# before the garbage collector sees many of them: a whole state's worth set off
-# full collections over all the groups, most of a big save's time.
+# Groups a checkpoint writer serializes per turn of the detection lock: the
+# longest the detection thread waits for it (about 0.3 ms). Small slices also
+# free their temporary dicts before the garbage collector sees many of them.
 SAVE_SLICE = 64
-# A state file this small is written by tick() itself, as before; a larger one
-# by a background thread (the write and its fsync release the GIL).
-INLINE_WRITE_BYTES = 1 << 20
 # One writer at a time per state file (a reloaded detector's save may overlap
 # its predecessor's): write_atomic's temporary file is the same for both.
 _WRITE_LOCKS: dict[Path, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
+# Checkpoint generations, process-wide: groups shared by a reloaded detector
+# never mistake another detector's checkpoint for their own.
+_GENERATIONS = itertools.count(1)
 
 
 def _write_lock(path: Path) -> threading.Lock:
@@ -78,70 +89,125 @@ def _write_lock(path: Path) -> threading.Lock:
         return _WRITE_LOCKS.setdefault(path, threading.Lock())
 
 
-class StateSnapshot:
-    """One save of the detection state in progress, serialized a slice at a time.
+class Checkpoint:
+    """The detection state as it was between two batches, written out later.
 
-    The groups to write are those present when the save began; each is written
-    as it is when its slice is serialized (a save spread over ticks is not one
-    instant, which a restart point need not be). Groups evicted or expired in the
-    meantime are left out, groups opened in the meantime wait for the next save.
-    The file format is the one `Detector.restore_state` reads (version 1).
+    Taking one costs the detection thread nothing that grows with the state: it
+    marks a new generation. The writer thread then walks each rule's groups from
+    the front of their LRU order, a slice at a time under the detection lock,
+    serializing each group and moving it to the back, until the front holds a
+    group of this generation. Copy-on-write keeps it one instant meanwhile:
+    before the detection thread changes a group not yet written it keeps that
+    group's document (`preserve`); a group opened afterwards carries the
+    generation from birth and is left out; one dropped (expiry, eviction) before
+    its turn is kept aside and written as it was (`dropped`). A group changed
+    during the walk ends up among the groups written about then, a little ahead
+    of its place in the LRU order until its next event.
+    `positions` (the source positions the state reflects) are filled in by the
+    pipeline once every batch before the checkpoint is committed.
     """
 
-    def __init__(self, engines: list[RuleEngine]) -> None:
-        self._rules = [(engine, list(engine.groups.values())) for engine in engines
-                       if engine.groups]
-        self._rule = 0
-        self._next = 0
-        # The file's content in pieces, joined by the writer: joining (and faulting
-        # in) tens of MB is no work for the detection thread.
-        self._parts: list[bytes] = []
-        self._rule_open = False
-        self.groups = 0
+    def __init__(self, engines: list[RuleEngine], watermark: float, lock: threading.Lock) -> None:
+        self.generation = next(_GENERATIONS)
+        self.engines = list(engines)
+        self.watermark = watermark
+        self.taken_at = time.time()
+        self.positions: dict[str, Any] = {}
+        # Rule id -> copies of groups as they were before a change.
+        self._preserved: dict[str, list[GroupState]] = {}
+        self._dropped: list[tuple[str, GroupState]] = []
+        self._lock = lock
 
-    def step(self, deadline: float | None) -> bool:
-        """Serialize slices until `deadline` (time.monotonic(); None: to the end).
+    def preserve(self, engine: RuleEngine, group: GroupState) -> None:
+        """Keep `group` as it is now (detection thread, holding the lock, before a change)."""
+        self._preserved.setdefault(engine.rule.id, []).append(group.frozen_copy())
+        group.snap = self.generation
 
-        True when every group is serialized. TypeError if a value cannot be.
-        """
-        parts = self._parts
-        while self._rule < len(self._rules):
-            engine, groups = self._rules[self._rule]
-            live = engine.groups
-            dict_key = engine.dict_key
-            while self._next < len(groups):
-                start = self._next
-                self._next = start + SAVE_SLICE
-                docs = [group.to_json() for group in groups[start:self._next]
-                        if live.get(dict_key(group.key)) is group]
-                if docs:
-                    if self._rule_open:
-                        parts.append(b",")
-                    else:
-                        parts.append(
-                            (b"," if self.groups else b"") + orjson.dumps(engine.rule.id)
-                            + b':{"fingerprint":' + orjson.dumps(engine.fingerprint)
-                            + b',"groups":[')
-                        self._rule_open = True
-                    parts.append(orjson.dumps(docs)[1:-1])  # the items, no brackets
-                    self.groups += len(docs)
-                if deadline is not None and time.monotonic() >= deadline:
-                    return False
-            if self._rule_open:
-                parts.append(b"]}")
-                self._rule_open = False
-            self._rule += 1
-            self._next = 0
-        return True
+    def dropped(self, engine: RuleEngine, group: GroupState) -> None:
+        """`group` left its rule (detection thread): written as it is, if not yet."""
+        if group.snap != self.generation:
+            self._dropped.append((engine.rule.id, group))
 
-    def document(self, watermark: float) -> list[bytes]:
-        """The state file's content in pieces (b"".join them), once `step()` returned True."""
-        return [
-            b'{"version":' + orjson.dumps(STATE_VERSION)
-            + b',"saved_at":' + orjson.dumps(time.time())
-            + b',"watermark":' + orjson.dumps(watermark) + b',"rules":{',
-            *self._parts, b"}}",
-        ]
+    def serialize(self, lock: bool = True) -> list[bytes]:
+        """The state file's content in pieces (b"".join them); TypeError if a value cannot
+        be. Holds the detection lock one slice at a time (unless `lock` is False: the
+        caller is the detection thread itself)."""
+        generation = self.generation
+        guard = self._lock if lock else contextlib.nullcontext()
+        by_rule: dict[str, list[bytes]] = {}
+        for engine in self.engines:
+            groups = engine.groups
+            encoded = by_rule.setdefault(engine.rule.id, [])
+            done = False
+            while not done:
+                with guard:
+                    docs: list[dict[str, Any]] = []
+                    while len(docs) < SAVE_SLICE:
+                        key = next(iter(groups), _END)
+                        if key is _END:
+                            done = True
+                            break
+                        group = groups[key]  # type: ignore[index]
+                        if group.snap == generation:
+                            done = True  # written, changed or opened since: a full turn
+                            break
+                        docs.append(group.to_json())
+                        group.snap = generation
+                        groups.move_to_end(key)  # type: ignore[arg-type]
+                    if docs:
+                        encoded.append(orjson.dumps(docs)[1:-1])
+        with guard:
+            preserved, self._preserved = self._preserved, {}
+            dropped, self._dropped = self._dropped, []
+        for rule_id, group in dropped:
+            if group.snap != generation:
+                by_rule.setdefault(rule_id, []).append(orjson.dumps([group.to_json()])[1:-1])
+        for rule_id, copies in preserved.items():
+            encoded = by_rule.setdefault(rule_id, [])
+            # A slice per orjson call: one call holds the interpreter lock throughout
+            # (all the copies at once stalled detection for a second).
+            for start in range(0, len(copies), SAVE_SLICE):
+                encoded.append(orjson.dumps(
+                    [group.to_json() for group in copies[start:start + SAVE_SLICE]])[1:-1])
+        fingerprints = {engine.rule.id: engine.fingerprint for engine in self.engines}
+        parts = [b'{"version":' + orjson.dumps(STATE_VERSION)
+                 + b',"saved_at":' + orjson.dumps(self.taken_at)
+                 + b',"watermark":' + orjson.dumps(self.watermark)
+                 + b',"positions":' + orjson.dumps(self.positions) + b',"rules":{']
+        first = True
+        for rule_id, pieces in by_rule.items():
+            pieces = [piece for piece in pieces if piece]
+            if not pieces:
+                continue
+            parts.append((b"" if first else b",") + orjson.dumps(rule_id)
+                         + b':{"fingerprint":' + orjson.dumps(fingerprints[rule_id])
+                         + b',"groups":[')
+            # The writer joins the pieces (b"".join copies a large file without the
+            # interpreter lock; joining here held it for as long).
+            for index, piece in enumerate(pieces):
+                parts.append(b"," + piece if index else piece)
+            parts.append(b"]}")
+            first = False
+        parts.append(b"}}")
+        return parts
+
+
+# The end of a rule's groups, in the walk of `Checkpoint.serialize`.
+_END = object()
+
+
+@dataclass(slots=True)
+class RestoredState:
+    """What `restore_state` found: shown at start, and the positions sources resume from."""
+
+    path: Path
+    saved_at: float
+    groups: int
+    positions: dict[str, Any]
+
+    @property
+    def age(self) -> float:
+        return max(0.0, time.time() - self.saved_at)
 
 
 def switch_rules(rules: list[Rule], enable: list[str], disable: list[str]) -> list[Rule]:
@@ -172,7 +238,7 @@ class Detector:
         *,
         memory_cap_bytes: int = 256 * 1024 * 1024,
         state_path: Path | None = None,
-        persist_interval: float = 30.0,
+        persist_interval: float = 5.0,
         max_samples: int = 5,
         sigma: SigmaRuleSet | None = None,
     ) -> None:
@@ -202,10 +268,16 @@ class Detector:
         self._single_rules = frozenset(
             engine.rule.id for engine in self.engines
             if isinstance(engine.rule.correlate, SingleCorrelation))
-        # A periodic save in progress (serialized over ticks), and the thread
-        # writing the last one.
-        self._snapshot: StateSnapshot | None = None
+        # Held by the detection thread while it changes groups, and by a checkpoint
+        # writer while it serializes a slice of them.
+        self._lock = threading.Lock()
+        # The checkpoint taken and not yet written (copy-on-write is on while there
+        # is one), the thread writing it, and the events processed since the last.
+        self._checkpoint: Checkpoint | None = None
         self._writer: threading.Thread | None = None
+        self._events_since_checkpoint = 0
+        self._last_save_seconds = 0.0
+        self.restored: RestoredState | None = None
 
     # -- construction ---------------------------------------------------------------
 
@@ -266,9 +338,11 @@ class Detector:
         fresh._wall_at_watermark = self._wall_at_watermark
         fresh._dirty = True
         fresh._enforce_cap()
-        # This detector's periodic save, if one is under way, is left unfinished:
-        # `fresh` saves the same groups (the write lock orders the writers).
-        self._snapshot = None
+        # The groups move to `fresh`, whose lock guards them from now on: this
+        # detector's checkpoint, if one is being written, is finished first, and
+        # one not yet handed to a writer is dropped (`fresh` saves the same groups).
+        self.wait_for_save()
+        self._drop_checkpoint()
         return fresh
 
     def _index(self) -> dict[str, tuple[ShapedMatcher, list[RuleEngine]]]:
@@ -319,6 +393,8 @@ class Detector:
         # Lines of one second share their timestamp object: convert it once.
         last_stamp: datetime | None = None
         last_time = 0.0
+        # Uncontended except while a checkpoint writer serializes a slice.
+        self._lock.acquire()
         try:
             for event in events:
                 entry = by_action.get(event.action)
@@ -372,6 +448,7 @@ class Detector:
                 seq, watermark = self.sigma.process(events, self._sigma_engines, seq,
                                                     watermark, alerts, MAX_FUTURE_SKEW)
         finally:
+            self._lock.release()
             # No sample outlives the batch: the caller may change its events afterwards.
             self._memo.clear()
             if seq != self._seq:
@@ -381,6 +458,7 @@ class Detector:
                 self.watermark = watermark
                 self._wall_at_watermark = time.time()
         if events:
+            self._events_since_checkpoint += len(events)
             self._since_expiry += len(events)
             if self._since_expiry >= EXPIRE_EVERY:
                 self._since_expiry = 0
@@ -427,60 +505,102 @@ class Detector:
         """Time-driven work, called about once a second with the wall-clock time.
 
         Expires lapsed groups (event time advances with the wall clock between
-        batches) and persists state every `persist_interval`. Returns alerts
-        raised by time alone (none with the current correlation types).
+        batches). Returns alerts raised by time alone (none with the current
+        correlation types).
         """
         event_now = self.watermark + max(0.0, now - self._wall_at_watermark)
         self.expire(event_now, EXPIRE_BUDGET)
-        if self._snapshot is not None:
-            self._continue_save()
-        elif (self._dirty and self.state_path is not None
-              and time.monotonic() - self._last_save >= self.persist_interval
-              and not self.saving):
-            self._last_save = time.monotonic()
-            # Changes from here on are the next save's.
-            self._dirty = False
-            self._snapshot = StateSnapshot(self.engines)
-            self._continue_save()
         return []
+
+    # -- checkpoints ------------------------------------------------------------------
 
     @property
     def saving(self) -> bool:
-        """Whether a periodic save is being serialized or written."""
-        return self._snapshot is not None or (
+        """Whether a checkpoint is taken and not yet written."""
+        return self._checkpoint is not None or (
             self._writer is not None and self._writer.is_alive())
 
-    def wait_for_save(self, timeout: float | None = None) -> bool:
-        """Wait until the state file being written in the background is; False on timeout.
+    def checkpoint_due(self) -> bool:
+        """Whether `begin_checkpoint` would take one now.
 
-        A save still being serialized over ticks is not waited for (it needs ticks).
+        Every `persist_interval` when anything was processed or changed, none while
+        the last one is being written, and no more often than a save takes (a
+        large state is not saved back to back).
         """
+        return (self.state_path is not None and not self.saving
+                and (self._dirty or self._events_since_checkpoint > 0)
+                and time.monotonic() - self._last_save
+                >= max(self.persist_interval, self._last_save_seconds))
+
+    def begin_checkpoint(self) -> Checkpoint | None:
+        """Take a checkpoint of the state as it is now, if one is due (detection thread,
+        between batches); None otherwise. Hand it to `write_checkpoint` once the
+        positions it reflects are committed."""
+        if not self.checkpoint_due():
+            return None
+        began = time.perf_counter()
+        self._last_save = time.monotonic()
+        with self._lock:
+            checkpoint = Checkpoint(self.engines, self.watermark, self._lock)
+            for engine in self.engines:
+                engine.cow = checkpoint
+        # Changes from here on are the next checkpoint's.
+        self._dirty = False
+        self._events_since_checkpoint = 0
+        self._checkpoint = checkpoint
+        STATE_SAVE_PAUSE.observe(time.perf_counter() - began)
+        return checkpoint
+
+    @property
+    def checkpointing(self) -> bool:
+        """Whether this detector keeps checkpoints (it has a state file)."""
+        return self.state_path is not None
+
+    def write_checkpoint(self, checkpoint: Checkpoint, positions: dict[str, Any],
+                         written: Callable[[], None] | None = None) -> None:
+        """Serialize and write `checkpoint` with `positions` in a background thread; then
+        call `written` (in that thread) if the file was written."""
+        if checkpoint is not self._checkpoint or self.state_path is None:
+            return  # superseded (a shutdown save, a reload)
+        checkpoint.positions = dict(positions)
+        self._writer = threading.Thread(target=self._write_checkpoint,
+                                        args=(checkpoint, written),
+                                        name="detection-checkpoint", daemon=True)
+        self._writer.start()
+
+    def _write_checkpoint(self, checkpoint: Checkpoint,
+                          written: Callable[[], None] | None = None) -> None:
+        began = time.perf_counter()
+        try:
+            data = checkpoint.serialize()
+        except TypeError as exc:
+            log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
+            data = None
+        finally:
+            self._drop_checkpoint(checkpoint)
+        if data is None or not self._write(data):
+            self._dirty = True
+            return
+        self._last_save_seconds = time.perf_counter() - began
+        STATE_SAVE_SECONDS.observe(self._last_save_seconds)
+        if written is not None:
+            written()
+
+    def _drop_checkpoint(self, checkpoint: Checkpoint | None = None) -> None:
+        """Copy-on-write off: `checkpoint` (or whichever is pending) is written or dropped."""
+        with self._lock:
+            if checkpoint is None or self._checkpoint is checkpoint:
+                self._checkpoint = None
+                for engine in self.engines:
+                    engine.cow = None
+
+    def wait_for_save(self, timeout: float | None = None) -> bool:
+        """Wait until the checkpoint being written in the background is; False on timeout."""
         writer = self._writer
         if writer is not None:
             writer.join(timeout)
             return not writer.is_alive()
         return True
-
-    def _continue_save(self) -> None:
-        """One tick's share of a periodic save; hand the file to a writer once complete."""
-        snapshot = self._snapshot
-        assert snapshot is not None
-        try:
-            if not snapshot.step(time.monotonic() + SAVE_STEP_SECONDS):
-                return
-            data = snapshot.document(self.watermark)
-        except TypeError as exc:
-            self._snapshot = None
-            self._dirty = True
-            log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
-            return
-        self._snapshot = None
-        if sum(len(part) for part in data) <= INLINE_WRITE_BYTES:
-            self._write(data)
-            return
-        self._writer = threading.Thread(target=self._write, args=(data,),
-                                        name="detection-state-writer", daemon=True)
-        self._writer.start()
 
     def _write(self, parts: list[bytes]) -> bool:
         """Write the state file (any thread); on failure log it and save again later."""
@@ -499,15 +619,20 @@ class Detector:
     def expire(self, event_now: float, budget: int) -> int:
         """Drop groups with nothing left that matters at `event_now`; at most `budget`."""
         dropped = 0
-        for engine in self.engines:
-            groups = engine.groups
-            while groups and dropped < budget:
-                group = next(iter(groups.values()))
-                if not engine.expired(group, event_now):
-                    break
-                groups.popitem(last=False)
-                engine.memory_bytes -= group.size
-                dropped += 1
+        # A checkpoint writer reorders the groups it walks: check and pop as one.
+        with self._lock:
+            for engine in self.engines:
+                groups = engine.groups
+                cow = engine.cow
+                while groups and dropped < budget:
+                    group = next(iter(groups.values()))
+                    if not engine.expired(group, event_now):
+                        break
+                    groups.popitem(last=False)
+                    if cow is not None:
+                        cow.dropped(engine, group)
+                    engine.memory_bytes -= group.size
+                    dropped += 1
         if dropped:
             self._dirty = True
         return dropped
@@ -521,22 +646,8 @@ class Detector:
         memory = self.memory_bytes
         if memory <= target:
             return
-        heap = [(next(iter(e.groups.values())).touched, i)
-                for i, e in enumerate(self.engines) if e.groups]
-        heapq.heapify(heap)
-        evicted = 0
-        while heap and memory > target:
-            _, index = heap[0]
-            engine = self.engines[index]
-            groups = engine.groups
-            _, group = groups.popitem(last=False)
-            engine.memory_bytes -= group.size
-            memory -= group.size
-            evicted += 1
-            if groups:
-                heapq.heapreplace(heap, (next(iter(groups.values())).touched, index))
-            else:
-                heapq.heappop(heap)
+        with self._lock:  # a checkpoint writer reorders the groups it walks
+            evicted = self._evict(memory, target)
         if evicted:
             self.evictions += evicted
             DETECTION_EVICTIONS.inc(evicted)
@@ -549,27 +660,56 @@ class Detector:
                             cap_mb=self.memory_cap_bytes // (1024 * 1024))
                 self._last_eviction_log = now
 
+    def _evict(self, memory: int, target: float) -> int:
+        """Pop least recently touched groups until `memory` is under `target`; how many."""
+        heap = [(next(iter(e.groups.values())).touched, i)
+                for i, e in enumerate(self.engines) if e.groups]
+        heapq.heapify(heap)
+        evicted = 0
+        while heap and memory > target:
+            _, index = heap[0]
+            engine = self.engines[index]
+            groups = engine.groups
+            _, group = groups.popitem(last=False)
+            if engine.cow is not None:
+                engine.cow.dropped(engine, group)
+            engine.memory_bytes -= group.size
+            memory -= group.size
+            evicted += 1
+            if groups:
+                heapq.heapreplace(heap, (next(iter(groups.values())).touched, index))
+            else:
+                heapq.heappop(heap)
+        return evicted
+
     @property
     def group_count(self) -> int:
         return sum(len(engine.groups) for engine in self.engines)
 
-    def save_state(self) -> None:
-        """Write all correlation state to the state file now (atomically), blocking until
-        it is written (on shutdown); errors are logged. Supersedes a periodic save."""
+    def save_state(self, positions: dict[str, Any] | None = None) -> bool:
+        """Write all correlation state, with the source `positions` it reflects, to the
+        state file now (atomically), blocking until it is written (on shutdown, once
+        the pipeline drained); errors are logged. Supersedes a pending checkpoint.
+        True when written."""
         self._last_save = time.monotonic()
-        self._snapshot = None
         if self.state_path is None:
-            return
+            return False
         self.wait_for_save()
-        snapshot = StateSnapshot(self.engines)
+        self._drop_checkpoint()
+        began = time.perf_counter()
+        checkpoint = Checkpoint(self.engines, self.watermark, self._lock)
+        checkpoint.positions = dict(positions or {})
         try:
-            snapshot.step(None)
-            data = snapshot.document(self.watermark)
+            data = checkpoint.serialize(lock=False)
         except TypeError as exc:
             log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
-            return
-        if self._write(data):
-            self._dirty = False
+            return False
+        if not self._write(data):
+            return False
+        self._dirty = False
+        self._events_since_checkpoint = 0
+        STATE_SAVE_SECONDS.observe(time.perf_counter() - began)
+        return True
 
     def restore_state(self) -> None:
         """Load the state file if there is one; a corrupt or stale file is logged and ignored."""
@@ -596,7 +736,7 @@ class Detector:
             return
         try:
             doc = orjson.loads(data)
-            if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
+            if not isinstance(doc, dict) or doc.get("version") not in READABLE_VERSIONS:
                 raise ValueError(f"unsupported state version {doc.get('version')!r}"
                                  if isinstance(doc, dict) else "not an object")
             restored: dict[str, list[GroupState]] = {}
@@ -605,6 +745,10 @@ class Detector:
             fingerprints = {rule_id: saved["fingerprint"]
                             for rule_id, saved in dict(doc["rules"]).items()}
             watermark = float(doc.get("watermark", 0.0))
+            saved_at = float(doc.get("saved_at", 0.0))
+            positions = doc.get("positions") or {}
+            if not isinstance(positions, dict):
+                raise ValueError("positions: not an object")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             log.error("detection state file is corrupt; starting with empty state",
                       path=str(path), error=str(exc))
@@ -625,7 +769,9 @@ class Detector:
             # As in process(): only past the cap (a state saved at 95% of it was
             # cut to 90% on every restart).
             self._enforce_cap()
-        log.info("detection state restored", groups=kept, path=str(path))
+        self.restored = RestoredState(path, saved_at, kept, positions)
+        log.info("detection state restored", groups=kept, path=str(path),
+                 age_s=round(self.restored.age, 1), sources=sorted(positions))
 
 
 def load_sigma_rules(config: DetectionConfig) -> SigmaRuleSet | None:

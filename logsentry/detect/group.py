@@ -129,7 +129,7 @@ class GroupState:
     __slots__ = (
         "alerts", "count", "distinct", "extra_bytes", "first", "group_key", "last",
         "learn_until", "samples",
-        "seen", "size", "step", "step_counts", "suppressed", "suppressed_until", "times",
+        "seen", "size", "snap", "step", "step_counts", "suppressed", "suppressed_until", "times",
         "touched", "values",
     )
 
@@ -161,6 +161,9 @@ class GroupState:
         self.suppressed = 0
         self.alerts = 0
         self.touched = 0
+        # The generation of the last checkpoint that holds this group (see
+        # detector.Checkpoint): copy-on-write for the one being written.
+        self.snap = 0
         self.size = 0
         self.extra_bytes = 0  # samples and distinct-value sets, kept up to date
 
@@ -169,6 +172,34 @@ class GroupState:
         """The group's values, one per `group_by` field."""
         key = self.group_key
         return key if isinstance(key, tuple) else (key,)
+
+    def frozen_copy(self) -> GroupState:
+        """A copy that later changes to this group leave alone (copy-on-write for a
+        checkpoint): the containers changed in place are copied, the tuples shared.
+        About half the cost of `to_json()` (4.5 against 10.5 µs a group of the bench's
+        flood), which the writer thread then does instead of the detection thread."""
+        twin = GroupState.__new__(GroupState)
+        twin.group_key = self.group_key
+        twin.first = self.first
+        twin.last = self.last
+        twin.count = self.count
+        twin.times = self.times
+        twin.values = dict(self.values) if self.values is not None else None
+        twin.seen = set(self.seen) if self.seen is not None else None
+        twin.learn_until = self.learn_until
+        twin.step = self.step
+        twin.step_counts = self.step_counts
+        twin.distinct = ({name: dict(values) for name, values in self.distinct.items()}
+                         if self.distinct is not None else None)
+        twin.samples = self.samples
+        twin.suppressed_until = self.suppressed_until
+        twin.suppressed = self.suppressed
+        twin.alerts = self.alerts
+        twin.touched = self.touched
+        twin.snap = self.snap
+        twin.size = self.size
+        twin.extra_bytes = self.extra_bytes
+        return twin
 
     def reset_window(self) -> None:
         """Start a new correlation window (after an alert or when the old one lapsed)."""
@@ -214,7 +245,7 @@ class GroupState:
         if self.times:
             doc["t"] = self.times
         if self.values:
-            doc["v"] = self.values
+            doc["v"] = dict(self.values)  # a copy: the group changes it in place
         if self.seen:
             doc["s"] = sorted(self.seen)
         if self.learn_until:

@@ -6,7 +6,7 @@ import re
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logsentry.core.actions import ACTIONS
 from logsentry.core.alert import Alert
@@ -49,6 +49,9 @@ from logsentry.detect.summary import (
     render_summary,
     values_text,
 )
+
+if TYPE_CHECKING:
+    from logsentry.detect.detector import Checkpoint
 
 
 class CompiledSelection:
@@ -155,6 +158,9 @@ class RuleEngine:
         # The sample of the event being fed, shared with the other rules it hits;
         # the detector gives all its engines one memo and clears it after a batch.
         self.memo = SampleMemo()
+        # The detector's checkpoint being written, if any: a group it holds is
+        # preserved before its first change (copy-on-write).
+        self.cow: Checkpoint | None = None
         self.correlate: Callable[[Event, float, GroupState], Alert | None]
         if isinstance(corr, ThresholdCorrelation):
             self.correlate = self._threshold
@@ -217,11 +223,16 @@ class RuleEngine:
             key = self.group_key(event)
         groups = self.groups
         group = groups.get(key)
+        cow = self.cow
         if group is None:
             group = GroupState(key, when)
             groups[key] = group
+            if cow is not None:
+                group.snap = cow.generation  # opened after the checkpoint: not in it
         else:
             groups.move_to_end(key)
+            if cow is not None and group.snap != cow.generation:
+                cow.preserve(self, group)
         group.touched = seq
         if when > group.last:
             group.last = when
@@ -280,6 +291,9 @@ class RuleEngine:
 
         `feed()` does the same after finding the group (suppression included).
         """
+        cow = self.cow
+        if cow is not None and group.snap != cow.generation:
+            cow.preserve(self, group)
         group.last = max(group.last, when)
         if not self.first_seen and group.suppressed_until > when:
             # Suppressed: count the event for the next alert, correlate nothing.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from logsentry.core.metrics import LINES_MALFORMED
 
@@ -48,6 +48,41 @@ class Source(Protocol):
 
     async def close(self) -> None:
         """Persist positions and release resources."""
+        ...
+
+
+@runtime_checkable
+class ResumableSource(Protocol):
+    """A source whose committed position can travel in the detection checkpoint.
+
+    The pipeline stores `checkpoint_position()` (what `commit` recorded so far,
+    as plain JSON data) with the detection state it reflects; on the next start
+    `resume_from()` makes the source read from there instead of from its own,
+    possibly newer, position file, so the state and the lines after it match.
+    """
+
+    name: str
+
+    def checkpoint_position(self) -> Any:
+        """The committed position as JSON data; None when there is none to keep."""
+        ...
+
+    def resume_from(self, position: Any) -> bool:
+        """Before `run`: start from `position`. False (logged) when it is unusable."""
+        ...
+
+    def describe_position(self, position: Any) -> Any:
+        """`position` in a form for the log (file -> offset, a cursor)."""
+        ...
+
+    def hold_positions(self) -> None:
+        """Stop writing the position file on commits and on close: from now on it is
+        written only by `persist_position`, with positions a checkpoint holds (so it
+        never runs ahead of the detection state on disk)."""
+        ...
+
+    def persist_position(self, position: Any) -> None:
+        """Write `position` (a `checkpoint_position()`) to the position file (any thread)."""
         ...
 
 

@@ -15,7 +15,7 @@ import glob
 import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,10 @@ class FileSource:
         self.lines_read = 0
         # Keys of compressed files seen (and warned about once): never followed.
         self._compressed: set[str] = set()
+        # Offsets to start from instead of the offsets file (`resume_from`).
+        self._resume: dict[str, FileOffset] | None = None
+        # The offsets file is written with checkpoints only (`hold_positions`).
+        self._held = False
 
     # -- the public interface ------------------------------------------------
 
@@ -159,11 +163,42 @@ class FileSource:
             if self.store is not None:
                 self.store.remove(key)
 
+    def checkpoint_position(self) -> Any:
+        """Every file's committed offset (with what identifies the file), as JSON data."""
+        if self.store is None:
+            return None
+        return {"files": {key: asdict(entry) for key, entry in self.store.entries.items()}}
+
+    def resume_from(self, position: Any) -> bool:
+        """Read from `position` (a `checkpoint_position()`) instead of the offsets file."""
+        if self.store is None:
+            return False
+        try:
+            files = position["files"]
+            self._resume = {str(key): FileOffset(**value) for key, value in files.items()}
+        except (KeyError, TypeError, AttributeError) as exc:
+            log.error("checkpoint_position_unusable", source=self.name, error=str(exc))
+            return False
+        return True
+
+    def describe_position(self, position: Any) -> Any:
+        try:
+            return {entry["path"]: entry["offset"] for entry in position["files"].values()}
+        except (KeyError, TypeError, AttributeError):
+            return position
+
+    def hold_positions(self) -> None:
+        self._held = True
+
+    def persist_position(self, position: Any) -> None:
+        if self.store is not None:
+            self.store.write(position["files"])
+
     async def close(self) -> None:
         for tailer in list(self._tailers.values()):
             os.close(tailer.fd)
         self._tailers.clear()
-        if self.store is not None:
+        if self.store is not None and not self._held:
             self.store.save()
 
     # -- reading -------------------------------------------------------------
@@ -230,8 +265,13 @@ class FileSource:
         """Reopen the files of the stored offsets; True on a first start (no state)."""
         if self.store is None:
             return True
-        first_start = not self.store.path.exists()
-        self.store.load()
+        if self._resume is not None:
+            first_start = False
+            self.store.replace(self._resume)
+            self._resume = None
+        else:
+            first_start = not self.store.path.exists()
+            self.store.load()
         for entry in list(self.store.entries.values()):
             path = self._find(entry)
             if path is None:
@@ -435,7 +475,8 @@ class FileSource:
 
     def _save_if_due(self) -> None:
         now = time.monotonic()
-        if self.store is not None and now - self._last_save >= self.commit_interval:
+        if (self.store is not None and not self._held
+                and now - self._last_save >= self.commit_interval):
             self.store.save()
             self._last_save = now
 

@@ -241,6 +241,10 @@ class JournaldSource:
         self._process: asyncio.subprocess.Process | None = None
         self._last_save = 0.0
         self.restarts = 0
+        # The cursor to start after instead of the cursor file's (`resume_from`).
+        self._resume: str | None = None
+        # The cursor file is written with checkpoints only (`hold_positions`).
+        self._held = False
 
     # -- the public interface ------------------------------------------------
 
@@ -253,6 +257,9 @@ class JournaldSource:
                 "journalctl or set `journalctl:` to its path")
         if self.store is not None:
             self._read_cursor = self.store.load()
+            if self._resume is not None:
+                self._read_cursor = self.store.cursor = self._resume
+                self._resume = None
         delay = self.config.restart_delay
         while not stop.is_set():
             started = time.monotonic()
@@ -281,10 +288,32 @@ class JournaldSource:
             self.store.cursor = position
             self._save_if_due()
 
+    def checkpoint_position(self) -> Any:
+        """The committed cursor."""
+        return self.store.cursor if self.store is not None else None
+
+    def resume_from(self, position: Any) -> bool:
+        """Start after cursor `position` instead of the cursor file's."""
+        if self.store is None or not isinstance(position, str) or not position:
+            log.error("checkpoint_position_unusable", source=self.name)
+            return False
+        self._resume = position
+        return True
+
+    def describe_position(self, position: Any) -> Any:
+        return position
+
+    def hold_positions(self) -> None:
+        self._held = True
+
+    def persist_position(self, position: Any) -> None:
+        if self.store is not None and isinstance(position, str):
+            write_atomic(self.store.path, orjson.dumps({"version": 1, "cursor": position}))
+
     async def close(self) -> None:
         """Stop journalctl (if still running) and persist the committed cursor."""
         await self._terminate()
-        if self.store is not None:
+        if self.store is not None and not self._held:
             self.store.save()
 
     # -- journalctl ------------------------------------------------------------
@@ -410,7 +439,8 @@ class JournaldSource:
 
     def _save_if_due(self) -> None:
         now = time.monotonic()
-        if self.store is not None and now - self._last_save >= self.commit_interval:
+        if (self.store is not None and not self._held
+                and now - self._last_save >= self.commit_interval):
             self.store.save()
             self._last_save = now
 

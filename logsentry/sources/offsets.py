@@ -12,6 +12,7 @@ import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import structlog
@@ -75,6 +76,11 @@ class OffsetStore:
             log.error("offsets_corrupt_ignored", path=str(self.path), error=str(exc))
             self.entries = {}
 
+    def replace(self, entries: dict[str, FileOffset]) -> None:
+        """Take `entries` for the stored offsets (resuming from a checkpoint)."""
+        self.entries = dict(entries)
+        self._dirty = True
+
     def set(self, entry: FileOffset) -> None:
         self.entries[entry.key] = entry
         self._dirty = True
@@ -88,6 +94,11 @@ class OffsetStore:
     def remove(self, key: str) -> None:
         if self.entries.pop(key, None) is not None:
             self._dirty = True
+
+    def write(self, files: dict[str, Any]) -> None:
+        """Atomically write `files` (key -> FileOffset as a dict), whatever is in memory."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.path, orjson.dumps({"version": 1, "files": files}))
 
     def save(self, force: bool = False) -> None:
         """Atomically write the offsets if they changed."""
