@@ -53,6 +53,9 @@ from sigma.types import (
 from logsentry.core.event import Event
 from logsentry.detect.condition import (
     MAX_SCAN_CHARS,
+    Predicate,
+    all_predicates,
+    any_predicate,
     in_networks,
     lowered,
     regex_check,
@@ -60,7 +63,6 @@ from logsentry.detect.condition import (
 )
 from logsentry.detect.sigma.mapping import FieldMapper, Getter
 
-Predicate = Callable[[Event], bool]
 Check = Callable[[Any], bool]
 
 _RE_FLAGS = {
@@ -79,7 +81,7 @@ def compile_conditions(trees: list[Any], mapper: FieldMapper) -> Predicate:
     if not trees:
         raise UnsupportedRule("the rule has no condition")
     predicates = [compile_node(tree, mapper) for tree in trees]
-    return predicates[0] if len(predicates) == 1 else _any(predicates)
+    return predicates[0] if len(predicates) == 1 else any_predicate(predicates)
 
 
 def compile_node(node: Any, mapper: FieldMapper) -> Predicate:
@@ -87,9 +89,10 @@ def compile_node(node: Any, mapper: FieldMapper) -> Predicate:
     if isinstance(node, ConditionAND):
         # Cheap tests first: an AND stops at its first false part, and a CIDR or regex
         # test after a status comparison runs on the few events that pass it.
-        return _all([compile_node(arg, mapper) for arg in sorted(node.args, key=node_cost)])
+        return all_predicates(
+            [compile_node(arg, mapper) for arg in sorted(node.args, key=node_cost)])
     if isinstance(node, ConditionOR):
-        return _any([compile_node(arg, mapper) for arg in node.args])
+        return any_predicate([compile_node(arg, mapper) for arg in node.args])
     if isinstance(node, ConditionNOT):
         inner = compile_node(node.args[0], mapper)
         return lambda event: not inner(event)
@@ -124,35 +127,6 @@ def _value_cost(value: Any) -> int:
     return 4  # a regex, a CIDR, a field reference
 
 
-def _all(predicates: list[Predicate]) -> Predicate:
-    if len(predicates) == 1:
-        return predicates[0]
-    if len(predicates) == 2:
-        first, second = predicates
-        return lambda event: first(event) and second(event)
-
-    def every(event: Event) -> bool:
-        for predicate in predicates:  # noqa: SIM110 - hot path
-            if not predicate(event):
-                return False
-        return True
-
-    return every
-
-
-def _any(predicates: list[Predicate]) -> Predicate:
-    if len(predicates) == 1:
-        return predicates[0]
-
-    def some(event: Event) -> bool:
-        for predicate in predicates:  # noqa: SIM110 - hot path
-            if predicate(event):
-                return True
-        return False
-
-    return some
-
-
 # -- field tests ------------------------------------------------------------------
 
 
@@ -165,7 +139,7 @@ def compile_field(get: Getter, value: SigmaType, mapper: FieldMapper) -> Predica
         wanted = bool(value.exists)
         return lambda event: (not _absent(get(event))) is wanted
     if isinstance(value, SigmaExpansion):
-        return _any([compile_field(get, item, mapper) for item in value.values])
+        return any_predicate([compile_field(get, item, mapper) for item in value.values])
     if isinstance(value, SigmaFieldReference):
         return _field_reference(get, mapper.getter(value.field), value)
     check = value_check(value)
@@ -424,7 +398,7 @@ def _glob_check(parts: list[str | SpecialChars], fold: Callable[[str], str]) -> 
 def compile_keyword(value: SigmaType) -> Predicate:
     """A keyword (a value without a field): searched in the message."""
     if isinstance(value, SigmaExpansion):
-        return _any([compile_keyword(item) for item in value.values])
+        return any_predicate([compile_keyword(item) for item in value.values])
     if isinstance(value, SigmaString):
         check = string_check(value, cased=isinstance(value, SigmaCasedString), anywhere=True)
         return lambda event: check(event.message)
