@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--context", type=int, default=2,
                        help="neighbour pieces mixed into each piece's embedding, each side")
     train.add_argument("--vocab-words", type=int, default=6000)
+    train.add_argument("--ngram-buckets", type=int, default=0,
+                       help="open vocabulary: hashed character 3- to 5-gram buckets embedded"
+                            " beside each word (0: the closed vocabulary alone)")
+    train.add_argument("--teacher-init", action="store_true",
+                       help="start the word (and n-gram) tables from the pretrained"
+                            " all-MiniLM-L6-v2 token embeddings, projected by PCA")
     train.add_argument("--max-pieces", type=int, default=95,
                        help="pieces per line the model reads (the rest is one variable part)")
     train.add_argument("--threads", type=int, default=2)
@@ -140,8 +146,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = TrainSettings(
         seed=args.seed, hidden=args.hidden, layers=args.layers, heads=args.heads,
         intermediate=args.intermediate, context=args.context, vocab_words=args.vocab_words,
-        epochs=args.epochs, max_pieces=args.max_pieces,
-        batch_size=args.batch_size, lr=args.lr, threads=args.threads,
+        ngram_buckets=args.ngram_buckets, teacher_init=args.teacher_init, epochs=args.epochs,
+        max_pieces=args.max_pieces, batch_size=args.batch_size, lr=args.lr, threads=args.threads,
         max_seconds=args.max_minutes * 60)
     started = time.monotonic()
     synthetic = generate(args.synthetic, args.seed)

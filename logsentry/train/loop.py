@@ -20,8 +20,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from logsentry.analysis.tagger.network import LogTagger, NetworkConfig, init_weights
-from logsentry.analysis.tagger.tokenizer import N_SHAPES, N_SPACES, PAD, Encoded, LogTokenizer
+from logsentry.analysis.tagger.network import LogTagger, NetworkConfig, init_weights, ngram_bags
+from logsentry.analysis.tagger.tokenizer import (
+    N_SHAPES,
+    N_SPACES,
+    PAD,
+    Encoded,
+    LogTokenizer,
+    NgramSettings,
+)
 from logsentry.train.example import Example
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,12 @@ class TrainSettings:
     max_pieces: int = 63
     vocab_words: int = 6000
     vocab_min_count: int = 3
+    # Open vocabulary: hashed character n-gram buckets beside the closed word vocabulary
+    # (0: none, the closed vocabulary alone).
+    ngram_buckets: int = 0
+    # Start the word (and n-gram) tables from the pretrained teacher's WordPiece embeddings
+    # (`train.pretrained_init`; needs the `train` extra), projected to `hidden` by PCA.
+    teacher_init: bool = False
     # The teacher: a pretrained WordPiece encoder.
     max_tokens: int = 64  # window while training (CPU cost grows with it)
     infer_max_tokens: int = 128  # window when labelling lines for the student and evaluation
@@ -107,6 +120,7 @@ class EncodedExample:
     tags: list[int]  # IGNORE on [CLS]
     action: int  # IGNORE when unknown
     roles_known: bool
+    ngrams: list[tuple[int, ...]] = field(default_factory=list)  # empty: no n-grams
 
 
 def piece_tags(example: Example, encoded: Encoded, tag_index: dict[str, int]) -> list[int]:
@@ -151,7 +165,8 @@ def encode_examples(
         tags = [IGNORE, *piece_tags(example, encoded, tag_index)]
         action = action_index.get(example.action, IGNORE) if example.action_known else IGNORE
         out.append(EncodedExample(
-            encoded.words, encoded.shapes, encoded.spaces, tags, action, example.roles_known))
+            encoded.words, encoded.shapes, encoded.spaces, tags, action, example.roles_known,
+            encoded.ngrams))
     return out
 
 
@@ -171,19 +186,31 @@ def collate(batch: Sequence[EncodedExample]) -> dict[str, torch.Tensor]:
         spaces[row, :n] = torch.tensor(item.spaces)
         mask[row, :n] = 1
         tags[row, :n] = torch.tensor(item.tags)
-    return {
+    out = {
         "words": words, "shapes": shapes, "spaces": spaces, "mask": mask, "tags": tags,
         "actions": torch.tensor([item.action for item in batch], dtype=torch.long),
         "roles_known": torch.tensor([item.roles_known for item in batch], dtype=torch.bool),
     }
+    if batch[0].ngrams:
+        out["ngram_ids"], out["ngram_offsets"] = ngram_bags([item.ngrams for item in batch],
+                                                            length)
+    return out
+
+
+def network_outputs(
+    network: LogTagger, batch: dict[str, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tag and action logits of a `collate`d batch (n-grams included when it has them)."""
+    return network(  # type: ignore[no-any-return]
+        batch["words"], batch["shapes"], batch["spaces"], batch["mask"],
+        batch.get("ngram_ids"), batch.get("ngram_offsets"))
 
 
 def batch_loss(
     network: LogTagger, batch: dict[str, torch.Tensor], action_weight: float,
 ) -> torch.Tensor:
     """Token loss (full tags or constant-vs-variable marginal) plus weighted line loss."""
-    tag_logits, action_logits = network(
-        batch["words"], batch["shapes"], batch["spaces"], batch["mask"])
+    tag_logits, action_logits = network_outputs(network, batch)
     tags = batch["tags"]
     log_probs = F.log_softmax(tag_logits, dim=-1)
     valid = tags != IGNORE
@@ -324,8 +351,10 @@ class TrainingResult:
 
 def build_tokenizer(texts: Iterable[str], settings: TrainSettings) -> LogTokenizer:
     """The student's vocabulary over `texts`."""
+    ngrams = NgramSettings(settings.ngram_buckets) if settings.ngram_buckets > 0 else None
     return LogTokenizer.build(texts, max_words=settings.vocab_words,
-                              min_count=settings.vocab_min_count, max_pieces=settings.max_pieces)
+                              min_count=settings.vocab_min_count, max_pieces=settings.max_pieces,
+                              ngrams=ngrams)
 
 
 def build_network(tokenizer: LogTokenizer, settings: TrainSettings) -> LogTagger:
@@ -334,9 +363,14 @@ def build_network(tokenizer: LogTokenizer, settings: TrainSettings) -> LogTagger
         n_words=tokenizer.vocab_size, n_shapes=N_SHAPES, n_spaces=N_SPACES,
         hidden=settings.hidden, layers=settings.layers, heads=settings.heads,
         intermediate=settings.intermediate, max_positions=settings.max_pieces + 1,
-        dropout=settings.dropout, context=settings.context)
+        dropout=settings.dropout, context=settings.context,
+        n_ngram_buckets=tokenizer.ngrams.buckets if tokenizer.ngrams is not None else 0)
     network = LogTagger(config, lean=False)
     init_weights(network)
+    if settings.teacher_init:
+        from logsentry.train.pretrained_init import init_from_teacher
+
+        init_from_teacher(network, tokenizer)
     return network
 
 

@@ -42,6 +42,7 @@ import torch
 
 from logsentry.analysis.tagger.artifacts import LoadedModel, load_model
 from logsentry.analysis.tagger.location import default_model_dir
+from logsentry.analysis.tagger.network import ngram_bags
 from logsentry.analysis.tagger.template import WILDCARD, canonical_template
 from logsentry.analysis.tagger.template_cache import ShapeClass, TemplateCache
 from logsentry.analysis.tagger.tokenizer import (
@@ -650,8 +651,13 @@ class ModelAnalyzer:
             shapes[row, :n] = torch.tensor(item.shapes)
             spaces[row, :n] = torch.tensor(item.spaces)
             mask[row, :n] = 1
+        ngram_ids: torch.Tensor | None = None
+        ngram_offsets: torch.Tensor | None = None
+        if self.tokenizer.ngrams is not None:
+            ngram_ids, ngram_offsets = ngram_bags([item.ngrams for item in items], length)
         with torch.inference_mode():
-            tag_logits, action_logits = self.network(words, shapes, spaces, mask)
+            tag_logits, action_logits = self.network(
+                words, shapes, spaces, mask, ngram_ids, ngram_offsets)
             tag_probs = tag_logits.softmax(-1)
             tag_best, tag_ids = tag_probs.max(-1)
             action_probs = action_logits.softmax(-1)

@@ -9,6 +9,7 @@ outputs for the same weights.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,6 +44,9 @@ class NetworkConfig:
     # `port`); giving every piece its neighbours directly spares the two small attention
     # layers from learning "the key two pieces back", which they did only half the time.
     context: int = 0
+    # Hashed character n-gram buckets (the tokenizer's `NgramSettings.buckets`), averaged per
+    # piece and added to its embedding; 0: none (every model before the open vocabulary).
+    n_ngram_buckets: int = 0
     tags: list[str] = field(default_factory=lambda: list(TAGS))
     actions: list[str] = field(default_factory=lambda: list(ACTION_NAMES))
 
@@ -79,6 +83,11 @@ class LogTagger(nn.Module):
         self.word_embeddings = nn.Embedding(config.n_words, config.hidden, padding_idx=0)
         self.shape_embeddings = nn.Embedding(config.n_shapes, config.hidden)
         self.space_embeddings = nn.Embedding(config.n_spaces, config.hidden)
+        # Row 0 is "no n-gram" (padding); bucket ids run 1..n_ngram_buckets.
+        self.ngram_embeddings: nn.EmbeddingBag | None = None
+        if config.n_ngram_buckets > 0:
+            self.ngram_embeddings = nn.EmbeddingBag(
+                config.n_ngram_buckets + 1, config.hidden, mode="mean", padding_idx=0)
         self.bert: nn.Module
         if lean:
             self.bert = LeanBert(config)
@@ -94,25 +103,49 @@ class LogTagger(nn.Module):
 
     def forward(
         self, words: torch.Tensor, shapes: torch.Tensor, spaces: torch.Tensor,
-        mask: torch.Tensor,
+        mask: torch.Tensor, ngram_ids: torch.Tensor | None = None,
+        ngram_offsets: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Tag logits `[B, T, tags]` and action logits `[B, actions]`; `mask`: 1 on pieces."""
-        hidden = self.encode(words, shapes, spaces, mask)
+        """Tag logits `[B, T, tags]` and action logits `[B, actions]`; `mask`: 1 on pieces.
+        `ngram_ids`/`ngram_offsets`: the n-gram bags of the `B*T` positions, row-major
+        (`ngram_bags`); ignored by a network without n-grams."""
+        hidden = self.encode(words, shapes, spaces, mask, ngram_ids, ngram_offsets)
         return self.token_head(hidden), self.action_head(hidden[:, 0])
 
     def encode(
         self, words: torch.Tensor, shapes: torch.Tensor, spaces: torch.Tensor,
-        mask: torch.Tensor,
+        mask: torch.Tensor, ngram_ids: torch.Tensor | None = None,
+        ngram_offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The encoder's last hidden states `[B, T, hidden]`, before both heads."""
         embeds = (
             self.word_embeddings(words) + self.shape_embeddings(shapes)
             + self.space_embeddings(spaces))
+        if self.ngram_embeddings is not None and ngram_ids is not None:
+            # Empty bags (padding, [CLS], class-token pieces) average to zeros.
+            bags = self.ngram_embeddings(ngram_ids, ngram_offsets)
+            embeds = embeds + bags.view(embeds.shape)
         if self.context_mix is not None:
             embeds = embeds + self.context_mix(local_context(embeds, mask, self.config.context))
         out = self.bert(inputs_embeds=embeds, attention_mask=mask)
         hidden: torch.Tensor = out.last_hidden_state
         return hidden
+
+
+def ngram_bags(
+    rows: Sequence[Sequence[tuple[int, ...]]], length: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The n-gram ids of a batch padded to `length` positions, flat, with the offset of each
+    of the `len(rows) * length` bags (row-major; positions past a row's end are empty):
+    the input of `nn.EmbeddingBag`."""
+    ids: list[int] = []
+    offsets: list[int] = []
+    for row in rows:
+        for bag in row:
+            offsets.append(len(ids))
+            ids.extend(bag)
+        offsets.extend([len(ids)] * (length - len(row)))
+    return torch.tensor(ids, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
 
 
 def local_context(embeds: torch.Tensor, mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -243,7 +276,7 @@ def init_weights(module: nn.Module, std: float = 0.02) -> None:
             nn.init.normal_(sub.weight, std=std)
             if sub.bias is not None:
                 nn.init.zeros_(sub.bias)
-        elif isinstance(sub, nn.Embedding):
+        elif isinstance(sub, (nn.Embedding, nn.EmbeddingBag)):
             nn.init.normal_(sub.weight, std=std)
             if sub.padding_idx is not None:
                 with torch.no_grad():

@@ -12,18 +12,28 @@ Each piece becomes three ids that the model embeds and sums:
 - `shape`: the piece's kind (ipv4, path, lower-case word, number...) crossed
   with a length bucket, so an unseen word still says what it looks like;
 - `space`: whether whitespace precedes and follows the piece.
+
+Open vocabulary (version 2, optional): each word-like piece also carries the ids of
+its hashed character n-grams (fastText's recipe: the lower-cased word between `<`
+and `>`, every 3- to 5-gram and the whole marked word, CRC-32 into `buckets`), so a
+word outside the vocabulary still gets an embedding made of parts it shares with
+known words (`refused` with `refuse`, `denied` with `deny`). The network averages
+them per piece beside `word`, `shape` and `space`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2
+# Folders written before hashed n-grams (version 1) still load, without n-grams.
+_READABLE_VERSIONS = frozenset({1, 2})
 
 # Ordered alternation: the first kind that matches at a position wins. `mac` takes six
 # octets or more: netfilter's MAC= is the 14-octet link header, which as 27 pieces would
@@ -72,6 +82,36 @@ SPECIALS: tuple[str, ...] = ("<pad>", "<cls>", "<unk>", *(f"<{k}>" for k in KIND
 PAD, CLS, UNK = 0, 1, 2
 # Kinds whose text goes through the vocabulary; the others always use their class token.
 _WORDY = frozenset({"lower", "upper", "title", "mixed", "under", "punct", "alnum", "dotted"})
+
+
+@dataclass(frozen=True, slots=True)
+class NgramSettings:
+    """Hashed character n-grams of word-like pieces: `min_n`..`max_n`-grams of the
+    lower-cased word in boundary marks, plus the whole marked word, into `buckets` ids
+    (1..buckets; 0 is no n-gram). Words are read up to `max_chars` characters."""
+
+    buckets: int
+    min_n: int = 3
+    max_n: int = 5
+    max_chars: int = 32
+
+    def to_dict(self) -> dict[str, int]:
+        return {"buckets": self.buckets, "min_n": self.min_n, "max_n": self.max_n,
+                "max_chars": self.max_chars}
+
+
+def word_ngrams(word: str, settings: NgramSettings) -> tuple[int, ...]:
+    """Bucket ids (1-based, sorted, distinct) of the n-grams of `word` (lower-cased here).
+
+    CRC-32 rather than `hash()`: the ids must be the same in every process (Python salts
+    string hashes per process) and in the weights saved with them."""
+    marked = f"<{word[:settings.max_chars].lower()}>"
+    buckets = settings.buckets
+    grams = {marked}
+    for n in range(settings.min_n, settings.max_n + 1):
+        grams.update(marked[i:i + n] for i in range(len(marked) - n + 1))
+    return tuple(sorted({zlib.crc32(g.encode("utf-8", "surrogatepass")) % buckets + 1
+                         for g in grams}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +223,40 @@ class Encoded:
     words: list[int]
     shapes: list[int]
     spaces: list[int]
+    # Per `[CLS] + piece`, its n-gram bucket ids (empty for [CLS] and class-token kinds);
+    # an empty list when the tokenizer has no n-grams.
+    ngrams: list[tuple[int, ...]] = field(default_factory=list)
+
+
+# Distinct words whose n-gram ids are kept: bounds memory when lines are random text.
+_NGRAM_MEMO_SIZE = 50_000
 
 
 class LogTokenizer:
-    """Pieces and ids for log lines; `vocab` maps lower-cased words to ids."""
+    """Pieces and ids for log lines; `vocab` maps lower-cased words to ids; `ngrams`, when
+    set, adds hashed character n-grams to word-like pieces."""
 
-    def __init__(self, vocab: dict[str, int], max_pieces: int = 63) -> None:
+    def __init__(
+        self, vocab: dict[str, int], max_pieces: int = 63, ngrams: NgramSettings | None = None,
+    ) -> None:
         self.vocab = vocab
         self.max_pieces = max_pieces
+        self.ngrams = ngrams
         self._kind_word = {kind: vocab[f"<{kind}>"] for kind in KINDS[2:]}
+        self._ngram_memo: dict[str, tuple[int, ...]] = {}
+
+    def piece_ngrams(self, word: str) -> tuple[int, ...]:
+        """`word_ngrams` of `word` under this tokenizer's settings, memoised per word."""
+        settings = self.ngrams
+        if settings is None:
+            return ()
+        memo = self._ngram_memo
+        found = memo.get(word)
+        if found is None:
+            if len(memo) >= _NGRAM_MEMO_SIZE:
+                memo.clear()  # crude but bounded; frequent words come straight back
+            found = memo[word] = word_ngrams(word, settings)
+        return found
 
     @property
     def vocab_size(self) -> int:
@@ -210,20 +275,27 @@ class LogTokenizer:
         spaces = [0]
         vocab = self.vocab
         kind_word = self._kind_word
+        with_ngrams = self.ngrams is not None
+        ngrams: list[tuple[int, ...]] = [()] if with_ngrams else []
         for piece in pieces:
             kind = piece.kind
             if kind in _WORDY:
-                words.append(vocab.get(text[piece.start:piece.end].lower(), UNK))
+                word = text[piece.start:piece.end].lower()
+                words.append(vocab.get(word, UNK))
+                if with_ngrams:
+                    ngrams.append(self.piece_ngrams(word))
             else:
                 words.append(kind_word[kind])
+                if with_ngrams:
+                    ngrams.append(())
             shapes.append(_KIND_ID[kind] * N_LENGTHS + _length_bucket(piece.end - piece.start))
             spaces.append(2 * piece.space_before + piece.space_after)
-        return Encoded(pieces, truncated, words, shapes, spaces)
+        return Encoded(pieces, truncated, words, shapes, spaces, ngrams)
 
     @classmethod
     def build(
         cls, texts: Iterable[str], max_words: int = 8000, min_count: int = 3,
-        max_pieces: int = 63,
+        max_pieces: int = 63, ngrams: NgramSettings | None = None,
     ) -> LogTokenizer:
         """Build the vocabulary from the most frequent word-like pieces of `texts`."""
         counts: Counter[str] = Counter()
@@ -238,7 +310,7 @@ class LogTokenizer:
             if len(vocab) >= max_words + len(SPECIALS) or count < min_count:
                 break
             vocab.setdefault(word, len(vocab))
-        return cls(vocab, max_pieces)
+        return cls(vocab, max_pieces, ngrams)
 
     def save(self, path: Path) -> None:
         """Write the vocabulary and settings as JSON."""
@@ -247,17 +319,21 @@ class LogTokenizer:
             "max_pieces": self.max_pieces,
             "kinds": list(KINDS),
             "length_edges": list(_LENGTH_EDGES),
+            "ngrams": self.ngrams.to_dict() if self.ngrams is not None else None,
             "vocab": self.vocab,
         }
         path.write_text(json.dumps(data, ensure_ascii=False, indent=0), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> LogTokenizer:
-        """Read a tokenizer written by `save`; refuses one built for other kinds."""
+        """Read a tokenizer written by `save` (this version or an older one); refuses one
+        built for other kinds."""
         data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != TOKENIZER_VERSION or tuple(data["kinds"]) != KINDS:
+        if data.get("version") not in _READABLE_VERSIONS or tuple(data["kinds"]) != KINDS:
             raise ValueError(f"{path}: tokenizer built by an incompatible version")
         if tuple(data["length_edges"]) != _LENGTH_EDGES:
             raise ValueError(f"{path}: tokenizer length buckets differ from this version")
         vocab = {str(k): int(v) for k, v in data["vocab"].items()}
-        return cls(vocab, int(data["max_pieces"]))
+        raw = data.get("ngrams")
+        ngrams = NgramSettings(**{k: int(v) for k, v in raw.items()}) if raw else None
+        return cls(vocab, int(data["max_pieces"]), ngrams)

@@ -37,7 +37,7 @@ class _TextKeepingTokenizer(LogTokenizer):
     def encode(self, text: str) -> Encoded:
         base = super().encode(text)
         return _TextEncoded(base.pieces, base.truncated, base.words, base.shapes, base.spaces,
-                            text)
+                            base.ngrams, text)
 
 
 class TeacherAnalyzer(ModelAnalyzer):

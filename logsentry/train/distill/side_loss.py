@@ -105,7 +105,8 @@ def head_only_line_loss(network: LogTagger, batch: dict[str, torch.Tensor],
         return torch.zeros(())
     with torch.no_grad():
         features = network.encode(
-            batch["words"], batch["shapes"], batch["spaces"], batch["mask"])[:, 0]
+            batch["words"], batch["shapes"], batch["spaces"], batch["mask"],
+            batch.get("ngram_ids"), batch.get("ngram_offsets"))[:, 0]
     logits = network.action_head(features)
     lines = batch["soft_lines"]
     if settings.line_kd_confidence > 0:

@@ -49,6 +49,7 @@ from logsentry.train.loop import (
     encode_examples,
     endless_batches,
     epoch_steps,
+    network_outputs,
     run_training,
     seed_everything,
 )
@@ -71,7 +72,7 @@ def unlabelled_item(tokenizer: LogTokenizer, text: str) -> EncodedExample:
     """A line without labels: no hard target anywhere."""
     encoded = tokenizer.encode(text)
     return EncodedExample(encoded.words, encoded.shapes, encoded.spaces,
-                          [IGNORE] * len(encoded.words), IGNORE, True)
+                          [IGNORE] * len(encoded.words), IGNORE, True, encoded.ngrams)
 
 
 def attach_soft(batch: dict[str, torch.Tensor], items: Sequence[StudentItem]) -> None:
@@ -126,8 +127,7 @@ def distill_loss(
     network: LogTagger, batch: dict[str, torch.Tensor], config: TrainSettings,
 ) -> tuple[torch.Tensor, float, float]:
     """Hard loss plus (with the teacher) the weighted KD terms; also returns both parts."""
-    tag_logits, action_logits = network(
-        batch["words"], batch["shapes"], batch["spaces"], batch["mask"])
+    tag_logits, action_logits = network_outputs(network, batch)
     hard = hard_loss(tag_logits, action_logits, batch, config.action_weight)
     if not config.use_teacher or "soft_tags" not in batch:
         return hard, float(hard.detach()), 0.0
