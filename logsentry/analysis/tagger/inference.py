@@ -99,9 +99,6 @@ _ENDPOINT = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})[:|](\d{1,5})(?![\w.
 # A host name followed by its address in brackets: exim's `H=mail.example.com [192.0.2.7]`,
 # Postfix's `unknown[192.0.2.7]`, sendmail's `relay=host [192.0.2.7]`.
 _NAMED_ADDRESS = re.compile(r" ?[\[(]([0-9A-Fa-f.:]{2,45})[\])]")
-# Postfix's peer notation, a name glued to its bracketed address (`unknown[192.0.2.7]`,
-# `mail.example.com[192.0.2.7]`), unlike an address merely quoted in brackets (`, [192.0.2.8];`).
-_GLUED_PEER = re.compile(r"(?<![\w.\[-])[A-Za-z0-9][\w.-]*\[([0-9A-Fa-f.:]{2,45})\]")
 
 
 def template_wild(text: str, pieces: Sequence[Piece]) -> tuple[bool, ...]:
@@ -313,34 +310,14 @@ def _sole_address_as_source(
             continue  # "::" of a module path, 0.0.0.0 of a listener: never a peer
         value = str(getattr(address, "ipv4_mapped", None) or address)
         if found is not None and value != found:
-            # Two addresses: the peer is the model's call, unless the notation (a name glued
-            # to its address) or the ports tell the ends apart.
-            if not _glued_peer_as_source(text, fields):
-                _ephemeral_end_as_source(text, fields)
+            # Two addresses: the peer is the model's call, unless the ports tell the ends
+            # apart.
+            _ephemeral_end_as_source(text, fields)
             return
         found = value
     if found is not None and found != fields.get("destination.ip"):
         fields["source.ip"] = found
         fields.pop("source.address", None)
-
-
-def _glued_peer_as_source(text: str, fields: dict[str, str]) -> bool:
-    """A peer event with several addresses and no source: the one address written as
-    Postfix writes its peer, glued to a name in brackets (`unknown[192.0.2.7]`). Whether
-    one was found."""
-    peers = {match[1] for match in _GLUED_PEER.finditer(text, 0, 4096)}
-    if len(peers) != 1:
-        return False
-    try:
-        address = ipaddress.ip_address(peers.pop())
-    except ValueError:
-        return False
-    value = str(getattr(address, "ipv4_mapped", None) or address)
-    if value == fields.get("destination.ip"):
-        return False
-    fields["source.ip"] = value
-    fields.pop("source.address", None)
-    return True
 
 
 def _ephemeral_end_as_source(text: str, fields: dict[str, str]) -> None:
