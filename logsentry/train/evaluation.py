@@ -27,16 +27,8 @@ from typing import Any
 from logsentry.analysis.base import Analyzer
 from logsentry.core.actions import ACTIONS
 from logsentry.core.analysis import Analysis
-from logsentry.train.data.real import datasets_root
+from logsentry.train.data.real import CROWDSEC_FIELDS, datasets_root
 from logsentry.train.example import Example
-
-CROWDSEC_FIELDS: dict[str, str] = {
-    "source_ip": "source.ip",
-    "target_user": "user.name",
-    "http_path": "url.original",
-    "http_status": "http.response.status_code",
-    "http_verb": "http.request.method",
-}
 
 
 def is_offense(action: str) -> bool:
