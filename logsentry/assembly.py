@@ -18,6 +18,7 @@ import structlog
 from logsentry.config import Config
 from logsentry.core.errors import ConfigError, OutputClosedError, SecretError
 from logsentry.core.event import Event
+from logsentry.core.metrics import DETECTION_STATE_BYTES, DETECTION_STATE_CAP_BYTES
 from logsentry.pipeline import AlertOutput, EventOutput, retry_forever
 from logsentry.sinks.base import Sink
 from logsentry.sinks.factory import build_sink, check_unique_names
@@ -195,6 +196,9 @@ def build_detector(config: Config) -> Detector | None:
     from logsentry.detect.detector import Detector
 
     detector = Detector.from_config(config.detection, config.state_dir)
+    # Read at each scrape (an int sum over the rules, no lock needed for a gauge).
+    DETECTION_STATE_BYTES.set_function(lambda: detector.memory_bytes)
+    DETECTION_STATE_CAP_BYTES.set(detector.memory_cap_bytes)
     # Which rules run is never implicit: say it at every (re)start.
     log.info("rules_loaded", rules=len(detector.rules), loaded=detector.loaded_summary())
     return detector

@@ -9,11 +9,13 @@ import torch
 
 from logsentry.analysis.tagger.artifacts import load_model, save_model
 from logsentry.analysis.tagger.inference import (
+    MAX_BATCH_POSITIONS,
     TEMPLATE_WILD_KINDS,
     Labels,
     LRUCache,
     ModelAnalyzer,
     _Decoder,
+    _length_chunks,
     build_analysis,
     load_analyzer,
 )
@@ -328,3 +330,15 @@ def test_a_pipe_separated_server_endpoint_yields_to_the_client_end() -> None:
     result = analysis_for(text, tags, action="mail_auth_failed")
     assert result.fields["source.ip"] == "198.51.100.78"
     assert result.fields["destination.port"] == "25"
+
+
+def test_long_lines_run_in_smaller_batches_so_activations_stay_bounded() -> None:
+    # 300 lines of 64 pieces (random bytes look like this): at most MAX_BATCH_POSITIONS
+    # padded positions a batch, where max_batch alone let 128 of them (8,192) through.
+    chunks = _length_chunks(list(range(300)), [64] * 300, max_batch=128)
+    assert sum(len(c) for c in chunks) == 300
+    assert all(len(c) * 64 <= MAX_BATCH_POSITIONS for c in chunks)
+    # Short lines still fill max_batch.
+    assert [len(c) for c in _length_chunks(list(range(256)), [12] * 256, 128)] == [128, 128]
+    # One line longer than the budget still runs (alone).
+    assert _length_chunks([0, 1], [5000, 5000], 128) == [[0], [1]]

@@ -7,6 +7,8 @@ pipeline and there is one name per quantity. The HTTP endpoint lives in
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -97,3 +99,28 @@ STATE_SAVE_PAUSE = Histogram(
     "logsentry_detection_state_pause_seconds",
     "Time the detection thread spent taking a checkpoint of its state (detection waits)",
     buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25), registry=REGISTRY)
+# Memory: the detection state's own estimate (what `detection.memory_cap_mb` limits) beside
+# the process's resident set, so a gap between the two shows on the same page.
+DETECTION_STATE_BYTES = Gauge(
+    "logsentry_detection_state_bytes",
+    "Estimated bytes of the correlation state (limited by detection.memory_cap_mb)",
+    registry=REGISTRY)
+DETECTION_STATE_CAP_BYTES = Gauge(
+    "logsentry_detection_state_cap_bytes", "The correlation state's memory cap in bytes",
+    registry=REGISTRY)
+
+
+def resident_bytes() -> float:
+    """The process's resident set size (Linux /proc); NaN where it cannot be read."""
+    try:
+        with open("/proc/self/statm", "rb") as handle:
+            return float(int(handle.read().split()[1]) * _PAGE_SIZE)
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+PROCESS_RESIDENT_BYTES = Gauge(
+    "logsentry_process_resident_bytes", "Resident set size of the logsentry process",
+    registry=REGISTRY)
+PROCESS_RESIDENT_BYTES.set_function(resident_bytes)

@@ -1,0 +1,57 @@
+"""The detection state's memory estimate against what its groups really allocate."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from datetime import UTC, datetime
+
+from logsentry.core.event import Event
+from logsentry.core.metrics import REGISTRY
+from logsentry.detect.config import DetectionConfig
+from logsentry.detect.detector import Detector
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
+
+
+def _failed_logins(first: int, count: int) -> list[Event]:
+    """Failed SSH logins, each from a new address (a flood of distinct sources)."""
+    events = []
+    for n in range(first, first + count):
+        ip = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        at = T0 + n / 5000
+        events.append(Event(
+            message=f"Failed password for root from {ip} port 4711 ssh2", source="auth.log",
+            line=n, received=at, timestamp=datetime.fromtimestamp(at, UTC),
+            action="ssh_login_failed", template="Failed password for <*> from <*> port <*> ssh2",
+            confidence=0.99, fields={"source.ip": ip, "user.name": "root", "host.name": "web-1"}))
+    return events
+
+
+def test_state_estimate_covers_what_a_flood_of_sources_allocates() -> None:
+    # The shipped pack with no cap reached: every source opens a group in each rule
+    # that selects failed logins. Events are made and dropped batch by batch, as the
+    # pipeline does, so what stays allocated is what the state keeps of them.
+    detector = Detector.from_config(DetectionConfig(), None)
+    detector.process(_failed_logins(1_000_000, 500))  # rules' caches warm, first shapes compiled
+    gc.collect()
+    estimate_before = detector.memory_bytes
+    tracemalloc.start()
+    try:
+        for first in range(0, 20_000, 500):
+            detector.process(_failed_logins(first, 500))
+        gc.collect()
+        traced, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    estimate = detector.memory_bytes - estimate_before
+    assert detector.group_count > 20_000
+    # Never below what is really allocated (the cap must hold), and not so far above
+    # that the cap evicts groups it had room for: within [1x, 2x] of the traced bytes.
+    assert traced <= estimate <= 2 * traced, (traced, estimate)
+
+
+def test_metrics_show_resident_memory_beside_the_state_estimate() -> None:
+    resident = REGISTRY.get_sample_value("logsentry_process_resident_bytes")
+    assert resident is not None and resident > 10 * 2**20
+    assert REGISTRY.get_sample_value("logsentry_detection_state_bytes") is not None
