@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from logsentry.analysis.base import Analyzer
-from logsentry.analysis.loader import load_analyzer
+from logsentry.analysis.loader import close_analyzer, load_analyzer
 from logsentry.assembly import (
     build_detector,
     build_sources,
@@ -89,6 +89,7 @@ class Daemon:
             # The metrics address is taken or not ours to bind: say so plainly.
             print(f"logsentry: cannot serve /metrics: {exc}", file=sys.stderr)
             return 1
+        analyzer: Analyzer | None = None
         try:
             analyzer = await loop.run_in_executor(None, self._load_analyzer, self.config)
             first = True
@@ -100,11 +101,14 @@ class Daemon:
                 new_config, self._next_config = self._next_config, None
                 if (new_config.analysis != self.config.analysis
                         or new_config.topology.mode != self.config.topology.mode):
+                    old, analyzer = analyzer, None
+                    close_analyzer(old)  # its worker processes, before the new ones start
                     analyzer = await loop.run_in_executor(
                         None, self._load_analyzer, new_config)
                 self.config = new_config
                 log.info("configuration_reloaded", path=str(self.config_path))
         finally:
+            close_analyzer(analyzer)
             self.lifecycle.stopping()
             await self.lifecycle.close()
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

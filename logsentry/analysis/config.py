@@ -20,3 +20,6 @@ class AnalysisConfig(StrictModel):
     # Templates the model labelled, reused for later lines of the same event (0: off).
     template_cache_size: int = Field(default=10_000, ge=0)
     threads: int | None = Field(default=None, ge=1)
+    # Worker processes that run the analyzer, each with its own copy of the model and one
+    # torch thread; 1 runs it in the daemon's own analysis thread.
+    workers: int = Field(default=1, ge=1)

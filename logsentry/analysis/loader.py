@@ -12,6 +12,10 @@ def load_analyzer(config: AnalysisConfig) -> Analyzer:
     """The analyzer `config` asks for, loaded and ready to label."""
     if config.analyzer == "none":
         return NoopAnalyzer()
+    if config.workers > 1:
+        from logsentry.analysis.workers import ProcessPoolAnalyzer
+
+        return ProcessPoolAnalyzer(config, config.workers)
     try:
         from logsentry.analysis.tagger import load_analyzer as load_model
     except ImportError as exc:
@@ -25,3 +29,10 @@ def load_analyzer(config: AnalysisConfig) -> Analyzer:
                           template_cache_size=config.template_cache_size)
     except (OSError, ValueError, KeyError) as exc:
         raise AnalyzerUnavailable(f"cannot load the model: {exc}") from exc
+
+
+def close_analyzer(analyzer: Analyzer | None) -> None:
+    """Release what an analyzer holds (worker processes); a no-op for in-thread ones."""
+    close = getattr(analyzer, "close", None)
+    if callable(close):
+        close()
