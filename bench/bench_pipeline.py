@@ -43,7 +43,7 @@ def corpus(name: str) -> Path:
 
 
 def start_daemon(work: Path, log: Path, out: Path, analyzer: str, detection: bool,
-                 start_at: str, sigma: int = 0) -> subprocess.Popen[bytes]:
+                 start_at: str, sigma: int = 0, workers: int = 1) -> subprocess.Popen[bytes]:
     detection_config: dict[str, object] = {"enabled": detection}
     if sigma:
         from bench_sigma import write_rules
@@ -53,7 +53,7 @@ def start_daemon(work: Path, log: Path, out: Path, analyzer: str, detection: boo
     config = {
         "state_dir": str(work / "state"),
         "sources": [{"type": "file", "paths": [str(log)], "start_at": start_at}],
-        "analysis": {"analyzer": analyzer},
+        "analysis": {"analyzer": analyzer, "workers": workers},
         "detection": detection_config,
         "sinks": [{"type": "jsonl", "path": str(out), "max_bytes": 1 << 40,
                    "routing": {"records": "events"}}],
@@ -74,21 +74,38 @@ def count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the analysis worker processes)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            pids += [int(child) for child in task.read_text().split()]
+        index += 1
+    return pids
+
+
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Peak RSS of `pid` and its descendants, summed (each process's own peak)."""
+    total = 0
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user and system, all threads) the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user and system, all threads) the process and its live descendants have
+    used so far."""
+    ticks = 0
+    for member in process_tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def throughput(source: Path, repeat: int, analyzer: str, detection: bool,
-               sigma: int = 0) -> tuple[float, float]:
+               sigma: int = 0, workers: int = 1) -> tuple[float, float]:
     """Lines per second of wall-clock time and per second of the daemon's CPU time."""
     with tempfile.TemporaryDirectory(prefix="logsentry-bench-") as tmp:
         work = Path(tmp)
@@ -98,7 +115,7 @@ def throughput(source: Path, repeat: int, analyzer: str, detection: bool,
                 with open(source, "rb") as chunk:
                     shutil.copyfileobj(chunk, handle)
         total = count_lines(log)
-        daemon = start_daemon(work, log, out, analyzer, detection, "beginning", sigma)
+        daemon = start_daemon(work, log, out, analyzer, detection, "beginning", sigma, workers)
         while out.stat().st_size == 0 if out.exists() else True:
             time.sleep(0.01)
         began, done = time.monotonic(), 0
@@ -112,7 +129,8 @@ def throughput(source: Path, repeat: int, analyzer: str, detection: bool,
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
         print(f"throughput  corpus={source.name} x{repeat} lines={total:,} analyzer={analyzer} "
-              f"detection={detection} sigma={sigma}: {total / elapsed:,.0f} lines/s "
+              f"detection={detection} sigma={sigma} workers={workers}: "
+              f"{total / elapsed:,.0f} lines/s "
               f"(first to last event, {elapsed:.1f} s), {total / cpu:,.0f} lines per CPU "
               f"second, peak RSS {rss:.0f} MB", flush=True)
         return total / elapsed, total / cpu
@@ -132,6 +150,21 @@ def compare_sigma(source: Path, repeat: int, analyzer: str, rules: int, rounds: 
         print(f"sigma compare corpus={source.name} x{repeat} analyzer={analyzer} "
               f"rounds={rounds}: no Sigma rules {without:,.0f} {unit}, {rules} Sigma rules "
               f"{with_rules:,.0f} {unit} (medians), ratio {with_rules / without:.3f}")
+
+
+def compare_workers(source: Path, repeat: int, analyzer: str, detection: bool,
+                    counts: list[int], rounds: int) -> None:
+    """Throughput with each number of analysis workers, alternating, `rounds` times."""
+    rates: dict[int, list[tuple[float, float]]] = {count: [] for count in counts}
+    for _ in range(rounds):
+        for count in counts:
+            rates[count].append(throughput(source, repeat, analyzer, detection, 0, count))
+    for count in counts:
+        print(f"workers compare corpus={source.name} x{repeat} analyzer={analyzer} "
+              f"rounds={rounds} workers={count}: "
+              f"{statistics.median(r[0] for r in rates[count]):,.0f} lines/s, "
+              f"{statistics.median(r[1] for r in rates[count]):,.0f} lines per CPU second "
+              "(medians)")
 
 
 def latency(rate: int, seconds: float, analyzer: str, detection: bool) -> None:
@@ -203,14 +236,24 @@ def main() -> None:
     parser.add_argument("--compare-sigma", type=int, default=0, metavar="N",
                         help="throughput without and with N Sigma rules, alternating")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="analysis worker processes (analysis.workers)")
+    parser.add_argument("--compare-workers", default="", metavar="N,M",
+                        help="throughput with N, then M, analysis workers, alternating")
     args = parser.parse_args()
+    if args.compare_workers:
+        compare_workers(corpus(args.corpus), args.repeat, args.analyzer,
+                        args.detection or bool(args.sigma),
+                        [int(n) for n in args.compare_workers.split(",")], args.rounds)
+        return
     if args.compare_sigma:
         compare_sigma(corpus(args.corpus), args.repeat, args.analyzer, args.compare_sigma,
                       args.rounds)
         return
     detection = args.detection or bool(args.sigma)
     if args.only != "latency":
-        throughput(corpus(args.corpus), args.repeat, args.analyzer, detection, args.sigma)
+        throughput(corpus(args.corpus), args.repeat, args.analyzer, detection, args.sigma,
+                   args.workers)
     if args.only != "throughput":
         latency(args.rate, args.seconds, args.analyzer, detection)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from logsentry.analysis.base import Analyzer
 from logsentry.analysis.config import AnalysisConfig
-from logsentry.analysis.loader import load_analyzer
+from logsentry.analysis.loader import close_analyzer, load_analyzer
 from logsentry.analyze_console import FileProgress, TableWriter
 from logsentry.config import PipelineConfig
 from logsentry.core.alert import Alert
@@ -44,13 +44,15 @@ async def run_analyze(
     sigma: list[str] | None = None,
     pack: bool = True,
     reorder_window: int | None = None,
+    workers: int = 1,
 ) -> int:
     """Analyze each input in order; print events (and alerts); return the exit status.
 
     With `alerts`, the inputs are read together and replayed in event time through a
     reorder buffer of `reorder_window` events (default: logsentry.replay's).
     """
-    analysis = AnalysisConfig(analyzer="model" if use_model else "none", model_path=model)
+    analysis = AnalysisConfig(analyzer="model" if use_model else "none", model_path=model,
+                              workers=workers)
     analyzer: Analyzer = await asyncio.get_running_loop().run_in_executor(
         None, load_analyzer, analysis)
     # A file named twice is read once (with --alerts its events would meet themselves).
@@ -70,6 +72,7 @@ async def run_analyze(
         else:
             await _analyze_each(files, analyzer, analysis, table, progress, output)
     finally:
+        close_analyzer(analyzer)
         if progress is not None:
             progress.stop()
             if table is not None:

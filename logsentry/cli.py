@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--reorder-window", type=_positive_int, metavar="EVENTS",
                          help="with --alerts: events held to put the inputs in time order "
                          "(default: 50000; memory grows with it, not with the input)")
+    analyze.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                         help="analyzer processes the lines are split over (default: 1, "
+                         "in this process)")
     analyze.set_defaults(func=cmd_analyze)
 
     check = sub.add_parser(
@@ -292,6 +295,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         sigma=args.sigma,
         pack=not args.no_pack,
         reorder_window=args.reorder_window,
+        workers=args.workers,
     ))
 
 
