@@ -389,3 +389,23 @@ def test_a_frozen_copy_has_every_field_and_none_of_the_later_changes(tmp_path: P
     before = copy.to_json()
     detector.process([_ev("ssh_login_failed", 1, source__ip="1.2.3.4", user__name="b")])
     assert copy.to_json() == before != group.to_json()
+
+
+def test_saving_a_large_state_never_holds_the_file_twice_in_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE), state)
+    _many_groups(detector, 20_000)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        assert detector.save_state()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    size = (state / STATE_FILE).stat().st_size
+    # The encoded pieces are the file's size once; joined before writing, they were twice.
+    assert peak < 1.5 * size, (peak, size)
+    assert len(_saved_groups(state)) == 20_000
