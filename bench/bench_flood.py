@@ -16,7 +16,7 @@ Environment variables given to the bench reach the daemon (for example
 MALLOC_ARENA_MAX=2 to compare allocators).
 
 Usage: python bench/bench_flood.py [--lines 300000] [--rate 5000] [--settle 20]
-       [--csv samples.csv]
+       [--csv samples.csv] [--cache-size N]
 """
 
 from __future__ import annotations
@@ -119,7 +119,8 @@ class Sampler(threading.Thread):
         return 0.0
 
 
-def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None) -> None:
+def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
+        cache_size: int | None) -> None:
     with tempfile.TemporaryDirectory(prefix="logsentry-flood-") as tmp:
         work = Path(tmp)
         log, alerts = work / "auth.log", work / "alerts.jsonl"
@@ -131,6 +132,8 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None) -> 
             "sinks": [{"type": "jsonl", "path": str(alerts), "max_bytes": 1 << 40}],
             "service": {"metrics": {"enabled": True, "port": port}},
         }
+        if cache_size is not None:
+            config["analysis"] = {"cache_size": cache_size}
         (work / "config.yaml").write_text(yaml.safe_dump(config))
         daemon = subprocess.Popen(
             [sys.executable, "-m", "logsentry.cli", "--log-level", "warning", "run",
@@ -170,6 +173,8 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None) -> 
             except subprocess.TimeoutExpired:
                 daemon.kill()
         alert_count = alerts.read_bytes().count(b"\n") if alerts.exists() else 0
+        state_file = work / "state" / "detection.json"
+        state_file_mb = state_file.stat().st_size / MB if state_file.exists() else 0.0
     samples = sampler.samples
     if csv is not None:
         keys = ["t", "phase", "rss_mb", "pss_mb", *GAUGES, "logsentry_lines_read_total"]
@@ -187,7 +192,8 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None) -> 
     print(f"  RSS idle {idle_rss:.0f} MB, peak {peak:.0f} MB (+{peak - idle_rss:.0f}), "
           f"plateau {plateau:.0f} MB (+{plateau - idle_rss:.0f}); PSS peak {peak_pss:.0f} MB, "
           f"plateau {plateau_pss:.0f} MB")
-    print(f"  state estimate peak {state:.1f} MB, cap {cap:.0f} MB; growth over idle "
+    print(f"  state estimate peak {state:.1f} MB, cap {cap:.0f} MB, state file at shutdown "
+          f"{state_file_mb:.0f} MB; growth over idle "
           f"{'within' if peak - idle_rss <= cap else 'OVER'} the cap")
 
 
@@ -198,8 +204,10 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=20.0)
     parser.add_argument("--idle", type=float, default=5.0)
     parser.add_argument("--csv", type=Path, default=None)
+    parser.add_argument("--cache-size", type=int, default=None,
+                        help="analysis.cache_size (default: the daemon's)")
     args = parser.parse_args()
-    run(args.lines, args.rate, args.settle, args.idle, args.csv)
+    run(args.lines, args.rate, args.settle, args.idle, args.csv, args.cache_size)
 
 
 if __name__ == "__main__":
