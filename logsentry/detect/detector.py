@@ -35,6 +35,7 @@ from logsentry.core.alert import Alert
 from logsentry.core.atomicfile import write_atomic
 from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
+from logsentry.core.memory import release_free_memory
 from logsentry.core.metrics import (
     DETECTION_EVICTIONS,
     LINES_FAILED,
@@ -592,6 +593,8 @@ class Detector:
         if data is None or not self._write(data):
             self._dirty = True
             return
+        # The encoded pieces are freed: give their pages back (off the detection thread).
+        release_free_memory()
         self._last_save_seconds = time.perf_counter() - began
         STATE_SAVE_SECONDS.observe(self._last_save_seconds)
         if written is not None:
