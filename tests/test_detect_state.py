@@ -389,3 +389,45 @@ def test_a_frozen_copy_has_every_field_and_none_of_the_later_changes(tmp_path: P
     before = copy.to_json()
     detector.process([_ev("ssh_login_failed", 1, source__ip="1.2.3.4", user__name="b")])
     assert copy.to_json() == before != group.to_json()
+
+
+def test_saving_a_large_state_never_holds_the_file_twice_in_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE), state)
+    _many_groups(detector, 20_000)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        assert detector.save_state()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    size = (state / STATE_FILE).stat().st_size
+    # The encoded pieces are the file's size once; joined before writing, they were twice.
+    assert peak < 1.5 * size, (peak, size)
+    assert len(_saved_groups(state)) == 20_000
+
+
+def test_a_written_checkpoint_hands_the_freed_pages_back(tmp_path: Path, monkeypatch: Any) -> None:
+    import platform
+
+    import logsentry.detect.detector as detector_module
+    from logsentry.core.memory import release_free_memory
+
+    # glibc keeps freed pages of the encoded state resident unless asked (malloc_trim).
+    assert release_free_memory() == (platform.libc_ver()[0] == "glibc")
+    calls: list[bool] = []
+    monkeypatch.setattr(detector_module, "release_free_memory",
+                        lambda: calls.append(True) or True)
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001),
+                                    tmp_path / "state")
+    _many_groups(detector, 1000)
+    detector._last_save -= 1
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert calls == [True]

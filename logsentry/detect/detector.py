@@ -21,7 +21,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from logsentry.core.alert import Alert
 from logsentry.core.atomicfile import write_atomic
 from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
+from logsentry.core.memory import release_free_memory
 from logsentry.core.metrics import (
     DETECTION_EVICTIONS,
     LINES_FAILED,
@@ -129,7 +130,7 @@ class Checkpoint:
             self._dropped.append((engine.rule.id, group))
 
     def serialize(self, lock: bool = True) -> list[bytes]:
-        """The state file's content in pieces (b"".join them); TypeError if a value cannot
+        """The state file's content in pieces (write them in turn); TypeError if a value cannot
         be. Holds the detection lock one slice at a time (unless `lock` is False: the
         caller is the detection thread itself)."""
         generation = self.generation
@@ -182,10 +183,13 @@ class Checkpoint:
             parts.append((b"" if first else b",") + orjson.dumps(rule_id)
                          + b':{"fingerprint":' + orjson.dumps(fingerprints[rule_id])
                          + b',"groups":[')
-            # The writer joins the pieces (b"".join copies a large file without the
-            # interpreter lock; joining here held it for as long).
+            # The writer writes the pieces one by one (one large piece would hold the
+            # interpreter lock while it is encoded); the separators are pieces of their
+            # own, as `b"," + piece` would copy every piece (the file twice in memory).
             for index, piece in enumerate(pieces):
-                parts.append(b"," + piece if index else piece)
+                if index:
+                    parts.append(b",")
+                parts.append(piece)
             parts.append(b"]}")
             first = False
         parts.append(b"}}")
@@ -194,6 +198,14 @@ class Checkpoint:
 
 # The end of a rule's groups, in the walk of `Checkpoint.serialize`.
 _END = object()
+
+
+def _drain(parts: list[bytes]) -> Iterator[bytes]:
+    """The pieces of `parts` in order, each dropped from the list as it is handed out, so
+    the memory of a written piece is freed while the rest is written."""
+    parts.reverse()
+    while parts:
+        yield parts.pop()
 
 
 @dataclass(slots=True)
@@ -581,6 +593,8 @@ class Detector:
         if data is None or not self._write(data):
             self._dirty = True
             return
+        # The encoded pieces are freed: give their pages back (off the detection thread).
+        release_free_memory()
         self._last_save_seconds = time.perf_counter() - began
         STATE_SAVE_SECONDS.observe(self._last_save_seconds)
         if written is not None:
@@ -606,10 +620,11 @@ class Detector:
         """Write the state file (any thread); on failure log it and save again later."""
         assert self.state_path is not None
         try:
-            # A large join copies without the GIL (as do the write and fsync).
-            data = b"".join(parts)
+            # Piece by piece, each released once written (os.write runs without the
+            # GIL): joining them first held the whole file twice, a spike of hundreds
+            # of MB at the memory cap.
             with _write_lock(self.state_path):
-                write_atomic(self.state_path, data)
+                write_atomic(self.state_path, _drain(parts))
         except OSError as exc:
             self._dirty = True
             log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
