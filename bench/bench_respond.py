@@ -83,14 +83,7 @@ def nft_latency(runs: int) -> dict[str, object]:
             wrapper = folder / "nft"
             wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {name} nft "$@"\n')
             wrapper.chmod(0o755)
-            log = folder / "auth.log"
-            log.touch()
-            config = folder / "config.yaml"
-            config.write_text(f"""
-state_dir: {folder}/state
-sources: [{{type: file, paths: [{log}], start_at: beginning}}]
-sinks: [{{type: jsonl, path: {folder}/alerts.jsonl}}]
-service: {{metrics: {{port: 0}}}}
+            log, config = _daemon_files(folder, f"""
 respond: {{enabled: true, lapi: {{enabled: false}}, nftables: {{enabled: true, nft: {wrapper}}}}}
 """)
             daemon = subprocess.Popen(
@@ -126,16 +119,9 @@ def kill_wave(attackers: int, kills: int, seed: int) -> dict[str, object]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        log = folder / "auth.log"
-        log.touch()
-        config = folder / "config.yaml"
-        config.write_text(f"""
-state_dir: {folder}/state
-sources: [{{type: file, paths: [{log}], start_at: beginning}}]
-sinks: [{{type: jsonl, path: {folder}/alerts.jsonl}}]
-service: {{metrics: {{port: 0}}}}
-detection: {{persist_interval: 1}}
-respond: {{enabled: true, duration: 1h, lapi: {{enabled: false}}}}
+        log, config = _daemon_files(folder, """
+detection: {persist_interval: 1}
+respond: {enabled: true, duration: 1h, lapi: {enabled: false}}
 """)
         ips = [f"203.0.{i // 200}.{i % 200 + 1}" for i in range(attackers)]
         lines = [(ip, n) for n in range(6) for ip in ips]  # interleaved waves
@@ -169,6 +155,21 @@ respond: {{enabled: true, duration: 1h, lapi: {{enabled: false}}}}
         daemon.wait(60)
     return {"attackers": attackers, "kills": kills, "seed": seed,
             "without_decision": len(set(ips) - decided)}
+
+
+def _daemon_files(folder: Path, extra: str) -> tuple[Path, Path]:
+    """An empty auth.log and a configuration that follows it, alerts to a JSONL file,
+    plus `extra` (YAML)."""
+    log = folder / "auth.log"
+    log.touch()
+    config = folder / "config.yaml"
+    config.write_text(f"""
+state_dir: {folder}/state
+sources: [{{type: file, paths: [{log}], start_at: beginning}}]
+sinks: [{{type: jsonl, path: {folder}/alerts.jsonl}}]
+service: {{metrics: {{port: 0}}}}
+{extra}""")
+    return log, config
 
 
 def _failed(ip: str, i: int) -> str:
