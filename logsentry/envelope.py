@@ -40,6 +40,9 @@ _RFC5424 = re.compile(
     r"(?P<sd>-|(?:\[(?:[^\]\\]|\\.)*\])+) ?(?P<msg>.*)",
     re.DOTALL,
 )
+# One SD-ELEMENT of RFC 5424 §6.3: `[`, then anything with `\]` (and any `\x`) escaped.
+_SD_ELEMENT = re.compile(r"\[(?:[^\]\\]|\\.)*\]", re.DOTALL)
+_TRANSPORT_SD_IDS = frozenset({"timeQuality", "origin", "meta"})  # RFC 5424 §7
 _RFC3164 = re.compile(
     rf"(?:<\d{{1,3}}>)?(?P<ts>{_BSD}|{_ISO}) (?:(?P<host>[^\s\[\]:=]+) )?"
     r"(?P<tag>[^\s\[\]:=]{1,64})(?:\[(?P<pid>\d{1,10})\])?: ?(?P<msg>.*)",
@@ -229,7 +232,9 @@ class EnvelopeParser:
         _set(event, "process.name", match["app"])
         _set(event, "process.pid", match["pid"])
         msg = match["msg"]
-        event.body = msg[1:] if msg.startswith("\ufeff") else msg
+        msg = msg[1:] if msg.startswith("\ufeff") else msg
+        sd = match["sd"]
+        event.body = msg if sd == "-" else _with_structured_data(sd, msg)
         return True
 
     def _rfc3164(self, event: Event, line: str) -> bool:
@@ -451,6 +456,25 @@ def _effective_user(event: Event, body: str) -> None:
     match = _EFFECTIVE_USER.search(body, 0, MAX_REQUEST_SCAN)
     if match is not None:
         _set(event, "user.effective.name", match["user"])
+
+
+def _with_structured_data(sd: str, msg: str) -> str:
+    """The body the model reads for an RFC 5424 message: its SD elements, then the message.
+
+    SD-PARAMs are the sender's own fields (`[login@32473 src="..." user="..."]`); the
+    model maps their keys to ECS roles as it does `key=value` pairs in a message, so no
+    parser names them. The elements stay as written (escapes `\\"`, `\\\\`, `\\]`
+    included: a value is attacker-controlled and is never unescaped into the body's
+    syntax). The IANA-registered elements describe the transport, not the event
+    (`timeQuality`, `origin`: the sender's own address, `meta`), and are left out.
+    The SD-ID and parameter names are constant for one sender and event, so the
+    template of `[id k=<*>] message` is as stable as the message's own.
+    """
+    kept = [element for element in _SD_ELEMENT.findall(sd)
+            if element[1:].split(" ", 1)[0].rstrip("]") not in _TRANSPORT_SD_IDS]
+    if not kept:
+        return msg
+    return f"{''.join(kept)} {msg}" if msg else "".join(kept)
 
 
 def _set(event: Event, name: str, text: str) -> bool:

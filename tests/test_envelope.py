@@ -38,13 +38,32 @@ def test_rsyslog_high_precision_timestamp() -> None:
     assert event.body == "pam_unix(sudo:auth): failure"
 
 
-def test_rfc5424_with_structured_data() -> None:
+def test_rfc5424_structured_data_reaches_the_model_before_the_message() -> None:
     line = '<165>1 2026-11-26T06:00:00.5Z mail.example.org postfix 901 ID47 [a b="c\\]"] body text'
     event = UTC_PARSER.parse(line, 0.0)
     assert event.timestamp == datetime(2026, 11, 26, 6, 0, 0, 500000, tzinfo=UTC)
     assert event.fields == {"host.name": "mail.example.org", "process.name": "postfix",
                             "process.pid": 901}
-    assert event.body == "body text"
+    assert event.body == '[a b="c\\]"] body text'
+
+
+def test_rfc5424_transport_only_structured_data_is_left_out_of_the_body() -> None:
+    line = ('<34>1 2026-11-26T06:00:00Z h app - - [timeQuality tzKnown="1" isSynced="1"]'
+            '[origin ip="192.0.2.1"][login@32473 src="203.0.113.9" user="a\\"b\\\\"] denied')
+    event = UTC_PARSER.parse(line, 0.0)
+    # The sender's own address (origin) must not read as the client's.
+    assert event.body == '[login@32473 src="203.0.113.9" user="a\\"b\\\\"] denied'
+    only_transport = UTC_PARSER.parse(
+        '<34>1 2026-11-26T06:00:00Z h app - - [meta sequenceId="7"] hello', 0.0)
+    assert only_transport.body == "hello"
+
+
+def test_rfc5424_escaped_bracket_in_a_value_does_not_end_its_element() -> None:
+    # A user name that spells `][timeQuality ...` stays inside its own element: it is
+    # neither dropped as transport data nor read as a second element.
+    element = '[x@1 user="a\\][timeQuality tzKnown=\\"1\\""]'
+    event = UTC_PARSER.parse(f"<34>1 2026-11-26T06:00:00Z h app - - {element} msg", 0.0)
+    assert event.body == f"{element} msg"
 
 
 def test_journald_export_json_with_a_byte_array_message() -> None:

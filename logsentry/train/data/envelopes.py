@@ -83,7 +83,69 @@ def journal_short_precise(b: ExampleBuilder, body: Body, v: Values) -> None:
     _tag(b, body)
 
 
+# SD-PARAM names senders use for the fields of their event, by the role they carry
+# (RFC 5424 §6.3.3 leaves names to each SD-ID's owner; these are common spellings).
+_SD_KEYS: dict[str, tuple[str, ...]] = {
+    "source.ip": ("src", "ip", "clientip", "client_ip", "remote_addr", "remoteAddr", "srcip",
+                  "src_ip", "rhost", "peer", "client", "sourceAddress", "ipaddr", "addr", "from"),
+    "source.port": ("sport", "srcport", "src_port", "remote_port", "clientPort", "rport"),
+    "destination.ip": ("dst", "dstip", "dst_ip", "dest", "server", "local_addr", "laddr", "target"),
+    "destination.port": ("dport", "dstport", "dst_port", "port", "local_port", "lport"),
+    "user.name": ("user", "username", "uid", "login", "account", "usr", "principal", "acct",
+                  "userName", "subject", "actor"),
+    "user.effective.name": ("targetUser", "euser", "runas", "as"),
+    "url.original": ("url", "uri", "path", "request", "requestUri"),
+    "http.request.method": ("method", "verb", "requestMethod"),
+    "http.response.status_code": ("status", "code", "statusCode", "response"),
+    "user_agent.original": ("ua", "agent", "userAgent", "user_agent"),
+    "file.path": ("file", "filename", "filePath", "object"),
+    "process.command_line": ("cmd", "command", "cmdline"),
+}
+_SD_VARIABLE_KEYS = ("eventID", "seq", "sequenceId", "sessionId", "sid", "reqid", "iut", "tid",
+                     "correlationId", "count", "severity", "ruleId", "msgNum")
+_SD_IDS = ("exampleSDID@32473", "auth@32473", "event@18060", "sec@41058", "login@2636", "req@9999",
+           "conn@4203", "audit@28972", "app@5876", "origin@32473", "fields@47450", "web@11129")
+
+
+def sd_escape(value: str) -> str:
+    """An SD-PARAM value as RFC 5424 §6.3.3 writes it: `"`, `\\` and `]` escaped."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+
+
+def _sd_element(b: ExampleBuilder, body: Body, v: Values) -> None:
+    """One SD element whose parameters carry fields of the body's own event, labelled
+    with their roles, beside parameters that are plain `variable`s."""
+    fields = [(span.label, body.text[span.start:span.end]) for span in body.spans
+              if span.label in _SD_KEYS and v.chance(0.7)]
+    params: list[tuple[str, str, str]] = []
+    used: set[str] = set()
+    for role, value in fields:
+        key = v.pick(_SD_KEYS[role])
+        if key not in used:
+            used.add(key)
+            params.append((key, value, role))
+    for _ in range(v.rng.randrange(0 if params else 1, 3)):
+        key = v.pick(_SD_VARIABLE_KEYS)
+        if key not in used:
+            used.add(key)
+            value = v.pick((v.digits(v.rng.randrange(1, 7)), v.hexstr(8), v.uuid()))
+            params.append((key, value, "variable"))
+    v.rng.shuffle(params)
+    b.const("[" + v.pick(_SD_IDS))
+    for key, value, role in params:
+        b.const(f' {key}="').var(sd_escape(value), role).const('"')
+    b.const("]")
+
+
 def rfc5424(b: ExampleBuilder, body: Body, v: Values) -> None:
+    """An RFC 5424 header; its structured data is empty (`-`), transport-only
+    (`timeQuality`), or carries the event's own fields in SD-PARAMs. Some lines come as
+    the daemon's envelope parser hands them to the model: the SD elements alone before
+    the message, the header cut off."""
+    if v.chance(0.45):
+        _sd_element(b, body, v)
+        b.const(" ")
+        return
     _priority(b, v)
     b.const("1 ").var(v.ts_mysql() if v.chance(0.5) else v.ts_iso().replace(" ", "T"), "timestamp")
     b.const(" ").var(v.short_host(), "host.name").const(" ").var(body.program, "process.name")
@@ -98,9 +160,15 @@ def rfc5424(b: ExampleBuilder, body: Body, v: Values) -> None:
     else:
         b.const("-")
     b.const(" ")
-    if v.chance(0.3):
+    kind = v.rng.random()
+    if kind < 0.2:
         b.const('[timeQuality tzKnown="1" isSynced="1" syncAccuracy="').var(v.digits(6), "variable")
         b.const('"] ')
+    elif kind < 0.6:
+        _sd_element(b, body, v)
+        if v.chance(0.2):
+            _sd_element(b, body, v)
+        b.const(" ")
     else:
         b.const("- ")
 
