@@ -20,6 +20,7 @@ from logsentry.train.data import (
     families_generic,
     families_mail,
     families_network,
+    families_security,
     families_system,
     families_web,
 )
@@ -36,6 +37,7 @@ FAMILIES: tuple[Family, ...] = (
     *families_system.FAMILIES,
     *families_apps.FAMILIES,
     *families_generic.FAMILIES,
+    *families_security.FAMILIES,
 )
 FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
 if len(FAMILY_BY_NAME) != len(FAMILIES):  # a duplicate name would silently shadow a family
@@ -50,6 +52,11 @@ FAMILY_WEIGHTS: dict[str, float] = {
     "kernel": 1.5, "systemd": 1.5, "system_noise": 2.0, "app_noise": 2.0, "json_app": 1.5,
     "iptables": 1.2, "ufw": 1.2, "generic_auth": 3.0, "generic_access": 1.5,
     "strongswan": 1.5,
+    # Security meaning in general words (families_security): the same shapes with ordinary
+    # or hostile content, so the action is learnt from what a line says.
+    "web_requests": 3.0, "web_requests_json": 1.5, "waf_generic": 1.0, "ids_alerts": 1.5,
+    "ids_json": 0.7, "firewall_generic": 1.5, "blocklist": 1.5, "auth_refusals": 3.0,
+    "address_roles": 2.0, "positional_records": 1.5,
 }
 
 

