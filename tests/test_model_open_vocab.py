@@ -20,12 +20,14 @@ from logsentry.analysis.tagger.network import LogTagger, NetworkConfig, init_wei
 from logsentry.analysis.tagger.tokenizer import (
     N_SHAPES,
     N_SPACES,
+    SPECIALS,
     UNK,
     LogTokenizer,
     NgramSettings,
+    path_ngrams,
     word_ngrams,
 )
-from logsentry.train.loop import build_network, train
+from logsentry.train.loop import PATH_NGRAM_CHARS, build_network, train
 from logsentry.train.pretrained_init import init_from_teacher
 from tests.test_model_training import TINY, hand_examples
 
@@ -110,7 +112,7 @@ def test_an_open_vocabulary_model_trains_saves_and_serves(tmp_path: Path) -> Non
     assert result.network.ngram_embeddings is not None
     save_model(tmp_path, result.network, result.tokenizer, {"quantize": False})
     loaded = load_model(tmp_path)
-    assert loaded.tokenizer.ngrams == NgramSettings(buckets=97)
+    assert loaded.tokenizer.ngrams == NgramSettings(buckets=97, path_chars=PATH_NGRAM_CHARS)
     assert loaded.config.n_ngram_buckets == 97
     analyzer = ModelAnalyzer(loaded, cache_size=0, quantize=True)
     out = analyzer.analyze_batch(["Failed password for zzyzx from 10.0.0.1 port 22 ssh2", ""])
@@ -188,3 +190,20 @@ def test_word_tables_start_from_the_teachers_vectors(buckets: int) -> None:
 
         # The n-grams alone rebuild the vectors (the part an unseen word gets).
         assert cosine(word_vector("refused"), denied) > cosine(word_vector("accepted"), denied)
+
+
+def test_paths_reach_the_network_only_with_path_ngrams() -> None:
+    """A probe and an ordinary request differ only in a path: a tokenizer with
+    `path_chars` gives them different n-grams (percent-encoding undone); one without (every
+    tokenizer saved before) keeps a path a bare class token, so older models run unchanged."""
+    line = 'GET {} HTTP/1.1" 404'
+    probe, plain = line.format("/a/..%252f..%252fetc/passwd"), line.format("/a/bb/cc/dd/ee/ff.html")
+    reading = LogTokenizer({t: i for i, t in enumerate(SPECIALS)},
+                           ngrams=NgramSettings(buckets=4093, path_chars=96))
+    bags = [reading.encode(text).ngrams[2] for text in (probe, plain)]
+    assert bags[0] and bags[1] and bags[0] != bags[1]
+    assert set(path_ngrams("/a/../../etc/passwd", reading.ngrams or NGRAMS)) == set(bags[0])
+    old = LogTokenizer({t: i for i, t in enumerate(SPECIALS)}, ngrams=NGRAMS)
+    assert old.encode(probe).ngrams[2] == ()
+    assert NgramSettings(**NGRAMS.to_dict()).path_chars == 0
+    assert "path_chars" not in NGRAMS.to_dict()

@@ -62,6 +62,19 @@ def test_a_value_of_another_shape_class_misses(line: str) -> None:
     assert lookup(cache, line) is None
 
 
+def test_a_path_the_network_reads_is_part_of_the_signature() -> None:
+    """With path n-grams the network reads a request's target: a probe of `/.git/config`
+    must go to the model, not reuse the answer to `/index.html`; without them (every
+    tokenizer saved before) a path is a wildcard as before."""
+    tags = ("O", "B-url.original", "O", "B-http.response.status_code")
+    plain, probe = "GET /images/index.html status 200", "GET /images/.git/config status 200"
+    for reads_paths, hit in ((True, False), (False, True)):
+        cache = TemplateCache(10, vocab=VOCAB, reads_paths=reads_paths)
+        remember(cache, plain, tags)
+        assert lookup(cache, plain) is not None
+        assert (lookup(cache, probe) is not None) is hit
+
+
 def test_entries_are_bounded_least_recently_used_first_out() -> None:
     cache = TemplateCache(2, vocab=VOCAB)
     remember(cache, FAILED)

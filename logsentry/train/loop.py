@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 IGNORE = -100
 
+# Characters of a path or URL read through n-grams by students trained now (see
+# `NgramSettings.path_chars`): long enough for a traversal or a payload in the query.
+PATH_NGRAM_CHARS = 96
+
 
 @dataclass(slots=True)
 class TrainSettings:
@@ -351,7 +355,8 @@ class TrainingResult:
 
 def build_tokenizer(texts: Iterable[str], settings: TrainSettings) -> LogTokenizer:
     """The student's vocabulary over `texts`."""
-    ngrams = NgramSettings(settings.ngram_buckets) if settings.ngram_buckets > 0 else None
+    ngrams = (NgramSettings(settings.ngram_buckets, path_chars=PATH_NGRAM_CHARS)
+              if settings.ngram_buckets > 0 else None)
     return LogTokenizer.build(texts, max_words=settings.vocab_words,
                               min_count=settings.vocab_min_count, max_pieces=settings.max_pieces,
                               ngrams=ngrams)

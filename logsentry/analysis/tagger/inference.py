@@ -458,7 +458,8 @@ class ModelAnalyzer:
         if template_cache_size is None:
             template_cache_size = DEFAULT_TEMPLATE_CACHE if cache_size > 0 else 0
         self._templates = TemplateCache(template_cache_size, shape=template_shape,
-                                        vocab=self.tokenizer.vocab)
+                                        vocab=self.tokenizer.vocab,
+                                        reads_paths=self.tokenizer.reads_paths)
         if quantize is None:
             quantize = bool(model.meta.get("quantize", False))
         self.quantized = quantize

@@ -39,7 +39,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from logsentry.analysis.tagger.tokenizer import _LENGTH_EDGES, _WORDY, KINDS, UNK, Piece
+from logsentry.analysis.tagger.tokenizer import (
+    _LENGTH_EDGES,
+    _WORDY,
+    KINDS,
+    PATH_KINDS,
+    UNK,
+    Piece,
+)
 
 # What a variable position must share with the cached piece: its kind ("kind"); its kind
 # and the length bucket the model's shape id uses ("shape"); those and, for a word, whether
@@ -52,10 +59,13 @@ _BUCKET_OF = tuple(next((b for b, edge in enumerate(_LENGTH_EDGES) if n <= edge)
 
 
 def signature(pieces: Sequence[Piece], truncated: bool, shape: ShapeClass = "input",
-              text: str = "", vocab: Mapping[str, int] | None = None) -> tuple[int, ...]:
+              text: str = "", vocab: Mapping[str, int] | None = None,
+              reads_paths: bool = False) -> tuple[int, ...]:
     """The bucket key of a line: per piece its shape class (see `ShapeClass`; `vocab` is
     the tokenizer's) and whether whitespace surrounds it; whether the line was cut at
-    `max_pieces`."""
+    `max_pieces`. With `reads_paths` (a tokenizer whose paths carry n-grams) a path or
+    URL's text is part of its class under `input`: the network reads it, so a probe of
+    `/.git/config` must not reuse the answer to `/index.html`."""
     kind_id = _KIND_ID
     if shape == "kind":
         key = [kind_id[p.kind] * 4 + 2 * p.space_before + p.space_after for p in pieces]
@@ -72,6 +82,8 @@ def signature(pieces: Sequence[Piece], truncated: bool, shape: ShapeClass = "inp
             for i, p in enumerate(pieces):
                 if p.kind in _WORDY:
                     key[i] += 1024 * (vocab.get(text[p.start:p.end].lower(), UNK) + 1)
+                elif reads_paths and p.kind in PATH_KINDS:
+                    key[i] = hash((key[i], text[p.start:p.end]))
     key.append(-1 if truncated else -2)
     return tuple(key)
 
@@ -111,11 +123,12 @@ class TemplateCache:
     analysis worker's one thread uses it)."""
 
     def __init__(self, capacity: int, candidates: int = 8, shape: ShapeClass = "input",
-                 vocab: Mapping[str, int] | None = None) -> None:
+                 vocab: Mapping[str, int] | None = None, reads_paths: bool = False) -> None:
         self.capacity = capacity
         self.candidates = max(1, candidates)
         self.shape: ShapeClass = shape
         self.vocab = vocab
+        self.reads_paths = reads_paths
         self._buckets: dict[tuple[int, ...], _Bucket] = {}
         self._lru: OrderedDict[Template, None] = OrderedDict()
 
@@ -124,7 +137,7 @@ class TemplateCache:
 
     def signature(self, text: str, pieces: Sequence[Piece], truncated: bool,
                   ) -> tuple[int, ...]:
-        return signature(pieces, truncated, self.shape, text, self.vocab)
+        return signature(pieces, truncated, self.shape, text, self.vocab, self.reads_paths)
 
     def lookup(self, key: tuple[int, ...], text: str, pieces: Sequence[Piece],
                ) -> Template | None:

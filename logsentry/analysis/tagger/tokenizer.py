@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 
 TOKENIZER_VERSION = 2
 # Folders written before hashed n-grams (version 1) still load, without n-grams.
@@ -94,10 +95,18 @@ class NgramSettings:
     min_n: int = 3
     max_n: int = 5
     max_chars: int = 32
+    # Paths and URLs get n-grams too, of their first `path_chars` characters once
+    # percent-decoded (0: they stay a bare class token, as in tokenizers saved before).
+    # Whether a request probes or attacks is in its target's text (`../`, `.git`,
+    # `union select`), which a class token hides.
+    path_chars: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {"buckets": self.buckets, "min_n": self.min_n, "max_n": self.max_n,
-                "max_chars": self.max_chars}
+        out = {"buckets": self.buckets, "min_n": self.min_n, "max_n": self.max_n,
+               "max_chars": self.max_chars}
+        if self.path_chars:
+            out["path_chars"] = self.path_chars
+        return out
 
 
 def word_ngrams(word: str, settings: NgramSettings) -> tuple[int, ...]:
@@ -112,6 +121,29 @@ def word_ngrams(word: str, settings: NgramSettings) -> tuple[int, ...]:
         grams.update(marked[i:i + n] for i in range(len(marked) - n + 1))
     return tuple(sorted({zlib.crc32(g.encode("utf-8", "surrogatepass")) % buckets + 1
                          for g in grams}))
+
+
+def path_ngrams(text: str, settings: NgramSettings) -> tuple[int, ...]:
+    """Bucket ids of the 3- to 5-grams of a path or URL, percent-decoded twice (scanners
+    encode `../` once or twice) and lower-cased, up to `settings.path_chars` characters;
+    empty when the settings give paths no n-grams."""
+    if not settings.path_chars:
+        return ()
+    decoded = text[:3 * settings.path_chars]
+    for _ in range(2):
+        if "%" not in decoded:
+            break
+        decoded = unquote(decoded, errors="replace")
+    marked = f"<{decoded[:settings.path_chars].lower()}>"
+    buckets = settings.buckets
+    grams = {marked[i:i + n] for n in range(settings.min_n, settings.max_n + 1)
+             for i in range(len(marked) - n + 1)}
+    return tuple(sorted({zlib.crc32(g.encode("utf-8", "surrogatepass")) % buckets + 1
+                         for g in grams}))
+
+
+# Kinds whose text a tokenizer with `path_chars` reads through n-grams.
+PATH_KINDS = frozenset({"path", "url"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +291,11 @@ class LogTokenizer:
         return found
 
     @property
+    def reads_paths(self) -> bool:
+        """Whether paths and URLs carry n-grams (their text reaches the network)."""
+        return self.ngrams is not None and self.ngrams.path_chars > 0
+
+    @property
     def vocab_size(self) -> int:
         return max(self.vocab.values()) + 1
 
@@ -276,6 +313,7 @@ class LogTokenizer:
         vocab = self.vocab
         kind_word = self._kind_word
         with_ngrams = self.ngrams is not None
+        paths = self.ngrams if self.reads_paths else None
         ngrams: list[tuple[int, ...]] = [()] if with_ngrams else []
         for piece in pieces:
             kind = piece.kind
@@ -286,7 +324,9 @@ class LogTokenizer:
                     ngrams.append(self.piece_ngrams(word))
             else:
                 words.append(kind_word[kind])
-                if with_ngrams:
+                if paths is not None and kind in PATH_KINDS:
+                    ngrams.append(path_ngrams(text[piece.start:piece.end], paths))
+                elif with_ngrams:
                     ngrams.append(())
             shapes.append(_KIND_ID[kind] * N_LENGTHS + _length_bucket(piece.end - piece.start))
             spaces.append(2 * piece.space_before + piece.space_after)
