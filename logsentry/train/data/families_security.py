@@ -225,7 +225,9 @@ ADDRESS_ROLES = make_family("address_roles", "security", ("netd", "proxyd", "edg
         "{ip:dip}:{service_port:dport} <- {ip:sip}:{port:sport} {|accepted|connected|open}",
         "{|NAT|SNAT|DNAT|translation}: {ip:sip}:{port:sport} {|->|translated to|mapped to} {ip:var}:{port} {|->|for|dst} {ip:dip}:{service_port:dport}",
         "client {ip#c:sip} (X-Forwarded-For: {ip#c:sip}{|, {ip:var}|}) {|via|from proxy} {ip:var} -> {ip:dip}:{service_port:dport}",
-        "{|request|connection} {|X-Forwarded-For|X-Real-IP|forwarded-for|xff}={ip:sip} {|remote_addr|peer|proxy|upstream}={ip:var} {|host|server|backend}={ip:dip}:{service_port:dport}",
+        # A client named only in a forwarding header is no source (any client writes that
+        # header): the connecting peer is, as the engine and the card say.
+        "{|request|connection} {|X-Forwarded-For|X-Real-IP|forwarded-for|xff}={ip:var} {|remote_addr|peer|client_addr}={ip:sip} {|host|server|backend}={ip:dip}:{service_port:dport}",
     ])),
     ("login_failed", (2.0, [
         "{|Authentication failed|Login failed|Auth failure|Access denied} for {user:user} from {ip:sip} {|on|to|at} {|server|host|} {ip:dip}{| port {service_port:dport}|:{service_port:dport}|}",
@@ -233,7 +235,7 @@ ADDRESS_ROLES = make_family("address_roles", "security", ("netd", "proxyd", "edg
         "{|Login|Auth} {|failure|failed|refused} {user:user}@{ip:sip} {|->|to|on} {ip:dip}{| " + _RELAY + "|}",
         "{ip:dip}: {|failed|rejected|refused} {|login|authentication} {|for|of} {user:user} from {ip:sip}{| " + _RELAY + "|}",
         "{|Login|Authentication} {|failed|refused|denied} for {user:user}: client {ip:sip} {|via|through|behind} {|proxy|relay|load balancer} {ip:var}",
-        "XFF=\"{ip:sip}, {ip:var}\" peer={ip:var} user={user:user} {|auth|login}={|failed|denied|rejected}",
+        "XFF=\"{ip:var}, {ip:var}\" peer={ip:sip} user={user:user} {|auth|login}={|failed|denied|rejected}",
     ])),
     ("connection_rejected", [
         "{|Refused|Rejected|Denied} connection from {ip:sip}:{port:sport} to {ip:dip}:{service_port:dport}{| " + _RELAY + "|}{|: not allowed|: policy|}",
