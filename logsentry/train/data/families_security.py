@@ -215,7 +215,7 @@ AUTH_REFUSALS = make_family("auth_refusals", "security", (
 
 # The client first, then the server, in words and arrows; or the server first when a
 # context word says so. A relay or proxy address is `variable`: it is neither end.
-_RELAY = "{|via {ip:var}|through proxy {ip:var}|proxy={ip:var}|relay={ip:var}|lb={ip:var}|by {|proxy|relay|gateway|balancer} {ip:var}|(forwarded by {ip:var})|peer={ip:var}}"
+_RELAY = "{|via {ip:var}|through proxy {ip:var}|proxy={ip:var}|relay={ip:var}|lb={ip:var}|by {|proxy|relay|gateway|balancer} {ip:var}|(forwarded by {ip:var})}"
 ADDRESS_ROLES = make_family("address_roles", "security", ("netd", "proxyd", "edge", "lb", "relay", "gateway", "natd", "vpn", "app", "sshd-proxy"), "syslog", [
     ("connection_opened", (2.0, [
         "{|Connection|New connection|Accepted connection|Session} from {ip:sip}:{port:sport} to {ip:dip}:{service_port:dport}{| " + _RELAY + "|}",
