@@ -290,6 +290,21 @@ class LogTokenizer:
             found = memo[word] = word_ngrams(word, settings)
         return found
 
+    def path_piece_ngrams(self, text: str) -> tuple[int, ...]:
+        """`path_ngrams` of a path or URL, memoised beside the words (a NUL first: no word
+        holds one), since the pages of a site come back often."""
+        settings = self.ngrams
+        if settings is None:
+            return ()
+        memo = self._ngram_memo
+        key = "\x00" + text
+        found = memo.get(key)
+        if found is None:
+            if len(memo) >= _NGRAM_MEMO_SIZE:
+                memo.clear()
+            found = memo[key] = path_ngrams(text, settings)
+        return found
+
     @property
     def reads_paths(self) -> bool:
         """Whether paths and URLs carry n-grams (their text reaches the network)."""
@@ -313,7 +328,7 @@ class LogTokenizer:
         vocab = self.vocab
         kind_word = self._kind_word
         with_ngrams = self.ngrams is not None
-        paths = self.ngrams if self.reads_paths else None
+        paths = self.reads_paths
         ngrams: list[tuple[int, ...]] = [()] if with_ngrams else []
         for piece in pieces:
             kind = piece.kind
@@ -324,8 +339,8 @@ class LogTokenizer:
                     ngrams.append(self.piece_ngrams(word))
             else:
                 words.append(kind_word[kind])
-                if paths is not None and kind in PATH_KINDS:
-                    ngrams.append(path_ngrams(text[piece.start:piece.end], paths))
+                if paths and kind in PATH_KINDS:
+                    ngrams.append(self.path_piece_ngrams(text[piece.start:piece.end]))
                 elif with_ngrams:
                     ngrams.append(())
             shapes.append(_KIND_ID[kind] * N_LENGTHS + _length_bucket(piece.end - piece.start))
