@@ -124,9 +124,9 @@ def word_ngrams(word: str, settings: NgramSettings) -> tuple[int, ...]:
 
 
 def path_ngrams(text: str, settings: NgramSettings) -> tuple[int, ...]:
-    """Bucket ids of the 3- to 5-grams of a path or URL, percent-decoded twice (scanners
-    encode `../` once or twice) and lower-cased, up to `settings.path_chars` characters;
-    empty when the settings give paths no n-grams."""
+    """Bucket ids of the 3- to 5-grams and the segments of a path or URL, percent-decoded
+    twice (scanners encode `../` once or twice) and lower-cased, up to
+    `settings.path_chars` characters; empty when the settings give paths no n-grams."""
     if not settings.path_chars:
         return ()
     decoded = text[:3 * settings.path_chars]
@@ -134,13 +134,19 @@ def path_ngrams(text: str, settings: NgramSettings) -> tuple[int, ...]:
         if "%" not in decoded:
             break
         decoded = unquote(decoded, errors="replace")
-    marked = f"<{decoded[:settings.path_chars].lower()}>"
+    decoded = decoded[:settings.path_chars].lower()
+    marked = f"<{decoded}>"
     buckets = settings.buckets
     grams = {marked[i:i + n] for n in range(settings.min_n, settings.max_n + 1)
              for i in range(len(marked) - n + 1)}
+    # Each segment whole too (fastText's whole word, for the words of a URL: `.git`,
+    # `..`, `passwd`, `union`), so one telling segment is not lost among the grams.
+    grams.update(f"<{segment}>" for segment in _PATH_SEGMENT_SPLIT.split(decoded) if segment)
     return tuple(sorted({zlib.crc32(g.encode("utf-8", "surrogatepass")) % buckets + 1
                          for g in grams}))
 
+
+_PATH_SEGMENT_SPLIT = re.compile(r"[/?&=#;,+\s\\]+")
 
 # Kinds whose text a tokenizer with `path_chars` reads through n-grams.
 PATH_KINDS = frozenset({"path", "url"})
