@@ -73,3 +73,51 @@ def test_a_dotted_class_name_before_a_message_stays_template_text() -> None:
     pieces, _ = split_pieces(text, 63)
     assert not any(template_wild(text, pieces))
 
+
+
+def _tagged(text: str, tags: dict[str, str]) -> list[int]:
+    """Tag ids of `text`'s pieces: `tags` maps a piece's text to its tag, the rest are `O`."""
+    pieces, _ = split_pieces(text, 63)
+    return [TAGS.index(tags.get(text[p.start:p.end], "O")) for p in pieces]
+
+
+def _analysis(text: str, tags: dict[str, str]) -> tuple[str, dict[str, str], str | None]:
+    pieces, truncated = split_pieces(text, 63)
+    labels = Labels(tuple(_tagged(text, tags)), "other", 0.5, template_wild(text, pieces))
+    result = build_analysis(text, [(p.start, p.end) for p in pieces], truncated, labels, DECODER)
+    return result.template, result.fields, result.timestamp
+
+
+HEADER_TAGS = {
+    "2015-10-18": "B-timestamp", "18:01:47,978": "I-timestamp", "081109": "B-timestamp",
+    "203615": "I-timestamp", "INFO": "B-log.level", "WARN": "B-log.level",
+    "main": "B-process.thread.name", "pool-3-thread-7": "B-process.thread.name",
+    "org.x.Y": "B-log.logger", "dfs.DataNode": "B-log.logger", "148": "B-variable",
+    "1.2.3.4": "B-source.ip", "bob": "B-user.name",
+}
+
+
+def test_the_template_of_a_line_is_built_from_its_message_alone() -> None:
+    first = _analysis("2015-10-18 18:01:47,978 INFO [main] org.x.Y: Login of bob from 1.2.3.4",
+                      HEADER_TAGS)
+    other = _analysis("081109 203615 148 WARN [pool-3-thread-7] dfs.DataNode - Login of bob"
+                      " from 1.2.3.4", HEADER_TAGS)
+    assert first[0] == other[0] == "Login of <*> from <*>"
+    # The header's parts are still fields of the event.
+    assert first[1] == {"log.level": "INFO", "process.thread.name": "main",
+                        "log.logger": "org.x.Y", "user.name": "bob", "source.ip": "1.2.3.4"}
+    assert first[2] == "2015-10-18 18:01:47,978"
+    assert other[1]["log.level"] == "WARN"
+
+
+@pytest.mark.parametrize(("text", "template"), [
+    # No header part first: the line is the message.
+    ("bob logged in from 1.2.3.4 at INFO", "<*> logged in from <*> at <*>"),
+    ("Login of bob INFO", "Login of <*>"),
+    # A header and nothing after it: the whole line is the template.
+    ("2015-10-18 18:01:47,978 INFO", "<*>"),
+    # A constant word ends the header: what follows is the message, level word and all.
+    ("INFO in org.x.Y: started", "in <*>: started"),
+])
+def test_only_a_leading_header_leaves_the_template(text: str, template: str) -> None:
+    assert _analysis(text, HEADER_TAGS)[0] == template

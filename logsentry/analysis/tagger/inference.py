@@ -41,6 +41,7 @@ from typing import Generic, TypeVar
 import torch
 
 from logsentry.analysis.tagger.artifacts import LoadedModel, load_model
+from logsentry.analysis.tagger.labels import VARIABLE
 from logsentry.analysis.tagger.location import default_model_dir
 from logsentry.analysis.tagger.network import ngram_bags
 from logsentry.analysis.tagger.template import WILDCARD, canonical_template
@@ -75,6 +76,10 @@ _EXACT_MAX_CHARS = 512
 # Structure cache only for lines up to this length (the key is the masked line).
 _STRUCTURE_MAX_CHARS = 4096
 _TIMESTAMP = "timestamp"
+# Roles of the parts of a line's header, which are left out of its template.
+HEADER_ROLES = frozenset({
+    _TIMESTAMP, "log.level", "log.logger", "process.thread.name", "process.pid", "host.name",
+    "process.name"})
 # Piece kinds that are a template wildcard even when tagged constant: templates of one event
 # must not split on a counter or an address the model happened to call constant.
 TEMPLATE_WILD_KINDS = frozenset({
@@ -188,23 +193,74 @@ class _Decoder:
         return cls(tuple(roles), tuple(begins))
 
 
+def header_length(
+    text: str, pieces: Sequence[tuple[int, int]], tags: Sequence[int], wild: Sequence[bool],
+    roles: Sequence[str | None],
+) -> int:
+    """How many leading pieces are the line's header: the parts tagged with a header role
+    (`HEADER_ROLES`), the values, numbers and punctuation between them, and the punctuation
+    right after the last one (`2015-10-18 18:01:47,978 INFO [main] org.x.Y: ...`). 0 when
+    the line does not start with a header part, or when nothing but the header is there."""
+    last = -1
+    count = min(len(pieces), len(tags))
+    i = 0
+    while i < count:
+        role = roles[tags[i]]
+        if role in HEADER_ROLES:
+            last = i
+        elif role is None and not wild[i]:
+            start, end = pieces[i]
+            if any(c.isalnum() for c in text[start:end]):
+                break
+        elif role is not None and role != VARIABLE:
+            break  # an entity of the message (a user, an address) starts the message
+        i += 1
+    if last < 0:
+        return 0
+    end = last + 1
+    while end < count and roles[tags[end]] is None and not wild[end]:
+        start, stop = pieces[end]
+        if any(c.isalnum() for c in text[start:stop]):
+            break
+        end += 1
+    if end >= count:
+        return 0  # a line of header parts only: its template is the whole line
+    return end
+
+
 def build_analysis(
     text: str, pieces: Sequence[tuple[int, int]], truncated: bool, labels: Labels,
     decoder: _Decoder,
 ) -> Analysis:
-    """Fields, template and timestamp of `text` from its pieces' tags (text cut exactly)."""
+    """Fields, template and timestamp of `text` from its pieces' tags (text cut exactly).
+
+    The template is built from the message alone: a leading header (`header_length`) is
+    left out of it, so lines of one event group together whatever their header writes."""
     roles = decoder.roles
     begins = decoder.begins
     wild = labels.wild or (False,) * len(labels.tags)
+    header = header_length(text, pieces, labels.tags, wild, roles)
     # Group pieces into spans: a B tag, a role change or a gap of constant starts a new one.
     spans: list[tuple[str, int, int]] = []  # role, start char, end char
     current_role: str | None = None
     template_parts: list[str] = []
     cursor = 0
     last_wild = False
-    for (start, end), tag, always_wild in zip(pieces, labels.tags, wild, strict=False):
+    for index, ((start, end), tag, always_wild) in enumerate(
+            zip(pieces, labels.tags, wild, strict=False)):
         role = roles[tag]
-        gap = text[cursor:start]
+        if index < header:
+            # Header parts give fields (log.level, the timestamp...), never template text.
+            if role is None:
+                current_role = None
+            elif current_role == role and not begins[tag]:
+                spans[-1] = (role, spans[-1][1], end)
+            else:
+                spans.append((role, start, end))
+                current_role = role
+            cursor = end
+            continue
+        gap = text[cursor:start] if index > header or not header else ""
         if role is None:
             current_role = None
             if always_wild:
