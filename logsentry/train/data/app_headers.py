@@ -270,8 +270,13 @@ def app_header(b: ExampleBuilder, body: Body, v: Values) -> None:
         b.var(word, "log.level").const(" -- ").var(body.program, "process.name").const(": ")
         return
     separator = v.pick(_SEPARATORS)
+    # The daemon's envelope parser takes a leading ISO or ctime timestamp off the line (and
+    # the spaces after it): the model then reads the header from the separator on.
+    cut = len(layout) > 1 and layout[0] == "t" and v.chance(0.3)
     for i, part in enumerate(layout):
         if i:
-            b.const(separator if v.chance(0.85) else v.pick(_SEPARATORS))
-        _PARTS[part](b, v, body)
+            gap = separator if v.chance(0.85) else v.pick(_SEPARATORS)
+            b.const(gap.lstrip() if cut and i == 1 else gap)
+        if not (cut and i == 0):
+            _PARTS[part](b, v, body)
     b.const(v.pick(_ENDS))
