@@ -55,7 +55,9 @@ def test_a_host_name_written_with_its_port_is_a_wildcard_even_when_tagged_consta
         templates.append(build_analysis(
             text, [(p.start, p.end) for p in pieces], truncated, labels,
             DECODER).template)
-    assert templates[0] == templates[1] == "<*> open through proxy <*>"
+    # A leading value is left out of the template as a header would be: had the host been
+    # a constant, the template would start with it.
+    assert templates[0] == templates[1] == "open through proxy <*>"
 
 
 def test_a_dotted_url_scheme_is_part_of_its_value() -> None:
@@ -64,8 +66,9 @@ def test_a_dotted_url_scheme_is_part_of_its_value() -> None:
     labels = Labels(tuple(CONSTANT for _ in pieces), "other", 0.5, template_wild(text, pieces))
     result = build_analysis(
         text, [(p.start, p.end) for p in pieces], truncated, labels, DECODER)
-    # The path piece holds a digit, so it is a wildcard already; the scheme joins it.
-    assert result.template == "<*>: job skipped"
+    # The path piece holds a digit, so it is a wildcard already; the scheme joins it (and,
+    # a leading value, stays out of the template with it).
+    assert result.template == "job skipped"
 
 
 def test_a_dotted_class_name_before_a_message_stays_template_text() -> None:
@@ -118,6 +121,9 @@ def test_the_template_of_a_line_is_built_from_its_message_alone() -> None:
     ("2015-10-18 18:01:47,978 INFO", "<*>"),
     # A constant word ends the header: what follows is the message, level word and all.
     ("INFO in org.x.Y: started", "in <*>: started"),
+    # A leading value is no part of the event, header tag or not.
+    ("148 Login of bob", "Login of <*>"),
+    ("bob: 148 Login", "<*>: <*> Login"),
 ])
 def test_only_a_leading_header_leaves_the_template(text: str, template: str) -> None:
     assert _analysis(text, HEADER_TAGS)[0] == template

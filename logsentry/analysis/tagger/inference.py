@@ -198,21 +198,24 @@ def header_length(
     roles: Sequence[str | None],
 ) -> int:
     """How many leading pieces are the line's header: the parts tagged with a header role
-    (`HEADER_ROLES`), the values, numbers and punctuation between them, and the punctuation
-    right after the last one (`2015-10-18 18:01:47,978 INFO [main] org.x.Y: ...`). 0 when
-    the line does not start with a header part, or when nothing but the header is there."""
+    (`HEADER_ROLES`), values (tagged `variable`, or numbers and addresses) and punctuation,
+    up to the first constant word or entity of the message, and the punctuation right
+    after (`2015-10-18 18:01:47,978 INFO [main] org.x.Y: ...`). A leading value counts
+    whether or not the model called it a header part: `<*> open through proxy` and `open
+    through proxy` must not be two events because one line's host got the `host.name` tag
+    and the next line's did not. 0 when nothing but the header is there."""
     last = -1
     count = min(len(pieces), len(tags))
     i = 0
     while i < count:
         role = roles[tags[i]]
-        if role in HEADER_ROLES:
+        if role in HEADER_ROLES or role == VARIABLE or (role is None and wild[i]):
             last = i
-        elif role is None and not wild[i]:
+        elif role is None:
             start, end = pieces[i]
             if any(c.isalnum() for c in text[start:end]):
                 break
-        elif role is not None and role != VARIABLE:
+        else:
             break  # an entity of the message (a user, an address) starts the message
         i += 1
     if last < 0:
