@@ -114,16 +114,17 @@ def test_the_template_of_a_line_is_built_from_its_message_alone() -> None:
 
 
 @pytest.mark.parametrize(("text", "template"), [
-    # No header part first: the line is the message.
-    ("bob logged in from 1.2.3.4 at INFO", "<*> logged in from <*> at <*>"),
+    # A constant word first: the line is the message.
     ("Login of bob INFO", "Login of <*>"),
-    # A header and nothing after it: the whole line is the template.
+    # No constant word at all: the whole line is the template.
     ("2015-10-18 18:01:47,978 INFO", "<*>"),
-    # A constant word ends the header: what follows is the message, level word and all.
+    # The first constant word starts the message, level word and all after it.
     ("INFO in org.x.Y: started", "in <*>: started"),
-    # A leading value is no part of the event, header tag or not.
+    # Values before it are no part of the event, whatever their tag.
     ("148 Login of bob", "Login of <*>"),
-    ("bob: 148 Login", "<*>: <*> Login"),
+    ("bob logged in from 1.2.3.4 at INFO", "logged in from <*> at <*>"),
+    # Punctuation glued to the first word's front stays with it.
+    ("2015-10-18 18:01:47,978 [notice] started", "[notice] started"),
 ])
-def test_only_a_leading_header_leaves_the_template(text: str, template: str) -> None:
+def test_the_message_starts_at_its_first_constant_word(text: str, template: str) -> None:
     assert _analysis(text, HEADER_TAGS)[0] == template

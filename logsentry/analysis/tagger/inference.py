@@ -41,7 +41,6 @@ from typing import Generic, TypeVar
 import torch
 
 from logsentry.analysis.tagger.artifacts import LoadedModel, load_model
-from logsentry.analysis.tagger.labels import VARIABLE
 from logsentry.analysis.tagger.location import default_model_dir
 from logsentry.analysis.tagger.network import ngram_bags
 from logsentry.analysis.tagger.template import WILDCARD, canonical_template
@@ -76,10 +75,6 @@ _EXACT_MAX_CHARS = 512
 # Structure cache only for lines up to this length (the key is the masked line).
 _STRUCTURE_MAX_CHARS = 4096
 _TIMESTAMP = "timestamp"
-# Roles of the parts of a line's header, which are left out of its template.
-HEADER_ROLES = frozenset({
-    _TIMESTAMP, "log.level", "log.logger", "process.thread.name", "process.pid", "host.name",
-    "process.name"})
 # Piece kinds that are a template wildcard even when tagged constant: templates of one event
 # must not split on a counter or an address the model happened to call constant.
 TEMPLATE_WILD_KINDS = frozenset({
@@ -197,38 +192,30 @@ def header_length(
     text: str, pieces: Sequence[tuple[int, int]], tags: Sequence[int], wild: Sequence[bool],
     roles: Sequence[str | None],
 ) -> int:
-    """How many leading pieces are the line's header: the parts tagged with a header role
-    (`HEADER_ROLES`), values (tagged `variable`, or numbers and addresses) and punctuation,
-    up to the first constant word or entity of the message, and the punctuation right
-    after (`2015-10-18 18:01:47,978 INFO [main] org.x.Y: ...`). A leading value counts
-    whether or not the model called it a header part: `<*> open through proxy` and `open
-    through proxy` must not be two events because one line's host got the `host.name` tag
-    and the next line's did not. 0 when nothing but the header is there."""
-    last = -1
+    """How many leading pieces come before the message: every piece before its first
+    constant word (and the punctuation glued to that word's front, as in `[notice]`) or
+    quote (`1.2.3.4 "GET / HTTP/1.1" 200`: the request is the message), so
+    the header's parts (`timestamp`, `log.level`, `log.logger`, `process.thread.name`,
+    `process.pid`, `host.name`, `process.name`), values and the punctuation between them
+    (`2015-10-18 18:01:47,978 INFO [main] org.x.Y: ...`).
+
+    Leading values go with the header whatever their tag: `<*> open through proxy` and
+    `open through proxy` must not be two events because the model called one line's host
+    a header part and the next line's a peer; a value names no event. 0 when the line has
+    no constant word."""
     count = min(len(pieces), len(tags))
-    i = 0
-    while i < count:
-        role = roles[tags[i]]
-        if role in HEADER_ROLES or role == VARIABLE or (role is None and wild[i]):
-            last = i
-        elif role is None:
+    for i in range(count):
+        if roles[tags[i]] is None and not wild[i]:
             start, end = pieces[i]
-            if any(c.isalnum() for c in text[start:end]):
-                break
-        else:
-            break  # an entity of the message (a user, an address) starts the message
-        i += 1
-    if last < 0:
-        return 0
-    end = last + 1
-    while end < count and roles[tags[end]] is None and not wild[end]:
-        start, stop = pieces[end]
-        if any(c.isalnum() for c in text[start:stop]):
-            break
-        end += 1
-    if end >= count:
-        return 0  # a line of header parts only: its template is the whole line
-    return end
+            piece = text[start:end]
+            if '"' in piece or "'" in piece:
+                return i  # a quoted request or message starts here
+            if any(c.isalnum() for c in piece):
+                while (i > 0 and roles[tags[i - 1]] is None and not wild[i - 1]
+                       and pieces[i - 1][1] == pieces[i][0]):
+                    i -= 1  # `[` of `[notice]`: the word's own bracket
+                return i
+    return 0
 
 
 def build_analysis(
