@@ -103,28 +103,30 @@ HEADER_TAGS = {
 def test_the_template_of_a_line_is_built_from_its_message_alone() -> None:
     first = _analysis("2015-10-18 18:01:47,978 INFO [main] org.x.Y: Login of bob from 1.2.3.4",
                       HEADER_TAGS)
-    other = _analysis("081109 203615 148 WARN [pool-3-thread-7] dfs.DataNode - Login of bob"
+    other = _analysis("081109 203615 148 INFO [pool-3-thread-7] dfs.DataNode: Login of bob"
                       " from 1.2.3.4", HEADER_TAGS)
-    assert first[0] == other[0] == "Login of <*> from <*>"
+    # The level word stays, as written: the model tags it on one line and not on the next.
+    assert first[0] == other[0] == "INFO [<*>] <*>: Login of <*> from <*>"
     # The header's parts are still fields of the event.
     assert first[1] == {"log.level": "INFO", "process.thread.name": "main",
                         "log.logger": "org.x.Y", "user.name": "bob", "source.ip": "1.2.3.4"}
     assert first[2] == "2015-10-18 18:01:47,978"
-    assert other[1]["log.level"] == "WARN"
+    assert other[1]["log.level"] == "INFO"
 
 
 @pytest.mark.parametrize(("text", "template"), [
     # A constant word first: the line is the message.
-    ("Login of bob INFO", "Login of <*>"),
+    ("Login of bob INFO", "Login of <*> INFO"),
     # No constant word at all: the whole line is the template.
-    ("2015-10-18 18:01:47,978 INFO", "<*>"),
-    # The first constant word starts the message, level word and all after it.
-    ("INFO in org.x.Y: started", "in <*>: started"),
-    # Values before it are no part of the event, whatever their tag.
-    ("148 Login of bob", "Login of <*>"),
-    ("bob logged in from 1.2.3.4 at INFO", "logged in from <*> at <*>"),
-    # Punctuation glued to the first word's front stays with it.
+    ("2015-10-18 18:01:47", "<*>"),
+    # The level word starts the message, tagged or not, and is written as it is.
+    ("2015-10-18 18:01:47,978 INFO", "INFO"),
+    ("2015-10-18 18:01:47,978 [WARN] started", "[WARN] started"),
     ("2015-10-18 18:01:47,978 [notice] started", "[notice] started"),
+    ("INFO in org.x.Y: started", "INFO in <*>: started"),
+    # Values before the first word are no part of the event, whatever their tag.
+    ("148 Login of bob", "Login of <*>"),
+    ("bob logged in from 1.2.3.4 at INFO", "logged in from <*> at INFO"),
 ])
 def test_the_message_starts_at_its_first_constant_word(text: str, template: str) -> None:
     assert _analysis(text, HEADER_TAGS)[0] == template

@@ -75,6 +75,7 @@ _EXACT_MAX_CHARS = 512
 # Structure cache only for lines up to this length (the key is the masked line).
 _STRUCTURE_MAX_CHARS = 4096
 _TIMESTAMP = "timestamp"
+_LEVEL = "log.level"
 # Piece kinds that are a template wildcard even when tagged constant: templates of one event
 # must not split on a counter or an address the model happened to call constant.
 TEMPLATE_WILD_KINDS = frozenset({
@@ -193,19 +194,27 @@ def header_length(
     roles: Sequence[str | None],
 ) -> int:
     """How many leading pieces come before the message: every piece before its first
-    constant word (and the punctuation glued to that word's front, as in `[notice]`) or
-    quote (`1.2.3.4 "GET / HTTP/1.1" 200`: the request is the message), so
-    the header's parts (`timestamp`, `log.level`, `log.logger`, `process.thread.name`,
-    `process.pid`, `host.name`, `process.name`), values and the punctuation between them
-    (`2015-10-18 18:01:47,978 INFO [main] org.x.Y: ...`).
+    constant word, level word or quote (and the punctuation glued to that word's front, as
+    in `[notice]`). So the header's timestamp, logger, thread, pid, host and program
+    (`2015-10-18 18:01:47,978 INFO [main] org.x.Y: ...`), values and punctuation give
+    fields but no template text; the level word stays (`build_analysis`).
 
     Leading values go with the header whatever their tag: `<*> open through proxy` and
     `open through proxy` must not be two events because the model called one line's host
-    a header part and the next line's a peer; a value names no event. 0 when the line has
-    no constant word."""
+    a header part and the next line's a peer; a value names no event. A quote starts the
+    message (`1.2.3.4 "GET / HTTP/1.1" 200`). 0 when the line has no constant word."""
     count = min(len(pieces), len(tags))
     for i in range(count):
-        if roles[tags[i]] is None and not wild[i]:
+        role = roles[tags[i]]
+        if role == _LEVEL:
+            # The level word starts the message and stays in the template as written: the
+            # lines of one event share it, and the model tags `[notice]` `log.level` on one
+            # line and constant on the next (families write level words as constants too).
+            while (i > 0 and roles[tags[i - 1]] is None and not wild[i - 1]
+                   and pieces[i - 1][1] == pieces[i][0]):
+                i -= 1
+            return i
+        if role is None and not wild[i]:
             start, end = pieces[i]
             piece = text[start:end]
             if '"' in piece or "'" in piece:
@@ -224,8 +233,9 @@ def build_analysis(
 ) -> Analysis:
     """Fields, template and timestamp of `text` from its pieces' tags (text cut exactly).
 
-    The template is built from the message alone: a leading header (`header_length`) is
-    left out of it, so lines of one event group together whatever their header writes."""
+    The template is built from the message: a leading header (`header_length`) is left
+    out of it, so lines of one event group together whatever their header writes. A level
+    word is written as it is, like a constant, wherever it stands."""
     roles = decoder.roles
     begins = decoder.begins
     wild = labels.wild or (False,) * len(labels.tags)
@@ -269,6 +279,13 @@ def build_analysis(
             else:
                 spans.append((role, start, end))
             current_role = role
+            if role == _LEVEL:
+                # The level word stays as written, like a constant (see `header_length`).
+                template_parts.append(gap)
+                template_parts.append(text[start:end])
+                last_wild = False
+                cursor = end
+                continue
             # One <*> for a run of variable pieces separated by nothing or whitespace: a value
             # of several words (a date, a free-text reason) must not split its event's template.
             if not (last_wild and (continues or not gap or gap.isspace())):
