@@ -47,3 +47,12 @@ def test_an_event_summary_drops_a_trailing_unknown_value() -> None:
                      "type=SYSCALL") == "sh ran sh -c x"
     # Nothing known: the line tells more than a summary of question marks.
     assert summarize("process_started", {}, "type=SYSCALL comm=x") == "type=SYSCALL comm=x"
+
+
+def test_header_parts_the_model_found_go_into_the_ecs_document() -> None:
+    event = Event("2024-01-02 10:00:00 WARN [main] org.x.Auth: denied", body="x")
+    event.apply(Analysis(action="other", template="denied", confidence=0.9, fields={
+        "log.level": "WARN", "log.logger": "org.x.Auth", "process.thread.name": "main"}))
+    doc = event.to_ecs()
+    assert doc["log"] == {"level": "WARN", "logger": "org.x.Auth"}
+    assert doc["process"] == {"thread": {"name": "main"}}

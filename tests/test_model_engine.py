@@ -63,7 +63,8 @@ def test_multi_piece_entity_joins_with_original_text() -> None:
     result = analysis_for(text, tags, "web_attack_attempt")
     assert result.fields["url.original"] == "/a?id=1' OR 1=1"
     assert result.fields["http.response.status_code"] == "200"
-    assert result.template == '<*> "<*> HTTP/1.1" <*>'
+    # The leading client is left out of the template, as a header would be.
+    assert result.template == '"<*> HTTP/1.1" <*>'
 
 
 def test_timestamp_goes_to_timestamp_not_fields() -> None:

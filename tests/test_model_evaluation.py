@@ -80,6 +80,30 @@ def test_evaluate_reports_every_dataset_on_all_and_held_out(tmp_path: Path) -> N
     assert "recall 1.0" in text and "GA average over systems 1.0" in text
 
 
+def test_raw_lines_are_grouped_beside_the_content_column(tmp_path: Path) -> None:
+    write_datasets(tmp_path)
+    # The raw file: the same events behind a header whose numbers differ per line. The test
+    # analyzer keeps words and drops numbers, so the level word that changes splits E1.
+    (tmp_path / "loghub" / "Tiny" / "Tiny_2k.log").write_bytes(
+        b"12 INFO open 1\r\n13 WARN open 2\n14 INFO close 3\n")
+    report = evaluate(RuleAnalyzer(), {"held_out": {"loghub:Tiny"}}, tmp_path, envelope=False)
+    assert report.loghub["held_out"]["average"] == 1.0
+    assert report.loghub_raw["held_out"]["systems"] == {"loghub:Tiny": 0.3333}
+    assert report.loghub_raw["all"]["average"] == pytest.approx(0.3333)
+    assert "raw lines, average over systems 0.3333" in format_report(report)
+    sealed = evaluate(RuleAnalyzer(), {"sealed": {"loghub:Tiny"}}, tmp_path, envelope=False)
+    assert "Tiny" not in json.dumps(sealed.to_dict()) + format_report(sealed)
+    assert sealed.loghub_raw["sealed"]["average"] == pytest.approx(0.3333)
+
+
+def test_a_raw_file_of_other_lines_gives_no_raw_figure(tmp_path: Path) -> None:
+    write_datasets(tmp_path)
+    (tmp_path / "loghub" / "Tiny" / "Tiny_2k.log").write_text("only one line\n")
+    report = evaluate(RuleAnalyzer(), {}, tmp_path, envelope=False)
+    assert report.loghub["all"]["average"] == 1.0
+    assert report.loghub_raw == {}
+
+
 def test_macro_figures_weigh_every_family_alike(tmp_path: Path) -> None:
     write_datasets(tmp_path)
     report = evaluate(RuleAnalyzer(), {}, tmp_path, envelope=False)

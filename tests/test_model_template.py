@@ -55,7 +55,9 @@ def test_a_host_name_written_with_its_port_is_a_wildcard_even_when_tagged_consta
         templates.append(build_analysis(
             text, [(p.start, p.end) for p in pieces], truncated, labels,
             DECODER).template)
-    assert templates[0] == templates[1] == "<*> open through proxy <*>"
+    # A leading value is left out of the template as a header would be: had the host been
+    # a constant, the template would start with it.
+    assert templates[0] == templates[1] == "open through proxy <*>"
 
 
 def test_a_dotted_url_scheme_is_part_of_its_value() -> None:
@@ -64,8 +66,9 @@ def test_a_dotted_url_scheme_is_part_of_its_value() -> None:
     labels = Labels(tuple(CONSTANT for _ in pieces), "other", 0.5, template_wild(text, pieces))
     result = build_analysis(
         text, [(p.start, p.end) for p in pieces], truncated, labels, DECODER)
-    # The path piece holds a digit, so it is a wildcard already; the scheme joins it.
-    assert result.template == "<*>: job skipped"
+    # The path piece holds a digit, so it is a wildcard already; the scheme joins it (and,
+    # a leading value, stays out of the template with it).
+    assert result.template == "job skipped"
 
 
 def test_a_dotted_class_name_before_a_message_stays_template_text() -> None:
@@ -73,3 +76,57 @@ def test_a_dotted_class_name_before_a_message_stays_template_text() -> None:
     pieces, _ = split_pieces(text, 63)
     assert not any(template_wild(text, pieces))
 
+
+
+def _tagged(text: str, tags: dict[str, str]) -> list[int]:
+    """Tag ids of `text`'s pieces: `tags` maps a piece's text to its tag, the rest are `O`."""
+    pieces, _ = split_pieces(text, 63)
+    return [TAGS.index(tags.get(text[p.start:p.end], "O")) for p in pieces]
+
+
+def _analysis(text: str, tags: dict[str, str]) -> tuple[str, dict[str, str], str | None]:
+    pieces, truncated = split_pieces(text, 63)
+    labels = Labels(tuple(_tagged(text, tags)), "other", 0.5, template_wild(text, pieces))
+    result = build_analysis(text, [(p.start, p.end) for p in pieces], truncated, labels, DECODER)
+    return result.template, result.fields, result.timestamp
+
+
+HEADER_TAGS = {
+    "2015-10-18": "B-timestamp", "18:01:47,978": "I-timestamp", "081109": "B-timestamp",
+    "203615": "I-timestamp", "INFO": "B-log.level", "WARN": "B-log.level",
+    "main": "B-process.thread.name", "pool-3-thread-7": "B-process.thread.name",
+    "org.x.Y": "B-log.logger", "dfs.DataNode": "B-log.logger", "148": "B-variable",
+    "1.2.3.4": "B-source.ip", "bob": "B-user.name",
+}
+
+
+def test_the_template_of_a_line_is_built_from_its_message_alone() -> None:
+    first = _analysis("2015-10-18 18:01:47,978 INFO [main] org.x.Y: Login of bob from 1.2.3.4",
+                      HEADER_TAGS)
+    other = _analysis("081109 203615 148 INFO [pool-3-thread-7] dfs.DataNode: Login of bob"
+                      " from 1.2.3.4", HEADER_TAGS)
+    # The level word stays, as written: the model tags it on one line and not on the next.
+    assert first[0] == other[0] == "INFO [<*>] <*>: Login of <*> from <*>"
+    # The header's parts are still fields of the event.
+    assert first[1] == {"log.level": "INFO", "process.thread.name": "main",
+                        "log.logger": "org.x.Y", "user.name": "bob", "source.ip": "1.2.3.4"}
+    assert first[2] == "2015-10-18 18:01:47,978"
+    assert other[1]["log.level"] == "INFO"
+
+
+@pytest.mark.parametrize(("text", "template"), [
+    # A constant word first: the line is the message.
+    ("Login of bob INFO", "Login of <*> INFO"),
+    # No constant word at all: the whole line is the template.
+    ("2015-10-18 18:01:47", "<*>"),
+    # The level word starts the message, tagged or not, and is written as it is.
+    ("2015-10-18 18:01:47,978 INFO", "INFO"),
+    ("2015-10-18 18:01:47,978 [WARN] started", "[WARN] started"),
+    ("2015-10-18 18:01:47,978 [notice] started", "[notice] started"),
+    ("INFO in org.x.Y: started", "INFO in <*>: started"),
+    # Values before the first word are no part of the event, whatever their tag.
+    ("148 Login of bob", "Login of <*>"),
+    ("bob logged in from 1.2.3.4 at INFO", "logged in from <*> at INFO"),
+])
+def test_the_message_starts_at_its_first_constant_word(text: str, template: str) -> None:
+    assert _analysis(text, HEADER_TAGS)[0] == template

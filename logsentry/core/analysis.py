@@ -24,6 +24,11 @@ ENTITY_FIELDS: tuple[str, ...] = (
     "user_agent.original",
     "file.path",
     "process.command_line",
+    # Parts of an application log's header: the level word, the logger (class, module,
+    # source file) and the thread, as written.
+    "log.level",
+    "log.logger",
+    "process.thread.name",
 )
 
 # Fields whose ECS type is a number: `analyze` emits them as integers.

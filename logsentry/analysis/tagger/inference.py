@@ -75,6 +75,7 @@ _EXACT_MAX_CHARS = 512
 # Structure cache only for lines up to this length (the key is the masked line).
 _STRUCTURE_MAX_CHARS = 4096
 _TIMESTAMP = "timestamp"
+_LEVEL = "log.level"
 # Piece kinds that are a template wildcard even when tagged constant: templates of one event
 # must not split on a counter or an address the model happened to call constant.
 TEMPLATE_WILD_KINDS = frozenset({
@@ -188,23 +189,78 @@ class _Decoder:
         return cls(tuple(roles), tuple(begins))
 
 
+def header_length(
+    text: str, pieces: Sequence[tuple[int, int]], tags: Sequence[int], wild: Sequence[bool],
+    roles: Sequence[str | None],
+) -> int:
+    """How many leading pieces come before the message: every piece before its first
+    constant word, level word or quote (and the punctuation glued to that word's front, as
+    in `[notice]`). So the header's timestamp, logger, thread, pid, host and program
+    (`2015-10-18 18:01:47,978 INFO [main] org.x.Y: ...`), values and punctuation give
+    fields but no template text; the level word stays (`build_analysis`).
+
+    Leading values go with the header whatever their tag: `<*> open through proxy` and
+    `open through proxy` must not be two events because the model called one line's host
+    a header part and the next line's a peer; a value names no event. A quote starts the
+    message (`1.2.3.4 "GET / HTTP/1.1" 200`). 0 when the line has no constant word."""
+    count = min(len(pieces), len(tags))
+    for i in range(count):
+        role = roles[tags[i]]
+        if role == _LEVEL:
+            # The level word starts the message and stays in the template as written: the
+            # lines of one event share it, and the model tags `[notice]` `log.level` on one
+            # line and constant on the next (families write level words as constants too).
+            while (i > 0 and roles[tags[i - 1]] is None and not wild[i - 1]
+                   and pieces[i - 1][1] == pieces[i][0]):
+                i -= 1
+            return i
+        if role is None and not wild[i]:
+            start, end = pieces[i]
+            piece = text[start:end]
+            if '"' in piece or "'" in piece:
+                return i  # a quoted request or message starts here
+            if any(c.isalnum() for c in piece):
+                while (i > 0 and roles[tags[i - 1]] is None and not wild[i - 1]
+                       and pieces[i - 1][1] == pieces[i][0]):
+                    i -= 1  # `[` of `[notice]`: the word's own bracket
+                return i
+    return 0
+
+
 def build_analysis(
     text: str, pieces: Sequence[tuple[int, int]], truncated: bool, labels: Labels,
     decoder: _Decoder,
 ) -> Analysis:
-    """Fields, template and timestamp of `text` from its pieces' tags (text cut exactly)."""
+    """Fields, template and timestamp of `text` from its pieces' tags (text cut exactly).
+
+    The template is built from the message: a leading header (`header_length`) is left
+    out of it, so lines of one event group together whatever their header writes. A level
+    word is written as it is, like a constant, wherever it stands."""
     roles = decoder.roles
     begins = decoder.begins
     wild = labels.wild or (False,) * len(labels.tags)
+    header = header_length(text, pieces, labels.tags, wild, roles)
     # Group pieces into spans: a B tag, a role change or a gap of constant starts a new one.
     spans: list[tuple[str, int, int]] = []  # role, start char, end char
     current_role: str | None = None
     template_parts: list[str] = []
     cursor = 0
     last_wild = False
-    for (start, end), tag, always_wild in zip(pieces, labels.tags, wild, strict=False):
+    for index, ((start, end), tag, always_wild) in enumerate(
+            zip(pieces, labels.tags, wild, strict=False)):
         role = roles[tag]
-        gap = text[cursor:start]
+        if index < header:
+            # Header parts give fields (log.level, the timestamp...), never template text.
+            if role is None:
+                current_role = None
+            elif current_role == role and not begins[tag]:
+                spans[-1] = (role, spans[-1][1], end)
+            else:
+                spans.append((role, start, end))
+                current_role = role
+            cursor = end
+            continue
+        gap = text[cursor:start] if index > header or not header else ""
         if role is None:
             current_role = None
             if always_wild:
@@ -223,6 +279,13 @@ def build_analysis(
             else:
                 spans.append((role, start, end))
             current_role = role
+            if role == _LEVEL:
+                # The level word stays as written, like a constant (see `header_length`).
+                template_parts.append(gap)
+                template_parts.append(text[start:end])
+                last_wild = False
+                cursor = end
+                continue
             # One <*> for a run of variable pieces separated by nothing or whitespace: a value
             # of several words (a date, a free-text reason) must not split its event's template.
             if not (last_wild and (continues or not gap or gap.isspace())):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from logsentry.train.data.app_headers import app_header
 from logsentry.train.data.template import json_escape
 from logsentry.train.data.values import Values
 from logsentry.train.example import ExampleBuilder, Span
@@ -266,7 +267,8 @@ _SYSLOG_HEADERS: tuple[tuple[str, float, HeaderWriter | JsonWriter | None], ...]
     ("host_tag", 0.02, host_tag),
 )
 _FILE_HEADERS: tuple[tuple[str, float, HeaderWriter | JsonWriter | None], ...] = (
-    ("bare", 0.72, None),
+    ("bare", 0.42, None),
+    ("app_header", 0.3, app_header),
     ("rfc3164", 0.1, rfc3164),
     ("rsyslog_iso", 0.05, rsyslog_iso),
     ("docker_json", 0.05, docker_json),
@@ -274,7 +276,8 @@ _FILE_HEADERS: tuple[tuple[str, float, HeaderWriter | JsonWriter | None], ...] =
     ("journald_json", 0.04, journald_json),
 )
 _JSON_HEADERS: tuple[tuple[str, float, HeaderWriter | JsonWriter | None], ...] = (
-    ("bare", 0.8, None),
+    ("bare", 0.6, None),
+    ("app_header", 0.2, app_header),
     ("rfc3164", 0.08, rfc3164),
     ("cri", 0.06, cri),
     ("docker_json", 0.06, docker_json),

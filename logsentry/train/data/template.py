@@ -48,6 +48,9 @@ ROLE_ALIASES: dict[str, str] = {
     "var": VARIABLE,
 }
 AUTO_SOURCE = "src"
+# Generators whose values are header parts wherever a template writes them: a slot of theirs
+# without a role gets this one (a level word is `log.level`, not an anonymous variable).
+DEFAULT_ROLES: dict[str, str] = {"level": "log.level", "thread": "process.thread.name"}
 
 
 class TemplateError(ValueError):
@@ -86,8 +89,8 @@ Piece = str | Slot | Choice
 
 
 def _parse_slot(inner: str, source: str) -> Slot:
-    body, _, role_name = inner.rpartition(":") if ":" in inner else (inner, "", "var")
-    role = resolve_role(role_name or "var")
+    body, _, role_name = inner.rpartition(":") if ":" in inner else (inner, "", "")
+    role = resolve_role(role_name or DEFAULT_ROLES.get(body.partition("#")[0], "var"))
     if body.startswith("@"):
         return Slot("", role, literals=tuple(body[1:].split("|")))
     gen, _, key = body.partition("#")
