@@ -19,6 +19,7 @@ import contextlib
 import gc
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -277,6 +278,8 @@ class Detector:
         self._by_action = self._index()
         self.sigma = sigma
         self._sigma_engines = self._add_sigma(sigma)
+        # The engines whose windows are decided as they close (upper bounds, metrics).
+        self._closing = [engine for engine in self.engines if engine.closes_windows]
         self._single_rules = frozenset(
             engine.rule.id for engine in self.engines
             if isinstance(engine.rule.correlate, SingleCorrelation))
@@ -344,6 +347,7 @@ class Detector:
                 engine.groups = previous.groups
         for engine in fresh.engines:
             engine.memory_bytes = sum(g.size for g in engine.groups.values())
+            engine.restored()
         fresh.evictions = self.evictions
         fresh.watermark = self.watermark
         fresh._seq = self._seq
@@ -459,6 +463,9 @@ class Detector:
             if self.sigma is not None:
                 seq, watermark = self.sigma.process(events, self._sigma_engines, seq,
                                                     watermark, alerts, MAX_FUTURE_SKEW)
+            if self._closing:
+                # The windows this batch's time has passed (a replay ticks only at its end).
+                alerts += self._close_windows(watermark)
         finally:
             self._lock.release()
             # No sample outlives the batch: the caller may change its events afterwards.
@@ -516,13 +523,39 @@ class Detector:
     def tick(self, now: float) -> list[Alert]:
         """Time-driven work, called about once a second with the wall-clock time.
 
-        Expires lapsed groups (event time advances with the wall clock between
-        batches). Returns alerts raised by time alone (none with the current
-        correlation types).
+        Decides the windows that have closed and expires lapsed groups (event time
+        advances with the wall clock between batches). Returns the alerts of closed
+        windows (Sigma correlations with an upper bound or a metric).
         """
         event_now = self.watermark + max(0.0, now - self._wall_at_watermark)
+        alerts: list[Alert] = []
+        if self._closing:
+            with self._lock:
+                alerts = self._close_windows(event_now)
+            if alerts:
+                self._dirty = True
         self.expire(event_now, EXPIRE_BUDGET)
-        return []
+        return alerts
+
+    def close_all_windows(self) -> list[Alert]:
+        """At the end of a finite input (`analyze`, `sigma test`): every open window is
+        decided, as no line can come into it any more. Returns their alerts."""
+        with self._lock:
+            alerts = self._close_windows(math.inf)
+        if alerts:
+            self._dirty = True
+        return alerts
+
+    def _close_windows(self, event_now: float) -> list[Alert]:
+        """The alerts of windows closed by `event_now` (the lock held)."""
+        alerts: list[Alert] = []
+        for engine in self._closing:
+            try:
+                alerts += engine.close_windows(event_now)
+            except Exception:  # a bug must not stop detection
+                log.exception("closing correlation windows failed", rule=engine.rule.id)
+        self._memo.clear()
+        return alerts
 
     # -- checkpoints ------------------------------------------------------------------
 
@@ -779,6 +812,7 @@ class Detector:
                 engine.groups[engine.dict_key(group.key)] = group
                 engine.memory_bytes += group.size
                 kept += 1
+            engine.restored()
         self.watermark = max(self.watermark, watermark)
         if self.memory_bytes > self.memory_cap_bytes:
             # As in process(): only past the cap (a state saved at 95% of it was

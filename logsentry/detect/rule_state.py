@@ -91,6 +91,10 @@ class RuleEngine:
     and the detector's LRU eviction cheap pops from the front.
     """
 
+    # Whether this engine decides windows when they close in event time (`close_windows`):
+    # a Sigma correlation with an upper bound or a metric (detect/sigma/correlation.py).
+    closes_windows = False
+
     def __init__(self, rule: Rule, max_samples: int) -> None:
         self.rule = rule
         self.fingerprint = rule.fingerprint()
@@ -193,11 +197,11 @@ class RuleEngine:
             fields = event.fields
             if len(plain) == 1:
                 value = fields.get(plain[0])
-                return value if type(value) is str and value else _key_text(value)
-            return tuple([_key_text(fields.get(name)) for name in plain])
+                return value if type(value) is str and value else key_text(value)
+            return tuple([key_text(fields.get(name)) for name in plain])
         if len(self.group_getters) == 1:
-            return _key_text(self.group_getters[0](event))
-        return tuple([_key_text(get(event)) for get in self.group_getters])
+            return key_text(self.group_getters[0](event))
+        return tuple([key_text(get(event)) for get in self.group_getters])
 
     def key_values(self, key: GroupKey) -> tuple[str | None, ...]:
         """The group values of a key, as `GroupState.key` holds them."""
@@ -218,7 +222,7 @@ class RuleEngine:
         if name is not None:
             key: GroupKey = event.fields.get(name)
             if type(key) is not str or not key:
-                key = _key_text(key)
+                key = key_text(key)
         else:
             key = self.group_key(event)
         groups = self.groups
@@ -251,7 +255,7 @@ class RuleEngine:
                         assert self.value_getter is not None
                         value = self.value_getter(event)
                     if type(value) is not str or not value:
-                        value = _key_text(value)
+                        value = key_text(value)
                     if value is None:
                         return None
                     digest = self.hashes.get(value)
@@ -311,9 +315,9 @@ class RuleEngine:
             value = event.fields.get(field)
             if type(value) is str and value:
                 return value
-            return _key_text(value)
+            return key_text(value)
         assert self.value_getter is not None
-        return _key_text(self.value_getter(event))
+        return key_text(self.value_getter(event))
 
     def _single(self, event: Event, when: float, group: GroupState) -> Alert | None:
         self._remember(event, group, when)
@@ -343,7 +347,7 @@ class RuleEngine:
         if field is not None:  # _value(), inline
             value = event.fields.get(field)
             if type(value) is not str or not value:
-                value = _key_text(value)
+                value = key_text(value)
         else:
             value = self._value(event)
         if value is None:
@@ -459,7 +463,7 @@ class RuleEngine:
         for name, field, get in self.tracked:
             value = fields.get(field) if field is not None else get(event)
             if type(value) is not str or not value:
-                value = _key_text(value)
+                value = key_text(value)
                 if value is None:
                     continue
             distinct = group.distinct
@@ -577,6 +581,13 @@ class RuleEngine:
         excerpt = value[found.start():min(end, found.start() + MATCH_EXCERPT_CHARS)]
         return f'"{excerpt}…"' if end - found.start() >= MATCH_EXCERPT_CHARS else f'"{excerpt}"'
 
+    def close_windows(self, now: float) -> list[Alert]:
+        """Decide the windows closed by event time `now` (engines that `closes_windows`)."""
+        return []
+
+    def restored(self) -> None:
+        """Called once `groups` were filled from outside (a restore, a reload)."""
+
     def expired(self, group: GroupState, watermark: float) -> bool:
         """Whether a group holds nothing that could still matter at event time `watermark`."""
         return (group.last + self.retention < watermark
@@ -592,7 +603,7 @@ def _retention(rule: Rule) -> float:
     return rule.suppress
 
 
-def _key_text(value: Any) -> str | None:
+def key_text(value: Any) -> str | None:
     if type(value) is str:
         return value or None
     if value is None or value == "":

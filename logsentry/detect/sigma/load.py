@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
@@ -36,6 +36,7 @@ from logsentry.core.event import Event
 from logsentry.detect.rule import Rule
 from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.detect.sigma.correlation import (
+    RANGE_KEY,
     CorrelationSpec,
     UnsupportedCorrelation,
     build_correlation,
@@ -54,6 +55,7 @@ _SLUG = re.compile(r"[^a-z0-9_.-]+")
 SUMMARY_DESCRIPTION_CHARS = 300
 
 LogSourceKey = tuple[str | None, str | None, str | None]
+_CONDITION_OPERATORS = frozenset(op.name.lower() for op in SigmaCorrelationConditionOperator)
 
 
 @dataclass(frozen=True)
@@ -146,9 +148,10 @@ def _compile_correlations(
 
     for path, sigma in items:
         def make_rule(*, correlate: Any, group_by: list[str], summary: str,
-                      sigma: SigmaCorrelationRule = sigma, path: str = path) -> Rule:
+                      suppress: float | None = None, sigma: SigmaCorrelationRule = sigma,
+                      path: str = path) -> Rule:
             return native_rule(sigma, path, config, correlate=correlate, group_by=group_by,
-                               summary=summary)
+                               summary=summary, suppress=suppress)
 
         try:
             correlation = build_correlation(path, sigma, base_of, base_ids, mapper, make_rule)
@@ -176,8 +179,9 @@ def _parse_file(path: Path, loaded: LoadedSigma) -> list[Any]:
     """The rules of one file that pySigma accepts; the others go to `loaded.skipped`."""
     try:
         text = path.read_text(encoding="utf-8")
-        collection = SigmaCollection.from_yaml(
-            text, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False)
+        collection = SigmaCollection.from_dicts(
+            [_split_range(doc) for doc in yaml.safe_load_all(text)], collect_errors=True,
+            source=SigmaRuleLocation(path), resolve_references=False)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as exc:
         loaded.skipped.append(SkippedRule(str(path), "", f"cannot read: {_reason(exc)}"))
         return []
@@ -197,6 +201,27 @@ def _parse_file(path: Path, loaded: LoadedSigma) -> list[Any]:
     if not collection.rules and collection.errors:
         loaded.skipped.append(SkippedRule(str(path), "", _reason(collection.errors[0])))
     return usable
+
+
+def _split_range(doc: Any) -> Any:
+    """A correlation rule whose condition is a range (`gt: 100` and `lte: 200`, as the
+    specification allows) with one of its terms for pySigma, which reads one only; the
+    whole condition goes under RANGE_KEY, where `correlation` finds it."""
+    if not isinstance(doc, dict):
+        return doc
+    correlation = doc.get("correlation")
+    if not isinstance(correlation, dict):
+        return doc
+    condition = correlation.get("condition")
+    if not isinstance(condition, dict):
+        return doc
+    terms = {key: value for key, value in condition.items() if key in _CONDITION_OPERATORS}
+    if len(terms) < 2:
+        return doc
+    first = next(iter(terms))
+    rest = {key: value for key, value in condition.items() if key not in terms}
+    return {**doc, RANGE_KEY: terms,
+            "correlation": {**correlation, "condition": {first: terms[first], **rest}}}
 
 
 def _compile(
@@ -262,9 +287,11 @@ def summary_template(sigma: Any, where: str = "[{host.name|log.source}]") -> str
 
 
 def native_rule(sigma: Any, path: str, config: SigmaConfig, *, correlate: Any = None,
-                group_by: list[str] | None = None, summary: str | None = None) -> Rule:
+                group_by: list[str] | None = None, summary: str | None = None,
+                suppress: float | None = None) -> Rule:
     """The native rule whose state and alerts the Sigma rule uses (a correlation rule's
-    with its `correlate`, `group_by` and the end of its `summary`)."""
+    with its `correlate`, `group_by`, the end of its `summary` and its `suppress`, when
+    not the configured one)."""
     extra: dict[str, Any] = {}
     if correlate is not None:
         extra["correlate"] = correlate
@@ -277,7 +304,7 @@ def native_rule(sigma: Any, path: str, config: SigmaConfig, *, correlate: Any = 
         attack=techniques(sigma),
         tags=["sigma", *(str(tag) for tag in sigma.tags)],
         group_by=list(config.group_by) if group_by is None else group_by,
-        suppress=config.suppress,
+        suppress=config.suppress if suppress is None else suppress,
         summary=summary_template(sigma) if summary is None else summary_template(sigma,
                                                                                  summary),
         **extra,

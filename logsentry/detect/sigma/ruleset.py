@@ -25,7 +25,7 @@ from logsentry.core.metrics import LINES_FAILED
 from logsentry.detect.rule import Rule
 from logsentry.detect.rule_state import RuleEngine
 from logsentry.detect.sigma.config import SigmaConfig
-from logsentry.detect.sigma.correlation import CorrelationEngine
+from logsentry.detect.sigma.correlation import ClosingEngine, CorrelationEngine
 from logsentry.detect.sigma.load import LoadedSigma, SkippedRule, load_sigma
 from logsentry.detect.sigma.prefilter import Prefilter
 
@@ -144,7 +144,8 @@ class SigmaRuleSet:
     def engines(self, max_samples: int) -> list[RuleEngine]:
         """Fresh state for every rule (one detector's), in the order of `rules`."""
         engines = [RuleEngine(spec.rule, max_samples) for spec in self.loaded.rules]
-        engines.extend(CorrelationEngine(spec, max_samples)
+        engines.extend(ClosingEngine(spec, max_samples) if spec.bounds is not None
+                       else CorrelationEngine(spec, max_samples)
                        for spec in self.loaded.correlations)
         return engines
 
