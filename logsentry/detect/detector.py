@@ -278,8 +278,8 @@ class Detector:
         self._by_action = self._index()
         self.sigma = sigma
         self._sigma_engines = self._add_sigma(sigma)
-        # The engines whose windows are decided as they close (upper bounds, metrics).
-        self._closing = [engine for engine in self.engines if engine.closes_windows]
+        # Whether some windows are decided as they close (Sigma upper bounds, metrics).
+        self._closing = sigma is not None and bool(sigma.closing)
         self._single_rules = frozenset(
             engine.rule.id for engine in self.engines
             if isinstance(engine.rule.correlate, SingleCorrelation))
@@ -465,7 +465,8 @@ class Detector:
                                                     watermark, alerts, MAX_FUTURE_SKEW)
             if self._closing:
                 # The windows this batch's time has passed (a replay ticks only at its end).
-                alerts += self._close_windows(watermark)
+                closed, seq = self._close_windows(watermark, seq)
+                alerts += closed
         finally:
             self._lock.release()
             # No sample outlives the batch: the caller may change its events afterwards.
@@ -531,7 +532,7 @@ class Detector:
         alerts: list[Alert] = []
         if self._closing:
             with self._lock:
-                alerts = self._close_windows(event_now)
+                alerts, self._seq = self._close_windows(event_now, self._seq)
             if alerts:
                 self._dirty = True
         self.expire(event_now, EXPIRE_BUDGET)
@@ -540,22 +541,22 @@ class Detector:
     def close_all_windows(self) -> list[Alert]:
         """At the end of a finite input (`analyze`, `sigma test`): every open window is
         decided, as no line can come into it any more. Returns their alerts."""
+        if not self._closing:
+            return []
         with self._lock:
-            alerts = self._close_windows(math.inf)
+            alerts, self._seq = self._close_windows(math.inf, self._seq)
         if alerts:
             self._dirty = True
         return alerts
 
-    def _close_windows(self, event_now: float) -> list[Alert]:
-        """The alerts of windows closed by `event_now` (the lock held)."""
-        alerts: list[Alert] = []
-        for engine in self._closing:
-            try:
-                alerts += engine.close_windows(event_now)
-            except Exception:  # a bug must not stop detection
-                log.exception("closing correlation windows failed", rule=engine.rule.id)
-        self._memo.clear()
-        return alerts
+    def _close_windows(self, event_now: float, seq: int) -> tuple[list[Alert], int]:
+        """The alerts of windows closed by `event_now`, and the arrival counter advanced
+        (the lock held)."""
+        assert self.sigma is not None
+        try:
+            return self.sigma.close_windows(self._sigma_engines, event_now, seq)
+        finally:
+            self._memo.clear()
 
     # -- checkpoints ------------------------------------------------------------------
 

@@ -91,10 +91,6 @@ class RuleEngine:
     and the detector's LRU eviction cheap pops from the front.
     """
 
-    # Whether this engine decides windows when they close in event time (`close_windows`):
-    # a Sigma correlation with an upper bound or a metric (detect/sigma/correlation.py).
-    closes_windows = False
-
     def __init__(self, rule: Rule, max_samples: int) -> None:
         self.rule = rule
         self.fingerprint = rule.fingerprint()
@@ -580,10 +576,6 @@ class RuleEngine:
             end += 1
         excerpt = value[found.start():min(end, found.start() + MATCH_EXCERPT_CHARS)]
         return f'"{excerpt}…"' if end - found.start() >= MATCH_EXCERPT_CHARS else f'"{excerpt}"'
-
-    def close_windows(self, now: float) -> list[Alert]:
-        """Decide the windows closed by event time `now` (engines that `closes_windows`)."""
-        return []
 
     def restored(self) -> None:
         """Called once `groups` were filled from outside (a restore, a reload)."""

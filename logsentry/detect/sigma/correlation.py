@@ -98,8 +98,10 @@ class CorrelationSpec:
     path: str
     sigma: SigmaCorrelationRule
     rule: Rule
-    # (base rule index, position) per named rule: a match of that base rule feeds
-    # this rule's engine with `via` = position (a sequence step, a temporal value).
+    # (source, position) per named rule: a match of that rule (an index of the loaded
+    # rules) or an alert of that correlation rule (past them: the number of loaded rules
+    # plus its index among the correlations) feeds this rule's engine with `via` =
+    # position (a sequence step, a temporal value).
     feeds: tuple[tuple[int, int], ...]
     # event_count and value_count count an event once, whichever named rules it matched.
     once_per_event: bool
@@ -151,8 +153,9 @@ def build_correlation(
 ) -> CorrelationSpec:
     """The spec of one correlation rule; UnsupportedCorrelation says why it cannot run.
 
-    `base_of` resolves a rule reference (name or id) to a loaded base rule's index;
-    `base_ids` are those rules' alert ids; `make_rule(correlate=, group_by=, summary=,
+    `base_of` resolves a rule reference (name or id) to the index of what it names: a
+    loaded rule, or (past them) a correlation rule compiled before this one (a chain);
+    `base_ids` are their alert ids; `make_rule(correlate=, group_by=, summary=,
     suppress=)` builds the native rule with the correlation rule's metadata.
     """
     kind = sigma.type
@@ -166,8 +169,7 @@ def build_correlation(
         index = base_of(reference)
         if index is None:
             raise UnsupportedCorrelation(
-                f"it names rule {reference!r}, which is not loaded (absent, skipped or a "
-                f"correlation rule)")
+                f"it names rule {reference!r}, which is not loaded (absent or skipped)")
         bases.append(index)
     if not bases:
         raise UnsupportedCorrelation("it names no rule")
@@ -393,8 +395,6 @@ class ClosingEngine(CorrelationEngine):
     value_median), at most PERCENTILE_VALUES.
     """
 
-    closes_windows = True
-
     def __init__(self, spec: CorrelationSpec, max_samples: int) -> None:
         super().__init__(spec, max_samples)
         assert spec.bounds is not None
@@ -465,9 +465,10 @@ class ClosingEngine(CorrelationEngine):
             self.restored()  # mostly stale entries: rebuild from the open windows
         heapq.heappush(heap, (end, next(self._pushes), group.group_key))
 
-    def close_windows(self, now: float) -> list[Alert]:
-        """Decide every window that has closed by event time `now`; the alerts."""
-        alerts: list[Alert] = []
+    def close_windows(self, now: float) -> list[tuple[Alert, Event]]:
+        """Decide every window that has closed by event time `now`: the alerts, each with
+        the window's last event (its sample; a bare event when none are kept)."""
+        alerts: list[tuple[Alert, Event]] = []
         heap = self.heap
         groups = self.groups
         window = self.window
@@ -479,14 +480,19 @@ class ClosingEngine(CorrelationEngine):
             cow = self.cow
             if cow is not None and group.snap != cow.generation:
                 cow.preserve(self, group)
-            alert = self._close(group)
+            closed = self._decide(group)
             self._resize(group)
-            if alert is not None:
-                alerts.append(alert)
+            if closed is not None:
+                alerts.append(closed)
         return alerts
 
     def _close(self, group: GroupState) -> Alert | None:
         """Decide the group's window and start afresh; the alert when the figure holds."""
+        closed = self._decide(group)
+        return closed[0] if closed is not None else None
+
+    def _decide(self, group: GroupState) -> tuple[Alert, Event] | None:
+        """`_close`, with the window's last event beside its alert."""
         figure = self._figure(group)
         if figure is None or not self.bounds.holds(figure):
             group.reset_window()
@@ -500,7 +506,7 @@ class ClosingEngine(CorrelationEngine):
         alert.end = end
         if self.metric is not None:
             alert.extra["value"] = figure
-        return alert
+        return alert, event
 
     def _figure(self, group: GroupState) -> float | None:
         """What the condition tests: the count, distinct values or the metric."""

@@ -133,46 +133,84 @@ def _compile_correlations(
     items: list[tuple[str, SigmaCorrelationRule]], mapper: FieldMapper, config: SigmaConfig,
     loaded: LoadedSigma, seen: dict[str, str],
 ) -> None:
-    """Compile the correlation rules against the loaded rules they name (by id or name)."""
+    """Compile the correlation rules against the rules they name (by id or name): loaded
+    rules, and correlation rules compiled before them (a chain), in dependency order."""
     index: dict[str, int] = {}
-    for position, spec in enumerate(loaded.rules):
-        if spec.sigma.name:
-            index.setdefault(str(spec.sigma.name), position)
-        if spec.sigma.id is not None:
-            index[str(spec.sigma.id).lower()] = position
-    base_ids = [spec.rule.id for spec in loaded.rules]
 
-    def base_of(reference: str) -> int | None:
+    def known(rule: Any, position: int) -> None:
+        if rule.name:
+            index.setdefault(str(rule.name), position)
+        if rule.id is not None:
+            index[str(rule.id).lower()] = position
+
+    for position, spec in enumerate(loaded.rules):
+        known(spec.sigma, position)
+    # The alert ids of what a reference resolves to: the rules, then the correlations.
+    source_ids = [spec.rule.id for spec in loaded.rules]
+
+    def source_of(reference: str) -> int | None:
         found = index.get(reference)
         return found if found is not None else index.get(reference.lower())
 
-    for path, sigma in items:
-        def make_rule(*, correlate: Any, group_by: list[str], summary: str,
-                      suppress: float | None = None, sigma: SigmaCorrelationRule = sigma,
-                      path: str = path) -> Rule:
-            return native_rule(sigma, path, config, correlate=correlate, group_by=group_by,
-                               summary=summary, suppress=suppress)
+    # The correlations each one names, to compile those first.
+    names: dict[str, int] = {}
+    for number, (_, sigma) in enumerate(items):
+        if sigma.name:
+            names.setdefault(str(sigma.name), number)
+        if sigma.id is not None:
+            names[str(sigma.id).lower()] = number
+    needs = [{names[key] for ref in sigma.rules or ()
+              for key in (ref.reference, ref.reference.lower()) if key in names} - {number}
+             for number, (_, sigma) in enumerate(items)]
+    waiting = dict(enumerate(items))
+    while waiting:
+        ready = [number for number in waiting if not needs[number] & waiting.keys()]
+        if not ready:  # each waits for another: a cycle
+            for path, sigma in waiting.values():
+                loaded.skipped.append(SkippedRule(
+                    path, sigma.title, "it is part of a cycle of correlation rules naming "
+                                       "each other"))
+            return
+        for number in ready:
+            path, sigma = waiting.pop(number)
+            correlation = _compile_correlation(path, sigma, source_of, source_ids, mapper,
+                                               config, loaded, seen)
+            if correlation is not None:
+                known(sigma, len(source_ids))
+                source_ids.append(correlation.rule.id)
+                loaded.correlations.append(correlation)
 
-        try:
-            correlation = build_correlation(path, sigma, base_of, base_ids, mapper, make_rule)
-        except (UnsupportedCorrelation, SigmaError) as exc:
-            loaded.skipped.append(SkippedRule(path, sigma.title, _reason(exc)))
-            continue
-        except ValidationError as exc:
-            loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot be an alert rule: "
-                                                                 f"{exc.errors()[0]['msg']}"))
-            continue
-        except Exception as exc:  # a pySigma or mapping surprise: skip this rule only
-            loaded.skipped.append(SkippedRule(path, sigma.title,
-                                              f"cannot compile: {_reason(exc)}"))
-            continue
-        if correlation.rule.id in seen:
-            loaded.skipped.append(SkippedRule(
-                path, sigma.title, f"duplicate id {correlation.rule.id} (also in "
-                                   f"{seen[correlation.rule.id]})"))
-            continue
-        seen[correlation.rule.id] = path
-        loaded.correlations.append(correlation)
+
+def _compile_correlation(
+    path: str, sigma: SigmaCorrelationRule, source_of: Callable[[str], int | None],
+    source_ids: list[str], mapper: FieldMapper, config: SigmaConfig, loaded: LoadedSigma,
+    seen: dict[str, str],
+) -> CorrelationSpec | None:
+    """One correlation rule compiled, or None when it is skipped (with its reason)."""
+    def make_rule(*, correlate: Any, group_by: list[str], summary: str,
+                  suppress: float | None = None) -> Rule:
+        return native_rule(sigma, path, config, correlate=correlate, group_by=group_by,
+                           summary=summary, suppress=suppress)
+
+    try:
+        correlation = build_correlation(path, sigma, source_of, source_ids, mapper, make_rule)
+    except (UnsupportedCorrelation, SigmaError) as exc:
+        loaded.skipped.append(SkippedRule(path, sigma.title, _reason(exc)))
+        return None
+    except ValidationError as exc:
+        loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot be an alert rule: "
+                                                             f"{exc.errors()[0]['msg']}"))
+        return None
+    except Exception as exc:  # a pySigma or mapping surprise: skip this rule only
+        loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot compile: {_reason(exc)}"))
+        return None
+    if correlation.rule.id in seen:
+        loaded.skipped.append(SkippedRule(
+            path, sigma.title, f"duplicate id {correlation.rule.id} (also in "
+                               f"{seen[correlation.rule.id]})"))
+        return None
+    seen[correlation.rule.id] = path
+    return correlation
 
 
 def _parse_file(path: Path, loaded: LoadedSigma) -> list[Any]:
