@@ -17,7 +17,7 @@ from logsentry.cli import main
 from logsentry.core.alert import Alert, make_dedup_id
 from logsentry.core.event import Event
 from logsentry.detect.sigma.config import SigmaConfig
-from logsentry.detect.sigma.correlation import ClosingEngine
+from logsentry.detect.sigma.correlation import ClosingEngine, _numeric
 from logsentry.detect.sigma.load import load_sigma
 from tests.test_sigma_correlation import (
     CORRELATION_ID,
@@ -268,3 +268,12 @@ def test_analyze_decides_the_open_windows_at_the_end_of_its_input(tmp_path: Path
          "--rules", str(tmp_path / "none.yaml"), "--sigma", str(folder), str(log)],
         capture_output=True, timeout=120)
     assert CORRELATION_ID.encode() in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("value", [10**400, "1e999", "nan", "12abc", True, None, ["1"]])
+def test_a_metric_ignores_values_that_are_not_finite_numbers(value: object) -> None:
+    assert _numeric(value) is None
+
+
+def test_a_metric_reads_numbers_and_numeric_text() -> None:
+    assert [_numeric(v) for v in (3, 2.5, " 42 ", "-1e3")] == [3.0, 2.5, 42.0, -1000.0]

@@ -540,14 +540,14 @@ def _numeric(value: Any) -> float | None:
     """A field's value as a finite number (numbers and numeric text), else None."""
     if type(value) is bool:
         return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, int | float):
+            number = float(value)
+        elif isinstance(value, str):
             number = float(value.strip())
-        except ValueError:
+        else:
             return None
-    else:
+    except (ValueError, OverflowError):  # not a number; an integer past a float's range
         return None
     return number if math.isfinite(number) else None
 
