@@ -189,7 +189,22 @@ class SigmaRuleSet:
                         if target in fed:
                             continue
                         fed.add(target)
-                    seq = self._feed(target, via, event, when, seq, engines, alerts)
+                    # _feed(), inline: this runs for every event a rule matches.
+                    engine = engines[target]
+                    seq += 1
+                    try:
+                        if via < 0:
+                            alert = engine.feed(event, when, seq)
+                        else:
+                            alert = cast(CorrelationEngine, engine).feed_via(event, when, seq,
+                                                                             via)
+                    except Exception:  # a bug or odd input must not stop detection
+                        LINES_FAILED.labels(stage="detect").inc()
+                        log.exception("detection failed on an event", rule=engine.rule.id,
+                                      source=event.source, line=event.line)
+                        continue
+                    if alert is not None:
+                        seq = self._raised(target, alert, event, when, seq, engines, alerts)
         return seq, watermark
 
     def _feed(self, target: int, via: int, event: Event, when: float, seq: int,
