@@ -313,6 +313,10 @@ def test_a_correlation_of_a_correlation_follows_the_alerts_of_the_inner_one(
     alerts = detector.process([_request(60, "/y.env")])
     assert _ids(alerts) == [CORRELATION_ID]
     assert alerts[0].group == {"source.ip": "203.0.113.9"}
+    assert detector.sigma is not None
+    assert detector.sigma.notes[-2:] == [
+        "event_count of admin_probe; no alerts of its own (named by correlations)",
+        "temporal_ordered of many_probes, config_download"]
 
 
 def test_a_correlation_of_a_window_decided_at_its_close_is_fed_at_the_close(

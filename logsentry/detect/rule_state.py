@@ -213,16 +213,20 @@ class RuleEngine:
         """The inverse of `key_values`."""
         return values[0] if len(self.rule.group_by) == 1 else values
 
-    def feed(self, event: Event, when: float, seq: int) -> Alert | None:
+    def feed(self, event: Event, when: float, seq: int,
+             key_of: tuple[GroupKey] | None = None) -> Alert | None:
         """Feed one selected event (already matched) to its group; an alert or None.
 
         Finds or opens the group, marks it touched (`seq`: the detector's arrival
         counter, the LRU order), correlates (or counts the event if the group is
-        suppressed) and keeps `memory_bytes` up to date.
+        suppressed) and keeps `memory_bytes` up to date. `key_of` holds the event's
+        `group_key()` when the caller has it already (rules grouped alike).
         """
         name = self.key_field
-        if name is not None:
-            key: GroupKey = event.fields.get(name)
+        if key_of is not None:
+            key: GroupKey = key_of[0]
+        elif name is not None:
+            key = event.fields.get(name)
             if type(key) is not str or not key:
                 key = key_text(key)
         else:

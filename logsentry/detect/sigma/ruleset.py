@@ -22,6 +22,7 @@ import structlog
 from logsentry.core.alert import Alert
 from logsentry.core.event import Event
 from logsentry.core.metrics import LINES_FAILED
+from logsentry.detect.group import GroupKey
 from logsentry.detect.rule import Rule
 from logsentry.detect.rule_state import RuleEngine
 from logsentry.detect.sigma.config import SigmaConfig
@@ -183,6 +184,9 @@ class SigmaRuleSet:
             # The correlation engines this event has fed (only an event that several
             # rules match can feed one twice).
             fed: set[int] | None = set() if len(hits) > 1 else None
+            # The event's group key for the rules' own engines, which all group by
+            # `detection.sigma.group_by`: found once, whichever of them it feeds.
+            key: tuple[GroupKey] | None = None
             for index in hits:
                 for target, via in feeds[index]:
                     if fed is not None and target in once:
@@ -194,7 +198,9 @@ class SigmaRuleSet:
                     seq += 1
                     try:
                         if via < 0:
-                            alert = engine.feed(event, when, seq)
+                            if key is None:
+                                key = (engine.group_key(event),)
+                            alert = engine.feed(event, when, seq, key)
                         else:
                             alert = cast(CorrelationEngine, engine).feed_via(event, when, seq,
                                                                              via)
