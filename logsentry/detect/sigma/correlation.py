@@ -16,7 +16,8 @@ event that reaches it. An upper bound (`lt`, `lte`, `eq`, `neq`, or a range such
 `value_median`, whose figure may go down again) hold only once a window has closed:
 those rules run in `ClosingEngine`, whose windows open at a group's first event and
 are decided `timespan` later in event time (by the detector's tick, a later event of
-the group, or the end of a finite input). Correlations of correlations are skipped.
+the group, or the end of a finite input). A correlation rule may name correlation
+rules (a chain): their alerts feed it (`SigmaRuleSet`).
 
 The engine learns which named rule an event matched (`CorrelationEngine.via`) before
 it is fed: the group-by aliases and the temporal types depend on it.
