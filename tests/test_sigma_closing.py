@@ -16,6 +16,8 @@ import pytest
 from logsentry.cli import main
 from logsentry.core.alert import Alert, make_dedup_id
 from logsentry.core.event import Event
+from logsentry.detect.config import DetectionConfig
+from logsentry.detect.detector import Detector
 from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.detect.sigma.correlation import ClosingEngine, _numeric
 from logsentry.detect.sigma.load import load_sigma
@@ -277,3 +279,12 @@ def test_a_metric_ignores_values_that_are_not_finite_numbers(value: object) -> N
 
 def test_a_metric_reads_numbers_and_numeric_text() -> None:
     assert [_numeric(v) for v in (3, 2.5, " 42 ", "-1e3")] == [3.0, 2.5, 42.0, -1000.0]
+
+
+def test_an_open_window_survives_a_reload(tmp_path: Path) -> None:
+    folder = _rules(tmp_path, _bounded("        lt: 3\n"))
+    config = DetectionConfig(pack="none", sigma=SigmaConfig(rules=[str(folder)]))
+    detector = Detector.from_config(config, None)
+    assert detector.process([_request(0), _request(1)]) == []
+    fresh = detector.reload(config)
+    assert [(a.start, a.count) for a in fresh.tick(time.time() + 120)] == [(START, 2)]
