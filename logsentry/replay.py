@@ -255,6 +255,8 @@ class EventTimeReplay:
     def _finish(self, now: float) -> None:
         self._detect(self.merge.drain(), final=True)
         self._raise(self.detector.tick(now))
+        # The input is over: so is every window that decides at its close.
+        self._raise(self.detector.close_all_windows())
 
     def _detect(self, released: list[Event], *, final: bool) -> None:
         pending = self._pending

@@ -23,6 +23,7 @@ from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
 from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.detect.sigma.load import load_sigma
+from logsentry.detect.sigma.prefilter import Prefilter
 from logsentry.detect.sigma.ruleset import SigmaRuleSet
 from logsentry.envelope import EnvelopeParser
 
@@ -76,7 +77,7 @@ def test_usable_rules_load_and_unusable_ones_are_skipped_with_file_and_reason() 
     assert reasons["broken_modifier.yml"] == "Unknown modifier 'sparkles'"
     assert "registry_set" in reasons["unknown_category.yml"]
     assert reasons["not_yaml.yml"].startswith("cannot read:")
-    assert reasons["correlation.yml"].startswith("condition lt: an upper bound holds only once")
+    assert reasons["correlation.yml"] == "value_count over several fields is not supported"
 
 
 def test_a_missing_sigma_folder_is_a_configuration_error(tmp_path: Path) -> None:
@@ -345,6 +346,25 @@ def test_only_rules_whose_literals_occur_are_evaluated(tmp_path: Path) -> None:
     assert list(rules.prefilter.candidates(event)) == [index]
     assert rules.matches(event) == [index]
     assert list(rules.prefilter.candidates(_event("nothing here"))) == []
+
+
+def test_both_literal_matchers_name_the_same_rules(tmp_path: Path) -> None:
+    """Hyperscan (where installed) and pyahocorasick find the same literals, in plain and
+    non-ASCII text and in text that is not valid UTF-8 once encoded (a lone surrogate)."""
+    pytest.importorskip("hyperscan")
+    _templated(tmp_path / "many", 50)
+    (tmp_path / "many" / "greek.yml").write_text(
+        "title: Greek\nlogsource: {product: linux}\n"
+        "detection:\n  sel:\n    CommandLine|contains: 'εας'\n  condition: sel\n")
+    loaded = load_sigma(SigmaConfig(), [tmp_path / "many"])
+    needs = [spec.need for spec in loaded.rules]
+    fast, plain = Prefilter(needs, "hyperscan"), Prefilter(needs, "pyahocorasick")
+    assert (fast.matcher, plain.matcher) == ("hyperscan", "pyahocorasick")
+    messages = ["run tool0042x and TOOL0007X now", "nothing here", "ΟΔΥΣΣΕΑΣ tool0001x",
+                "tool0003x \ud800 tool0004x", "tool00", "x" * 10_000 + "tool0049x"]
+    found = [list(fast.found(_event(message))) for message in messages]
+    assert found == [list(plain.found(_event(message))) for message in messages]
+    assert [len(rules) for rules in found] == [2, 0, 2, 2, 0, 1]
 
 
 def test_the_prefilter_never_hides_a_match(tmp_path: Path) -> None:

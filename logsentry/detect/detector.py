@@ -19,6 +19,7 @@ import contextlib
 import gc
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -277,6 +278,8 @@ class Detector:
         self._by_action = self._index()
         self.sigma = sigma
         self._sigma_engines = self._add_sigma(sigma)
+        # Whether some windows are decided as they close (Sigma upper bounds, metrics).
+        self._closing = sigma is not None and bool(sigma.closing)
         self._single_rules = frozenset(
             engine.rule.id for engine in self.engines
             if isinstance(engine.rule.correlate, SingleCorrelation))
@@ -344,6 +347,7 @@ class Detector:
                 engine.groups = previous.groups
         for engine in fresh.engines:
             engine.memory_bytes = sum(g.size for g in engine.groups.values())
+            engine.restored()
         fresh.evictions = self.evictions
         fresh.watermark = self.watermark
         fresh._seq = self._seq
@@ -459,6 +463,10 @@ class Detector:
             if self.sigma is not None:
                 seq, watermark = self.sigma.process(events, self._sigma_engines, seq,
                                                     watermark, alerts, MAX_FUTURE_SKEW)
+            if self._closing:
+                # The windows this batch's time has passed (a replay ticks only at its end).
+                closed, seq = self._close_windows(watermark, seq)
+                alerts += closed
         finally:
             self._lock.release()
             # No sample outlives the batch: the caller may change its events afterwards.
@@ -516,13 +524,39 @@ class Detector:
     def tick(self, now: float) -> list[Alert]:
         """Time-driven work, called about once a second with the wall-clock time.
 
-        Expires lapsed groups (event time advances with the wall clock between
-        batches). Returns alerts raised by time alone (none with the current
-        correlation types).
+        Decides the windows that have closed and expires lapsed groups (event time
+        advances with the wall clock between batches). Returns the alerts of closed
+        windows (Sigma correlations with an upper bound or a metric).
         """
         event_now = self.watermark + max(0.0, now - self._wall_at_watermark)
+        alerts: list[Alert] = []
+        if self._closing:
+            with self._lock:
+                alerts, self._seq = self._close_windows(event_now, self._seq)
+            if alerts:
+                self._dirty = True
         self.expire(event_now, EXPIRE_BUDGET)
-        return []
+        return alerts
+
+    def close_all_windows(self) -> list[Alert]:
+        """At the end of a finite input (`analyze`, `sigma test`): every open window is
+        decided, as no line can come into it any more. Returns their alerts."""
+        if not self._closing:
+            return []
+        with self._lock:
+            alerts, self._seq = self._close_windows(math.inf, self._seq)
+        if alerts:
+            self._dirty = True
+        return alerts
+
+    def _close_windows(self, event_now: float, seq: int) -> tuple[list[Alert], int]:
+        """The alerts of windows closed by `event_now`, and the arrival counter advanced
+        (the lock held)."""
+        assert self.sigma is not None
+        try:
+            return self.sigma.close_windows(self._sigma_engines, event_now, seq)
+        finally:
+            self._memo.clear()
 
     # -- checkpoints ------------------------------------------------------------------
 
@@ -779,6 +813,7 @@ class Detector:
                 engine.groups[engine.dict_key(group.key)] = group
                 engine.memory_bytes += group.size
                 kept += 1
+            engine.restored()
         self.watermark = max(self.watermark, watermark)
         if self.memory_bytes > self.memory_cap_bytes:
             # As in process(): only past the cap (a state saved at 95% of it was

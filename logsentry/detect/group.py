@@ -94,13 +94,17 @@ def sample_bytes(sample: Sample) -> int:
     return SAMPLE_BASE_BYTES + len(sample[0]) + len(sample[-1]) + len(sample[8])
 
 
+def sample_event(sample: Sample) -> Event:
+    """The event a kept sample was made of (a copy: changing it changes nothing kept)."""
+    message, source, line, received, stamp, action, template, confidence, summary, fields = sample
+    return Event(message, source, line, received=received, timestamp=stamp,
+                 fields=orjson.loads(fields), action=action, template=template,
+                 confidence=confidence, summary=summary)
+
+
 def sample_ecs(sample: Sample) -> dict[str, Any]:
     """The ECS document of a kept sample."""
-    message, source, line, received, stamp, action, template, confidence, summary, fields = sample
-    event = Event(message, source, line, received=received, timestamp=stamp,
-                  fields=orjson.loads(fields), action=action, template=template,
-                  confidence=confidence, summary=summary)
-    return event.to_ecs()
+    return sample_event(sample).to_ecs()
 
 
 def sample_to_json(sample: Sample) -> list[Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from logsentry.analysis.base import Analyzer
+from logsentry.core.alert import Alert
 from logsentry.core.event import Event
 
 # Lines labelled by the analyzer at once.
@@ -26,7 +27,8 @@ def register(subparsers: Any) -> None:
         description="Load Sigma rules (files or folders), run every line of LOG through "
                     "envelope parsing and the model (as the daemon does) and print each "
                     "match: line number, rule id, title and the line (for a correlation "
-                    "rule, its alert's summary at the line that completed it). Then a "
+                    "rule, its alert's summary at the line that completed it, or at "
+                    "'end' for a window that the end of the log closed). Then a "
                     "count per rule, and the skipped rules with their reasons. Exits 1 "
                     "when a rule is skipped or none loads.")
     test.add_argument("rules", type=Path, help="Sigma rule file or folder")
@@ -56,18 +58,26 @@ def sigma_test_command(args: argparse.Namespace) -> int:
     correlations = {rule.id: index for index, rule in enumerate(sigma.rules)
                     if index >= sigma.matching}
     out = sys.stdout
+
+    def correlated(where: str, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            index = correlations.get(alert.rule_id, -1)
+            if index >= 0:
+                counts[index] += 1
+                out.write(f"{where:>7}  {alert.rule_id}  {printable(alert.rule_name)}\n"
+                          f"         {printable(alert.message)}\n")
+
     for event in _events(args.log, analyzer):
         for index in sigma.matches(event):
             counts[index] += 1
             rule = sigma.rules[index]
             out.write(f"{event.line:>7}  {rule.id}  {printable(rule.title)}\n"
                       f"         {printable(event.message)}\n")
-        for alert in detector.process([event]) if detector is not None else ():
-            index = correlations.get(alert.rule_id, -1)
-            if index >= 0:
-                counts[index] += 1
-                out.write(f"{event.line:>7}  {alert.rule_id}  {printable(alert.rule_name)}\n"
-                          f"         {printable(alert.message)}\n")
+        if detector is not None:
+            correlated(str(event.line), detector.process([event]))
+    if detector is not None:
+        # Windows decided at their close: the log is over, so are they.
+        correlated("end", detector.close_all_windows())
     out.write(f"\n{len(sigma.rules)} rules loaded, {len(sigma.skipped)} skipped\n")
     for rule, count in zip(sigma.rules, counts, strict=True):
         out.write(f"{count:>7}  {rule.id}  {printable(rule.title)}\n")

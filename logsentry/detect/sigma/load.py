@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationConditionOperator, SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
@@ -36,6 +36,7 @@ from logsentry.core.event import Event
 from logsentry.detect.rule import Rule
 from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.detect.sigma.correlation import (
+    RANGE_KEY,
     CorrelationSpec,
     UnsupportedCorrelation,
     build_correlation,
@@ -54,6 +55,7 @@ _SLUG = re.compile(r"[^a-z0-9_.-]+")
 SUMMARY_DESCRIPTION_CHARS = 300
 
 LogSourceKey = tuple[str | None, str | None, str | None]
+_CONDITION_OPERATORS = frozenset(op.name.lower() for op in SigmaCorrelationConditionOperator)
 
 
 @dataclass(frozen=True)
@@ -131,53 +133,93 @@ def _compile_correlations(
     items: list[tuple[str, SigmaCorrelationRule]], mapper: FieldMapper, config: SigmaConfig,
     loaded: LoadedSigma, seen: dict[str, str],
 ) -> None:
-    """Compile the correlation rules against the loaded rules they name (by id or name)."""
+    """Compile the correlation rules against the rules they name (by id or name): loaded
+    rules, and correlation rules compiled before them (a chain), in dependency order."""
     index: dict[str, int] = {}
-    for position, spec in enumerate(loaded.rules):
-        if spec.sigma.name:
-            index.setdefault(str(spec.sigma.name), position)
-        if spec.sigma.id is not None:
-            index[str(spec.sigma.id).lower()] = position
-    base_ids = [spec.rule.id for spec in loaded.rules]
 
-    def base_of(reference: str) -> int | None:
+    def known(rule: Any, position: int) -> None:
+        if rule.name:
+            index.setdefault(str(rule.name), position)
+        if rule.id is not None:
+            index[str(rule.id).lower()] = position
+
+    for position, spec in enumerate(loaded.rules):
+        known(spec.sigma, position)
+    # The alert ids of what a reference resolves to: the rules, then the correlations.
+    source_ids = [spec.rule.id for spec in loaded.rules]
+
+    def source_of(reference: str) -> int | None:
         found = index.get(reference)
         return found if found is not None else index.get(reference.lower())
 
-    for path, sigma in items:
-        def make_rule(*, correlate: Any, group_by: list[str], summary: str,
-                      sigma: SigmaCorrelationRule = sigma, path: str = path) -> Rule:
-            return native_rule(sigma, path, config, correlate=correlate, group_by=group_by,
-                               summary=summary)
+    # The correlations each one names, to compile those first.
+    names: dict[str, int] = {}
+    for number, (_, sigma) in enumerate(items):
+        if sigma.name:
+            names.setdefault(str(sigma.name), number)
+        if sigma.id is not None:
+            names[str(sigma.id).lower()] = number
+    needs = [{names[key] for ref in sigma.rules or ()
+              for key in (ref.reference, ref.reference.lower()) if key in names} - {number}
+             for number, (_, sigma) in enumerate(items)]
+    waiting = dict(enumerate(items))
+    while waiting:
+        ready = [number for number in waiting if not needs[number] & waiting.keys()]
+        if not ready:  # each waits for another: a cycle
+            for path, sigma in waiting.values():
+                loaded.skipped.append(SkippedRule(
+                    path, sigma.title, "it is part of a cycle of correlation rules naming "
+                                       "each other"))
+            return
+        for number in ready:
+            path, sigma = waiting.pop(number)
+            correlation = _compile_correlation(path, sigma, source_of, source_ids, mapper,
+                                               config, loaded, seen)
+            if correlation is not None:
+                known(sigma, len(source_ids))
+                source_ids.append(correlation.rule.id)
+                loaded.correlations.append(correlation)
 
-        try:
-            correlation = build_correlation(path, sigma, base_of, base_ids, mapper, make_rule)
-        except (UnsupportedCorrelation, SigmaError) as exc:
-            loaded.skipped.append(SkippedRule(path, sigma.title, _reason(exc)))
-            continue
-        except ValidationError as exc:
-            loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot be an alert rule: "
-                                                                 f"{exc.errors()[0]['msg']}"))
-            continue
-        except Exception as exc:  # a pySigma or mapping surprise: skip this rule only
-            loaded.skipped.append(SkippedRule(path, sigma.title,
-                                              f"cannot compile: {_reason(exc)}"))
-            continue
-        if correlation.rule.id in seen:
-            loaded.skipped.append(SkippedRule(
-                path, sigma.title, f"duplicate id {correlation.rule.id} (also in "
-                                   f"{seen[correlation.rule.id]})"))
-            continue
-        seen[correlation.rule.id] = path
-        loaded.correlations.append(correlation)
+
+def _compile_correlation(
+    path: str, sigma: SigmaCorrelationRule, source_of: Callable[[str], int | None],
+    source_ids: list[str], mapper: FieldMapper, config: SigmaConfig, loaded: LoadedSigma,
+    seen: dict[str, str],
+) -> CorrelationSpec | None:
+    """One correlation rule compiled, or None when it is skipped (with its reason)."""
+    def make_rule(*, correlate: Any, group_by: list[str], summary: str,
+                  suppress: float | None = None) -> Rule:
+        return native_rule(sigma, path, config, correlate=correlate, group_by=group_by,
+                           summary=summary, suppress=suppress)
+
+    try:
+        correlation = build_correlation(path, sigma, source_of, source_ids, mapper, make_rule)
+    except (UnsupportedCorrelation, SigmaError) as exc:
+        loaded.skipped.append(SkippedRule(path, sigma.title, _reason(exc)))
+        return None
+    except ValidationError as exc:
+        loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot be an alert rule: "
+                                                             f"{exc.errors()[0]['msg']}"))
+        return None
+    except Exception as exc:  # a pySigma or mapping surprise: skip this rule only
+        loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot compile: {_reason(exc)}"))
+        return None
+    if correlation.rule.id in seen:
+        loaded.skipped.append(SkippedRule(
+            path, sigma.title, f"duplicate id {correlation.rule.id} (also in "
+                               f"{seen[correlation.rule.id]})"))
+        return None
+    seen[correlation.rule.id] = path
+    return correlation
 
 
 def _parse_file(path: Path, loaded: LoadedSigma) -> list[Any]:
     """The rules of one file that pySigma accepts; the others go to `loaded.skipped`."""
     try:
         text = path.read_text(encoding="utf-8")
-        collection = SigmaCollection.from_yaml(
-            text, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False)
+        collection = SigmaCollection.from_dicts(
+            [_split_range(doc) for doc in yaml.safe_load_all(text)], collect_errors=True,
+            source=SigmaRuleLocation(path), resolve_references=False)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as exc:
         loaded.skipped.append(SkippedRule(str(path), "", f"cannot read: {_reason(exc)}"))
         return []
@@ -197,6 +239,27 @@ def _parse_file(path: Path, loaded: LoadedSigma) -> list[Any]:
     if not collection.rules and collection.errors:
         loaded.skipped.append(SkippedRule(str(path), "", _reason(collection.errors[0])))
     return usable
+
+
+def _split_range(doc: Any) -> Any:
+    """A correlation rule whose condition is a range (`gt: 100` and `lte: 200`, as the
+    specification allows) with one of its terms for pySigma, which reads one only; the
+    whole condition goes under RANGE_KEY, where `correlation` finds it."""
+    if not isinstance(doc, dict):
+        return doc
+    correlation = doc.get("correlation")
+    if not isinstance(correlation, dict):
+        return doc
+    condition = correlation.get("condition")
+    if not isinstance(condition, dict):
+        return doc
+    terms = {key: value for key, value in condition.items() if key in _CONDITION_OPERATORS}
+    if len(terms) < 2:
+        return doc
+    first = next(iter(terms))
+    rest = {key: value for key, value in condition.items() if key not in terms}
+    return {**doc, RANGE_KEY: terms,
+            "correlation": {**correlation, "condition": {first: terms[first], **rest}}}
 
 
 def _compile(
@@ -262,9 +325,11 @@ def summary_template(sigma: Any, where: str = "[{host.name|log.source}]") -> str
 
 
 def native_rule(sigma: Any, path: str, config: SigmaConfig, *, correlate: Any = None,
-                group_by: list[str] | None = None, summary: str | None = None) -> Rule:
+                group_by: list[str] | None = None, summary: str | None = None,
+                suppress: float | None = None) -> Rule:
     """The native rule whose state and alerts the Sigma rule uses (a correlation rule's
-    with its `correlate`, `group_by` and the end of its `summary`)."""
+    with its `correlate`, `group_by`, the end of its `summary` and its `suppress`, when
+    not the configured one)."""
     extra: dict[str, Any] = {}
     if correlate is not None:
         extra["correlate"] = correlate
@@ -277,7 +342,7 @@ def native_rule(sigma: Any, path: str, config: SigmaConfig, *, correlate: Any = 
         attack=techniques(sigma),
         tags=["sigma", *(str(tag) for tag in sigma.tags)],
         group_by=list(config.group_by) if group_by is None else group_by,
-        suppress=config.suppress,
+        suppress=config.suppress if suppress is None else suppress,
         summary=summary_template(sigma) if summary is None else summary_template(sigma,
                                                                                  summary),
         **extra,

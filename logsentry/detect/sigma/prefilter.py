@@ -6,18 +6,21 @@ each rule the prefilter derives such a set (one of these must occur, lower-cased
 from its condition tree: AND needs what its most selective part needs, OR the union
 of its parts' sets, a string value its longest piece of text between wildcards.
 A rule with no such set (a regex, a CIDR, a NOT at the top, a number) is always a
-candidate. All rules' literals go into one Aho-Corasick automaton (pyahocorasick):
-one pass over the event's text finds every literal present, whatever the number of
-rules, and only the rules of those literals are evaluated.
+candidate. All rules' literals go into one multi-literal matcher: one pass over the
+event's text finds every literal present, whatever the number of rules, and only the
+rules of those literals are evaluated. The matcher is Hyperscan's literal compiler
+where the `hyperscan` package is installed (a third of the cost a line: 0.6 against 1.8
+µs on mixed200k with 500 rules' 1,087 literals), else a pyahocorasick automaton.
 
 The text searched is the message and every field value (list items one by one),
-lower-cased: a value a rule can test is in it (or, for a value cut from a field,
-such as a URL's query, inside it).
+lower-cased (Hyperscan: its ASCII letters matched in any case): a value a rule can
+test is in it (or, for a value cut from a field, such as a URL's query, inside it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ahocorasick
@@ -32,6 +35,13 @@ from sigma.types import SigmaExpansion, SigmaString
 
 from logsentry.core.event import Event
 from logsentry.detect.sigma.mapping import FieldMapper
+
+try:  # built for x86-64: elsewhere pyahocorasick finds the same literals, slower
+    import hyperscan as _hyperscan
+
+    HYPERSCAN: Any = _hyperscan
+except ImportError:
+    HYPERSCAN = None
 
 # Literals shorter than this occur in most lines: a rule needing one is better
 # treated as always a candidate than found through them.
@@ -111,33 +121,41 @@ def event_text(event: Event) -> str:
 
 
 class Prefilter:
-    """The rules (by index) that can match an event, from their required literals."""
+    """The rules (by index) that can match an event, from their required literals.
 
-    def __init__(self, needs: Sequence[Need]) -> None:
+    `matcher` picks the literal matcher: "auto" (Hyperscan when installed), "hyperscan"
+    or "pyahocorasick" (both give the same rules).
+    """
+
+    def __init__(self, needs: Sequence[Need], matcher: str = "auto") -> None:
         self.always: tuple[int, ...] = tuple(i for i, need in enumerate(needs) if need is None)
-        self.literals: list[str] = []
         by_literal: dict[str, list[int]] = {}
         for index, need in enumerate(needs):
             for literal in sorted(need or ()):
                 by_literal.setdefault(literal, []).append(index)
-        self.rules_of: list[tuple[int, ...]] = []
-        self.automaton: Any = None
-        if by_literal:
-            automaton = ahocorasick.Automaton()
-            for number, (literal, rules) in enumerate(sorted(by_literal.items())):
-                automaton.add_word(literal, number)
-                self.literals.append(literal)
-                self.rules_of.append(tuple(rules))
-            automaton.make_automaton()
-            self.automaton = automaton
+        self.literals: list[str] = sorted(by_literal)
+        self.rules_of: list[tuple[int, ...]] = [tuple(by_literal[literal])
+                                                for literal in self.literals]
+        # Event -> the numbers of the literals in its text (None: no literals at all).
+        self.search: Callable[[Event], set[int]] | None = None
+        self.matcher = "none"
+        if self.literals:
+            if matcher != "pyahocorasick" and HYPERSCAN is not None:
+                self.search = _HyperscanSearch(self.literals)
+                self.matcher = "hyperscan"
+            elif matcher == "hyperscan":
+                raise RuntimeError("the hyperscan package is not installed")
+            else:
+                self.search = _AutomatonSearch(self.literals)
+                self.matcher = "pyahocorasick"
 
     def found(self, event: Event) -> Sequence[int]:
         """Indexes of the rules (not always candidates) whose literals occur in `event`,
         in rule order."""
-        automaton = self.automaton
-        if automaton is None:
+        search = self.search
+        if search is None:
             return ()
-        found: set[int] = {number for _, number in automaton.iter(event_text(event))}
+        found = search(event)
         if not found:
             return ()
         rules_of = self.rules_of
@@ -155,3 +173,61 @@ class Prefilter:
         if not self.always:
             return found
         return sorted({*self.always, *found})
+
+
+class _AutomatonSearch:
+    """The literals' numbers found in a text, by a pyahocorasick automaton."""
+
+    def __init__(self, literals: list[str]) -> None:
+        automaton = ahocorasick.Automaton()
+        for number, literal in enumerate(literals):
+            automaton.add_word(literal, number)
+        automaton.make_automaton()
+        self.iter = automaton.iter
+
+    def __call__(self, event: Event) -> set[int]:
+        return {number for _, number in self.iter(event_text(event))}
+
+
+def _collect(number: int, start: int, end: int, flags: int, found: set[int]) -> None:
+    found.add(number)
+
+
+class _HyperscanSearch:
+    """The literals' numbers found in an event's text, by Hyperscan: its UTF-8 bytes, each
+    literal reported once, ASCII letters of any case (a text that is all ASCII, most
+    lines, is not lower-cased first; another is). The message and every field value are
+    searched, without leaving out values the message holds: scanning them costs less
+    than looking for them. A scan needs scratch space of its own: one per thread."""
+
+    def __init__(self, literals: list[str]) -> None:
+        database = HYPERSCAN.Database(mode=HYPERSCAN.HS_MODE_BLOCK)
+        database.compile(expressions=[literal.encode("utf-8") for literal in literals],
+                         ids=list(range(len(literals))), elements=len(literals),
+                         flags=HYPERSCAN.HS_FLAG_SINGLEMATCH | HYPERSCAN.HS_FLAG_CASELESS,
+                         literal=True)
+        self.database = database
+        self.scan = database.scan
+        self.local = threading.local()
+
+    def __call__(self, event: Event) -> set[int]:
+        parts = [event.message]
+        for value in event.fields.values():
+            if type(value) is str:
+                parts.append(value)
+            elif type(value) is list or type(value) is tuple:
+                parts.extend(str(item) for item in value)
+            else:
+                parts.append(str(value))
+        text = "\n".join(parts)
+        if not text.isascii():
+            text = text.lower()
+        scratch = getattr(self.local, "scratch", None)
+        if scratch is None:
+            scratch = self.local.scratch = HYPERSCAN.Scratch(self.database)
+        found: set[int] = set()
+        # Lone surrogates (a JSON value's escapes) pass as their own bytes: no literal
+        # of a YAML rule holds one.
+        self.scan(text.encode("utf-8", "surrogatepass"), _collect, context=found,
+                  scratch=scratch)
+        return found

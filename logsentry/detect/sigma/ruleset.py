@@ -22,10 +22,11 @@ import structlog
 from logsentry.core.alert import Alert
 from logsentry.core.event import Event
 from logsentry.core.metrics import LINES_FAILED
+from logsentry.detect.group import GroupKey
 from logsentry.detect.rule import Rule
 from logsentry.detect.rule_state import RuleEngine
 from logsentry.detect.sigma.config import SigmaConfig
-from logsentry.detect.sigma.correlation import CorrelationEngine
+from logsentry.detect.sigma.correlation import ClosingEngine, CorrelationEngine
 from logsentry.detect.sigma.load import LoadedSigma, SkippedRule, load_sigma
 from logsentry.detect.sigma.prefilter import Prefilter
 
@@ -68,31 +69,39 @@ class SigmaRuleSet:
             always.setdefault(self._source_of[index], []).append(index)
         self._always = [(source, tuple(indexes)) for source, indexes in sorted(always.items())]
         # The engines (indexes into `rules`) a match of each rule feeds, each with the
-        # rule's position among those its correlation names (-1: a rule's own engine).
+        # rule's position among those its correlation names (-1: a rule's own engine);
+        # for a correlation rule, the engines its alerts feed (correlations of it).
         named: set[int] = set()
         generated: set[int] = set()
-        feeds: list[list[tuple[int, int]]] = [[] for _ in specs]
+        feeds: list[list[tuple[int, int]]] = [[] for _ in self.rules]
         for offset, correlation in enumerate(correlations):
-            for base, position in correlation.feeds:
-                feeds[base].append((len(specs) + offset, position))
-                named.add(base)
+            for source, position in correlation.feeds:
+                feeds[source].append((len(specs) + offset, position))
+                named.add(source)
                 if correlation.sigma.generate:
-                    generated.add(base)
-        # Rules named by correlations only with `generate: false` raise no alert of their own.
+                    generated.add(source)
+        # Rules (and correlation rules) named by correlations only with `generate: false`
+        # raise no alert of their own.
         self.silent = frozenset(named - generated)
         self.feeds: list[tuple[tuple[int, int], ...]] = [
-            tuple(([] if index in self.silent else [(index, -1)]) + feeds[index])
-            for index in range(len(specs))]
+            tuple(([] if index in self.silent or index >= len(specs) else [(index, -1)])
+                  + feeds[index])
+            for index in range(len(self.rules))]
         # What check-config says of a rule beside its title.
-        self.notes: list[str] = [
-            "no alerts of its own (named by correlations)" if index in self.silent else ""
-            for index in range(len(specs))]
+        quiet = "no alerts of its own (named by correlations)"
+        self.notes: list[str] = [quiet if index in self.silent else ""
+                                 for index in range(len(specs))]
         self.notes.extend(
             f"{c.sigma.type.name.lower()} of "
-            + ", ".join(ref.reference for ref in c.sigma.rules or ()) for c in correlations)
+            + ", ".join(ref.reference for ref in c.sigma.rules or ())
+            + (f"; {quiet}" if len(specs) + offset in self.silent else "")
+            for offset, c in enumerate(correlations))
         # Correlation engines that count an event once, whichever named rules it matched.
         self._once = frozenset(len(specs) + offset for offset, c in enumerate(correlations)
                                if c.once_per_event)
+        # The correlation engines whose windows are decided as they close.
+        self.closing = tuple(len(specs) + offset for offset, c in enumerate(correlations)
+                             if c.bounds is not None)
 
     @classmethod
     def from_config(cls, config: SigmaConfig, paths: list[Path] | None = None,
@@ -144,7 +153,8 @@ class SigmaRuleSet:
     def engines(self, max_samples: int) -> list[RuleEngine]:
         """Fresh state for every rule (one detector's), in the order of `rules`."""
         engines = [RuleEngine(spec.rule, max_samples) for spec in self.loaded.rules]
-        engines.extend(CorrelationEngine(spec, max_samples)
+        engines.extend(ClosingEngine(spec, max_samples) if spec.bounds is not None
+                       else CorrelationEngine(spec, max_samples)
                        for spec in self.loaded.correlations)
         return engines
 
@@ -174,17 +184,23 @@ class SigmaRuleSet:
             # The correlation engines this event has fed (only an event that several
             # rules match can feed one twice).
             fed: set[int] | None = set() if len(hits) > 1 else None
+            # The event's group key for the rules' own engines, which all group by
+            # `detection.sigma.group_by`: found once, whichever of them it feeds.
+            key: tuple[GroupKey] | None = None
             for index in hits:
                 for target, via in feeds[index]:
                     if fed is not None and target in once:
                         if target in fed:
                             continue
                         fed.add(target)
+                    # _feed(), inline: this runs for every event a rule matches.
                     engine = engines[target]
                     seq += 1
                     try:
                         if via < 0:
-                            alert = engine.feed(event, when, seq)
+                            if key is None:
+                                key = (engine.group_key(event),)
+                            alert = engine.feed(event, when, seq, key)
                         else:
                             alert = cast(CorrelationEngine, engine).feed_via(event, when, seq,
                                                                              via)
@@ -194,5 +210,55 @@ class SigmaRuleSet:
                                       source=event.source, line=event.line)
                         continue
                     if alert is not None:
-                        alerts.append(alert)
+                        seq = self._raised(target, alert, event, when, seq, engines, alerts)
         return seq, watermark
+
+    def _feed(self, target: int, via: int, event: Event, when: float, seq: int,
+              engines: list[RuleEngine], alerts: list[Alert]) -> int:
+        """Feed `event` to engine `target` (`via`: the position of the rule it matched
+        among those a correlation names; -1, a rule's own engine); its alert goes to
+        `alerts` and to the correlations of that correlation. Returns `seq`, advanced."""
+        engine = engines[target]
+        seq += 1
+        try:
+            if via < 0:
+                alert = engine.feed(event, when, seq)
+            else:
+                alert = cast(CorrelationEngine, engine).feed_via(event, when, seq, via)
+        except Exception:  # a bug or odd input must not stop detection
+            LINES_FAILED.labels(stage="detect").inc()
+            log.exception("detection failed on an event", rule=engine.rule.id,
+                          source=event.source, line=event.line)
+            return seq
+        if alert is not None:
+            seq = self._raised(target, alert, event, when, seq, engines, alerts)
+        return seq
+
+    def _raised(self, target: int, alert: Alert, event: Event, when: float, seq: int,
+                engines: list[RuleEngine], alerts: list[Alert]) -> int:
+        """Engine `target` raised `alert` on `event` at `when`: keep it unless the rule
+        is silent, and feed the correlation rules that name a correlation rule (the event
+        that completed it, at its time)."""
+        if target not in self.silent:
+            alerts.append(alert)
+        if target >= self.matching:
+            for outer, via in self.feeds[target]:
+                seq = self._feed(outer, via, event, when, seq, engines, alerts)
+        return seq
+
+    def close_windows(self, engines: list[RuleEngine], now: float, seq: int,
+                      ) -> tuple[list[Alert], int]:
+        """Decide the windows closed by event time `now` (correlations with an upper
+        bound or a metric); their alerts, and `seq` advanced. An alert feeds the
+        correlations of its rule as the window's last event at the window's end."""
+        alerts: list[Alert] = []
+        for target in self.closing:
+            engine = cast(ClosingEngine, engines[target])
+            try:
+                closed = engine.close_windows(now)
+            except Exception:  # a bug must not stop detection
+                log.exception("closing correlation windows failed", rule=engine.rule.id)
+                continue
+            for alert, event in closed:
+                seq = self._raised(target, alert, event, alert.end, seq, engines, alerts)
+        return alerts, seq
