@@ -30,6 +30,7 @@ from logsentry.assembly import (
     source_problems,
 )
 from logsentry.config import Config, load_config
+from logsentry.core.collector import keep_survivors_frozen
 from logsentry.core.errors import ConfigError
 from logsentry.pipeline import Pipeline
 from logsentry.service.lifecycle import ServiceLifecycle
@@ -75,6 +76,9 @@ class Daemon:
         # under load (about +7% lines/s measured); a waiting stage releases it
         # at once anyway, so latency at low load does not change.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        # Full collections visit only what survived since the last one: their pause no
+        # longer grows with the detection state (1.5 to 2.5 s at 1,000,000 groups).
+        keep_survivors_frozen()
         # Everything is validated before anything is opened: a bad rule path
         # must not leave a metrics listener answering for a daemon that is
         # about to exit (ConfigError: the command line exits 2).

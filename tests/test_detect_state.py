@@ -309,6 +309,48 @@ def test_a_checkpoint_written_while_detection_goes_on_is_exact(
     assert _saved_groups(state) == expected
 
 
+def test_a_busy_detection_thread_finishes_a_checkpoint_the_writer_cannot_get_to(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import logsentry.detect.detector as detector_module
+
+    # A detection thread that never leaves the lock: no writer is started here at all,
+    # yet each batch serializes a share of the checkpoint, copy-on-write keeping it exact.
+    monkeypatch.setattr(detector_module, "SAVE_SLICE", 4)
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    _many_groups(detector, 600)
+    detector._last_save -= 1
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    expected = json.loads(json.dumps(_state_now(detector)))
+    at = 61
+    while not checkpoint.serialized:
+        at += 1
+        assert at < 100_000
+        detector.process([_ev("ssh_login_failed", at, source__ip=f"10.0.{i // 256}.{i % 256}",
+                              user__name=f"u{at}") for i in range(0, 600, 7)])
+    assert at > 62
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert _saved_groups(state) == expected
+
+
+def test_a_value_that_cannot_be_saved_fails_the_checkpoint_not_detection(
+        tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    _many_groups(detector, 10)
+    next(iter(detector.engines[0].groups.values())).values = {"x": object()}  # type: ignore[dict-item]
+    detector._last_save -= 1
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    detector.process([_ev("ssh_login_failed", 70, source__ip="192.0.2.1")])  # helps, fails
+    assert checkpoint.serialized and checkpoint.failed is not None
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert not (state / STATE_FILE).exists() and detector._dirty
+
+
 def test_save_state_during_a_checkpoint_writes_the_whole_state_with_its_positions(
         tmp_path: Path) -> None:
     state = tmp_path / "state"
@@ -341,6 +383,24 @@ def test_restore_pauses_the_garbage_collector_and_leaves_it_as_it_was(tmp_path: 
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_restored_groups_are_frozen_out_of_full_collections(tmp_path: Path) -> None:
+    import gc
+
+    config = _config(tmp_path, BRUTE)
+    state = tmp_path / "state"
+    first = Detector.from_config(config, state)
+    _many_groups(first, 100)
+    first.save_state()
+    try:
+        restored = Detector.from_config(config, state)
+        groups = {id(group) for group in restored.engines[0].groups.values()}
+        assert len(groups) == 100
+        # gc.get_objects() lists what collections visit; the permanent generation is not.
+        assert not groups & {id(obj) for obj in gc.get_objects()}
+    finally:
+        gc.unfreeze()
 
 
 def test_a_failed_checkpoint_write_is_logged_and_retried_at_the_next_interval(

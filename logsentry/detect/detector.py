@@ -15,7 +15,6 @@ exact, and a writer thread serializes and writes it.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import heapq
 import itertools
@@ -76,6 +75,18 @@ EXPIRE_BUDGET = 20_000
 # longest the detection thread waits for it (about 0.3 ms). Small slices also
 # free their temporary dicts before the garbage collector sees many of them.
 SAVE_SLICE = 64
+# After each slice the writer sleeps this long, so that a detection thread waiting
+# for the lock gets it, and the interpreter lock with it. Without it the writer took
+# the lock again at once, and the detection thread, woken but without the
+# interpreter lock, waited for it a switch interval (20 ms) at a time, again and
+# again: a batch of 30 ms took up to 2.5 s during a save at 840,000 groups.
+WRITER_YIELD = 0.0002
+# Share of a batch's time the detection thread then spends on the checkpoint being
+# written (at most SAVE_HELP seconds a batch): a detection thread that is never idle
+# would otherwise never leave the writer the lock, and the copies kept for a
+# checkpoint that is never finished would pile up.
+SAVE_SHARE = 0.25
+SAVE_HELP = 0.01
 # One writer at a time per state file (a reloaded detector's save may overlap
 # its predecessor's): write_atomic's temporary file is the same for both.
 _WRITE_LOCKS: dict[Path, threading.Lock] = {}
@@ -91,21 +102,25 @@ def _write_lock(path: Path) -> threading.Lock:
 
 
 class Checkpoint:
-    """The detection state as it was between two batches, written out later.
+    """The detection state as it was between two batches, serialized a slice at a time.
 
     Taking one costs the detection thread nothing that grows with the state: it
-    marks a new generation. The writer thread then walks each rule's groups from
-    the front of their LRU order, a slice at a time under the detection lock,
-    serializing each group and moving it to the back, until the front holds a
-    group of this generation. Copy-on-write keeps it one instant meanwhile:
-    before the detection thread changes a group not yet written it keeps that
-    group's document (`preserve`); a group opened afterwards carries the
-    generation from birth and is left out; one dropped (expiry, eviction) before
-    its turn is kept aside and written as it was (`dropped`). A group changed
-    during the walk ends up among the groups written about then, a little ahead
-    of its place in the LRU order until its next event.
-    `positions` (the source positions the state reflects) are filled in by the
-    pipeline once every batch before the checkpoint is committed.
+    marks a new generation. The state is then walked, a slice of groups at a time
+    under the detection lock (`advance`), from the front of each rule's LRU order,
+    each group serialized and moved to the back, until the front holds a group of
+    this generation. The writer thread advances it whenever detection leaves it the
+    lock, and the detection thread advances it a little after each batch (a share
+    of the batch's time), so that a busy detection thread neither waits for the
+    writer nor starves it. Copy-on-write keeps it one instant meanwhile: before the
+    detection thread changes a group not yet written it keeps that group's copy
+    (`preserve`); a group opened afterwards carries the generation from birth and
+    is left out; one dropped (expiry, eviction) before its turn is kept aside and
+    written as it was (`dropped`). The copies and the dropped groups are serialized
+    after the walk, in slices too. A group changed during the walk ends up among
+    the groups written about then, a little ahead of its place in the LRU order
+    until its next event. `positions` (the source positions the state reflects)
+    are filled in by the pipeline once every batch before the checkpoint is
+    committed.
     """
 
     def __init__(self, engines: list[RuleEngine], watermark: float, lock: threading.Lock) -> None:
@@ -118,6 +133,14 @@ class Checkpoint:
         self._preserved: dict[str, list[GroupState]] = {}
         self._dropped: list[tuple[str, GroupState]] = []
         self._lock = lock
+        # Progress of the serialization (changed under the detection lock only).
+        self._by_rule: dict[str, list[bytes]] = {engine.rule.id: [] for engine in self.engines}
+        self._engine_at = 0
+        self._tail: list[tuple[str, GroupState]] | None = None
+        self._tail_at = 0
+        self.serialized = False
+        # Why the state could not be serialized (a value JSON cannot hold), if so.
+        self.failed: str | None = None
 
     def preserve(self, engine: RuleEngine, group: GroupState) -> None:
         """Keep `group` as it is now (detection thread, holding the lock, before a change)."""
@@ -129,53 +152,78 @@ class Checkpoint:
         if group.snap != self.generation:
             self._dropped.append((engine.rule.id, group))
 
-    def serialize(self, lock: bool = True) -> list[bytes]:
-        """The state file's content in pieces (write them in turn); TypeError if a value cannot
-        be. Holds the detection lock one slice at a time (unless `lock` is False: the
-        caller is the detection thread itself)."""
+    def advance(self, until: float | None = None) -> bool:
+        """Serialize slices of groups, one if `until` is None, else until that
+        `time.perf_counter()` is passed; True once everything is serialized. The caller
+        holds the detection lock. A value that cannot be serialized ends it: `failed`."""
+        try:
+            while not self.serialized:
+                if self._tail is None:
+                    self._walk_slice()
+                else:
+                    self._tail_slice()
+                if until is None or time.perf_counter() >= until:
+                    break
+        except TypeError as exc:
+            self.failed = str(exc)
+            self.serialized = True
+            self._by_rule, self._tail, self._preserved, self._dropped = {}, [], {}, []
+        return self.serialized
+
+    def _walk_slice(self) -> None:
+        """Serialize up to SAVE_SLICE groups of the rule being walked."""
+        if self._engine_at >= len(self.engines):
+            # The walk is over: no group is changed or dropped unwritten any more.
+            tail = list(self._dropped)
+            for rule_id, copies in self._preserved.items():
+                tail += [(rule_id, group) for group in copies]
+            self._tail, self._dropped, self._preserved = tail, [], {}
+            return
+        engine = self.engines[self._engine_at]
+        groups = engine.groups
         generation = self.generation
-        guard = self._lock if lock else contextlib.nullcontext()
-        by_rule: dict[str, list[bytes]] = {}
-        for engine in self.engines:
-            groups = engine.groups
-            encoded = by_rule.setdefault(engine.rule.id, [])
-            done = False
-            while not done:
-                with guard:
-                    docs: list[dict[str, Any]] = []
-                    while len(docs) < SAVE_SLICE:
-                        key = next(iter(groups), _END)
-                        if key is _END:
-                            done = True
-                            break
-                        group = groups[key]  # type: ignore[index]
-                        if group.snap == generation:
-                            done = True  # written, changed or opened since: a full turn
-                            break
-                        docs.append(group.to_json())
-                        group.snap = generation
-                        groups.move_to_end(key)  # type: ignore[arg-type]
-                    if docs:
-                        encoded.append(orjson.dumps(docs)[1:-1])
-        with guard:
-            preserved, self._preserved = self._preserved, {}
-            dropped, self._dropped = self._dropped, []
-        for rule_id, group in dropped:
+        docs: list[dict[str, Any]] = []
+        while len(docs) < SAVE_SLICE:
+            key = next(iter(groups), _END)
+            if key is _END or groups[key].snap == generation:  # type: ignore[index]
+                # The end, or a group written, changed or opened since: a full turn.
+                self._engine_at += 1
+                break
+            group = groups[key]  # type: ignore[index]
+            docs.append(group.to_json())
+            group.snap = generation
+            groups.move_to_end(key)  # type: ignore[arg-type]
+        if docs:
+            self._by_rule[engine.rule.id].append(orjson.dumps(docs)[1:-1])
+
+    def _tail_slice(self) -> None:
+        """Serialize up to SAVE_SLICE of the copies and dropped groups, by rule."""
+        assert self._tail is not None
+        generation = self.generation
+        chunk = self._tail[self._tail_at:self._tail_at + SAVE_SLICE]
+        self._tail_at += len(chunk)
+        docs: dict[str, list[dict[str, Any]]] = {}
+        for rule_id, group in chunk:
+            # A copy keeps the generation its group had before the change (never this
+            # one); a dropped group copied before it left is written as that copy.
             if group.snap != generation:
-                by_rule.setdefault(rule_id, []).append(orjson.dumps([group.to_json()])[1:-1])
-        for rule_id, copies in preserved.items():
-            encoded = by_rule.setdefault(rule_id, [])
-            # A slice per orjson call: one call holds the interpreter lock throughout
-            # (all the copies at once stalled detection for a second).
-            for start in range(0, len(copies), SAVE_SLICE):
-                encoded.append(orjson.dumps(
-                    [group.to_json() for group in copies[start:start + SAVE_SLICE]])[1:-1])
+                docs.setdefault(rule_id, []).append(group.to_json())
+        for rule_id, rule_docs in docs.items():
+            self._by_rule.setdefault(rule_id, []).append(orjson.dumps(rule_docs)[1:-1])
+        if self._tail_at >= len(self._tail):
+            self._tail = []
+            self.serialized = True
+
+    def parts(self) -> list[bytes]:
+        """The state file's content in pieces (write them in turn), once serialized."""
+        assert self.serialized
         fingerprints = {engine.rule.id: engine.fingerprint for engine in self.engines}
         parts = [b'{"version":' + orjson.dumps(STATE_VERSION)
                  + b',"saved_at":' + orjson.dumps(self.taken_at)
                  + b',"watermark":' + orjson.dumps(self.watermark)
                  + b',"positions":' + orjson.dumps(self.positions) + b',"rules":{']
         first = True
+        by_rule, self._by_rule = self._by_rule, {}
         for rule_id, pieces in by_rule.items():
             pieces = [piece for piece in pieces if piece]
             if not pieces:
@@ -195,8 +243,15 @@ class Checkpoint:
         parts.append(b"}}")
         return parts
 
+    def serialize(self) -> list[bytes] | None:
+        """All of it at once (the caller holds the detection lock or is its thread);
+        None if it `failed`."""
+        while not self.advance():
+            pass
+        return None if self.failed is not None else self.parts()
 
-# The end of a rule's groups, in the walk of `Checkpoint.serialize`.
+
+# The end of a rule's groups, in the walk of `Checkpoint._walk_slice`.
 _END = object()
 
 
@@ -407,6 +462,7 @@ class Detector:
         last_time = 0.0
         # Uncontended except while a checkpoint writer serializes a slice.
         self._lock.acquire()
+        began = time.perf_counter()
         try:
             for event in events:
                 entry = by_action.get(event.action)
@@ -459,6 +515,11 @@ class Detector:
             if self.sigma is not None:
                 seq, watermark = self.sigma.process(events, self._sigma_engines, seq,
                                                     watermark, alerts, MAX_FUTURE_SKEW)
+            checkpoint = self._checkpoint
+            if checkpoint is not None and not checkpoint.serialized:
+                # A share of this batch's time for the checkpoint (see SAVE_SHARE).
+                now = time.perf_counter()
+                checkpoint.advance(now + min(SAVE_HELP, (now - began) * SAVE_SHARE))
         finally:
             self._lock.release()
             # No sample outlives the batch: the caller may change its events afterwards.
@@ -584,12 +645,17 @@ class Detector:
                           written: Callable[[], None] | None = None) -> None:
         began = time.perf_counter()
         try:
-            data = checkpoint.serialize()
-        except TypeError as exc:
-            log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
-            data = None
+            while True:
+                with self._lock:
+                    if checkpoint.advance():
+                        break
+                time.sleep(WRITER_YIELD)
         finally:
             self._drop_checkpoint(checkpoint)
+        if checkpoint.failed is not None:
+            log.error("cannot save detection state", path=str(self.state_path),
+                      error=checkpoint.failed)
+        data = checkpoint.parts() if checkpoint.failed is None else None
         if data is None or not self._write(data):
             self._dirty = True
             return
@@ -714,10 +780,10 @@ class Detector:
         began = time.perf_counter()
         checkpoint = Checkpoint(self.engines, self.watermark, self._lock)
         checkpoint.positions = dict(positions or {})
-        try:
-            data = checkpoint.serialize(lock=False)
-        except TypeError as exc:
-            log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
+        data = checkpoint.serialize()
+        if data is None:
+            log.error("cannot save detection state", path=str(self.state_path),
+                      error=checkpoint.failed)
             return False
         if not self._write(data):
             return False
@@ -728,16 +794,22 @@ class Detector:
 
     def restore_state(self) -> None:
         """Load the state file if there is one; a corrupt or stale file is logged and ignored."""
-        if self.state_path is None:
+        if self.state_path is None or not self.state_path.exists():
             return
         # Rebuilding a large state makes many long-lived objects at once, which set
         # off full collections over the growing state again and again (half of a
-        # 180,000-group restore's time): the collector waits until it is built.
+        # 180,000-group restore's time): the collector waits until it is built. The
+        # garbage there is is collected first, and what is alive once the state is
+        # built is frozen (see core/collector.py): the groups, acyclic, never pass
+        # through a full collection, which at a million groups would stall detection
+        # for seconds soon after start.
         collecting = gc.isenabled()
+        gc.collect()
         gc.disable()
         try:
             self._restore_state(self.state_path)
         finally:
+            gc.freeze()
             if collecting:
                 gc.enable()
 
