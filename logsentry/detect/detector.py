@@ -15,6 +15,7 @@ exact, and a writer thread serializes and writes it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import heapq
 import itertools
@@ -59,10 +60,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 STATE_FILE = "detection.json"
-# Version 2 adds the source positions the state reflects; version 1 files (no
-# positions) are still read.
-STATE_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# Version 2 adds the source positions the state reflects; version 3 holds the groups
+# as slices in the order they were serialized (`"slices": [[rule id, [group, ...]],
+# ...]`, the fingerprints apart), so that a checkpoint is written while it is walked
+# instead of held whole in memory first. Files of versions 1 and 2 are still read.
+STATE_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 # A line stamped further than this ahead of its arrival has a bogus (or
 # hostile) timestamp: trusting it would jump the clock and expire every window.
 MAX_FUTURE_SKEW = 3600.0
@@ -134,7 +137,8 @@ class Checkpoint:
         self._dropped: list[tuple[str, GroupState]] = []
         self._lock = lock
         # Progress of the serialization (changed under the detection lock only).
-        self._by_rule: dict[str, list[bytes]] = {engine.rule.id: [] for engine in self.engines}
+        # Serialized slices not yet handed to the writer: `[rule id, [group, ...]]` each.
+        self._out: list[bytes] = []
         self._engine_at = 0
         self._tail: list[tuple[str, GroupState]] | None = None
         self._tail_at = 0
@@ -167,7 +171,7 @@ class Checkpoint:
         except TypeError as exc:
             self.failed = str(exc)
             self.serialized = True
-            self._by_rule, self._tail, self._preserved, self._dropped = {}, [], {}, []
+            self._out, self._tail, self._preserved, self._dropped = [], [], {}, []
         return self.serialized
 
     def _walk_slice(self) -> None:
@@ -194,7 +198,7 @@ class Checkpoint:
             group.snap = generation
             groups.move_to_end(key)  # type: ignore[arg-type]
         if docs:
-            self._by_rule[engine.rule.id].append(orjson.dumps(docs)[1:-1])
+            self._out.append(orjson.dumps([engine.rule.id, docs]))
 
     def _tail_slice(self) -> None:
         """Serialize up to SAVE_SLICE of the copies and dropped groups, by rule."""
@@ -209,58 +213,49 @@ class Checkpoint:
             if group.snap != generation:
                 docs.setdefault(rule_id, []).append(group.to_json())
         for rule_id, rule_docs in docs.items():
-            self._by_rule.setdefault(rule_id, []).append(orjson.dumps(rule_docs)[1:-1])
+            self._out.append(orjson.dumps([rule_id, rule_docs]))
         if self._tail_at >= len(self._tail):
             self._tail = []
             self.serialized = True
 
-    def parts(self) -> list[bytes]:
-        """The state file's content in pieces (write them in turn), once serialized."""
-        assert self.serialized
-        fingerprints = {engine.rule.id: engine.fingerprint for engine in self.engines}
-        parts = [b'{"version":' + orjson.dumps(STATE_VERSION)
-                 + b',"saved_at":' + orjson.dumps(self.taken_at)
-                 + b',"watermark":' + orjson.dumps(self.watermark)
-                 + b',"positions":' + orjson.dumps(self.positions) + b',"rules":{']
-        first = True
-        by_rule, self._by_rule = self._by_rule, {}
-        for rule_id, pieces in by_rule.items():
-            pieces = [piece for piece in pieces if piece]
-            if not pieces:
-                continue
-            parts.append((b"" if first else b",") + orjson.dumps(rule_id)
-                         + b':{"fingerprint":' + orjson.dumps(fingerprints[rule_id])
-                         + b',"groups":[')
-            # The writer writes the pieces one by one (one large piece would hold the
-            # interpreter lock while it is encoded); the separators are pieces of their
-            # own, as `b"," + piece` would copy every piece (the file twice in memory).
-            for index, piece in enumerate(pieces):
-                if index:
-                    parts.append(b",")
-                parts.append(piece)
-            parts.append(b"]}")
-            first = False
-        parts.append(b"}}")
-        return parts
+    def take(self) -> list[bytes]:
+        """The slices serialized since the last call (the caller holds the detection lock)."""
+        out, self._out = self._out, []
+        return out
 
-    def serialize(self) -> list[bytes] | None:
-        """All of it at once (the caller holds the detection lock or is its thread);
-        None if it `failed`."""
-        while not self.advance():
-            pass
-        return None if self.failed is not None else self.parts()
+    def pieces(self, lock: threading.Lock | None) -> Iterator[bytes]:
+        """The state file's content, serialized while it is written: slices are produced
+        under `lock` (None: the caller is the detection thread, or it is stopped),
+        sleeping WRITER_YIELD between them, and handed out as they come, so that only a
+        few are in memory at a time. TypeError if serializing `failed`."""
+        fingerprints = {engine.rule.id: engine.fingerprint for engine in self.engines}
+        yield (b'{"version":' + orjson.dumps(STATE_VERSION)
+               + b',"saved_at":' + orjson.dumps(self.taken_at)
+               + b',"watermark":' + orjson.dumps(self.watermark)
+               + b',"positions":' + orjson.dumps(self.positions)
+               + b',"fingerprints":' + orjson.dumps(fingerprints) + b',"slices":[')
+        first = True
+        done = False
+        while not done:
+            with lock if lock is not None else contextlib.nullcontext():
+                done = self.advance()
+                out = self.take()
+            if self.failed is not None:
+                # Raised into the writer: the temporary file is never renamed into place.
+                raise TypeError(self.failed)
+            for piece in out:
+                # Separators are pieces of their own: `b"," + piece` would copy it.
+                if not first:
+                    yield b","
+                yield piece
+                first = False
+            if lock is not None and not done:
+                time.sleep(WRITER_YIELD)
+        yield b"]}"
 
 
 # The end of a rule's groups, in the walk of `Checkpoint._walk_slice`.
 _END = object()
-
-
-def _drain(parts: list[bytes]) -> Iterator[bytes]:
-    """The pieces of `parts` in order, each dropped from the list as it is handed out, so
-    the memory of a written piece is freed while the rest is written."""
-    parts.reverse()
-    while parts:
-        yield parts.pop()
 
 
 @dataclass(slots=True)
@@ -645,21 +640,12 @@ class Detector:
                           written: Callable[[], None] | None = None) -> None:
         began = time.perf_counter()
         try:
-            while True:
-                with self._lock:
-                    if checkpoint.advance():
-                        break
-                time.sleep(WRITER_YIELD)
+            ok = self._write(checkpoint.pieces(self._lock))
         finally:
             self._drop_checkpoint(checkpoint)
-        if checkpoint.failed is not None:
-            log.error("cannot save detection state", path=str(self.state_path),
-                      error=checkpoint.failed)
-        data = checkpoint.parts() if checkpoint.failed is None else None
-        if data is None or not self._write(data):
-            self._dirty = True
+        if not ok:
             return
-        # The encoded pieces are freed: give their pages back (off the detection thread).
+        # The encoded slices are freed: give their pages back (off the detection thread).
         release_free_memory()
         self._last_save_seconds = time.perf_counter() - began
         STATE_SAVE_SECONDS.observe(self._last_save_seconds)
@@ -682,16 +668,16 @@ class Detector:
             return not writer.is_alive()
         return True
 
-    def _write(self, parts: list[bytes]) -> bool:
+    def _write(self, pieces: Iterator[bytes]) -> bool:
         """Write the state file (any thread); on failure log it and save again later."""
         assert self.state_path is not None
         try:
-            # Piece by piece, each released once written (os.write runs without the
-            # GIL): joining them first held the whole file twice, a spike of hundreds
-            # of MB at the memory cap.
+            # Piece by piece as they are serialized (os.write runs without the GIL):
+            # serializing all of it first held the whole encoded state, about 100 MB at
+            # the default memory cap, while the file was written.
             with _write_lock(self.state_path):
-                write_atomic(self.state_path, _drain(parts))
-        except OSError as exc:
+                write_atomic(self.state_path, pieces)
+        except (OSError, TypeError) as exc:
             self._dirty = True
             log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
             return False
@@ -780,12 +766,7 @@ class Detector:
         began = time.perf_counter()
         checkpoint = Checkpoint(self.engines, self.watermark, self._lock)
         checkpoint.positions = dict(positions or {})
-        data = checkpoint.serialize()
-        if data is None:
-            log.error("cannot save detection state", path=str(self.state_path),
-                      error=checkpoint.failed)
-            return False
-        if not self._write(data):
+        if not self._write(checkpoint.pieces(None)):
             return False
         self._dirty = False
         self._events_since_checkpoint = 0
@@ -827,10 +808,16 @@ class Detector:
                 raise ValueError(f"unsupported state version {doc.get('version')!r}"
                                  if isinstance(doc, dict) else "not an object")
             restored: dict[str, list[GroupState]] = {}
-            for rule_id, saved in dict(doc["rules"]).items():
-                restored[rule_id] = [GroupState.from_json(g) for g in saved["groups"]]
-            fingerprints = {rule_id: saved["fingerprint"]
-                            for rule_id, saved in dict(doc["rules"]).items()}
+            if doc["version"] >= 3:
+                fingerprints = dict(doc["fingerprints"])
+                for rule_id, saved in doc["slices"]:
+                    restored.setdefault(str(rule_id), []).extend(
+                        GroupState.from_json(g) for g in saved)
+            else:
+                for rule_id, saved in dict(doc["rules"]).items():
+                    restored[rule_id] = [GroupState.from_json(g) for g in saved["groups"]]
+                fingerprints = {rule_id: saved["fingerprint"]
+                                for rule_id, saved in dict(doc["rules"]).items()}
             watermark = float(doc.get("watermark", 0.0))
             saved_at = float(doc.get("saved_at", 0.0))
             positions = doc.get("positions") or {}
