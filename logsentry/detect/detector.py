@@ -21,6 +21,7 @@ import heapq
 import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,7 +120,10 @@ class Checkpoint:
     (`preserve`); a group opened afterwards carries the generation from birth and
     is left out; one dropped (expiry, eviction) before its turn is kept aside and
     written as it was (`dropped`). The copies and the dropped groups are serialized
-    after the walk, in slices too. A group changed during the walk ends up among
+    first, before the walk goes on: under a flood of new sources at the memory cap
+    eviction takes the unwritten groups at the front faster than the walk, and kept
+    until the end they doubled the state for the length of a save. A group changed
+    during the walk ends up among
     the groups written about then, a little ahead of its place in the LRU order
     until its next event. `positions` (the source positions the state reflects)
     are filled in by the pipeline once every batch before the checkpoint is
@@ -132,29 +136,27 @@ class Checkpoint:
         self.watermark = watermark
         self.taken_at = time.time()
         self.positions: dict[str, Any] = {}
-        # Rule id -> copies of groups as they were before a change.
-        self._preserved: dict[str, list[GroupState]] = {}
-        self._dropped: list[tuple[str, GroupState]] = []
+        # (rule id, group) to write apart from the walk: copies of groups as they were
+        # before a change, and groups dropped before their turn.
+        self._aside: deque[tuple[str, GroupState]] = deque()
         self._lock = lock
         # Progress of the serialization (changed under the detection lock only).
         # Serialized slices not yet handed to the writer: `[rule id, [group, ...]]` each.
         self._out: list[bytes] = []
         self._engine_at = 0
-        self._tail: list[tuple[str, GroupState]] | None = None
-        self._tail_at = 0
         self.serialized = False
         # Why the state could not be serialized (a value JSON cannot hold), if so.
         self.failed: str | None = None
 
     def preserve(self, engine: RuleEngine, group: GroupState) -> None:
         """Keep `group` as it is now (detection thread, holding the lock, before a change)."""
-        self._preserved.setdefault(engine.rule.id, []).append(group.frozen_copy())
+        self._aside.append((engine.rule.id, group.frozen_copy()))
         group.snap = self.generation
 
     def dropped(self, engine: RuleEngine, group: GroupState) -> None:
         """`group` left its rule (detection thread): written as it is, if not yet."""
         if group.snap != self.generation:
-            self._dropped.append((engine.rule.id, group))
+            self._aside.append((engine.rule.id, group))
 
     def advance(self, until: float | None = None) -> bool:
         """Serialize slices of groups, one if `until` is None, else until that
@@ -162,27 +164,23 @@ class Checkpoint:
         holds the detection lock. A value that cannot be serialized ends it: `failed`."""
         try:
             while not self.serialized:
-                if self._tail is None:
+                if self._aside:
+                    self._aside_slice()
+                elif self._engine_at < len(self.engines):
                     self._walk_slice()
                 else:
-                    self._tail_slice()
+                    # The walk is over: no group is changed or dropped unwritten any more.
+                    self.serialized = True
                 if until is None or time.perf_counter() >= until:
                     break
         except TypeError as exc:
             self.failed = str(exc)
             self.serialized = True
-            self._out, self._tail, self._preserved, self._dropped = [], [], {}, []
+            self._out, self._aside = [], deque()
         return self.serialized
 
     def _walk_slice(self) -> None:
         """Serialize up to SAVE_SLICE groups of the rule being walked."""
-        if self._engine_at >= len(self.engines):
-            # The walk is over: no group is changed or dropped unwritten any more.
-            tail = list(self._dropped)
-            for rule_id, copies in self._preserved.items():
-                tail += [(rule_id, group) for group in copies]
-            self._tail, self._dropped, self._preserved = tail, [], {}
-            return
         engine = self.engines[self._engine_at]
         groups = engine.groups
         generation = self.generation
@@ -200,23 +198,16 @@ class Checkpoint:
         if docs:
             self._out.append(orjson.dumps([engine.rule.id, docs]))
 
-    def _tail_slice(self) -> None:
-        """Serialize up to SAVE_SLICE of the copies and dropped groups, by rule."""
-        assert self._tail is not None
-        generation = self.generation
-        chunk = self._tail[self._tail_at:self._tail_at + SAVE_SLICE]
-        self._tail_at += len(chunk)
+    def _aside_slice(self) -> None:
+        """Serialize up to SAVE_SLICE of the copies and dropped groups, by rule. (A dropped
+        group copied before it left is not among them: its copy is.)"""
+        aside = self._aside
         docs: dict[str, list[dict[str, Any]]] = {}
-        for rule_id, group in chunk:
-            # A copy keeps the generation its group had before the change (never this
-            # one); a dropped group copied before it left is written as that copy.
-            if group.snap != generation:
-                docs.setdefault(rule_id, []).append(group.to_json())
+        for _ in range(min(SAVE_SLICE, len(aside))):
+            rule_id, group = aside.popleft()
+            docs.setdefault(rule_id, []).append(group.to_json())
         for rule_id, rule_docs in docs.items():
             self._out.append(orjson.dumps([rule_id, rule_docs]))
-        if self._tail_at >= len(self._tail):
-            self._tail = []
-            self.serialized = True
 
     def take(self) -> list[bytes]:
         """The slices serialized since the last call (the caller holds the detection lock)."""
