@@ -30,7 +30,7 @@ from logsentry.assembly import (
     source_problems,
 )
 from logsentry.config import Config, load_config
-from logsentry.core.collector import keep_survivors_frozen
+from logsentry.core.collector import collect_frozen, keep_survivors_frozen
 from logsentry.core.errors import ConfigError
 from logsentry.pipeline import Pipeline
 from logsentry.service.lifecycle import ServiceLifecycle
@@ -103,6 +103,10 @@ class Daemon:
                 if finished or self._stop.is_set() or self._next_config is None:
                     break
                 new_config, self._next_config = self._next_config, None
+                # The last run's pipeline and detector are garbage now, frozen with
+                # their reference cycles (see core/collector.py): freed before the
+                # next run builds their successors.
+                collect_frozen()
                 if (new_config.analysis != self.config.analysis
                         or new_config.topology.mode != self.config.topology.mode):
                     old, analyzer = analyzer, None

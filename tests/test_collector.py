@@ -48,3 +48,14 @@ def test_garbage_is_collected_before_it_could_be_frozen(
     del cycle
     assert gc.collect() >= 2  # the cycle is freed by the collection that then freezes
     assert gc.get_freeze_count() >= frozen_before
+
+
+def test_a_reference_cycle_frozen_alive_is_freed_by_collect_frozen(
+        frozen_after_full_collections: None) -> None:
+    cycle = _Node()
+    cycle.other = _Node()
+    cycle.other.other = cycle
+    gc.collect()  # alive: frozen
+    del cycle
+    assert gc.collect() == 0  # frozen garbage is out of the collector's sight
+    assert collector.collect_frozen() >= 2
