@@ -30,6 +30,7 @@ from logsentry.assembly import (
     source_problems,
 )
 from logsentry.config import Config, load_config
+from logsentry.core.collector import collect_frozen, keep_survivors_frozen
 from logsentry.core.errors import ConfigError
 from logsentry.pipeline import Pipeline
 from logsentry.service.lifecycle import ServiceLifecycle
@@ -75,6 +76,9 @@ class Daemon:
         # under load (about +7% lines/s measured); a waiting stage releases it
         # at once anyway, so latency at low load does not change.
         sys.setswitchinterval(SWITCH_INTERVAL)
+        # Full collections visit only what survived since the last one: their pause no
+        # longer grows with the detection state (1.5 to 2.5 s at 1,000,000 groups).
+        keep_survivors_frozen()
         # Everything is validated before anything is opened: a bad rule path
         # must not leave a metrics listener answering for a daemon that is
         # about to exit (ConfigError: the command line exits 2).
@@ -99,6 +103,10 @@ class Daemon:
                 if finished or self._stop.is_set() or self._next_config is None:
                     break
                 new_config, self._next_config = self._next_config, None
+                # The last run's pipeline and detector are garbage now, frozen with
+                # their reference cycles (see core/collector.py): freed before the
+                # next run builds their successors.
+                collect_frozen()
                 if (new_config.analysis != self.config.analysis
                         or new_config.topology.mode != self.config.topology.mode):
                     old, analyzer = analyzer, None

@@ -22,6 +22,7 @@ import itertools
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,10 +62,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 STATE_FILE = "detection.json"
-# Version 2 adds the source positions the state reflects; version 1 files (no
-# positions) are still read.
-STATE_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# Version 2 adds the source positions the state reflects; version 3 holds the groups
+# as slices in the order they were serialized (`"slices": [[rule id, [group, ...]],
+# ...]`, the fingerprints apart), so that a checkpoint is written while it is walked
+# instead of held whole in memory first. Files of versions 1 and 2 are still read.
+STATE_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 # A line stamped further than this ahead of its arrival has a bogus (or
 # hostile) timestamp: trusting it would jump the clock and expire every window.
 MAX_FUTURE_SKEW = 3600.0
@@ -77,6 +80,18 @@ EXPIRE_BUDGET = 20_000
 # longest the detection thread waits for it (about 0.3 ms). Small slices also
 # free their temporary dicts before the garbage collector sees many of them.
 SAVE_SLICE = 64
+# After each slice the writer sleeps this long, so that a detection thread waiting
+# for the lock gets it, and the interpreter lock with it. Without it the writer took
+# the lock again at once, and the detection thread, woken but without the
+# interpreter lock, waited for it a switch interval (20 ms) at a time, again and
+# again: a batch of 30 ms took up to 2.5 s during a save at 840,000 groups.
+WRITER_YIELD = 0.0002
+# Share of a batch's time the detection thread then spends on the checkpoint being
+# written (at most SAVE_HELP seconds a batch): a detection thread that is never idle
+# would otherwise never leave the writer the lock, and the copies kept for a
+# checkpoint that is never finished would pile up.
+SAVE_SHARE = 0.25
+SAVE_HELP = 0.01
 # One writer at a time per state file (a reloaded detector's save may overlap
 # its predecessor's): write_atomic's temporary file is the same for both.
 _WRITE_LOCKS: dict[Path, threading.Lock] = {}
@@ -92,21 +107,28 @@ def _write_lock(path: Path) -> threading.Lock:
 
 
 class Checkpoint:
-    """The detection state as it was between two batches, written out later.
+    """The detection state as it was between two batches, serialized a slice at a time.
 
     Taking one costs the detection thread nothing that grows with the state: it
-    marks a new generation. The writer thread then walks each rule's groups from
-    the front of their LRU order, a slice at a time under the detection lock,
-    serializing each group and moving it to the back, until the front holds a
-    group of this generation. Copy-on-write keeps it one instant meanwhile:
-    before the detection thread changes a group not yet written it keeps that
-    group's document (`preserve`); a group opened afterwards carries the
-    generation from birth and is left out; one dropped (expiry, eviction) before
-    its turn is kept aside and written as it was (`dropped`). A group changed
-    during the walk ends up among the groups written about then, a little ahead
-    of its place in the LRU order until its next event.
-    `positions` (the source positions the state reflects) are filled in by the
-    pipeline once every batch before the checkpoint is committed.
+    marks a new generation. The state is then walked, a slice of groups at a time
+    under the detection lock (`advance`), from the front of each rule's LRU order,
+    each group serialized and moved to the back, until the front holds a group of
+    this generation. The writer thread advances it whenever detection leaves it the
+    lock, and the detection thread advances it a little after each batch (a share
+    of the batch's time), so that a busy detection thread neither waits for the
+    writer nor starves it. Copy-on-write keeps it one instant meanwhile: before the
+    detection thread changes a group not yet written it keeps that group's copy
+    (`preserve`); a group opened afterwards carries the generation from birth and
+    is left out; one dropped (expiry, eviction) before its turn is kept aside and
+    written as it was (`dropped`). The copies and the dropped groups are serialized
+    first, before the walk goes on: under a flood of new sources at the memory cap
+    eviction takes the unwritten groups at the front faster than the walk, and kept
+    until the end they doubled the state for the length of a save. A group changed
+    during the walk ends up among
+    the groups written about then, a little ahead of its place in the LRU order
+    until its next event. `positions` (the source positions the state reflects)
+    are filled in by the pipeline once every batch before the checkpoint is
+    committed.
     """
 
     def __init__(self, engines: list[RuleEngine], watermark: float, lock: threading.Lock) -> None:
@@ -115,98 +137,117 @@ class Checkpoint:
         self.watermark = watermark
         self.taken_at = time.time()
         self.positions: dict[str, Any] = {}
-        # Rule id -> copies of groups as they were before a change.
-        self._preserved: dict[str, list[GroupState]] = {}
-        self._dropped: list[tuple[str, GroupState]] = []
+        # (rule id, group) to write apart from the walk: copies of groups as they were
+        # before a change, and groups dropped before their turn.
+        self._aside: deque[tuple[str, GroupState]] = deque()
         self._lock = lock
+        # Progress of the serialization (changed under the detection lock only).
+        # Serialized slices not yet handed to the writer: `[rule id, [group, ...]]` each.
+        self._out: list[bytes] = []
+        self._engine_at = 0
+        self.serialized = False
+        # Why the state could not be serialized (a value JSON cannot hold), if so.
+        self.failed: str | None = None
 
     def preserve(self, engine: RuleEngine, group: GroupState) -> None:
         """Keep `group` as it is now (detection thread, holding the lock, before a change)."""
-        self._preserved.setdefault(engine.rule.id, []).append(group.frozen_copy())
+        self._aside.append((engine.rule.id, group.frozen_copy()))
         group.snap = self.generation
 
     def dropped(self, engine: RuleEngine, group: GroupState) -> None:
         """`group` left its rule (detection thread): written as it is, if not yet."""
         if group.snap != self.generation:
-            self._dropped.append((engine.rule.id, group))
+            self._aside.append((engine.rule.id, group))
 
-    def serialize(self, lock: bool = True) -> list[bytes]:
-        """The state file's content in pieces (write them in turn); TypeError if a value cannot
-        be. Holds the detection lock one slice at a time (unless `lock` is False: the
-        caller is the detection thread itself)."""
+    def advance(self, until: float | None = None) -> bool:
+        """Serialize slices of groups, one if `until` is None, else until that
+        `time.perf_counter()` is passed; True once everything is serialized. The caller
+        holds the detection lock. A value that cannot be serialized ends it: `failed`."""
+        try:
+            while not self.serialized:
+                if self._aside:
+                    self._aside_slice()
+                elif self._engine_at < len(self.engines):
+                    self._walk_slice()
+                else:
+                    # The walk is over: no group is changed or dropped unwritten any more.
+                    self.serialized = True
+                if until is None or time.perf_counter() >= until:
+                    break
+        except TypeError as exc:
+            self.failed = str(exc)
+            self.serialized = True
+            self._out, self._aside = [], deque()
+        return self.serialized
+
+    def _walk_slice(self) -> None:
+        """Serialize up to SAVE_SLICE groups of the rule being walked."""
+        engine = self.engines[self._engine_at]
+        groups = engine.groups
         generation = self.generation
-        guard = self._lock if lock else contextlib.nullcontext()
-        by_rule: dict[str, list[bytes]] = {}
-        for engine in self.engines:
-            groups = engine.groups
-            encoded = by_rule.setdefault(engine.rule.id, [])
-            done = False
-            while not done:
-                with guard:
-                    docs: list[dict[str, Any]] = []
-                    while len(docs) < SAVE_SLICE:
-                        key = next(iter(groups), _END)
-                        if key is _END:
-                            done = True
-                            break
-                        group = groups[key]  # type: ignore[index]
-                        if group.snap == generation:
-                            done = True  # written, changed or opened since: a full turn
-                            break
-                        docs.append(group.to_json())
-                        group.snap = generation
-                        groups.move_to_end(key)  # type: ignore[arg-type]
-                    if docs:
-                        encoded.append(orjson.dumps(docs)[1:-1])
-        with guard:
-            preserved, self._preserved = self._preserved, {}
-            dropped, self._dropped = self._dropped, []
-        for rule_id, group in dropped:
-            if group.snap != generation:
-                by_rule.setdefault(rule_id, []).append(orjson.dumps([group.to_json()])[1:-1])
-        for rule_id, copies in preserved.items():
-            encoded = by_rule.setdefault(rule_id, [])
-            # A slice per orjson call: one call holds the interpreter lock throughout
-            # (all the copies at once stalled detection for a second).
-            for start in range(0, len(copies), SAVE_SLICE):
-                encoded.append(orjson.dumps(
-                    [group.to_json() for group in copies[start:start + SAVE_SLICE]])[1:-1])
+        docs: list[dict[str, Any]] = []
+        while len(docs) < SAVE_SLICE:
+            key = next(iter(groups), _END)
+            if key is _END or groups[key].snap == generation:  # type: ignore[index]
+                # The end, or a group written, changed or opened since: a full turn.
+                self._engine_at += 1
+                break
+            group = groups[key]  # type: ignore[index]
+            docs.append(group.to_json())
+            group.snap = generation
+            groups.move_to_end(key)  # type: ignore[arg-type]
+        if docs:
+            self._out.append(orjson.dumps([engine.rule.id, docs]))
+
+    def _aside_slice(self) -> None:
+        """Serialize up to SAVE_SLICE of the copies and dropped groups, by rule. (A dropped
+        group copied before it left is not among them: its copy is.)"""
+        aside = self._aside
+        docs: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(min(SAVE_SLICE, len(aside))):
+            rule_id, group = aside.popleft()
+            docs.setdefault(rule_id, []).append(group.to_json())
+        for rule_id, rule_docs in docs.items():
+            self._out.append(orjson.dumps([rule_id, rule_docs]))
+
+    def take(self) -> list[bytes]:
+        """The slices serialized since the last call (the caller holds the detection lock)."""
+        out, self._out = self._out, []
+        return out
+
+    def pieces(self, lock: threading.Lock | None) -> Iterator[bytes]:
+        """The state file's content, serialized while it is written: slices are produced
+        under `lock` (None: the caller is the detection thread, or it is stopped),
+        sleeping WRITER_YIELD between them, and handed out as they come, so that only a
+        few are in memory at a time. TypeError if serializing `failed`."""
         fingerprints = {engine.rule.id: engine.fingerprint for engine in self.engines}
-        parts = [b'{"version":' + orjson.dumps(STATE_VERSION)
-                 + b',"saved_at":' + orjson.dumps(self.taken_at)
-                 + b',"watermark":' + orjson.dumps(self.watermark)
-                 + b',"positions":' + orjson.dumps(self.positions) + b',"rules":{']
+        yield (b'{"version":' + orjson.dumps(STATE_VERSION)
+               + b',"saved_at":' + orjson.dumps(self.taken_at)
+               + b',"watermark":' + orjson.dumps(self.watermark)
+               + b',"positions":' + orjson.dumps(self.positions)
+               + b',"fingerprints":' + orjson.dumps(fingerprints) + b',"slices":[')
         first = True
-        for rule_id, pieces in by_rule.items():
-            pieces = [piece for piece in pieces if piece]
-            if not pieces:
-                continue
-            parts.append((b"" if first else b",") + orjson.dumps(rule_id)
-                         + b':{"fingerprint":' + orjson.dumps(fingerprints[rule_id])
-                         + b',"groups":[')
-            # The writer writes the pieces one by one (one large piece would hold the
-            # interpreter lock while it is encoded); the separators are pieces of their
-            # own, as `b"," + piece` would copy every piece (the file twice in memory).
-            for index, piece in enumerate(pieces):
-                if index:
-                    parts.append(b",")
-                parts.append(piece)
-            parts.append(b"]}")
-            first = False
-        parts.append(b"}}")
-        return parts
+        done = False
+        while not done:
+            with lock if lock is not None else contextlib.nullcontext():
+                done = self.advance()
+                out = self.take()
+            if self.failed is not None:
+                # Raised into the writer: the temporary file is never renamed into place.
+                raise TypeError(self.failed)
+            for piece in out:
+                # Separators are pieces of their own: `b"," + piece` would copy it.
+                if not first:
+                    yield b","
+                yield piece
+                first = False
+            if lock is not None and not done:
+                time.sleep(WRITER_YIELD)
+        yield b"]}"
 
 
-# The end of a rule's groups, in the walk of `Checkpoint.serialize`.
+# The end of a rule's groups, in the walk of `Checkpoint._walk_slice`.
 _END = object()
-
-
-def _drain(parts: list[bytes]) -> Iterator[bytes]:
-    """The pieces of `parts` in order, each dropped from the list as it is handed out, so
-    the memory of a written piece is freed while the rest is written."""
-    parts.reverse()
-    while parts:
-        yield parts.pop()
 
 
 @dataclass(slots=True)
@@ -411,6 +452,7 @@ class Detector:
         last_time = 0.0
         # Uncontended except while a checkpoint writer serializes a slice.
         self._lock.acquire()
+        began = time.perf_counter()
         try:
             for event in events:
                 entry = by_action.get(event.action)
@@ -467,6 +509,11 @@ class Detector:
                 # The windows this batch's time has passed (a replay ticks only at its end).
                 closed, seq = self._close_windows(watermark, seq)
                 alerts += closed
+            checkpoint = self._checkpoint
+            if checkpoint is not None and not checkpoint.serialized:
+                # A share of this batch's time for the checkpoint (see SAVE_SHARE).
+                now = time.perf_counter()
+                checkpoint.advance(now + min(SAVE_HELP, (now - began) * SAVE_SHARE))
         finally:
             self._lock.release()
             # No sample outlives the batch: the caller may change its events afterwards.
@@ -618,16 +665,12 @@ class Detector:
                           written: Callable[[], None] | None = None) -> None:
         began = time.perf_counter()
         try:
-            data = checkpoint.serialize()
-        except TypeError as exc:
-            log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
-            data = None
+            ok = self._write(checkpoint.pieces(self._lock))
         finally:
             self._drop_checkpoint(checkpoint)
-        if data is None or not self._write(data):
-            self._dirty = True
+        if not ok:
             return
-        # The encoded pieces are freed: give their pages back (off the detection thread).
+        # The encoded slices are freed: give their pages back (off the detection thread).
         release_free_memory()
         self._last_save_seconds = time.perf_counter() - began
         STATE_SAVE_SECONDS.observe(self._last_save_seconds)
@@ -650,16 +693,16 @@ class Detector:
             return not writer.is_alive()
         return True
 
-    def _write(self, parts: list[bytes]) -> bool:
+    def _write(self, pieces: Iterator[bytes]) -> bool:
         """Write the state file (any thread); on failure log it and save again later."""
         assert self.state_path is not None
         try:
-            # Piece by piece, each released once written (os.write runs without the
-            # GIL): joining them first held the whole file twice, a spike of hundreds
-            # of MB at the memory cap.
+            # Piece by piece as they are serialized (os.write runs without the GIL):
+            # serializing all of it first held the whole encoded state, about 100 MB at
+            # the default memory cap, while the file was written.
             with _write_lock(self.state_path):
-                write_atomic(self.state_path, _drain(parts))
-        except OSError as exc:
+                write_atomic(self.state_path, pieces)
+        except (OSError, TypeError) as exc:
             self._dirty = True
             log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
             return False
@@ -748,12 +791,7 @@ class Detector:
         began = time.perf_counter()
         checkpoint = Checkpoint(self.engines, self.watermark, self._lock)
         checkpoint.positions = dict(positions or {})
-        try:
-            data = checkpoint.serialize(lock=False)
-        except TypeError as exc:
-            log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
-            return False
-        if not self._write(data):
+        if not self._write(checkpoint.pieces(None)):
             return False
         self._dirty = False
         self._events_since_checkpoint = 0
@@ -762,16 +800,22 @@ class Detector:
 
     def restore_state(self) -> None:
         """Load the state file if there is one; a corrupt or stale file is logged and ignored."""
-        if self.state_path is None:
+        if self.state_path is None or not self.state_path.exists():
             return
         # Rebuilding a large state makes many long-lived objects at once, which set
         # off full collections over the growing state again and again (half of a
-        # 180,000-group restore's time): the collector waits until it is built.
+        # 180,000-group restore's time): the collector waits until it is built. The
+        # garbage there is is collected first, and what is alive once the state is
+        # built is frozen (see core/collector.py): the groups, acyclic, never pass
+        # through a full collection, which at a million groups would stall detection
+        # for seconds soon after start.
         collecting = gc.isenabled()
+        gc.collect()
         gc.disable()
         try:
             self._restore_state(self.state_path)
         finally:
+            gc.freeze()
             if collecting:
                 gc.enable()
 
@@ -789,10 +833,16 @@ class Detector:
                 raise ValueError(f"unsupported state version {doc.get('version')!r}"
                                  if isinstance(doc, dict) else "not an object")
             restored: dict[str, list[GroupState]] = {}
-            for rule_id, saved in dict(doc["rules"]).items():
-                restored[rule_id] = [GroupState.from_json(g) for g in saved["groups"]]
-            fingerprints = {rule_id: saved["fingerprint"]
-                            for rule_id, saved in dict(doc["rules"]).items()}
+            if doc["version"] >= 3:
+                fingerprints = dict(doc["fingerprints"])
+                for rule_id, saved in doc["slices"]:
+                    restored.setdefault(str(rule_id), []).extend(
+                        GroupState.from_json(g) for g in saved)
+            else:
+                for rule_id, saved in dict(doc["rules"]).items():
+                    restored[rule_id] = [GroupState.from_json(g) for g in saved["groups"]]
+                fingerprints = {rule_id: saved["fingerprint"]
+                                for rule_id, saved in dict(doc["rules"]).items()}
             watermark = float(doc.get("watermark", 0.0))
             saved_at = float(doc.get("saved_at", 0.0))
             positions = doc.get("positions") or {}
