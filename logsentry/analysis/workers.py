@@ -12,9 +12,12 @@ commit-after-durable (decided by the pipeline after this call) are unchanged, an
 labels are those of the in-thread analyzer: the same lines reach the network in the same
 batches (int8 activation scales are set per batch).
 
-Workers are started with "spawn": a fork of a process whose torch has started threads
-can deadlock in the child. Each loads the model once and runs torch with one thread
-(cores are shared out by processes, not by OpenMP threads). A worker that dies is
+Workers are forked from a fork server, a fresh single-threaded process that has imported
+torch and this module: a fork of the daemon itself (threads, maybe torch's) could
+deadlock in the child, and a spawned worker would import torch on its own, where forked
+ones share the pages of the server's import (measured: PSS of the whole process tree).
+Each loads the model once and runs torch with one thread (cores are shared out by
+processes, not by OpenMP threads). A worker that dies is
 started again and its batches sent once more; if that fails too, the pipeline batch gets
 the no-op answer (action `other`), counted in `failed_lines` and logged, because
 `analyze_batch` must never raise.
@@ -82,7 +85,7 @@ def _load(config: AnalysisConfig) -> LoadedModel:
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
-    def __init__(self, context: multiprocessing.context.SpawnContext,
+    def __init__(self, context: multiprocessing.context.ForkServerContext,
                  config: AnalysisConfig, index: int) -> None:
         self.conn, child = context.Pipe()
         self.process: BaseProcess = context.Process(
@@ -123,7 +126,10 @@ class _WorkerSet:
 
     def __init__(self, config: AnalysisConfig, workers: int) -> None:
         self._config = config
-        self._context = multiprocessing.get_context("spawn")
+        # How workers start: see the module's docstring.
+        self._context = multiprocessing.get_context("forkserver")
+        # Takes effect when the server starts (the first worker of this process).
+        self._context.set_forkserver_preload([__name__])
         self.restarts = 0
         self.workers: list[_Worker] = []
         try:
