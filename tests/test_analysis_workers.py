@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from logsentry.analysis import workers
 from logsentry.analysis.config import AnalysisConfig
 from logsentry.analysis.loader import close_analyzer, load_analyzer
 from logsentry.analysis.workers import ProcessPoolAnalyzer, _balance
@@ -62,18 +63,21 @@ def test_two_workers_give_the_in_thread_analyses_in_input_order(
 
 
 def test_lines_the_caches_know_are_answered_without_the_workers(
-        pool: ProcessPoolAnalyzer) -> None:
+        pool: ProcessPoolAnalyzer, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = _lines(64)
     expected = pool.analyze_batch(lines)
-    workers = list(pool._workers)
-    for worker in workers:
+    killed = list(pool._workers)
+    for worker in killed:
         worker.process.kill()
         worker.process.join(5)
     assert pool.analyze_batch(lines) == expected
     assert pool.restarts == 0 and pool.failed_lines == 0
-    assert pool._workers == workers
-    # A new line needs the network: the dead workers are started again.
-    pool.analyze_batch(["Failed password for invalid user zq from 192.0.2.9 port 2 ssh2"])
+    assert pool._workers == killed
+    # New lines of many lengths need the network in several batches: the dead workers
+    # are started again.
+    monkeypatch.setattr(workers, "SPREAD_POSITIONS", 0)
+    pool.clear_cache()
+    assert pool.analyze_batch(lines) == expected
     assert pool.restarts >= 1 and pool.failed_lines == 0
 
 
@@ -83,7 +87,8 @@ def test_network_batches_are_spread_over_the_workers_by_cost() -> None:
 
 
 def test_killed_workers_are_restarted_and_their_batches_answered(
-        pool: ProcessPoolAnalyzer) -> None:
+        pool: ProcessPoolAnalyzer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "SPREAD_POSITIONS", 0)  # every batch group goes out
     lines = _lines(64)
     pool.clear_cache()
     expected = pool.analyze_batch(lines)
@@ -98,10 +103,26 @@ def test_killed_workers_are_restarted_and_their_batches_answered(
     assert any(worker.process.pid not in victims for worker in pool._workers)
 
 
-def test_a_closed_pool_stops_its_workers_and_answers_without_labels() -> None:
+def test_a_closed_pool_stops_its_workers_and_labels_in_this_process() -> None:
     analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
     processes = [worker.process for worker in analyzer._workers]
     analyzer.close()
     assert not any(process.is_alive() for process in processes)
-    results = analyzer.analyze_batch(["Failed password for root from 203.0.113.1 port 1 ssh2"])
-    assert [r.action for r in results] == ["other"]
+    lines = _lines(64)
+    in_thread = load_analyzer(AnalysisConfig(workers=1, threads=1))
+    assert analyzer.analyze_batch(lines) == in_thread.analyze_batch(lines)
+    assert analyzer.failed_lines == 0
+
+
+def test_a_single_network_batch_runs_in_this_process() -> None:
+    analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
+    try:
+        for worker in analyzer._workers:
+            worker.process.kill()
+            worker.process.join(5)
+        line = "Failed password for invalid user zq from 192.0.2.9 port 2 ssh2"
+        in_thread = load_analyzer(AnalysisConfig(workers=1, threads=1))
+        assert analyzer.analyze_batch([line]) == in_thread.analyze_batch([line])
+        assert analyzer.restarts == 0 and analyzer.failed_lines == 0
+    finally:
+        analyzer.close()
