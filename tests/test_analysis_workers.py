@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -43,6 +44,7 @@ def _lines(count: int) -> list[str]:
 def pool() -> Iterator[ProcessPoolAnalyzer]:
     analyzer = load_analyzer(AnalysisConfig(workers=2, threads=1))
     assert isinstance(analyzer, ProcessPoolAnalyzer)
+    assert analyzer.wait_ready(300)
     yield analyzer
     close_analyzer(analyzer)
 
@@ -105,6 +107,7 @@ def test_killed_workers_are_restarted_and_their_batches_answered(
 
 def test_a_closed_pool_stops_its_workers_and_labels_in_this_process() -> None:
     analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
+    assert analyzer.wait_ready(300)
     processes = [worker.process for worker in analyzer._workers]
     analyzer.close()
     assert not any(process.is_alive() for process in processes)
@@ -114,9 +117,21 @@ def test_a_closed_pool_stops_its_workers_and_labels_in_this_process() -> None:
     assert analyzer.failed_lines == 0
 
 
+def test_lines_are_labelled_while_the_workers_start() -> None:
+    analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
+    try:
+        lines = _lines(64)
+        in_thread = load_analyzer(AnalysisConfig(workers=1, threads=1))
+        assert analyzer.analyze_batch(lines) == in_thread.analyze_batch(lines)
+        assert analyzer.wait_ready(300) and analyzer.workers == 2
+    finally:
+        analyzer.close()
+
+
 def test_a_single_network_batch_runs_in_this_process() -> None:
     analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
     try:
+        assert analyzer.wait_ready(300)
         for worker in analyzer._workers:
             worker.process.kill()
             worker.process.join(5)
@@ -126,3 +141,11 @@ def test_a_single_network_batch_runs_in_this_process() -> None:
         assert analyzer.restarts == 0 and analyzer.failed_lines == 0
     finally:
         analyzer.close()
+
+
+def test_closing_a_pool_that_is_still_starting_does_not_wait_for_it() -> None:
+    analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
+    began = time.monotonic()
+    analyzer.close()
+    assert time.monotonic() - began < 10
+    assert analyzer.workers == 0 and not analyzer.wait_ready(0)

@@ -13,7 +13,9 @@ commit-after-durable (decided by the pipeline after this call) are unchanged, an
 labels are those of the in-thread analyzer: the same lines reach the network in the same
 batches (int8 activation scales are set per batch).
 
-Workers are forked from a fork server, a fresh single-threaded process that has imported
+The workers start in the background: until all have loaded the model, the network runs
+in this thread, so a short `analyze` does not wait for them. Workers are forked from a
+fork server, a fresh single-threaded process that has imported
 torch and this module: a fork of the daemon itself (threads, maybe torch's) could
 deadlock in the child, and a spawned worker would import torch on its own, where forked
 ones share the pages of the server's import (measured: PSS of the whole process tree).
@@ -30,6 +32,7 @@ import contextlib
 import logging
 import multiprocessing
 import signal
+import threading
 import weakref
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -127,7 +130,11 @@ def _stop_all(workers: list[_Worker]) -> None:
 
 
 class _WorkerSet:
-    """The worker processes: network batches spread over them, answers in order."""
+    """The worker processes: network batches spread over them, answers in order.
+
+    They start in the background (the fork server imports torch, each worker loads the
+    model: seconds on a busy machine); until all are ready, `ready` is False and the
+    analyzer runs its network itself."""
 
     def __init__(self, config: AnalysisConfig, workers: int) -> None:
         self._config = config
@@ -137,14 +144,58 @@ class _WorkerSet:
         self._context.set_forkserver_preload([__name__])
         self.restarts = 0
         self.workers: list[_Worker] = []
+        self._count = workers
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._closing = False
+        self._starting: list[_Worker] = []
+        self._starter = threading.Thread(target=self._start, name="logsentry-analysis-start",
+                                         daemon=True)
+        self._starter.start()
+
+    def _start(self) -> None:
+        started = self._starting
         try:
             # Start all, then wait: the workers load the model at the same time.
-            self.workers.extend(_Worker(self._context, config, i) for i in range(workers))
-            for worker in self.workers:
+            for i in range(self._count):
+                with self._lock:
+                    if self._closing:
+                        break
+                    started.append(_Worker(self._context, self._config, i))
+            for worker in started:
                 _expect_ready(worker)
-        except BaseException:
-            _stop_all(self.workers)
-            raise
+        except Exception:
+            if not self._closing:
+                log.exception("the analysis workers did not start; the model runs in the "
+                              "analysis thread")
+            _stop_all(started)
+            return
+        with self._lock:
+            if self._closing:
+                _stop_all(started)
+                return
+            self.workers.extend(started)
+            self._ready.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set() and bool(self.workers)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the workers are ready (or failed to start); whether they are."""
+        self._starter.join(timeout)
+        return self.ready
+
+    def close(self) -> None:
+        """Stop the workers; ones still starting are killed (an `analyze` that ends first
+        does not wait for them)."""
+        with self._lock:
+            self._closing = True
+            if not self._ready.is_set():
+                for worker in self._starting:
+                    worker.process.kill()
+        self._starter.join()
+        _stop_all(self.workers)
 
     def predict(self, chunks: Chunks) -> list[list[Labels]]:
         """The network's labels of each chunk; raises AnalyzerUnavailable when a worker
@@ -256,7 +307,7 @@ class ProcessPoolAnalyzer(ModelAnalyzer):
         # Each worker runs torch with one thread: the cores are shared out by processes.
         self._pool = _WorkerSet(config.model_copy(update={"workers": 1, "threads": 1}),
                                 workers)
-        self._finalizer = weakref.finalize(self, _stop_all, self._pool.workers)
+        self._finalizer = weakref.finalize(self, self._pool.close)
 
     @property
     def workers(self) -> int:
@@ -269,6 +320,10 @@ class ProcessPoolAnalyzer(ModelAnalyzer):
     @property
     def _workers(self) -> list[_Worker]:
         return self._pool.workers
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the workers have started (or failed to); whether they run."""
+        return self._pool.wait_ready(timeout)
 
     def close(self) -> None:
         """Stop the worker processes (idempotent)."""
@@ -290,7 +345,7 @@ class ProcessPoolAnalyzer(ModelAnalyzer):
         a little work, runs here (a round trip to a worker would cost more than it)."""
         positions = sum(len(items) * max(len(item.words) for item in items)
                         for items, _ in chunks)
-        if len(chunks) < 2 or positions < SPREAD_POSITIONS or not self._pool.workers:
-            # A closed pool (the daemon shutting down) labels here too.
+        if len(chunks) < 2 or positions < SPREAD_POSITIONS or not self._pool.ready:
+            # So do a pool still starting and a closed one (the daemon shutting down).
             return super()._predict_chunks(chunks)
         return self._pool.predict(chunks)
