@@ -3,25 +3,28 @@
 Whole process, wall clock, start-up included: `logsentry analyze --alerts --format jsonl
 CORPUS` against fail2ban-regex with its stock sshd filter (ssh corpora) and Drain3's
 default template miner (mixed200k), each run alternating with its peer. Reports lines/s,
-peak RSS (the process's own maximum resident set, from wait4) and the ratio to the peer,
-medians of `--runs`.
+peak RSS (the main process's maximum resident set, from wait4), peak PSS (every process
+of it summed, pages shared between them counted once) and the ratio to the peer, medians
+of `--runs`; `--workers 1 --workers 2` compares analysis workers, alternating.
 
 Corpora: ssh200k and mixed200k from ../shared/bench/make_corpora.sh, ssh200k-fresh from
 bench/make_fresh_values.py (made when missing), and with `--big` ssh2m, ssh200k written 10
 times (2,000,000 lines), for memory. Peers that are not installed are left out:
 `apt-get install fail2ban`, `pip install drain3` (a benchmark peer, not a dependency).
-Usage: python bench/bench_analyze.py [--runs 3] [--big] [--corpus ssh200k ...]
+Usage: python bench/bench_analyze.py [--runs 3] [--big] [--corpus ssh200k ...] [--workers N ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +52,7 @@ class Run:
     seconds: float
     rss_mb: float
     output_lines: int
+    pss_mb: float = 0.0
 
 
 def corpus(name: str) -> Path:
@@ -72,19 +76,59 @@ def count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (analysis worker processes)."""
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pids += [int(child) for child in task.read_text().split()]
+        index += 1
+    return pids
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of `pid` and its descendants, summed: a page shared between
+    them (the libraries' code) counts once in all, not once per process."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            text = Path(f"/proc/{member}/smaps_rollup").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+                break
+    return total / 1024
+
+
 def measure(command: list[str], work: Path) -> Run:
-    """Run `command` to its end: wall clock, its peak RSS, the lines it printed."""
+    """Run `command` to its end: wall clock, its peak RSS, the peak of its processes'
+    summed PSS (sampled every 0.2 s), the lines it printed."""
     out_path, err_path = work / "stdout", work / "stderr"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         began = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=err)
+        peak_pss = 0.0
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak_pss
+            while not done.wait(0.2):
+                peak_pss = max(peak_pss, pss_mb(proc.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - began
+        done.set()
+        sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"{command[:4]} failed ({proc.returncode}):\n"
                  + err_path.read_text(errors="replace")[-2000:])
-    return Run(seconds, usage.ru_maxrss / 1024, count_lines(out_path))
+    return Run(seconds, usage.ru_maxrss / 1024, count_lines(out_path), peak_pss)
 
 
 def peer_command(peer: str, path: Path) -> list[str] | None:
@@ -107,7 +151,11 @@ def main() -> None:
                         help="default: ssh200k, ssh200k-fresh, mixed200k")
     parser.add_argument("--big", action="store_true",
                         help="also ssh2m (2,000,000 lines), one run, for memory")
+    parser.add_argument("--workers", type=int, action="append",
+                        help="logsentry's analysis workers (repeat to compare, each run "
+                             "alternating); default 1")
     args = parser.parse_args()
+    counts = args.workers or [1]
     names = args.corpus or ["ssh200k", "ssh200k-fresh", "mixed200k"]
     plan = [(name, args.runs) for name in names] + ([("ssh2m", 1)] if args.big else [])
     rows = []
@@ -118,35 +166,41 @@ def main() -> None:
             lines = count_lines(path)
             peer = PEERS[name]
             command = peer_command(peer, path)
-            ours: list[Run] = []
+            ours: dict[int, list[Run]] = {count: [] for count in counts}
             theirs: list[Run] = []
             for _ in range(runs):
-                ours.append(measure([*LOGSENTRY, str(path)], work))
-                print(f"  {name} logsentry: {lines / ours[-1].seconds:,.0f} lines/s, "
-                      f"{ours[-1].rss_mb:,.0f} MB, {ours[-1].output_lines} alerts", flush=True)
+                for count in counts:
+                    run = measure([*LOGSENTRY, "--workers", str(count), str(path)], work)
+                    ours[count].append(run)
+                    print(f"  {name} logsentry workers={count}: "
+                          f"{lines / run.seconds:,.0f} lines/s, {run.rss_mb:,.0f} MB RSS, "
+                          f"{run.pss_mb:,.0f} MB PSS, {run.output_lines} alerts", flush=True)
                 if command is not None:
                     theirs.append(measure(command, work))
                     print(f"  {name} {peer}: {lines / theirs[-1].seconds:,.0f} lines/s, "
                           f"{theirs[-1].rss_mb:,.0f} MB", flush=True)
             rows.append((name, lines, ours, peer if command else None, theirs))
 
-    print(f"\n{'corpus':<14} {'lines':>9} {'logsentry lines/s':>18} {'peak RSS':>9} "
-          f"{'alerts':>7}   {'peer':<15} {'lines/s':>8} {'RSS':>7} {'ratio':>6}")
+    print(f"\n{'corpus':<14} {'workers':>7} {'lines':>9} {'logsentry lines/s':>18} "
+          f"{'peak RSS':>9} {'peak PSS':>9} {'alerts':>7}   {'peer':<15} {'lines/s':>8} "
+          f"{'RSS':>7} {'ratio':>6}")
     for name, lines, ours, peer, theirs in rows:
-        rate = lines / statistics.median(run.seconds for run in ours)
-        rss = max(run.rss_mb for run in ours)
-        row = (f"{name:<14} {lines:>9,} {rate:>18,.0f} {rss:>6,.0f} MB "
-               f"{ours[-1].output_lines:>7}   ")
-        if peer is not None and theirs:
-            peer_rate = lines / statistics.median(run.seconds for run in theirs)
-            peer_rss = max(run.rss_mb for run in theirs)
-            row += (f"{peer:<15} {peer_rate:>8,.0f} {peer_rss:>4,.0f} MB "
-                    f"{rate / peer_rate:>5.2f}x")
-        else:
-            row += "(peer not installed)"
-        print(row)
-    print(f"\nmedians of {args.runs} runs (ssh2m: one); peak RSS: the largest of the runs")
-
+        for count, runs in ours.items():
+            rate = lines / statistics.median(run.seconds for run in runs)
+            rss = max(run.rss_mb for run in runs)
+            pss = max(run.pss_mb for run in runs)
+            row = (f"{name:<14} {count:>7} {lines:>9,} {rate:>18,.0f} {rss:>6,.0f} MB "
+                   f"{pss:>6,.0f} MB {runs[-1].output_lines:>7}   ")
+            if peer is not None and theirs:
+                peer_rate = lines / statistics.median(run.seconds for run in theirs)
+                peer_rss = max(run.rss_mb for run in theirs)
+                row += (f"{peer:<15} {peer_rate:>8,.0f} {peer_rss:>4,.0f} MB "
+                        f"{rate / peer_rate:>5.2f}x")
+            else:
+                row += "(peer not installed)"
+            print(row)
+    print(f"\nmedians of {args.runs} runs (ssh2m: one); peak RSS: the largest of the runs "
+          "(the main process); peak PSS: of all its processes summed, sampled every 0.2 s")
 
 if __name__ == "__main__":
     main()

@@ -94,6 +94,22 @@ def peak_rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size of `pid` and its descendants, summed: a page shared between
+    them (the libraries' code) counts once in all, not once per process."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            text = Path(f"/proc/{member}/smaps_rollup").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+                break
+    return total / 1024
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time (user and system, all threads) the process and its live descendants have
     used so far."""
@@ -120,9 +136,11 @@ def throughput(source: Path, repeat: int, analyzer: str, detection: bool,
             time.sleep(0.01)
         began, done = time.monotonic(), 0
         cpu_began = cpu_seconds(daemon.pid)
+        pss = 0.0
         while done < total:
             time.sleep(0.2)
             done = count_lines(out)
+            pss = max(pss, pss_mb(daemon.pid))
         elapsed = time.monotonic() - began
         cpu = cpu_seconds(daemon.pid) - cpu_began
         rss = peak_rss_mb(daemon.pid)
@@ -132,7 +150,8 @@ def throughput(source: Path, repeat: int, analyzer: str, detection: bool,
               f"detection={detection} sigma={sigma} workers={workers}: "
               f"{total / elapsed:,.0f} lines/s "
               f"(first to last event, {elapsed:.1f} s), {total / cpu:,.0f} lines per CPU "
-              f"second, peak RSS {rss:.0f} MB", flush=True)
+              f"second, peak RSS {rss:.0f} MB, peak PSS {pss:.0f} MB (all processes)",
+              flush=True)
         return total / elapsed, total / cpu
 
 

@@ -186,7 +186,7 @@ async def _analyze_with_alerts(
 
     pipeline = Pipeline([replay.wrap(source) for source in inputs], analyzer,
                         event_outputs=[emit], config=PipelineConfig(queue_batches=8),
-                        analysis=analysis)
+                        analysis=analysis, encode_events=False)
     await pipeline.run(output.closed)
     if output.closed.is_set():
         return

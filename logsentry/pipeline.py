@@ -119,11 +119,15 @@ class Pipeline:
         config: PipelineConfig | None = None,
         analysis: AnalysisConfig | None = None,
         parser: EnvelopeParser | None = None,
+        encode_events: bool = True,
     ) -> None:
         self.sources = list(sources)
         self.analyzer = analyzer
         self.detector = detector
         self.event_outputs = list(event_outputs)
+        # Whether the event outputs write the events' JSON form (sinks, `analyze --format
+        # jsonl`); `analyze --alerts` only hands them to detection.
+        self.encode_events = encode_events
         self.alert_output = alert_output
         self.config = config or PipelineConfig()
         self.analysis = analysis or AnalysisConfig()
@@ -267,7 +271,7 @@ class Pipeline:
                 if event.timestamp is None and result.timestamp:
                     # No envelope time: the time the analyzer found in the body.
                     event.timestamp = self.parser.loose_time(result.timestamp)
-        if self.event_outputs:
+        if self.event_outputs and self.encode_events:
             # Serialize here, off the event loop, while the batch is hot in cache.
             for event in events:
                 event.to_json()

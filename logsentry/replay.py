@@ -231,7 +231,8 @@ class EventTimeReplay:
     async def events(self, events: list[Event]) -> None:
         """An event output for the pipeline: merge, detect, then reopen or close gates."""
         for event in events:
-            # The JSON form is not printed; the merge holds the event without it.
+            # The JSON form is not printed; the merge holds the event without it (a
+            # pipeline built with `encode_events=False` made none).
             event.json = None
         await asyncio.get_running_loop().run_in_executor(self._thread, self._push, events)
         self.merge.update_gates()

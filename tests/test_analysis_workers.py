@@ -1,18 +1,20 @@
-"""Analysis in worker processes gives what the in-thread analyzer gives, in input order,
-and survives a worker that dies."""
+"""Analysis with its network in worker processes gives what the in-thread analyzer gives,
+in input order, answers what its caches know without the workers, and survives a worker
+that dies."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
 
+from logsentry.analysis import workers
 from logsentry.analysis.config import AnalysisConfig
 from logsentry.analysis.loader import close_analyzer, load_analyzer
-from logsentry.analysis.workers import ProcessPoolAnalyzer, _split
-from logsentry.core.analysis import Analysis
+from logsentry.analysis.workers import ProcessPoolAnalyzer, _balance
 
 _KINDS = [
     "Failed password for invalid user {user} from 203.0.113.{n} port {port} ssh2",
@@ -42,44 +44,108 @@ def _lines(count: int) -> list[str]:
 def pool() -> Iterator[ProcessPoolAnalyzer]:
     analyzer = load_analyzer(AnalysisConfig(workers=2, threads=1))
     assert isinstance(analyzer, ProcessPoolAnalyzer)
+    assert analyzer.wait_ready(300)
     yield analyzer
     close_analyzer(analyzer)
 
 
 def test_two_workers_give_the_in_thread_analyses_in_input_order(
         pool: ProcessPoolAnalyzer) -> None:
-    # Worker i always gets slice i of a batch. Two in-thread analyzers fed the same
-    # slices hold the same caches and see the same network batches (int8 activation
-    # scales are set per batch, so the batch a line is in can move its confidence).
-    in_thread = [load_analyzer(AnalysisConfig(workers=1, threads=1)) for _ in range(2)]
+    # The caches run in the parent as in the in-thread analyzer, so the same lines reach
+    # the network in the same batches (int8 activation scales are set per batch).
+    pool.clear_cache()
+    in_thread = load_analyzer(AnalysisConfig(workers=1, threads=1))
     lines = _lines(300)
     for start in range(0, len(lines), 64):  # the pipeline's batches
         batch = lines[start:start + 64]
-        expected: list[Analysis] = []
-        for index, (begin, end) in enumerate(_split(len(batch), 2)):
-            expected += in_thread[index].analyze_batch(batch[begin:end])
-        assert pool.analyze_batch(batch) == expected
+        assert pool.analyze_batch(batch) == in_thread.analyze_batch(batch)
     assert pool.analyze_batch([]) == []
-    assert pool.analyze_batch(lines[:3]) == in_thread[0].analyze_batch(lines[:3])
+    assert pool.cache_stats() == in_thread.cache_stats()  # type: ignore[attr-defined]
     assert pool.failed_lines == 0
 
 
-def test_a_killed_worker_is_restarted_and_its_slice_answered(
-        pool: ProcessPoolAnalyzer) -> None:
+def test_lines_the_caches_know_are_answered_without_the_workers(
+        pool: ProcessPoolAnalyzer, monkeypatch: pytest.MonkeyPatch) -> None:
     lines = _lines(64)
     expected = pool.analyze_batch(lines)
-    victim = pool._workers[1].process.pid
-    assert victim is not None
-    os.kill(victim, signal.SIGKILL)
+    killed = list(pool._workers)
+    for worker in killed:
+        worker.process.kill()
+        worker.process.join(5)
     assert pool.analyze_batch(lines) == expected
-    assert pool.restarts == 1 and pool.failed_lines == 0
-    assert pool._workers[1].process.pid != victim
+    assert pool.restarts == 0 and pool.failed_lines == 0
+    assert pool._workers == killed
+    # New lines of many lengths need the network in several batches: the dead workers
+    # are started again.
+    monkeypatch.setattr(workers, "SPREAD_POSITIONS", 0)
+    pool.clear_cache()
+    assert pool.analyze_batch(lines) == expected
+    assert pool.restarts >= 1 and pool.failed_lines == 0
 
 
-def test_a_closed_pool_stops_its_workers_and_answers_without_labels() -> None:
+def test_network_batches_are_spread_over_the_workers_by_cost() -> None:
+    assert _balance([10, 40, 30, 20], 2) == [[0, 1], [2, 3]]  # 50 and 50
+    assert _balance([5], 2) == [[0], []]
+
+
+def test_killed_workers_are_restarted_and_their_batches_answered(
+        pool: ProcessPoolAnalyzer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "SPREAD_POSITIONS", 0)  # every batch group goes out
+    lines = _lines(64)
+    pool.clear_cache()
+    expected = pool.analyze_batch(lines)
+    pool.clear_cache()  # so the same lines reach the network again
+    restarts = pool.restarts
+    victims = [worker.process.pid for worker in pool._workers]
+    for victim in victims:
+        assert victim is not None
+        os.kill(victim, signal.SIGKILL)
+    assert pool.analyze_batch(lines) == expected
+    assert pool.restarts > restarts and pool.failed_lines == 0
+    assert any(worker.process.pid not in victims for worker in pool._workers)
+
+
+def test_a_closed_pool_stops_its_workers_and_labels_in_this_process() -> None:
     analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
+    assert analyzer.wait_ready(300)
     processes = [worker.process for worker in analyzer._workers]
     analyzer.close()
     assert not any(process.is_alive() for process in processes)
-    results = analyzer.analyze_batch(["Failed password for root from 203.0.113.1 port 1 ssh2"])
-    assert [r.action for r in results] == ["other"]
+    lines = _lines(64)
+    in_thread = load_analyzer(AnalysisConfig(workers=1, threads=1))
+    assert analyzer.analyze_batch(lines) == in_thread.analyze_batch(lines)
+    assert analyzer.failed_lines == 0
+
+
+def test_lines_are_labelled_while_the_workers_start() -> None:
+    analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
+    try:
+        lines = _lines(64)
+        in_thread = load_analyzer(AnalysisConfig(workers=1, threads=1))
+        assert analyzer.analyze_batch(lines) == in_thread.analyze_batch(lines)
+        assert analyzer.wait_ready(300) and analyzer.workers == 2
+    finally:
+        analyzer.close()
+
+
+def test_a_single_network_batch_runs_in_this_process() -> None:
+    analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
+    try:
+        assert analyzer.wait_ready(300)
+        for worker in analyzer._workers:
+            worker.process.kill()
+            worker.process.join(5)
+        line = "Failed password for invalid user zq from 192.0.2.9 port 2 ssh2"
+        in_thread = load_analyzer(AnalysisConfig(workers=1, threads=1))
+        assert analyzer.analyze_batch([line]) == in_thread.analyze_batch([line])
+        assert analyzer.restarts == 0 and analyzer.failed_lines == 0
+    finally:
+        analyzer.close()
+
+
+def test_closing_a_pool_that_is_still_starting_does_not_wait_for_it() -> None:
+    analyzer = ProcessPoolAnalyzer(AnalysisConfig(threads=1), 2)
+    began = time.monotonic()
+    analyzer.close()
+    assert time.monotonic() - began < 10
+    assert analyzer.workers == 0 and not analyzer.wait_ready(0)

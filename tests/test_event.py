@@ -56,3 +56,17 @@ def test_header_parts_the_model_found_go_into_the_ecs_document() -> None:
     doc = event.to_ecs()
     assert doc["log"] == {"level": "WARN", "logger": "org.x.Auth"}
     assert doc["process"] == {"thread": {"name": "main"}}
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    ("192.0.2.7", True), ("0.0.0.0", True), ("255.255.255.255", True),
+    ("[192.0.2.7]", True), ("2001:db8::1", True),
+    # What `ipaddress` refuses the fast dotted-quad check refuses too.
+    ("192.0.2.07", False), ("256.0.2.7", False), ("192.0.2", False), ("192.0.2.7 ", False),
+    ("١٩٢.0.2.7", False), ("ers", False),
+])
+def test_an_address_field_keeps_only_text_that_parses_as_an_address(text: str,
+                                                                    kept: bool) -> None:
+    from logsentry.core.event import typed_field
+
+    assert (typed_field("source.ip", text) is not None) is kept

@@ -73,3 +73,16 @@ def test_one_line_with_an_xss_payload_raises_one_alert() -> None:
     # The finding keeps the highest severity of the rules it met.
     assert alert.severity == "high"
     assert alert.to_ecs()["logsentry"]["also_matched"] == ["web.attack-reported"]
+
+
+def test_one_template_filled_with_and_without_a_value_drops_the_clause_only_when_missing(
+) -> None:
+    # A template's clause layout is worked out once per set of missing values: the same
+    # template alternating between full and partial values must not reuse the other's.
+    template = "Login failed for {user.name} from {source.ip} on {host.name}"
+    full = {"user.name": "bob", "source.ip": "192.0.2.7", "host.name": "web-1"}
+    partial = {"source.ip": "192.0.2.8"}
+    for _ in range(2):
+        assert render_summary(template, full.get) == \
+            "Login failed for bob from 192.0.2.7 on web-1"
+        assert render_summary(template, partial.get) == "Login failed from 192.0.2.8"

@@ -36,13 +36,58 @@ def fill_template(template: str, lookup: Callable[[str], Any]) -> tuple[str, int
     words it counts), else the placeholder alone; a sentence that lost its first
     word starts with a capital.
     """
-    values: dict[str, str | None] = {}
+    placeholders = _PLACEHOLDERS.get(template)
+    if placeholders is None:
+        placeholders = _placeholders(template)
+    values: dict[str, str | None] = {raw: _value(spec, lookup) for raw, spec in placeholders}
+    missing = tuple(raw for raw, value in values.items() if value is None)
+    shape = _SHAPES.get((template, missing))
+    if shape is None:
+        shape = _shape(template, missing)
+    pieces, lost_start = shape
+    out: list[str] = []
+    for index, piece in enumerate(pieces):
+        if index % 2 == 0:
+            if out and out[-1] == "1":
+                piece = _singular_after_one(piece)
+            out.append(piece)
+        else:
+            out.append(values.get("{" + piece + "}") or "")
+    filled = "".join(out)
+    if "  " in filled:
+        filled = _SPACES.sub(" ", filled)
+    filled = filled.strip()
+    if lost_start:
+        filled = filled[:1].upper() + filled[1:]
+    return filled, len(missing)
+
+
+# What a template's text alone decides, worked out once per template (and per set of
+# missing placeholders) instead of per event: action summaries and rule summaries are a
+# few hundred templates, so the caches stay small; bounded anyway (templates come from
+# rule files).
+_CACHE_CAP = 4096
+_PLACEHOLDERS: dict[str, tuple[tuple[str, str], ...]] = {}
+_SHAPES: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], bool]] = {}
+_SPACES = re.compile(r"  +")
+
+
+def _placeholders(template: str) -> tuple[tuple[str, str], ...]:
+    """Each distinct placeholder of `template` (as written, and its spec), in order."""
+    found: dict[str, str] = {}
     for match in _PLACEHOLDER.finditer(template):
-        if match.group(0) not in values:
-            values[match.group(0)] = _value(match.group(1), lookup)
+        found.setdefault(match.group(0), match.group(1))
+    if len(_PLACEHOLDERS) >= _CACHE_CAP:
+        _PLACEHOLDERS.clear()
+    placeholders = _PLACEHOLDERS[template] = tuple(found.items())
+    return placeholders
+
+
+def _shape(template: str, missing: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+    """`template` without the clauses of its `missing` placeholders, split at the
+    placeholders left (text, name, text, ...), and whether it lost its first word."""
     text = template
     lost_start = False
-    missing = [raw for raw, value in values.items() if value is None]
     for raw in missing:
         name = re.escape(raw)
         counted = _NOUN_WORDS if is_count(raw[1:-1].strip()) else ""
@@ -54,19 +99,10 @@ def fill_template(template: str, lookup: Callable[[str], Any]) -> tuple[str, int
             if found:
                 lost_start = lost_start or pattern[0] == "^"
                 break
-    pieces = _PLACEHOLDER.split(text)
-    out: list[str] = []
-    for index, piece in enumerate(pieces):
-        if index % 2 == 0:
-            if out and out[-1] == "1":
-                piece = _singular_after_one(piece)
-            out.append(piece)
-        else:
-            out.append(values.get("{" + piece + "}") or "")
-    filled = re.sub(r"  +", " ", "".join(out)).strip()
-    if lost_start:
-        filled = filled[:1].upper() + filled[1:]
-    return filled, len(missing)
+    if len(_SHAPES) >= _CACHE_CAP:
+        _SHAPES.clear()
+    shape = _SHAPES[(template, missing)] = (tuple(_PLACEHOLDER.split(text)), lost_start)
+    return shape
 
 
 def _value(spec: str, lookup: Callable[[str], Any]) -> str | None:

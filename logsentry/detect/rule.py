@@ -51,6 +51,9 @@ OneOrMany = str | list[str]
 
 _CATEGORIES = frozenset(c for info in ACTIONS.values() for c in info.category)
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+# libyaml's safe loader, where PyYAML was built with it: the same documents, and reading the
+# shipped pack takes some 30 ms of CPU instead of 370 (every `analyze` and daemon start).
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 _TECHNIQUE = re.compile(r"^T\d{4}(\.\d{3})?$")
 
@@ -328,9 +331,13 @@ def load_rule_file(path: Path) -> list[Rule]:
 def parse_rules(text: str, origin: str = "<rules>") -> list[Rule]:
     """Validate YAML text holding one or more rules."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(describe_yaml_error(exc, origin)) from None
+        data = yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        try:
+            # The pure-Python loader's error, as every other YAML file reports it.
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(describe_yaml_error(exc, origin)) from None
     if data is None:
         return []
     if isinstance(data, dict) and "rules" in data and "id" not in data:

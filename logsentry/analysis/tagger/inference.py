@@ -654,11 +654,11 @@ class ModelAnalyzer:
                    for p in unique}
         labels_of: dict[int, Labels] = {}
         order = sorted(unique, key=lambda p: len(encoded[p].words))
-        for chunk in _length_chunks(order, [len(encoded[p].words) for p in order],
-                                    self.max_batch):
-            for position, labels in zip(
-                    chunk, self._predict([encoded[p] for p in chunk],
-                                         [lines[p].text for p in chunk]), strict=True):
+        chunks = _length_chunks(order, [len(encoded[p].words) for p in order], self.max_batch)
+        answers = self._predict_chunks(
+            [([encoded[p] for p in chunk], [lines[p].text for p in chunk]) for chunk in chunks])
+        for chunk, answer in zip(chunks, answers, strict=True):
+            for position, labels in zip(chunk, answer, strict=True):
                 labels_of[position] = labels
         roles = self._decoder.roles
         for position, line in enumerate(lines):
@@ -667,8 +667,8 @@ class ModelAnalyzer:
                 assert line.key is not None  # every line without a key ran itself
                 found = labels_of[first_of[line.key]]
                 if len(found.tags) != len(line.pieces):
-                    found = self._predict([tokenizer.encode_pieces(
-                        line.text, line.pieces, line.truncated)], [line.text])[0]
+                    found = self._predict_chunks([([tokenizer.encode_pieces(
+                        line.text, line.pieces, line.truncated)], [line.text])])[0][0]
             elif line.key is not None:
                 self._structure_cache.put(line.key, found)
             if position in labels_of and line.signature:
@@ -678,6 +678,13 @@ class ModelAnalyzer:
                      for tag, wild in zip(found.tags, found.wild, strict=True)],
                     found.tags, found.action, found.confidence)
             self._finish(line, found, results)
+
+    def _predict_chunks(
+        self, chunks: list[tuple[list[Encoded], list[str]]],
+    ) -> list[list[Labels]]:
+        """The network's labels of each chunk of lines; a subclass may run them elsewhere
+        (`logsentry.analysis.workers` runs them in worker processes)."""
+        return [self._predict(items, texts) for items, texts in chunks]
 
     def _predict(self, items: Sequence[Encoded], texts: Sequence[str]) -> list[Labels]:
         length = max(len(item.words) for item in items)
