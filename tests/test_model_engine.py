@@ -299,29 +299,6 @@ def test_a_peer_on_a_well_known_port_stays_when_no_single_ephemeral_end_exists()
     assert result.fields["source.ip"] == "192.0.2.241"
 
 
-def test_of_two_endpoints_the_ephemeral_one_is_the_source_when_the_tags_name_none() -> None:
-    text = ("Auth: user [bob] status [NT_STATUS_NO_SUCH_USER] remote host "
-            "[ipv4:198.51.100.4:62419] local host [ipv4:10.1.1.1:445]")
-    pieces, _ = split_pieces(text, 63)
-    result = analysis_for(text, ["O"] * len(pieces), action="login_failed")
-    assert result.fields["source.ip"] == "198.51.100.4"
-    both_high = "refused 192.0.2.1:5000 and 192.0.2.2:6000"
-    pieces, _ = split_pieces(both_high, 63)
-    result = analysis_for(both_high, ["O"] * len(pieces), action="connection_rejected")
-    assert "source.ip" not in result.fields
-
-
-def test_the_address_written_after_a_peer_host_name_is_its_ip() -> None:
-    text = "H=mail.example.net [198.51.100.9] sender verify fail for <a@example.net>"
-    pieces, _ = split_pieces(text, 63)
-    words = [text[p.start:p.end] for p in pieces]
-    tags = ["O"] * len(words)
-    tags[words.index("mail.example.net")] = "B-source.address"
-    result = analysis_for(text, tags, action="mail_rejected")
-    assert result.fields["source.ip"] == "198.51.100.9"
-    assert result.fields["source.address"] == "mail.example.net"
-
-
 def test_a_pipe_separated_server_endpoint_yields_to_the_client_end() -> None:
     text = 'tr="TCP|192.0.2.223|25|198.51.100.78|4299" ap="SMTP" mi="Bad password"'
     pieces, _ = split_pieces(text, 63)

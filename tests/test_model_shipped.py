@@ -15,7 +15,7 @@ def analyzer() -> ModelAnalyzer:
 
 
 def test_shipped_model_is_small_and_quantized(analyzer: ModelAnalyzer) -> None:
-    assert files_size(default_model_dir()) <= 20_000_000
+    assert files_size(default_model_dir()) <= 30_000_000  # the budget for a server's package
     assert analyzer.quantized
 
 

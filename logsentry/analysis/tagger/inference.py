@@ -97,9 +97,6 @@ _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 # An IPv4 endpoint: `192.0.2.7:51234`, or `192.0.2.7|51234` in pipe-separated records
 # (Oracle Communications Messaging Server's `tr="TCP|local|25|remote|4299"`).
 _ENDPOINT = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})[:|](\d{1,5})(?![\w.])")
-# A host name followed by its address in brackets: exim's `H=mail.example.com [192.0.2.7]`,
-# Postfix's `unknown[192.0.2.7]`, sendmail's `relay=host [192.0.2.7]`.
-_NAMED_ADDRESS = re.compile(r" ?[\[(]([0-9A-Fa-f.:]{2,45})[\])]")
 
 
 def template_wild(text: str, pieces: Sequence[Piece]) -> tuple[bool, ...]:
@@ -323,8 +320,6 @@ def build_analysis(
     for role, value in unparsed.items():
         fields.setdefault(role, value)
     _clean_fields(fields)
-    if "source.ip" not in fields and "source.address" in fields:
-        _named_address(text, fields)
     if labels.action in _PEER_ACTIONS:
         if "source.ip" not in fields:
             # A dotless "address" ("ers" of a code path, a word) loses to the line's one IP.
@@ -373,44 +368,11 @@ def _sole_address_as_source(
             continue  # "::" of a module path, 0.0.0.0 of a listener: never a peer
         value = str(getattr(address, "ipv4_mapped", None) or address)
         if found is not None and value != found:
-            # Two addresses: the peer is the model's call, unless the ports tell the ends
-            # apart.
-            _ephemeral_end_as_source(text, fields)
-            return
+            return  # two addresses: the peer is the model's call
         found = value
     if found is not None and found != fields.get("destination.ip"):
         fields["source.ip"] = found
         fields.pop("source.address", None)
-
-
-def _ephemeral_end_as_source(text: str, fields: dict[str, str]) -> None:
-    """A peer event with several `address:port` endpoints and no source: the one end with an
-    ephemeral port (1024 and up) when all the others have well-known ports (Samba's
-    `remote host [ipv4:192.0.2.7:62419] ... local host [ipv4:10.0.0.1:445]`)."""
-    ends = {(match[1], match[2]) for match in _ENDPOINT.finditer(text, 0, 4096)}
-    ephemeral = [end for end in ends if int(end[1]) >= 1024]
-    if len(ephemeral) != 1 or len(ends) < 2:
-        return
-    (client, client_port), = ephemeral
-    fields["source.ip"] = client
-    fields.setdefault("source.port", client_port)
-    fields.pop("source.address", None)
-
-
-def _named_address(text: str, fields: dict[str, str]) -> None:
-    """The address written right after the peer's host name (`_NAMED_ADDRESS`) is its IP."""
-    host = fields["source.address"]
-    at = text.find(host)
-    if at < 0:
-        return
-    match = _NAMED_ADDRESS.match(text, at + len(host))
-    if match is None:
-        return
-    try:
-        address = ipaddress.ip_address(match[1])
-    except ValueError:
-        return
-    fields["source.ip"] = str(getattr(address, "ipv4_mapped", None) or address)
 
 
 def _client_end(text: str, fields: dict[str, str], port: str) -> None:
