@@ -24,6 +24,16 @@ every batch of them it already had, commits those offsets, then lets the
 partitions go. Batches of a partition carry the epoch of its assignment, so a
 late commit from before a revocation never moves the offset of a partition
 that another member now owns.
+
+With detection checkpoints (the daemon's single pipeline, `hold_positions`),
+the group's offsets never run ahead of the detection state on disk: the
+offsets each checkpoint reflects travel in it, and only once it is written are
+they committed to the group (at the next interval, on revocation). A SIGKILL
+leaves the group at or behind the last checkpoint; on assignment a partition
+starts at the later of the group's offset and the offset the detection state
+reflects (restored from the checkpoint, or this member's own progress when a
+rebalance hands a partition back), so no line is detected twice into the same
+state and none after the checkpoint is skipped.
 """
 
 from __future__ import annotations
@@ -113,6 +123,18 @@ class KafkaSource:
         self._last_commit = time.monotonic()
         self._last_lag = 0.0
         self._lag_labels: set[tuple[str, str]] = set()
+        # Detection checkpoints (see the module docstring): offsets are committed
+        # only once a checkpoint holding them is on disk.
+        self._held = False
+        # Next offset after what this member's detection state reflects (the
+        # pipeline committed it), per partition, kept across revocations.
+        self._reflected: dict[TopicPartition, int] = {}
+        # Next offset after what was handed to the pipeline: all of it reaches
+        # the state (a partition handed back resumes here), kept across revocations.
+        self._read_to: dict[TopicPartition, int] = {}
+        # Offsets of the last checkpoint written (set by the writer's thread;
+        # one assignment of a new dict, read by the event loop).
+        self._durable: dict[TopicPartition, int] = {}
 
     # -- the Source interface ------------------------------------------------------
 
@@ -151,6 +173,7 @@ class KafkaSource:
                         break
                     batch = self._batch(partition, part, progress)
                     progress.handed = batch.position.offset
+                    self._read_to[partition] = batch.position.offset
                     await self._put(out, batch)
             if time.monotonic() - self._last_commit >= self.config.commit_interval:
                 await self.commit_offsets()
@@ -159,6 +182,9 @@ class KafkaSource:
 
     def commit(self, position: Any) -> None:
         """The pipeline processed everything up to `position` (a KafkaPosition)."""
+        # Detected, whoever owns the partition now: the state reflects it.
+        if position.offset > self._reflected.get(position.partition, -1):
+            self._reflected[position.partition] = position.offset
         progress = self.progress.get(position.partition)
         if progress is None or progress.epoch != position.epoch:
             return  # the partition was revoked since: its new owner reads it again
@@ -167,7 +193,8 @@ class KafkaSource:
             self._committed_event.set()
 
     async def close(self) -> None:
-        """Commit what the pipeline processed, leave the group, close the connection."""
+        """Commit what the pipeline processed (with checkpoints: what the last one
+        written holds), leave the group, close the connection."""
         consumer = self.consumer
         if consumer is None:
             return
@@ -207,6 +234,43 @@ class KafkaSource:
         if pending:
             return True, f"group {group}: {held}; positioning {','.join(pending)}"
         return True, f"group {group}: {held}"
+
+    # -- detection checkpoints (ResumableSource) -----------------------------------
+
+    def checkpoint_position(self) -> Any:
+        """The next offset of every partition the detection state reflects, as JSON data."""
+        if not self._reflected:
+            return None
+        return {"offsets": [[tp.topic, tp.partition, offset]
+                            for tp, offset in sorted(self._reflected.items())]}
+
+    def resume_from(self, position: Any) -> bool:
+        """Before `run`: each partition of `position` starts no earlier than its offset."""
+        try:
+            offsets = _offsets(position)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.error("checkpoint_position_unusable", source=self.name, error=str(exc))
+            return False
+        self._reflected.update(offsets)
+        self._read_to.update(offsets)
+        # On disk already: the group gets them even if nothing new is read.
+        self._durable = {**self._durable, **offsets}
+        return True
+
+    def describe_position(self, position: Any) -> Any:
+        try:
+            return {f"{tp.topic}-{tp.partition}": offset
+                    for tp, offset in sorted(_offsets(position).items())}
+        except (KeyError, TypeError, ValueError):
+            return position
+
+    def hold_positions(self) -> None:
+        self._held = True
+
+    def persist_position(self, position: Any) -> None:
+        """A checkpoint holding `position` is on disk (the writer's thread): its offsets
+        may now be committed to the group, at the next interval."""
+        self._durable = {**self._durable, **_offsets(position)}
 
     # -- consuming -----------------------------------------------------------------
 
@@ -317,10 +381,13 @@ class KafkaSource:
         consumer = self.consumer
         if consumer is None:
             return
-        offsets = {
-            tp: p.done for tp, p in self.progress.items()
-            if (partitions is None or tp in partitions) and p.done > p.committed
-        }
+        # With checkpoints, what the last one written holds; else what was processed.
+        durable = self._durable
+        offsets: dict[TopicPartition, int] = {}
+        for tp, p in self.progress.items():
+            offset = durable.get(tp, -1) if self._held else p.done
+            if (partitions is None or tp in partitions) and offset > p.committed:
+                offsets[tp] = offset
         if not offsets:
             return
         try:
@@ -381,8 +448,12 @@ class KafkaSource:
         positioned: set[TopicPartition] = set()
         if self.on_assigned is not None:
             positioned = await self.on_assigned(consumer, partitions)
+        # With checkpoints, where the detection state ends, if the group is behind
+        # it (its offsets wait for a checkpoint; this member had the partition).
+        state = self._read_to if self._held else {}
         # Records the run loop skipped while this ran are read again.
-        fresh = [tp for tp in uncommitted if tp not in positioned and tp in self.progress]
+        fresh = [tp for tp in uncommitted
+                 if tp not in positioned and tp in self.progress and tp not in state]
         if fresh:
             if self.config.start_at == "earliest":
                 await consumer.seek_to_beginning(*fresh)
@@ -392,8 +463,13 @@ class KafkaSource:
             progress = self.progress.get(tp)
             if progress is None:
                 continue
-            if tp not in positioned and progress.committed >= 0:
-                consumer.seek(tp, progress.committed)
+            start = max(progress.committed, state.get(tp, -1))
+            if tp not in positioned and start >= 0:
+                consumer.seek(tp, start)
+                if start > progress.committed:
+                    log.info("kafka_partition_resumed", source=self.name,
+                             partition=f"{tp.topic}-{tp.partition}", offset=start,
+                             committed=progress.committed)
             progress.ready = True
         if not self._paused:
             consumer.resume(*[tp for tp in partitions if tp in self.progress])
@@ -484,6 +560,12 @@ def _assignor(name: str) -> Any:
     from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 
     return RoundRobinPartitionAssignor
+
+
+def _offsets(position: Any) -> dict[TopicPartition, int]:
+    """A `checkpoint_position()` back as offsets; raises KeyError, TypeError, ValueError."""
+    return {TopicPartition(str(topic), int(partition)): int(offset)
+            for topic, partition, offset in position["offsets"]}
 
 
 def _parts(records: list[Any]) -> list[RecordRun] | list[list[Any]]:
