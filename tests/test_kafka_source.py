@@ -439,6 +439,60 @@ async def test_closing_commits_what_was_processed_since_the_last_interval(
     assert await committed(kafka_broker, "g", "close", 1) == {0: 30}
 
 
+async def test_with_detection_checkpoints_the_group_gets_only_offsets_a_written_one_holds(
+        kafka_broker: str) -> None:
+    await create_topic(kafka_broker, "held", 1)
+    async with producer(kafka_broker) as client:
+        for i in range(30):
+            await client.send("held", f"line {i}".encode())
+        await client.flush()
+    source = KafkaSource(source_config(kafka_broker, "held"))
+    source.hold_positions()  # the pipeline does this when its detector keeps checkpoints
+    reader = Reader(source)
+    await reader.take(30)
+    await asyncio.sleep(0.6)  # three commit intervals
+    assert await committed(kafka_broker, "g", "held", 1) == {}
+    assert source.checkpoint_position() == {"offsets": [["held", 0, 30]]}
+    source.persist_position({"offsets": [["held", 0, 20]]})  # a checkpoint was written
+    assert await wait_until(lambda: committed_by(source, "held", 0) == 20, 5)
+    await reader.close()
+    assert await committed(kafka_broker, "g", "held", 1) == {0: 20}
+    # A restart whose restored state is ahead of the group (killed between writing the
+    # checkpoint and committing it) reads on from the state's end, and commits it.
+    again = KafkaSource(source_config(kafka_broker, "held"))
+    again.hold_positions()
+    assert again.resume_from({"offsets": [["held", 0, 25]]})
+    reader = Reader(again)
+    assert await reader.take(5) == [f"line {i}" for i in range(25, 30)]
+    assert await wait_until(lambda: committed_by(again, "held", 0) == 25, 5)
+    await reader.close()
+
+
+async def test_a_partition_a_rebalance_hands_back_resumes_where_the_members_state_ends(
+        kafka_broker: str) -> None:
+    # With checkpoints the group lags the member's state; a partition it keeps
+    # through a rebalance (revoked and assigned again) must not be read twice.
+    await create_topic(kafka_broker, "back", 2)
+    async with producer(kafka_broker) as client:
+        for i in range(40):
+            await client.send("back", f"line {i}".encode(), partition=i % 2)
+        await client.flush()
+    first = KafkaSource(source_config(kafka_broker, "back", group_id="back"))
+    first.hold_positions()
+    reader = Reader(first)
+    assert sorted(await reader.take(40)) == sorted(f"line {i}" for i in range(40))
+    second = KafkaSource(source_config(kafka_broker, "back", group_id="back"))
+    second.hold_positions()
+    newcomer = Reader(second)
+    # The newcomer's state is empty: it reads its partition from the start.
+    assert len(await newcomer.take(20)) == 20
+    assert await wait_until(lambda: len(first.progress) == 1, 10)
+    await asyncio.sleep(1.0)
+    assert reader.queue.empty(), "the kept partition was read again"
+    await newcomer.close()
+    await reader.close()
+
+
 def test_sasl_and_tls_settings_become_client_options(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_SECRET", "s3cret")
