@@ -183,6 +183,9 @@ async def one_seed(seed: int, addresses: int, restart: bool,
             outputs = await open_outputs(killed, killed.state_dir)
             await outputs.close(10.0)
         lines = [alert for c in configs for alert in delivered(c)]
+        # Moved partitions whose state was rebuilt by replay (the path under test).
+        result["replays"] = sum(len(log_events(log, "partition_state_replay"))
+                                for c in configs for log in c.parent.glob("stderr*.log"))
     got = set(lines)
     result["lost"] = len(expected - got)
     result["extra"] = len(got - expected)
