@@ -100,7 +100,9 @@ class KafkaSourceConfig(StrictModel):
     """A consumer group reading log lines from Kafka topics (logsentry.sources.kafka).
 
     Offsets are committed only for lines the pipeline fully processed, so a
-    crash re-reads at most the lines in flight (at least once).
+    crash re-reads at most the lines in flight (at least once); with detection
+    checkpoints, only once a checkpoint reflecting them is written, so a crash
+    re-reads the lines since the checkpoint.
     """
 
     type: Literal["kafka"] = "kafka"
@@ -147,7 +149,8 @@ class KafkaSourceConfig(StrictModel):
     # How long a revoked partition waits for its in-flight lines to be
     # committed before it is handed over (what is left is read again).
     revoke_timeout: float = Field(default=20.0, gt=0)
-    # How often processed offsets are committed to the group.
+    # How often processed offsets (with detection checkpoints: those of the last
+    # checkpoint written) are committed to the group.
     commit_interval: float = Field(default=1.0, gt=0)
 
     @model_validator(mode="after")
