@@ -35,6 +35,7 @@ import structlog
 from logsentry.core.actions import ACTIONS
 from logsentry.core.alert import Alert
 from logsentry.core.atomicfile import write_atomic
+from logsentry.core.collector import collect_young
 from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
 from logsentry.core.memory import release_free_memory
@@ -536,6 +537,8 @@ class Detector:
                 self.expire(self.watermark, EXPIRE_BUDGET)
         if self.memory_bytes > self.state_cap_bytes:
             self._enforce_cap()
+        if self._checkpoint is not None and events:
+            collect_young()
         return alerts
 
     def _one_alert_per_finding(self, alerts: list[Alert], start: int) -> None:
