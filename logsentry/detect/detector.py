@@ -46,7 +46,7 @@ from logsentry.core.metrics import (
     STATE_SAVE_SECONDS,
 )
 from logsentry.detect.config import DetectionConfig
-from logsentry.detect.group import GroupState, SampleMemo, Snapshot
+from logsentry.detect.group import GroupState, SampleMemo
 from logsentry.detect.rule import (
     DEFAULT_RULES_DIR,
     Rule,
@@ -140,8 +140,7 @@ class Checkpoint:
         self.positions: dict[str, Any] = {}
         # (rule id, group) to write apart from the walk: copies of groups as they were
         # before a change, and groups dropped before their turn.
-        # (A copy is a snapshot tuple, a dropped group the group itself.)
-        self._aside: deque[tuple[str, GroupState | Snapshot]] = deque()
+        self._aside: deque[tuple[str, GroupState]] = deque()
         self._lock = lock
         # Progress of the serialization (changed under the detection lock only).
         # Serialized slices not yet handed to the writer: `[rule id, [group, ...]]` each.
@@ -153,7 +152,7 @@ class Checkpoint:
 
     def preserve(self, engine: RuleEngine, group: GroupState) -> None:
         """Keep `group` as it is now (detection thread, holding the lock, before a change)."""
-        self._aside.append((engine.rule.id, group.snapshot()))
+        self._aside.append((engine.rule.id, group.frozen_copy()))
         group.snap = self.generation
 
     def dropped(self, engine: RuleEngine, group: GroupState) -> None:
@@ -207,9 +206,8 @@ class Checkpoint:
         aside = self._aside
         docs: dict[str, list[dict[str, Any]]] = {}
         for _ in range(min(SAVE_SLICE, len(aside))):
-            rule_id, kept = aside.popleft()
-            docs.setdefault(rule_id, []).append(
-                kept.to_json() if isinstance(kept, GroupState) else GroupState.snapshot_json(kept))
+            rule_id, group = aside.popleft()
+            docs.setdefault(rule_id, []).append(group.to_json())
         for rule_id, rule_docs in docs.items():
             self._out.append(orjson.dumps([rule_id, rule_docs]))
 

@@ -37,8 +37,6 @@ GroupKey = str | None | tuple[str | None, ...]
 # the garbage collector stops tracking (thousands of groups each holding Event
 # objects and dicts made collections, not correlation, the main cost).
 Sample = tuple[Any, ...]
-# A group as a checkpoint keeps it before a change (`GroupState.snapshot`).
-Snapshot = tuple[Any, ...]
 _EVENT_ATTRS = ("message", "source", "line", "received", "timestamp", "action", "template",
                 "confidence", "summary")
 
@@ -182,27 +180,33 @@ class GroupState:
         key = self.group_key
         return key if isinstance(key, tuple) else (key,)
 
-    def snapshot(self) -> Snapshot:
-        """The group as it is now, for a checkpoint (copy-on-write): its fields in a tuple,
-        the containers changed in place copied into flat tuples. Made of immutable values
-        only, it drops out of the garbage collector's sight within a few collections (one
-        a level of nesting), where a copy of the group (a GroupState) stayed tracked
-        until written: at a million groups the copies a save kept were much of what the
-        collections during it visited. `snapshot_json()` makes of it what `to_json()`
-        makes of the group."""
-        distinct = self.distinct
-        seen = self.seen
-        return (self.key, self.first, self.last, self.count, self.times,
-                # Flat, value then time: a tuple holding a dict is never untracked.
-                tuple([part for item in self.values.items() for part in item])
-                if self.values else None,
-                tuple(sorted(seen)) if seen else None,
-                self.learn_until, self.step, self.step_counts,
-                # Flat, name then values, likewise.
-                tuple([part for name, values in distinct.items()
-                       for part in (name, tuple(sorted(values)))])
-                if distinct else None,
-                self.samples, self.suppressed_until, self.suppressed, self.alerts)
+    def frozen_copy(self) -> GroupState:
+        """A copy that later changes to this group leave alone (copy-on-write for a
+        checkpoint): the containers changed in place are copied, the tuples shared.
+        About half the cost of `to_json()` (4.5 against 10.5 µs a group of the bench's
+        flood), which the writer thread then does instead of the detection thread."""
+        twin = GroupState.__new__(GroupState)
+        twin.group_key = self.group_key
+        twin.first = self.first
+        twin.last = self.last
+        twin.count = self.count
+        twin.times = self.times
+        twin.values = dict(self.values) if self.values is not None else None
+        twin.seen = set(self.seen) if self.seen is not None else None
+        twin.learn_until = self.learn_until
+        twin.step = self.step
+        twin.step_counts = self.step_counts
+        twin.distinct = ({name: dict(values) for name, values in self.distinct.items()}
+                         if self.distinct is not None else None)
+        twin.samples = self.samples
+        twin.suppressed_until = self.suppressed_until
+        twin.suppressed = self.suppressed
+        twin.alerts = self.alerts
+        twin.touched = self.touched
+        twin.snap = self.snap
+        twin.size = self.size
+        twin.extra_bytes = self.extra_bytes
+        return twin
 
     def reset_window(self) -> None:
         """Start a new correlation window (after an alert or when the old one lapsed)."""
@@ -265,36 +269,6 @@ class GroupState:
             doc["sn"] = self.suppressed
         if self.alerts:
             doc["a"] = self.alerts
-        return doc
-
-    @staticmethod
-    def snapshot_json(snap: Snapshot) -> dict[str, Any]:
-        """The state file's form of a `snapshot()`: what `to_json()` gave then."""
-        (key, first, last, count, times, values, seen, learn_until, step, step_counts,
-         distinct, samples, suppressed_until, suppressed, alerts) = snap
-        doc: dict[str, Any] = {"k": list(key), "f": first, "l": last}
-        if count:
-            doc["c"] = count
-        if times:
-            doc["t"] = times
-        if values:
-            doc["v"] = {values[i]: values[i + 1] for i in range(0, len(values), 2)}
-        if seen:
-            doc["s"] = list(seen)
-        if learn_until:
-            doc["lu"] = learn_until
-        if step_counts:
-            doc["st"] = step
-            doc["sc"] = step_counts
-        if distinct:
-            doc["d"] = {distinct[i]: list(distinct[i + 1]) for i in range(0, len(distinct), 2)}
-        if samples:
-            doc["e"] = [sample_to_json(s) for s in samples]
-        if suppressed_until:
-            doc["su"] = suppressed_until
-            doc["sn"] = suppressed
-        if alerts:
-            doc["a"] = alerts
         return doc
 
     @classmethod
