@@ -73,3 +73,19 @@ def test_metrics_show_resident_memory_beside_the_state_estimate() -> None:
     resident = REGISTRY.get_sample_value("logsentry_process_resident_bytes")
     assert resident is not None and resident > 10 * 2**20
     assert REGISTRY.get_sample_value("logsentry_detection_state_bytes") is not None
+
+
+def test_the_daemon_counts_the_analyzers_caches_against_the_detection_cap() -> None:
+    from logsentry.analysis.tagger import load_analyzer
+    from logsentry.assembly import share_memory_cap
+
+    detector = Detector.from_config(DetectionConfig(), None)
+    analyzer = load_analyzer(threads=1, cache_size=1000)
+    share_memory_cap(detector, analyzer)
+    analyzer.analyze_batch([f"Failed password for u{n} from 10.0.0.{n} port 22 ssh2"
+                            for n in range(50)])
+    assert analyzer.cache_bytes > 0
+    assert detector.outside_bytes is not None
+    assert detector.outside_bytes() == analyzer.cache_bytes
+    assert detector.state_cap_bytes == detector.memory_cap_bytes - analyzer.cache_bytes
+    assert REGISTRY.get_sample_value("logsentry_analysis_cache_bytes") == analyzer.cache_bytes
