@@ -24,7 +24,11 @@ Usage:
    same sources failing again (copy-on-write at work). Reported: what taking the
    checkpoint costs the detection thread, each batch's time without and during
    the save (the stall a checkpoint causes), the seconds until the file is
-   written, its size; then a blocking `save_state()` (shutdown) and a restore.
+   written, its size; then a blocking `save_state()` (shutdown) and a restore
+   (`--save-no-restore` skips both). `--save-repeats N` takes N periodic saves of the
+   same state one after another. Each quiet batch over 50 ms during a save is matched
+   with what it overlapped: garbage collections (generation, thread), waits for the
+   detection lock (thread) and `malloc_trim`, in milliseconds (`slowest_quiet_batches`).
 
 4. The daemon (`--pipeline CORPUS`, a file of ../shared/bench, e.g. mixed200k):
    the real pipeline (file source, envelope, the shipped model, a JSON-lines
@@ -70,8 +74,9 @@ import os
 import random
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -318,7 +323,72 @@ def bench_memory(sources: int, cap_mb: int) -> dict[str, Any]:
     }
 
 
-def bench_save(sources: int) -> dict[str, Any]:
+class StallLog:
+    """What a slow batch overlapped during a save: each garbage collection (its thread and
+    generation), each wait for the detection lock over half a millisecond, each
+    `malloc_trim`, as (start, end, what) in `time.perf_counter()` seconds."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float, str]] = []
+        self._gc_start: dict[int, float] = {}
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        ident = threading.get_ident()
+        if phase == "start":
+            self._gc_start[ident] = now
+            return
+        began = self._gc_start.pop(ident, None)
+        if began is not None:
+            self.spans.append((began, now, f"gc{info['generation']}:"
+                                            f"{threading.current_thread().name}"))
+
+    def timed(self, name: str, function: Callable[[], Any]) -> Callable[[], Any]:
+        def wrapper() -> Any:
+            began = time.perf_counter()
+            try:
+                return function()
+            finally:
+                self.spans.append((began, time.perf_counter(), name))
+        return wrapper
+
+    def overlap(self, start: float, end: float) -> dict[str, float]:
+        """Milliseconds of each kind of span inside [start, end]."""
+        found: dict[str, float] = {}
+        for began, ended, what in self.spans:
+            shared = min(end, ended) - max(start, began)
+            if shared > 0:
+                found[what] = round(found.get(what, 0.0) + shared * 1000, 1)
+        return found
+
+
+class TimedLock:
+    """The detection lock, logging waits for it over half a millisecond to a StallLog."""
+
+    def __init__(self, lock: Any, stalls: StallLog) -> None:
+        self._lock = lock
+        self._stalls = stalls
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        began = time.perf_counter()
+        got: bool = self._lock.acquire(blocking, timeout)
+        ended = time.perf_counter()
+        if ended - began > 0.0005:
+            self._stalls.spans.append((began, ended,
+                                       f"lock-wait:{threading.current_thread().name}"))
+        return got
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str, Any]:
     """A checkpoint of a large state while detection goes on, then shutdown and restore.
 
     The detection thread's pause is what matters: each batch's time is measured
@@ -350,6 +420,13 @@ def bench_save(sources: int) -> dict[str, Any]:
         next_tick = [time.monotonic() + 1.0]
 
         cpu: list[tuple[float, bool]] = []
+        # (start, end) of each batch during a save, beside `during`: matched to the stalls.
+        spans: list[tuple[float, float]] = []
+        stalls = StallLog()
+        detector._lock = TimedLock(detector._lock, stalls)  # type: ignore[assignment]
+        import logsentry.detect.detector as detector_module
+        detector_module.release_free_memory = stalls.timed(  # type: ignore[assignment]
+            "malloc_trim", detector_module.release_free_memory)
 
         def timed_batch() -> tuple[float, bool]:
             """One batch, and the tick after it once a second, as the pipeline's detection
@@ -361,8 +438,10 @@ def bench_save(sources: int) -> dict[str, Any]:
             begun = time.perf_counter()
             begun_cpu = time.thread_time()
             alerted = bool(detector.process(batch))
-            took = time.perf_counter() - begun
+            ended = time.perf_counter()
+            took = ended - begun
             cpu.append((time.thread_time() - begun_cpu, alerted))
+            spans.append((begun, ended))
             if time.monotonic() >= next_tick[0]:
                 next_tick[0] = time.monotonic() + 1.0
                 begun = time.perf_counter()
@@ -370,55 +449,81 @@ def bench_save(sources: int) -> dict[str, Any]:
                 ticks.append(time.perf_counter() - begun)
             return took, alerted
 
+        gc.callbacks.append(stalls.on_gc)
         baseline = [timed_batch() for _ in range(200)]
         ticks_without = sorted(ticks)
         ticks.clear()
         cpu_without = list(cpu)
         cpu.clear()
-        detector._last_save -= 3600  # due now
-        begun = time.perf_counter()
-        checkpoint = detector.begin_checkpoint()
-        pause = time.perf_counter() - begun
-        assert checkpoint is not None
-        started = time.perf_counter()
-        detector.write_checkpoint(checkpoint, {})
+        spans.clear()
+        stalls.spans.clear()
         during: list[tuple[float, bool]] = []
-        while detector.saving:
-            during.append(timed_batch())
-        checkpoint_s = time.perf_counter() - started
+        pauses: list[float] = []
+        written: list[float] = []
+        per_save: list[list[float] | None] = []
+        for _ in range(repeats):
+            detector._last_save -= 3600  # due now
+            begun = time.perf_counter()
+            checkpoint = detector.begin_checkpoint()
+            pauses.append(time.perf_counter() - begun)
+            assert checkpoint is not None
+            started = time.perf_counter()
+            detector.write_checkpoint(checkpoint, {})
+            this_save: list[tuple[float, bool]] = []
+            while detector.saving:
+                this_save.append(timed_batch())
+            written.append(time.perf_counter() - started)
+            per_save.append(_p50_p99_max(this_save, quiet=True))
+            during += this_save
+        gc.callbacks.remove(stalls.on_gc)
+        # The slow quiet batches during the saves, with what they overlapped.
+        slow = sorted(((end - start, start, end) for (start, end), (_, alerted)
+                       in zip(spans, during, strict=True) if not alerted and end - start > 0.05),
+                      reverse=True)
+        slow_batches = [{"ms": round(took * 1000, 1), **stalls.overlap(start, end)}
+                        for took, start, end in slow[:12]]
         size = path.stat().st_size
-        begun = time.perf_counter()
-        detector.save_state()
-        blocking_s = time.perf_counter() - begun
-        begun = time.perf_counter()
-        restored = Detector.from_config(config, state_dir)
-        restore_s = time.perf_counter() - begun
+        blocking_s = restore_s = 0.0
+        restored_groups = 0
+        if restore:
+            begun = time.perf_counter()
+            detector.save_state()
+            blocking_s = time.perf_counter() - begun
+            begun = time.perf_counter()
+            restored_groups = Detector.from_config(config, state_dir).group_count
+            restore_s = time.perf_counter() - begun
     return {
         "groups": groups,
         "file_mb": round(size / 2**20, 1),
         "batch_events": BATCH,
-        "begin_checkpoint_ms": round(pause * 1000, 1),
+        "saves": repeats,
+        "begin_checkpoint_ms": [round(p * 1000, 1) for p in pauses],
         "batch_ms_without_save_p50_p99_max": _p50_p99_max(baseline),
         "batch_ms_during_save_p50_p99_max": _p50_p99_max(during),
         # The same without the batches that raised alerts: what the save adds.
         "quiet_batch_ms_without_save_p50_p99_max": _p50_p99_max(baseline, quiet=True),
         "quiet_batch_ms_during_save_p50_p99_max": _p50_p99_max(during, quiet=True),
+        "quiet_batch_ms_per_save_p50_p99_max": per_save,
         # The detection thread's CPU time per quiet batch: what the save makes it do
         # (its share of the walk, copy-on-write, collections), without the time a
         # shared machine's other processes take from it.
         "quiet_batch_cpu_ms_without_save_p50_p99_max": _p50_p99_max(cpu_without, quiet=True),
         "quiet_batch_cpu_ms_during_save_p50_p99_max": _p50_p99_max(cpu, quiet=True),
         "batches_during_save": len(during),
+        "quiet_batches_over_50ms": len(slow),
+        # The slowest of them: their ms and the ms of each stall inside them (garbage
+        # collections by generation and thread, lock waits by thread, malloc_trim).
+        "slowest_quiet_batches": slow_batches,
         "alerting_batches_without_during_save": [sum(a for _, a in baseline),
                                                  sum(a for _, a in during)],
         # The detection thread's tick (expiry, and freezing the state that survived
         # out of the collector's full collections) once a second.
         "tick_ms_without_save_p50_max": _p50_max(ticks_without),
         "tick_ms_during_save_p50_max": _p50_max(sorted(ticks)),
-        "checkpoint_written_s": round(checkpoint_s, 2),
+        "checkpoint_written_s": [round(w, 2) for w in written],
         "blocking_save_s": round(blocking_s, 2),
         "restore_s": round(restore_s, 2),
-        "restored_groups": restored.group_count,
+        "restored_groups": restored_groups,
     }
 
 
@@ -650,6 +755,10 @@ def main() -> int:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--save-sources", type=int, default=0)
+    parser.add_argument("--save-repeats", type=int, default=1,
+                        help="periodic saves of the same state, one after the other")
+    parser.add_argument("--save-no-restore", action="store_true",
+                        help="skip the shutdown save and the restore after them")
     parser.add_argument("--pipeline", metavar="CORPUS",
                         help="run the daemon over ../shared/bench's CORPUS, detection off and on")
     parser.add_argument("--pipeline-runs", type=int, default=3)
@@ -681,7 +790,8 @@ def main() -> int:
                                             args.labelled_runs)
         print(json.dumps(report["labelled"], indent=2), flush=True)
     if args.save_sources:
-        report["save"] = bench_save(args.save_sources)
+        report["save"] = bench_save(args.save_sources, args.save_repeats,
+                                    not args.save_no_restore)
         print(json.dumps(report["save"], indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

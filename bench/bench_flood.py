@@ -6,6 +6,11 @@ port). After start-up the bench appends `--lines` failed SSH logins, each from a
 address and for a new user name, at `--rate` lines/s, then waits until the daemon has
 read them all and keeps sampling for `--settle` seconds.
 
+Before the idle phase the bench writes `WARMUP_LINES` failed logins from a few
+addresses and waits for the daemon to read them: the first lines through the model
+allocate what any input would (the network's buffers, compiled shapes), which is not
+growth from the flood. Idle RSS is the median of the idle phase's samples.
+
 Every second it samples the daemon's RSS (/proc/PID/status), PSS
 (/proc/PID/smaps_rollup) and the /metrics gauges logsentry_process_resident_bytes,
 logsentry_detection_state_bytes and logsentry_detection_state_cap_bytes. Reported: idle
@@ -16,7 +21,8 @@ Environment variables given to the bench reach the daemon (for example
 MALLOC_ARENA_MAX=2 to compare allocators).
 
 Usage: python bench/bench_flood.py [--lines 300000] [--rate 5000] [--settle 20]
-       [--csv samples.csv] [--cache-size N]
+       [--csv samples.csv] [--cache-size N] [--persist-interval S]
+       [--cap-mb N]
 """
 
 from __future__ import annotations
@@ -37,9 +43,12 @@ from pathlib import Path
 import yaml
 
 GAUGES = ("logsentry_process_resident_bytes", "logsentry_detection_state_bytes",
-          "logsentry_detection_state_cap_bytes")
+          "logsentry_detection_state_cap_bytes", "logsentry_analysis_cache_bytes")
 _METRIC = re.compile(r"^(logsentry_[a-z_]+)(?:\{[^}]*\})? ([0-9.eE+-]+|NaN)$")
 MB = 1 << 20
+# Lines of warm-up before the idle phase, from this many addresses (a few groups).
+WARMUP_LINES = 2_000
+WARMUP_SOURCES = 10
 
 
 def free_port() -> int:
@@ -120,7 +129,7 @@ class Sampler(threading.Thread):
 
 
 def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
-        cache_size: int | None) -> None:
+        cache_size: int | None, persist_interval: float | None, cap_mb: int | None) -> None:
     with tempfile.TemporaryDirectory(prefix="logsentry-flood-") as tmp:
         work = Path(tmp)
         log, alerts = work / "auth.log", work / "alerts.jsonl"
@@ -134,6 +143,13 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
         }
         if cache_size is not None:
             config["analysis"] = {"cache_size": cache_size}
+        detection: dict[str, float] = {}
+        if persist_interval is not None:
+            detection["persist_interval"] = persist_interval
+        if cap_mb is not None:
+            detection["memory_cap_mb"] = cap_mb
+        if detection:
+            config["detection"] = detection
         (work / "config.yaml").write_text(yaml.safe_dump(config))
         daemon = subprocess.Popen(
             [sys.executable, "-m", "logsentry.cli", "--log-level", "warning", "run",
@@ -144,6 +160,16 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
             deadline = time.monotonic() + 120
             while not scrape(port) and time.monotonic() < deadline:
                 time.sleep(0.5)
+            # The file source may open the file after /metrics answers (`start_at: end`
+            # skips what was there): warm-up lines until some are read.
+            while (sampler.latest("logsentry_lines_read_total") == 0
+                   and daemon.poll() is None and time.monotonic() < deadline):
+                with open(log, "a") as handle:
+                    handle.write("".join(flood_line(-1 - i % WARMUP_SOURCES)
+                                         for i in range(WARMUP_LINES)))
+                time.sleep(2.0)
+            time.sleep(2.0)
+            before = sampler.latest("logsentry_lines_read_total")
             sampler.phase = "idle"
             time.sleep(idle)
             sampler.phase = "flood"
@@ -158,7 +184,7 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
                     if ahead > 0:
                         time.sleep(ahead)
             written = time.monotonic() - began
-            while (sampler.latest("logsentry_lines_read_total") < lines
+            while (sampler.latest("logsentry_lines_read_total") < before + lines
                    and daemon.poll() is None):
                 time.sleep(1.0)
             caught_up = time.monotonic() - began
@@ -187,11 +213,14 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
     plateau_pss = statistics.median(s["pss_mb"] for s in samples if s["phase"] == 3.0)
     state = max(s.get("logsentry_detection_state_bytes", 0.0) for s in samples) / MB
     cap = sampler.latest("logsentry_detection_state_cap_bytes") / MB
+    caches = max(s.get("logsentry_analysis_cache_bytes", 0.0) for s in samples) / MB
+    resident = max(s.get("logsentry_process_resident_bytes", 0.0) for s in samples) / MB
     print(f"flood lines={lines:,} rate={rate:,}/s: written in {written:.1f} s, read by the "
           f"daemon after {caught_up:.1f} s, {alert_count:,} alerts")
     print(f"  RSS idle {idle_rss:.0f} MB, peak {peak:.0f} MB (+{peak - idle_rss:.0f}), "
           f"plateau {plateau:.0f} MB (+{plateau - idle_rss:.0f}); PSS peak {peak_pss:.0f} MB, "
           f"plateau {plateau_pss:.0f} MB")
+    print(f"  /metrics: resident peak {resident:.0f} MB, analysis caches peak {caches:.1f} MB")
     print(f"  state estimate peak {state:.1f} MB, cap {cap:.0f} MB, state file at shutdown "
           f"{state_file_mb:.0f} MB; growth over idle "
           f"{'within' if peak - idle_rss <= cap else 'OVER'} the cap")
@@ -206,8 +235,13 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=None)
     parser.add_argument("--cache-size", type=int, default=None,
                         help="analysis.cache_size (default: the daemon's)")
+    parser.add_argument("--persist-interval", type=float, default=None,
+                        help="detection.persist_interval (default: the daemon's)")
+    parser.add_argument("--cap-mb", type=int, default=None,
+                        help="detection.memory_cap_mb (default: the daemon's)")
     args = parser.parse_args()
-    run(args.lines, args.rate, args.settle, args.idle, args.csv, args.cache_size)
+    run(args.lines, args.rate, args.settle, args.idle, args.csv, args.cache_size,
+        args.persist_interval, args.cap_mb)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ import structlog
 from logsentry.config import Config
 from logsentry.core.errors import ConfigError, OutputClosedError, SecretError
 from logsentry.core.event import Event
-from logsentry.core.metrics import DETECTION_STATE_BYTES, DETECTION_STATE_CAP_BYTES
+from logsentry.core.metrics import (
+    ANALYSIS_CACHE_BYTES,
+    DETECTION_STATE_BYTES,
+    DETECTION_STATE_CAP_BYTES,
+)
 from logsentry.pipeline import AlertOutput, EventOutput, retry_forever
 from logsentry.sinks.base import Sink
 from logsentry.sinks.factory import build_sink, check_unique_names
@@ -28,6 +32,7 @@ from logsentry.sources.file import path_problems
 from logsentry.transport.secrets import check_secrets
 
 if TYPE_CHECKING:
+    from logsentry.analysis.base import Analyzer
     from logsentry.detect.detector import Detector
     from logsentry.respond.responder import Responder
 
@@ -202,6 +207,21 @@ def build_detector(config: Config) -> Detector | None:
     # Which rules run is never implicit: say it at every (re)start.
     log.info("rules_loaded", rules=len(detector.rules), loaded=detector.loaded_summary())
     return detector
+
+
+def share_memory_cap(detector: Detector, analyzer: Analyzer) -> None:
+    """Count the analyzer's caches against the detector's memory cap.
+
+    Both grow with distinct input (a flood of new sources is a new exact-text entry per
+    line and a new group per source), so the cap holds for the process only if it
+    covers both: the state is evicted down to the cap less what the caches hold.
+    """
+    def cache_bytes() -> int:
+        # An analyzer without caches (none, or one in other processes) holds nothing.
+        return int(getattr(analyzer, "cache_bytes", 0))
+
+    detector.outside_bytes = cache_bytes
+    ANALYSIS_CACHE_BYTES.set_function(cache_bytes)
 
 
 def check_components(config: Config, origin: str = "<config>", *,

@@ -27,6 +27,7 @@ from logsentry.assembly import (
     check_sources,
     open_outputs,
     resume_sources,
+    share_memory_cap,
     source_problems,
 )
 from logsentry.config import Config, load_config
@@ -145,6 +146,8 @@ class Daemon:
         assert analyzer is not None  # only Kafka stage 2 runs without one
         detector = self._first_detector if first else build_detector(config)
         self._first_detector = None
+        if detector is not None:
+            share_memory_cap(detector, analyzer)
         outputs = await open_outputs(config, state_dir, self._output_closed)
         sources = self._fixed_sources if self._fixed_sources is not None else build_sources(
             config, state_dir)

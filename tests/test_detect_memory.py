@@ -51,7 +51,41 @@ def test_state_estimate_covers_what_a_flood_of_sources_allocates() -> None:
     assert traced <= estimate <= 2 * traced, (traced, estimate)
 
 
+def test_memory_counted_against_the_cap_outside_the_state_leaves_it_less() -> None:
+    # The analyzer's caches grow with distinct lines as the state grows with distinct
+    # sources: the daemon counts them against the same cap (assembly.share_memory_cap).
+    cap = 4 << 20
+    outside = 1 << 20
+    detector = Detector(Detector.from_config(DetectionConfig(), None).rules,
+                        memory_cap_bytes=cap)
+    detector.outside_bytes = lambda: outside
+    for first in range(0, 20_000, 500):
+        detector.process(_failed_logins(first, 500))
+        assert detector.memory_bytes <= cap - outside
+    assert detector.evictions > 0
+    assert detector.state_cap_bytes == cap - outside
+    # Never under half the cap, whatever is counted outside.
+    detector.outside_bytes = lambda: 10 * cap
+    assert detector.state_cap_bytes == cap // 2
+
+
 def test_metrics_show_resident_memory_beside_the_state_estimate() -> None:
     resident = REGISTRY.get_sample_value("logsentry_process_resident_bytes")
     assert resident is not None and resident > 10 * 2**20
     assert REGISTRY.get_sample_value("logsentry_detection_state_bytes") is not None
+
+
+def test_the_daemon_counts_the_analyzers_caches_against_the_detection_cap() -> None:
+    from logsentry.analysis.tagger import load_analyzer
+    from logsentry.assembly import share_memory_cap
+
+    detector = Detector.from_config(DetectionConfig(), None)
+    analyzer = load_analyzer(threads=1, cache_size=1000)
+    share_memory_cap(detector, analyzer)
+    analyzer.analyze_batch([f"Failed password for u{n} from 10.0.0.{n} port 22 ssh2"
+                            for n in range(50)])
+    assert analyzer.cache_bytes > 0
+    assert detector.outside_bytes is not None
+    assert detector.outside_bytes() == analyzer.cache_bytes
+    assert detector.state_cap_bytes == detector.memory_cap_bytes - analyzer.cache_bytes
+    assert REGISTRY.get_sample_value("logsentry_analysis_cache_bytes") == analyzer.cache_bytes

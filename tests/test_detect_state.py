@@ -555,3 +555,33 @@ def test_a_written_checkpoint_hands_the_freed_pages_back(tmp_path: Path, monkeyp
     detector.write_checkpoint(checkpoint, {})
     assert detector.wait_for_save(5)
     assert calls == [True]
+
+
+def test_each_batch_during_a_checkpoint_leaves_the_young_generation_collected(
+        tmp_path: Path) -> None:
+    import gc
+
+    # Frozen groups whose tuples each batch replaces, copies made and dropped: every old
+    # object freed counts against the collector's allocation count, so new objects could
+    # pile up in the young generation unvisited until one long collection (380,000
+    # objects, 200 ms, at 390,000 groups in bench_detect's save bench). Each batch
+    # during a checkpoint collects what it left there.
+    counting = BRUTE.replace("count: 5, window: 2m", "count: 100000, window: 1h")
+    detector = Detector.from_config(_config(tmp_path, counting, persist_interval=0.001),
+                                    tmp_path / "state")
+    _many_groups(detector, 20_000)
+    gc.collect()
+    gc.freeze()
+    try:
+        young: list[int] = []
+        for at in range(61, 141):
+            if not detector.saving:
+                detector._last_save -= 1
+                assert detector.begin_checkpoint() is not None
+            detector.process([_ev("ssh_login_failed", at,
+                                  source__ip=f"10.0.{i // 256}.{i % 256}", user__name="root")
+                              for i in range(at % 2, 20_000, 8)])
+            young.append(len(gc.get_objects(0)))
+        assert max(young) < 100, young
+    finally:
+        gc.unfreeze()

@@ -95,6 +95,39 @@ def test_a_signature_holds_at_most_its_candidates() -> None:
     assert lookup(cache, "delta password for plmokn from 203.0.113.9 port 40023") is not None
 
 
+def test_templates_are_bounded_in_estimated_bytes_too() -> None:
+    one = TemplateCache(100, vocab=VOCAB)
+    remember(one, FAILED)
+    size = one.bytes
+    assert size > 1000
+    cache = TemplateCache(100, vocab=VOCAB, max_bytes=int(size * 2.5))
+    for verb in ("alpha", "bravo", "delta", "echo"):  # other constants: other templates
+        remember(cache, f"{verb} password for qwzxkv from 203.0.113.7 port 40022")
+    assert len(cache) == 2 and size < cache.bytes <= size * 2.5
+    assert lookup(cache, "alpha password for qwzxkv from 203.0.113.7 port 40022") is None
+    assert lookup(cache, "echo password for plmokn from 203.0.113.9 port 40023") is not None
+    cache.clear()
+    assert cache.bytes == 0
+
+
+def test_analyzer_caches_hold_distinct_lines_within_their_byte_bound() -> None:
+    # Distinct lines of distinct structures (random bytes, a flood of new values): each is
+    # a new entry, which the entry counts alone let grow to about 200 MB.
+    analyzer = load_analyzer(threads=1, cache_size=100_000, cache_max_bytes=200_000)
+    lines = [f"GET /{'x' * (n % 37)}{n}/{'q' * (n % 11)} user{n} id=k{n}z" for n in range(600)]
+    for start in range(0, len(lines), 64):
+        analyzer.analyze_batch(lines[start:start + 64])
+    stats = analyzer.cache_stats()
+    assert 0 < analyzer.cache_bytes <= 200_000
+    assert stats["exact_size"] < 600 and stats["structure_size"] < 600
+    # Within the bound, nothing is left out for the bytes.
+    roomy = load_analyzer(threads=1, cache_size=100_000, cache_max_bytes=1 << 30)
+    for start in range(0, len(lines), 64):
+        roomy.analyze_batch(lines[start:start + 64])
+    assert roomy.cache_stats()["exact_size"] == 600
+    assert roomy.cache_bytes > 200_000
+
+
 def test_zero_capacity_remembers_nothing() -> None:
     cache = TemplateCache(0, vocab=VOCAB)
     remember(cache, FAILED)

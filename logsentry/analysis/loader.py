@@ -26,7 +26,8 @@ def load_analyzer(config: AnalysisConfig) -> Analyzer:
     try:
         return load_model(config.model_path, threads=config.threads,
                           cache_size=config.cache_size,
-                          template_cache_size=config.template_cache_size)
+                          template_cache_size=config.template_cache_size,
+                          cache_max_bytes=config.cache_max_mb << 20)
     except (OSError, ValueError, KeyError) as exc:
         raise AnalyzerUnavailable(f"cannot load the model: {exc}") from exc
 

@@ -302,7 +302,8 @@ class ProcessPoolAnalyzer(ModelAnalyzer):
         # thread: this process runs the network only for batches too small to spread.
         configure_threads(1)
         super().__init__(model, cache_size=config.cache_size,
-                         template_cache_size=config.template_cache_size)
+                         template_cache_size=config.template_cache_size,
+                         cache_max_bytes=config.cache_max_mb << 20)
         self.failed_lines = 0
         # Each worker runs torch with one thread: the cores are shared out by processes.
         self._pool = _WorkerSet(config.model_copy(update={"workers": 1, "threads": 1}),

@@ -50,3 +50,16 @@ def collect_frozen() -> int:
     freed = gc.collect()
     gc.freeze()
     return freed
+
+
+def collect_young() -> None:
+    """A generation-0 collection now: what the collector would do on its own, if it
+    counted right. It collects the young generation once allocations outnumber
+    deallocations by its threshold (700), and every object freed counts against that,
+    a frozen one too. Where old objects are freed as fast as new ones are made (a
+    correlation group's tuples replaced, the copies of a checkpoint written and
+    dropped), no collection comes for a long time while the new objects pile up in
+    the young generation: at 390,000 groups during a save, 380,000 of them, and the
+    collection that finally came stalled detection for 200 ms. Called after a batch,
+    it visits about what that batch made (a millisecond or two)."""
+    gc.collect(0)

@@ -108,6 +108,10 @@ DETECTION_STATE_BYTES = Gauge(
 DETECTION_STATE_CAP_BYTES = Gauge(
     "logsentry_detection_state_cap_bytes", "The correlation state's memory cap in bytes",
     registry=REGISTRY)
+ANALYSIS_CACHE_BYTES = Gauge(
+    "logsentry_analysis_cache_bytes",
+    "Estimated bytes of the analyzer's caches (counted against detection.memory_cap_mb)",
+    registry=REGISTRY)
 
 
 def resident_bytes() -> float:

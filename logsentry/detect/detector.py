@@ -35,6 +35,7 @@ import structlog
 from logsentry.core.actions import ACTIONS
 from logsentry.core.alert import Alert
 from logsentry.core.atomicfile import write_atomic
+from logsentry.core.collector import collect_young
 from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
 from logsentry.core.memory import release_free_memory
@@ -309,6 +310,9 @@ class Detector:
         self.persist_interval = persist_interval
         self.max_samples = max_samples
         self.evictions = 0
+        # Estimated bytes of the process's other memory that grows with distinct input
+        # (the analyzer's caches), counted against the same cap: set by the daemon.
+        self.outside_bytes: Callable[[], int] | None = None
         self.watermark = 0.0
         self._seq = 0
         self._since_expiry = 0
@@ -390,6 +394,7 @@ class Detector:
             engine.memory_bytes = sum(g.size for g in engine.groups.values())
             engine.restored()
         fresh.evictions = self.evictions
+        fresh.outside_bytes = self.outside_bytes
         fresh.watermark = self.watermark
         fresh._seq = self._seq
         fresh._wall_at_watermark = self._wall_at_watermark
@@ -530,8 +535,10 @@ class Detector:
             if self._since_expiry >= EXPIRE_EVERY:
                 self._since_expiry = 0
                 self.expire(self.watermark, EXPIRE_BUDGET)
-        if self.memory_bytes > self.memory_cap_bytes:
+        if self.memory_bytes > self.state_cap_bytes:
             self._enforce_cap()
+        if self._checkpoint is not None and events:
+            collect_young()
         return alerts
 
     def _one_alert_per_finding(self, alerts: list[Alert], start: int) -> None:
@@ -565,6 +572,16 @@ class Detector:
     def memory_bytes(self) -> int:
         """Estimated bytes of all correlation state (what the memory cap limits)."""
         return sum(engine.memory_bytes for engine in self.engines)
+
+    @property
+    def state_cap_bytes(self) -> int:
+        """What the correlation state may hold now: the cap less the other memory counted
+        against it (`outside_bytes`), but never less than half the cap (the analyzer's
+        caches are bounded on their own, by default to half the default cap)."""
+        cap = self.memory_cap_bytes
+        if self.outside_bytes is None:
+            return cap
+        return max(cap - self.outside_bytes(), cap // 2)
 
     # -- time, memory, persistence ----------------------------------------------------
 
@@ -734,7 +751,7 @@ class Detector:
 
         A heap of each rule's oldest group makes every eviction O(log rules).
         """
-        target = self.memory_cap_bytes * EVICT_TO
+        target = self.state_cap_bytes * EVICT_TO
         memory = self.memory_bytes
         if memory <= target:
             return

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def load_analyzer(
     path: str | None = None, threads: int | None = None, cache_size: int = 100_000,
-    template_cache_size: int | None = None,
+    template_cache_size: int | None = None, cache_max_bytes: int | None = None,
 ) -> ModelAnalyzer:
     """The model in folder `path` (None: the shipped one) as an `Analyzer`.
 
@@ -22,12 +22,14 @@ def load_analyzer(
     `cache_size`: entries of the structure cache (the exact-line cache holds half).
     `template_cache_size`: templates remembered (None: the engine's default, 0 when
     `cache_size` is 0).
+    `cache_max_bytes`: estimated bytes the three caches hold at most (None: the engine's
+    default, 0: bounded in entries only).
     Raises `logsentry.analysis.tagger.location.ModelNotFoundError` when no model is found.
     """
     from logsentry.analysis.tagger.inference import load_analyzer as _load
 
     return _load(path, threads=threads, cache_size=cache_size,
-                 template_cache_size=template_cache_size)
+                 template_cache_size=template_cache_size, cache_max_bytes=cache_max_bytes)
 
 
 __all__ = ["load_analyzer"]

@@ -32,7 +32,7 @@ import re
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -69,6 +69,22 @@ _TEMPLATE_MISSES = TEMPLATE_CACHE_LOOKUPS.labels("miss")
 # Templates remembered when the caller leaves it to the engine (10,000 templates of 20
 # pieces are about 16 MB); 0 when `cache_size` is 0, which means "no caches".
 DEFAULT_TEMPLATE_CACHE = 10_000
+# Bytes all three caches may hold together (`analysis.cache_max_mb`'s default).
+DEFAULT_CACHE_BYTES = 128 << 20
+
+# Estimated bytes of a cache entry (CPython 3.11, 64-bit), measured with tracemalloc over
+# distinct failed logins, random printable lines and random word lines; on the high side:
+# an exact-text entry (its map slot, the Analysis, its fields dict) before its text, and
+# each of its fields; a structure entry (the Labels, its tuples) before its key, and per
+# piece. Template entries are weighed by TemplateCache.
+EXACT_ENTRY_BYTES = 200
+EXACT_FIELD_BYTES = 48
+STRUCTURE_ENTRY_BYTES = 240
+STRUCTURE_PIECE_BYTES = 16
+# The caches' share of `ModelAnalyzer(cache_bytes=...)`: their byte bounds.
+_EXACT_SHARE = 0.25
+_STRUCTURE_SHARE = 0.5
+_TEMPLATE_SHARE = 0.25
 
 # Exact-text cache only for lines up to this length: bounds its memory.
 _EXACT_MAX_CHARS = 512
@@ -119,13 +135,19 @@ def template_wild(text: str, pieces: Sequence[Piece]) -> tuple[bool, ...]:
 
 
 class LRUCache(Generic[K, V]):
-    """A bounded least-recently-used map (not thread-safe: one worker thread uses it)."""
+    """A least-recently-used map bounded in entries and, with `weigh` (an entry's
+    estimated bytes), in bytes: `bytes` is the sum of its entries' weights (not
+    thread-safe: one worker thread uses it)."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_bytes: int = 0,
+                 weigh: Callable[[K, V], int] | None = None) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes if weigh is not None else 0
+        self._weigh = weigh
         self._data: OrderedDict[K, V] = OrderedDict()
         self.hits = 0
         self.misses = 0
+        self.bytes = 0
 
     def get(self, key: K) -> V | None:
         if self.capacity <= 0:
@@ -141,16 +163,31 @@ class LRUCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         if self.capacity <= 0:
             return
-        self._data[key] = value
-        self._data.move_to_end(key)
-        if len(self._data) > self.capacity:
-            self._data.popitem(last=False)
+        data = self._data
+        weigh = self._weigh
+        if weigh is not None:
+            old = data.get(key)
+            if old is not None:
+                self.bytes -= weigh(key, old)
+            self.bytes += weigh(key, value)
+        data[key] = value
+        data.move_to_end(key)
+        if len(data) > self.capacity:
+            oldest, dropped = data.popitem(last=False)
+            if weigh is not None:
+                self.bytes -= weigh(oldest, dropped)
+        if self.max_bytes:
+            assert weigh is not None
+            while self.bytes > self.max_bytes and len(data) > 1:
+                oldest, dropped = data.popitem(last=False)
+                self.bytes -= weigh(oldest, dropped)
 
     def __len__(self) -> int:
         return len(self._data)
 
     def clear(self) -> None:
         self._data.clear()
+        self.bytes = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,6 +483,19 @@ def _copy(analysis: Analysis) -> Analysis:
         confidence=analysis.confidence, timestamp=analysis.timestamp)
 
 
+def _exact_bytes(text: str, analysis: Analysis) -> int:
+    """Estimated bytes of an exact-text cache entry (see EXACT_ENTRY_BYTES)."""
+    size = EXACT_ENTRY_BYTES + len(text) + len(analysis.template)
+    for value in analysis.fields.values():
+        size += EXACT_FIELD_BYTES + len(value)
+    return size
+
+
+def _structure_bytes(key: str, labels: Labels) -> int:
+    """Estimated bytes of a structure cache entry (see STRUCTURE_ENTRY_BYTES)."""
+    return STRUCTURE_ENTRY_BYTES + len(key) + STRUCTURE_PIECE_BYTES * len(labels.tags)
+
+
 def _structure_key(text: str) -> str:
     return _DIGITS.sub("0", text)
 
@@ -469,22 +519,28 @@ class ModelAnalyzer:
     def __init__(
         self, model: LoadedModel, cache_size: int = 100_000, quantize: bool | None = None,
         max_batch: int = 128, exact_cache: bool = True, template_cache_size: int | None = None,
-        template_shape: ShapeClass = "input",
+        template_shape: ShapeClass = "input", cache_max_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         self.model = model
         self.tokenizer = model.tokenizer
         self.max_batch = max_batch
         self._decoder = _Decoder.from_tags(model.config.tags)
         self._actions = tuple(model.config.actions)
-        self._structure_cache: LRUCache[str, Labels] = LRUCache(cache_size)
+        # Bounded in bytes as well as entries (`cache_max_bytes`, 0: entries only): on
+        # distinct or random input each entry holds a new line, and 100,000 structure
+        # entries of long random lines came to about 100 MB.
+        self._structure_cache: LRUCache[str, Labels] = LRUCache(
+            cache_size, int(cache_max_bytes * _STRUCTURE_SHARE), _structure_bytes)
         # Exact-text hits skip even the tokenizer; half the entries, short lines only.
         self._exact_cache: LRUCache[str, Analysis] = LRUCache(
-            cache_size // 2 if exact_cache else 0)
+            cache_size // 2 if exact_cache else 0, int(cache_max_bytes * _EXACT_SHARE),
+            _exact_bytes)
         if template_cache_size is None:
             template_cache_size = DEFAULT_TEMPLATE_CACHE if cache_size > 0 else 0
         self._templates = TemplateCache(template_cache_size, shape=template_shape,
                                         vocab=self.tokenizer.vocab,
-                                        reads_paths=self.tokenizer.reads_paths)
+                                        reads_paths=self.tokenizer.reads_paths,
+                                        max_bytes=int(cache_max_bytes * _TEMPLATE_SHARE))
         if quantize is None:
             quantize = bool(model.meta.get("quantize", False))
         self.quantized = quantize
@@ -699,7 +755,14 @@ class ModelAnalyzer:
             "structure_size": len(self._structure_cache),
             "template_hits": self.template_hits,
             "template_size": len(self._templates),
+            "cache_bytes": self.cache_bytes,
         }
+
+    @property
+    def cache_bytes(self) -> int:
+        """Estimated bytes the three caches hold (what grows with distinct lines). Read
+        from other threads: a sum of three ints."""
+        return self._exact_cache.bytes + self._structure_cache.bytes + self._templates.bytes
 
     def clear_cache(self) -> None:
         self._exact_cache.clear()
@@ -773,10 +836,12 @@ def configure_threads(threads: int | None) -> int:
 
 def load_analyzer(
     path: str | None = None, threads: int | None = None, cache_size: int = 100_000,
-    template_cache_size: int | None = None,
+    template_cache_size: int | None = None, cache_max_bytes: int | None = None,
 ) -> ModelAnalyzer:
     """Load a model folder (None: the shipped model) as an Analyzer ready for `analyze_batch`."""
     configure_threads(threads)
     folder = Path(path) if path else default_model_dir()
     return ModelAnalyzer(load_model(folder, lean=True), cache_size=cache_size,
-                         template_cache_size=template_cache_size)
+                         template_cache_size=template_cache_size,
+                         cache_max_bytes=(DEFAULT_CACHE_BYTES if cache_max_bytes is None
+                                          else cache_max_bytes))

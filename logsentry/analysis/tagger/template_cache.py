@@ -53,6 +53,14 @@ from logsentry.analysis.tagger.tokenizer import (
 # the vocabulary knows it ("vocab") or its vocabulary id ("input", the default).
 ShapeClass = Literal["kind", "shape", "vocab", "input"]
 
+# Estimated bytes of a template (CPython 3.11, 64-bit), measured with tracemalloc over
+# random printable lines and random word lines, on the high side: the entry (object, map
+# slot, its bucket and signature), each piece (signature value, tag), each constant piece
+# (its str and tuple slots) before its text.
+TEMPLATE_BYTES = 1_000
+TEMPLATE_PIECE_BYTES = 24
+TEMPLATE_CONSTANT_BYTES = 65
+
 _KIND_ID = {kind: index for index, kind in enumerate(KINDS)}
 _BUCKET_OF = tuple(next((b for b, edge in enumerate(_LENGTH_EDGES) if n <= edge),
                         len(_LENGTH_EDGES)) for n in range(_LENGTH_EDGES[-1] + 2))
@@ -109,6 +117,7 @@ class Template:
     tags: tuple[int, ...]
     action: str
     confidence: float
+    size: int = 0  # estimated bytes (see TEMPLATE_BYTES)
 
     def matches(self, text: str, pieces: Sequence[Piece]) -> bool:
         for position, constant in zip(self.positions, self.constants, strict=True):
@@ -123,8 +132,12 @@ class TemplateCache:
     analysis worker's one thread uses it)."""
 
     def __init__(self, capacity: int, candidates: int = 8, shape: ShapeClass = "input",
-                 vocab: Mapping[str, int] | None = None, reads_paths: bool = False) -> None:
+                 vocab: Mapping[str, int] | None = None, reads_paths: bool = False,
+                 max_bytes: int = 0) -> None:
         self.capacity = capacity
+        # Also bounded in estimated bytes (0: entries only); `bytes` is what it holds.
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.candidates = max(1, candidates)
         self.shape: ShapeClass = shape
         self.vocab = vocab
@@ -172,14 +185,23 @@ class TemplateCache:
             if old.positions == positions and old.constants == constants:
                 del templates[rank]
                 del self._lru[old]
+                self.bytes -= old.size
                 break
-        template = Template(bucket, positions, constants, tags, action, confidence)
+        size = TEMPLATE_BYTES + TEMPLATE_PIECE_BYTES * len(tags)
+        for text_of in constants:
+            size += TEMPLATE_CONSTANT_BYTES + len(text_of)
+        template = Template(bucket, positions, constants, tags, action, confidence, size)
         templates.insert(0, template)
         self._lru[template] = None
+        self.bytes += size
         if len(templates) > self.candidates:
-            del self._lru[templates.pop()]
-        if len(self._lru) > self.capacity:
+            dropped = templates.pop()
+            del self._lru[dropped]
+            self.bytes -= dropped.size
+        while len(self._lru) > self.capacity or (
+                self.max_bytes and self.bytes > self.max_bytes and len(self._lru) > 1):
             oldest, _ = self._lru.popitem(last=False)
+            self.bytes -= oldest.size
             oldest.bucket.templates.remove(oldest)
             if not oldest.bucket.templates:
                 del self._buckets[oldest.bucket.key]
@@ -187,3 +209,4 @@ class TemplateCache:
     def clear(self) -> None:
         self._buckets.clear()
         self._lru.clear()
+        self.bytes = 0
