@@ -75,7 +75,7 @@ def test_usable_rules_load_and_unusable_ones_are_skipped_with_file_and_reason() 
         "SSH server key exchange failure words"]
     reasons = {Path(s.path).name: s.reason for s in loaded.skipped}
     assert reasons["broken_modifier.yml"] == "Unknown modifier 'sparkles'"
-    assert "registry_set" in reasons["unknown_category.yml"]
+    assert "ps_script" in reasons["unknown_category.yml"]
     assert reasons["not_yaml.yml"].startswith("cannot read:")
     assert reasons["correlation.yml"] == "value_count over several fields is not supported"
 
@@ -304,6 +304,62 @@ def test_the_logsource_must_fit_the_event(tmp_path: Path) -> None:
     condition: keywords""", logsource="category: webserver")
     assert _matches(web, PARSER.parse(SQLI_LINE, 0.0))
     assert not _matches(web, PARSER.parse("Jan  1 10:00:00 h1 app: union select", 0.0))
+
+
+def _sysmon_line(event_id: int, data: dict[str, str], provider: str = "Linux-Sysmon") -> str:
+    """A Sysmon record as Sysmon for Linux writes it to syslog (or, with the Windows
+    provider, as a forwarder writes a Windows one)."""
+    items = "".join(f'<Data Name="{name}">{value}</Data>' for name, value in data.items())
+    channel = ("Linux-Sysmon/Operational" if provider == "Linux-Sysmon"
+               else "Microsoft-Windows-Sysmon/Operational")
+    return (f'May  1 10:00:00 web01 sysmon: <Event><System><Provider Name="{provider}"/>'
+            f"<EventID>{event_id}</EventID><EventRecordID>42</EventRecordID>"
+            f"<Channel>{channel}</Channel><Computer>web01</Computer></System>"
+            f"<EventData>{items}</EventData></Event>")
+
+
+def test_sysmon_categories_match_linux_sysmon_records(tmp_path: Path) -> None:
+    files = _ruleset(tmp_path, """
+    sel:
+        Image|endswith: '/wget'
+        TargetFilename|startswith: '/tmp/'
+    condition: sel""", logsource="product: linux\n    category: file_event")
+    created = {"Image": "/usr/bin/wget", "TargetFilename": "/tmp/x.sh"}
+    assert _matches(files, PARSER.parse(_sysmon_line(11, created), 0.0))
+    # A deleted file is another category; a Windows record is not a Linux one.
+    assert not _matches(files, PARSER.parse(_sysmon_line(23, created), 0.0))
+    assert not _matches(files, PARSER.parse(
+        _sysmon_line(11, created, provider="Microsoft-Windows-Sysmon"), 0.0))
+    connections = _ruleset(tmp_path, """
+    sel:
+        Initiated: 'true'
+        DestinationHostname|endswith: '.ngrok.io'
+    condition: sel""", logsource="product: linux\n    category: network_connection")
+    assert _matches(connections, PARSER.parse(_sysmon_line(3, {
+        "Image": "/bin/bash", "Initiated": "true", "DestinationHostname": "x.ngrok.io"}), 0.0))
+    windows = _ruleset(tmp_path, """
+    sel:
+        Image|endswith: '/wget'
+    condition: sel""", logsource="product: windows\n    category: file_event")
+    assert not _matches(windows, PARSER.parse(_sysmon_line(11, created), 0.0))
+
+
+def test_services_and_program_products_read_the_built_in_table(tmp_path: Path) -> None:
+    auth = _ruleset(tmp_path, """
+    keywords:
+        - 'Failed password'
+    condition: keywords""", logsource="product: linux\n    service: auth")
+    assert _matches(auth, PARSER.parse("Jan  1 10:00:00 h1 sshd[7]: Failed password for "
+                                       "root from 203.0.113.9 port 22 ssh2", 0.0))
+    assert not _matches(auth, PARSER.parse("Jan  1 10:00:00 h1 app: Failed password", 0.0))
+    modsecurity = _ruleset(tmp_path, """
+    keywords:
+        - 'ModSecurity: Access denied'
+    condition: keywords""", logsource="product: modsecurity")
+    assert _matches(modsecurity, PARSER.parse(
+        "Jan  1 10:00:00 h1 httpd[9]: ModSecurity: Access denied with code 403", 0.0))
+    assert not _matches(modsecurity, PARSER.parse(
+        "Jan  1 10:00:00 h1 app: ModSecurity: Access denied with code 403", 0.0))
 
 
 def test_the_configuration_adds_fields_and_services(tmp_path: Path) -> None:
