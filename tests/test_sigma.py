@@ -423,6 +423,30 @@ def test_both_literal_matchers_name_the_same_rules(tmp_path: Path) -> None:
     assert [len(rules) for rules in found] == [2, 0, 2, 2, 0, 1]
 
 
+def test_a_batch_finds_what_each_line_finds(tmp_path: Path) -> None:
+    """One scan of a batch's lines names, line by line, the rules that a scan of each line
+    names: non-ASCII and surrogate text, repeated literals, a line of nothing but one
+    literal (more occurrences than a batch reports: scanned line by line), NULs."""
+    _templated(tmp_path / "many", 50)
+    (tmp_path / "many" / "greek.yml").write_text(
+        "title: Greek\nlogsource: {product: linux}\n"
+        "detection:\n  sel:\n    CommandLine|contains: 'εας'\n  condition: sel\n")
+    loaded = load_sigma(SigmaConfig(), [tmp_path / "many"])
+    needs = [spec.need for spec in loaded.rules]
+    messages = ["run tool0042x and TOOL0007X now", "nothing here", "ΟΔΥΣΣΕΑΣ tool0001x",
+                "tool0003x \ud800 tool0004x", "tool00", "x" * 10_000 + "tool0049x",
+                "tool0005x\x00tool0006x", "", "İ" * 50 + "tool0008x tool0008x"]
+    events = [_event(message, process__args=["a", "tool0009x"], process__pid=7)
+              for message in messages]
+    flood = [_event("tool0010x" * 900)] * 3
+    for matcher in ("auto", "pyahocorasick"):
+        prefilter = Prefilter(needs, matcher)
+        for batch in (events, flood + events, []):
+            assert [list(found) for found in prefilter.found_batch(batch)] == [
+                list(prefilter.found(event)) for event in batch]
+    assert sum(bool(found) for found in Prefilter(needs).found_batch(events)) == 9
+
+
 def test_the_prefilter_never_hides_a_match(tmp_path: Path) -> None:
     """Every rule evaluated on every event gives the same matches as the prefilter's pick."""
     loaded = load_sigma(SigmaConfig(), [FIXTURES])
