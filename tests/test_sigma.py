@@ -175,6 +175,47 @@ def test_all_of_them_and_1_of_them(tmp_path: Path) -> None:
     assert _matches(some, _event(process__command_line="x", user__name="root"))
 
 
+def test_a_list_of_plain_strings_holds_when_one_does(tmp_path: Path) -> None:
+    """A list of values (an OR of one field's tests, merged into one) holds exactly when one
+    of its values would alone: equality, prefix, suffix, substring, case-insensitively,
+    on a list field's items and numbers as text; wildcards inside and `cased` apart."""
+    rules = _ruleset(tmp_path, """
+    sel:
+        CommandLine:
+            - 'id'
+            - 'curl*'
+            - '*.sh'
+            - '*base64 -d*'
+            - 'py*-c*import'
+            - '*/tmp/?.bin'
+            - ''
+    sel_cased:
+        CommandLine|cased: 'Secret'
+    condition: 1 of sel*""")
+    holds = ["ID", "curl -s x", "bash /tmp/X.SH", "echo a | BASE64 -d | sh", "python -c import",
+             "run /tmp/a.bin", "", "Secret"]
+    fails = ["idx", "xcurl", "a.sh.bak", "base64", "python import -c", "/tmp/ab.bin", "secret",
+             "SECRET"]
+    for text in holds:
+        assert _matches(rules, _event(process__command_line=text)), text
+    for text in fails:
+        assert not _matches(rules, _event(process__command_line=text)), text
+    assert not _matches(rules, _event())
+    assert _matches(rules, _event(process__command_line=["x", "a.sh"]))
+    ports = _ruleset(tmp_path, """
+    sel:
+        DestinationPort: ['4444', '1337']
+    keywords:
+        - 'Failed password'
+        - 'authentication failure'
+        - '*invalid user*'
+    condition: sel or keywords""")
+    assert _matches(ports, _event(destination__port=4444))
+    assert not _matches(ports, _event(destination__port=44444))
+    assert _matches(ports, _event("sshd: Invalid User bob"))
+    assert not _matches(ports, _event("sshd: accepted password"))
+
+
 @pytest.mark.parametrize(
     ("test", "value", "expected"),
     [
@@ -445,6 +486,25 @@ def test_a_batch_finds_what_each_line_finds(tmp_path: Path) -> None:
             assert [list(found) for found in prefilter.found_batch(batch)] == [
                 list(prefilter.found(event)) for event in batch]
     assert sum(bool(found) for found in Prefilter(needs).found_batch(events)) == 9
+
+
+def test_matches_are_in_rule_order_across_log_sources(tmp_path: Path) -> None:
+    """Rules the prefilter cannot narrow are grouped by log source; what they match is
+    still told in rule order."""
+    folder = tmp_path / "order"
+    folder.mkdir()
+    rules = [("a", "category: webserver", "cs-uri-query|contains: 'needle'"),
+             ("b", "product: linux", "cs-uri-query|re: 'id=[0-9]+'"),
+             ("c", "category: webserver", "cs-uri-query|re: 'id=1'")]
+    for name, logsource, test in rules:
+        (folder / f"{name}.yml").write_text(
+            f"title: Rule {name}\nlogsource: {{{logsource}}}\n"
+            f"detection:\n  sel:\n    {test}\n  condition: sel\n")
+    ruleset = SigmaRuleSet(load_sigma(SigmaConfig(), [folder]))
+    assert [rule.title for rule in ruleset.rules] == ["Rule a", "Rule b", "Rule c"]
+    event = PARSER.parse(SQLI_LINE, 0.0)
+    assert ruleset.matches(event) == [1, 2]
+    assert ruleset.matches(event, ruleset.prefilter.found_batch([event])[0]) == [1, 2]
 
 
 def test_the_prefilter_never_hides_a_match(tmp_path: Path) -> None:

@@ -68,6 +68,10 @@ class SigmaRuleSet:
         for index in self.prefilter.always:
             always.setdefault(self._source_of[index], []).append(index)
         self._always = [(source, tuple(indexes)) for source, indexes in sorted(always.items())]
+        # The same with each source's test (None: any event), for lines where the
+        # prefilter found nothing (most lines): each source is then tested once anyway.
+        self._always_tests = [(None if source < 0 else self._sources[source], indexes)
+                              for source, indexes in self._always]
         # The engines (indexes into `rules`) a match of each rule feeds, each with the
         # rule's position among those its correlation names (-1: a rule's own engine);
         # for a correlation rule, the engines its alerts feed (correlations of it).
@@ -118,10 +122,21 @@ class SigmaRuleSet:
     def matches(self, event: Event, found: Sequence[int] | None = None) -> list[int]:
         """Indexes of the rules `event` matches, in rule order (`found`: what the
         prefilter found in it, when the caller has it already)."""
-        verdicts: dict[int, bool] = {}
-        sources = self._sources
+        if found is None:
+            found = self.prefilter.found(event)
         predicates = self._predicates
         hits: list[int] = []
+        if not found:
+            for test, indexes in self._always_tests:
+                if test is None or test(event):
+                    for index in indexes:
+                        if predicates[index](event):
+                            hits.append(index)
+            if len(hits) > 1:
+                hits.sort()  # the sources' groups are not in rule order
+            return hits
+        verdicts: dict[int, bool] = {}
+        sources = self._sources
         for source, indexes in self._always:
             if source >= 0:
                 verdict = verdicts.get(source)
@@ -132,10 +147,6 @@ class SigmaRuleSet:
             for index in indexes:
                 if predicates[index](event):
                     hits.append(index)
-        if found is None:
-            found = self.prefilter.found(event)
-        if not found:
-            return hits
         unsorted = bool(hits)
         source_of = self._source_of
         for index in found:
