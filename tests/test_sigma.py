@@ -77,7 +77,7 @@ def test_usable_rules_load_and_unusable_ones_are_skipped_with_file_and_reason() 
     assert reasons["broken_modifier.yml"] == "Unknown modifier 'sparkles'"
     assert "ps_script" in reasons["unknown_category.yml"]
     assert reasons["not_yaml.yml"].startswith("cannot read:")
-    assert reasons["correlation.yml"] == "value_count over several fields is not supported"
+    assert reasons["correlation.yml"] == "value_sum over several fields is not supported"
 
 
 def test_a_missing_sigma_folder_is_a_configuration_error(tmp_path: Path) -> None:

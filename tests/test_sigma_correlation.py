@@ -265,9 +265,9 @@ def test_group_by_aliases_read_each_named_rule_s_own_field(tmp_path: Path) -> No
 @pytest.mark.parametrize(("body", "reason"), [
     (EVENT_COUNT.replace("admin_probe", "no_such_rule"),
      "it names rule 'no_such_rule', which is not loaded"),
-    (EVENT_COUNT.replace("event_count", "value_count").replace(
+    (EVENT_COUNT.replace("event_count", "value_sum").replace(
         "gte: 3", "gte: 3\n        field: [sc-status, c-ip]"),
-     "value_count over several fields is not supported"),
+     "value_sum over several fields is not supported"),
     (TEMPORAL.replace("timespan: 1m", "timespan: 1m\n    condition:\n        gte: 3"),
      "the condition asks for 3 of 2 rules"),
 ])
@@ -481,3 +481,17 @@ def test_sigma_1_aggregations_run_as_correlation_rules(tmp_path: Path) -> None:
     # Further apart than the timeframe, three probes are no count of three.
     assert detector.process([_request(second, "/admin", ip="192.0.2.1")
                              for second in (300, 370, 440)]) == []
+
+
+def test_value_count_over_several_fields_counts_distinct_combinations(tmp_path: Path) -> None:
+    body = EVENT_COUNT.replace("event_count", "value_count").replace(
+        "gte: 3", "gte: 3\n        field: [cs-uri-stem, sc-status]")
+    detector = _detector(_rules(tmp_path, _correlation(body)))
+    # Two paths, the first one twice: two combinations; a third path makes three.
+    assert detector.process([_request(0, "/admin/a"), _request(1, "/admin/b"),
+                             _request(2, "/admin/a")]) == []
+    alerts = detector.process([_request(3, "/admin/c")])
+    assert _ids(alerts) == [CORRELATION_ID]
+    assert alerts[0].message.startswith(
+        "Sigma: Correlated: Probes then more. (3 values of url.path+http.response.status_code "
+        "in 4 events, source.ip=203.0.113.9)")
