@@ -21,6 +21,7 @@ from logsentry.cli import main
 from logsentry.core.event import Event
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
+from logsentry.detect.sigma import prefilter as prefilter_module
 from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.detect.sigma.load import load_sigma
 from logsentry.detect.sigma.prefilter import Prefilter
@@ -464,10 +465,14 @@ def test_both_literal_matchers_name_the_same_rules(tmp_path: Path) -> None:
     assert [len(rules) for rules in found] == [2, 0, 2, 2, 0, 1]
 
 
-def test_a_batch_finds_what_each_line_finds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scan_bytes", [1 << 20, 64])
+def test_a_batch_finds_what_each_line_finds(tmp_path: Path, scan_bytes: int,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """One scan of a batch's lines names, line by line, the rules that a scan of each line
     names: non-ASCII and surrogate text, repeated literals, a line of nothing but one
-    literal (more occurrences than a batch reports: scanned line by line), NULs."""
+    literal (more occurrences than a batch reports: scanned line by line), NULs; also
+    when the batch's text is scanned in several parts (`scan_bytes` at a time)."""
+    monkeypatch.setattr(prefilter_module, "_BATCH_SCAN_BYTES", scan_bytes)
     _templated(tmp_path / "many", 50)
     (tmp_path / "many" / "greek.yml").write_text(
         "title: Greek\nlogsource: {product: linux}\n"

@@ -265,23 +265,35 @@ class _HyperscanSearch:
 
     def batch(self, events: Sequence[Event]) -> list[set[int] | None]:
         """The literals' numbers found in each event's text (None: none), by one scan of
-        all the texts, NUL-separated; a match is its event's by its end offset."""
+        the texts of many lines at once (up to _BATCH_SCAN_BYTES of them: long lines do
+        not make one huge copy of a batch)."""
+        found: list[set[int] | None] = [None] * len(events)
         texts: list[str] = []
         ends: list[int] = []  # each text's end offset (in bytes) in the data, plus one
-        total = 0
-        for event in events:
+        total = first = 0
+        for index, event in enumerate(events):
             text = _text(event)
             texts.append(text)
             total += (len(text) if text.isascii()
                       else len(text.encode("utf-8", "surrogatepass"))) + 1
             ends.append(total)
-        found: list[set[int] | None] = [None] * len(events)
+            if total >= _BATCH_SCAN_BYTES:
+                self._scan_texts(texts, ends, found, first)
+                texts, ends, total, first = [], [], 0, index + 1
+        if texts:
+            self._scan_texts(texts, ends, found, first)
+        return found
+
+    def _scan_texts(self, texts: list[str], ends: list[int], found: list[set[int] | None],
+                    first: int) -> None:
+        """Scan `texts` (the lines from `first` on), NUL-separated, in one call; a match is
+        its line's by its end offset."""
         # Reporting an occurrence costs a Python call: past this many (lines full of
-        # one literal), the batch is scanned line by line instead.
-        budget = [_BATCH_REPORTS_PER_LINE * len(events) + _BATCH_REPORTS_EXTRA]
+        # one literal), the lines are scanned one by one instead.
+        budget = [_BATCH_REPORTS_PER_LINE * len(texts) + _BATCH_REPORTS_EXTRA]
 
         def report(number: int, start: int, end: int, flags: int, context: Any) -> bool:
-            at = bisect_left(ends, end)
+            at = first + bisect_left(ends, end)
             numbers = found[at]
             if numbers is None:
                 found[at] = {number}
@@ -296,14 +308,15 @@ class _HyperscanSearch:
                             scratch=every_scratch)
         except HYPERSCAN.ScanTerminated:
             scan = self.scan
-            for index, text in enumerate(texts):
+            for index, text in enumerate(texts, first):
                 numbers: set[int] = set()
                 scan(text.encode("utf-8", "surrogatepass"), _collect, context=numbers,
                      scratch=scratch)
                 found[index] = numbers or None
-        return found
 
 
+# The text of the lines scanned in one call, at most (past it, the next call).
+_BATCH_SCAN_BYTES = 1 << 20
 # Literal occurrences a batch's scan reports, at most, per line and in all besides.
 _BATCH_REPORTS_PER_LINE = 4
 _BATCH_REPORTS_EXTRA = 256
