@@ -91,6 +91,8 @@ class SigmaRuleSet:
             tuple(([] if index in self.silent or index >= len(specs) else [(index, -1)])
                   + feeds[index])
             for index in range(len(self.rules))]
+        # Whether a rule's match feeds its own engine and nothing else.
+        self._own = [self.feeds[index] == ((index, -1),) for index in range(len(specs))]
         # What check-config says of a rule beside its title.
         quiet = "no alerts of its own (named by correlations)"
         self.notes: list[str] = [quiet if index in self.silent else ""
@@ -179,6 +181,7 @@ class SigmaRuleSet:
         append alerts. Returns the detector's arrival counter and watermark, advanced."""
         feeds = self.feeds
         once = self._once
+        own = self._own
         matches = self.matches
         try:
             # The prefilter's finds for the whole batch: one scan for all its lines.
@@ -186,9 +189,24 @@ class SigmaRuleSet:
         except Exception:  # a bug or odd input: each line is searched on its own
             log.exception("Sigma prefilter failed on a batch")
             founds = [None] * len(events)
+        always = self._always_tests
+        predicates = self._predicates
         for event, found in zip(events, founds, strict=True):
             try:
-                hits = matches(event, found)
+                if found is not None and not found:
+                    # Nothing found (most lines): the rules the prefilter cannot narrow,
+                    # inline (as matches() does).
+                    hits = []
+                    for test, indexes in always:
+                        if test is None or test(event):
+                            for index in indexes:
+                                if predicates[index](event):
+                                    hits.append(index)
+                    if not hits:
+                        continue
+                    hits.sort()
+                else:
+                    hits = matches(event, found)
             except Exception:  # a bug or odd input must not stop detection
                 LINES_FAILED.labels(stage="detect").inc()
                 log.exception("Sigma rule selection failed on an event", source=event.source,
@@ -208,6 +226,23 @@ class SigmaRuleSet:
             # `detection.sigma.group_by`: found once, whichever of them it feeds.
             key: tuple[GroupKey] | None = None
             for index in hits:
+                if own[index]:
+                    # Its own engine alone (most rules), inline: no correlation to count
+                    # once per event.
+                    engine = engines[index]
+                    seq += 1
+                    try:
+                        if key is None:
+                            key = (engine.group_key(event),)
+                        alert = engine.feed(event, when, seq, key)
+                    except Exception:  # a bug or odd input must not stop detection
+                        LINES_FAILED.labels(stage="detect").inc()
+                        log.exception("detection failed on an event", rule=engine.rule.id,
+                                      source=event.source, line=event.line)
+                        continue
+                    if alert is not None:
+                        seq = self._raised(index, alert, event, when, seq, engines, alerts)
+                    continue
                 for target, via in feeds[index]:
                     if fed is not None and target in once:
                         if target in fed:
