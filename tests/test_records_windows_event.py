@@ -213,3 +213,23 @@ def test_failed_windows_logons_reach_the_brute_force_rules() -> None:
     alerts = detector.process(events)
     named = [a for a in alerts if a.group.get("source.ip") == "198.51.100.23"]
     assert {a.rule_id for a in named} >= {"auth.service-brute-force"}
+
+
+def test_sysmon_for_linux_records_decode_files_and_connections() -> None:
+    def linux_sysmon(event_id: int, data: dict[str, str]) -> str:
+        body = event_xml(event_id, data, provider="Linux-Sysmon", computer="web01")
+        return "May  1 10:00:00 web01 sysmon: " + body.replace(
+            "<Channel>Security</Channel>", "<Channel>Linux-Sysmon/Operational</Channel>")
+
+    created = PARSER.parse(linux_sysmon(11, {
+        "ProcessId": "4242", "Image": "/usr/bin/wget", "TargetFilename": "/tmp/x.sh",
+        "User": "www-data"}), 0.0).fields
+    assert created["file.path"] == "/tmp/x.sh" and created["process.name"] == "wget"
+    assert created["user.name"] == "www-data" and created["event.provider"] == "Linux-Sysmon"
+    connection = PARSER.parse(linux_sysmon(3, {
+        "Image": "/bin/bash", "DestinationIp": "203.0.113.9", "DestinationPort": "4444",
+        "DestinationHostname": "c2.example"}), 0.0).fields
+    assert connection["destination.domain"] == "c2.example"
+    assert connection["destination.port"] == 4444
+    started = PARSER.parse(linux_sysmon(1, {"Image": "/usr/bin/id", "CommandLine": "id"}), 0.0)
+    assert started.action == "process_started"

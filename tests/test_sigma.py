@@ -21,6 +21,7 @@ from logsentry.cli import main
 from logsentry.core.event import Event
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
+from logsentry.detect.sigma import prefilter as prefilter_module
 from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.detect.sigma.load import load_sigma
 from logsentry.detect.sigma.prefilter import Prefilter
@@ -75,9 +76,9 @@ def test_usable_rules_load_and_unusable_ones_are_skipped_with_file_and_reason() 
         "SSH server key exchange failure words"]
     reasons = {Path(s.path).name: s.reason for s in loaded.skipped}
     assert reasons["broken_modifier.yml"] == "Unknown modifier 'sparkles'"
-    assert "registry_set" in reasons["unknown_category.yml"]
+    assert "ps_script" in reasons["unknown_category.yml"]
     assert reasons["not_yaml.yml"].startswith("cannot read:")
-    assert reasons["correlation.yml"] == "value_count over several fields is not supported"
+    assert reasons["correlation.yml"] == "value_sum over several fields is not supported"
 
 
 def test_a_missing_sigma_folder_is_a_configuration_error(tmp_path: Path) -> None:
@@ -173,6 +174,47 @@ def test_all_of_them_and_1_of_them(tmp_path: Path) -> None:
         User: root
     condition: 1 of them""")
     assert _matches(some, _event(process__command_line="x", user__name="root"))
+
+
+def test_a_list_of_plain_strings_holds_when_one_does(tmp_path: Path) -> None:
+    """A list of values (an OR of one field's tests, merged into one) holds exactly when one
+    of its values would alone: equality, prefix, suffix, substring, case-insensitively,
+    on a list field's items and numbers as text; wildcards inside and `cased` apart."""
+    rules = _ruleset(tmp_path, """
+    sel:
+        CommandLine:
+            - 'id'
+            - 'curl*'
+            - '*.sh'
+            - '*base64 -d*'
+            - 'py*-c*import'
+            - '*/tmp/?.bin'
+            - ''
+    sel_cased:
+        CommandLine|cased: 'Secret'
+    condition: 1 of sel*""")
+    holds = ["ID", "curl -s x", "bash /tmp/X.SH", "echo a | BASE64 -d | sh", "python -c import",
+             "run /tmp/a.bin", "", "Secret"]
+    fails = ["idx", "xcurl", "a.sh.bak", "base64", "python import -c", "/tmp/ab.bin", "secret",
+             "SECRET"]
+    for text in holds:
+        assert _matches(rules, _event(process__command_line=text)), text
+    for text in fails:
+        assert not _matches(rules, _event(process__command_line=text)), text
+    assert not _matches(rules, _event())
+    assert _matches(rules, _event(process__command_line=["x", "a.sh"]))
+    ports = _ruleset(tmp_path, """
+    sel:
+        DestinationPort: ['4444', '1337']
+    keywords:
+        - 'Failed password'
+        - 'authentication failure'
+        - '*invalid user*'
+    condition: sel or keywords""")
+    assert _matches(ports, _event(destination__port=4444))
+    assert not _matches(ports, _event(destination__port=44444))
+    assert _matches(ports, _event("sshd: Invalid User bob"))
+    assert not _matches(ports, _event("sshd: accepted password"))
 
 
 @pytest.mark.parametrize(
@@ -306,6 +348,62 @@ def test_the_logsource_must_fit_the_event(tmp_path: Path) -> None:
     assert not _matches(web, PARSER.parse("Jan  1 10:00:00 h1 app: union select", 0.0))
 
 
+def _sysmon_line(event_id: int, data: dict[str, str], provider: str = "Linux-Sysmon") -> str:
+    """A Sysmon record as Sysmon for Linux writes it to syslog (or, with the Windows
+    provider, as a forwarder writes a Windows one)."""
+    items = "".join(f'<Data Name="{name}">{value}</Data>' for name, value in data.items())
+    channel = ("Linux-Sysmon/Operational" if provider == "Linux-Sysmon"
+               else "Microsoft-Windows-Sysmon/Operational")
+    return (f'May  1 10:00:00 web01 sysmon: <Event><System><Provider Name="{provider}"/>'
+            f"<EventID>{event_id}</EventID><EventRecordID>42</EventRecordID>"
+            f"<Channel>{channel}</Channel><Computer>web01</Computer></System>"
+            f"<EventData>{items}</EventData></Event>")
+
+
+def test_sysmon_categories_match_linux_sysmon_records(tmp_path: Path) -> None:
+    files = _ruleset(tmp_path, """
+    sel:
+        Image|endswith: '/wget'
+        TargetFilename|startswith: '/tmp/'
+    condition: sel""", logsource="product: linux\n    category: file_event")
+    created = {"Image": "/usr/bin/wget", "TargetFilename": "/tmp/x.sh"}
+    assert _matches(files, PARSER.parse(_sysmon_line(11, created), 0.0))
+    # A deleted file is another category; a Windows record is not a Linux one.
+    assert not _matches(files, PARSER.parse(_sysmon_line(23, created), 0.0))
+    assert not _matches(files, PARSER.parse(
+        _sysmon_line(11, created, provider="Microsoft-Windows-Sysmon"), 0.0))
+    connections = _ruleset(tmp_path, """
+    sel:
+        Initiated: 'true'
+        DestinationHostname|endswith: '.ngrok.io'
+    condition: sel""", logsource="product: linux\n    category: network_connection")
+    assert _matches(connections, PARSER.parse(_sysmon_line(3, {
+        "Image": "/bin/bash", "Initiated": "true", "DestinationHostname": "x.ngrok.io"}), 0.0))
+    windows = _ruleset(tmp_path, """
+    sel:
+        Image|endswith: '/wget'
+    condition: sel""", logsource="product: windows\n    category: file_event")
+    assert not _matches(windows, PARSER.parse(_sysmon_line(11, created), 0.0))
+
+
+def test_services_and_program_products_read_the_built_in_table(tmp_path: Path) -> None:
+    auth = _ruleset(tmp_path, """
+    keywords:
+        - 'Failed password'
+    condition: keywords""", logsource="product: linux\n    service: auth")
+    assert _matches(auth, PARSER.parse("Jan  1 10:00:00 h1 sshd[7]: Failed password for "
+                                       "root from 203.0.113.9 port 22 ssh2", 0.0))
+    assert not _matches(auth, PARSER.parse("Jan  1 10:00:00 h1 app: Failed password", 0.0))
+    modsecurity = _ruleset(tmp_path, """
+    keywords:
+        - 'ModSecurity: Access denied'
+    condition: keywords""", logsource="product: modsecurity")
+    assert _matches(modsecurity, PARSER.parse(
+        "Jan  1 10:00:00 h1 httpd[9]: ModSecurity: Access denied with code 403", 0.0))
+    assert not _matches(modsecurity, PARSER.parse(
+        "Jan  1 10:00:00 h1 app: ModSecurity: Access denied with code 403", 0.0))
+
+
 def test_the_configuration_adds_fields_and_services(tmp_path: Path) -> None:
     config = SigmaConfig(fields={"TenantName": "organization.name"},
                          services={"myapp": ["myapp-worker"]})
@@ -365,6 +463,53 @@ def test_both_literal_matchers_name_the_same_rules(tmp_path: Path) -> None:
     found = [list(fast.found(_event(message))) for message in messages]
     assert found == [list(plain.found(_event(message))) for message in messages]
     assert [len(rules) for rules in found] == [2, 0, 2, 2, 0, 1]
+
+
+@pytest.mark.parametrize("scan_bytes", [1 << 20, 64])
+def test_a_batch_finds_what_each_line_finds(tmp_path: Path, scan_bytes: int,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """One scan of a batch's lines names, line by line, the rules that a scan of each line
+    names: non-ASCII and surrogate text, repeated literals, a line of nothing but one
+    literal (more occurrences than a batch reports: scanned line by line), NULs; also
+    when the batch's text is scanned in several parts (`scan_bytes` at a time)."""
+    monkeypatch.setattr(prefilter_module, "_BATCH_SCAN_BYTES", scan_bytes)
+    _templated(tmp_path / "many", 50)
+    (tmp_path / "many" / "greek.yml").write_text(
+        "title: Greek\nlogsource: {product: linux}\n"
+        "detection:\n  sel:\n    CommandLine|contains: 'εας'\n  condition: sel\n")
+    loaded = load_sigma(SigmaConfig(), [tmp_path / "many"])
+    needs = [spec.need for spec in loaded.rules]
+    messages = ["run tool0042x and TOOL0007X now", "nothing here", "ΟΔΥΣΣΕΑΣ tool0001x",
+                "tool0003x \ud800 tool0004x", "tool00", "x" * 10_000 + "tool0049x",
+                "tool0005x\x00tool0006x", "", "İ" * 50 + "tool0008x tool0008x"]
+    events = [_event(message, process__args=["a", "tool0009x"], process__pid=7)
+              for message in messages]
+    flood = [_event("tool0010x" * 900)] * 3
+    for matcher in ("auto", "pyahocorasick"):
+        prefilter = Prefilter(needs, matcher)
+        for batch in (events, flood + events, []):
+            assert [list(found) for found in prefilter.found_batch(batch)] == [
+                list(prefilter.found(event)) for event in batch]
+    assert sum(bool(found) for found in Prefilter(needs).found_batch(events)) == 9
+
+
+def test_matches_are_in_rule_order_across_log_sources(tmp_path: Path) -> None:
+    """Rules the prefilter cannot narrow are grouped by log source; what they match is
+    still told in rule order."""
+    folder = tmp_path / "order"
+    folder.mkdir()
+    rules = [("a", "category: webserver", "cs-uri-query|contains: 'needle'"),
+             ("b", "product: linux", "cs-uri-query|re: 'id=[0-9]+'"),
+             ("c", "category: webserver", "cs-uri-query|re: 'id=1'")]
+    for name, logsource, test in rules:
+        (folder / f"{name}.yml").write_text(
+            f"title: Rule {name}\nlogsource: {{{logsource}}}\n"
+            f"detection:\n  sel:\n    {test}\n  condition: sel\n")
+    ruleset = SigmaRuleSet(load_sigma(SigmaConfig(), [folder]))
+    assert [rule.title for rule in ruleset.rules] == ["Rule a", "Rule b", "Rule c"]
+    event = PARSER.parse(SQLI_LINE, 0.0)
+    assert ruleset.matches(event) == [1, 2]
+    assert ruleset.matches(event, ruleset.prefilter.found_batch([event])[0]) == [1, 2]
 
 
 def test_the_prefilter_never_hides_a_match(tmp_path: Path) -> None:

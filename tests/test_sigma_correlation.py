@@ -265,9 +265,9 @@ def test_group_by_aliases_read_each_named_rule_s_own_field(tmp_path: Path) -> No
 @pytest.mark.parametrize(("body", "reason"), [
     (EVENT_COUNT.replace("admin_probe", "no_such_rule"),
      "it names rule 'no_such_rule', which is not loaded"),
-    (EVENT_COUNT.replace("event_count", "value_count").replace(
+    (EVENT_COUNT.replace("event_count", "value_sum").replace(
         "gte: 3", "gte: 3\n        field: [sc-status, c-ip]"),
-     "value_count over several fields is not supported"),
+     "value_sum over several fields is not supported"),
     (TEMPORAL.replace("timespan: 1m", "timespan: 1m\n    condition:\n        gte: 3"),
      "the condition asks for 3 of 2 rules"),
 ])
@@ -419,3 +419,79 @@ def test_sigma_test_prints_the_line_that_completes_a_correlation(
             "         Sigma: Correlated: Probes then more. (3 events, source.ip=203.0.113.9)"
             ) in out
     assert f"      1  {CORRELATION_ID}  Correlated" in out  # the count per rule
+
+
+SIGMA1_COUNT = """\
+title: Many admin probes (Sigma 1)
+id: 3c1d0e2f-3333-4a00-8000-000000000001
+logsource: {category: webserver}
+level: high
+detection:
+    sel:
+        cs-uri-stem|startswith: '/admin'
+    timeframe: 1m
+    condition: sel | count() by c-ip > 2
+"""
+
+SIGMA1_GLOBAL = """\
+action: global
+title: Paths probed from one address (Sigma 1)
+logsource: {category: webserver}
+level: medium
+detection:
+    sel:
+        cs-uri-stem|startswith: '/admin'
+    timeframe: 1m
+---
+id: 3c1d0e2f-3333-4a00-8000-000000000002
+detection:
+    condition: sel | count(cs-uri-stem) by c-ip >= 2
+---
+id: 3c1d0e2f-3333-4a00-8000-000000000003
+detection:
+    condition: sel | near other
+"""
+
+
+def test_sigma_1_aggregations_run_as_correlation_rules(tmp_path: Path) -> None:
+    folder = tmp_path / "sigma"
+    folder.mkdir()
+    (folder / "count.yml").write_text(SIGMA1_COUNT)
+    (folder / "global.yml").write_text(SIGMA1_GLOBAL)
+    loaded = load_sigma(SigmaConfig(), [folder])
+    # `near` has no correlation type: skipped, saying what runs.
+    assert [(Path(s.path).name, s.reason) for s in loaded.skipped] == [
+        ("global.yml", "a Sigma 1 aggregation (`| count() ...`) runs as a correlation rule "
+                       "only with a `timeframe` and count(), sum() or avg() compared with a "
+                       "number")]
+    ruleset = SigmaRuleSet(loaded)
+    assert sorted(c.sigma.type.name.lower() for c in loaded.correlations) == [
+        "event_count", "value_count"]
+    detector = Detector([], sigma=ruleset)
+    # The searches raise no alert of their own; the counts fire as they are exceeded.
+    assert detector.process([_request(0, "/admin"), _request(1, "/admin"),
+                             _request(2, "/admin", ip="198.51.100.7")]) == []
+    alerts = detector.process([_request(3, "/admin/x")])
+    assert sorted(_ids(alerts)) == ["3c1d0e2f-3333-4a00-8000-000000000001",
+                                    "3c1d0e2f-3333-4a00-8000-000000000002"]
+    count = next(a for a in alerts if a.rule_id.endswith("0001"))
+    assert count.count == 3 and count.group == {"source.ip": "203.0.113.9"}
+    assert count.severity == "high"
+    assert count.message.startswith("Sigma: Many admin probes (Sigma 1)")
+    # Further apart than the timeframe, three probes are no count of three.
+    assert detector.process([_request(second, "/admin", ip="192.0.2.1")
+                             for second in (300, 370, 440)]) == []
+
+
+def test_value_count_over_several_fields_counts_distinct_combinations(tmp_path: Path) -> None:
+    body = EVENT_COUNT.replace("event_count", "value_count").replace(
+        "gte: 3", "gte: 3\n        field: [cs-uri-stem, sc-status]")
+    detector = _detector(_rules(tmp_path, _correlation(body)))
+    # Two paths, the first one twice: two combinations; a third path makes three.
+    assert detector.process([_request(0, "/admin/a"), _request(1, "/admin/b"),
+                             _request(2, "/admin/a")]) == []
+    alerts = detector.process([_request(3, "/admin/c")])
+    assert _ids(alerts) == [CORRELATION_ID]
+    assert alerts[0].message.startswith(
+        "Sigma: Correlated: Probes then more. (3 values of url.path+http.response.status_code "
+        "in 4 events, source.ip=203.0.113.9)")

@@ -25,6 +25,12 @@ from logsentry.records.record import MAX_RECORD_CHARS, DecodedRecord, clip
 
 SECURITY_PROVIDER = "Microsoft-Windows-Security-Auditing"
 SYSMON_PROVIDER = "Microsoft-Windows-Sysmon"
+# Sysmon for Linux writes the same records (to syslog) under its own provider name.
+LINUX_SYSMON_PROVIDER = "Linux-Sysmon"
+SYSMON_PROVIDERS = frozenset({SYSMON_PROVIDER, LINUX_SYSMON_PROVIDER})
+# Sysmon events about a file (created, deleted, its time changed, a stream, a blocked
+# executable): TargetFilename is the file.
+_SYSMON_FILE_EVENTS = frozenset({2, 11, 15, 23, 26, 27, 28, 29})
 # Event data items kept per record (a forged record may hold thousands).
 MAX_DATA_ITEMS = 64
 
@@ -131,7 +137,7 @@ def windows_record(event_id: int, provider: str | None, data: dict[str, str]) ->
         fields["event.provider"] = clip(provider)
     for name, value in data.items():
         fields[f"winlog.event_data.{name}"] = value
-    sysmon = provider == SYSMON_PROVIDER
+    sysmon = provider in SYSMON_PROVIDERS
     security = not sysmon and (provider is None or provider == SECURITY_PROVIDER)
     action: str | None = None
     if sysmon:
@@ -196,8 +202,12 @@ def _sysmon(event_id: int, data: dict[str, str], fields: dict[str, Any]) -> None
     if event_id == 3:  # network connection
         _put_ip(fields, "source.ip", get("SourceIp"))
         _put_int(fields, "source.port", get("SourcePort"))
+        _put(fields, "source.domain", get("SourceHostname"))
         _put_ip(fields, "destination.ip", get("DestinationIp"))
         _put_int(fields, "destination.port", get("DestinationPort"))
+        _put(fields, "destination.domain", get("DestinationHostname"))
+    elif event_id in _SYSMON_FILE_EVENTS:
+        _put(fields, "file.path", get("TargetFilename"))
     _process_name(fields)
 
 

@@ -6,7 +6,8 @@ native correlations, so its state is a `RuleEngine`'s like any rule's: grouped,
 suppressed, expired, bounded by the detector's memory cap and saved:
 
 - `event_count` -> threshold: `count` events of the named rules within the timespan;
-- `value_count` -> distinct: `count` distinct values of `condition.field`;
+- `value_count` -> distinct: `count` distinct values of `condition.field` (of several
+  fields: distinct combinations of their values);
 - `temporal` -> distinct over which named rule matched: that many of them, any order;
 - `temporal_ordered` -> sequence: the named rules one after the other.
 
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from itertools import count as counter
 from typing import Any
 
+import orjson
 from sigma.correlations import (
     SigmaCorrelationCondition,
     SigmaCorrelationConditionOperator,
@@ -210,7 +212,7 @@ def build_correlation(
                 statistic = f"percentile {_number(_percentile(condition))}"
             summary_count = f"{statistic} of {field} {{{VALUE_FIELD}}} in {{count}} events"
     elif kind is SigmaCorrelationType.VALUE_COUNT:
-        field, get = _one_field(kind, condition, mapper)
+        field, get = _value_fields(condition, mapper)
         value = lambda event, via: get(event)  # noqa: E731 - a getter like the others
         correlate = DistinctCorrelation(type="distinct", field=field, count=threshold,
                                         window=window)
@@ -301,6 +303,29 @@ def _one_field(kind: SigmaCorrelationType, condition: SigmaCorrelationCondition,
     if fieldref is None:  # pySigma requires it for these types
         raise UnsupportedCorrelation(f"{kind.name.lower()} without a field")
     return mapper.targets(fieldref)[0], mapper.getter(fieldref)
+
+
+def _value_fields(condition: SigmaCorrelationCondition, mapper: FieldMapper,
+                  ) -> tuple[str, Callable[[Event], Any]]:
+    """value_count's field, or its fields: several count distinct combinations of their
+    values (an event lacking one of them counts none), each combination the JSON list of
+    the values' texts; the name is the ECS names joined by `+`."""
+    fieldref = condition.fieldref
+    if not isinstance(fieldref, list) or len(fieldref) < 2:
+        return _one_field(SigmaCorrelationType.VALUE_COUNT, condition, mapper)
+    names = "+".join(mapper.targets(name)[0] for name in fieldref)
+    getters = [mapper.getter(name) for name in fieldref]
+
+    def combination(event: Event) -> str | None:
+        texts = []
+        for get in getters:
+            text = key_text(get(event))
+            if text is None:
+                return None
+            texts.append(text)
+        return orjson.dumps(texts).decode()
+
+    return names, combination
 
 
 def _percentile(condition: SigmaCorrelationCondition) -> float:

@@ -34,6 +34,7 @@ from sigma.rule import SigmaRule
 from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
 from logsentry.detect.rule import Rule
+from logsentry.detect.sigma.aggregation import UNSPLIT_AGGREGATION, split_aggregations
 from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.detect.sigma.correlation import (
     RANGE_KEY,
@@ -218,7 +219,8 @@ def _parse_file(path: Path, loaded: LoadedSigma) -> list[Any]:
     try:
         text = path.read_text(encoding="utf-8")
         collection = SigmaCollection.from_dicts(
-            [_split_range(doc) for doc in yaml.safe_load_all(text)], collect_errors=True,
+            [_split_range(doc) for doc in split_aggregations(list(yaml.safe_load_all(text)))],
+            collect_errors=True,
             source=SigmaRuleLocation(path), resolve_references=False)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as exc:
         loaded.skipped.append(SkippedRule(str(path), "", f"cannot read: {_reason(exc)}"))
@@ -291,6 +293,8 @@ def _reason(exc: BaseException) -> str:
     """An error's message without pySigma's absolute file path suffix."""
     text = (exc.args[0] if isinstance(exc, SigmaError) and exc.args
             and isinstance(exc.args[0], str) else str(exc))
+    if isinstance(exc, SigmaError) and "pipe syntax" in text:
+        return UNSPLIT_AGGREGATION  # what split_aggregations() could not turn into one
     return " ".join(text.split()) or type(exc).__name__
 
 

@@ -151,9 +151,52 @@ class LogSourceError(ValueError):
     """A rule's log source is one logsentry cannot recognise (its reason to be skipped)."""
 
 
+# Sysmon for Linux writes Windows-style event records: they are Linux events.
+LINUX_SYSMON_PROVIDER = "Linux-Sysmon"
+_SYSMON_PROVIDERS = frozenset({"Microsoft-Windows-Sysmon", LINUX_SYSMON_PROVIDER})
+# Sigma's categories of Sysmon records (Windows and Linux alike), by event id, as
+# Sigma's taxonomy assigns them.
+SYSMON_CATEGORIES: dict[str, frozenset[str]] = {
+    "process_termination": frozenset({"5"}),
+    "network_connection": frozenset({"3"}),
+    "driver_load": frozenset({"6"}),
+    "image_load": frozenset({"7"}),
+    "create_remote_thread": frozenset({"8"}),
+    "raw_access_thread": frozenset({"9"}),
+    "process_access": frozenset({"10"}),
+    "file_event": frozenset({"11"}),
+    "file_change": frozenset({"2"}),
+    "registry_set": frozenset({"13"}),
+    "registry_rename": frozenset({"14"}),
+    "registry_event": frozenset({"12", "13", "14"}),
+    "create_stream_hash": frozenset({"15"}),
+    "pipe_created": frozenset({"17", "18"}),
+    "wmi_event": frozenset({"19", "20", "21"}),
+    "dns_query": frozenset({"22"}),
+    "file_delete": frozenset({"23", "26"}),
+    "clipboard_capture": frozenset({"24"}),
+    "process_tampering": frozenset({"25"}),
+    "file_block_executable": frozenset({"27"}),
+    "file_block_shredding": frozenset({"28"}),
+    "file_executable_detected": frozenset({"29"}),
+    "sysmon_status": frozenset({"4", "16"}),
+    "sysmon_error": frozenset({"255"}),
+}
+
+
 def _is_windows(event: Event) -> bool:
     fields = event.fields
-    return "winlog.channel" in fields or "winlog.record_id" in fields
+    return (("winlog.channel" in fields or "winlog.record_id" in fields)
+            and fields.get("event.provider") != LINUX_SYSMON_PROVIDER)
+
+
+def _sysmon_test(codes: frozenset[str]) -> EventTest:
+    def is_category(event: Event) -> bool:
+        fields = event.fields
+        return (fields.get("event.provider") in _SYSMON_PROVIDERS
+                and fields.get("event.code") in codes)
+
+    return is_category
 
 
 def _is_aws(event: Event) -> bool:
@@ -199,6 +242,7 @@ CATEGORIES: dict[str, EventTest] = {
     "firewall": _is_firewall,
     "antivirus": _is_antivirus,
     "authentication": _is_authentication,
+    **{name: _sysmon_test(codes) for name, codes in SYSMON_CATEGORIES.items()},
 }
 # Services that are not a program name.
 SERVICE_TESTS: dict[str, EventTest] = {"auditd": _is_auditd, "syslog": _is_linux,
@@ -214,11 +258,18 @@ def logsource_test(
     Raises LogSourceError for a product or category logsentry never produces.
     """
     tests: list[EventTest] = []
+    programs_of = {**SERVICES, **services}
     if product is not None:
         test = PRODUCTS.get(product.lower())
+        if test is None and product.lower() in programs_of:
+            # A product that is a program of its own (`modsecurity`, `apache`): its
+            # events are that program's, as for a service of that name.
+            test = _by_program(programs_of[product.lower()])
         if test is None:
-            raise LogSourceError(f"log source product {product!r} is not one logsentry reads "
-                                 f"(known: {', '.join(sorted(PRODUCTS))})")
+            raise LogSourceError(
+                f"log source product {product!r} is not one logsentry reads (known: "
+                f"{', '.join(sorted(PRODUCTS))}, or a program named under "
+                f"detection.sigma.services)")
         tests.append(test)
     if category is not None:
         test = CATEGORIES.get(category.lower())
@@ -232,17 +283,21 @@ def logsource_test(
         if special is not None and key not in services:
             tests.append(special)
         else:
-            programs = frozenset(services.get(key, (service,)))
-
-            def by_program(event: Event) -> bool:
-                return event.fields.get("process.name") in programs
-
-            tests.append(by_program)
+            tests.append(_by_program(programs_of.get(key, (service,))))
     if not tests:
         return None
     if len(tests) == 1:
         return tests[0]
     return lambda event: all(test(event) for test in tests)
+
+
+def _by_program(names: tuple[str, ...]) -> EventTest:
+    programs = frozenset(names)
+
+    def by_program(event: Event) -> bool:
+        return event.fields.get("process.name") in programs
+
+    return by_program
 
 
 class FieldMapper:

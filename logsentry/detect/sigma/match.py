@@ -92,7 +92,7 @@ def compile_node(node: Any, mapper: FieldMapper) -> Predicate:
         return all_predicates(
             [compile_node(arg, mapper) for arg in sorted(node.args, key=node_cost)])
     if isinstance(node, ConditionOR):
-        return any_predicate([compile_node(arg, mapper) for arg in node.args])
+        return _compile_or(node.args, mapper)
     if isinstance(node, ConditionNOT):
         inner = compile_node(node.args[0], mapper)
         return lambda event: not inner(event)
@@ -101,6 +101,125 @@ def compile_node(node: Any, mapper: FieldMapper) -> Predicate:
     if isinstance(node, ConditionValueExpression):
         return compile_keyword(node.value)
     raise UnsupportedRule(f"condition element {type(node).__name__} is not supported")
+
+
+# -- OR of plain strings ---------------------------------------------------------------
+
+# How a plain string (no `?`, `*` only at its ends) compares with a value's text.
+_EQUALS, _PREFIX, _SUFFIX, _CONTAINS = range(4)
+_STAR = SpecialChars.WILDCARD_MULTI
+
+
+def _compile_or(args: Any, mapper: FieldMapper) -> Predicate:
+    """An OR, with its plain-string tests of one field (or keywords: of the message)
+    merged into one predicate: the value read and lower-cased once, then set membership,
+    `startswith`/`endswith` of a tuple and substring tests (a list of values in a rule,
+    `Image|endswith: [...]`, is such an OR)."""
+    groups: dict[str | None, list[tuple[int, str]]] = {}
+    others: list[Any] = []
+    for arg in args:
+        merged = _plain_test(arg)
+        if merged is None:
+            others.append(arg)
+        else:
+            field, kind, piece = merged
+            groups.setdefault(field, []).append((kind, piece))
+    predicates: list[Predicate] = []
+    for arg in args:  # the original order for what is not merged, each group once
+        merged = _plain_test(arg)
+        if merged is None:
+            predicates.append(compile_node(arg, mapper))
+            continue
+        tests = groups.pop(merged[0], None)
+        if tests is None:
+            continue  # its group is compiled already
+        if len(tests) == 1:
+            predicates.append(compile_node(arg, mapper))
+        elif merged[0] is None:
+            predicates.append(_merged_keywords(_plain_check(tests)))
+        else:
+            predicates.append(_merged_field(mapper.getter(merged[0]), _plain_check(tests)))
+    return any_predicate(predicates)
+
+
+def _plain_test(node: Any) -> tuple[str | None, int, str] | None:
+    """(field, or None for a keyword; comparison; lower-cased text) of a node that is a
+    plain case-insensitive string test; None for anything else."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        field: str | None = node.field
+        anywhere = False
+    elif isinstance(node, ConditionValueExpression):
+        field, anywhere = None, True
+    else:
+        return None
+    value = node.value
+    if not isinstance(value, SigmaString) or isinstance(value, SigmaCasedString):
+        return None
+    try:
+        parts = string_parts(value)
+    except UnsupportedRule:
+        return None  # compiled alone, it says why
+    if anywhere:
+        parts = [_STAR, *parts, _STAR]
+    while len(parts) > 1 and parts[0] is _STAR and parts[1] is _STAR:
+        parts = parts[1:]
+    while len(parts) > 1 and parts[-1] is _STAR and parts[-2] is _STAR:
+        parts = parts[:-1]
+    start = parts[:1] == [_STAR]
+    end = len(parts) > 1 and parts[-1] is _STAR
+    middle = parts[(1 if start else 0):(len(parts) - 1 if end else len(parts))]
+    if not middle:
+        text = ""
+    elif len(middle) == 1 and isinstance(middle[0], str):
+        text = middle[0].lower()
+    else:
+        return None
+    if not text and (start or end):
+        return None  # `*`: compiled alone
+    kind = (_CONTAINS if start and end else _SUFFIX if start else _PREFIX if end
+            else _EQUALS)
+    return field, kind, text
+
+
+def _plain_check(tests: list[tuple[int, str]]) -> Check:
+    """A check of lower-cased text against plain-string tests (any of them)."""
+    equals = frozenset(piece for kind, piece in tests if kind == _EQUALS)
+    prefixes = tuple(piece for kind, piece in tests if kind == _PREFIX)
+    suffixes = tuple(piece for kind, piece in tests if kind == _SUFFIX)
+    contains = tuple(piece for kind, piece in tests if kind == _CONTAINS)
+
+    def check(text: str) -> bool:
+        if text in equals:
+            return True
+        if prefixes and text.startswith(prefixes):
+            return True
+        if suffixes and text.endswith(suffixes):
+            return True
+        for piece in contains:  # noqa: SIM110 - hot path
+            if piece in text:
+                return True
+        return False
+
+    return check
+
+
+def _merged_keywords(check: Check) -> Predicate:
+    return lambda event: check(lowered(event.message))
+
+
+def _merged_field(get: Getter, check: Check) -> Predicate:
+    def predicate(event: Event) -> bool:
+        found = get(event)
+        if found is None:
+            return False
+        if type(found) is list or type(found) is tuple:
+            for item in found:  # noqa: SIM110 - hot path
+                if item is not None and check(lowered(_text(item))):
+                    return True
+            return False
+        return check(lowered(_text(found)))
+
+    return predicate
 
 
 def node_cost(node: Any) -> int:

@@ -15,11 +15,19 @@ where the `hyperscan` package is installed (a third of the cost a line: 0.6 agai
 The text searched is the message and every field value (list items one by one),
 lower-cased (Hyperscan: its ASCII letters matched in any case): a value a rule can
 test is in it (or, for a value cut from a field, such as a URL's query, inside it).
+
+The detector asks for a whole batch at once (`found_batch`): with Hyperscan, the
+texts of the batch's events are scanned in one call, each match told to its event by
+its offset. One call a line cost more than the scan itself (1.0 against 0.2 µs on
+model-labelled ssh200k with 500 rules); a batch whose lines hold so many literal
+occurrences that reporting them would cost more than scanning line by line is scanned
+line by line (each literal then reported once a line, whatever its repeats).
 """
 
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -166,6 +174,28 @@ class Prefilter:
             rules.update(rules_of[number])
         return sorted(rules)
 
+    def found_batch(self, events: Sequence[Event]) -> list[Sequence[int]]:
+        """`found()` of each event of a batch, in order (one scan for all of them where
+        the matcher allows)."""
+        search = self.search
+        if search is None:
+            return [()] * len(events)
+        if not isinstance(search, _HyperscanSearch):
+            return [self.found(event) for event in events]
+        rules_of = self.rules_of
+        result: list[Sequence[int]] = []
+        for found in search.batch(events):
+            if not found:
+                result.append(())
+            elif len(found) == 1:
+                result.append(rules_of[next(iter(found))])
+            else:
+                rules: set[int] = set()
+                for number in found:
+                    rules.update(rules_of[number])
+                result.append(sorted(rules))
+        return result
+
     def candidates(self, event: Event) -> Sequence[int]:
         """Indexes of the rules worth evaluating on `event`, in rule order: those always
         evaluated and those whose literals occur."""
@@ -201,33 +231,114 @@ class _HyperscanSearch:
     than looking for them. A scan needs scratch space of its own: one per thread."""
 
     def __init__(self, literals: list[str]) -> None:
+        expressions = [literal.encode("utf-8") for literal in literals]
+        ids = list(range(len(literals)))
         database = HYPERSCAN.Database(mode=HYPERSCAN.HS_MODE_BLOCK)
-        database.compile(expressions=[literal.encode("utf-8") for literal in literals],
-                         ids=list(range(len(literals))), elements=len(literals),
+        database.compile(expressions=expressions, ids=ids, elements=len(literals),
                          flags=HYPERSCAN.HS_FLAG_SINGLEMATCH | HYPERSCAN.HS_FLAG_CASELESS,
                          literal=True)
         self.database = database
         self.scan = database.scan
+        # A batch's scan reports every occurrence (SINGLEMATCH would report a literal
+        # once for the whole batch): a second database, without it.
+        every = HYPERSCAN.Database(mode=HYPERSCAN.HS_MODE_BLOCK)
+        every.compile(expressions=expressions, ids=ids, elements=len(literals),
+                      flags=HYPERSCAN.HS_FLAG_CASELESS, literal=True)
+        self.every = every
         self.local = threading.local()
 
+    def _scratch(self) -> tuple[Any, Any]:
+        local = self.local
+        scratches = getattr(local, "scratches", None)
+        if scratches is None:
+            scratches = local.scratches = (HYPERSCAN.Scratch(self.database),
+                                           HYPERSCAN.Scratch(self.every))
+        return scratches
+
     def __call__(self, event: Event) -> set[int]:
-        parts = [event.message]
-        for value in event.fields.values():
-            if type(value) is str:
-                parts.append(value)
-            elif type(value) is list or type(value) is tuple:
-                parts.extend(str(item) for item in value)
-            else:
-                parts.append(str(value))
-        text = "\n".join(parts)
-        if not text.isascii():
-            text = text.lower()
-        scratch = getattr(self.local, "scratch", None)
-        if scratch is None:
-            scratch = self.local.scratch = HYPERSCAN.Scratch(self.database)
         found: set[int] = set()
         # Lone surrogates (a JSON value's escapes) pass as their own bytes: no literal
         # of a YAML rule holds one.
-        self.scan(text.encode("utf-8", "surrogatepass"), _collect, context=found,
-                  scratch=scratch)
+        self.scan(_text(event).encode("utf-8", "surrogatepass"), _collect, context=found,
+                  scratch=self._scratch()[0])
         return found
+
+    def batch(self, events: Sequence[Event]) -> list[set[int] | None]:
+        """The literals' numbers found in each event's text (None: none), by one scan of
+        the texts of many lines at once (up to _BATCH_SCAN_BYTES of them: long lines do
+        not make one huge copy of a batch)."""
+        found: list[set[int] | None] = [None] * len(events)
+        texts: list[str] = []
+        ends: list[int] = []  # each text's end offset (in bytes) in the data, plus one
+        total = first = 0
+        for index, event in enumerate(events):
+            text = _text(event)
+            texts.append(text)
+            total += (len(text) if text.isascii()
+                      else len(text.encode("utf-8", "surrogatepass"))) + 1
+            ends.append(total)
+            if total >= _BATCH_SCAN_BYTES:
+                self._scan_texts(texts, ends, found, first)
+                texts, ends, total, first = [], [], 0, index + 1
+        if texts:
+            self._scan_texts(texts, ends, found, first)
+        return found
+
+    def _scan_texts(self, texts: list[str], ends: list[int], found: list[set[int] | None],
+                    first: int) -> None:
+        """Scan `texts` (the lines from `first` on), NUL-separated, in one call; a match is
+        its line's by its end offset."""
+        # Reporting an occurrence costs a Python call: past this many (lines full of
+        # one literal), the lines are scanned one by one instead.
+        budget = [_BATCH_REPORTS_PER_LINE * len(texts) + _BATCH_REPORTS_EXTRA]
+
+        def report(number: int, start: int, end: int, flags: int, context: Any) -> bool:
+            at = first + bisect_left(ends, end)
+            numbers = found[at]
+            if numbers is None:
+                found[at] = {number}
+            else:
+                numbers.add(number)
+            budget[0] -= 1
+            return budget[0] < 0
+
+        scratch, every_scratch = self._scratch()
+        try:
+            self.every.scan("\0".join(texts).encode("utf-8", "surrogatepass"), report,
+                            scratch=every_scratch)
+        except HYPERSCAN.ScanTerminated:
+            scan = self.scan
+            for index, text in enumerate(texts, first):
+                numbers: set[int] = set()
+                scan(text.encode("utf-8", "surrogatepass"), _collect, context=numbers,
+                     scratch=scratch)
+                found[index] = numbers or None
+
+
+# The text of the lines scanned in one call, at most (past it, the next call).
+_BATCH_SCAN_BYTES = 1 << 20
+# Literal occurrences a batch's scan reports, at most, per line and in all besides.
+_BATCH_REPORTS_PER_LINE = 4
+_BATCH_REPORTS_EXTRA = 256
+
+
+def _text(event: Event) -> str:
+    """The text Hyperscan searches: message and field values, NL-separated, lower-cased
+    only when not all ASCII (Hyperscan matches ASCII letters in any case)."""
+    parts = [event.message]
+    append = parts.append
+    for value in event.fields.values():  # a loop, not a comprehension: cheaper per line
+        if type(value) is str:
+            append(value)
+        elif type(value) is int:
+            append(str(value))
+        else:
+            append(_value_text(value))
+    text = "\n".join(parts)
+    return text if text.isascii() else text.lower()
+
+
+def _value_text(value: Any) -> str:
+    if type(value) is list or type(value) is tuple:
+        return "\n".join([str(item) for item in value])
+    return str(value)

@@ -13,7 +13,7 @@ do not `generate` its own alerts feeds theirs alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -68,6 +68,10 @@ class SigmaRuleSet:
         for index in self.prefilter.always:
             always.setdefault(self._source_of[index], []).append(index)
         self._always = [(source, tuple(indexes)) for source, indexes in sorted(always.items())]
+        # The same with each source's test (None: any event), for lines where the
+        # prefilter found nothing (most lines): each source is then tested once anyway.
+        self._always_tests = [(None if source < 0 else self._sources[source], indexes)
+                              for source, indexes in self._always]
         # The engines (indexes into `rules`) a match of each rule feeds, each with the
         # rule's position among those its correlation names (-1: a rule's own engine);
         # for a correlation rule, the engines its alerts feed (correlations of it).
@@ -87,6 +91,8 @@ class SigmaRuleSet:
             tuple(([] if index in self.silent or index >= len(specs) else [(index, -1)])
                   + feeds[index])
             for index in range(len(self.rules))]
+        # Whether a rule's match feeds its own engine and nothing else.
+        self._own = [self.feeds[index] == ((index, -1),) for index in range(len(specs))]
         # What check-config says of a rule beside its title.
         quiet = "no alerts of its own (named by correlations)"
         self.notes: list[str] = [quiet if index in self.silent else ""
@@ -115,12 +121,24 @@ class SigmaRuleSet:
     def skipped(self) -> list[SkippedRule]:
         return self.loaded.skipped
 
-    def matches(self, event: Event) -> list[int]:
-        """Indexes of the rules `event` matches, in rule order."""
-        verdicts: dict[int, bool] = {}
-        sources = self._sources
+    def matches(self, event: Event, found: Sequence[int] | None = None) -> list[int]:
+        """Indexes of the rules `event` matches, in rule order (`found`: what the
+        prefilter found in it, when the caller has it already)."""
+        if found is None:
+            found = self.prefilter.found(event)
         predicates = self._predicates
         hits: list[int] = []
+        if not found:
+            for test, indexes in self._always_tests:
+                if test is None or test(event):
+                    for index in indexes:
+                        if predicates[index](event):
+                            hits.append(index)
+            if len(hits) > 1:
+                hits.sort()  # the sources' groups are not in rule order
+            return hits
+        verdicts: dict[int, bool] = {}
+        sources = self._sources
         for source, indexes in self._always:
             if source >= 0:
                 verdict = verdicts.get(source)
@@ -131,9 +149,6 @@ class SigmaRuleSet:
             for index in indexes:
                 if predicates[index](event):
                     hits.append(index)
-        found = self.prefilter.found(event)
-        if not found:
-            return hits
         unsorted = bool(hits)
         source_of = self._source_of
         for index in found:
@@ -166,9 +181,32 @@ class SigmaRuleSet:
         append alerts. Returns the detector's arrival counter and watermark, advanced."""
         feeds = self.feeds
         once = self._once
-        for event in events:
+        own = self._own
+        matches = self.matches
+        try:
+            # The prefilter's finds for the whole batch: one scan for all its lines.
+            founds: Sequence[Sequence[int] | None] = self.prefilter.found_batch(events)
+        except Exception:  # a bug or odd input: each line is searched on its own
+            log.exception("Sigma prefilter failed on a batch")
+            founds = [None] * len(events)
+        always = self._always_tests
+        predicates = self._predicates
+        for event, found in zip(events, founds, strict=True):
             try:
-                hits = self.matches(event)
+                if found is not None and not found:
+                    # Nothing found (most lines): the rules the prefilter cannot narrow,
+                    # inline (as matches() does).
+                    hits = []
+                    for test, indexes in always:
+                        if test is None or test(event):
+                            for index in indexes:
+                                if predicates[index](event):
+                                    hits.append(index)
+                    if not hits:
+                        continue
+                    hits.sort()
+                else:
+                    hits = matches(event, found)
             except Exception:  # a bug or odd input must not stop detection
                 LINES_FAILED.labels(stage="detect").inc()
                 log.exception("Sigma rule selection failed on an event", source=event.source,
@@ -188,6 +226,23 @@ class SigmaRuleSet:
             # `detection.sigma.group_by`: found once, whichever of them it feeds.
             key: tuple[GroupKey] | None = None
             for index in hits:
+                if own[index]:
+                    # Its own engine alone (most rules), inline: no correlation to count
+                    # once per event.
+                    engine = engines[index]
+                    seq += 1
+                    try:
+                        if key is None:
+                            key = (engine.group_key(event),)
+                        alert = engine.feed(event, when, seq, key)
+                    except Exception:  # a bug or odd input must not stop detection
+                        LINES_FAILED.labels(stage="detect").inc()
+                        log.exception("detection failed on an event", rule=engine.rule.id,
+                                      source=event.source, line=event.line)
+                        continue
+                    if alert is not None:
+                        seq = self._raised(index, alert, event, when, seq, engines, alerts)
+                    continue
                 for target, via in feeds[index]:
                     if fed is not None and target in once:
                         if target in fed:
