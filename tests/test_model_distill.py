@@ -360,3 +360,53 @@ def test_unsure_teacher_lines_are_not_distilled_under_a_line_confidence() -> Non
     config.line_kd_confidence = 0.0
     batch["soft_actions"] = flat
     assert distill_loss(network, batch, config)[2] > 0.0  # without the gate every line counts
+
+
+def test_side_distillation_teaches_lines_longer_than_the_teachers_piece_limit(
+        wordpiece: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `model train --teacher WORK` with the shipped open-vocabulary student: the student reads
+    # 95 pieces, the teacher was trained on 63. A line of 64..95 pieces must still be taught.
+    from logsentry.train.distill import side_loss
+    from logsentry.train.loop import build_network, build_tokenizer
+
+    teacher_config = replace(TEACHER, seed=5, max_tokens=48, batch_size=16, steps=2, threads=1,
+                             freeze_word_embeddings=False)
+    result = train_teacher(examples(16, seed=1), tiny_encoder(wordpiece.vocab_size), wordpiece,
+                           teacher_config)
+    save_teacher(tmp_path / "teacher", result, {"config": teacher_config.to_dict()})
+    assert load_teacher(tmp_path / "teacher")[1].max_pieces == 63
+    # Only the run's own lines: the distillation corpus of ../shared/datasets is not needed.
+    monkeypatch.setattr(side_loss, "build_corpus", lambda seed, sizes: Corpus([], [], {}))
+    long = "Failed password for alice from 10.1.2.3 port 4242 ssh2" + " k=v" * 20
+    assert 63 < len(split_pieces(long, 95)[0]) < 95
+    settings = replace(STUDENT, seed=3, max_pieces=95, ngram_buckets=64, hidden=16, layers=1,
+                       heads=2, intermediate=32, vocab_min_count=1, threads=1, temperature=1.0,
+                       line_kd_confidence=0.0, unlabelled_batch=4)
+    make_loss, origin = side_loss.teacher_side_loss(tmp_path, 13, settings, print,
+                                                    labelled=[long] * 4)
+    assert origin["distinct_lines"] == 1  # a repeated line is labelled once
+    tokenizer = build_tokenizer([long], settings)
+    assert tokenizer.ngrams is not None  # the open-vocabulary student
+    loss = make_loss(tokenizer)(build_network(tokenizer, settings))
+    assert float(loss.detach()) > 0  # the teacher's line distribution reached the student
+
+
+def test_teacher_only_run_leaves_the_teacher_and_trains_no_student(
+        wordpiece: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `model distill --teacher-only`: what `model train --teacher WORK` needs, nothing more.
+    from logsentry.train.distill import pipeline
+
+    monkeypatch.setattr(pipeline, "load_pretrained",
+                        lambda: (tiny_encoder(wordpiece.vocab_size), wordpiece))
+    monkeypatch.setattr(pipeline, "build_corpus", lambda seed, sizes: Corpus(
+        examples(32, seed=1), [e.text for e in examples(8, seed=2)], {"generated": 8}))
+    config = RunConfig(seed=5, threads=1, evaluate=False, teacher_only=True,
+                       teacher=replace(TEACHER, max_tokens=48, batch_size=16, steps=2,
+                                       freeze_word_embeddings=False))
+    doc = pipeline.run(config, tmp_path / "out", tmp_path / "work")
+    teacher_dir = tmp_path / "work" / "teacher"
+    assert doc["teacher"] == str(teacher_dir)
+    assert load_teacher(teacher_dir)[0].tags == NetworkConfig(
+        n_words=1, n_shapes=1, n_spaces=1).tags
+    assert not (tmp_path / "work" / "soft").exists()  # no logits over the corpus
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.json"]

@@ -56,6 +56,9 @@ def register_distill(model_subparsers: argparse._SubParsersAction[argparse.Argum
                    help="torch threads of student training (1 on a busy machine)")
     p.add_argument("--reference", type=Path, help="a shipped model folder to measure beside")
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation")
+    p.add_argument("--teacher-only", action="store_true",
+                   help="fine-tune the teacher into WORK and stop (what `model train --teacher"
+                        " WORK` needs); no logits, students or measurements")
     p.set_defaults(func=cmd_distill)
 
 
@@ -68,7 +71,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
     from logsentry.train.distill.card import table
     from logsentry.train.distill.pipeline import RunConfig, run
 
-    config = RunConfig(seed=args.seed, threads=args.threads, evaluate=not args.no_eval)
+    config = RunConfig(seed=args.seed, threads=args.threads, evaluate=not args.no_eval,
+                       teacher_only=args.teacher_only)
     config.teacher = replace(config.teacher, seed=args.seed, threads=args.threads)
     if args.synthetic is not None:
         config.sizes.synthetic = args.synthetic
@@ -104,6 +108,9 @@ def cmd_distill(args: argparse.Namespace) -> int:
     if args.finetune_steps is not None:
         config.finetune_steps = args.finetune_steps
     doc = run(config, args.out, args.work, progress=_say, reference=args.reference)
+    if config.teacher_only:
+        print(json.dumps({"teacher": doc["teacher"], "corpus": doc["corpus"]}, indent=1))
+        return 0
     print(table(doc))
     print(json.dumps({k: v.get("held_out") for k, v in doc["models"].items()}, indent=1))
     return 0

@@ -72,6 +72,9 @@ class RunConfig:
     teacher_speed_lines: int = 400  # the teacher is slow: fewer lines
     threads: int = 2
     evaluate: bool = True
+    # Stop after the teacher: `model train --teacher WORK` needs only `WORK/teacher`, and the
+    # teacher's logits over this run's corpus and the students cost more than the teacher.
+    teacher_only: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -239,6 +242,15 @@ def run(config: RunConfig, out: Path, work: Path, progress: Progress | None = No
     corpus = build_corpus(config.seed, config.sizes)
     say(f"corpus: {len(corpus.labelled)} labelled, {len(corpus.unlabelled)} unlabelled"
         f" {corpus.unlabelled_origins}")
+    if config.teacher_only:
+        teacher_dir = teacher_stage(config, corpus, work, say)
+        doc: dict[str, Any] = {
+            "config": config.to_dict(), "teacher": str(teacher_dir),
+            "corpus": {"labelled": len(corpus.labelled), "digest": corpus_digest(corpus)},
+            "models": {}, "total_seconds": round(time.monotonic() - started, 1)}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / REPORT_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        return doc
     recorder = Recorder(out, config, work, say)
     recorder.doc["corpus"] = {"labelled": len(corpus.labelled),
                               "unlabelled": len(corpus.unlabelled),

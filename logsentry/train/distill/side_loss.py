@@ -59,25 +59,37 @@ def teacher_side_loss(work: Path, seed: int, settings: TrainSettings, say: Progr
             " --out DIR` first")
     corpus = build_corpus(seed, CorpusSizes())
     lines = [*corpus.unlabelled, *labelled]
-    digest = hashlib.sha256("\n".join(lines).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    # Repeated lines (the real training lines come several times) are labelled once.
+    row_of: dict[str, int] = {}
+    for text in lines:
+        row_of.setdefault(text, len(row_of))
+    unique = list(row_of)
+    # The teacher's rows must cover the student's pieces: align to the student's piece limit,
+    # not to the (shorter) one the teacher was trained with, or every line longer than that
+    # would silently lose its teacher (`attach_soft` skips a line whose piece counts differ).
+    stamp = f"{settings.max_pieces}\n" + "\n".join(unique)
+    digest = hashlib.sha256(stamp.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     folder = work / f"soft-side-{digest}"
     if (folder / "action_logits.npy").is_file():
         say(f"teacher logits: reusing {folder}")
         soft = SoftTargets.load(folder)
     else:
         teacher, tokens, _ = load_teacher(teacher_dir)
-        soft = soft_targets(teacher, tokens, lines, max_tokens=infer_max_tokens, progress=say)
+        tokens.max_pieces = settings.max_pieces
+        say(f"teacher logits: {len(unique)} distinct of {len(lines)} lines")
+        soft = soft_targets(teacher, tokens, unique, max_tokens=infer_max_tokens, progress=say)
         soft.save(folder)
     teacher_meta = json.loads((teacher_dir / TEACHER_FILE).read_text(encoding="utf-8"))
     origin = {"teacher": str(teacher_dir),
               "teacher_data": teacher_meta.get("meta", {}).get("fingerprint", {}).get("data"),
               "unlabelled": len(corpus.unlabelled), "labelled": len(labelled),
+              "distinct_lines": len(unique), "max_pieces": settings.max_pieces,
               "lines_digest": digest, "unlabelled_origins": corpus.unlabelled_origins,
               "kd": settings.to_dict()}
 
     def for_tokenizer(tokenizer: LogTokenizer) -> Callable[[LogTagger], torch.Tensor]:
-        items = [StudentItem(unlabelled_item(tokenizer, text), soft, i)
-                 for i, text in enumerate(lines)]
+        items = [StudentItem(unlabelled_item(tokenizer, text), soft, row_of[text])
+                 for text in lines]
         by_encoded = {id(item.encoded): item for item in items}
         # Its own random stream: the labelled batches stay exactly the control's.
         batches = endless_batches([item.encoded for item in items], settings.unlabelled_batch,
