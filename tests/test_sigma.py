@@ -548,6 +548,66 @@ def test_a_field_cut_from_the_message_is_still_searched_when_lowering_differs(
     assert _matches(ascii_rules, _event("login ODYSSEAS from x", user__name="ODYSSEAS"))
 
 
+def _batch_matches(rules: SigmaRuleSet, events: list[Event]) -> list[list[int]]:
+    """What the detector's batch path matches: one scan, then each event's rules."""
+    founds, alone = rules.prefilter.scan_batch(events)
+    return [rules.matches(event, found, in_message)
+            for event, found, in_message in zip(events, founds, alone, strict=True)]
+
+
+def test_a_batch_searches_the_message_alone_when_it_holds_every_field(tmp_path: Path) -> None:
+    """Field values cut from an ASCII message are left out of the batch's text; a value
+    that is not in the message, or a non-ASCII message, makes the whole text."""
+    pytest.importorskip("hyperscan")
+    _templated(tmp_path / "many", 20)
+    rules = SigmaRuleSet(load_sigma(SigmaConfig(), [tmp_path / "many"]))
+    events = [_event("run tool0001x as bob", user__name="bob", process__pid=7),
+              _event("run it as bob", process__command_line="tool0002x"),
+              _event("run tool0003x as Ödön", user__name="Ödön")]
+    founds, alone = rules.prefilter.scan_batch(events)
+    assert alone == [True, False, False]
+    assert [len(found) for found in founds] == [1, 1, 1]
+
+
+def test_a_keyword_found_only_in_a_field_does_not_decide_a_keyword_rule(
+        tmp_path: Path) -> None:
+    """A keyword rule holds on its literal found in the message without being evaluated,
+    but a literal found in a field value alone is no keyword match."""
+    rules = _ruleset(tmp_path, "    keywords:\n        - 'session hijack'\n"
+                               "        - '*token replay*'\n    condition: keywords")
+    assert rules.loaded.rules[0].decided_by_literal
+    events = [_event("alert: SESSION HIJACK seen", user__name="alice"),
+              _event("user logged in", user__name="session hijack"),
+              _event("nothing", process__name="token replay")]
+    assert _batch_matches(rules, events) == [[0], [], []]
+    assert [rules.matches(event) for event in events] == [[0], [], []]
+
+
+@pytest.mark.parametrize("detection", [
+    "    sel:\n        CommandLine|contains: 'session hijack'\n    condition: sel",
+    "    keywords:\n        - 'session*hijack'\n    condition: keywords",
+    "    keywords:\n        - 'session?hijack'\n    condition: keywords",
+    "    keywords:\n        '|cased':\n            - 'session hijack'\n"
+    "    condition: keywords",
+    "    keywords:\n        - 'session hijack'\n    filter:\n        User: root\n"
+    "    condition: keywords and not filter",
+])
+def test_only_plain_keywords_are_decided_by_their_literal(tmp_path: Path,
+                                                          detection: str) -> None:
+    assert not _ruleset(tmp_path, detection).loaded.rules[0].decided_by_literal
+
+
+def test_integer_fields_are_searched_when_a_literal_is_digits(tmp_path: Path) -> None:
+    """A field's integer (a port) is left out of the batch's text only when no literal
+    could be found in its digits."""
+    pytest.importorskip("hyperscan")
+    rules = _ruleset(tmp_path, "    sel:\n        DestinationPort|contains: '4444'\n"
+                               "    condition: sel")
+    events = [_event("connection to the listener", destination__port=4444),
+              _event("connection to the listener", destination__port=80)]
+    assert _batch_matches(rules, events) == [[0], []]
+
+
 # -- alerts and the detector ----------------------------------------------------------------
 
 

@@ -44,7 +44,7 @@ from logsentry.detect.sigma.correlation import (
 )
 from logsentry.detect.sigma.mapping import FieldMapper, LogSourceError, logsource_test
 from logsentry.detect.sigma.match import UnsupportedRule, compile_conditions
-from logsentry.detect.sigma.prefilter import Need, required_literals
+from logsentry.detect.sigma.prefilter import Need, found_means_match, required_literals
 
 SUFFIXES = (".yml", ".yaml")
 # Sigma levels -> logsentry severities.
@@ -79,6 +79,9 @@ class SigmaRuleSpec:
     need: Need
     logsource_key: LogSourceKey
     logsource: Callable[[Event], bool] | None
+    # Whether a literal of `need` found in an event's message is the rule's verdict
+    # (plain keywords: `prefilter.found_means_match`).
+    decided_by_literal: bool = False
 
 
 @dataclass
@@ -286,7 +289,8 @@ def _compile(
     except Exception as exc:  # a pySigma or mapping surprise: skip this rule only
         loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot compile: {_reason(exc)}"))
         return None
-    return SigmaRuleSpec(path, sigma, rule, predicate, need, key, test)
+    return SigmaRuleSpec(path, sigma, rule, predicate, need, key, test,
+                         need is not None and found_means_match(trees))
 
 
 def _reason(exc: BaseException) -> str:

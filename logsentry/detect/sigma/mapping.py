@@ -288,6 +288,9 @@ def logsource_test(
         return None
     if len(tests) == 1:
         return tests[0]
+    if len(tests) == 2:  # product and service (or category), the common pair: no generator
+        first, second = tests
+        return lambda event: first(event) and second(event)
     return lambda event: all(test(event) for test in tests)
 
 

@@ -49,6 +49,8 @@ class SigmaRuleSet:
         self.matching = len(specs)
         self.prefilter = Prefilter([spec.need for spec in specs])
         self._predicates = [spec.predicate for spec in specs]
+        # Rules whose literal found in the message is their verdict (plain keywords).
+        self._decided = [spec.decided_by_literal for spec in specs]
         # One test per distinct log source, evaluated at most once per event.
         sources: dict[object, int] = {}
         self._sources: list[Callable[[Event], bool]] = []
@@ -91,7 +93,8 @@ class SigmaRuleSet:
             tuple(([] if index in self.silent or index >= len(specs) else [(index, -1)])
                   + feeds[index])
             for index in range(len(self.rules))]
-        # Whether a rule's match feeds its own engine and nothing else.
+        # Whether a rule's match feeds its own engine and nothing else (a single-event
+        # rule: process() answers its suppressed groups inline, as feed() would).
         self._own = [self.feeds[index] == ((index, -1),) for index in range(len(specs))]
         # What check-config says of a rule beside its title.
         quiet = "no alerts of its own (named by correlations)"
@@ -121,9 +124,11 @@ class SigmaRuleSet:
     def skipped(self) -> list[SkippedRule]:
         return self.loaded.skipped
 
-    def matches(self, event: Event, found: Sequence[int] | None = None) -> list[int]:
+    def matches(self, event: Event, found: Sequence[int] | None = None,
+                in_message: bool = False) -> list[int]:
         """Indexes of the rules `event` matches, in rule order (`found`: what the
-        prefilter found in it, when the caller has it already)."""
+        prefilter found in it, when the caller has it already; `in_message`: found in
+        the message alone, which decides the rules of plain keywords)."""
         if found is None:
             found = self.prefilter.found(event)
         predicates = self._predicates
@@ -151,6 +156,7 @@ class SigmaRuleSet:
                     hits.append(index)
         unsorted = bool(hits)
         source_of = self._source_of
+        decided = self._decided
         for index in found:
             source = source_of[index]
             if source >= 0:
@@ -159,7 +165,7 @@ class SigmaRuleSet:
                     verdict = verdicts[source] = sources[source](event)
                 if not verdict:
                     continue
-            if predicates[index](event):
+            if (in_message and decided[index]) or predicates[index](event):
                 hits.append(index)
         if unsorted:
             hits.sort()
@@ -185,13 +191,14 @@ class SigmaRuleSet:
         matches = self.matches
         try:
             # The prefilter's finds for the whole batch: one scan for all its lines.
-            founds: Sequence[Sequence[int] | None] = self.prefilter.found_batch(events)
+            founds: Sequence[Sequence[int] | None]
+            founds, alone = self.prefilter.scan_batch(events)
         except Exception:  # a bug or odd input: each line is searched on its own
             log.exception("Sigma prefilter failed on a batch")
-            founds = [None] * len(events)
+            founds, alone = [None] * len(events), [False] * len(events)
         always = self._always_tests
         predicates = self._predicates
-        for event, found in zip(events, founds, strict=True):
+        for event, found, in_message in zip(events, founds, alone, strict=True):
             try:
                 if found is not None and not found:
                     # Nothing found (most lines): the rules the prefilter cannot narrow,
@@ -206,7 +213,7 @@ class SigmaRuleSet:
                         continue
                     hits.sort()
                 else:
-                    hits = matches(event, found)
+                    hits = matches(event, found, in_message)
             except Exception:  # a bug or odd input must not stop detection
                 LINES_FAILED.labels(stage="detect").inc()
                 log.exception("Sigma rule selection failed on an event", source=event.source,
@@ -234,6 +241,18 @@ class SigmaRuleSet:
                     try:
                         if key is None:
                             key = (engine.group_key(event),)
+                        group = engine.groups.get(key[0])
+                        if (group is not None and group.suppressed_until > when
+                                and engine.cow is None):
+                            # feed()'s path for a suppressed group, inline: the event is
+                            # counted for the group's next alert (a line that many rules
+                            # match comes again and again while they are suppressed).
+                            engine.groups.move_to_end(key[0])
+                            group.touched = seq
+                            if when > group.last:
+                                group.last = when
+                            group.suppressed += 1
+                            continue
                         alert = engine.feed(event, when, seq, key)
                     except Exception:  # a bug or odd input must not stop detection
                         LINES_FAILED.labels(stage="detect").inc()
