@@ -42,6 +42,7 @@ from logsentry.detect.sigma.correlation import (
     UnsupportedCorrelation,
     build_correlation,
 )
+from logsentry.detect.sigma.coverage import FieldWarning, rule_fields, unreadable_fields
 from logsentry.detect.sigma.mapping import FieldMapper, LogSourceError, logsource_test
 from logsentry.detect.sigma.match import UnsupportedRule, compile_conditions
 from logsentry.detect.sigma.prefilter import Need, found_means_match, required_literals
@@ -91,6 +92,8 @@ class LoadedSigma:
     rules: list[SigmaRuleSpec] = field(default_factory=list)
     correlations: list[CorrelationSpec] = field(default_factory=list)
     skipped: list[SkippedRule] = field(default_factory=list)
+    # Fields of loaded rules that no event of their log source carries (`coverage`).
+    warnings: list[FieldWarning] = field(default_factory=list)
 
 
 def sigma_files(paths: list[Path]) -> list[Path]:
@@ -289,6 +292,9 @@ def _compile(
     except Exception as exc:  # a pySigma or mapping surprise: skip this rule only
         loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot compile: {_reason(exc)}"))
         return None
+    loaded.warnings.extend(
+        FieldWarning(path, sigma.title, name, targets)
+        for name, targets in unreadable_fields(rule_fields(trees), mapper, *key))
     return SigmaRuleSpec(path, sigma, rule, predicate, need, key, test,
                          need is not None and found_means_match(trees))
 
