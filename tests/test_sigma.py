@@ -685,3 +685,41 @@ def test_check_config_lists_loaded_and_skipped_sigma_rules(
     assert "# sigma: 3 rules loaded, 4 skipped" in err
     assert "# sigma loaded: 7d2e9c11-3b4a-4c5d-8e6f-1a2b3c4d5e70 critical" in err
     assert "broken_modifier.yml 'A rule with a modifier that does not exist': Unknown" in err
+
+
+def test_check_config_warns_of_fields_no_event_carries(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A field that neither the table nor logsentry's events know is reported with its
+    rule file and the table to extend; a field a source adds is no such field, and
+    neither is a name a Windows record may carry in its event data."""
+    folder = tmp_path / "sigma"
+    folder.mkdir()
+    (folder / "pam.yml").write_text(
+        "title: PAM rhost\nlogsource: {product: linux, service: auth}\n"
+        "detection:\n  sel:\n    pam_rhost|startswith: '10.'\n    User: root\n"
+        "  tenant:\n    TenantName: lab\n  condition: sel and not tenant\n")
+    (folder / "win.yml").write_text(
+        "title: Logon type\nlogsource: {product: windows, service: security}\n"
+        "detection:\n  sel:\n    LogonType: 10\n  condition: sel\n")
+    (folder / "sysmon.yml").write_text(
+        "title: Renamed binary\nlogsource: {product: linux, category: process_creation}\n"
+        "detection:\n  sel:\n    OriginalFileName: bash\n  condition: sel\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"sources:\n  - type: kafka\n    bootstrap_servers: [localhost:9092]\n    topics: [t]\n"
+        f"    group_id: g\n    fields: {{organization.name: 'json:tenant'}}\n"
+        f"detection:\n  sigma:\n    rules: [{folder}]\n"
+        f"    fields: {{TenantName: organization.name}}\n")
+    assert main(["check-config", "--config", str(config)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("# sigma warning:")]
+    assert warnings == [
+        f"# sigma warning: {folder / 'pam.yml'} 'PAM rhost': field 'pam_rhost' is none of "
+        "the fields logsentry's events carry (read as pam_rhost, "
+        "winlog.event_data.pam_rhost): a test of it never sees a value; map it to an ECS "
+        "field under detection.sigma.fields"]
+    # Without the source's field, the mapped name is reported too (by the loader itself).
+    rules = SigmaRuleSet(load_sigma(SigmaConfig(fields={"TenantName": "organization.name"}),
+                                    [folder]))
+    assert [(Path(w.path).name, w.field) for w in rules.loaded.warnings] == [
+        ("pam.yml", "pam_rhost"), ("pam.yml", "TenantName")]
