@@ -309,7 +309,12 @@ def test_group_by_aliases_read_each_named_rule_s_own_field(tmp_path: Path) -> No
      "it names rule 'no_such_rule', which is not loaded"),
     (EVENT_COUNT.replace("event_count", "value_sum").replace(
         "gte: 3", "gte: 3\n        field: [sc-status, c-ip]"),
-     "value_sum over several fields is not supported"),
+     "value_sum over several fields: the specification gives a metric of several "
+     "fields no meaning"),
+    ("    type: temporal\n    rules: [admin_probe, config_download]\n    group-by: [c-ip]\n"
+     "    timespan: 1m\n    condition: admin_probe and not config_download\n",
+     "a boolean condition over its rules (pySigma's extended condition, 'admin_probe and "
+     "not config_download') is in no released Sigma specification"),
     (TEMPORAL.replace("timespan: 1m", "timespan: 1m\n    condition:\n        gte: 3"),
      "the condition asks for 3 of 2 rules"),
 ])

@@ -167,8 +167,10 @@ def build_correlation(
     kind = sigma.type
     condition = sigma.condition
     if not isinstance(condition, SigmaCorrelationCondition):
-        raise UnsupportedCorrelation("extended (boolean) correlation conditions are not "
-                                     "supported")
+        raise UnsupportedCorrelation(
+            "a boolean condition over its rules (pySigma's extended condition, "
+            f"{condition.expression!r}) is in no released Sigma specification (a proposal "
+            "for a later one gives it no settled meaning for temporal_ordered): not run")
     references = [ref.reference for ref in sigma.rules or ()]
     bases: list[int] = []
     for reference in references:
@@ -318,7 +320,9 @@ def _one_field(kind: SigmaCorrelationType, condition: SigmaCorrelationCondition,
     if isinstance(fieldref, list):
         if len(fieldref) != 1:
             raise UnsupportedCorrelation(
-                f"{kind.name.lower()} over several fields is not supported")
+                f"{kind.name.lower()} over several fields: the specification gives a "
+                "metric of several fields no meaning (value_count's distinct combinations "
+                "have one)")
         fieldref = fieldref[0]
     if fieldref is None:  # pySigma requires it for these types
         raise UnsupportedCorrelation(f"{kind.name.lower()} without a field")
