@@ -329,6 +329,19 @@ def test_webserver_fields_map_to_the_access_log_envelope(tmp_path: Path) -> None
     assert not _matches(rules, PARSER.parse(SQLI_LINE.replace("?id=1%20UNION", "?x="), 0.0))
 
 
+@pytest.mark.parametrize(("path", "matched"), [
+    ("/item.php?id=1", True), ("/a.b/item.PHP", True), ("/item.php/", False),
+    ("/item", False), ("/.php", False), ("/x.phps?a.php", False)])
+def test_the_url_extension_is_cut_from_the_url(tmp_path: Path, path: str,
+                                                matched: bool) -> None:
+    """`c-uri-extension` (ECS `url.extension`, no dot): the access log gives only the URL."""
+    rules = _ruleset(tmp_path, "    sel:\n        c-uri-extension: php\n    condition: sel",
+                     logsource="category: proxy")
+    line = SQLI_LINE.replace("/item.php?id=1%20UNION%20SELECT%20pass", path)
+    assert _matches(rules, PARSER.parse(line, 0.0)) is matched
+    assert _batch_matches(rules, [PARSER.parse(line, 0.0)]) == ([[0]] if matched else [[]])
+
+
 def test_the_logsource_must_fit_the_event(tmp_path: Path) -> None:
     rules = _ruleset(tmp_path, """
     keywords:

@@ -35,8 +35,8 @@ from logsentry.detect.sigma.mapping import FieldMapper
 # Every ECS field an event may carry besides the model's entities (ENTITY_FIELDS):
 # written by the envelope (syslog header, access logs, JSON keys), the decoders of
 # `records/` (auditd and laurel, Windows and Sysmon records, CloudTrail, PAN-OS),
-# the journald source, and `url.path`/`url.query`, which the mapping cuts from
-# `url.original`.
+# the journald source, and `url.path`, `url.query` and `url.extension`, which the
+# mapping cuts from `url.original`.
 EVENT_FIELDS: frozenset[str] = frozenset({
     *ENTITY_FIELDS,
     "auditd.data.arch", "auditd.data.exit", "auditd.data.op", "auditd.data.sig",
@@ -54,7 +54,8 @@ EVENT_FIELDS: frozenset[str] = frozenset({
     "process.args_count", "process.executable", "process.parent.command_line",
     "process.parent.executable", "process.parent.name", "process.parent.pid",
     "process.title", "process.user.id", "process.working_directory", "rule.name",
-    "source.domain", "systemd.unit", "tags", "url.path", "url.query", "user.audit.id",
+    "source.domain", "systemd.unit", "tags", "url.extension", "url.path", "url.query",
+    "user.audit.id",
     "user.audit.name", "user.domain", "user.effective.id", "user.group.id", "user.id",
     "user.login", "winlog.channel", "winlog.record_id",
 })
