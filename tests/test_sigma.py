@@ -78,7 +78,9 @@ def test_usable_rules_load_and_unusable_ones_are_skipped_with_file_and_reason() 
     assert reasons["broken_modifier.yml"] == "Unknown modifier 'sparkles'"
     assert "ps_script" in reasons["unknown_category.yml"]
     assert reasons["not_yaml.yml"].startswith("cannot read:")
-    assert reasons["correlation.yml"] == "value_sum over several fields is not supported"
+    assert reasons["correlation.yml"].startswith(
+        "value_sum over several fields: the specification gives a metric of several fields "
+        "no meaning")
 
 
 def test_a_missing_sigma_folder_is_a_configuration_error(tmp_path: Path) -> None:
@@ -523,6 +525,33 @@ def test_matches_are_in_rule_order_across_log_sources(tmp_path: Path) -> None:
     event = PARSER.parse(SQLI_LINE, 0.0)
     assert ruleset.matches(event) == [1, 2]
     assert ruleset.matches(event, ruleset.prefilter.found_batch([event])[0]) == [1, 2]
+
+
+def test_a_batch_runs_narrowless_rules_on_the_lines_of_their_log_source(
+        tmp_path: Path) -> None:
+    """Rules the prefilter cannot narrow (a regex) run on the lines their log source holds
+    for, among lines that the prefilter passes over, in line order with the others."""
+    folder = tmp_path / "narrowless"
+    folder.mkdir()
+    (folder / "a.yml").write_text(
+        "title: Numeric id\nid: 00000000-0000-4000-8000-00000000000a\n"
+        "logsource: {category: webserver}\n"
+        "detection:\n  sel:\n    cs-uri-query|re: 'id=[0-9]+'\n  condition: sel\n")
+    (folder / "b.yml").write_text(
+        "title: Key exchange\nid: 00000000-0000-4000-8000-00000000000b\n"
+        "logsource: {product: linux}\n"
+        "detection:\n  keywords:\n    - 'matching key exchange'\n  condition: keywords\n")
+    config = DetectionConfig(pack="none", sigma=SigmaConfig(rules=[str(folder)]))
+    detector = Detector.from_config(config, None)
+    ssh = "Jan  1 10:00:00 web1 sshd[1]: no matching KEY exchange method"
+    lines = ["Jan  1 10:00:00 web1 kernel: nothing", SQLI_LINE,
+             SQLI_LINE.replace("?id=1", "?x=y"), ssh]
+    events = [PARSER.parse(line, 0.0) for line in lines]
+    for number, event in enumerate(events):
+        event.line = number
+    alerts = detector.process(events)
+    assert [(alert.rule_id[-1], alert.events[0]["line"]) for alert in alerts] == [
+        ("a", 1), ("b", 3)]
 
 
 def test_the_prefilter_never_hides_a_match(tmp_path: Path) -> None:

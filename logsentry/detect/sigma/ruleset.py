@@ -14,6 +14,7 @@ do not `generate` its own alerts feeds theirs alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import compress
 from pathlib import Path
 from typing import cast
 
@@ -198,14 +199,24 @@ class SigmaRuleSet:
             founds, alone = [None] * len(events), [False] * len(events)
         always = self._always_tests
         predicates = self._predicates
-        for event, found, in_message in zip(events, founds, alone, strict=True):
+        look: Sequence[int]
+        try:
+            # The lines worth a look, and those of each log source the prefilter's
+            # narrowless rules need: most lines have neither and are passed over here.
+            look, passed = self._lines_to_look_at(events, founds)
+        except Exception:  # a bug or odd input: every line is looked at, one by one
+            log.exception("Sigma log source tests failed on a batch")
+            look, passed = range(len(events)), [None] * len(always)
+        for position in look:
+            event, found, in_message = events[position], founds[position], alone[position]
             try:
                 if found is not None and not found:
-                    # Nothing found (most lines): the rules the prefilter cannot narrow,
-                    # inline (as matches() does).
+                    # Nothing found: the rules the prefilter cannot narrow, inline (as
+                    # matches() does), for the log sources the line passed.
                     hits = []
-                    for test, indexes in always:
-                        if test is None or test(event):
+                    for (test, indexes), lines in zip(always, passed, strict=True):
+                        if (position in lines if lines is not None
+                                else test is None or test(event)):
                             for index in indexes:
                                 if predicates[index](event):
                                     hits.append(index)
@@ -286,6 +297,26 @@ class SigmaRuleSet:
                     if alert is not None:
                         seq = self._raised(target, alert, event, when, seq, engines, alerts)
         return seq, watermark
+
+    def _lines_to_look_at(
+        self, events: list[Event], founds: Sequence[Sequence[int] | None],
+    ) -> tuple[list[int], list[set[int] | None]]:
+        """The positions of the lines that the prefilter found something in, or whose log
+        source some narrowless rules have (in order); and for each such log source, the
+        positions of the lines it holds for (None: every line, a rule of any source)."""
+        count = len(events)
+        passed: list[set[int] | None] = []
+        look = {position for position, found in enumerate(founds)
+                if found is None or found}
+        for test, _ in self._always_tests:
+            if test is None:
+                passed.append(None)
+                look = set(range(count))
+            else:  # the test over the batch in one map: no Python loop for each line
+                lines = set(compress(range(count), map(test, events)))
+                passed.append(lines)
+                look |= lines
+        return sorted(look), passed
 
     def _feed(self, target: int, via: int, event: Event, when: float, seq: int,
               engines: list[RuleEngine], alerts: list[Alert]) -> int:
