@@ -765,3 +765,9 @@ def test_check_config_warns_of_fields_no_event_carries(
                                     [folder]))
     assert [(Path(w.path).name, w.field) for w in rules.loaded.warnings] == [
         ("pam.yml", "pam_rhost"), ("pam.yml", "TenantName")]
+    # `sigma test` prints the loader's report with them.
+    log = tmp_path / "auth.log"
+    log.write_text("Jan  1 10:00:00 h sshd[1]: Accepted password for root\n")
+    main(["sigma", "test", "--model", "never", str(folder), str(log)])
+    out = capsys.readouterr().out
+    assert f"# sigma warning: {folder / 'pam.yml'} 'PAM rhost': field 'pam_rhost'" in out
