@@ -155,7 +155,7 @@ async def _analyze_with_alerts(
     from logsentry.replay import REORDER_WINDOW, EventTimeReplay
 
     detector = Detector.from_config(detection, None)
-    if detector.sigma is not None and detector.sigma.skipped:
+    if detector.sigma is not None and (detector.sigma.skipped or detector.sigma.loaded.warnings):
         from logsentry.detect.sigma.report import print_skipped
 
         print_skipped(detector.sigma, sys.stderr)

@@ -266,7 +266,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if detector is not None and detector.sigma is not None:
         from logsentry.detect.sigma.report import print_loaded
 
-        print_loaded(detector.sigma, sys.stderr)
+        # Fields a source adds to its events (Kafka's `fields`) are fields rules may read.
+        known = {name for source in config.sources for name in getattr(source, "fields", {})}
+        print_loaded(detector.sigma, sys.stderr, known)
     for problem in source_problems(config):
         print(f"# warning: {problem}", file=sys.stderr)
     print(f"# {path}: valid", file=sys.stderr)

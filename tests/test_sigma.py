@@ -78,7 +78,9 @@ def test_usable_rules_load_and_unusable_ones_are_skipped_with_file_and_reason() 
     assert reasons["broken_modifier.yml"] == "Unknown modifier 'sparkles'"
     assert "ps_script" in reasons["unknown_category.yml"]
     assert reasons["not_yaml.yml"].startswith("cannot read:")
-    assert reasons["correlation.yml"] == "value_sum over several fields is not supported"
+    assert reasons["correlation.yml"].startswith(
+        "value_sum over several fields: the specification gives a metric of several fields "
+        "no meaning")
 
 
 def test_a_missing_sigma_folder_is_a_configuration_error(tmp_path: Path) -> None:
@@ -329,6 +331,19 @@ def test_webserver_fields_map_to_the_access_log_envelope(tmp_path: Path) -> None
     assert not _matches(rules, PARSER.parse(SQLI_LINE.replace("?id=1%20UNION", "?x="), 0.0))
 
 
+@pytest.mark.parametrize(("path", "matched"), [
+    ("/item.php?id=1", True), ("/a.b/item.PHP", True), ("/item.php/", False),
+    ("/item", False), ("/.php", False), ("/x.phps?a.php", False)])
+def test_the_url_extension_is_cut_from_the_url(tmp_path: Path, path: str,
+                                                matched: bool) -> None:
+    """`c-uri-extension` (ECS `url.extension`, no dot): the access log gives only the URL."""
+    rules = _ruleset(tmp_path, "    sel:\n        c-uri-extension: php\n    condition: sel",
+                     logsource="category: proxy")
+    line = SQLI_LINE.replace("/item.php?id=1%20UNION%20SELECT%20pass", path)
+    assert _matches(rules, PARSER.parse(line, 0.0)) is matched
+    assert _batch_matches(rules, [PARSER.parse(line, 0.0)]) == ([[0]] if matched else [[]])
+
+
 def test_the_logsource_must_fit_the_event(tmp_path: Path) -> None:
     rules = _ruleset(tmp_path, """
     keywords:
@@ -512,6 +527,33 @@ def test_matches_are_in_rule_order_across_log_sources(tmp_path: Path) -> None:
     assert ruleset.matches(event, ruleset.prefilter.found_batch([event])[0]) == [1, 2]
 
 
+def test_a_batch_runs_narrowless_rules_on_the_lines_of_their_log_source(
+        tmp_path: Path) -> None:
+    """Rules the prefilter cannot narrow (a regex) run on the lines their log source holds
+    for, among lines that the prefilter passes over, in line order with the others."""
+    folder = tmp_path / "narrowless"
+    folder.mkdir()
+    (folder / "a.yml").write_text(
+        "title: Numeric id\nid: 00000000-0000-4000-8000-00000000000a\n"
+        "logsource: {category: webserver}\n"
+        "detection:\n  sel:\n    cs-uri-query|re: 'id=[0-9]+'\n  condition: sel\n")
+    (folder / "b.yml").write_text(
+        "title: Key exchange\nid: 00000000-0000-4000-8000-00000000000b\n"
+        "logsource: {product: linux}\n"
+        "detection:\n  keywords:\n    - 'matching key exchange'\n  condition: keywords\n")
+    config = DetectionConfig(pack="none", sigma=SigmaConfig(rules=[str(folder)]))
+    detector = Detector.from_config(config, None)
+    ssh = "Jan  1 10:00:00 web1 sshd[1]: no matching KEY exchange method"
+    lines = ["Jan  1 10:00:00 web1 kernel: nothing", SQLI_LINE,
+             SQLI_LINE.replace("?id=1", "?x=y"), ssh]
+    events = [PARSER.parse(line, 0.0) for line in lines]
+    for number, event in enumerate(events):
+        event.line = number
+    alerts = detector.process(events)
+    assert [(alert.rule_id[-1], alert.events[0]["line"]) for alert in alerts] == [
+        ("a", 1), ("b", 3)]
+
+
 def test_the_prefilter_never_hides_a_match(tmp_path: Path) -> None:
     """Every rule evaluated on every event gives the same matches as the prefilter's pick."""
     loaded = load_sigma(SigmaConfig(), [FIXTURES])
@@ -546,6 +588,66 @@ def test_a_field_cut_from_the_message_is_still_searched_when_lowering_differs(
     ascii_rules = _ruleset(tmp_path / "a", "    sel:\n        User|contains: 'seas'\n"
                                          "    condition: sel")
     assert _matches(ascii_rules, _event("login ODYSSEAS from x", user__name="ODYSSEAS"))
+
+
+def _batch_matches(rules: SigmaRuleSet, events: list[Event]) -> list[list[int]]:
+    """What the detector's batch path matches: one scan, then each event's rules."""
+    founds, alone = rules.prefilter.scan_batch(events)
+    return [rules.matches(event, found, in_message)
+            for event, found, in_message in zip(events, founds, alone, strict=True)]
+
+
+def test_a_batch_searches_the_message_alone_when_it_holds_every_field(tmp_path: Path) -> None:
+    """Field values cut from an ASCII message are left out of the batch's text; a value
+    that is not in the message, or a non-ASCII message, makes the whole text."""
+    pytest.importorskip("hyperscan")
+    _templated(tmp_path / "many", 20)
+    rules = SigmaRuleSet(load_sigma(SigmaConfig(), [tmp_path / "many"]))
+    events = [_event("run tool0001x as bob", user__name="bob", process__pid=7),
+              _event("run it as bob", process__command_line="tool0002x"),
+              _event("run tool0003x as Ödön", user__name="Ödön")]
+    founds, alone = rules.prefilter.scan_batch(events)
+    assert alone == [True, False, False]
+    assert [len(found) for found in founds] == [1, 1, 1]
+
+
+def test_a_keyword_found_only_in_a_field_does_not_decide_a_keyword_rule(
+        tmp_path: Path) -> None:
+    """A keyword rule holds on its literal found in the message without being evaluated,
+    but a literal found in a field value alone is no keyword match."""
+    rules = _ruleset(tmp_path, "    keywords:\n        - 'session hijack'\n"
+                               "        - '*token replay*'\n    condition: keywords")
+    assert rules.loaded.rules[0].decided_by_literal
+    events = [_event("alert: SESSION HIJACK seen", user__name="alice"),
+              _event("user logged in", user__name="session hijack"),
+              _event("nothing", process__name="token replay")]
+    assert _batch_matches(rules, events) == [[0], [], []]
+    assert [rules.matches(event) for event in events] == [[0], [], []]
+
+
+@pytest.mark.parametrize("detection", [
+    "    sel:\n        CommandLine|contains: 'session hijack'\n    condition: sel",
+    "    keywords:\n        - 'session*hijack'\n    condition: keywords",
+    "    keywords:\n        - 'session?hijack'\n    condition: keywords",
+    "    keywords:\n        '|cased':\n            - 'session hijack'\n"
+    "    condition: keywords",
+    "    keywords:\n        - 'session hijack'\n    filter:\n        User: root\n"
+    "    condition: keywords and not filter",
+])
+def test_only_plain_keywords_are_decided_by_their_literal(tmp_path: Path,
+                                                          detection: str) -> None:
+    assert not _ruleset(tmp_path, detection).loaded.rules[0].decided_by_literal
+
+
+def test_integer_fields_are_searched_when_a_literal_is_digits(tmp_path: Path) -> None:
+    """A field's integer (a port) is left out of the batch's text only when no literal
+    could be found in its digits."""
+    pytest.importorskip("hyperscan")
+    rules = _ruleset(tmp_path, "    sel:\n        DestinationPort|contains: '4444'\n"
+                               "    condition: sel")
+    events = [_event("connection to the listener", destination__port=4444),
+              _event("connection to the listener", destination__port=80)]
+    assert _batch_matches(rules, events) == [[0], []]
 
 
 # -- alerts and the detector ----------------------------------------------------------------
@@ -625,3 +727,47 @@ def test_check_config_lists_loaded_and_skipped_sigma_rules(
     assert "# sigma: 3 rules loaded, 4 skipped" in err
     assert "# sigma loaded: 7d2e9c11-3b4a-4c5d-8e6f-1a2b3c4d5e70 critical" in err
     assert "broken_modifier.yml 'A rule with a modifier that does not exist': Unknown" in err
+
+
+def test_check_config_warns_of_fields_no_event_carries(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A field that neither the table nor logsentry's events know is reported with its
+    rule file and the table to extend; a field a source adds is no such field, and
+    neither is a name a Windows record may carry in its event data."""
+    folder = tmp_path / "sigma"
+    folder.mkdir()
+    (folder / "pam.yml").write_text(
+        "title: PAM rhost\nlogsource: {product: linux, service: auth}\n"
+        "detection:\n  sel:\n    pam_rhost|startswith: '10.'\n    User: root\n"
+        "  tenant:\n    TenantName: lab\n  condition: sel and not tenant\n")
+    (folder / "win.yml").write_text(
+        "title: Logon type\nlogsource: {product: windows, service: security}\n"
+        "detection:\n  sel:\n    LogonType: 10\n  condition: sel\n")
+    (folder / "sysmon.yml").write_text(
+        "title: Renamed binary\nlogsource: {product: linux, category: process_creation}\n"
+        "detection:\n  sel:\n    OriginalFileName: bash\n  condition: sel\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"sources:\n  - type: kafka\n    bootstrap_servers: [localhost:9092]\n    topics: [t]\n"
+        f"    group_id: g\n    fields: {{organization.name: 'json:tenant'}}\n"
+        f"detection:\n  sigma:\n    rules: [{folder}]\n"
+        f"    fields: {{TenantName: organization.name}}\n")
+    assert main(["check-config", "--config", str(config)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines()
+                if line.startswith("# sigma warning:")]
+    assert warnings == [
+        f"# sigma warning: {folder / 'pam.yml'} 'PAM rhost': field 'pam_rhost' is none of "
+        "the fields logsentry's events carry (read as pam_rhost, "
+        "winlog.event_data.pam_rhost): a test of it never sees a value; map it to an ECS "
+        "field under detection.sigma.fields"]
+    # Without the source's field, the mapped name is reported too (by the loader itself).
+    rules = SigmaRuleSet(load_sigma(SigmaConfig(fields={"TenantName": "organization.name"}),
+                                    [folder]))
+    assert [(Path(w.path).name, w.field) for w in rules.loaded.warnings] == [
+        ("pam.yml", "pam_rhost"), ("pam.yml", "TenantName")]
+    # `sigma test` prints the loader's report with them.
+    log = tmp_path / "auth.log"
+    log.write_text("Jan  1 10:00:00 h sshd[1]: Accepted password for root\n")
+    main(["sigma", "test", "--model", "never", str(folder), str(log)])
+    out = capsys.readouterr().out
+    assert f"# sigma warning: {folder / 'pam.yml'} 'PAM rhost': field 'pam_rhost'" in out

@@ -146,6 +146,19 @@ def test_temporal_with_an_upper_bound_finds_a_rule_without_the_other(tmp_path: P
     assert [alert.group for alert in alerts] == [{"source.ip": A}]
 
 
+def test_temporal_ordered_with_an_upper_bound_finds_rules_not_in_their_order(
+        tmp_path: Path) -> None:
+    """A probe not followed by a config download within the minute: fewer than two of
+    the rules in their order (a download before the probe is no such chain)."""
+    ordered = TEMPORAL.replace("type: temporal", "type: temporal_ordered")
+    detector = _detector(_rules(tmp_path, _correlation(ordered + "    condition:\n"
+                                                                 "        lt: 2\n")))
+    events = [_request(0, ip=A), _request(3, "/x.env", ip=A),
+              _request(1, "/x.env", ip=B), _request(4, ip=B), _request(2, ip=C)]
+    alerts = detector.process(events) + detector.tick(time.time() + 120)
+    assert sorted(alert.group["source.ip"] for alert in alerts) == [B, C]
+
+
 METRIC = """\
     type: {kind}
     rules: [admin_probe]
@@ -235,8 +248,9 @@ def test_open_windows_are_bounded_by_the_memory_cap(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("body", "reason"), [
-    (TEMPORAL.replace("type: temporal", "type: temporal_ordered")
-     + "    condition:\n        lt: 2\n", "temporal_ordered with condition lt 2"),
+    (TEMPORAL.replace("type: temporal", "type: temporal_ordered").replace(
+        "        - admin_probe\n", "        - admin_probe\n        - admin_probe\n")
+     + "    condition:\n        lt: 2\n", "temporal_ordered with condition lt 2 names a rule"),
     (EVENT_COUNT.replace("        gte: 3\n", "        gt: 1\n        lte: many\n"),
      "condition lte: 'many' is not a number"),
 ])

@@ -239,6 +239,48 @@ def test_a_rule_named_twice_in_a_row_is_two_events_of_that_step(tmp_path: Path) 
         CORRELATION_ID]
 
 
+ORDERED_TWO_OF_THREE = """\
+    type: temporal_ordered
+    rules:
+        - admin_probe
+        - login_request
+        - config_download
+    group-by:
+        - c-ip
+    timespan: 1m
+    condition:
+        gte: 2
+"""
+
+
+def test_temporal_ordered_with_a_partial_bound_counts_rules_matched_in_their_order(
+        tmp_path: Path) -> None:
+    """`gte: 2` of three rules: any two of them, one after the other in the named order
+    (the count of rules in order, as the specification has temporal_ordered count)."""
+    detector = _detector(_rules(tmp_path, _correlation(ORDERED_TWO_OF_THREE)))
+    first, second, third = "203.0.113.1", "203.0.113.2", "203.0.113.3"
+    # Out of order: the download, then the probe.
+    assert detector.process([_request(0, "/x.env", ip=first),
+                             _request(1, "/admin", ip=first)]) == []
+    # In order, the second rule skipped: the probe, then the download.
+    alerts = detector.process([_request(2, "/admin", ip=second),
+                               _request(4, "/login", ip=third),
+                               _request(5, "/y.env", ip=second)])
+    assert _ids(alerts) == [CORRELATION_ID]
+    assert alerts[0].group == {"source.ip": second}
+    assert alerts[0].start == _request(2, "/admin").event_time
+    assert "2 of 3 rules in order in 2 events" in alerts[0].message
+    # Further apart than the timespan: no chain.
+    assert detector.process([_request(100, "/y.env", ip=third)]) == []
+
+
+def test_one_event_matching_two_ordered_rules_does_not_follow_itself(tmp_path: Path) -> None:
+    """A request both rules match (`/admin/.env`) is one event, not a chain of two."""
+    detector = _detector(_rules(tmp_path, _correlation(ORDERED_TWO_OF_THREE)))
+    assert detector.process([_request(0, "/admin/.env")]) == []
+    assert _ids(detector.process([_request(1, "/z.env")])) == [CORRELATION_ID]
+
+
 def test_group_by_aliases_read_each_named_rule_s_own_field(tmp_path: Path) -> None:
     """The probe's client and the address in the login request's query are one group."""
     aliased = """\
@@ -267,7 +309,12 @@ def test_group_by_aliases_read_each_named_rule_s_own_field(tmp_path: Path) -> No
      "it names rule 'no_such_rule', which is not loaded"),
     (EVENT_COUNT.replace("event_count", "value_sum").replace(
         "gte: 3", "gte: 3\n        field: [sc-status, c-ip]"),
-     "value_sum over several fields is not supported"),
+     "value_sum over several fields: the specification gives a metric of several "
+     "fields no meaning"),
+    ("    type: temporal\n    rules: [admin_probe, config_download]\n    group-by: [c-ip]\n"
+     "    timespan: 1m\n    condition: admin_probe and not config_download\n",
+     "a boolean condition over its rules (pySigma's extended condition, 'admin_probe and "
+     "not config_download') is in no released Sigma specification"),
     (TEMPORAL.replace("timespan: 1m", "timespan: 1m\n    condition:\n        gte: 3"),
      "the condition asks for 3 of 2 rules"),
 ])

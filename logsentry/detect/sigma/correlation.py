@@ -115,6 +115,9 @@ class CorrelationSpec:
     # A metric type's statistic (`value_sum`...) and, for value_percentile, its percentile.
     metric: SigmaCorrelationType | None = None
     percentile: float = 50.0
+    # temporal_ordered with a partial bound: the chain length that fires as events come
+    # (a lower bound), or 1 for a window decided at its close; 0 for other types.
+    ordered: int = 0
 
 
 @dataclass(frozen=True)
@@ -164,8 +167,10 @@ def build_correlation(
     kind = sigma.type
     condition = sigma.condition
     if not isinstance(condition, SigmaCorrelationCondition):
-        raise UnsupportedCorrelation("extended (boolean) correlation conditions are not "
-                                     "supported")
+        raise UnsupportedCorrelation(
+            "a boolean condition over its rules (pySigma's extended condition, "
+            f"{condition.expression!r}) is in no released Sigma specification (a proposal "
+            "for a later one gives it no settled meaning for temporal_ordered): not run")
     references = [ref.reference for ref in sigma.rules or ()]
     bases: list[int] = []
     for reference in references:
@@ -178,14 +183,21 @@ def build_correlation(
         raise UnsupportedCorrelation("it names no rule")
     terms = _terms(sigma, condition)
     closing = kind in _METRICS or any(op in _UPPER for op, _ in terms)
-    # Positions: the distinct named rules (in order) or, for an ordered correlation,
-    # its steps, a rule named twice in a row being one step of two events.
+    threshold = 1 if closing else _threshold(terms)
+    # Positions: the distinct named rules (in order) or, for an ordered correlation of
+    # all its rules, its steps, a rule named twice in a row being one step of two events.
     steps: list[tuple[int, int]] = []  # (base index, events)
-    if kind is SigmaCorrelationType.TEMPORAL_ORDERED:
-        if closing:
+    # temporal_ordered with a bound other than all its rules: the condition tests how
+    # many of them matched in their order (the longest chain, `extend_chain`).
+    ordered = kind is SigmaCorrelationType.TEMPORAL_ORDERED and (
+        closing or threshold < len(bases))
+    if ordered:
+        if len(set(bases)) != len(bases):
             raise UnsupportedCorrelation(
-                f"temporal_ordered with condition {Bounds(terms).text()}: it runs with all "
-                f"its rules in order (gte: {len(bases)})")
+                f"temporal_ordered with condition {Bounds(terms).text()} names a rule twice: "
+                "a count of distinct rules in order cannot count it twice")
+        positions = list(bases)
+    elif kind is SigmaCorrelationType.TEMPORAL_ORDERED:
         for index in bases:
             if steps and steps[-1][0] == index:
                 steps[-1] = (index, steps[-1][1] + 1)
@@ -194,7 +206,6 @@ def build_correlation(
         positions = [index for index, _ in steps]
     else:
         positions = list(dict.fromkeys(bases))
-    threshold = 1 if closing else _threshold(terms)
     window = float(sigma.timespan.seconds)
     names, group = _group_by(sigma, bases, positions, base_of, mapper)
     value: ViaGetter | None = None
@@ -226,6 +237,16 @@ def build_correlation(
         correlate = DistinctCorrelation(type="distinct", field=RULE_FIELD, count=threshold,
                                         window=window)
         summary_count = f"rules {{values.{RULE_FIELD}}} in {{count}} events"
+    elif ordered:
+        if threshold > len(positions):
+            raise UnsupportedCorrelation(
+                f"the condition asks for {threshold} of {len(positions)} rules")
+        # The native threshold's state holds the count and samples; the chains are the
+        # engine's (`CorrelationEngine._ordered`, `ClosingEngine._collect`).
+        correlate = ThresholdCorrelation(type="threshold", count=threshold, window=window)
+        summary_count = ("{count} events, rules in order" if closing
+                         else f"{threshold} of {len(positions)} rules in order in "
+                              "{count} events")
     elif kind is SigmaCorrelationType.TEMPORAL_ORDERED:
         if len(steps) < 2 and steps[0][1] < 2:
             raise UnsupportedCorrelation("temporal_ordered needs at least two events in order")
@@ -261,7 +282,8 @@ def build_correlation(
         kind is not SigmaCorrelationType.TEMPORAL_ORDERED or len(steps) == 1)
     return CorrelationSpec(path, sigma, rule, feeds, once, group, value, bounds,
                            kind if kind in _METRICS else None,
-                           _percentile(condition) if kind in _METRICS else 50.0)
+                           _percentile(condition) if kind in _METRICS else 50.0,
+                           threshold if ordered else 0)
 
 
 def _terms(sigma: SigmaCorrelationRule, condition: SigmaCorrelationCondition,
@@ -298,7 +320,9 @@ def _one_field(kind: SigmaCorrelationType, condition: SigmaCorrelationCondition,
     if isinstance(fieldref, list):
         if len(fieldref) != 1:
             raise UnsupportedCorrelation(
-                f"{kind.name.lower()} over several fields is not supported")
+                f"{kind.name.lower()} over several fields: the specification gives a "
+                "metric of several fields no meaning (value_count's distinct combinations "
+                "have one)")
         fieldref = fieldref[0]
     if fieldref is None:  # pySigma requires it for these types
         raise UnsupportedCorrelation(f"{kind.name.lower()} without a field")
@@ -371,6 +395,41 @@ def _group_by(
     return names, getters
 
 
+def extend_chain(chains: dict[str, float], before: dict[str, float], position: int,
+                 when: float, cutoff: float) -> tuple[int, float]:
+    """Chains of named rules matched in their order, extended by an event of the rule at
+    `position` at time `when`; the length of the longest chain it ends and its start.
+
+    `chains` maps "P:N" to the latest start of a chain of N rules in order whose last
+    event is one of the rule at position P; `before` is what it held before this event
+    (an event matching several of the rules must not follow itself). A chain that
+    started before `cutoff` no longer counts, and is dropped. At most positions x
+    positions entries: the state stays bounded by the number of named rules.
+    """
+    found = {1: when}
+    for key, start in before.items():
+        if start < cutoff:
+            continue
+        previous, _, size = key.partition(":")
+        if int(previous) < position:
+            grown = int(size) + 1
+            if start > found.get(grown, -math.inf):
+                found[grown] = start
+    for stale in [key for key, start in chains.items() if start < cutoff]:
+        del chains[stale]
+    for length, start in found.items():
+        key = f"{position}:{length}"
+        if start > chains.get(key, -math.inf):
+            chains[key] = start
+    longest = max(found)
+    return longest, found[longest]
+
+
+def longest_chain(chains: dict[str, float] | None) -> int:
+    """The length of the longest chain of `extend_chain`'s state (0: none)."""
+    return max((int(key.partition(":")[2]) for key in chains or ()), default=0)
+
+
 class CorrelationEngine(RuleEngine):
     """A native engine whose group values, counted value and sequence steps depend on
     which named rule matched the event (`via`), set by `feed_via`."""
@@ -389,6 +448,12 @@ class CorrelationEngine(RuleEngine):
                 step.predicate = self._at(position)
             plan = [(i, step.predicate) for i, (step, _) in enumerate(self.steps)]
             self.step_plan = dict.fromkeys(ACTIONS, plan)
+        self.ordered = spec.ordered
+        # The chains before the event being fed, for a second named rule it matches.
+        self._chain_of: tuple[Event | None, GroupState | None] = (None, None)
+        self._chain_before: dict[str, float] = {}
+        if spec.ordered:
+            self.correlate = self._ordered
 
     def _bind(self, get: ViaGetter) -> Callable[[Event], Any]:
         return lambda event: get(event, self.via)
@@ -400,6 +465,29 @@ class CorrelationEngine(RuleEngine):
         """`feed()`, for an event that matched the named rule at position `via`."""
         self.via = via
         return self.feed(event, when, seq)
+
+    def _chain(self, event: Event, group: GroupState, when: float, cutoff: float,
+               ) -> tuple[int, float]:
+        """`extend_chain` on the group's chains (kept in `group.values`)."""
+        chains = group.values
+        if chains is None:
+            chains = group.values = {}
+        if self._chain_of[0] is not event or self._chain_of[1] is not group:
+            self._chain_of = (event, group)
+            self._chain_before = dict(chains)
+        return extend_chain(chains, self._chain_before, self.via, when, cutoff)
+
+    def _ordered(self, event: Event, when: float, group: GroupState) -> Alert | None:
+        """temporal_ordered with a lower bound short of all its rules: fires once that
+        many of them matched in their order within the timespan."""
+        cutoff = when - self.window
+        if group.values and max(group.values.values()) < cutoff:
+            group.reset_window()  # every chain lapsed
+        length, start = self._chain(event, group, when, cutoff)
+        self._remember(event, group, when)
+        if length >= self.ordered:
+            return self._fire(event, group, start)
+        return None
 
 
 class ClosingEngine(CorrelationEngine):
@@ -461,6 +549,10 @@ class ClosingEngine(CorrelationEngine):
                 return alert
         if not group.count:
             self._index(group, when + self.window)
+        if self.ordered:  # the window bounds the chains: none lapses within it
+            self._chain(event, group, when, -math.inf)
+            self._remember(event, group, when)
+            return alert
         self._remember(event, group, when)
         if self.metric is None:
             if sample is not None:
@@ -537,6 +629,8 @@ class ClosingEngine(CorrelationEngine):
     def _figure(self, group: GroupState) -> float | None:
         """What the condition tests: the count, distinct values or the metric."""
         metric = self.metric
+        if self.ordered:
+            return float(longest_chain(group.values))
         if metric is None:
             return float(len(group.values or ()) if self.counts_values else group.count)
         if metric is SigmaCorrelationType.VALUE_SUM:

@@ -42,9 +42,10 @@ from logsentry.detect.sigma.correlation import (
     UnsupportedCorrelation,
     build_correlation,
 )
+from logsentry.detect.sigma.coverage import FieldWarning, rule_fields, unreadable_fields
 from logsentry.detect.sigma.mapping import FieldMapper, LogSourceError, logsource_test
 from logsentry.detect.sigma.match import UnsupportedRule, compile_conditions
-from logsentry.detect.sigma.prefilter import Need, required_literals
+from logsentry.detect.sigma.prefilter import Need, found_means_match, required_literals
 
 SUFFIXES = (".yml", ".yaml")
 # Sigma levels -> logsentry severities.
@@ -79,6 +80,9 @@ class SigmaRuleSpec:
     need: Need
     logsource_key: LogSourceKey
     logsource: Callable[[Event], bool] | None
+    # Whether a literal of `need` found in an event's message is the rule's verdict
+    # (plain keywords: `prefilter.found_means_match`).
+    decided_by_literal: bool = False
 
 
 @dataclass
@@ -88,6 +92,8 @@ class LoadedSigma:
     rules: list[SigmaRuleSpec] = field(default_factory=list)
     correlations: list[CorrelationSpec] = field(default_factory=list)
     skipped: list[SkippedRule] = field(default_factory=list)
+    # Fields of loaded rules that no event of their log source carries (`coverage`).
+    warnings: list[FieldWarning] = field(default_factory=list)
 
 
 def sigma_files(paths: list[Path]) -> list[Path]:
@@ -286,7 +292,11 @@ def _compile(
     except Exception as exc:  # a pySigma or mapping surprise: skip this rule only
         loaded.skipped.append(SkippedRule(path, sigma.title, f"cannot compile: {_reason(exc)}"))
         return None
-    return SigmaRuleSpec(path, sigma, rule, predicate, need, key, test)
+    loaded.warnings.extend(
+        FieldWarning(path, sigma.title, name, targets)
+        for name, targets in unreadable_fields(rule_fields(trees), mapper, *key))
+    return SigmaRuleSpec(path, sigma, rule, predicate, need, key, test,
+                         need is not None and found_means_match(trees))
 
 
 def _reason(exc: BaseException) -> str:

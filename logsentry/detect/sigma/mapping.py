@@ -23,8 +23,8 @@ Getter = Callable[[Event], Any]
 EventTest = Callable[[Event], bool]
 
 # Sigma field -> ECS fields tried in order (the first present wins). `name[N]` is
-# item N of a list field; `url.path` and `url.query` are cut from `url.original`
-# when the event has no such field.
+# item N of a list field; `url.path`, `url.query` and `url.extension` are cut from
+# `url.original` when the event has no such field.
 FIELD_MAP: dict[str, tuple[str, ...]] = {
     # Web servers (W3C extended log names, as Sigma's webserver category uses them).
     "c-ip": ("source.ip", "source.address"),
@@ -288,6 +288,9 @@ def logsource_test(
         return None
     if len(tests) == 1:
         return tests[0]
+    if len(tests) == 2:  # product and service (or category), the common pair: no generator
+        first, second = tests
+        return lambda event: first(event) and second(event)
     return lambda event: all(test(event) for test in tests)
 
 
@@ -352,9 +355,22 @@ def _ecs_getter(name: str) -> Getter:
         return lambda event: event.fields.get("url.path") or _url_part(event, 0)
     if name == "url.query":
         return lambda event: event.fields.get("url.query") or _url_part(event, 1)
+    if name == "url.extension":
+        return lambda event: event.fields.get("url.extension") or _url_extension(event)
     if name in SPECIAL_FIELDS:
         return field_getter(name)
     return lambda event: event.fields.get(name)
+
+
+def _url_extension(event: Event) -> str | None:
+    """The file extension of the URL's path (ECS `url.extension`: without the dot), if its
+    last segment has one."""
+    path = event.fields.get("url.path") or _url_part(event, 0)
+    if not isinstance(path, str):
+        return None
+    segment = path.rpartition("/")[2]
+    stem, dot, extension = segment.rpartition(".")
+    return extension if dot and stem and extension else None
 
 
 def _url_part(event: Event, part: int) -> str | None:

@@ -16,12 +16,16 @@ The text searched is the message and every field value (list items one by one),
 lower-cased (Hyperscan: its ASCII letters matched in any case): a value a rule can
 test is in it (or, for a value cut from a field, such as a URL's query, inside it).
 
-The detector asks for a whole batch at once (`found_batch`): with Hyperscan, the
+The detector asks for a whole batch at once (`scan_batch`): with Hyperscan, the
 texts of the batch's events are scanned in one call, each match told to its event by
 its offset. One call a line cost more than the scan itself (1.0 against 0.2 µs on
 model-labelled ssh200k with 500 rules); a batch whose lines hold so many literal
 occurrences that reporting them would cost more than scanning line by line is scanned
-line by line (each literal then reported once a line, whatever its repeats).
+line by line (each literal then reported once a line, whatever its repeats). A batch
+line's text leaves out the field values its ASCII message holds (and integers, unless
+a literal is all digits): most often the message alone, with nothing to build, and
+then a literal found is in the message, which decides a rule of plain keywords
+without evaluating it (`found_means_match`).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from sigma.conditions import (
     ConditionOR,
     ConditionValueExpression,
 )
-from sigma.types import SigmaExpansion, SigmaString
+from sigma.types import SigmaExpansion, SigmaString, SpecialChars
 
 from logsentry.core.event import Event
 from logsentry.detect.sigma.mapping import FieldMapper
@@ -90,6 +94,30 @@ def _value_need(value: Any) -> Need:
         longest = max(pieces, key=len).lower()
         return frozenset({longest}) if len(longest) >= MIN_LITERAL else None
     return None
+
+
+def found_means_match(trees: list[Any]) -> bool:
+    """Whether the rule holds on every event whose message contains one of its literals:
+    its conditions are keywords (case-insensitive plain text, found anywhere in the
+    message), each its own literal. For such a rule a literal found in an event's
+    message is its verdict (`scan_batch` tells when the message alone was searched)."""
+    return bool(trees) and all(_plain_keywords(tree) for tree in trees)
+
+
+def _plain_keywords(node: Any) -> bool:
+    if isinstance(node, ConditionOR):
+        return all(_plain_keywords(arg) for arg in node.args)
+    if not isinstance(node, ConditionValueExpression) or type(node.value) is not SigmaString:
+        return False  # a field, an AND, a NOT, a `cased` string, a regex, an expansion
+    parts = list(node.value.s)
+    while parts[:1] == [SpecialChars.WILDCARD_MULTI]:
+        parts = parts[1:]
+    while parts[-1:] == [SpecialChars.WILDCARD_MULTI]:
+        parts = parts[:-1]
+    # One piece of text, `*` at most around it (no `?`, no `*` inside, no placeholder):
+    # the keyword holds exactly when its text occurs, and that text is its literal.
+    return (len(parts) == 1 and isinstance(parts[0], str)
+            and len(parts[0]) >= MIN_LITERAL)
 
 
 def _union(needs: list[Need]) -> Need:
@@ -150,6 +178,10 @@ class Prefilter:
         if self.literals:
             if matcher != "pyahocorasick" and HYPERSCAN is not None:
                 self.search = _HyperscanSearch(self.literals)
+                # The text of an integer is digits (and a sign): only a literal made of
+                # those can be found in it.
+                self.search.integers = any(set(literal) <= _INTEGER_CHARS
+                                           for literal in self.literals)
                 self.matcher = "hyperscan"
             elif matcher == "hyperscan":
                 raise RuntimeError("the hyperscan package is not installed")
@@ -177,14 +209,20 @@ class Prefilter:
     def found_batch(self, events: Sequence[Event]) -> list[Sequence[int]]:
         """`found()` of each event of a batch, in order (one scan for all of them where
         the matcher allows)."""
+        return self.scan_batch(events)[0]
+
+    def scan_batch(self, events: Sequence[Event]) -> tuple[list[Sequence[int]], list[bool]]:
+        """`found_batch()`, and for each event whether its message alone was searched
+        (every field value is in it): then every literal found is in the message."""
         search = self.search
         if search is None:
-            return [()] * len(events)
+            return [()] * len(events), [False] * len(events)
         if not isinstance(search, _HyperscanSearch):
-            return [self.found(event) for event in events]
+            return [self.found(event) for event in events], [False] * len(events)
         rules_of = self.rules_of
         result: list[Sequence[int]] = []
-        for found in search.batch(events):
+        founds, alone = search.batch(events)
+        for found in founds:
             if not found:
                 result.append(())
             elif len(found) == 1:
@@ -194,7 +232,7 @@ class Prefilter:
                 for number in found:
                     rules.update(rules_of[number])
                 result.append(sorted(rules))
-        return result
+        return result, alone
 
     def candidates(self, event: Event) -> Sequence[int]:
         """Indexes of the rules worth evaluating on `event`, in rule order: those always
@@ -226,9 +264,9 @@ def _collect(number: int, start: int, end: int, flags: int, found: set[int]) -> 
 class _HyperscanSearch:
     """The literals' numbers found in an event's text, by Hyperscan: its UTF-8 bytes, each
     literal reported once, ASCII letters of any case (a text that is all ASCII, most
-    lines, is not lower-cased first; another is). The message and every field value are
-    searched, without leaving out values the message holds: scanning them costs less
-    than looking for them. A scan needs scratch space of its own: one per thread."""
+    lines, is not lower-cased first; another is). One line's text holds the message and
+    every field value; a batch's lines leave out what the message holds (`batch`).
+    A scan needs scratch space of its own: one per thread."""
 
     def __init__(self, literals: list[str]) -> None:
         expressions = [literal.encode("utf-8") for literal in literals]
@@ -246,6 +284,8 @@ class _HyperscanSearch:
                       flags=HYPERSCAN.HS_FLAG_CASELESS, literal=True)
         self.every = every
         self.local = threading.local()
+        # Whether a literal could be found in an integer's text (see batch()).
+        self.integers = True
 
     def _scratch(self) -> tuple[Any, Any]:
         local = self.local
@@ -263,26 +303,66 @@ class _HyperscanSearch:
                   scratch=self._scratch()[0])
         return found
 
-    def batch(self, events: Sequence[Event]) -> list[set[int] | None]:
+    def batch(self, events: Sequence[Event]) -> tuple[list[set[int] | None], list[bool]]:
         """The literals' numbers found in each event's text (None: none), by one scan of
         the texts of many lines at once (up to _BATCH_SCAN_BYTES of them: long lines do
-        not make one huge copy of a batch)."""
+        not make one huge copy of a batch); and whether each event's text was its
+        message alone.
+
+        The text of an event whose message is ASCII leaves out the field values the
+        message holds (most fields are cut from the line: the envelope's header, the
+        model's entities), and integers when no literal could be found in their digits:
+        the message alone, most often, with no text to build. (An ASCII message holds a
+        value's lower-cased form wherever it holds the value; a non-ASCII one need not,
+        and its text is built whole, as for one line.)"""
         found: list[set[int] | None] = [None] * len(events)
+        alone = [False] * len(events)
+        integers = self.integers
         texts: list[str] = []
         ends: list[int] = []  # each text's end offset (in bytes) in the data, plus one
         total = first = 0
         for index, event in enumerate(events):
-            text = _text(event)
+            message = event.message
+            if message.isascii():
+                parts: list[str] | None = None
+                for value in event.fields.values():  # a loop: cheaper per line
+                    kind = type(value)
+                    if kind is str:
+                        if value in message:
+                            continue
+                        part = value
+                    elif kind is int:
+                        if not integers:
+                            continue
+                        part = str(value)
+                    else:
+                        part = _value_text(value)
+                    if parts is None:
+                        parts = [message, part]
+                    else:
+                        parts.append(part)
+                if parts is None:
+                    text = message
+                    alone[index] = True
+                    total += len(text) + 1
+                else:
+                    text = "\n".join(parts)
+                    if text.isascii():
+                        total += len(text) + 1
+                    else:
+                        text = text.lower()
+                        total += len(text.encode("utf-8", "surrogatepass")) + 1
+            else:
+                text = _text(event)
+                total += len(text.encode("utf-8", "surrogatepass")) + 1
             texts.append(text)
-            total += (len(text) if text.isascii()
-                      else len(text.encode("utf-8", "surrogatepass"))) + 1
             ends.append(total)
             if total >= _BATCH_SCAN_BYTES:
                 self._scan_texts(texts, ends, found, first)
                 texts, ends, total, first = [], [], 0, index + 1
         if texts:
             self._scan_texts(texts, ends, found, first)
-        return found
+        return found, alone
 
     def _scan_texts(self, texts: list[str], ends: list[int], found: list[set[int] | None],
                     first: int) -> None:
@@ -315,6 +395,8 @@ class _HyperscanSearch:
                 found[index] = numbers or None
 
 
+# The characters of an integer's text.
+_INTEGER_CHARS = frozenset("0123456789-")
 # The text of the lines scanned in one call, at most (past it, the next call).
 _BATCH_SCAN_BYTES = 1 << 20
 # Literal occurrences a batch's scan reports, at most, per line and in all besides.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TextIO
 
 from logsentry.detect.sigma.ruleset import SigmaRuleSet
@@ -12,18 +13,27 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
-def print_skipped(sigma: SigmaRuleSet, out: TextIO) -> None:
-    """One line per skipped rule: file, title and reason."""
+def print_skipped(sigma: SigmaRuleSet, out: TextIO,
+                  known: Collection[str] = frozenset()) -> None:
+    """One line per skipped rule (file, title and reason), then one per field of a loaded
+    rule that no event carries (file, title, field and the table to extend); `known`:
+    more fields events carry (those the configured sources add)."""
     for skipped in sigma.skipped:
         title = f" {printable(skipped.title)!r}" if skipped.title else ""
         out.write(f"# sigma skipped: {skipped.path}{title}: {printable(skipped.reason)}\n")
+    for warning in sigma.loaded.warnings:
+        if not known or not any(target in known for target in warning.targets):
+            out.write(f"# sigma warning: {warning.path} {printable(warning.title)!r}: "
+                      f"{printable(warning.text())}\n")
 
 
-def print_loaded(sigma: SigmaRuleSet, out: TextIO) -> None:
-    """The loaded rules (id, level, title, file), then the skipped ones, as comments."""
+def print_loaded(sigma: SigmaRuleSet, out: TextIO,
+                 known: Collection[str] = frozenset()) -> None:
+    """The loaded rules (id, level, title, file), then the skipped ones and the fields no
+    event carries, as comments."""
     out.write(f"# sigma: {len(sigma.rules)} rules loaded, {len(sigma.skipped)} skipped\n")
     for rule, path, note in zip(sigma.rules, sigma.paths, sigma.notes, strict=True):
         note = f" {printable(note)}" if note else ""
         out.write(f"# sigma loaded: {rule.id} {rule.severity} {printable(rule.title)!r} "
                   f"({path}){note}\n")
-    print_skipped(sigma, out)
+    print_skipped(sigma, out, known)

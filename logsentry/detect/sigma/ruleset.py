@@ -14,6 +14,7 @@ do not `generate` its own alerts feeds theirs alone.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import compress
 from pathlib import Path
 from typing import cast
 
@@ -49,6 +50,8 @@ class SigmaRuleSet:
         self.matching = len(specs)
         self.prefilter = Prefilter([spec.need for spec in specs])
         self._predicates = [spec.predicate for spec in specs]
+        # Rules whose literal found in the message is their verdict (plain keywords).
+        self._decided = [spec.decided_by_literal for spec in specs]
         # One test per distinct log source, evaluated at most once per event.
         sources: dict[object, int] = {}
         self._sources: list[Callable[[Event], bool]] = []
@@ -91,7 +94,8 @@ class SigmaRuleSet:
             tuple(([] if index in self.silent or index >= len(specs) else [(index, -1)])
                   + feeds[index])
             for index in range(len(self.rules))]
-        # Whether a rule's match feeds its own engine and nothing else.
+        # Whether a rule's match feeds its own engine and nothing else (a single-event
+        # rule: process() answers its suppressed groups inline, as feed() would).
         self._own = [self.feeds[index] == ((index, -1),) for index in range(len(specs))]
         # What check-config says of a rule beside its title.
         quiet = "no alerts of its own (named by correlations)"
@@ -121,9 +125,11 @@ class SigmaRuleSet:
     def skipped(self) -> list[SkippedRule]:
         return self.loaded.skipped
 
-    def matches(self, event: Event, found: Sequence[int] | None = None) -> list[int]:
+    def matches(self, event: Event, found: Sequence[int] | None = None,
+                in_message: bool = False) -> list[int]:
         """Indexes of the rules `event` matches, in rule order (`found`: what the
-        prefilter found in it, when the caller has it already)."""
+        prefilter found in it, when the caller has it already; `in_message`: found in
+        the message alone, which decides the rules of plain keywords)."""
         if found is None:
             found = self.prefilter.found(event)
         predicates = self._predicates
@@ -151,6 +157,7 @@ class SigmaRuleSet:
                     hits.append(index)
         unsorted = bool(hits)
         source_of = self._source_of
+        decided = self._decided
         for index in found:
             source = source_of[index]
             if source >= 0:
@@ -159,7 +166,7 @@ class SigmaRuleSet:
                     verdict = verdicts[source] = sources[source](event)
                 if not verdict:
                     continue
-            if predicates[index](event):
+            if (in_message and decided[index]) or predicates[index](event):
                 hits.append(index)
         if unsorted:
             hits.sort()
@@ -185,20 +192,31 @@ class SigmaRuleSet:
         matches = self.matches
         try:
             # The prefilter's finds for the whole batch: one scan for all its lines.
-            founds: Sequence[Sequence[int] | None] = self.prefilter.found_batch(events)
+            founds: Sequence[Sequence[int] | None]
+            founds, alone = self.prefilter.scan_batch(events)
         except Exception:  # a bug or odd input: each line is searched on its own
             log.exception("Sigma prefilter failed on a batch")
-            founds = [None] * len(events)
+            founds, alone = [None] * len(events), [False] * len(events)
         always = self._always_tests
         predicates = self._predicates
-        for event, found in zip(events, founds, strict=True):
+        look: Sequence[int]
+        try:
+            # The lines worth a look, and those of each log source the prefilter's
+            # narrowless rules need: most lines have neither and are passed over here.
+            look, passed = self._lines_to_look_at(events, founds)
+        except Exception:  # a bug or odd input: every line is looked at, one by one
+            log.exception("Sigma log source tests failed on a batch")
+            look, passed = range(len(events)), [None] * len(always)
+        for position in look:
+            event, found, in_message = events[position], founds[position], alone[position]
             try:
                 if found is not None and not found:
-                    # Nothing found (most lines): the rules the prefilter cannot narrow,
-                    # inline (as matches() does).
+                    # Nothing found: the rules the prefilter cannot narrow, inline (as
+                    # matches() does), for the log sources the line passed.
                     hits = []
-                    for test, indexes in always:
-                        if test is None or test(event):
+                    for (test, indexes), lines in zip(always, passed, strict=True):
+                        if (position in lines if lines is not None
+                                else test is None or test(event)):
                             for index in indexes:
                                 if predicates[index](event):
                                     hits.append(index)
@@ -206,7 +224,7 @@ class SigmaRuleSet:
                         continue
                     hits.sort()
                 else:
-                    hits = matches(event, found)
+                    hits = matches(event, found, in_message)
             except Exception:  # a bug or odd input must not stop detection
                 LINES_FAILED.labels(stage="detect").inc()
                 log.exception("Sigma rule selection failed on an event", source=event.source,
@@ -234,6 +252,18 @@ class SigmaRuleSet:
                     try:
                         if key is None:
                             key = (engine.group_key(event),)
+                        group = engine.groups.get(key[0])
+                        if (group is not None and group.suppressed_until > when
+                                and engine.cow is None):
+                            # feed()'s path for a suppressed group, inline: the event is
+                            # counted for the group's next alert (a line that many rules
+                            # match comes again and again while they are suppressed).
+                            engine.groups.move_to_end(key[0])
+                            group.touched = seq
+                            if when > group.last:
+                                group.last = when
+                            group.suppressed += 1
+                            continue
                         alert = engine.feed(event, when, seq, key)
                     except Exception:  # a bug or odd input must not stop detection
                         LINES_FAILED.labels(stage="detect").inc()
@@ -267,6 +297,26 @@ class SigmaRuleSet:
                     if alert is not None:
                         seq = self._raised(target, alert, event, when, seq, engines, alerts)
         return seq, watermark
+
+    def _lines_to_look_at(
+        self, events: list[Event], founds: Sequence[Sequence[int] | None],
+    ) -> tuple[list[int], list[set[int] | None]]:
+        """The positions of the lines that the prefilter found something in, or whose log
+        source some narrowless rules have (in order); and for each such log source, the
+        positions of the lines it holds for (None: every line, a rule of any source)."""
+        count = len(events)
+        passed: list[set[int] | None] = []
+        look = {position for position, found in enumerate(founds)
+                if found is None or found}
+        for test, _ in self._always_tests:
+            if test is None:
+                passed.append(None)
+                look = set(range(count))
+            else:  # the test over the batch in one map: no Python loop for each line
+                lines = set(compress(range(count), map(test, events)))
+                passed.append(lines)
+                look |= lines
+        return sorted(look), passed
 
     def _feed(self, target: int, via: int, event: Event, when: float, seq: int,
               engines: list[RuleEngine], alerts: list[Alert]) -> int:
