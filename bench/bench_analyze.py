@@ -4,8 +4,9 @@ Whole process, wall clock, start-up included: `logsentry analyze --alerts --form
 CORPUS` against fail2ban-regex with its stock sshd filter (ssh corpora) and Drain3's
 default template miner (mixed200k), each run alternating with its peer. Reports lines/s,
 peak RSS (the main process's maximum resident set, from wait4), peak PSS (every process
-of it summed, pages shared between them counted once) and the ratio to the peer, medians
-of `--runs`; `--workers 1 --workers 2` compares analysis workers, alternating.
+of it summed, pages shared between them counted once), CPU time (user + system) and the
+ratios to the peer, of the wall clock and of CPU time, medians of `--runs`;
+`--workers 1 --workers 2` compares analysis workers, alternating.
 
 Corpora: ssh200k and mixed200k from ../shared/bench/make_corpora.sh, ssh200k-fresh from
 bench/make_fresh_values.py (made when missing), and with `--big` ssh2m, ssh200k written 10
