@@ -4,8 +4,9 @@ Whole process, wall clock, start-up included: `logsentry analyze --alerts --form
 CORPUS` against fail2ban-regex with its stock sshd filter (ssh corpora) and Drain3's
 default template miner (mixed200k), each run alternating with its peer. Reports lines/s,
 peak RSS (the main process's maximum resident set, from wait4), peak PSS (every process
-of it summed, pages shared between them counted once) and the ratio to the peer, medians
-of `--runs`; `--workers 1 --workers 2` compares analysis workers, alternating.
+of it summed, pages shared between them counted once), CPU time (user + system) and the
+ratios to the peer, of the wall clock and of CPU time, medians of `--runs`;
+`--workers 1 --workers 2` compares analysis workers, alternating.
 
 Corpora: ssh200k and mixed200k from ../shared/bench/make_corpora.sh, ssh200k-fresh from
 bench/make_fresh_values.py (made when missing), and with `--big` ssh2m, ssh200k written 10
@@ -53,6 +54,9 @@ class Run:
     rss_mb: float
     output_lines: int
     pss_mb: float = 0.0
+    # CPU seconds (user + system) of the process and the children it waited for: on a
+    # shared machine the wall clock follows the other load, CPU time much less.
+    cpu_s: float = 0.0
 
 
 def corpus(name: str) -> Path:
@@ -128,7 +132,8 @@ def measure(command: list[str], work: Path) -> Run:
     if proc.returncode != 0:
         sys.exit(f"{command[:4]} failed ({proc.returncode}):\n"
                  + err_path.read_text(errors="replace")[-2000:])
-    return Run(seconds, usage.ru_maxrss / 1024, count_lines(out_path), peak_pss)
+    return Run(seconds, usage.ru_maxrss / 1024, count_lines(out_path), peak_pss,
+               usage.ru_utime + usage.ru_stime)
 
 
 def peer_command(peer: str, path: Path) -> list[str] | None:
@@ -174,16 +179,18 @@ def main() -> None:
                     ours[count].append(run)
                     print(f"  {name} logsentry workers={count}: "
                           f"{lines / run.seconds:,.0f} lines/s, {run.rss_mb:,.0f} MB RSS, "
-                          f"{run.pss_mb:,.0f} MB PSS, {run.output_lines} alerts", flush=True)
+                          f"{run.pss_mb:,.0f} MB PSS, {run.cpu_s:.2f} s CPU, "
+                          f"{run.output_lines} alerts", flush=True)
                 if command is not None:
                     theirs.append(measure(command, work))
                     print(f"  {name} {peer}: {lines / theirs[-1].seconds:,.0f} lines/s, "
-                          f"{theirs[-1].rss_mb:,.0f} MB", flush=True)
+                          f"{theirs[-1].rss_mb:,.0f} MB, {theirs[-1].cpu_s:.2f} s CPU",
+                          flush=True)
             rows.append((name, lines, ours, peer if command else None, theirs))
 
     print(f"\n{'corpus':<14} {'workers':>7} {'lines':>9} {'logsentry lines/s':>18} "
           f"{'peak RSS':>9} {'peak PSS':>9} {'alerts':>7}   {'peer':<15} {'lines/s':>8} "
-          f"{'RSS':>7} {'ratio':>6}")
+          f"{'RSS':>7} {'ratio':>6}   {'CPU s':>6} {'peer CPU s':>10} {'CPU ratio':>9}")
     for name, lines, ours, peer, theirs in rows:
         for count, runs in ours.items():
             rate = lines / statistics.median(run.seconds for run in runs)
@@ -194,13 +201,18 @@ def main() -> None:
             if peer is not None and theirs:
                 peer_rate = lines / statistics.median(run.seconds for run in theirs)
                 peer_rss = max(run.rss_mb for run in theirs)
+                cpu = statistics.median(run.cpu_s for run in runs)
+                peer_cpu = statistics.median(run.cpu_s for run in theirs)
                 row += (f"{peer:<15} {peer_rate:>8,.0f} {peer_rss:>4,.0f} MB "
-                        f"{rate / peer_rate:>5.2f}x")
+                        f"{rate / peer_rate:>5.2f}x   {cpu:>6.2f} {peer_cpu:>10.2f} "
+                        f"{peer_cpu / cpu:>8.2f}x")
             else:
                 row += "(peer not installed)"
             print(row)
     print(f"\nmedians of {args.runs} runs (ssh2m: one); peak RSS: the largest of the runs "
-          "(the main process); peak PSS: of all its processes summed, sampled every 0.2 s")
+          "(the main process); peak PSS: of all its processes summed, sampled every 0.2 s;\n"
+          "CPU s: user + system seconds (medians), CPU ratio: the peer's over logsentry's, "
+          "which other load on a shared machine moves much less than the wall clock")
 
 if __name__ == "__main__":
     main()

@@ -19,6 +19,7 @@ from logsentry.analysis.tagger.inference import (
     build_analysis,
     load_analyzer,
 )
+from logsentry.analysis.tagger.location import default_model_dir
 from logsentry.analysis.tagger.network import TAGS, LogTagger, NetworkConfig, init_weights
 from logsentry.analysis.tagger.tokenizer import N_SHAPES, N_SPACES, LogTokenizer, split_pieces
 from logsentry.core.analysis import Analysis
@@ -320,3 +321,14 @@ def test_long_lines_run_in_smaller_batches_so_activations_stay_bounded() -> None
     assert [len(c) for c in _length_chunks(list(range(256)), [12] * 256, 128)] == [128, 128]
     # One line longer than the budget still runs (alone).
     assert _length_chunks([0, 1], [5000, 5000], 128) == [[0], [1]]
+
+
+def test_the_shipped_analyzer_keeps_no_float_copy_of_its_linear_layers() -> None:
+    """`load_analyzer` quantizes the model it loaded in place (a deep copy kept the float
+    weights, 21 MB, beside the int8 ones); a model a caller loaded stays float for it."""
+    analyzer = load_analyzer(threads=1)
+    assert analyzer.quantized
+    assert not any(type(module) is torch.nn.Linear for module in analyzer.model.network.modules())
+    loaded = load_model(default_model_dir(), lean=True)
+    ModelAnalyzer(loaded, cache_size=0, quantize=True)
+    assert any(type(module) is torch.nn.Linear for module in loaded.network.modules())

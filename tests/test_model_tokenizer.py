@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from logsentry.analysis.tagger import tokenizer
 from logsentry.analysis.tagger.tokenizer import UNK, LogTokenizer, piece_bounds, split_pieces
 
 
@@ -106,3 +108,28 @@ def test_ip_pieces_use_class_token_not_vocabulary() -> None:
     a = tokenizer.encode("from 1.2.3.4")
     b = tokenizer.encode("from 99.88.77.66")
     assert a.words == b.words
+
+
+def test_the_plain_word_shortcut_cuts_every_line_as_the_full_alternation_does() -> None:
+    """`plain` (a word-character run before whitespace) is taken before the other kinds;
+    it must never take a piece another kind would have had, nor cut one elsewhere."""
+    pattern = tokenizer._PIECE.pattern
+    shortcut = r"(?P<plain>\w++)(?!\S)"
+    assert shortcut in pattern
+    full = re.compile(pattern.replace(shortcut, r"(?!)", 1), re.VERBOSE)
+    samples = Path(tokenizer.__file__).parents[2] / "samples"
+    lines = [line for path in sorted(samples.glob("*.log"))
+             for line in path.read_text(encoding="utf-8").splitlines()]
+    lines += [
+        "Failed password for root from 203.0.113.7 port 22 ssh2",
+        "abc.def x", "abc- x", "user@host.example x", "see http://example.com/a x",
+        "ab:cd:ef:01:23:45 x", "12:34:56 x", "\u0663\u0664 x", "foo_bar baz", "caf\u00e9 x",
+        "a\tb\nc", "trailing ", "end", "1.2.3.4 x", "2024-01-01T10:00:00Z x",
+        "C:\\\\Windows x", "~/x y", "::ffff:1.2.3.4 x", "fe80::1 x", "[[ x ]]", "a1b2 c3",
+        "20/Jun/2024:10:00:00 +0000 x", "host-1 x", "x.y.z", "12 345 6789",
+    ]
+    for line in lines:
+        want = [(m.span(), m.lastgroup) for m in full.finditer(line)]
+        got = [(m.span(), "word" if m.lastgroup == "plain" else m.lastgroup)
+               for m in tokenizer._PIECE.finditer(line)]
+        assert got == want, line

@@ -86,3 +86,24 @@ def test_one_template_filled_with_and_without_a_value_drops_the_clause_only_when
         assert render_summary(template, full.get) == \
             "Login failed for bob from 192.0.2.7 on web-1"
         assert render_summary(template, partial.get) == "Login failed from 192.0.2.8"
+
+
+def test_a_summary_filled_once_per_set_of_values_still_follows_each_event() -> None:
+    """Summaries are remembered by action and the values their template reads: a
+    repeated set of values gives the same text, a new one its own, and an event whose
+    summary falls back to its line gets its own line, not the one seen first."""
+    fields = {"user.name": "root", "source.ip": "192.0.2.7", "process.pid": 7}
+    first = summarize("ssh_login_failed", fields, "line one")
+    assert first == "SSH login failed for root from 192.0.2.7"
+    assert summarize("ssh_login_failed", dict(fields, **{"process.pid": 8}), "x") == first
+    assert summarize("ssh_login_failed", dict(fields, **{"user.name": "admin"}), "x") == (
+        "SSH login failed for admin from 192.0.2.7")
+    assert summarize("ssh_login_failed", {"source.address": "h.example"}, "x") == (
+        "SSH login failed from h.example")
+    assert summarize("ssh_login_failed", {}, "first line") == "first line"
+    assert summarize("ssh_login_failed", {}, "second line ") == "second line"
+    # 1 == 1.0: a float is never part of a key, or it would take the int's summary.
+    assert summarize("invalid_user", {"user.name": 1}, "a") == (
+        "Login attempt for unknown user 1")
+    assert summarize("invalid_user", {"user.name": 1.0}, "a") == (
+        "Login attempt for unknown user 1.0")

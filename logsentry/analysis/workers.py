@@ -70,7 +70,8 @@ def _worker_main(config: AnalysisConfig, conn: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         configure_threads(1)
-        analyzer = ModelAnalyzer(_load(config), cache_size=0, template_cache_size=0)
+        analyzer = ModelAnalyzer(_load(config), cache_size=0, template_cache_size=0,
+                                 quantize_in_place=True)
     except Exception as exc:  # the parent turns this into AnalyzerUnavailable
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -303,7 +304,7 @@ class ProcessPoolAnalyzer(ModelAnalyzer):
         configure_threads(1)
         super().__init__(model, cache_size=config.cache_size,
                          template_cache_size=config.template_cache_size,
-                         cache_max_bytes=config.cache_max_mb << 20)
+                         cache_max_bytes=config.cache_max_mb << 20, quantize_in_place=True)
         self.failed_lines = 0
         # Each worker runs torch with one thread: the cores are shared out by processes.
         self._pool = _WorkerSet(config.model_copy(update={"workers": 1, "threads": 1}),

@@ -134,9 +134,54 @@ def _singular_after_one(text: str) -> str:
 def summarize(action: str, fields: dict[str, Any], message: str) -> str:
     """Fill the action's summary template; fall back to the message when it lacks fields."""
     template = ACTIONS[action].summary if action in ACTIONS else ""
-    fallback = message[:MAX_VALUE_CHARS].rstrip()
     if not template:
-        return fallback
+        return message[:MAX_VALUE_CHARS].rstrip()
+    # An action's summary depends only on the few fields its template reads: events of
+    # one user and client repeat it (a brute force writes the same summary thousands of
+    # times), so it is filled once per set of values. Only str and int values make a
+    # key: `True == 1` and `1.0 == 1` would share one.
+    names = _READS.get(action)
+    if names is None:
+        names = _READS[action] = _template_reads(template)
+    key: tuple[Any, ...] | None = (action, *[fields.get(name) for name in names])
+    for value in key:  # type: ignore[union-attr]
+        kind = type(value)
+        if kind is not str and kind is not int and value is not None:
+            key = None
+            break
+    text = _SUMMARIES.get(key) if key is not None else None
+    if text is None:
+        text = _summary(template, fields)
+        if key is not None:
+            if len(_SUMMARIES) >= _SUMMARY_CAP:
+                _SUMMARIES.clear()
+            _SUMMARIES[key] = text
+    # A summary that lost most of what it says tells less than the line itself.
+    return message[:MAX_VALUE_CHARS].rstrip() if text is _FALLBACK else text
+
+
+# Summaries filled lately, by action and the values their template reads (`_READS`);
+# `_FALLBACK` where the line itself is the summary.
+_SUMMARY_CAP = 8192
+_SUMMARIES: dict[tuple[Any, ...], str] = {}
+_READS: dict[str, tuple[str, ...]] = {}
+_FALLBACK = "\0fallback"
+
+
+def _template_reads(template: str) -> tuple[str, ...]:
+    """The `fields` keys an action's summary template reads (`summarize`'s lookup)."""
+    names: list[str] = []
+    for _raw, spec in _placeholders(template):
+        for name in spec.split("|"):
+            name = name.strip()
+            if len(name) >= 2 and name[0] == name[-1] == "'":
+                break
+            names += ("source.ip", "source.address") if name == "source" else (name,)
+    return tuple(dict.fromkeys(names))
+
+
+def _summary(template: str, fields: dict[str, Any]) -> str:
+    """The filled template, or `_FALLBACK` when more than one value is missing."""
 
     def lookup(name: str) -> Any:
         if name == "source":
@@ -144,5 +189,4 @@ def summarize(action: str, fields: dict[str, Any], message: str) -> str:
         return fields.get(name)
 
     text, missing = fill_template(template, lookup)
-    # A summary that lost most of what it says tells less than the line itself.
-    return fallback if missing > 1 else text
+    return _FALLBACK if missing > 1 else text

@@ -38,7 +38,9 @@ class ShapedMatcher:
 
     def __init__(self, selections: list[Selection]) -> None:
         self.selections = selections
-        self.general = compile_matcher(selections)
+        # The matcher for any shape, compiled only once `MAX_SHAPES` shapes are: every
+        # event gets its shape's own matcher until then.
+        self._general: Matcher | None = None
         # The `Event.fields` keys any of the selections reads: the rest of an
         # event's keys do not change what can hold.
         self.read_keys = frozenset(
@@ -47,6 +49,13 @@ class ShapedMatcher:
             for key in map(event_field_key, field_map) if key is not None)
         self.by_keys: dict[tuple[str, ...], Matcher] = {}
         self._by_shape: dict[frozenset[str], Matcher] = {}
+
+    @property
+    def general(self) -> Matcher:
+        """The matcher of every selection, for events of any shape."""
+        if self._general is None:
+            self._general = compile_matcher(self.selections)
+        return self._general
 
     def specialise(self, keys: Iterable[str]) -> Matcher:
         """The matcher for events with these `fields` keys (remembered under them)."""

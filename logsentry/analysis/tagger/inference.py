@@ -520,6 +520,7 @@ class ModelAnalyzer:
         self, model: LoadedModel, cache_size: int = 100_000, quantize: bool | None = None,
         max_batch: int = 128, exact_cache: bool = True, template_cache_size: int | None = None,
         template_shape: ShapeClass = "input", cache_max_bytes: int = DEFAULT_CACHE_BYTES,
+        quantize_in_place: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = model.tokenizer
@@ -546,7 +547,9 @@ class ModelAnalyzer:
         self.quantized = quantize
         self.network: torch.nn.Module = model.network
         if quantize:
-            self.network = quantize_network(model.network)
+            # In place only for a model this analyzer owns (`load_analyzer`): callers
+            # that build float and int8 analyzers from one loaded model need it intact.
+            self.network = quantize_network(model.network, inplace=quantize_in_place)
         self._lock = threading.Lock()  # analyze_batch is meant for one thread; be safe anyway
         self.lines = 0
         self.model_lines = 0
@@ -799,8 +802,12 @@ def _length_chunks(order: list[int], lengths: list[int], max_batch: int,
     return chunks
 
 
-def quantize_network(network: torch.nn.Module) -> torch.nn.Module:
-    """int8 dynamic quantization of the linear layers (weights int8, activations per batch)."""
+def quantize_network(network: torch.nn.Module, inplace: bool = False) -> torch.nn.Module:
+    """int8 dynamic quantization of the linear layers (weights int8, activations per batch).
+
+    `inplace` converts `network` itself rather than a deep copy of it: for a network
+    nothing else uses, the copy only costs start-up time (the n-gram table alone is
+    16 MB) and keeps the float weights in memory beside the int8 ones."""
     from torch.ao.quantization import quantize_dynamic
 
     with warnings.catch_warnings():
@@ -808,7 +815,7 @@ def quantize_network(network: torch.nn.Module) -> torch.nn.Module:
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         quantized: torch.nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
-            network, {torch.nn.Linear}, dtype=torch.qint8)
+            network, {torch.nn.Linear}, dtype=torch.qint8, inplace=inplace)
     return quantized
 
 
@@ -844,4 +851,5 @@ def load_analyzer(
     return ModelAnalyzer(load_model(folder, lean=True), cache_size=cache_size,
                          template_cache_size=template_cache_size,
                          cache_max_bytes=(DEFAULT_CACHE_BYTES if cache_max_bytes is None
-                                          else cache_max_bytes))
+                                          else cache_max_bytes),
+                         quantize_in_place=True)

@@ -43,9 +43,17 @@ _READABLE_VERSIONS = frozenset({1, 2})
 # one `word` piece; `.50550` stays a port (`1.2.3.4.50550`, as tcpdump and dante write).
 # `|` ends a URL, as it ends a path: RFC 3986 never allows it bare, and pipe-separated
 # records (Drupal's watchdog, CSV-ish exports) put a URL beside the client address.
+#
+# `plain` comes first and is no kind of its own: a run of word characters followed by
+# whitespace or the end can only be a `word` (every other kind needs a character that is
+# not a word character before the next space: `://`, `@`, `-`, `:`, `.`, `/`), so it
+# is taken at once instead of after ten alternatives failed on it, most of a line's
+# pieces. Possessive (`++`): a run followed by `.` or `:` gives up at once and goes
+# through the alternatives as before.
 _PIECE = re.compile(
     r"""
-    (?P<url>[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s"'<>|]*[^\s"'<>|.,;:)\]])
+    (?P<plain>\w++)(?!\S)
+  | (?P<url>[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s"'<>|]*[^\s"'<>|.,;:)\]])
   | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,})
   | (?P<isots>\d{4}-\d{2}-\d{2}[T_]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)
   | (?P<clfts>\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}(?:\s[+-]\d{4})?)
@@ -172,7 +180,9 @@ def split_pieces(text: str, limit: int) -> tuple[list[Piece], bool]:
             return pieces, True
         start, end = match.span()
         kind = match.lastgroup or "other"
-        if kind == "url":
+        if kind == "plain":
+            kind = _word_kind(text[start:end])
+        elif kind == "url":
             # Scheme and authority, then the path as its own piece: some logs want the path alone.
             slash = text.find("/", text.find("//", start, end) + 2, end)
             if slash > 0 and len(pieces) + 1 < limit:
