@@ -50,7 +50,8 @@ def broker() -> Iterator[str]:
 class Run:
     """One daemon's files and its topic: configuration, alerts and events out."""
 
-    def __init__(self, folder: Path, bootstrap: str, name: str) -> None:
+    def __init__(self, folder: Path, bootstrap: str, name: str,
+                 persist_interval: float = 1.0) -> None:
         folder.mkdir(parents=True)
         self.folder = folder
         self.bootstrap = bootstrap
@@ -67,7 +68,7 @@ class Run:
                          "revoke_timeout": 5.0}],
             "analysis": {"analyzer": "none"},
             "detection": {"pack": "none", "extra_rules": [str(folder / "rules.yaml")],
-                          "persist_interval": 1.0},
+                          "persist_interval": persist_interval},
             "sinks": [
                 {"type": "jsonl", "name": "alerts", "path": str(self.alerts)},
                 {"type": "jsonl", "name": "events", "path": str(self.events),
@@ -237,3 +238,28 @@ async def test_sigkill_of_a_kafka_consuming_daemon_changes_no_alert(
         # Suppression held across the kills: one alert id per source, redeliveries aside.
         per_source = Counter(source for source, _ in set(alerted))
         assert max(per_source.values()) == 1
+
+
+async def test_a_graceful_stop_commits_the_final_checkpoints_offsets_before_leaving_the_group(
+        broker: str, tmp_path: Path) -> None:
+    # No periodic checkpoint before the stop: only the one written on SIGTERM holds the
+    # offsets, and the group must have them once the daemon is gone (not at its next start).
+    run = Run(tmp_path / "stop", broker, "graceful-stop", persist_interval=3600.0)
+    await run.create_topic()
+    ends = await produce(broker, run.topic, attack_lines())
+    daemon = run.start()
+    try:
+        await run.wait_consuming(daemon)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60.0
+        while not (run.events.exists() and END.encode() in run.events.read_bytes()):
+            assert daemon.poll() is None, run.stderr()
+            assert loop.time() < deadline, "the daemon did not read the topic to its end"
+            await asyncio.sleep(0.1)
+        assert await run.committed() == {}  # held until a checkpoint reflects them
+        daemon.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(daemon.wait, 30) == 0, run.stderr()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert await run.committed() == ends
