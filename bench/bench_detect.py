@@ -29,11 +29,11 @@ Usage:
    same state one after another. Each quiet batch over 50 ms during a save is matched
    with what it overlapped: garbage collections (generation, thread), waits for the
    detection lock (thread) and `malloc_trim`, in milliseconds (`slowest_quiet_batches`).
-   `--save-writer forked` (the default where the platform forks) writes each checkpoint
-   in a forked child, `thread` in the writer thread; with a forked writer the memory the
-   save costs is sampled every 0.2 s: the proportional set size of the process and its
-   writer together against the process's before the fork, and the writer's private
-   memory (the pages its reads of the state copied).
+   `--save-writer forked` writes each checkpoint in a forked child
+   (`detection.checkpoint_writer: fork`), `thread` (the default) in the writer thread.
+   With a forked writer the memory the save costs is sampled every 0.2 s: the
+   proportional set size of the process and its writer together against the process's
+   before the fork, and the writer's private memory (the pages its reads copied).
 
 4. The daemon (`--pipeline CORPUS`, a file of ../shared/bench, e.g. mixed200k):
    the real pipeline (file source, envelope, the shipped model, a JSON-lines
@@ -94,7 +94,6 @@ from logsentry.core.collector import keep_survivors_frozen  # noqa: E402
 from logsentry.core.event import Event  # noqa: E402
 from logsentry.detect.config import DetectionConfig  # noqa: E402
 from logsentry.detect.detector import Detector, ForkedCheckpoint  # noqa: E402
-from logsentry.detect.forked_save import FORK_AVAILABLE  # noqa: E402
 from logsentry.envelope import EnvelopeParser  # noqa: E402
 
 BATCH = 512
@@ -442,7 +441,7 @@ class SaveMemory:
 
 
 def bench_save(sources: int, repeats: int = 1, restore: bool = True,
-               forked: bool = FORK_AVAILABLE) -> dict[str, Any]:
+               forked: bool = False) -> dict[str, Any]:
     """A checkpoint of a large state while detection goes on, then shutdown and restore.
 
     The detection thread's pause is what matters: each batch's time is measured
@@ -824,8 +823,9 @@ def main() -> int:
     parser.add_argument("--save-no-restore", action="store_true",
                         help="skip the shutdown save and the restore after them")
     parser.add_argument("--save-writer", choices=("forked", "thread"),
-                        default="forked" if FORK_AVAILABLE else "thread",
-                        help="checkpoints written by a forked child or the writer thread")
+                        default="thread",
+                        help="checkpoints written by the writer thread (the daemon's "
+                             "default) or a forked child")
     parser.add_argument("--pipeline", metavar="CORPUS",
                         help="run the daemon over ../shared/bench's CORPUS, detection off and on")
     parser.add_argument("--pipeline-runs", type=int, default=3)

@@ -9,7 +9,8 @@ one partition. Its alerts must be exactly those of a run without kills: the
 same sources alerted, the same alert ids, no second alert inside the window.
 
 `LOGSENTRY_CRASH_SEEDS` and `LOGSENTRY_CRASH_KILLS` scale it up (the suite
-runs 2 seeds x 3 kills).
+runs 2 seeds x 3 kills); `LOGSENTRY_CRASH_WRITER=fork` runs the daemons with forked
+checkpoint writers.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.servers.kafka import run_tansu, tansu_path
-from tests.test_crash_consistency import END, RULE, SOURCES, attack_lines
+from tests.test_crash_consistency import END, RULE, SOURCES, WRITER, attack_lines
 
 SEEDS = int(os.environ.get("LOGSENTRY_CRASH_SEEDS", "2"))
 KILLS = int(os.environ.get("LOGSENTRY_CRASH_KILLS", "3"))
@@ -68,7 +69,8 @@ class Run:
                          "revoke_timeout": 5.0}],
             "analysis": {"analyzer": "none"},
             "detection": {"pack": "none", "extra_rules": [str(folder / "rules.yaml")],
-                          "persist_interval": persist_interval},
+                          "persist_interval": persist_interval,
+                          "checkpoint_writer": WRITER},
             "sinks": [
                 {"type": "jsonl", "name": "alerts", "path": str(self.alerts)},
                 {"type": "jsonl", "name": "events", "path": str(self.events),

@@ -706,3 +706,17 @@ def test_a_forked_checkpoint_writer_holds_none_of_the_daemons_sockets(tmp_path: 
     finally:
         detector.write_checkpoint(checkpoint, {})
         assert detector.wait_for_save(5)
+
+
+def test_the_checkpoint_writer_is_the_configured_one(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert not Detector.from_config(_config(tmp_path, BRUTE), state).fork_saves
+    forked = Detector.from_config(_config(tmp_path, BRUTE, checkpoint_writer="fork"), state)
+    assert forked.fork_saves == FORK_AVAILABLE
+    _many_groups(forked, 10)
+    forked._last_save -= 10
+    checkpoint = forked.begin_checkpoint()
+    assert isinstance(checkpoint, ForkedCheckpoint) == FORK_AVAILABLE
+    assert checkpoint is not None
+    forked.write_checkpoint(checkpoint, {})
+    assert forked.wait_for_save(5)

@@ -339,6 +339,7 @@ class Detector:
         persist_interval: float = 5.0,
         max_samples: int = 5,
         sigma: SigmaRuleSet | None = None,
+        fork_saves: bool = False,
     ) -> None:
         self.engines = [RuleEngine(rule, max_samples) for rule in rules if rule.enabled]
         # One sample per event for all the rules it hits; cleared after each batch.
@@ -378,9 +379,9 @@ class Detector:
         # is one), the thread writing it, and the events processed since the last.
         self._checkpoint: Checkpoint | ForkedCheckpoint | None = None
         self._writer: threading.Thread | None = None
-        # Checkpoints are written by a forked child where the platform forks (the
-        # detection thread pauses for fork() alone), else by the writer thread.
-        self.fork_saves = FORK_AVAILABLE
+        # Checkpoints written by a forked child (detection.checkpoint_writer: fork, where
+        # the platform forks), else by the writer thread.
+        self.fork_saves = fork_saves and FORK_AVAILABLE
         self._events_since_checkpoint = 0
         self._last_save_seconds = 0.0
         self.restored: RestoredState | None = None
@@ -409,7 +410,10 @@ class Detector:
             persist_interval=config.persist_interval,
             max_samples=config.alert_events,
             sigma=load_sigma_rules(config),
+            fork_saves=config.checkpoint_writer == "fork",
         )
+        if config.checkpoint_writer == "fork" and not FORK_AVAILABLE:
+            log.warning("checkpoint_writer_fork_unavailable", using="thread")
         detector.loaded_from = [
             (("pack " if path == DEFAULT_RULES_DIR else "") + str(path), len(rules))
             for path, rules in rule_sets]
