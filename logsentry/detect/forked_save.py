@@ -68,6 +68,7 @@ class ForkedWrite:
         self.fork_seconds = time.perf_counter() - self.forked_at
         os.close(end_read)
         os.close(result_write)
+        self._end_open = True
         self._done = False
 
     def finish(self, end: bytes) -> str | None:
@@ -82,27 +83,35 @@ class ForkedWrite:
         else:
             sent_error = None
         finally:
-            os.close(self._end_write)
+            self._close_end()
         return self._reap() or sent_error
 
     def abandon(self) -> None:
         """Stop the child without renaming anything into place (blocking, briefly)."""
         if self._done:
             return
-        os.close(self._end_write)
+        self._close_end()
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGKILL)
         self._reap()
         with contextlib.suppress(OSError):
             temporary_path(self.path, self.pid).unlink(missing_ok=True)
 
+    def _close_end(self) -> None:
+        if self._end_open:
+            self._end_open = False
+            os.close(self._end_write)
+
     def _reap(self) -> str | None:
         chunks = []
         while chunk := os.read(self._result_read, _ERROR_BYTES):
             chunks.append(chunk)
         os.close(self._result_read)
-        _, status = os.waitpid(self.pid, 0)
         self._done = True
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:  # reaped by someone else: its status is lost
+            return "its writer process's exit status was taken by another waiter"
         code = os.waitstatus_to_exitcode(status)
         if code == _WRITTEN:
             return None
