@@ -29,11 +29,6 @@ Usage:
    same state one after another. Each quiet batch over 50 ms during a save is matched
    with what it overlapped: garbage collections (generation, thread), waits for the
    detection lock (thread) and `malloc_trim`, in milliseconds (`slowest_quiet_batches`).
-   `--save-writer forked` writes each checkpoint in a forked child
-   (`detection.checkpoint_writer: fork`), `thread` (the default) in the writer thread.
-   With a forked writer the memory the save costs is sampled every 0.2 s: the
-   proportional set size of the process and its writer together against the process's
-   before the fork, and the writer's private memory (the pages its reads copied).
 
 4. The daemon (`--pipeline CORPUS`, a file of ../shared/bench, e.g. mixed200k):
    the real pipeline (file source, envelope, the shipped model, a JSON-lines
@@ -93,7 +88,7 @@ from logsentry.core.analysis import Analysis  # noqa: E402
 from logsentry.core.collector import keep_survivors_frozen  # noqa: E402
 from logsentry.core.event import Event  # noqa: E402
 from logsentry.detect.config import DetectionConfig  # noqa: E402
-from logsentry.detect.detector import Detector, ForkedCheckpoint  # noqa: E402
+from logsentry.detect.detector import Detector  # noqa: E402
 from logsentry.envelope import EnvelopeParser  # noqa: E402
 
 BATCH = 512
@@ -393,55 +388,7 @@ class TimedLock:
         self.release()
 
 
-def _smaps_kb(pid: int | str) -> dict[str, int]:
-    """The `/proc/PID/smaps_rollup` figures (kB) by name; empty once the process is gone."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            lines = handle.read().splitlines()[1:]
-    except OSError:
-        return {}
-    figures: dict[str, int] = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        figures[name] = int(value.split()[0])
-    return figures
-
-
-class SaveMemory:
-    """Samples what a forked checkpoint costs in memory until `stop()`: the peak of the
-    process's and its writer's PSS together over the process's PSS before the fork, and
-    the peaks of each one's private memory (pages copied since the fork)."""
-
-    def __init__(self, child: int, before_kb: int) -> None:
-        self.child = child
-        self.before_kb = before_kb
-        self.peak_extra_kb = self.child_private_kb = self.parent_private_kb = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="save-memory", daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.2):
-            parent, child = _smaps_kb("self"), _smaps_kb(self.child)
-            if not child:
-                continue
-            self.peak_extra_kb = max(self.peak_extra_kb,
-                                     parent.get("Pss", 0) + child.get("Pss", 0) - self.before_kb)
-            self.child_private_kb = max(self.child_private_kb, child.get("Private_Dirty", 0))
-            self.parent_private_kb = max(self.parent_private_kb,
-                                         parent.get("Private_Dirty", 0))
-
-    def stop(self) -> dict[str, float]:
-        self._stop.set()
-        self._thread.join()
-        return {"pss_before_mb": round(self.before_kb / 1024, 1),
-                "peak_extra_pss_mb": round(self.peak_extra_kb / 1024, 1),
-                "writer_private_peak_mb": round(self.child_private_kb / 1024, 1),
-                "process_private_peak_mb": round(self.parent_private_kb / 1024, 1)}
-
-
-def bench_save(sources: int, repeats: int = 1, restore: bool = True,
-               forked: bool = False) -> dict[str, Any]:
+def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str, Any]:
     """A checkpoint of a large state while detection goes on, then shutdown and restore.
 
     The detection thread's pause is what matters: each batch's time is measured
@@ -456,7 +403,6 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True,
         # No eviction: the point is the size of what is saved.
         config = detection_config(persist_interval=0.001, memory_cap_mb=1 << 16)
         detector = Detector.from_config(config, state_dir)
-        detector.fork_saves = forked
         # Five minutes of lines per 45,000 sources: few groups expire during the save.
         for batch in flood(sources, rate=150):
             detector.process(batch)
@@ -515,24 +461,18 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True,
         pauses: list[float] = []
         written: list[float] = []
         per_save: list[list[float] | None] = []
-        memory: list[dict[str, float]] = []
         for _ in range(repeats):
             detector._last_save -= 3600  # due now
-            pss_before_kb = _smaps_kb("self").get("Pss", 0)
             begun = time.perf_counter()
             checkpoint = detector.begin_checkpoint()
             pauses.append(time.perf_counter() - begun)
             assert checkpoint is not None
-            sampler = (SaveMemory(checkpoint.write.pid, pss_before_kb)
-                       if isinstance(checkpoint, ForkedCheckpoint) else None)
             started = time.perf_counter()
             detector.write_checkpoint(checkpoint, {})
             this_save: list[tuple[float, bool]] = []
             while detector.saving:
                 this_save.append(timed_batch())
             written.append(time.perf_counter() - started)
-            if sampler is not None:
-                memory.append(sampler.stop())
             per_save.append(_p50_p99_max(this_save, quiet=True))
             during += this_save
         gc.callbacks.remove(stalls.on_gc)
@@ -554,7 +494,6 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True,
             restore_s = time.perf_counter() - begun
     return {
         "groups": groups,
-        "writer": "forked" if forked else "thread",
         "file_mb": round(size / 2**20, 1),
         "batch_events": BATCH,
         "saves": repeats,
@@ -582,8 +521,6 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True,
         "tick_ms_without_save_p50_max": _p50_max(ticks_without),
         "tick_ms_during_save_p50_max": _p50_max(sorted(ticks)),
         "checkpoint_written_s": [round(w, 2) for w in written],
-        # Forked writer: what each save cost in memory (see SaveMemory).
-        "save_memory": memory,
         "blocking_save_s": round(blocking_s, 2),
         "restore_s": round(restore_s, 2),
         "restored_groups": restored_groups,
@@ -822,10 +759,6 @@ def main() -> int:
                         help="periodic saves of the same state, one after the other")
     parser.add_argument("--save-no-restore", action="store_true",
                         help="skip the shutdown save and the restore after them")
-    parser.add_argument("--save-writer", choices=("forked", "thread"),
-                        default="thread",
-                        help="checkpoints written by the writer thread (the daemon's "
-                             "default) or a forked child")
     parser.add_argument("--pipeline", metavar="CORPUS",
                         help="run the daemon over ../shared/bench's CORPUS, detection off and on")
     parser.add_argument("--pipeline-runs", type=int, default=3)
@@ -858,7 +791,7 @@ def main() -> int:
         print(json.dumps(report["labelled"], indent=2), flush=True)
     if args.save_sources:
         report["save"] = bench_save(args.save_sources, args.save_repeats,
-                                    not args.save_no_restore, args.save_writer == "forked")
+                                    not args.save_no_restore)
         print(json.dumps(report["save"], indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

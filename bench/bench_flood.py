@@ -12,10 +12,8 @@ allocate what any input would (the network's buffers, compiled shapes), which is
 growth from the flood. Idle RSS is the median of the idle phase's samples.
 
 Every second it samples the daemon's RSS (/proc/PID/status), PSS
-(/proc/PID/smaps_rollup), the PSS of the daemon and its child processes together (a
-forked checkpoint writer, `--checkpoint-writer fork`) and the /metrics gauges
-logsentry_process_resident_bytes, logsentry_detection_state_bytes and
-logsentry_detection_state_cap_bytes. Reported: idle
+(/proc/PID/smaps_rollup) and the /metrics gauges logsentry_process_resident_bytes,
+logsentry_detection_state_bytes and logsentry_detection_state_cap_bytes. Reported: idle
 RSS (before the flood), peak RSS, the plateau (median RSS of the last `--settle`
 seconds), growth over idle against the state's cap, and the state's own estimate.
 
@@ -24,7 +22,7 @@ MALLOC_ARENA_MAX=2 to compare allocators).
 
 Usage: python bench/bench_flood.py [--lines 300000] [--rate 5000] [--settle 20]
        [--csv samples.csv] [--cache-size N] [--persist-interval S]
-       [--cap-mb N] [--checkpoint-writer thread|fork]
+       [--cap-mb N]
 """
 
 from __future__ import annotations
@@ -102,21 +100,6 @@ def scrape(port: int) -> dict[str, float]:
     return values
 
 
-def children_pss_mb(pid: int) -> float:
-    """The PSS of `pid`'s child processes together, in MB (0 without any)."""
-    total = 0.0
-    for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            pids = children.read_text().split()
-        except OSError:
-            continue
-        for child in pids:
-            pss = kib_field(Path(f"/proc/{child}/smaps_rollup"), "Pss")
-            if pss == pss:  # not NaN: the child was still there
-                total += pss
-    return total
-
-
 class Sampler(threading.Thread):
     """Samples the daemon once a second until stopped."""
 
@@ -134,7 +117,6 @@ class Sampler(threading.Thread):
             sample["t"] = time.monotonic() - began
             sample["rss_mb"] = kib_field(Path(f"/proc/{self.pid}/status"), "VmRSS")
             sample["pss_mb"] = kib_field(Path(f"/proc/{self.pid}/smaps_rollup"), "Pss")
-            sample["pss_with_children_mb"] = sample["pss_mb"] + children_pss_mb(self.pid)
             sample["phase"] = {"start": 0.0, "idle": 1.0, "flood": 2.0, "settle": 3.0}[
                 self.phase]
             self.samples.append(sample)
@@ -147,8 +129,7 @@ class Sampler(threading.Thread):
 
 
 def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
-        cache_size: int | None, persist_interval: float | None, cap_mb: int | None,
-        checkpoint_writer: str | None = None) -> None:
+        cache_size: int | None, persist_interval: float | None, cap_mb: int | None) -> None:
     with tempfile.TemporaryDirectory(prefix="logsentry-flood-") as tmp:
         work = Path(tmp)
         log, alerts = work / "auth.log", work / "alerts.jsonl"
@@ -162,9 +143,7 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
         }
         if cache_size is not None:
             config["analysis"] = {"cache_size": cache_size}
-        detection: dict[str, float | str] = {}
-        if checkpoint_writer is not None:
-            detection["checkpoint_writer"] = checkpoint_writer
+        detection: dict[str, float] = {}
         if persist_interval is not None:
             detection["persist_interval"] = persist_interval
         if cap_mb is not None:
@@ -224,8 +203,7 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
         state_file_mb = state_file.stat().st_size / MB if state_file.exists() else 0.0
     samples = sampler.samples
     if csv is not None:
-        keys = ["t", "phase", "rss_mb", "pss_mb", "pss_with_children_mb", *GAUGES,
-                "logsentry_lines_read_total"]
+        keys = ["t", "phase", "rss_mb", "pss_mb", *GAUGES, "logsentry_lines_read_total"]
         csv.write_text(",".join(keys) + "\n" + "".join(
             ",".join(str(s.get(k, "")) for k in keys) + "\n" for s in samples))
     idle_rss = statistics.median(s["rss_mb"] for s in samples if s["phase"] == 1.0)
@@ -233,9 +211,6 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
     peak_pss = max(s["pss_mb"] for s in samples)
     plateau = statistics.median(s["rss_mb"] for s in samples if s["phase"] == 3.0)
     plateau_pss = statistics.median(s["pss_mb"] for s in samples if s["phase"] == 3.0)
-    idle_all = statistics.median(s["pss_with_children_mb"] for s in samples
-                                 if s["phase"] == 1.0)
-    peak_all = max(s["pss_with_children_mb"] for s in samples)
     state = max(s.get("logsentry_detection_state_bytes", 0.0) for s in samples) / MB
     cap = sampler.latest("logsentry_detection_state_cap_bytes") / MB
     caches = max(s.get("logsentry_analysis_cache_bytes", 0.0) for s in samples) / MB
@@ -245,8 +220,6 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
     print(f"  RSS idle {idle_rss:.0f} MB, peak {peak:.0f} MB (+{peak - idle_rss:.0f}), "
           f"plateau {plateau:.0f} MB (+{plateau - idle_rss:.0f}); PSS peak {peak_pss:.0f} MB, "
           f"plateau {plateau_pss:.0f} MB")
-    print(f"  PSS with child processes: idle {idle_all:.0f} MB, peak {peak_all:.0f} MB "
-          f"(+{peak_all - idle_all:.0f})")
     print(f"  /metrics: resident peak {resident:.0f} MB, analysis caches peak {caches:.1f} MB")
     print(f"  state estimate peak {state:.1f} MB, cap {cap:.0f} MB, state file at shutdown "
           f"{state_file_mb:.0f} MB; growth over idle "
@@ -266,11 +239,9 @@ def main() -> None:
                         help="detection.persist_interval (default: the daemon's)")
     parser.add_argument("--cap-mb", type=int, default=None,
                         help="detection.memory_cap_mb (default: the daemon's)")
-    parser.add_argument("--checkpoint-writer", choices=("thread", "fork"), default=None,
-                        help="detection.checkpoint_writer (default: the daemon's)")
     args = parser.parse_args()
     run(args.lines, args.rate, args.settle, args.idle, args.csv, args.cache_size,
-        args.persist_interval, args.cap_mb, args.checkpoint_writer)
+        args.persist_interval, args.cap_mb)
 
 
 if __name__ == "__main__":

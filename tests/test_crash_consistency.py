@@ -10,8 +10,7 @@ the same alert ids (a redelivered alert has its id), no second alert inside
 the suppression window.
 
 `LOGSENTRY_CRASH_SEEDS` and `LOGSENTRY_CRASH_KILLS` scale it up (the suite
-runs 2 seeds x 3 kills; the figures in the changelog come from 10 x 5);
-`LOGSENTRY_CRASH_WRITER=fork` runs the daemons with forked checkpoint writers.
+runs 2 seeds x 3 kills; the figures in the changelog come from 10 x 5).
 """
 
 from __future__ import annotations
@@ -34,8 +33,6 @@ from tests.crash_harness import alert_diff, jsonl_docs, start_daemon
 
 SEEDS = int(os.environ.get("LOGSENTRY_CRASH_SEEDS", "2"))
 KILLS = int(os.environ.get("LOGSENTRY_CRASH_KILLS", "3"))
-# detection.checkpoint_writer of the daemons under test ("thread", the default, or "fork").
-WRITER = os.environ.get("LOGSENTRY_CRASH_WRITER", "thread")
 SOURCES = 60
 WAVE = 12  # sources failing at the same time, their lines interleaved
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()
@@ -89,7 +86,7 @@ class Run:
                          "start_at": "beginning", "poll_interval": 0.05}],
             "analysis": {"analyzer": "none"},
             "detection": {"pack": "none", "extra_rules": [str(self.folder / "rules.yaml")],
-                          "persist_interval": 1.0, "checkpoint_writer": WRITER},
+                          "persist_interval": 1.0},
             "sinks": [
                 {"type": "jsonl", "name": "alerts", "path": str(self.alerts)},
                 {"type": "jsonl", "name": "events", "path": str(self.events),

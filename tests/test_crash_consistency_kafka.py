@@ -9,8 +9,7 @@ one partition. Its alerts must be exactly those of a run without kills: the
 same sources alerted, the same alert ids, no second alert inside the window.
 
 `LOGSENTRY_CRASH_SEEDS` and `LOGSENTRY_CRASH_KILLS` scale it up (the suite
-runs 2 seeds x 3 kills); `LOGSENTRY_CRASH_WRITER=fork` runs the daemons with forked
-checkpoint writers.
+runs 2 seeds x 3 kills).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.crash_harness import alert_diff, committed, group_reader, jsonl_docs, start_daemon
 from tests.servers.kafka import run_tansu, tansu_path
-from tests.test_crash_consistency import END, RULE, SOURCES, WRITER, attack_lines
+from tests.test_crash_consistency import END, RULE, SOURCES, attack_lines
 
 SEEDS = int(os.environ.get("LOGSENTRY_CRASH_SEEDS", "2"))
 KILLS = int(os.environ.get("LOGSENTRY_CRASH_KILLS", "3"))
@@ -67,8 +66,7 @@ class Run:
                          "revoke_timeout": 5.0}],
             "analysis": {"analyzer": "none"},
             "detection": {"pack": "none", "extra_rules": [str(folder / "rules.yaml")],
-                          "persist_interval": persist_interval,
-                          "checkpoint_writer": WRITER},
+                          "persist_interval": persist_interval},
             "sinks": [
                 {"type": "jsonl", "name": "alerts", "path": str(self.alerts)},
                 {"type": "jsonl", "name": "events", "path": str(self.events),

@@ -7,18 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from logsentry.core.event import Event
 from logsentry.core.metrics import DETECTION_EVICTIONS
 from logsentry.detect.config import DetectionConfig
-from logsentry.detect.detector import STATE_FILE, Detector, ForkedCheckpoint
-from logsentry.detect.forked_save import FORK_AVAILABLE, temporary_path
-
-# Checkpoints are written by a forked child where the platform forks, else by the writer
-# thread: behaviour both must have runs with each.
-WRITERS = [pytest.param(True, id="forked", marks=pytest.mark.skipif(
-    not FORK_AVAILABLE, reason="no fork")), pytest.param(False, id="thread")]
+from logsentry.detect.detector import STATE_FILE, Detector
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
 
@@ -137,12 +129,10 @@ def test_state_file_is_written_atomically_as_json(tmp_path: Path) -> None:
     assert not (state / (STATE_FILE + ".tmp")).exists()
 
 
-@pytest.mark.parametrize("forked", WRITERS)
 def test_a_checkpoint_is_due_after_the_interval_and_written_with_its_positions(
-        tmp_path: Path, forked: bool) -> None:
+        tmp_path: Path) -> None:
     state = tmp_path / "state"
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=60), state)
-    detector.fork_saves = forked
     detector.process([_ev("ssh_login_failed", 0, source__ip="1.2.3.4")])
     assert detector.begin_checkpoint() is None  # not due yet
     detector._last_save -= 61  # as if the interval had passed
@@ -303,13 +293,11 @@ def _state_now(detector: Detector) -> dict[str, dict[str, Any]]:
             for group in detector.engines[0].groups.values()}
 
 
-@pytest.mark.parametrize("forked", WRITERS)
 def test_a_checkpoint_is_the_state_between_two_batches_whatever_changes_after_it(
-        tmp_path: Path, forked: bool) -> None:
+        tmp_path: Path) -> None:
     state = tmp_path / "state"
     config = _config(tmp_path, BRUTE, persist_interval=0.001)
     detector = Detector.from_config(config, state)
-    detector.fork_saves = forked
     _many_groups(detector, 1000)
     detector._last_save -= 1
     checkpoint = detector.begin_checkpoint()
@@ -331,17 +319,14 @@ def test_a_checkpoint_is_the_state_between_two_batches_whatever_changes_after_it
     assert restored.memory_bytes == expected_bytes
 
 
-@pytest.mark.parametrize("forked", WRITERS)
 def test_a_checkpoint_written_while_detection_goes_on_is_exact(
-        tmp_path: Path, monkeypatch: Any, forked: bool) -> None:
+        tmp_path: Path, monkeypatch: Any) -> None:
     import logsentry.detect.detector as detector_module
 
     # Small slices: the writer and the detection thread take turns many times.
     monkeypatch.setattr(detector_module, "SAVE_SLICE", 2)
-    monkeypatch.setattr(detector_module, "FORKED_SLICE", 2)
     state = tmp_path / "state"
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    detector.fork_saves = forked
     _many_groups(detector, 3000)
     detector._last_save -= 1
     checkpoint = detector.begin_checkpoint()
@@ -366,7 +351,6 @@ def test_a_busy_detection_thread_finishes_a_checkpoint_the_writer_cannot_get_to(
     monkeypatch.setattr(detector_module, "SAVE_SLICE", 4)
     state = tmp_path / "state"
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    detector.fork_saves = False  # the writer thread's own mechanism
     _many_groups(detector, 600)
     detector._last_save -= 1
     checkpoint = detector.begin_checkpoint()
@@ -393,7 +377,6 @@ def test_groups_evicted_during_a_checkpoint_are_written_and_let_go_before_the_wa
     state = tmp_path / "state"
     config = _config(tmp_path, BRUTE, persist_interval=0.001)
     detector = Detector.from_config(config, state)
-    detector.fork_saves = False  # the writer thread's own mechanism
     _many_groups(detector, 400)
     expected = json.loads(json.dumps(_state_now(detector)))
     detector.memory_cap_bytes = detector.memory_bytes  # a flood of new sources at the cap
@@ -419,7 +402,6 @@ def test_a_value_that_cannot_be_saved_fails_the_checkpoint_not_detection(
         tmp_path: Path) -> None:
     state = tmp_path / "state"
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    detector.fork_saves = False  # the writer thread's own mechanism
     _many_groups(detector, 10)
     next(iter(detector.engines[0].groups.values())).values = {"x": object()}  # type: ignore[dict-item]
     detector._last_save -= 1
@@ -432,12 +414,10 @@ def test_a_value_that_cannot_be_saved_fails_the_checkpoint_not_detection(
     assert not (state / STATE_FILE).exists() and detector._dirty
 
 
-@pytest.mark.parametrize("forked", WRITERS)
 def test_save_state_during_a_checkpoint_writes_the_whole_state_with_its_positions(
-        tmp_path: Path, forked: bool) -> None:
+        tmp_path: Path) -> None:
     state = tmp_path / "state"
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    detector.fork_saves = forked
     _many_groups(detector, 500)
     detector._last_save -= 1
     assert detector.begin_checkpoint() is not None
@@ -486,15 +466,13 @@ def test_restored_groups_are_frozen_out_of_full_collections(tmp_path: Path) -> N
         gc.unfreeze()
 
 
-@pytest.mark.parametrize("forked", WRITERS)
 def test_a_failed_checkpoint_write_is_logged_and_retried_at_the_next_interval(
-        tmp_path: Path, forked: bool) -> None:
+        tmp_path: Path) -> None:
     from logsentry.core.metrics import STATE_SAVE_FAILURES
 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the state folder should be")
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), blocker)
-    detector.fork_saves = forked
     failures = STATE_SAVE_FAILURES._value.get()
     _many_groups(detector, 10)
     detector._last_save -= 1
@@ -513,12 +491,9 @@ def test_a_failed_checkpoint_write_is_logged_and_retried_at_the_next_interval(
     assert len(_saved_groups(blocker)) == 10
 
 
-@pytest.mark.parametrize("forked", WRITERS)
-def test_a_checkpoint_leaves_the_least_recently_used_order_as_it_was(
-        tmp_path: Path, forked: bool) -> None:
+def test_a_checkpoint_leaves_the_least_recently_used_order_as_it_was(tmp_path: Path) -> None:
     state = tmp_path / "state"
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    detector.fork_saves = forked
     _many_groups(detector, 500)
     before = list(detector.engines[0].groups)
     detector._last_save -= 1
@@ -577,7 +552,6 @@ def test_a_written_checkpoint_hands_the_freed_pages_back(tmp_path: Path, monkeyp
                         lambda: calls.append(True) or True)
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001),
                                     tmp_path / "state")
-    detector.fork_saves = False  # the writer thread's own mechanism
     _many_groups(detector, 1000)
     detector._last_save -= 1
     checkpoint = detector.begin_checkpoint()
@@ -599,7 +573,6 @@ def test_each_batch_during_a_checkpoint_leaves_the_young_generation_collected(
     counting = BRUTE.replace("count: 5, window: 2m", "count: 100000, window: 1h")
     detector = Detector.from_config(_config(tmp_path, counting, persist_interval=0.001),
                                     tmp_path / "state")
-    detector.fork_saves = False  # the writer thread's own mechanism
     _many_groups(detector, 20_000)
     gc.collect()
     gc.freeze()
@@ -616,107 +589,3 @@ def test_each_batch_during_a_checkpoint_leaves_the_young_generation_collected(
         assert max(young) < 100, young
     finally:
         gc.unfreeze()
-
-
-def _forked(tmp_path: Path, groups: int) -> tuple[Detector, ForkedCheckpoint, Path]:
-    state = tmp_path / "state"
-    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    detector.fork_saves = True
-    _many_groups(detector, groups)
-    detector._last_save -= 1
-    checkpoint = detector.begin_checkpoint()
-    assert isinstance(checkpoint, ForkedCheckpoint)
-    return detector, checkpoint, state
-
-
-def _reaped(pid: int) -> bool:
-    import os
-
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
-
-
-@pytest.mark.skipif(not FORK_AVAILABLE, reason="no fork")
-def test_a_forked_checkpoint_is_renamed_into_place_only_with_the_positions_sent_after_it(
-        tmp_path: Path) -> None:
-    import time
-
-    detector, checkpoint, state = _forked(tmp_path, 300)
-    time.sleep(0.3)  # the child has written all it can without them
-    assert not (state / STATE_FILE).exists() and detector.saving
-    detector.write_checkpoint(checkpoint, {"app": {"files": {"a.log": 42}}})
-    assert detector.wait_for_save(5) and not detector.saving
-    doc = json.loads((state / STATE_FILE).read_text())
-    assert doc["positions"] == {"app": {"files": {"a.log": 42}}}
-    assert len(_saved_groups(state)) == 300
-    assert _reaped(checkpoint.write.pid)
-    assert not temporary_path(state / STATE_FILE, checkpoint.write.pid).exists()
-
-
-@pytest.mark.skipif(not FORK_AVAILABLE, reason="no fork")
-def test_a_forked_checkpoint_never_handed_its_positions_is_stopped_without_a_file(
-        tmp_path: Path) -> None:
-    detector, checkpoint, state = _forked(tmp_path, 300)
-    # The pipeline stopped before committing up to it (a drain that timed out).
-    assert detector.wait_for_save(5) and not detector.saving
-    assert _reaped(checkpoint.write.pid)
-    assert not (state / STATE_FILE).exists()
-    assert not temporary_path(state / STATE_FILE, checkpoint.write.pid).exists()
-
-
-@pytest.mark.skipif(not FORK_AVAILABLE, reason="no fork")
-def test_a_value_that_cannot_be_saved_fails_the_forked_checkpoint_not_detection(
-        tmp_path: Path) -> None:
-    from logsentry.core.metrics import STATE_SAVE_FAILURES
-
-    state = tmp_path / "state"
-    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    detector.fork_saves = True
-    _many_groups(detector, 10)
-    next(iter(detector.engines[0].groups.values())).values = {"x": object()}  # type: ignore[dict-item]
-    failures = STATE_SAVE_FAILURES._value.get()
-    detector._last_save -= 1
-    checkpoint = detector.begin_checkpoint()
-    assert checkpoint is not None
-    detector.process([_ev("ssh_login_failed", 70, source__ip="192.0.2.1")])
-    detector.write_checkpoint(checkpoint, {})
-    assert detector.wait_for_save(5)
-    assert not (state / STATE_FILE).exists() and detector._dirty
-    assert STATE_SAVE_FAILURES._value.get() == failures + 1
-
-
-@pytest.mark.skipif(not FORK_AVAILABLE, reason="no fork")
-def test_a_forked_checkpoint_writer_holds_none_of_the_daemons_sockets(tmp_path: Path) -> None:
-    import socket
-    import time
-
-    # A listening socket of the daemon's (the metrics port): closed by the daemon during
-    # a save, its port must be free again at once, not held by the writer process.
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    detector, checkpoint, _ = _forked(tmp_path, 300)
-    try:
-        time.sleep(0.3)  # the child is past its start, waiting for its positions
-        listener.close()
-        again = socket.create_server(("127.0.0.1", port))
-        again.close()
-    finally:
-        detector.write_checkpoint(checkpoint, {})
-        assert detector.wait_for_save(5)
-
-
-def test_the_checkpoint_writer_is_the_configured_one(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    assert not Detector.from_config(_config(tmp_path, BRUTE), state).fork_saves
-    forked = Detector.from_config(_config(tmp_path, BRUTE, checkpoint_writer="fork"), state)
-    assert forked.fork_saves == FORK_AVAILABLE
-    _many_groups(forked, 10)
-    forked._last_save -= 10
-    checkpoint = forked.begin_checkpoint()
-    assert isinstance(checkpoint, ForkedCheckpoint) == FORK_AVAILABLE
-    assert checkpoint is not None
-    forked.write_checkpoint(checkpoint, {})
-    assert forked.wait_for_save(5)

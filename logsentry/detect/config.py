@@ -27,11 +27,6 @@ class DetectionConfig(StrictModel):
     # Seconds between checkpoints of the state and the source positions it reflects:
     # after a crash, at most about this much input is read and detected again.
     persist_interval: float = Field(default=5.0, gt=0)
-    # Who writes a checkpoint: a thread of the daemon ("thread": the detection thread
-    # pauses least on a busy machine, no extra memory) or a forked child ("fork": the
-    # detection thread only pauses for fork() and does none of the work, but the child's
-    # reads copy about the state's memory while it writes; docs/detection-figures.md).
-    checkpoint_writer: Literal["thread", "fork"] = "thread"
     # Contributing events carried in full (ECS) in each alert under logsentry.events.
     alert_events: int = Field(default=5, ge=0, le=100)
     # Sigma rules run beside the native ones (docs/sigma.md).

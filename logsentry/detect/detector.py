@@ -47,7 +47,6 @@ from logsentry.core.metrics import (
     STATE_SAVE_SECONDS,
 )
 from logsentry.detect.config import DetectionConfig
-from logsentry.detect.forked_save import FORK_AVAILABLE, ForkedWrite
 from logsentry.detect.group import GroupState, SampleMemo
 from logsentry.detect.rule import (
     DEFAULT_RULES_DIR,
@@ -99,8 +98,6 @@ SAVE_HELP = 0.01
 # its predecessor's): write_atomic's temporary file is the same for both.
 _WRITE_LOCKS: dict[Path, threading.Lock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
-# Groups a forked checkpoint writer serializes per piece (it shares no lock).
-FORKED_SLICE = 1024
 # Checkpoint generations, process-wide: groups shared by a reloaded detector
 # never mistake another detector's checkpoint for their own.
 _GENERATIONS = itertools.count(1)
@@ -225,8 +222,12 @@ class Checkpoint:
         under `lock` (None: the caller is the detection thread, or it is stopped),
         sleeping WRITER_YIELD between them, and handed out as they come, so that only a
         few are in memory at a time. TypeError if serializing `failed`."""
-        yield (_state_head(self.engines, self.taken_at, self.watermark)
-               + b',"positions":' + orjson.dumps(self.positions) + b',"slices":[')
+        fingerprints = {engine.rule.id: engine.fingerprint for engine in self.engines}
+        yield (b'{"version":' + orjson.dumps(STATE_VERSION)
+               + b',"saved_at":' + orjson.dumps(self.taken_at)
+               + b',"watermark":' + orjson.dumps(self.watermark)
+               + b',"positions":' + orjson.dumps(self.positions)
+               + b',"fingerprints":' + orjson.dumps(fingerprints) + b',"slices":[')
         first = True
         done = False
         while not done:
@@ -249,49 +250,6 @@ class Checkpoint:
 
 # The end of a rule's groups, in the walk of `Checkpoint._walk_slice`.
 _END = object()
-
-
-def _state_head(engines: list[RuleEngine], taken_at: float, watermark: float) -> bytes:
-    """The state file's first members: its version, time, watermark and rule fingerprints."""
-    fingerprints = {engine.rule.id: engine.fingerprint for engine in engines}
-    return (b'{"version":' + orjson.dumps(STATE_VERSION)
-            + b',"saved_at":' + orjson.dumps(taken_at)
-            + b',"watermark":' + orjson.dumps(watermark)
-            + b',"fingerprints":' + orjson.dumps(fingerprints))
-
-
-class ForkedCheckpoint:
-    """A checkpoint written by a forked child (`forked_save.py`): the state as it was at
-    the fork, in the child's copy-on-write image, so the detection thread pauses for the
-    fork alone and copies nothing. The child writes the file as version 3 with the
-    positions last: they are sent once the pipeline committed every batch up to it."""
-
-    def __init__(self, engines: list[RuleEngine], watermark: float, path: Path) -> None:
-        self.taken_at = time.time()
-        self.positions: dict[str, Any] = {}
-        # Whether `write_checkpoint` handed it to a writer thread (else it is abandoned
-        # when a save waits for it).
-        self.handed = False
-        engines = list(engines)
-
-        def body() -> Iterator[bytes]:
-            # Runs in the child: the groups as they were at the fork, walked in place.
-            yield _state_head(engines, self.taken_at, watermark) + b',"slices":['
-            first = True
-            for engine in engines:
-                rule_id = engine.rule.id
-                docs: list[dict[str, Any]] = []
-                for group in engine.groups.values():
-                    docs.append(group.to_json())
-                    if len(docs) == FORKED_SLICE:
-                        yield (b"" if first else b",") + orjson.dumps([rule_id, docs])
-                        first, docs = False, []
-                if docs:
-                    yield (b"" if first else b",") + orjson.dumps([rule_id, docs])
-                    first = False
-            yield b'],"positions":'
-
-        self.write = ForkedWrite(path, body)
 
 
 @dataclass(slots=True)
@@ -339,7 +297,6 @@ class Detector:
         persist_interval: float = 5.0,
         max_samples: int = 5,
         sigma: SigmaRuleSet | None = None,
-        fork_saves: bool = False,
     ) -> None:
         self.engines = [RuleEngine(rule, max_samples) for rule in rules if rule.enabled]
         # One sample per event for all the rules it hits; cleared after each batch.
@@ -377,11 +334,8 @@ class Detector:
         self._lock = threading.Lock()
         # The checkpoint taken and not yet written (copy-on-write is on while there
         # is one), the thread writing it, and the events processed since the last.
-        self._checkpoint: Checkpoint | ForkedCheckpoint | None = None
+        self._checkpoint: Checkpoint | None = None
         self._writer: threading.Thread | None = None
-        # Checkpoints written by a forked child (detection.checkpoint_writer: fork, where
-        # the platform forks), else by the writer thread.
-        self.fork_saves = fork_saves and FORK_AVAILABLE
         self._events_since_checkpoint = 0
         self._last_save_seconds = 0.0
         self.restored: RestoredState | None = None
@@ -410,10 +364,7 @@ class Detector:
             persist_interval=config.persist_interval,
             max_samples=config.alert_events,
             sigma=load_sigma_rules(config),
-            fork_saves=config.checkpoint_writer == "fork",
         )
-        if config.checkpoint_writer == "fork" and not FORK_AVAILABLE:
-            log.warning("checkpoint_writer_fork_unavailable", using="thread")
         detector.loaded_from = [
             (("pack " if path == DEFAULT_RULES_DIR else "") + str(path), len(rules))
             for path, rules in rule_sets]
@@ -565,7 +516,7 @@ class Detector:
                 closed, seq = self._close_windows(watermark, seq)
                 alerts += closed
             checkpoint = self._checkpoint
-            if isinstance(checkpoint, Checkpoint) and not checkpoint.serialized:
+            if checkpoint is not None and not checkpoint.serialized:
                 # A share of this batch's time for the checkpoint (see SAVE_SHARE).
                 now = time.perf_counter()
                 checkpoint.advance(now + min(SAVE_HELP, (now - began) * SAVE_SHARE))
@@ -587,7 +538,7 @@ class Detector:
                 self.expire(self.watermark, EXPIRE_BUDGET)
         if self.memory_bytes > self.state_cap_bytes:
             self._enforce_cap()
-        if isinstance(self._checkpoint, Checkpoint) and events:
+        if self._checkpoint is not None and events:
             collect_young()
         return alerts
 
@@ -692,7 +643,7 @@ class Detector:
                 and time.monotonic() - self._last_save
                 >= max(self.persist_interval, self._last_save_seconds))
 
-    def begin_checkpoint(self) -> Checkpoint | ForkedCheckpoint | None:
+    def begin_checkpoint(self) -> Checkpoint | None:
         """Take a checkpoint of the state as it is now, if one is due (detection thread,
         between batches); None otherwise. Hand it to `write_checkpoint` once the
         positions it reflects are committed."""
@@ -700,21 +651,10 @@ class Detector:
             return None
         began = time.perf_counter()
         self._last_save = time.monotonic()
-        checkpoint: Checkpoint | ForkedCheckpoint
-        if self.fork_saves and self.state_path is not None:
-            try:
-                # The caller is the detection thread: nothing changes the groups meanwhile.
-                checkpoint = ForkedCheckpoint(self.engines, self.watermark, self.state_path)
-            except OSError as exc:  # no memory or processes left to fork: the next retries
-                STATE_SAVE_FAILURES.inc()
-                log.error("cannot save detection state", path=str(self.state_path),
-                          error=f"fork: {exc}")
-                return None
-        else:
-            with self._lock:
-                checkpoint = Checkpoint(self.engines, self.watermark, self._lock)
-                for engine in self.engines:
-                    engine.cow = checkpoint
+        with self._lock:
+            checkpoint = Checkpoint(self.engines, self.watermark, self._lock)
+            for engine in self.engines:
+                engine.cow = checkpoint
         # Changes from here on are the next checkpoint's.
         self._dirty = False
         self._events_since_checkpoint = 0
@@ -727,50 +667,17 @@ class Detector:
         """Whether this detector keeps checkpoints (it has a state file)."""
         return self.state_path is not None
 
-    def write_checkpoint(self, checkpoint: Checkpoint | ForkedCheckpoint,
-                         positions: dict[str, Any],
+    def write_checkpoint(self, checkpoint: Checkpoint, positions: dict[str, Any],
                          written: Callable[[], None] | None = None) -> None:
-        """Write `checkpoint` with `positions` in the background (its forked child, or a
-        thread that serializes it); then call `written` (in a background thread) if the
-        file was written."""
+        """Serialize and write `checkpoint` with `positions` in a background thread; then
+        call `written` (in that thread) if the file was written."""
         if checkpoint is not self._checkpoint or self.state_path is None:
             return  # superseded (a shutdown save, a reload)
         checkpoint.positions = dict(positions)
-        target: Callable[..., None]
-        if isinstance(checkpoint, ForkedCheckpoint):
-            checkpoint.handed = True
-            target = self._write_forked
-        else:
-            target = self._write_checkpoint
-        self._writer = threading.Thread(target=target, args=(checkpoint, written),
+        self._writer = threading.Thread(target=self._write_checkpoint,
+                                        args=(checkpoint, written),
                                         name="detection-checkpoint", daemon=True)
         self._writer.start()
-
-    def _write_forked(self, checkpoint: ForkedCheckpoint,
-                      written: Callable[[], None] | None = None) -> None:
-        """Hand the child its checkpoint's positions and wait until it wrote the file."""
-        assert self.state_path is not None
-        try:
-            try:
-                end = orjson.dumps(checkpoint.positions) + b"}"
-            except TypeError as exc:
-                checkpoint.write.abandon()
-                error: str | None = str(exc)
-            else:
-                # One writer at a time per file, as in _write (a reloaded detector's).
-                with _write_lock(self.state_path):
-                    error = checkpoint.write.finish(end)
-        finally:
-            self._drop_checkpoint(checkpoint)
-        if error is not None:
-            self._dirty = True
-            STATE_SAVE_FAILURES.inc()
-            log.error("cannot save detection state", path=str(self.state_path), error=error)
-            return
-        self._last_save_seconds = time.perf_counter() - checkpoint.write.forked_at
-        STATE_SAVE_SECONDS.observe(self._last_save_seconds)
-        if written is not None:
-            written()
 
     def _write_checkpoint(self, checkpoint: Checkpoint,
                           written: Callable[[], None] | None = None) -> None:
@@ -788,25 +695,16 @@ class Detector:
         if written is not None:
             written()
 
-    def _drop_checkpoint(self, checkpoint: Checkpoint | ForkedCheckpoint | None = None) -> None:
-        """Copy-on-write off: `checkpoint` (or whichever is pending) is written or dropped
-        (a forked child not done yet is stopped)."""
+    def _drop_checkpoint(self, checkpoint: Checkpoint | None = None) -> None:
+        """Copy-on-write off: `checkpoint` (or whichever is pending) is written or dropped."""
         with self._lock:
-            dropped = self._checkpoint
-            if checkpoint is None or dropped is checkpoint:
+            if checkpoint is None or self._checkpoint is checkpoint:
                 self._checkpoint = None
                 for engine in self.engines:
                     engine.cow = None
-        if isinstance(dropped, ForkedCheckpoint) and (checkpoint is None or dropped is checkpoint):
-            dropped.write.abandon()
 
     def wait_for_save(self, timeout: float | None = None) -> bool:
-        """Wait until the checkpoint being written in the background is; False on timeout.
-        A forked checkpoint never handed to `write_checkpoint` is dropped: its positions
-        will not come (the pipeline stopped before committing up to it)."""
-        pending = self._checkpoint
-        if isinstance(pending, ForkedCheckpoint) and not pending.handed:
-            self._drop_checkpoint(pending)
+        """Wait until the checkpoint being written in the background is; False on timeout."""
         writer = self._writer
         if writer is not None:
             writer.join(timeout)
