@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,6 +48,7 @@ from logsentry.core.event import Event  # noqa: E402
 from logsentry.topology.config import TopologyConfig  # noqa: E402
 from logsentry.topology.ecs_event import encode_event  # noqa: E402
 from logsentry.topology.runner import ensure_events_topic  # noqa: E402
+from tests.crash_harness import committed, log_events, start_daemon  # noqa: E402
 
 TOPIC = "events"
 GROUP = "failover"
@@ -71,19 +71,6 @@ def instance_config(root: Path, bootstrap: str, partitions: int,
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
-
-
-def log_events(path: Path, name: str) -> list[dict[str, Any]]:
-    found = []
-    for line in path.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                doc = json.loads(line)
-            except ValueError:
-                continue
-            if doc.get("event") == name:
-                found.append(doc)
-    return found
 
 
 def stamp(doc: dict[str, Any]) -> float:
@@ -121,8 +108,8 @@ async def produce(bootstrap: str, partitions: int, rate: float, stop: asyncio.Ev
         await producer.stop()
 
 
-async def committed(client: AIOKafkaConsumer, partitions: list[int]) -> dict[int, int]:
-    return {p: await client.committed(TopicPartition(TOPIC, p)) or 0 for p in partitions}
+async def committed_or_zero(client: AIOKafkaConsumer, partitions: list[int]) -> dict[int, int]:
+    return {p: offset or 0 for p, offset in (await committed(client, TOPIC, partitions)).items()}
 
 
 async def one_round(args: argparse.Namespace, tuning: dict[str, float]) -> dict[str, Any]:
@@ -133,12 +120,8 @@ async def one_round(args: argparse.Namespace, tuning: dict[str, float]) -> dict[
         await ensure_events_topic(TopologyConfig(
             mode="detect", bootstrap_servers=[bootstrap], events_topic=TOPIC,
             events_partitions=args.partitions))
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         started = time.time()
-        processes = [subprocess.Popen(
-            [sys.executable, "-m", "logsentry.cli", "run", "--config", str(c)], cwd=ROOT,
-            env=env, stdout=subprocess.DEVNULL, stderr=open(c.parent / "stderr.log", "wb"))  # noqa: SIM115
-            for c in configs]
+        processes = [start_daemon(c, c.parent / "stderr.log") for c in configs]
         stop = asyncio.Event()
         producing = asyncio.create_task(produce(bootstrap, args.partitions, args.rate, stop))
         client = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=GROUP,
@@ -160,7 +143,7 @@ async def one_round(args: argparse.Namespace, tuning: dict[str, float]) -> dict[
                         if status == 200:
                             ready_at[i] = time.time() - started
                             result.setdefault("readyz", []).append(body.strip())
-                done = await committed(client, everything)
+                done = await committed_or_zero(client, everything)
                 if all(done.values()) and len(ready_at) == len(roots):
                     break
                 await asyncio.sleep(0.2)
@@ -172,13 +155,13 @@ async def one_round(args: argparse.Namespace, tuning: dict[str, float]) -> dict[
             assigned = log_events(roots[0] / "stderr.log", "kafka_partitions_assigned")
             victim = sorted(int(p.rsplit("-", 1)[1]) for p in assigned[-1]["partitions"])
             result["victim_partitions"] = victim
-            before = await committed(client, victim)
+            before = await committed_or_zero(client, victim)
             killed_at = time.time()
             processes[0].send_signal(signal.SIGKILL)
             processes[0].wait(5)
             moved: dict[int, float] = {}
             while len(moved) < len(victim) and time.time() - killed_at < 120:
-                now = await committed(client, victim)
+                now = await committed_or_zero(client, victim)
                 for p, offset in now.items():
                     if p not in moved and offset > before[p]:
                         moved[p] = time.time() - killed_at

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import signal
 import subprocess
@@ -35,14 +34,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_failover import log_events  # noqa: E402
 from bench.bench_kafka import tansu  # noqa: E402
 from logsentry.assembly import open_outputs  # noqa: E402
 from logsentry.config import load_config  # noqa: E402
@@ -51,6 +48,14 @@ from logsentry.topology.config import TopologyConfig  # noqa: E402
 from logsentry.topology.ecs_event import encode_event  # noqa: E402
 from logsentry.topology.keyed_events import correlation_key  # noqa: E402
 from logsentry.topology.runner import ensure_events_topic  # noqa: E402
+from tests.crash_harness import (  # noqa: E402
+    alert_diff,
+    committed,
+    group_reader,
+    jsonl_docs,
+    log_events,
+    start_daemon,
+)
 from tests.test_kafka_topology import attack_events, reference_alerts  # noqa: E402
 
 TOPIC = "events"
@@ -79,19 +84,12 @@ def instance_config(root: Path, bootstrap: str, replay: int | None) -> Path:
 
 
 def start(config: Path, run: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with open(config.parent / f"stderr{run}.log", "wb") as stderr:
-        return subprocess.Popen(
-            [sys.executable, "-m", "logsentry.cli", "run", "--config", str(config)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    return start_daemon(config, config.parent / f"stderr{run}.log")
 
 
 def delivered(config: Path) -> list[tuple[str, str]]:
-    path = config.parent / "alerts.jsonl"
-    if not path.exists():
-        return []
-    docs = [orjson.loads(line) for line in path.read_bytes().splitlines()]
-    return [(doc["rule"]["id"], doc["event"]["id"]) for doc in docs]
+    return [(doc["rule"]["id"], doc["event"]["id"])
+            for doc in jsonl_docs(config.parent / "alerts.jsonl")]
 
 
 async def produce(producer: AIOKafkaProducer, events: list[Event], ends: dict[int, int],
@@ -110,19 +108,14 @@ async def produce(producer: AIOKafkaProducer, events: list[Event], ends: dict[in
 
 
 async def caught_up(bootstrap: str, ends: dict[int, int], timeout: float) -> bool:
-    client = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=GROUP,
-                              enable_auto_commit=False)
-    await client.start()
-    try:
+    async with group_reader(bootstrap, GROUP) as client:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            done = {p: await client.committed(TopicPartition(TOPIC, p)) or 0 for p in ends}
+            done = {p: offset or 0 for p, offset in (await committed(client, TOPIC, ends)).items()}
             if done == ends:
                 return True
             await asyncio.sleep(0.3)
         return False
-    finally:
-        await client.stop()
 
 
 async def one_seed(seed: int, addresses: int, restart: bool,
@@ -186,14 +179,14 @@ async def one_seed(seed: int, addresses: int, restart: bool,
         # Moved partitions whose state was rebuilt by replay (the path under test).
         result["replays"] = sum(len(log_events(log, "partition_state_replay"))
                                 for c in configs for log in c.parent.glob("stderr*.log"))
-    got = set(lines)
-    result["lost"] = len(expected - got)
-    result["extra"] = len(got - expected)
-    result["repeats"] = sum(n - 1 for n in Counter(lines).values())
-    if expected - got:
-        result["lost_sample"] = sorted(expected - got)[:3]
-    if got - expected:
-        result["extra_sample"] = sorted(got - expected)[:3]
+    diff = alert_diff(expected, lines)
+    result["lost"] = len(diff.lost)
+    result["extra"] = len(diff.extra)
+    result["repeats"] = diff.repeats
+    if diff.lost:
+        result["lost_sample"] = sorted(diff.lost)[:3]
+    if diff.extra:
+        result["extra_sample"] = sorted(diff.extra)[:3]
     return result
 
 

@@ -185,16 +185,7 @@ class Daemon:
             if not running.done():
                 running.cancel()
                 await asyncio.gather(running, return_exceptions=True)
-            if detector is not None:
-                if self.pipeline.drained:
-                    positions = self.pipeline.positions()
-                    if detector.save_state(positions):
-                        self.pipeline.persist_positions(positions)
-                else:
-                    # What was read and not committed is read again from the last
-                    # checkpoint; a state saved now would be ahead of those lines.
-                    detector.wait_for_save()
-                    log.warning("detection_state_kept_at_last_checkpoint")
+            # The detection state was saved by the pipeline before its sources closed.
             await outputs.close(config.pipeline.drain_timeout)
         return not self._run_stop.is_set()
 

@@ -73,6 +73,14 @@ class EventDetector(Protocol):
         """Whether this detector keeps checkpoints (it has a state file)."""
         ...
 
+    def save_state(self, positions: dict[str, Any] | None = None) -> bool:
+        """Write the whole state with `positions` now (blocking); True when written."""
+        ...
+
+    def wait_for_save(self, timeout: float | None = None) -> bool:
+        """Wait for the checkpoint being written (blocking); False on timeout."""
+        ...
+
 
 class AlertOutput(Protocol):
     """Takes alerts; returns once they are safe (durable, or delivered)."""
@@ -173,10 +181,31 @@ class Pipeline:
             monitor.cancel()
             for task in (*readers, *stages):
                 task.cancel()
+            await self._final_checkpoint()
             for source in self.sources:
                 await source.close()
             self._analysis_thread.shutdown(wait=False, cancel_futures=True)
             self._detect_thread.shutdown(wait=False, cancel_futures=True)
+
+    async def _final_checkpoint(self) -> None:
+        """On the way out, before the sources close (a Kafka source commits the offsets
+        of the last checkpoint written as it leaves its group): the whole state with
+        the positions of everything drained, or, when the drain did not finish, the
+        checkpoint being written (what was read and not committed is read again from
+        the last one; a state saved now would be ahead of those lines)."""
+        detector = self.detector
+        if detector is None or not detector.checkpointing:
+            return
+        loop = asyncio.get_running_loop()
+        # In a thread: at a million groups a save takes seconds, the event loop serves
+        # /healthz and the watchdog meanwhile.
+        if self.drained:
+            positions = self.positions()
+            if await loop.run_in_executor(None, detector.save_state, positions):
+                self.persist_positions(positions)
+        else:
+            await loop.run_in_executor(None, detector.wait_for_save)
+            log.warning("detection_state_kept_at_last_checkpoint")
 
     async def _wait_drained(self, stages: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
         done = asyncio.gather(*stages)

@@ -19,10 +19,8 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +28,8 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
+
+from tests.crash_harness import alert_diff, jsonl_docs, start_daemon
 
 SEEDS = int(os.environ.get("LOGSENTRY_CRASH_SEEDS", "2"))
 KILLS = int(os.environ.get("LOGSENTRY_CRASH_KILLS", "3"))
@@ -100,11 +100,7 @@ class Run:
 
     def start(self) -> subprocess.Popen[bytes]:
         self.starts += 1
-        with open(self.folder / f"stderr{self.starts}", "wb") as stderr:
-            return subprocess.Popen(
-                [sys.executable, "-m", "logsentry.cli", "--log-format", "json", "run",
-                 "--config", str(self.config)],
-                stdout=subprocess.DEVNULL, stderr=stderr)
+        return start_daemon(self.config, self.folder / f"stderr{self.starts}")
 
     def wait_started(self, daemon: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
         """Wait until the daemon says it started (its sources are open)."""
@@ -143,10 +139,7 @@ class Run:
 
     def alerted(self) -> list[tuple[str, str]]:
         """(source, alert id) of every alert line the sink received, repeats included."""
-        if not self.alerts.exists():
-            return []
-        docs = [orjson.loads(line) for line in self.alerts.read_bytes().splitlines()]
-        return [(doc["host"]["name"], doc["event"]["id"]) for doc in docs]
+        return [(doc["host"]["name"], doc["event"]["id"]) for doc in jsonl_docs(self.alerts)]
 
     def stderr(self) -> str:
         return "\n".join((self.folder / f"stderr{n}").read_text()[-3000:]
@@ -217,14 +210,10 @@ def _write_paced(run: Run, lines: list[str], pace: float, rng: random.Random) ->
 @pytest.mark.parametrize("seed", range(SEEDS))
 def test_sigkill_at_random_moments_changes_no_alert(
         tmp_path: Path, reference: set[tuple[str, str]], seed: int) -> None:
-    alerted = crash_run(tmp_path / "run", seed, KILLS)
-    ids = {alert_id for _, alert_id in alerted}
-    want = {alert_id for _, alert_id in reference}
-    lost = sorted(source for source, alert_id in reference if alert_id not in ids)
-    extra = sorted({(source, alert_id) for source, alert_id in alerted
-                    if alert_id not in want})
+    diff = alert_diff(reference, crash_run(tmp_path / "run", seed, KILLS))
+    lost = sorted(source for source, _ in diff.lost)
     assert not lost, f"seed {seed}: sources never alerted after the kills: {lost}"
-    assert not extra, f"seed {seed}: alerts a run without kills did not raise: {extra}"
+    assert not diff.extra, (
+        f"seed {seed}: alerts a run without kills did not raise: {sorted(diff.extra)}")
     # Suppression held across the kills: one alert id per source, whatever was redelivered.
-    per_source = Counter(source for source, _ in set(alerted))
-    assert max(per_source.values()) == 1
+    assert diff.most_per_key == 1

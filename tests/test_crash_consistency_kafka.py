@@ -19,17 +19,15 @@ import os
 import random
 import signal
 import subprocess
-import sys
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from tests.crash_harness import alert_diff, committed, group_reader, jsonl_docs, start_daemon
 from tests.servers.kafka import run_tansu, tansu_path
 from tests.test_crash_consistency import END, RULE, SOURCES, attack_lines
 
@@ -50,7 +48,8 @@ def broker() -> Iterator[str]:
 class Run:
     """One daemon's files and its topic: configuration, alerts and events out."""
 
-    def __init__(self, folder: Path, bootstrap: str, name: str) -> None:
+    def __init__(self, folder: Path, bootstrap: str, name: str,
+                 persist_interval: float = 1.0) -> None:
         folder.mkdir(parents=True)
         self.folder = folder
         self.bootstrap = bootstrap
@@ -67,7 +66,7 @@ class Run:
                          "revoke_timeout": 5.0}],
             "analysis": {"analyzer": "none"},
             "detection": {"pack": "none", "extra_rules": [str(folder / "rules.yaml")],
-                          "persist_interval": 1.0},
+                          "persist_interval": persist_interval},
             "sinks": [
                 {"type": "jsonl", "name": "alerts", "path": str(self.alerts)},
                 {"type": "jsonl", "name": "events", "path": str(self.events),
@@ -88,11 +87,7 @@ class Run:
 
     def start(self) -> subprocess.Popen[bytes]:
         self.starts += 1
-        with open(self.folder / f"stderr{self.starts}", "wb") as stderr:
-            return subprocess.Popen(
-                [sys.executable, "-m", "logsentry.cli", "--log-format", "json", "run",
-                 "--config", str(self.config)],
-                stdout=subprocess.DEVNULL, stderr=stderr)
+        return start_daemon(self.config, self.folder / f"stderr{self.starts}")
 
     def log(self) -> bytes:
         return (self.folder / f"stderr{self.starts}").read_bytes()
@@ -125,22 +120,13 @@ class Run:
 
     async def committed(self) -> dict[int, int]:
         """Partition -> the group's committed offset, read from outside the group."""
-        client = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.topic,
-                                  enable_auto_commit=False)
-        await client.start()
-        try:
-            offsets = {p: await client.committed(TopicPartition(self.topic, p))
-                       for p in range(PARTITIONS)}
-        finally:
-            await client.stop()
+        async with group_reader(self.bootstrap, self.topic) as client:
+            offsets = await committed(client, self.topic, range(PARTITIONS))
         return {p: offset for p, offset in offsets.items() if offset is not None}
 
     def alerted(self) -> list[tuple[str, str]]:
         """(source, alert id) of every alert line the sink received, repeats included."""
-        if not self.alerts.exists():
-            return []
-        docs = [orjson.loads(line) for line in self.alerts.read_bytes().splitlines()]
-        return [(doc["host"]["name"], doc["event"]["id"]) for doc in docs]
+        return [(doc["host"]["name"], doc["event"]["id"]) for doc in jsonl_docs(self.alerts)]
 
     def stderr(self) -> str:
         return "\n".join((self.folder / f"stderr{n}").read_text()[-3000:]
@@ -225,15 +211,37 @@ async def crash_run(folder: Path, bootstrap: str, seed: int,
 async def test_sigkill_of_a_kafka_consuming_daemon_changes_no_alert(
         broker: str, tmp_path: Path) -> None:
     reference = await run_without_kills(tmp_path / "reference", broker)
-    want = {alert_id for _, alert_id in reference}
     for seed in range(SEEDS):
-        alerted = await crash_run(tmp_path / f"seed{seed}", broker, seed, KILLS)
-        ids = {alert_id for _, alert_id in alerted}
-        lost = sorted(source for source, alert_id in reference if alert_id not in ids)
-        extra = sorted({(source, alert_id) for source, alert_id in alerted
-                        if alert_id not in want})
+        diff = alert_diff(reference,
+                          await crash_run(tmp_path / f"seed{seed}", broker, seed, KILLS))
+        lost = sorted(source for source, _ in diff.lost)
         assert not lost, f"seed {seed}: sources never alerted after the kills: {lost}"
-        assert not extra, f"seed {seed}: alerts a run without kills did not raise: {extra}"
+        assert not diff.extra, (
+            f"seed {seed}: alerts a run without kills did not raise: {sorted(diff.extra)}")
         # Suppression held across the kills: one alert id per source, redeliveries aside.
-        per_source = Counter(source for source, _ in set(alerted))
-        assert max(per_source.values()) == 1
+        assert diff.most_per_key == 1
+
+
+async def test_a_graceful_stop_commits_the_final_checkpoints_offsets_before_leaving_the_group(
+        broker: str, tmp_path: Path) -> None:
+    # No periodic checkpoint before the stop: only the one written on SIGTERM holds the
+    # offsets, and the group must have them once the daemon is gone (not at its next start).
+    run = Run(tmp_path / "stop", broker, "graceful-stop", persist_interval=3600.0)
+    await run.create_topic()
+    ends = await produce(broker, run.topic, attack_lines())
+    daemon = run.start()
+    try:
+        await run.wait_consuming(daemon)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60.0
+        while not (run.events.exists() and END.encode() in run.events.read_bytes()):
+            assert daemon.poll() is None, run.stderr()
+            assert loop.time() < deadline, "the daemon did not read the topic to its end"
+            await asyncio.sleep(0.1)
+        assert await run.committed() == {}  # held until a checkpoint reflects them
+        daemon.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(daemon.wait, 30) == 0, run.stderr()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert await run.committed() == ends

@@ -468,9 +468,12 @@ def test_restored_groups_are_frozen_out_of_full_collections(tmp_path: Path) -> N
 
 def test_a_failed_checkpoint_write_is_logged_and_retried_at_the_next_interval(
         tmp_path: Path) -> None:
+    from logsentry.core.metrics import STATE_SAVE_FAILURES
+
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the state folder should be")
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), blocker)
+    failures = STATE_SAVE_FAILURES._value.get()
     _many_groups(detector, 10)
     detector._last_save -= 1
     checkpoint = detector.begin_checkpoint()
@@ -478,6 +481,7 @@ def test_a_failed_checkpoint_write_is_logged_and_retried_at_the_next_interval(
     detector.write_checkpoint(checkpoint, {})
     assert detector.wait_for_save(5)
     assert not detector.saving and detector._dirty  # the next interval saves again
+    assert STATE_SAVE_FAILURES._value.get() == failures + 1
     blocker.unlink()
     detector._last_save -= 1
     checkpoint = detector.begin_checkpoint()

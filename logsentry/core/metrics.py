@@ -99,6 +99,10 @@ STATE_SAVE_PAUSE = Histogram(
     "logsentry_detection_state_pause_seconds",
     "Time the detection thread spent taking a checkpoint of its state (detection waits)",
     buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25), registry=REGISTRY)
+STATE_SAVE_FAILURES = Counter(
+    "logsentry_detection_state_save_failures_total",
+    "Checkpoints of the detection state that could not be written (the next one retries)",
+    registry=REGISTRY)
 # Memory: the detection state's own estimate (what `detection.memory_cap_mb` limits) beside
 # the process's resident set, so a gap between the two shows on the same page.
 DETECTION_STATE_BYTES = Gauge(

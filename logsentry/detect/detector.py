@@ -42,6 +42,7 @@ from logsentry.core.memory import release_free_memory
 from logsentry.core.metrics import (
     DETECTION_EVICTIONS,
     LINES_FAILED,
+    STATE_SAVE_FAILURES,
     STATE_SAVE_PAUSE,
     STATE_SAVE_SECONDS,
 )
@@ -721,6 +722,7 @@ class Detector:
                 write_atomic(self.state_path, pieces)
         except (OSError, TypeError) as exc:
             self._dirty = True
+            STATE_SAVE_FAILURES.inc()
             log.error("cannot save detection state", path=str(self.state_path), error=str(exc))
             return False
         return True
