@@ -206,6 +206,10 @@ def build_detector(config: Config) -> Detector | None:
     DETECTION_STATE_CAP_BYTES.set(detector.memory_cap_bytes)
     # Which rules run is never implicit: say it at every (re)start.
     log.info("rules_loaded", rules=len(detector.rules), loaded=detector.loaded_summary())
+    if detector.sigma is not None:
+        from logsentry.detect.sigma.report import log_loaded
+
+        log_loaded(detector.sigma)
     return detector
 
 

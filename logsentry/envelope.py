@@ -277,6 +277,8 @@ class EnvelopeParser:
         _set(event, "http.response.status_code", match["status"])
         if match["agent"] and match["agent"] != "-":
             _set(event, "user_agent.original", match["agent"])
+        if match["referrer"]:
+            _set(event, "http.request.referrer", match["referrer"])
         if match["vhost"]:
             _set(event, "destination.address", match["vhost"])
         # The whole line is the request record: the analyzer reads all of it.

@@ -97,8 +97,14 @@ def test_combined_access_log_fills_the_request_fields() -> None:
         "http.version": "2.0",
         "http.response.status_code": 401,
         "user_agent.original": "curl/8.1",
+        "http.request.referrer": "https://x/",
     }
     assert event.body == line
+
+
+def test_an_access_log_without_a_referrer_has_no_referrer_field() -> None:
+    line = '203.0.113.9 - - [10/Oct/2026:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8.1"'
+    assert "http.request.referrer" not in UTC_PARSER.parse(line, 0.0).fields
 
 
 def test_access_log_client_that_is_not_an_ip_goes_to_source_address() -> None:

@@ -771,3 +771,30 @@ def test_check_config_warns_of_fields_no_event_carries(
     main(["sigma", "test", "--model", "never", str(folder), str(log)])
     out = capsys.readouterr().out
     assert f"# sigma warning: {folder / 'pam.yml'} 'PAM rhost': field 'pam_rhost'" in out
+
+
+def test_the_daemon_logs_each_skipped_rule_and_unread_field_at_start(tmp_path: Path) -> None:
+    """A Sigma rule that cannot fire is never silent in the daemon: the start-up log names
+    every skipped rule with its reason and every field no event carries."""
+    from logsentry.assembly import build_detector
+    from logsentry.config import Config
+
+    folder = tmp_path / "sigma"
+    folder.mkdir()
+    (folder / "pam.yml").write_text(
+        "title: PAM rhost\nlogsource: {product: linux, service: auth}\n"
+        "detection:\n  sel:\n    pam_rhost|startswith: '10.'\n  condition: sel\n")
+    (folder / "broken.yml").write_text(
+        "title: Broken\nlogsource: {product: linux}\n"
+        "detection:\n  sel:\n    CommandLine|sparkles: x\n  condition: sel\n")
+    config = Config.model_validate({"state_dir": str(tmp_path / "state"),
+                                    "detection": {"sigma": {"rules": [str(folder)]}}})
+    with structlog.testing.capture_logs() as logs:
+        build_detector(config)
+    events = {(r["event"], Path(r.get("path", ".")).name) for r in logs}
+    assert ("sigma_rule_skipped", "broken.yml") in events
+    assert ("sigma_field_unread", "pam.yml") in events
+    summary = next(r for r in logs if r["event"] == "sigma_rules_loaded")
+    assert (summary["rules"], summary["skipped"], summary["field_warnings"]) == (1, 1, 1)
+    skipped = next(r for r in logs if r["event"] == "sigma_rule_skipped")
+    assert skipped["log_level"] == "warning" and "sparkles" in skipped["reason"]

@@ -54,6 +54,10 @@ class PartitionedDetection:
         self.config = config
         # Compiled once, shared (read-only) by every partition's detector.
         self.sigma = load_sigma_rules(config)
+        if self.sigma is not None:
+            from logsentry.detect.sigma.report import log_loaded
+
+            log_loaded(self.sigma)
         self.replay_messages = replay_messages
         self.partitions: dict[TopicPartition, PartitionState] = {}
         # Revoked partitions, kept in case the rebalance gives them back

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TextIO
 
+import structlog
+
 from logsentry.detect.sigma.ruleset import SigmaRuleSet
+
+log = structlog.get_logger(__name__)
 
 
 def printable(text: str) -> str:
@@ -25,6 +29,20 @@ def print_skipped(sigma: SigmaRuleSet, out: TextIO,
         if not known or not any(target in known for target in warning.targets):
             out.write(f"# sigma warning: {warning.path} {printable(warning.title)!r}: "
                       f"{printable(warning.text())}\n")
+
+
+def log_loaded(sigma: SigmaRuleSet) -> None:
+    """The daemon's account of its Sigma rules at every (re)start: how many loaded, then one
+    warning per skipped rule and per field no event carries (the same facts `print_skipped`
+    writes for the command line), so a rule that cannot fire is never silent."""
+    log.info("sigma_rules_loaded", rules=len(sigma.rules), skipped=len(sigma.skipped),
+             field_warnings=len(sigma.loaded.warnings))
+    for skipped in sigma.skipped:
+        log.warning("sigma_rule_skipped", path=skipped.path, title=printable(skipped.title),
+                    reason=printable(skipped.reason))
+    for warning in sigma.loaded.warnings:
+        log.warning("sigma_field_unread", path=warning.path, title=printable(warning.title),
+                    field=printable(warning.field), detail=printable(warning.text()))
 
 
 def print_loaded(sigma: SigmaRuleSet, out: TextIO,
