@@ -18,6 +18,7 @@ Usage: python bench/bench_pipeline.py [--corpus ssh200k] [--repeat 5] [--analyze
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import signal
@@ -72,6 +73,27 @@ def count_lines(path: Path) -> int:
         return 0
     with open(path, "rb") as handle:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+class LineCounter:
+    """Counts the lines of a growing file, reading only what was added since the last
+    call: the benchmark polls every 0.2 s, and reading a 500 MB sink whole each time
+    took CPU from the daemon it measures (the two share the cores)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.position = 0
+        self.lines = 0
+
+    def __call__(self) -> int:
+        if not self.path.exists():
+            return 0
+        with open(self.path, "rb") as handle:
+            handle.seek(self.position)
+            while chunk := handle.read(1 << 20):
+                self.lines += chunk.count(b"\n")
+                self.position += len(chunk)
+        return self.lines
 
 
 def process_tree(pid: int) -> list[int]:
@@ -154,9 +176,10 @@ def throughput(source: Path, repeat: int, analyzer: str, detection: bool,
         cpu_began = cpu_seconds(daemon.pid)
         detect_began = detection_cpu_seconds(daemon.pid)
         pss = 0.0
+        counted = LineCounter(out)
         while done < total:
             time.sleep(0.2)
-            done = count_lines(out)
+            done = counted()
             pss = max(pss, pss_mb(daemon.pid))
         elapsed = time.monotonic() - began
         cpu = cpu_seconds(daemon.pid) - cpu_began
@@ -218,13 +241,14 @@ def latency(rate: int, seconds: float, analyzer: str, detection: bool) -> None:
         log, out = work / "live.log", work / "out.jsonl"
         log.touch()
         daemon = start_daemon(work, log, out, analyzer, detection, "end")
-        time.sleep(3.0)  # start-up
+        start = wait_until_reading(log, out)
         appended: dict[int, float] = {}
         latencies: list[float] = []
+        received: list[int] = []
         stop = threading.Event()
 
         def read_sink() -> None:
-            position = 0
+            position = start
             while not stop.is_set() or len(latencies) < len(appended):
                 if out.exists():
                     with open(out, "rb") as handle:
@@ -235,8 +259,11 @@ def latency(rate: int, seconds: float, analyzer: str, detection: bool) -> None:
                     position += end
                     for line in data[:end].splitlines():
                         marker = line.find(b"bench-seq=")
+                        if marker < 0:  # a start-up probe
+                            continue
                         seq = int(line[marker + 10 : line.index(b" ", marker)])
                         latencies.append(now - appended[seq])
+                        received.append(seq)
                 if stop.is_set() and time.monotonic() > deadline:
                     return
                 time.sleep(0.0005)
@@ -260,10 +287,28 @@ def latency(rate: int, seconds: float, analyzer: str, detection: bool) -> None:
         daemon.wait(30)
         latencies.sort()
         ms = [value * 1000 for value in latencies]
+        # Lines of one file: each must arrive once, in the order appended.
+        lost = len(appended) - len(set(received))
+        reordered = sum(1 for a, b in itertools.pairwise(received) if b <= a)
         print(f"latency     offered={rate} lines/s for {seconds:.0f} s analyzer={analyzer} "
               f"detection={detection}: n={len(ms)}/{len(appended)} "
               f"p50={statistics.median(ms):.1f} ms p99={ms[int(len(ms) * 0.99) - 1]:.1f} ms "
-              f"max={ms[-1]:.1f} ms")
+              f"max={ms[-1]:.1f} ms; lost {lost}, out of order {reordered}")
+
+
+def wait_until_reading(log: Path, out: Path, timeout: float = 120.0) -> int:
+    """Append probe lines until one reaches the sink (the daemon started at the end of
+    the file reads only what is appended once it runs, and start-up takes seconds on a
+    loaded machine); the sink's size then, where the measured lines begin."""
+    deadline = time.monotonic() + timeout
+    with open(log, "a", buffering=1) as handle:
+        while time.monotonic() < deadline:
+            handle.write("Nov 26 06:00:00 web-1 sshd[4242]: bench-probe x\n")
+            time.sleep(0.1)
+            if out.exists() and out.stat().st_size:
+                time.sleep(0.5)  # the probes still in flight
+                return out.stat().st_size
+    raise SystemExit("the daemon did not start reading")
 
 
 def main() -> None:

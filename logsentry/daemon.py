@@ -10,6 +10,7 @@ detection state) and starts a new one, so nothing in flight is lost.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from collections.abc import Sequence
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 SWITCH_INTERVAL = 0.02  # seconds; see Daemon.run
+# The garbage collector's thresholds (young generation, then the two older ones); see
+# Daemon.run.
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 class Daemon:
@@ -80,6 +84,14 @@ class Daemon:
         # Full collections visit only what survived since the last one: their pause no
         # longer grows with the detection state (1.5 to 2.5 s at 1,000,000 groups).
         keep_survivors_frozen()
+        # The batches in flight (three queues of up to 16 batches of hundreds of events,
+        # each event a few dicts) are what the collector finds alive: at the default
+        # young threshold (700 allocations) it visits them again and again and promotes
+        # them, and the middle generation's collections then visit them all. With
+        # 50,000, most of them are written and freed before a collection comes: the
+        # collector's time fell from 1.4 s to 0.24 s over 400,000 lines (model and
+        # rules), at a pause of about 10 ms a young collection.
+        gc.set_threshold(*GC_THRESHOLDS)
         # Everything is validated before anything is opened: a bad rule path
         # must not leave a metrics listener answering for a daemon that is
         # about to exit (ConfigError: the command line exits 2).

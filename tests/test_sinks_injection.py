@@ -244,6 +244,25 @@ async def test_jsonl_lines_carry_every_payload_with_its_controls_visible(tmp_pat
     assert_event_docs_visible([orjson.loads(line) for line in event_lines])
 
 
+async def test_jsonl_makes_one_payload_visible_among_clean_lines(tmp_path: Path) -> None:
+    # The sink checks a batch in one scan: one record with a control character among
+    # clean ones still reaches the file made visible, and the clean ones unchanged.
+    clean = [corpus_event(0, "session opened for user root") for _ in range(3)]
+    sink = JsonlSink(JsonlSinkConfig(path=str(tmp_path / "events.jsonl")))
+    await sink.start()
+    for index, payload in enumerate([*CORPUS, "caf\u00e9 na\u00efve"]):
+        await sink.send([*clean, corpus_event(index, payload), *clean])
+    await sink.close()
+    docs = [orjson.loads(line) for line in (tmp_path / "events.jsonl").read_bytes().splitlines()]
+    assert len(docs) == 7 * (len(CORPUS) + 1)
+    for doc in docs:
+        assert_no_raw_controls(doc)
+    payloads = [doc["message"] for doc in docs[3::7]]
+    assert payloads == [visible_controls(p) for p in CORPUS] + ["caf\u00e9 na\u00efve"]
+    assert {doc["message"] for i, doc in enumerate(docs) if i % 7 != 3} == {
+        "session opened for user root"}
+
+
 async def test_stdout_json_and_text_carry_no_raw_controls() -> None:
     alerts = corpus_alerts()
     json_stream, text_stream = io.BytesIO(), io.BytesIO()

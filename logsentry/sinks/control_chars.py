@@ -17,6 +17,7 @@ it back into the raw character.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -65,6 +66,23 @@ def record_json(record: Deliverable) -> bytes:
         # The rest of the table is unprintable text, written raw by orjson.
         return data
     return orjson.dumps(visible_document(record.to_ecs()))
+
+
+def json_lines(batch: Sequence[Deliverable]) -> bytes:
+    """The records' JSON, one line each, every control character visible.
+
+    One scan of the whole batch instead of one per record: a match in a record is a
+    match in the batch, so a clean batch is clean in every record (and a rare record
+    that needs `record_json`'s repair sends its whole batch the slow way). A third of
+    a microsecond a line against one.
+    """
+    parts = [record.to_json() for record in batch]
+    parts.append(b"")
+    data = b"\n".join(parts)
+    # Non-ASCII text needs `isprintable` per record (a newline is not printable).
+    if data.isascii() and b"\x7f" not in data and _ESCAPED_C0.search(data) is None:
+        return data
+    return b"".join(record_json(record) + b"\n" for record in batch)
 
 
 def truncate(text: str, limit: int) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import JsonlSinkConfig
-from logsentry.sinks.control_chars import record_json
+from logsentry.sinks.control_chars import json_lines
 
 
 class JsonlSink:
@@ -32,7 +32,7 @@ class JsonlSink:
     async def send(self, batch: list[Deliverable]) -> None:
         if self._fd is None:
             self._open()
-        data = b"".join(record_json(record) + b"\n" for record in batch)
+        data = json_lines(batch)
         if self._size and self._size + len(data) > self.config.max_bytes:
             self._rotate()
         assert self._fd is not None

@@ -10,7 +10,7 @@ from logsentry.core.errors import OutputClosedError
 from logsentry.core.pipes import discard_output
 from logsentry.sinks.base import Deliverable
 from logsentry.sinks.config import StdoutSinkConfig
-from logsentry.sinks.control_chars import record_json, visible_controls
+from logsentry.sinks.control_chars import json_lines, visible_controls
 
 _COLOURS = {"low": "36", "medium": "33", "high": "31", "critical": "1;31"}
 
@@ -33,7 +33,7 @@ class StdoutSink:
             data = "".join(render_text(record, colour=True) for record in batch).encode(
                 "utf-8", errors="replace")
         else:
-            data = b"".join(record_json(record) + b"\n" for record in batch)
+            data = json_lines(batch)
         try:
             self._stream.write(data)
             self._stream.flush()
