@@ -263,6 +263,7 @@ class _BagMeans:
         # Longest first: the bags that still have a j-th id are a prefix, so the sum is one
         # gather and one in-place add per place j in a bag (`np.add.reduceat` took 4x),
         # until a few long ones (paths, URLs) are left: each of those adds its rest at once.
+        # Either way a bag's rows are added in order, so its mean is the same in any batch.
         order = np.argsort(-sizes, kind="stable")
         sizes, starts = sizes[order], (np.cumsum(sizes) - sizes)[order]
         longer = np.searchsorted(-sizes, -np.arange(sizes[0]), side="left")  # bags > j ids
@@ -270,7 +271,9 @@ class _BagMeans:
         for j, count in enumerate(longer.tolist()):
             if count < _FEW_BAGS:
                 for i in range(count):
-                    sums[i] += table[ids[starts[i] + j:starts[i] + sizes[i]]].sum(0)
+                    rest = table[ids[starts[i] + j:starts[i] + sizes[i]]]
+                    rest[0] += sums[i]
+                    sums[i] = rest.sum(0)
                 break
             sums[:count] += table[ids[starts[:count] + j]]
         padding = ids == 0
