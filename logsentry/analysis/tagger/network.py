@@ -233,27 +233,29 @@ class _BagMeans:
         self._table = table
         # Row 0: the empty bag.
         self.means = np.zeros((capacity + 1, table.shape[1]), dtype=np.float32)
-        self._slots: dict[tuple[int, ...], int] = {}
+        self._slots: dict[tuple[int, ...], int] = {(): 0}  # the empty bag: row 0
 
     def slots(self, rows: Sequence[Sequence[tuple[int, ...]]], shape: tuple[int, ...]) -> Ints:
         """`[B, T]`: the row of `means` of each position's bag (`rows[b][t]`, empty past a
         row's end); valid until the next call."""
         slots = self._slots
-        new = {bag for row in rows for bag in row if bag and bag not in slots}
-        if len(slots) + len(new) >= len(self.means):
-            slots.clear()  # bounded: start over rather than track recency per bag
-            new = {bag for row in rows for bag in row if bag}
+        seen = set(chain.from_iterable(rows))
+        new = seen.difference(slots)
+        if len(slots) + len(new) > len(self.means):
+            # Bounded: start over rather than track recency per bag.
+            self._slots = slots = {(): 0}
+            new = seen.difference(slots)
             if len(new) >= len(self.means):  # one batch of more bags than it keeps
                 self.means = np.zeros((len(new) + 1, self.means.shape[1]), dtype=np.float32)
         if new:
             bags = list(new)
-            start = len(slots) + 1
+            start = len(slots)
             self.means[start:start + len(bags)] = self._average(bags)
             slots.update(zip(bags, range(start, start + len(bags)), strict=True))
         index = np.zeros(shape, dtype=np.int64)
-        slot = slots.get
+        slot = slots.__getitem__
         for r, row in enumerate(rows):
-            index[r, :len(row)] = [slot(bag, 0) for bag in row]
+            index[r, :len(row)] = list(map(slot, row))
         return index
 
     def _average(self, bags: list[tuple[int, ...]]) -> Floats:
