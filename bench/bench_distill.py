@@ -4,8 +4,8 @@
         [--lines 3000] [--teacher-lines 400] [--threads 2] [--json out.json]
 
 `DIR` is the `--out` folder of `logsentry model distill`. Every student is timed
-on the same unique Loghub message bodies (no cache, batches of 64), fp32 and
-int8; the teacher (from `--work`) on the first `--teacher-lines` of them. The
+on the same unique Loghub message bodies (no cache, batches of 64), float32 as
+inference runs it; the teacher (from `--work`) on the first `--teacher-lines` of them. The
 held-out quality figures are in `DIR/report.json` (written by the run itself).
 """
 
@@ -37,8 +37,8 @@ def main() -> int:
     from logsentry.analysis.tagger.artifacts import load_model
     from logsentry.analysis.tagger.inference import ModelAnalyzer, configure_threads
     from logsentry.analysis.tagger.location import files_size
-    from logsentry.analysis.tagger.network import parameter_count
     from logsentry.train.distill.measure import lines_per_second, unique_bodies
+    from logsentry.train.network import parameter_count
 
     configure_threads(args.threads)
     bodies = unique_bodies(max(args.lines, args.teacher_lines))
@@ -49,12 +49,10 @@ def main() -> int:
         if not (folder / "model.safetensors").is_file():
             continue
         loaded = load_model(folder)
-        entry: dict[str, Any] = {"parameters": parameter_count(loaded.network),
+        entry: dict[str, Any] = {"parameters": loaded.network.parameters,
                                  "file_bytes": files_size(folder)}
-        for quantize in (False, True):
-            speed = lines_per_second(ModelAnalyzer(loaded, cache_size=0, quantize=quantize),
-                                     bodies[:args.lines])
-            entry["int8_lines_per_s" if quantize else "fp32_lines_per_s"] = round(speed, 1)
+        speed = lines_per_second(ModelAnalyzer(loaded, cache_size=0), bodies[:args.lines])
+        entry["fp32_lines_per_s"] = round(speed, 1)
         results[name] = entry
         print(name, entry, flush=True)
     teacher_dir = args.work / "teacher"
@@ -72,7 +70,7 @@ def main() -> int:
         distilled = results.get("student-compressed") or results.get("student-distilled")
         if distilled:
             results["speedup_vs_teacher"] = round(
-                distilled["int8_lines_per_s"] / entry["fp32_lines_per_s"], 1)
+                distilled["fp32_lines_per_s"] / entry["fp32_lines_per_s"], 1)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))

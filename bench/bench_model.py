@@ -58,7 +58,7 @@ def throughput(analyzer: Any, lines: list[str], batch: int = BATCH) -> float:
 def load_seconds(model: str | None, threads: int) -> dict[str, float]:
     """Fresh interpreter: import + load (what a daemon start pays), and load alone."""
     code = (
-        "import time; t0 = time.perf_counter(); import torch; t1 = time.perf_counter();"
+        "import time; t0 = time.perf_counter(); import numpy; t1 = time.perf_counter();"
         "from logsentry.analysis.tagger import load_analyzer;"
         f"a = load_analyzer({model!r}, threads={threads});"
         "a.analyze_batch(['warm up line 1']); t2 = time.perf_counter();"
@@ -68,8 +68,8 @@ def load_seconds(model: str | None, threads: int) -> dict[str, float]:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True, cwd=REPO).stdout.split()
         runs.append((float(out[0]), float(out[1])))
-    return {"with_torch_import_s": round(statistics.median(r[0] for r in runs), 3),
-            "after_torch_import_s": round(statistics.median(r[1] for r in runs), 3)}
+    return {"with_numpy_import_s": round(statistics.median(r[0] for r in runs), 3),
+            "after_numpy_import_s": round(statistics.median(r[1] for r in runs), 3)}
 
 
 def whole_process(corpus: Path, model: str | None, tree: Path = REPO) -> dict[str, Any]:
@@ -125,7 +125,7 @@ def main() -> int:
     parser.add_argument("--corpora", type=Path, default=Path(
         os.environ.get("BENCH_DATA", "/tmp/logsentry-bench-data")))
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: the analyzer's own choice)")
+                        help="BLAS threads (default: the analyzer's own choice)")
     parser.add_argument("--unique", type=int, default=6000, help="unique lines to time")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--no-process", action="store_true",
@@ -153,7 +153,7 @@ def main() -> int:
     results["load"] = load_seconds(args.model, args.threads)
     results["threads"] = configure_threads(args.threads)
     loaded = load_model(model_dir)
-    results["parameters"] = sum(p.numel() for p in loaded.network.parameters())
+    results["parameters"] = loaded.network.parameters
 
     ssh = read_lines(args.corpora / "ssh200k.log")
     mixed = read_lines(args.corpora / "mixed200k.log")
@@ -164,11 +164,8 @@ def main() -> int:
     random.Random(1).shuffle(unique)
     unique = unique[:args.unique]
     cold = ModelAnalyzer(loaded, cache_size=0)
-    results["quantized"] = cold.quantized
     throughput(cold, unique[:256])  # warm-up
     results["unique_lines_per_s"] = round(throughput(cold, unique))
-    results["unique_lines_per_s_fp32"] = round(
-        throughput(ModelAnalyzer(loaded, cache_size=0, quantize=False), unique))
 
     latencies = []
     for line in unique[:400]:

@@ -109,7 +109,7 @@ def main() -> int:
     )
 
     configure_threads(1)
-    loaded = load_model(default_model_dir(), lean=True)
+    loaded = load_model(default_model_dir())
 
     def make(mode: str) -> ModelAnalyzer:
         if mode == "model":

@@ -37,7 +37,6 @@ def main() -> int:
     from logsentry.analysis.tagger.artifacts import load_model
     from logsentry.analysis.tagger.inference import ModelAnalyzer, configure_threads
     from logsentry.analysis.tagger.location import files_size
-    from logsentry.analysis.tagger.network import parameter_count
     from logsentry.train.distill.analyzer import teacher_analyzer
     from logsentry.train.distill.measure import (
         held_out_datasets,
@@ -46,6 +45,7 @@ def main() -> int:
         summary,
         unique_bodies,
     )
+    from logsentry.train.network import parameter_count
 
     configure_threads(args.threads)
     datasets = held_out_datasets(args.work / "held_out_datasets")
@@ -68,11 +68,9 @@ def main() -> int:
             args.teacher_lines)
     for name, folder in (("control", args.control), ("distilled", args.distilled)):
         loaded = load_model(folder)
-        quantize = bool(loaded.meta.get("quantize", False))
-        measure(name, ModelAnalyzer(loaded, quantize=quantize),
-                lambda loaded=loaded, quantize=quantize: ModelAnalyzer(
-                    loaded, cache_size=0, quantize=quantize),
-                parameter_count(loaded.network), files_size(folder), args.lines)
+        measure(name, ModelAnalyzer(loaded),
+                lambda loaded=loaded: ModelAnalyzer(loaded, cache_size=0),
+                loaded.network.parameters, files_size(folder), args.lines)
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -52,7 +52,7 @@ def pool() -> Iterator[ProcessPoolAnalyzer]:
 def test_two_workers_give_the_in_thread_analyses_in_input_order(
         pool: ProcessPoolAnalyzer) -> None:
     # The caches run in the parent as in the in-thread analyzer, so the same lines reach
-    # the network in the same batches (int8 activation scales are set per batch).
+    # the network in the same batches.
     pool.clear_cache()
     in_thread = load_analyzer(AnalysisConfig(workers=1, threads=1))
     lines = _lines(300)

@@ -13,10 +13,11 @@ import pytest
 import torch
 from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
 
-from logsentry.analysis.tagger.artifacts import load_model, save_model
+from logsentry.analysis.tagger.artifacts import load_model
 from logsentry.analysis.tagger.inference import ModelAnalyzer
-from logsentry.analysis.tagger.network import LogTagger, NetworkConfig, init_weights
+from logsentry.analysis.tagger.network import NetworkConfig
 from logsentry.analysis.tagger.tokenizer import LogTokenizer, split_pieces
+from logsentry.train.artifacts import save_model
 from logsentry.train.distill.alignment import NO_TOKEN, piece_token_index
 from logsentry.train.distill.analyzer import TeacherAnalyzer
 from logsentry.train.distill.compression import prune_layers, prune_width
@@ -45,6 +46,7 @@ from logsentry.train.loop import (
     collate,
     encode_examples,
 )
+from logsentry.train.network import LogTagger, init_weights
 
 USERS = ("root", "admin", "bob", "alice", "oracle", "deploy")
 WORDS = ("failed", "password", "for", "from", "port", "ssh", "accepted", "publickey",
@@ -282,9 +284,8 @@ def test_smoke_distillation_teacher_student_and_compression(
     assert distilled.history[-1]["soft"] > 0 and control.history[-1]["soft"] == 0
     assert distilled.tokenizer.vocab == control.tokenizer.vocab
 
-    save_model(tmp_path / "student", distilled.network, distilled.tokenizer, {"quantize": True})
+    save_model(tmp_path / "student", distilled.network, distilled.tokenizer, {})
     student = ModelAnalyzer(load_model(tmp_path / "student"), cache_size=0)
-    assert student.quantized
     got = student.analyze_batch([line])[0]
     assert got.fields.get("user.name") == "alice"
     assert got.fields.get("source.ip") == "10.1.2.3"
@@ -292,7 +293,7 @@ def test_smoke_distillation_teacher_student_and_compression(
     pruned = prune_width(distilled.network, 32)
     tuned = train_student(labelled, unlabelled, TrainSettings(**{**tiny.to_dict(), "steps": 10}),
                           soft_l, soft_u, network=pruned, tokenizer=distilled.tokenizer)
-    save_model(tmp_path / "pruned", tuned.network, tuned.tokenizer, {"quantize": False})
+    save_model(tmp_path / "pruned", tuned.network, tuned.tokenizer, {})
     assert load_model(tmp_path / "pruned").config.intermediate == 32
 
 

@@ -194,6 +194,6 @@ def test_model_train_command_writes_a_loadable_model(tmp_path: Path) -> None:
     assert {"model.safetensors", "config.json", "tokenizer.json"} <= {
         p.name for p in out.iterdir()}
     meta = json.loads((out / "config.json").read_text())["meta"]
-    assert "dev_fp32" in meta and isinstance(meta["quantize"], bool)
+    assert "dev_fp32" in meta and "quantize" not in meta
     results = load_analyzer(str(out), threads=1).analyze_batch(["Failed password for root"])
     assert len(results) == 1

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from logsentry.analysis.tagger.artifacts import load_model, save_model
+from logsentry.analysis.tagger.artifacts import load_model
 from logsentry.analysis.tagger.inference import ModelAnalyzer
 from logsentry.analysis.tagger.location import CONFIG_FILE, TOKENIZER_FILE
-from logsentry.analysis.tagger.network import LogTagger, NetworkConfig, init_weights, ngram_bags
+from logsentry.analysis.tagger.network import NetworkConfig
 from logsentry.analysis.tagger.tokenizer import (
     N_SHAPES,
     N_SPACES,
@@ -27,7 +27,9 @@ from logsentry.analysis.tagger.tokenizer import (
     path_ngrams,
     word_ngrams,
 )
+from logsentry.train.artifacts import save_model
 from logsentry.train.loop import PATH_NGRAM_CHARS, build_network, train
+from logsentry.train.network import LogTagger, init_weights, ngram_bags
 from logsentry.train.pretrained_init import init_from_teacher
 from tests.test_model_training import TINY, hand_examples
 
@@ -114,7 +116,7 @@ def test_an_open_vocabulary_model_trains_saves_and_serves(tmp_path: Path) -> Non
     loaded = load_model(tmp_path)
     assert loaded.tokenizer.ngrams == NgramSettings(buckets=97, path_chars=PATH_NGRAM_CHARS)
     assert loaded.config.n_ngram_buckets == 97
-    analyzer = ModelAnalyzer(loaded, cache_size=0, quantize=True)
+    analyzer = ModelAnalyzer(loaded, cache_size=0)
     out = analyzer.analyze_batch(["Failed password for zzyzx from 10.0.0.1 port 22 ssh2", ""])
     assert len(out) == 2
 
@@ -131,7 +133,7 @@ def test_a_model_folder_of_the_first_format_still_loads(tmp_path: Path) -> None:
     del config["network"]["n_ngram_buckets"]
     (tmp_path / CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
     loaded = load_model(tmp_path)
-    assert loaded.tokenizer.ngrams is None and loaded.network.ngram_embeddings is None
+    assert loaded.tokenizer.ngrams is None and loaded.config.n_ngram_buckets == 0
     assert len(ModelAnalyzer(loaded, cache_size=0).analyze_batch(["Failed password"])) == 1
 
 

@@ -141,7 +141,7 @@ def hits() -> float:
 
 def test_cache_hit_gives_what_the_model_gives() -> None:
     analyzer = load_analyzer(threads=1, cache_size=1000)
-    uncached = ModelAnalyzer(load_model(default_model_dir(), lean=True), cache_size=0)
+    uncached = ModelAnalyzer(load_model(default_model_dir()), cache_size=0)
     first = "Failed password for invalid user qwzxkv from 203.0.113.7 port 40022 ssh2"
     second = "Failed password for invalid user plmokn from 198.51.100.2 port 51234 ssh2"
     before = hits()

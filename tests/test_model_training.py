@@ -10,19 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from logsentry.analysis.tagger.artifacts import load_model, save_model
+from logsentry.analysis.tagger.artifacts import load_model
 from logsentry.analysis.tagger.inference import ModelAnalyzer
-from logsentry.analysis.tagger.network import (
-    TAGS,
-    LogTagger,
-    NetworkConfig,
-    init_weights,
-    local_context,
-)
+from logsentry.analysis.tagger.network import TAGS, NetworkConfig
 from logsentry.analysis.tagger.tokenizer import N_SHAPES, N_SPACES, LogTokenizer
+from logsentry.train.artifacts import save_model
 from logsentry.train.evaluation import example_metrics
 from logsentry.train.example import Example, ExampleBuilder
 from logsentry.train.loop import IGNORE, STUDENT, TrainSettings, piece_tags, train
+from logsentry.train.network import LogTagger, init_weights, local_context
 
 USERS = ("root", "admin", "bob", "alice", "oracle", "test", "git", "deploy")
 

@@ -24,5 +24,5 @@ class AnalysisConfig(StrictModel):
     cache_max_mb: int = Field(default=128, ge=0)
     threads: int | None = Field(default=None, ge=1)
     # Worker processes that run the analyzer, each with its own copy of the model and one
-    # torch thread; 1 runs it in the daemon's own analysis thread.
+    # BLAS thread; 1 runs it in the daemon's own analysis thread.
     workers: int = Field(default=1, ge=1)

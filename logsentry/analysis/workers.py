@@ -7,20 +7,20 @@ each worker's caches learning what the others already know), so `ProcessPoolAnal
 the in-thread `ModelAnalyzer` with its caches, templates and field building in the
 pipeline's analysis thread, and only the network batches of the lines the caches miss
 go to `workers` long-lived processes, spread over them and run at the same time (a
-single batch, or a little work, runs in this thread with the same quantized network). The
+single batch, or a little work, runs in this thread with the same network). The
 answers come back before `analyze_batch` returns, so per-source order and
 commit-after-durable (decided by the pipeline after this call) are unchanged, and the
 labels are those of the in-thread analyzer: the same lines reach the network in the same
-batches (int8 activation scales are set per batch).
+batches.
 
 The workers start in the background: until all have loaded the model, the network runs
 in this thread, so a short `analyze` does not wait for them. Workers are forked from a
 fork server, a fresh single-threaded process that has imported
-torch and this module: a fork of the daemon itself (threads, maybe torch's) could
-deadlock in the child, and a spawned worker would import torch on its own, where forked
+numpy and this module: a fork of the daemon itself (threads, maybe BLAS's) could
+deadlock in the child, and a spawned worker would import numpy on its own, where forked
 ones share the pages of the server's import (measured: PSS of the whole process tree).
-Each loads the model once and runs torch with one thread (cores are shared out by
-processes, not by OpenMP threads). A worker that dies is
+Each loads the model once and runs BLAS with one thread (cores are shared out by
+processes, not by BLAS threads). A worker that dies is
 started again and its batches sent once more; if that fails too, the pipeline batch gets
 the no-op answer (action `other`), counted in `failed_lines` and logged, because
 `analyze_batch` must never raise.
@@ -70,8 +70,7 @@ def _worker_main(config: AnalysisConfig, conn: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         configure_threads(1)
-        analyzer = ModelAnalyzer(_load(config), cache_size=0, template_cache_size=0,
-                                 quantize_in_place=True)
+        analyzer = ModelAnalyzer(_load(config), cache_size=0, template_cache_size=0)
     except Exception as exc:  # the parent turns this into AnalyzerUnavailable
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -88,7 +87,7 @@ def _worker_main(config: AnalysisConfig, conn: Connection) -> None:
 
 def _load(config: AnalysisConfig) -> LoadedModel:
     folder = Path(config.model_path) if config.model_path else default_model_dir()
-    return load_model(folder, lean=True)
+    return load_model(folder)
 
 
 class _Worker:
@@ -133,8 +132,8 @@ def _stop_all(workers: list[_Worker]) -> None:
 class _WorkerSet:
     """The worker processes: network batches spread over them, answers in order.
 
-    They start in the background (the fork server imports torch, each worker loads the
-    model: seconds on a busy machine); until all are ready, `ready` is False and the
+    They start in the background (the fork server imports numpy, each worker loads the
+    model: up to seconds on a busy machine); until all are ready, `ready` is False and the
     analyzer runs its network itself."""
 
     def __init__(self, config: AnalysisConfig, workers: int) -> None:
@@ -299,14 +298,14 @@ class ProcessPoolAnalyzer(ModelAnalyzer):
             model = _load(config)
         except (OSError, ValueError, KeyError) as exc:
             raise AnalyzerUnavailable(f"cannot load the model: {exc}") from exc
-        # What the in-thread analyzer gets from `logsentry.analysis.loader`, with one torch
+        # What the in-thread analyzer gets from `logsentry.analysis.loader`, with one BLAS
         # thread: this process runs the network only for batches too small to spread.
         configure_threads(1)
         super().__init__(model, cache_size=config.cache_size,
                          template_cache_size=config.template_cache_size,
-                         cache_max_bytes=config.cache_max_mb << 20, quantize_in_place=True)
+                         cache_max_bytes=config.cache_max_mb << 20)
         self.failed_lines = 0
-        # Each worker runs torch with one thread: the cores are shared out by processes.
+        # Each worker runs BLAS with one thread: the cores are shared out by processes.
         self._pool = _WorkerSet(config.model_copy(update={"workers": 1, "threads": 1}),
                                 workers)
         self._finalizer = weakref.finalize(self, self._pool.close)

@@ -23,8 +23,6 @@ REAL_DATA_MODULE = "logsentry.train.data.real"
 SPLITS_MODULE = "logsentry.train.data.splits"
 # Real fail2ban/CrowdSec lines are few but in real formats: each is seen this many times.
 REAL_LABELLED_REPEAT = 3
-# Quantize only when int8 costs less than this much entity F1 on the dev set.
-QUANTIZE_MAX_F1_DROP = 0.005
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,7 +89,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     evaluate.add_argument("--model", help="model folder (default: the shipped model)")
     evaluate.add_argument("--datasets", type=Path, help="datasets folder")
     evaluate.add_argument("--json", type=Path, help="also write the report as JSON here")
-    evaluate.add_argument("--fp32", action="store_true", help="do not quantize even if allowed")
     evaluate.add_argument("--raw", action="store_true",
                           help="feed raw lines to the model (default: envelope parsing first,"
                                " as `logsentry analyze` does)")
@@ -136,9 +133,10 @@ def _say(message: str) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Generate data, train, pick fp32 or int8, save, evaluate."""
-    from logsentry.analysis.tagger.artifacts import load_model, save_model
+    """Generate data, train, save, evaluate."""
+    from logsentry.analysis.tagger.artifacts import load_model
     from logsentry.analysis.tagger.inference import ModelAnalyzer
+    from logsentry.train.artifacts import save_model
     from logsentry.train.data.synthetic import generate
     from logsentry.train.evaluation import example_metrics
     from logsentry.train.loop import TrainSettings, train
@@ -181,20 +179,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         "training": settings.to_dict(), "steps": result.steps,
         "train_seconds": round(result.seconds, 1), "synthetic_examples": len(train_set),
         "real_examples": len(real), "held_out": sorted(held_out_families()),
-        "quantize": False,
     }
     if distilled is not None:
         meta["distilled_from"] = distilled
     save_model(staging, result.network, result.tokenizer, meta)
-    loaded = load_model(staging)
-    fp32 = example_metrics(ModelAnalyzer(loaded, cache_size=0, quantize=False), dev)
-    int8 = example_metrics(ModelAnalyzer(loaded, cache_size=0, quantize=True), dev)
-    drop = float(fp32["entity_f1"]) - float(int8["entity_f1"])
-    meta["quantize"] = drop < QUANTIZE_MAX_F1_DROP
-    meta["dev_fp32"] = fp32
-    meta["dev_int8"] = int8
-    _say(f"dev fp32 {fp32}")
-    _say(f"dev int8 {int8} -> quantize={meta['quantize']}")
+    meta["dev_fp32"] = example_metrics(ModelAnalyzer(load_model(staging), cache_size=0), dev)
+    _say(f"dev fp32 {meta['dev_fp32']}")
     save_model(staging, result.network, result.tokenizer, meta)
     if out.exists():
         # Keep a hand-written model card across retraining.
@@ -205,12 +195,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     staging.rename(out)
     _say(f"saved {out} ({files_size(out) / 1e6:.1f} MB)")
     if not args.no_eval:
-        return _evaluate_and_write(out, None, None, False, False, split="validation")
+        return _evaluate_and_write(out, None, None, False, split="validation")
     return 0
 
 
 def _evaluate_and_write(
-    model_dir: Path, datasets: Path | None, json_out: Path | None, fp32: bool, raw: bool,
+    model_dir: Path, datasets: Path | None, json_out: Path | None, raw: bool,
     split: str = "both",
 ) -> int:
     """Evaluate; write `metrics.json` beside a shipped model when every split was run."""
@@ -220,7 +210,7 @@ def _evaluate_and_write(
 
     configure_threads(None)
     loaded = load_model(model_dir)
-    analyzer = ModelAnalyzer(loaded, quantize=False if fp32 else None)
+    analyzer = ModelAnalyzer(loaded)
     from logsentry.train.data.splits import SEALED, VALIDATION
 
     subsets: dict[str, frozenset[str]] = {}
@@ -233,10 +223,9 @@ def _evaluate_and_write(
     doc = report.to_dict()
     if datasets is None:
         doc["datasets"] = "../shared/datasets"  # where it lies beside any checkout
-    doc["quantized"] = analyzer.quantized
     if json_out is not None:
         json_out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    if (model_dir.resolve().is_relative_to(REPO_ROOT) and not fp32 and not raw
+    if (model_dir.resolve().is_relative_to(REPO_ROOT) and not raw
             and datasets is None and split == "both"):
         (model_dir / METRICS_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return 0
@@ -247,5 +236,5 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from logsentry.analysis.tagger.location import default_model_dir
 
     model_dir = Path(args.model) if args.model else default_model_dir()
-    return _evaluate_and_write(model_dir, args.datasets, args.json, args.fp32, args.raw,
+    return _evaluate_and_write(model_dir, args.datasets, args.json, args.raw,
                                args.split)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from logsentry.analysis.tagger.network import LogTagger, NetworkConfig, init_weights, ngram_bags
+from logsentry.analysis.tagger.network import NetworkConfig
 from logsentry.analysis.tagger.tokenizer import (
     N_SHAPES,
     N_SPACES,
@@ -30,6 +30,7 @@ from logsentry.analysis.tagger.tokenizer import (
     NgramSettings,
 )
 from logsentry.train.example import Example
+from logsentry.train.network import LogTagger, init_weights, ngram_bags
 
 log = logging.getLogger(__name__)
 

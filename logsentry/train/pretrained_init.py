@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from logsentry.analysis.tagger.network import LogTagger
 from logsentry.analysis.tagger.tokenizer import SPECIALS, LogTokenizer, word_ngrams
+from logsentry.train.network import LogTagger
 
 log = logging.getLogger(__name__)
 

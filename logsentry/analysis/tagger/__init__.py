@@ -1,7 +1,7 @@
 """The token-classification model: labelled examples, training data, tokenizer, training, inference.
 
-`load_analyzer()` is the entry point the daemon uses; it imports torch lazily so
-that importing this package (e.g. for the `Example` format) stays cheap.
+`load_analyzer()` is the entry point the daemon uses; it imports numpy and the weights
+lazily so that importing this package (e.g. for the `Example` format) stays cheap.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def load_analyzer(
 ) -> ModelAnalyzer:
     """The model in folder `path` (None: the shipped one) as an `Analyzer`.
 
-    `threads`: torch intra-op threads (None: the CPUs available, at most 4).
+    `threads`: numpy's BLAS threads (None: the CPUs available, at most 4).
     `cache_size`: entries of the structure cache (the exact-line cache holds half).
     `template_cache_size`: templates remembered (None: the engine's default, 0 when
     `cache_size` is 0).

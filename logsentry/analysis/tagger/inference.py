@@ -12,10 +12,9 @@ from one thread. Per batch the engine:
    (`template_cache.py`): a line with the constant pieces of a line the model
    labelled before, at the same places, and values of the same shapes, reuses
    its tags and action (a new user name is a new structure, not a new event);
-4. runs the network over what is left, sorted by length so batches carry
-   little padding, under `torch.inference_mode`, int8-quantized linear layers
-   when the model says quantization is safe for it: first one line per
-   signature, then the lines that the templates just learnt do not answer.
+4. runs the network over what is left (its float32 forward pass in numpy), sorted
+   by length so batches carry little padding: first one line per signature, then
+   the lines that the templates just learnt do not answer.
 
 Nothing here raises on odd input: empty lines, NUL bytes, replacement
 characters and megabyte lines come back as an `Analysis` (the line is cut at
@@ -24,13 +23,11 @@ characters and megabyte lines come back as an `Analysis` (the line is cut at
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import os
 import re
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,11 +35,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Generic, TypeVar
 
-import torch
+import numpy as np
+import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from logsentry.analysis.tagger.artifacts import LoadedModel, load_model
 from logsentry.analysis.tagger.location import default_model_dir
-from logsentry.analysis.tagger.network import ngram_bags
+from logsentry.analysis.tagger.network import Network
 from logsentry.analysis.tagger.template import WILDCARD, canonical_template
 from logsentry.analysis.tagger.template_cache import ShapeClass, TemplateCache
 from logsentry.analysis.tagger.tokenizer import (
@@ -514,13 +513,12 @@ class _Line:
 
 
 class ModelAnalyzer:
-    """The model as an Analyzer: caches, batching by length, quantized CPU inference."""
+    """The model as an Analyzer: caches, batching by length, float32 CPU inference."""
 
     def __init__(
-        self, model: LoadedModel, cache_size: int = 100_000, quantize: bool | None = None,
-        max_batch: int = 128, exact_cache: bool = True, template_cache_size: int | None = None,
+        self, model: LoadedModel, cache_size: int = 100_000, max_batch: int = 128,
+        exact_cache: bool = True, template_cache_size: int | None = None,
         template_shape: ShapeClass = "input", cache_max_bytes: int = DEFAULT_CACHE_BYTES,
-        quantize_in_place: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = model.tokenizer
@@ -542,14 +540,7 @@ class ModelAnalyzer:
                                         vocab=self.tokenizer.vocab,
                                         reads_paths=self.tokenizer.reads_paths,
                                         max_bytes=int(cache_max_bytes * _TEMPLATE_SHARE))
-        if quantize is None:
-            quantize = bool(model.meta.get("quantize", False))
-        self.quantized = quantize
-        self.network: torch.nn.Module = model.network
-        if quantize:
-            # In place only for a model this analyzer owns (`load_analyzer`): callers
-            # that build float and int8 analyzers from one loaded model need it intact.
-            self.network = quantize_network(model.network, inplace=quantize_in_place)
+        self.network: Network = model.network
         self._lock = threading.Lock()  # analyze_batch is meant for one thread; be safe anyway
         self.lines = 0
         self.model_lines = 0
@@ -710,27 +701,20 @@ class ModelAnalyzer:
     def _predict(self, items: Sequence[Encoded], texts: Sequence[str]) -> list[Labels]:
         length = max(len(item.words) for item in items)
         size = len(items)
-        words = torch.full((size, length), PAD, dtype=torch.long)
-        shapes = torch.zeros((size, length), dtype=torch.long)
-        spaces = torch.zeros((size, length), dtype=torch.long)
-        mask = torch.zeros((size, length), dtype=torch.long)
+        words = np.full((size, length), PAD, dtype=np.int64)
+        shapes = np.zeros((size, length), dtype=np.int64)
+        spaces = np.zeros((size, length), dtype=np.int64)
+        mask = np.zeros((size, length), dtype=np.int64)
         for row, item in enumerate(items):
             n = len(item.words)
-            words[row, :n] = torch.tensor(item.words)
-            shapes[row, :n] = torch.tensor(item.shapes)
-            spaces[row, :n] = torch.tensor(item.spaces)
+            words[row, :n] = item.words
+            shapes[row, :n] = item.shapes
+            spaces[row, :n] = item.spaces
             mask[row, :n] = 1
-        ngram_ids: torch.Tensor | None = None
-        ngram_offsets: torch.Tensor | None = None
-        if self.tokenizer.ngrams is not None:
-            ngram_ids, ngram_offsets = ngram_bags([item.ngrams for item in items], length)
-        with torch.inference_mode():
-            tag_logits, action_logits = self.network(
-                words, shapes, spaces, mask, ngram_ids, ngram_offsets)
-            tag_probs = tag_logits.softmax(-1)
-            tag_best, tag_ids = tag_probs.max(-1)
-            action_probs = action_logits.softmax(-1)
-            action_best, action_ids = action_probs.max(-1)
+        ngrams = [item.ngrams for item in items] if self.tokenizer.ngrams is not None else None
+        tag_logits, action_logits = self.network(words, shapes, spaces, mask, ngrams)
+        tag_ids, tag_best = _best(tag_logits)
+        action_ids, action_best = _best(action_logits)
         tag_ids_list = tag_ids.tolist()
         tag_best_list = tag_best.tolist()
         action_ids_list = action_ids.tolist()
@@ -802,26 +786,18 @@ def _length_chunks(order: list[int], lengths: list[int], max_batch: int,
     return chunks
 
 
-def quantize_network(network: torch.nn.Module, inplace: bool = False) -> torch.nn.Module:
-    """int8 dynamic quantization of the linear layers (weights int8, activations per batch).
-
-    `inplace` converts `network` itself rather than a deep copy of it: for a network
-    nothing else uses, the copy only costs start-up time (the n-gram table alone is
-    16 MB) and keeps the float weights in memory beside the int8 ones."""
-    from torch.ao.quantization import quantize_dynamic
-
-    with warnings.catch_warnings():
-        # torch 2.13 flags its quantized tensor constructors as deprecated; they still work.
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        quantized: torch.nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
-            network, {torch.nn.Linear}, dtype=torch.qint8, inplace=inplace)
-    return quantized
+def _best(logits: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.intp],
+                                                     npt.NDArray[np.float32]]:
+    """The most likely class over the last axis and its softmax probability."""
+    ids = logits.argmax(-1)
+    top = np.take_along_axis(logits, ids[..., None], -1)
+    best: npt.NDArray[np.float32] = 1 / np.exp(logits - top).sum(-1)
+    return ids, best
 
 
 def configure_threads(threads: int | None) -> int:
-    """Set torch's intra-op threads: `threads`, else half the CPUs this process may use
-    (at least 1, at most 4).
+    """Set the threads of numpy's BLAS (the network's matrix products): `threads`, else
+    half the CPUs this process may use (at least 1, at most 4).
 
     Half, because the daemon's event loop (reading, envelope parsing, detection, sinks)
     needs a core too, and the server runs the services logsentry protects: OpenMP threads
@@ -834,10 +810,9 @@ def configure_threads(threads: int | None) -> int:
         except AttributeError:
             available = os.cpu_count() or 1
         threads = max(1, min(4, available // 2))
-    torch.set_num_threads(threads)
-    # Fails when already set or after parallel work ran: then keep what is there.
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(1)
+    # Kept for the process (not a `with` block): BLAS would otherwise start one thread per
+    # core in every analysis worker.
+    threadpool_limits(limits=threads, user_api="blas")
     return threads
 
 
@@ -848,8 +823,7 @@ def load_analyzer(
     """Load a model folder (None: the shipped model) as an Analyzer ready for `analyze_batch`."""
     configure_threads(threads)
     folder = Path(path) if path else default_model_dir()
-    return ModelAnalyzer(load_model(folder, lean=True), cache_size=cache_size,
+    return ModelAnalyzer(load_model(folder), cache_size=cache_size,
                          template_cache_size=template_cache_size,
                          cache_max_bytes=(DEFAULT_CACHE_BYTES if cache_max_bytes is None
-                                          else cache_max_bytes),
-                         quantize_in_place=True)
+                                          else cache_max_bytes))

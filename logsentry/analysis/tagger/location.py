@@ -1,4 +1,4 @@
-"""Where the shipped model lives, without importing torch (the CLI starts fast)."""
+"""Where the shipped model lives, without loading it (the CLI starts fast)."""
 
 from __future__ import annotations
 

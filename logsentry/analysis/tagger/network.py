@@ -1,21 +1,22 @@
-"""The network: a small BERT encoder over piece embeddings, with a token head and a line head.
+"""The network's forward pass at inference, in numpy (float32).
 
-Training builds the encoder from `transformers.BertModel`. Inference builds
-`LeanBert`, the same computation written directly in torch with the same
-parameter names: importing transformers costs seconds, and the daemon must load
-its model in under two. `tests/test_model_network.py` proves both give the same
-outputs for the same weights.
+A small BERT encoder over piece embeddings, with a token head and a line head. Training
+builds it in torch (`logsentry.train.network.LogTagger`, the same parameter names); the
+daemon runs it here, so it never imports torch: importing torch alone took 2 s and
+~200 MB per process, more than the whole network costs. `tests/test_model_numpy_forward.py`
+proves both give the same logits on the shipped weights.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from itertools import chain
+from typing import Any, cast
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+import numpy as np
+import numpy.typing as npt
 
 from logsentry.analysis.tagger.labels import SPAN_LABELS
 from logsentry.core.actions import ACTION_NAMES
@@ -24,6 +25,14 @@ CONSTANT_TAG = "O"
 TAGS: tuple[str, ...] = (
     CONSTANT_TAG, *(f"{prefix}-{label}" for label in SPAN_LABELS for prefix in ("B", "I")))
 """Token tags: `O` (template constant), then `B-`/`I-` for every span label."""
+
+Floats = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+
+_LAYER_NORM_EPS = 1e-12  # BERT's, as the network was trained with
+# Weights the file may hold that inference does not read: BertModel's word table (pieces
+# are embedded by our own tables).
+_UNUSED = ("bert.embeddings.word_embeddings.weight",)
 
 
 @dataclass(slots=True)
@@ -58,7 +67,7 @@ class NetworkConfig:
         return cls(**data)
 
     def bert_config(self) -> dict[str, Any]:
-        """Keyword arguments of `transformers.BertConfig` for this network."""
+        """Keyword arguments of `transformers.BertConfig` for this network (training)."""
         return {
             "vocab_size": 1,  # pieces are embedded by our own tables, passed as inputs_embeds
             "hidden_size": self.hidden,
@@ -73,216 +82,262 @@ class NetworkConfig:
             "layer_norm_eps": 1e-12,
         }
 
+    def weight_names(self) -> list[str]:
+        """The weights the forward pass reads, by their names in `model.safetensors`."""
+        names = ["word_embeddings.weight", "shape_embeddings.weight", "space_embeddings.weight",
+                 "bert.embeddings.position_embeddings.weight",
+                 "bert.embeddings.token_type_embeddings.weight",
+                 "bert.embeddings.LayerNorm.weight", "bert.embeddings.LayerNorm.bias"]
+        if self.n_ngram_buckets > 0:
+            names.append("ngram_embeddings.weight")
+        linears = ["token_head", "action_head"]
+        if self.context > 0:
+            linears.append("context_mix")
+        for i in range(self.layers):
+            layer = f"bert.encoder.layer.{i}"
+            linears += [f"{layer}.attention.self.query", f"{layer}.attention.self.key",
+                        f"{layer}.attention.self.value", f"{layer}.attention.output.dense",
+                        f"{layer}.intermediate.dense", f"{layer}.output.dense"]
+            names += [f"{layer}.attention.output.LayerNorm.weight",
+                      f"{layer}.attention.output.LayerNorm.bias",
+                      f"{layer}.output.LayerNorm.weight", f"{layer}.output.LayerNorm.bias"]
+        return names + [f"{name}.{part}" for name in linears for part in ("weight", "bias")]
 
-class LogTagger(nn.Module):
-    """Piece embeddings -> encoder -> per-piece tag logits and per-line action logits."""
 
-    def __init__(self, config: NetworkConfig, lean: bool) -> None:
-        super().__init__()
+class Network:
+    """`LogTagger`'s forward pass in eval mode: piece embeddings -> encoder -> per-piece tag
+    logits and per-line action logits."""
+
+    def __init__(self, config: NetworkConfig, weights: Mapping[str, npt.NDArray[Any]]) -> None:
+        expected = config.weight_names()
+        missing = [name for name in expected if name not in weights]
+        unexpected = [name for name in weights if name not in expected and name not in _UNUSED]
+        if missing or unexpected:
+            raise ValueError(f"weights do not fit the config (missing {missing[:5]},"
+                             f" unexpected {unexpected[:5]})")
         self.config = config
-        self.word_embeddings = nn.Embedding(config.n_words, config.hidden, padding_idx=0)
-        self.shape_embeddings = nn.Embedding(config.n_shapes, config.hidden)
-        self.space_embeddings = nn.Embedding(config.n_spaces, config.hidden)
-        # Row 0 is "no n-gram" (padding); bucket ids run 1..n_ngram_buckets.
-        self.ngram_embeddings: nn.EmbeddingBag | None = None
-        if config.n_ngram_buckets > 0:
-            self.ngram_embeddings = nn.EmbeddingBag(
-                config.n_ngram_buckets + 1, config.hidden, mode="mean", padding_idx=0)
-        self.bert: nn.Module
-        if lean:
-            self.bert = LeanBert(config)
-        else:
-            from transformers import BertConfig, BertModel
+        self.parameters = sum(int(weights[name].size) for name in weights)
+        # Linear weights transposed once, contiguous: `x @ w` with no copy per call.
+        w = {name: np.ascontiguousarray(weights[name].T if _is_linear(name) else weights[name],
+                                        dtype=np.float32)
+             for name in expected}
+        # Query, key and value in one product of three times the width.
+        for i in range(config.layers):
+            attention = f"bert.encoder.layer.{i}.attention.self"
+            for part in ("weight", "bias"):
+                w[f"{attention}.qkv.{part}"] = np.concatenate(
+                    [w.pop(f"{attention}.{name}.{part}") for name in ("query", "key", "value")],
+                    axis=-1)
+        self._w = w
+        self._bags = _BagMeans(w["ngram_embeddings.weight"]) if config.n_ngram_buckets else None
 
-            self.bert = BertModel(BertConfig(**config.bert_config()), add_pooling_layer=False)
-        self.context_mix: nn.Linear | None = None
+    def __call__(
+        self, words: Ints, shapes: Ints, spaces: Ints, mask: Ints,
+        ngrams: Sequence[Sequence[tuple[int, ...]]] | None = None,
+    ) -> tuple[Floats, Floats]:
+        """Tag logits `[B, T, tags]` (zeros on padding) and action logits `[B, actions]` (of
+        each line's first position, its `[CLS]`); `mask`: 1 on pieces, a prefix of each row.
+        `ngrams`: per line, the n-gram bucket ids of each of its positions (missing
+        positions are empty bags); ignored by a network without n-grams."""
+        batch, length = words.shape
+        # Only the pieces run through the position-wise layers (all but attention),
+        # packed row after row: padding was a sixth of the positions of a batch.
+        real = np.flatnonzero(mask.reshape(-1))
+        hidden = self._encode(words, shapes, spaces, mask, ngrams, real)
+        tags = np.zeros((batch * length, len(self.config.tags)), dtype=np.float32)
+        tags[real] = self._linear(hidden, "token_head")
+        first = np.searchsorted(real, np.arange(batch) * length)
+        return tags.reshape(batch, length, -1), self._linear(hidden[first], "action_head")
+
+    def _encode(
+        self, words: Ints, shapes: Ints, spaces: Ints, mask: Ints,
+        ngrams: Sequence[Sequence[tuple[int, ...]]] | None, real: Ints,
+    ) -> Floats:
+        """The encoder's last hidden states of the `real` positions, `[P, hidden]`."""
+        w = self._w
+        config = self.config
+        batch, length = words.shape
+        x = (w["word_embeddings.weight"][words.reshape(-1)[real]]
+             + w["shape_embeddings.weight"][shapes.reshape(-1)[real]]
+             + w["space_embeddings.weight"][spaces.reshape(-1)[real]])
+        if self._bags is not None and ngrams is not None:
+            x += self._bags.means[self._bags.slots(ngrams, words.shape).reshape(-1)[real]]
         if config.context > 0:
-            self.context_mix = nn.Linear((2 * config.context + 1) * config.hidden, config.hidden)
-        self.token_head = nn.Linear(config.hidden, len(config.tags))
-        self.action_head = nn.Linear(config.hidden, len(config.actions))
+            mixed = _local_context(_unpack(x, real, batch, length), config.context)
+            x += self._linear(mixed.reshape(batch * length, -1)[real], "context_mix")
+        x += w["bert.embeddings.position_embeddings.weight"][real % length]
+        x += w["bert.embeddings.token_type_embeddings.weight"][0]
+        x = self._norm(x, "bert.embeddings.LayerNorm")
+        bias: Floats | None = None
+        if len(real) < batch * length:
+            # Additive mask over keys, as BertModel builds it: padding gets float32's minimum.
+            bias = ((1 - mask[:, None, None, :]).astype(np.float32)
+                    * np.finfo(np.float32).min)
+        for i in range(config.layers):
+            x = self._layer(x, bias, real, batch, length, f"bert.encoder.layer.{i}")
+        return x
 
-    def forward(
-        self, words: torch.Tensor, shapes: torch.Tensor, spaces: torch.Tensor,
-        mask: torch.Tensor, ngram_ids: torch.Tensor | None = None,
-        ngram_offsets: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Tag logits `[B, T, tags]` and action logits `[B, actions]`; `mask`: 1 on pieces.
-        `ngram_ids`/`ngram_offsets`: the n-gram bags of the `B*T` positions, row-major
-        (`ngram_bags`); ignored by a network without n-grams."""
-        hidden = self.encode(words, shapes, spaces, mask, ngram_ids, ngram_offsets)
-        return self.token_head(hidden), self.action_head(hidden[:, 0])
+    def _layer(self, x: Floats, bias: Floats | None, real: Ints, batch: int, length: int,
+               prefix: str) -> Floats:
+        hidden = x.shape[1]
+        heads = self.config.heads
+        size = hidden // heads
+        attention = f"{prefix}.attention"
+        # [3, B, heads, T, size]: query, key, value split into heads.
+        qkv = _unpack(self._linear(x, f"{attention}.self.qkv"), real, batch, length).reshape(
+            batch, length, 3, heads, size).transpose(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        scores = cast(Floats, q @ k.transpose(0, 1, 3, 2))
+        scores *= np.float32(size ** -0.5)
+        if bias is not None:
+            scores += bias
+        scores -= scores.max(-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(-1, keepdims=True)
+        context = cast(Floats, scores @ v).transpose(0, 2, 1, 3).reshape(-1, hidden)[real]
+        x = self._norm(self._linear(context, f"{attention}.output.dense") + x,
+                       f"{attention}.output.LayerNorm")
+        inner = _gelu(self._linear(x, f"{prefix}.intermediate.dense"))
+        return self._norm(self._linear(inner, f"{prefix}.output.dense") + x,
+                          f"{prefix}.output.LayerNorm")
 
-    def encode(
-        self, words: torch.Tensor, shapes: torch.Tensor, spaces: torch.Tensor,
-        mask: torch.Tensor, ngram_ids: torch.Tensor | None = None,
-        ngram_offsets: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """The encoder's last hidden states `[B, T, hidden]`, before both heads."""
-        embeds = (
-            self.word_embeddings(words) + self.shape_embeddings(shapes)
-            + self.space_embeddings(spaces))
-        if self.ngram_embeddings is not None and ngram_ids is not None:
-            # Empty bags (padding, [CLS], class-token pieces) average to zeros.
-            bags = self.ngram_embeddings(ngram_ids, ngram_offsets)
-            embeds = embeds + bags.view(embeds.shape)
-        if self.context_mix is not None:
-            embeds = embeds + self.context_mix(local_context(embeds, mask, self.config.context))
-        out = self.bert(inputs_embeds=embeds, attention_mask=mask)
-        hidden: torch.Tensor = out.last_hidden_state
-        return hidden
+    def _linear(self, x: Floats, name: str) -> Floats:
+        out: Floats = x @ self._w[f"{name}.weight"]
+        out += self._w[f"{name}.bias"]
+        return out
 
-
-def ngram_bags(
-    rows: Sequence[Sequence[tuple[int, ...]]], length: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The n-gram ids of a batch padded to `length` positions, flat, with the offset of each
-    of the `len(rows) * length` bags (row-major; positions past a row's end are empty):
-    the input of `nn.EmbeddingBag`."""
-    ids: list[int] = []
-    offsets: list[int] = []
-    for row in rows:
-        for bag in row:
-            offsets.append(len(ids))
-            ids.extend(bag)
-        offsets.extend([len(ids)] * (length - len(row)))
-    return torch.tensor(ids, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
-
-
-def local_context(embeds: torch.Tensor, mask: torch.Tensor, radius: int) -> torch.Tensor:
-    """`[B, T, (2r+1)H]`: each piece's embedding beside those of its `radius` neighbours on
-    either side, zeros past the ends and on padding (so a line pads the same way alone and
-    in a batch)."""
-    masked = embeds * mask[..., None].to(embeds.dtype)
-    padded = F.pad(masked, (0, 0, radius, radius))
-    length = embeds.shape[1]
-    return torch.cat([padded[:, i:i + length] for i in range(2 * radius + 1)], dim=-1)
+    def _norm(self, x: Floats, name: str) -> Floats:
+        mean = x.mean(-1, keepdims=True)
+        centred: Floats = x - mean
+        variance = np.square(centred).mean(-1, keepdims=True)
+        centred /= np.sqrt(variance + np.float32(_LAYER_NORM_EPS))
+        centred *= self._w[f"{name}.weight"]
+        centred += self._w[f"{name}.bias"]
+        return centred
 
 
-@dataclass(slots=True)
-class _Output:
-    last_hidden_state: torch.Tensor
+_FEW_BAGS = 8
 
 
-class _Embeddings(nn.Module):
-    def __init__(self, config: NetworkConfig) -> None:
-        super().__init__()
-        self.word_embeddings = nn.Embedding(1, config.hidden)  # unused, kept for the weight names
-        self.position_embeddings = nn.Embedding(config.max_positions, config.hidden)
-        self.token_type_embeddings = nn.Embedding(1, config.hidden)
-        self.LayerNorm = nn.LayerNorm(config.hidden, eps=1e-12)
+class _BagMeans:
+    """Each piece's n-gram bag as the mean of its rows of the n-gram table, as
+    `nn.EmbeddingBag(mode="mean", padding_idx=0)` gives it: an empty bag (and row 0, the
+    padding id) counts as nothing.
 
-    def forward(self, embeds: torch.Tensor) -> torch.Tensor:
-        length = embeds.shape[1]
-        added = self.position_embeddings.weight[:length] + self.token_type_embeddings.weight[0]
-        out: torch.Tensor = self.LayerNorm(embeds + added)
+    The means of the last `capacity` distinct bags are kept: the same words come back
+    line after line (93% of the bags of 6,000 distinct Loghub lines were seen among the
+    4,096 before them), and averaging their ~15 rows again was a fifth of the forward
+    pass."""
+
+    def __init__(self, table: Floats, capacity: int = 4096) -> None:
+        self._table = table
+        # Row 0: the empty bag.
+        self.means = np.zeros((capacity + 1, table.shape[1]), dtype=np.float32)
+        self._slots: dict[tuple[int, ...], int] = {(): 0}  # the empty bag: row 0
+
+    def slots(self, rows: Sequence[Sequence[tuple[int, ...]]], shape: tuple[int, ...]) -> Ints:
+        """`[B, T]`: the row of `means` of each position's bag (`rows[b][t]`, empty past a
+        row's end); valid until the next call."""
+        slots = self._slots
+        seen = set(chain.from_iterable(rows))
+        new = seen.difference(slots)
+        if len(slots) + len(new) > len(self.means):
+            # Bounded: start over rather than track recency per bag.
+            self._slots = slots = {(): 0}
+            new = seen.difference(slots)
+            if len(new) >= len(self.means):  # one batch of more bags than it keeps
+                self.means = np.zeros((len(new) + 1, self.means.shape[1]), dtype=np.float32)
+        if new:
+            bags = list(new)
+            start = len(slots)
+            self.means[start:start + len(bags)] = self._average(bags)
+            slots.update(zip(bags, range(start, start + len(bags)), strict=True))
+        index = np.zeros(shape, dtype=np.int64)
+        slot = slots.__getitem__
+        for r, row in enumerate(rows):
+            index[r, :len(row)] = list(map(slot, row))
+        return index
+
+    def _average(self, bags: list[tuple[int, ...]]) -> Floats:
+        table = self._table
+        sizes = np.fromiter(map(len, bags), dtype=np.int64, count=len(bags))
+        ids = np.fromiter(chain.from_iterable(bags), dtype=np.int64, count=int(sizes.sum()))
+        # Longest first: the bags that still have a j-th id are a prefix, so the sum is one
+        # gather and one in-place add per place j in a bag (`np.add.reduceat` took 4x),
+        # until a few long ones (paths, URLs) are left: each of those adds its rest at once.
+        # Either way a bag's rows are added in order, so its mean is the same in any batch.
+        order = np.argsort(-sizes, kind="stable")
+        sizes, starts = sizes[order], (np.cumsum(sizes) - sizes)[order]
+        longer = np.searchsorted(-sizes, -np.arange(sizes[0]), side="left")  # bags > j ids
+        sums = np.zeros((len(bags), table.shape[1]), dtype=np.float32)
+        for j, count in enumerate(longer.tolist()):
+            if count < _FEW_BAGS:
+                for i in range(count):
+                    rest = table[ids[starts[i] + j:starts[i] + sizes[i]]]
+                    rest[0] += sums[i]
+                    sums[i] = rest.sum(0)
+                break
+            sums[:count] += table[ids[starts[:count] + j]]
+        padding = ids == 0
+        if padding.any():  # padding ids count neither in the sum nor in the mean
+            kept = np.concatenate(([0], np.cumsum(~padding)))
+            real = kept[starts + sizes] - kept[starts]
+            sums -= (sizes - real)[:, None].astype(np.float32) * table[0]
+            sizes = real
+        out = np.zeros_like(sums)
+        out[order] = sums / np.maximum(sizes, 1)[:, None].astype(np.float32)
         return out
 
 
-class _SelfAttention(nn.Module):
-    def __init__(self, config: NetworkConfig) -> None:
-        super().__init__()
-        self.query = nn.Linear(config.hidden, config.hidden)
-        self.key = nn.Linear(config.hidden, config.hidden)
-        self.value = nn.Linear(config.hidden, config.hidden)
+def _is_linear(name: str) -> bool:
+    return name.endswith(".weight") and not name.endswith(("embeddings.weight",
+                                                           "LayerNorm.weight"))
 
 
-class _DenseNorm(nn.Module):
-    def __init__(self, inputs: int, hidden: int) -> None:
-        super().__init__()
-        self.dense = nn.Linear(inputs, hidden)
-        self.LayerNorm = nn.LayerNorm(hidden, eps=1e-12)
+def _unpack(packed: Floats, real: Ints, batch: int, length: int) -> Floats:
+    """`[B, T, F]` from the rows of the `real` positions, zeros on padding."""
+    out = np.zeros((batch * length, packed.shape[1]), dtype=np.float32)
+    out[real] = packed
+    return out.reshape(batch, length, -1)
 
 
-class _Attention(nn.Module):
-    def __init__(self, config: NetworkConfig) -> None:
-        super().__init__()
-        self.self = _SelfAttention(config)
-        self.output = _DenseNorm(config.hidden, config.hidden)
+def _local_context(embeds: Floats, radius: int) -> Floats:
+    """`[B, T, (2r+1)H]`: each piece's embedding beside those of its `radius` neighbours on
+    either side, zeros past the ends and on padding (so a line pads the same way alone and
+    in a batch). `embeds` is zeros on padding."""
+    batch, length, hidden = embeds.shape
+    padded = np.zeros((batch, length + 2 * radius, hidden), dtype=np.float32)
+    padded[:, radius:radius + length] = embeds
+    return np.concatenate([padded[:, i:i + length] for i in range(2 * radius + 1)], axis=-1)
 
 
-class _Intermediate(nn.Module):
-    def __init__(self, config: NetworkConfig) -> None:
-        super().__init__()
-        self.dense = nn.Linear(config.hidden, config.intermediate)
+# Abramowitz & Stegun 7.1.26: erf to 1.5e-7 absolute, which float32 rounding already
+# reaches; numpy has no erf, and GELU must be the exact (erf) one BERT was trained with.
+_ERF_P = np.float32(0.3275911)
+_ERF_A = tuple(np.float32(a) for a in (
+    1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592))
+_SQRT_HALF = np.float32(1 / math.sqrt(2))
 
 
-class _Layer(nn.Module):
-    def __init__(self, config: NetworkConfig) -> None:
-        super().__init__()
-        self.heads = config.heads
-        self.attention = _Attention(config)
-        self.intermediate = _Intermediate(config)
-        self.output = _DenseNorm(config.intermediate, config.hidden)
-
-    def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        batch, length, hidden = x.shape
-        heads = self.heads
-        size = hidden // heads
-        attn = self.attention.self
-
-        def split(t: torch.Tensor) -> torch.Tensor:
-            return t.view(batch, length, heads, size).transpose(1, 2)
-
-        q, k, v = split(attn.query(x)), split(attn.key(x)), split(attn.value(x))
-        # Plain matmul-softmax-matmul: on CPU with sequences of ~10-100 pieces it runs about
-        # twice as fast as scaled_dot_product_attention with a padding mask.
-        scores = torch.matmul(q, k.transpose(-1, -2)) * (size ** -0.5)
-        if bias is not None:
-            scores = scores + bias
-        context = torch.matmul(scores.softmax(-1), v)
-        context = context.transpose(1, 2).reshape(batch, length, hidden)
-        out = self.attention.output
-        x = out.LayerNorm(out.dense(context) + x)
-        inner = F.gelu(self.intermediate.dense(x))
-        last = self.output
-        result: torch.Tensor = last.LayerNorm(last.dense(inner) + x)
-        return result
-
-
-class _Encoder(nn.Module):
-    def __init__(self, config: NetworkConfig) -> None:
-        super().__init__()
-        self.layer = nn.ModuleList(_Layer(config) for _ in range(config.layers))
-
-
-class LeanBert(nn.Module):
-    """BERT's encoder forward pass (eval mode) in plain torch, with BertModel's parameter names."""
-
-    def __init__(self, config: NetworkConfig) -> None:
-        super().__init__()
-        self.embeddings = _Embeddings(config)
-        self.encoder = _Encoder(config)
-
-    def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> _Output:
-        x = self.embeddings(inputs_embeds)
-        bias: torch.Tensor | None = None
-        if not bool(attention_mask.all()):
-            # Additive mask over keys, as BertModel builds it: padding gets the dtype's minimum.
-            bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        for layer in self.encoder.layer:
-            x = layer(x, bias)
-        return _Output(x)
-
-
-def parameter_count(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters())
-
-
-def init_weights(module: nn.Module, std: float = 0.02) -> None:
-    """BERT's initialisation for the tables and heads we add around the encoder."""
-    for sub in module.modules():
-        if isinstance(sub, nn.Linear):
-            nn.init.normal_(sub.weight, std=std)
-            if sub.bias is not None:
-                nn.init.zeros_(sub.bias)
-        elif isinstance(sub, (nn.Embedding, nn.EmbeddingBag)):
-            nn.init.normal_(sub.weight, std=std)
-            if sub.padding_idx is not None:
-                with torch.no_grad():
-                    sub.weight[sub.padding_idx].zero_()
-        elif isinstance(sub, nn.LayerNorm):
-            nn.init.ones_(sub.weight)
-            nn.init.zeros_(sub.bias)
-
-
+def _gelu(x: Floats) -> Floats:
+    """`x * Phi(x)` with the exact normal CDF, as `torch.nn.functional.gelu` (in place
+    where it can: this runs on every position's feed-forward activations)."""
+    z = np.abs(x)
+    z *= _SQRT_HALF
+    t = _ERF_P * z
+    t += 1
+    np.reciprocal(t, out=t)
+    tail = t * _ERF_A[0]
+    for a in _ERF_A[1:]:
+        tail += a
+        tail *= t
+    np.square(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    tail *= z  # 1 - erf(|x| / sqrt 2)
+    tail *= np.float32(-0.5)
+    tail += np.float32(0.5)  # Phi(|x|) - 1/2
+    np.copysign(tail, x, out=tail)
+    tail += np.float32(0.5)  # Phi(x)
+    tail *= x
+    return tail

@@ -18,7 +18,7 @@ import torch
 
 from logsentry.analysis.tagger.artifacts import LoadedModel
 from logsentry.analysis.tagger.inference import Labels, ModelAnalyzer, template_wild
-from logsentry.analysis.tagger.network import LogTagger, NetworkConfig
+from logsentry.analysis.tagger.network import Network, NetworkConfig
 from logsentry.analysis.tagger.tokenizer import N_SHAPES, N_SPACES, SPECIALS, Encoded, LogTokenizer
 from logsentry.core.actions import ACTIONS
 from logsentry.train.distill.teacher import TeacherTagger, TeacherTokens, collate_inputs
@@ -52,13 +52,12 @@ class TeacherAnalyzer(ModelAnalyzer):
         config = NetworkConfig(n_words=len(vocab), n_shapes=N_SHAPES, n_spaces=N_SPACES,
                                tags=list(teacher.tags), actions=list(teacher.actions))
         # The engine only reads the network through `_predict`, overridden below.
-        model = LoadedModel(network=LogTagger.__new__(LogTagger), tokenizer=pieces,
-                            config=config, meta={"quantize": False}, path=Path("."))
-        super().__init__(model, cache_size=cache_size, quantize=False, max_batch=max_batch)
+        model = LoadedModel(network=Network.__new__(Network), tokenizer=pieces,
+                            config=config, meta={}, path=Path("."))
+        super().__init__(model, cache_size=cache_size, max_batch=max_batch)
         self.teacher = teacher
         self.tokens = tokens
         self.max_tokens = teacher.window(max_tokens or tokens.max_tokens)
-        self.network = teacher
 
     def _predict(self, items: Sequence[Encoded], texts: Sequence[str]) -> list[Labels]:
         inputs = self.tokens.encode(texts, self.max_tokens)

@@ -9,9 +9,8 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("teacher", "teacher (MiniLM-L6 fine-tuned)"),
     ("student-control", "student without teacher"),
     ("student-distilled", "distilled student (fp32)"),
-    ("student-distilled-int8", "distilled student, int8"),
     ("student-pruned", "distilled student, pruned (fp32)"),
-    ("student-compressed", "compressed student (pruned + int8)"),
+    ("student-compressed", "compressed student (pruned)"),
     ("shipped", "shipped student (`models/logsentry-tagger`)"),
 )
 

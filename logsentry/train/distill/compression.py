@@ -1,4 +1,4 @@
-"""Compression of a trained student: structured pruning and int8 dynamic quantization.
+"""Compression of a trained student: structured pruning.
 
 Pruning keeps the `LogTagger` architecture (so `artifacts.load_model` and the
 engine load the result unchanged) and shrinks one of its dimensions:
@@ -8,10 +8,9 @@ engine load the result unchanged) and shrinks one of its dimensions:
   output column);
 - *layers*: the encoder keeps a subset of its layers, in order.
 
-A short distillation run afterwards lets the pruned student recover. Int8
-dynamic quantization (`engine.quantize_network`: linear weights int8,
-activations quantized per batch) happens at load time when the model's
-metadata says `quantize: true`.
+A short distillation run afterwards lets the pruned student recover. Inference runs
+float32 (numpy); the int8 dynamic quantization earlier models asked for with
+`quantize: true` is no longer applied.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from dataclasses import replace
 
 import torch
 
-from logsentry.analysis.tagger.network import LogTagger
+from logsentry.train.network import LogTagger
 
 _LAYER = re.compile(r"^bert\.encoder\.layer\.(\d+)\.(.*)$")
 

@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from logsentry.analysis.tagger.artifacts import load_model, save_model
+from logsentry.analysis.tagger.artifacts import load_model
 from logsentry.analysis.tagger.location import files_size
-from logsentry.analysis.tagger.network import parameter_count
+from logsentry.train.artifacts import load_tagger, save_model
 from logsentry.train.distill.compression import prune_layers, prune_width
 from logsentry.train.distill.corpus import Corpus, CorpusSizes, build_corpus
 from logsentry.train.distill.measure import (
@@ -50,6 +50,7 @@ from logsentry.train.distill.teacher import (
     train_teacher,
 )
 from logsentry.train.loop import STUDENT, TEACHER, TrainingResult, TrainSettings
+from logsentry.train.network import parameter_count
 
 log = logging.getLogger(__name__)
 
@@ -170,16 +171,16 @@ def student_stage(
         meta = json.loads(config_file.read_text(encoding="utf-8")).get("meta", {})
         if meta.get("fingerprint") == fingerprint:
             say(f"{kind}: reusing {path}")
-            loaded = load_model(path, lean=False)
-            for parameter in loaded.network.parameters():
+            network, tokenizer = load_tagger(path, lean=False)
+            for parameter in network.parameters():
                 parameter.requires_grad_(True)
-            return TrainingResult(loaded.network, loaded.tokenizer, int(meta.get("steps", 0)),
+            return TrainingResult(network, tokenizer, int(meta.get("steps", 0)),
                                  float(meta.get("train_seconds", 0.0)))
     result = train()
     _save_student(path, result, {
         "distill": kind, "fingerprint": fingerprint, "training": fingerprint["student"],
         "steps": result.steps, "train_seconds": round(result.seconds, 1),
-        "history": result.history, "quantize": False})
+        "history": result.history})
     return result
 
 
@@ -218,15 +219,15 @@ class Recorder:
         self.write()
         return entry
 
-    def student(self, name: str, folder: Path, quantize: bool, extra: dict[str, Any]) -> None:
-        from logsentry.analysis.tagger.inference import ModelAnalyzer
+    def student(self, name: str, folder: Path, extra: dict[str, Any]) -> None:
+        from logsentry.analysis.tagger.inference import ModelAnalyzer, configure_threads
 
+        configure_threads(self.threads)
         loaded = load_model(folder)
         self.measure(
-            name, ModelAnalyzer(loaded, quantize=quantize),
-            lambda: ModelAnalyzer(loaded, cache_size=0, quantize=quantize),
-            parameter_count(loaded.network), files_size(folder), self.config.speed_lines,
-            {"folder": str(folder), "quantized": quantize, **extra})
+            name, ModelAnalyzer(loaded), lambda: ModelAnalyzer(loaded, cache_size=0),
+            loaded.network.parameters, files_size(folder), self.config.speed_lines,
+            {"folder": str(folder), **extra})
 
 
 def run(config: RunConfig, out: Path, work: Path, progress: Progress | None = None,
@@ -297,10 +298,9 @@ def run(config: RunConfig, out: Path, work: Path, progress: Progress | None = No
             progress=say, network=network, tokenizer=distilled.tokenizer)
         _save_student(out / "student-pruned", compressed_from, {
             "distill": "distilled, pruned (" + ", ".join(stages) + ")",
-            "training": finetune.to_dict(), "quantize": False})
+            "training": finetune.to_dict()})
     _save_student(out / "student-compressed", compressed_from, {
-        "distill": "distilled, " + (", ".join(stages) + ", " if stages else "") + "int8",
-        "quantize": True})
+        "distill": "distilled" + (", " + ", ".join(stages) if stages else "")})
     recorder.doc["train_seconds"] = round(time.monotonic() - started, 1)
     recorder.write()
 
@@ -312,18 +312,14 @@ def run(config: RunConfig, out: Path, work: Path, progress: Progress | None = No
     recorder.measure(
         "teacher", teacher, lambda: teacher_analyzer(teacher_dir, cache_size=0),
         parameter_count(teacher.teacher), teacher_size, config.teacher_speed_lines,
-        {"folder": str(teacher_dir), "quantized": False})
-    recorder.student("student-control", out / "student-control", False, {})
-    recorder.student("student-distilled", out / "student-distilled", False, {})
-    recorder.student("student-distilled-int8", out / "student-distilled", True, {})
+        {"folder": str(teacher_dir)})
+    recorder.student("student-control", out / "student-control", {})
+    recorder.student("student-distilled", out / "student-distilled", {})
     if stages:
-        recorder.student("student-pruned", out / "student-pruned", False,
-                         {"pruning": stages})
-    recorder.student("student-compressed", out / "student-compressed", True,
-                     {"pruning": stages})
+        recorder.student("student-pruned", out / "student-pruned", {"pruning": stages})
+    recorder.student("student-compressed", out / "student-compressed", {"pruning": stages})
     if reference is not None and (reference / "model.safetensors").is_file():
-        recorder.student("shipped", reference, bool(load_model(reference).meta.get(
-            "quantize", False)), {})
+        recorder.student("shipped", reference, {})
     recorder.doc["total_seconds"] = round(time.monotonic() - started, 1)
     recorder.write()
     from logsentry.train.distill.card import write_card

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import torch
 
-from logsentry.analysis.tagger.network import LogTagger
 from logsentry.analysis.tagger.tokenizer import LogTokenizer
 from logsentry.train.distill.corpus import CorpusSizes, build_corpus
 from logsentry.train.distill.kd_loss import kd_loss
@@ -37,6 +36,7 @@ from logsentry.train.distill.student import (
 )
 from logsentry.train.distill.teacher import TEACHER_FILE, SoftTargets, load_teacher, soft_targets
 from logsentry.train.loop import SideLoss, TrainSettings, collate, endless_batches
+from logsentry.train.network import LogTagger
 
 Progress = Callable[[str], None]
 

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import torch
 
-from logsentry.analysis.tagger.network import LogTagger
 from logsentry.analysis.tagger.tokenizer import LogTokenizer
 from logsentry.train.distill.kd_loss import kd_loss
 from logsentry.train.distill.teacher import SoftTargets, hard_loss
@@ -53,6 +52,7 @@ from logsentry.train.loop import (
     run_training,
     seed_everything,
 )
+from logsentry.train.network import LogTagger
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from logsentry.analysis.tagger.network import TAGS, LogTagger, NetworkConfig
+from logsentry.analysis.tagger.network import TAGS, NetworkConfig
 from logsentry.analysis.tagger.tokenizer import (
     N_SHAPES,
     N_SPACES,
@@ -47,6 +47,7 @@ from logsentry.train.loop import (
     run_training,
     seed_everything,
 )
+from logsentry.train.network import LogTagger
 
 log = logging.getLogger(__name__)
 
