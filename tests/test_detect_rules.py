@@ -195,6 +195,27 @@ def test_template_match_on_the_analyzer_template() -> None:
     assert not _selects({"where": {"logsentry.template": {"equals": "Accepted <*>"}}}, event)
 
 
+def test_a_rule_can_ask_for_a_sure_reading_of_the_analyzer() -> None:
+    selection = {"action": "intrusion_detected",
+                 "where": {"logsentry.confidence": {"gte": 0.5}}}
+    sure, unsure = _event("intrusion_detected"), _event("intrusion_detected")
+    sure.confidence, unsure.confidence = 0.93, 0.30
+    assert _selects(selection, sure)
+    assert not _selects(selection, unsure)
+    # The matcher compiled for many rules reads it the same way.
+    match = compile_matcher([Selection.model_validate(selection)])
+    assert match(sure) == [0] and match(unsure) == []
+
+
+def test_a_decoded_record_action_is_certain_whatever_the_model_said() -> None:
+    from logsentry.core.analysis import Analysis
+
+    event = _event()
+    event.decoded_action = "malware_detected"
+    event.apply(Analysis(action="other", fields={}, template="t", confidence=0.2))
+    assert (event.action, event.confidence) == ("malware_detected", 1.0)
+
+
 def test_ignore_case_applies_to_every_text_test() -> None:
     event = _event(message="nginx: worker process exited on signal 11 (SIGSEGV)")
     for test in ({"regex": "sigsegv"}, {"contains": "sigsegv"}, {"equals": event.message.upper()},

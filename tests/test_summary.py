@@ -63,6 +63,7 @@ def test_one_line_with_an_xss_payload_raises_one_alert() -> None:
         '198.51.100.9 - - [12/Dec/2021:10:00:00 +0000] "GET /search?q=<script>alert(1)</script>'
         ' HTTP/1.1" 200 512 "-" "Mozilla/5.0"',
         timestamp=datetime(2021, 12, 12, 10, tzinfo=UTC), action="web_attack_attempt",
+        confidence=0.95,
         fields={"source.ip": "198.51.100.9", "http.request.method": "GET",
                 "url.original": "/search?q=<script>alert(1)</script>",
                 "http.response.status_code": 200})

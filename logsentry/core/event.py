@@ -77,8 +77,9 @@ class Event:
             action = self.decoded_action or "other"
         self.action = action
         self.template = analysis.template or self.body
-        # Rounded once here, not on every serialization.
-        self.confidence = round(analysis.confidence, 4)
+        # Rounded once here, not on every serialization. A decoded record's action is
+        # what the record says, not a reading: certain.
+        self.confidence = 1.0 if decoded else round(analysis.confidence, 4)
         fields = self.fields
         for name, text in analysis.fields.items():
             if name not in fields and not self.decoded_fields:

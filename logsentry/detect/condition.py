@@ -3,7 +3,7 @@
 A rule names fields in flat ECS form (`source.ip`, `url.original`). A few
 names reach the event's own attributes instead of `Event.fields`:
 `message` (the raw line), `event.action`, `event.outcome`, `event.category`,
-`logsentry.template` and `log.source`.
+`logsentry.template`, `logsentry.confidence` and `log.source`.
 `message.raw` is `message` again, so one field map can test the message twice
 (a cheap `contains` first, then a `regex`). `url.decoded` and `message.decoded` are
 `url.original` and the message with percent-encoding undone (twice, against
@@ -34,7 +34,8 @@ Getter = Callable[[Event], Any]
 # Names `field_getter` reads from somewhere else than `Event.fields` under that name.
 SPECIAL_FIELDS = frozenset({
     "message", "message.raw", "event.action", "event.outcome", "event.category",
-    "logsentry.template", "template", "log.source", "url.decoded", "message.decoded",
+    "logsentry.template", "template", "logsentry.confidence", "log.source", "url.decoded",
+    "message.decoded",
 })
 
 
@@ -50,6 +51,8 @@ def field_getter(name: str) -> Getter:
         return lambda event: event.category
     if name in ("logsentry.template", "template"):
         return lambda event: event.template or None
+    if name == "logsentry.confidence":
+        return lambda event: event.confidence
     if name == "log.source":
         return lambda event: event.source
     if name == "url.decoded":

@@ -25,7 +25,7 @@ from logsentry.detect.rule import Rule, RuleCase
 
 # Where a case's clock starts: a fixed instant, so cases are reproducible.
 CASE_START = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
-_EVENT_KEYS = {"action", "message", "template", "at", "repeat", "every"}
+_EVENT_KEYS = {"action", "message", "template", "confidence", "at", "repeat", "every"}
 _ALERT_KEYS = {"count", "min_count", "suppressed", "message_contains", "severity"}
 _INDEX = re.compile(r"\{i\}")
 
@@ -96,6 +96,8 @@ def _case_event(spec: dict[str, Any], index: int, when: float, line: int) -> Eve
         message=str(message), source="test-rules", line=line, received=when,
         timestamp=datetime.fromtimestamp(when, UTC), body=str(message), fields=fields,
         action=action, template=str(fill(spec.get("template", ""))),
+        # A case's event is a reading of the analyzer's: a sure one unless it says.
+        confidence=float(spec.get("confidence", 1.0)),
     )
 
 

@@ -46,6 +46,7 @@ _PLAIN_READS = {
     "event.action": "event.action",
     "logsentry.template": "event.template",
     "template": "event.template",
+    "logsentry.confidence": "event.confidence",
     "log.source": "event.source",
 }
 # Fields derived from another read: computed on first use in an event, then reused

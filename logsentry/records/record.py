@@ -46,6 +46,7 @@ def apply_record(event: Event, record: DecodedRecord, replace: bool = False) -> 
     if record.action is not None:
         # Set now (envelope-only runs have no analyzer) and kept by `Event.apply`.
         event.decoded_action = event.action = record.action
+        event.confidence = 1.0
         event.decoded_fields = record.names_fields
     if record.body is not None:
         event.body = record.body
