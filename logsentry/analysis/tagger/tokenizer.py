@@ -185,13 +185,20 @@ _CLF_ZONE = re.compile(r"\s[+-]\d{4}")
 # One cut: start and end (in the token, or in the line where it is cut in place), kind,
 # and where a URL's path starts (-1: no path, or no URL).
 _Cut = tuple[int, int, str, int]
-# Tokens up to this length are memoised; the memo is cleared when it holds this many
-# tokens or cuts (a cut is about 90 bytes: a few MB at most, whatever the input).
-_MEMO_TOKEN_CHARS = 48
-_MEMO_TOKENS = 32_768
+# Tokens up to this length are memoised, in two generations: a full young generation
+# becomes the old one (the previous old one is dropped), and a token found in the old one
+# moves back to the young: the tokens in use stay, the values seen once (an attack wave's
+# new user names and ports) go. A generation holds at most `_MEMO_TOKENS` tokens and
+# `_MEMO_CUTS` cuts of tokens cut in several pieces (a token and its map slot are about
+# 100 bytes, a cut as much): some 20 MB at most, whatever the input.
+_MEMO_TOKEN_CHARS = 64
+_MEMO_TOKENS = 65_536
 _MEMO_CUTS = 65_536
-_memo: dict[str, tuple[_Cut, ...]] = {}
-_memo_cuts = 0
+_young: dict[str, tuple[_Cut, ...]] = {}
+_old: dict[str, tuple[_Cut, ...]] = {}
+_young_cuts = 0
+# The cuts of one-piece tokens by (start, end, kind, path): at most 64 lengths x the kinds.
+_whole: dict[_Cut, tuple[_Cut, ...]] = {}
 
 
 def _cut(text: str, pos: int, endpos: int) -> tuple[_Cut, ...]:
@@ -212,15 +219,23 @@ def _cut(text: str, pos: int, endpos: int) -> tuple[_Cut, ...]:
 
 def _token_cuts(token: str) -> tuple[_Cut, ...]:
     """`_cut` of a whole token, memoised (see `_MEMO_TOKENS`)."""
-    global _memo_cuts
-    found = _memo.get(token)
+    global _young, _old, _young_cuts
+    found = _young.get(token)
+    if found is not None:
+        return found
+    found = _old.get(token)
     if found is None:
         found = _cut(token, 0, len(token))
-        if len(_memo) >= _MEMO_TOKENS or _memo_cuts >= _MEMO_CUTS:
-            _memo.clear()  # crude but bounded; frequent tokens come straight back
-            _memo_cuts = 0
-        _memo[token] = found
-        _memo_cuts += len(found)
+        if len(found) == 1:
+            # Most tokens are one piece: they share the cuts of their length and kind.
+            found = _whole.setdefault(found[0], found)
+    if len(_young) >= _MEMO_TOKENS or _young_cuts >= _MEMO_CUTS:
+        _old = _young
+        _young = {}
+        _young_cuts = 0
+    _young[token] = found
+    if len(found) > 1:
+        _young_cuts += len(found)
     return found
 
 
