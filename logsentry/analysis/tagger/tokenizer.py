@@ -225,7 +225,10 @@ def _token_cuts(token: str) -> tuple[_Cut, ...]:
         return found
     found = _old.get(token)
     if found is None:
-        found = _cut(token, 0, len(token))
+        # A run of word characters (a user name, a pid) is one `plain` piece, as `_PIECE`
+        # cuts it (its `\w` is `str.isalnum()` or `_`): no scan needed.
+        found = (((0, len(token), _word_kind(token), -1),) if token.isalnum()
+                 else _cut(token, 0, len(token)))
         if len(found) == 1:
             # Most tokens are one piece: they share the cuts of their length and kind.
             found = _whole.setdefault(found[0], found)
