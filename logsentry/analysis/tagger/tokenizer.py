@@ -179,7 +179,6 @@ class Piece(NamedTuple):
 # non-whitespace), and a token's cuts are memoised by its text: the lookarounds only ask
 # whether a non-whitespace character is there, which whitespace and the token's ends answer
 # alike. Most tokens of a log stream come back (`Failed`, `password`, `from`, `port`).
-_TOKEN = re.compile(r"\S+")
 # The only whitespace a piece takes: the zone of a `clfts` time, as `_PIECE` writes it.
 _CLF_ZONE = re.compile(r"\s[+-]\d{4}")
 # One cut: start and end (in the token, or in the line where it is cut in place), kind,
@@ -248,8 +247,17 @@ def _segments(text: str, limit: int) -> list[tuple[int, tuple[_Cut, ...]]]:
     segments: list[tuple[int, tuple[_Cut, ...]]] = []
     count = 0
     resume = 0  # the end of a time zone that ran into the next token
-    for token in _TOKEN.finditer(text):
-        start, end = token.span()
+    end = 0
+    # `str.split()` cuts at `str.isspace()` characters, which are `\s`'s. Every token but
+    # one swallowed by a time zone has a cut, so 2 x (limit + 1) tokens give more than
+    # `limit` cuts: what lies beyond them (a megabyte of words) is never split up.
+    words = text.split(None, 2 * limit + 2)
+    rest = words.pop() if len(words) > 2 * limit + 2 else None
+    find = text.find
+    memo = _young
+    for word in words:
+        start = find(word, end)
+        end = start + len(word)
         if start < resume:
             # The rest of the token behind a zone: cut in place, where the lookbehinds
             # see the zone's digits.
@@ -257,7 +265,7 @@ def _segments(text: str, limit: int) -> list[tuple[int, tuple[_Cut, ...]]]:
             if not cuts:
                 continue
         elif end - start <= _MEMO_TOKEN_CHARS:
-            offset, cuts = start, _token_cuts(token.group())
+            offset, cuts = start, memo.get(word) or _token_cuts(word)
         else:
             offset, cuts = 0, _cut(text, start, end)
         last = cuts[-1]
@@ -270,6 +278,11 @@ def _segments(text: str, limit: int) -> list[tuple[int, tuple[_Cut, ...]]]:
         count += len(cuts)
         if count > limit:
             break
+    else:
+        if rest is not None:
+            cuts = _cut(text, max(find(rest, end), resume), len(text))
+            if cuts:
+                segments.append((0, cuts))
     return segments
 
 
