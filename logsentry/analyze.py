@@ -20,6 +20,7 @@ from logsentry.analysis.loader import close_analyzer, load_analyzer
 from logsentry.analyze_console import FileProgress, TableWriter
 from logsentry.config import PipelineConfig
 from logsentry.core.alert import Alert
+from logsentry.core.collector import keep_survivors_frozen
 from logsentry.core.event import Event
 from logsentry.core.pipes import discard_output
 from logsentry.detect.config import DetectionConfig
@@ -51,6 +52,10 @@ async def run_analyze(
     With `alerts`, the inputs are read together and replayed in event time through a
     reorder buffer of `reorder_window` events (default: logsentry.replay's).
     """
+    # As the daemon does (see Daemon.run): full collections skip what survived the last
+    # one (the modules, the model, the caches, the reorder window's events): on
+    # ssh200k-fresh `--alerts` they took 2.0 s of 3.2 s of collection, 0.6 s after.
+    keep_survivors_frozen()
     analysis = AnalysisConfig(analyzer="model" if use_model else "none", model_path=model,
                               workers=workers)
     analyzer: Analyzer = await asyncio.get_running_loop().run_in_executor(

@@ -133,3 +133,53 @@ def test_the_plain_word_shortcut_cuts_every_line_as_the_full_alternation_does() 
         got = [(m.span(), "word" if m.lastgroup == "plain" else m.lastgroup)
                for m in tokenizer._PIECE.finditer(line)]
         assert got == want, line
+
+
+def scan_whole_line(text: str, limit: int) -> tuple[list[tokenizer.Piece], bool]:
+    """The tokenizer's cutting as one scan of `_PIECE` over the whole line: what the
+    memoised token-by-token cutting must give."""
+    pieces: list[tokenizer.Piece] = []
+    n = len(text)
+    for match in tokenizer._PIECE.finditer(text):
+        if len(pieces) == limit:
+            return pieces, True
+        start, end = match.span()
+        kind = match.lastgroup or "other"
+        if kind in ("plain", "word"):
+            kind = tokenizer._word_kind(text[start:end])
+        elif kind == "url":
+            slash = text.find("/", text.find("//", start, end) + 2, end)
+            if slash > 0 and len(pieces) + 1 < limit:
+                before = start == 0 or text[start - 1].isspace()
+                pieces.append(tokenizer.Piece(start, slash, "url", before, False))
+                start = slash
+                kind = "path"
+        before = start == 0 or text[start - 1].isspace()
+        after = end == n or text[end].isspace()
+        pieces.append(tokenizer.Piece(start, end, kind, before, after))
+    return pieces, False
+
+
+TRICKY_LINES = [
+    '203.0.113.7 - - [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.1" 200 5',
+    "[10/Oct/2000:13:55:36 -07001] x [10/Oct/2000:13:55:36\t+0100]",
+    "t 10/Oct/2000:13:55:36 -0700 10/Oct/2000:13:55:36 -0700",
+    "10/Oct/2000:13:55:36 -0700:12 10/Oct/2000:13:55:36  -0700",
+    "GET https://h.example:443/a/b?x=1 http://x.y z://q https://a.b",
+    "from ::ffff:10.0.0.1 port 22 fe80::1:2:3:4 1.2.3.4.50550 1.2.3.4.dsl.example.net",
+    "a" * 100 + " " + "b.c/" * 30 + " x",
+    " leading\tand trailing \u2028 separators\x1c\x1d ",
+]
+
+
+@pytest.mark.parametrize("limit", [63, 8, 3, 2, 1])
+def test_token_memo_cuts_like_one_scan_of_the_line(limit: int) -> None:
+    rng = __import__("random").Random(7)
+    alphabet = "aZ09:./-+@[]\"'<>|,;=_\\~ \t%x\u00e9\u00b2\u0663\u2028\x1c"
+    texts = TRICKY_LINES + ["".join(rng.choice(alphabet) for _ in range(rng.randrange(60)))
+                            for _ in range(3000)]
+    for text in texts * 2:  # the second round reads the memo
+        expected = scan_whole_line(text, limit)
+        assert split_pieces(text, limit) == expected, text
+        assert piece_bounds(text, limit) == (
+            [(p.start, p.end) for p in expected[0]], expected[1]), text

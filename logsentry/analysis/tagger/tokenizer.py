@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote
 
 TOKENIZER_VERSION = 2
@@ -160,9 +161,10 @@ _PATH_SEGMENT_SPLIT = re.compile(r"[/?&=#;,+\s\\]+")
 PATH_KINDS = frozenset({"path", "url"})
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """One piece of a line: `text[start:end]` and what it looks like."""
+class Piece(NamedTuple):
+    """One piece of a line: `text[start:end]` and what it looks like. A named tuple, not a
+    frozen dataclass: a line makes one per piece, and a tuple is built in a third of the
+    time."""
 
     start: int
     end: int
@@ -171,30 +173,137 @@ class Piece:
     space_after: bool
 
 
+# No piece spans whitespace: no alternative of `_PIECE` matches a whitespace character, but
+# the zone after an access-log time (`10/Oct/2000:13:55:36 -0700`), and every other
+# character starts a piece (`word` or `punct`). So a line is cut token by token (runs of
+# non-whitespace), and a token's cuts are memoised by its text: the lookarounds only ask
+# whether a non-whitespace character is there, which whitespace and the token's ends answer
+# alike. Most tokens of a log stream come back (`Failed`, `password`, `from`, `port`).
+# The only whitespace a piece takes: the zone of a `clfts` time, as `_PIECE` writes it.
+_CLF_ZONE = re.compile(r"\s[+-]\d{4}")
+# One cut: start and end (in the token, or in the line where it is cut in place), kind,
+# and where a URL's path starts (-1: no path, or no URL).
+_Cut = tuple[int, int, str, int]
+# Tokens up to this length are memoised, in two generations: a full young generation
+# becomes the old one (the previous old one is dropped), and a token found in the old one
+# moves back to the young: the tokens in use stay, the values seen once (an attack wave's
+# new user names and ports) go. A generation holds at most `_MEMO_TOKENS` tokens and
+# `_MEMO_CUTS` cuts of tokens cut in several pieces (a token and its map slot are about
+# 100 bytes, a cut as much): some 20 MB at most, whatever the input.
+_MEMO_TOKEN_CHARS = 64
+_MEMO_TOKENS = 65_536
+_MEMO_CUTS = 65_536
+_young: dict[str, tuple[_Cut, ...]] = {}
+_old: dict[str, tuple[_Cut, ...]] = {}
+_young_cuts = 0
+# The cuts of one-piece tokens by (start, end, kind, path): at most 64 lengths x the kinds.
+_whole: dict[_Cut, tuple[_Cut, ...]] = {}
+
+
+def _cut(text: str, pos: int, endpos: int) -> tuple[_Cut, ...]:
+    """The cuts of `text[pos:endpos]`, as `_PIECE` scans it, at positions in `text`."""
+    cuts: list[_Cut] = []
+    for match in _PIECE.finditer(text, pos, endpos):
+        start, end = match.span()
+        kind = match.lastgroup or "other"
+        path = -1
+        if kind == "plain" or kind == "word":
+            kind = _word_kind(text[start:end])
+        elif kind == "url":
+            # Scheme and authority, then the path as its own piece: some logs want the path alone.
+            path = text.find("/", text.find("//", start, end) + 2, end)
+        cuts.append((start, end, kind, path))
+    return tuple(cuts)
+
+
+def _token_cuts(token: str) -> tuple[_Cut, ...]:
+    """`_cut` of a whole token, memoised (see `_MEMO_TOKENS`)."""
+    global _young, _old, _young_cuts
+    found = _young.get(token)
+    if found is not None:
+        return found
+    found = _old.get(token)
+    if found is None:
+        # A run of word characters (a user name, a pid) is one `plain` piece, as `_PIECE`
+        # cuts it (its `\w` is `str.isalnum()` or `_`): no scan needed.
+        found = (((0, len(token), _word_kind(token), -1),) if token.isalnum()
+                 else _cut(token, 0, len(token)))
+        if len(found) == 1:
+            # Most tokens are one piece: they share the cuts of their length and kind.
+            found = _whole.setdefault(found[0], found)
+    if len(_young) >= _MEMO_TOKENS or _young_cuts >= _MEMO_CUTS:
+        _old = _young
+        _young = {}
+        _young_cuts = 0
+    _young[token] = found
+    if len(found) > 1:
+        _young_cuts += len(found)
+    return found
+
+
+def _segments(text: str, limit: int) -> list[tuple[int, tuple[_Cut, ...]]]:
+    """The cuts of `text` in order, as (offset, cuts) pairs: a cut's positions plus the
+    offset are positions in `text`. Stops once more than `limit` cuts are known."""
+    segments: list[tuple[int, tuple[_Cut, ...]]] = []
+    count = 0
+    resume = 0  # the end of a time zone that ran into the next token
+    end = 0
+    # `str.split()` cuts at `str.isspace()` characters, which are `\s`'s. Every token but
+    # one swallowed by a time zone has a cut, so 2 x (limit + 1) tokens give more than
+    # `limit` cuts: what lies beyond them (a megabyte of words) is never split up.
+    words = text.split(None, 2 * limit + 2)
+    rest = words.pop() if len(words) > 2 * limit + 2 else None
+    find = text.find
+    memo = _young
+    for word in words:
+        start = find(word, end)
+        end = start + len(word)
+        if start < resume:
+            # The rest of the token behind a zone: cut in place, where the lookbehinds
+            # see the zone's digits.
+            offset, cuts = 0, _cut(text, resume, end)
+            if not cuts:
+                continue
+        elif end - start <= _MEMO_TOKEN_CHARS:
+            offset, cuts = start, memo.get(word) or _token_cuts(word)
+        else:
+            offset, cuts = 0, _cut(text, start, end)
+        last = cuts[-1]
+        if last[2] == "clfts" and last[1] + offset == end:
+            zone = _CLF_ZONE.match(text, end)
+            if zone is not None:
+                resume = zone.end()
+                cuts = (*cuts[:-1], (last[0], resume - offset, "clfts", -1))
+        segments.append((offset, cuts))
+        count += len(cuts)
+        if count > limit:
+            break
+    else:
+        if rest is not None:
+            cuts = _cut(text, max(find(rest, end), resume), len(text))
+            if cuts:
+                segments.append((0, cuts))
+    return segments
+
+
 def split_pieces(text: str, limit: int) -> tuple[list[Piece], bool]:
     """Cut `text` into at most `limit` pieces; the flag tells whether text was left over."""
     pieces: list[Piece] = []
     n = len(text)
-    for match in _PIECE.finditer(text):
-        if len(pieces) == limit:
-            return pieces, True
-        start, end = match.span()
-        kind = match.lastgroup or "other"
-        if kind == "plain":
-            kind = _word_kind(text[start:end])
-        elif kind == "url":
-            # Scheme and authority, then the path as its own piece: some logs want the path alone.
-            slash = text.find("/", text.find("//", start, end) + 2, end)
-            if slash > 0 and len(pieces) + 1 < limit:
+    for offset, cuts in _segments(text, limit):
+        for start, end, kind, path in cuts:
+            if len(pieces) == limit:
+                return pieces, True
+            start += offset
+            end += offset
+            if path >= 0 and len(pieces) + 1 < limit:
                 before = start == 0 or text[start - 1].isspace()
-                pieces.append(Piece(start, slash, "url", before, False))
-                start = slash
+                pieces.append(Piece(start, path + offset, "url", before, False))
+                start = path + offset
                 kind = "path"
-        elif kind == "word":
-            kind = _word_kind(text[start:end])
-        before = start == 0 or text[start - 1].isspace()
-        after = end == n or text[end].isspace()
-        pieces.append(Piece(start, end, kind, before, after))
+            before = start == 0 or text[start - 1].isspace()
+            after = end == n or text[end].isspace()
+            pieces.append(Piece(start, end, kind, before, after))
     return pieces, False
 
 
@@ -202,17 +311,15 @@ def piece_bounds(text: str, limit: int) -> tuple[list[tuple[int, int]], bool]:
     """Only the `(start, end)` of each piece, as `split_pieces` cuts them; the fast path for
     lines whose labels come from the cache."""
     bounds: list[tuple[int, int]] = []
-    for match in _PIECE.finditer(text):
-        if len(bounds) == limit:
-            return bounds, True
-        if match.lastgroup == "url":
-            start, end = match.span()
-            slash = text.find("/", text.find("//", start, end) + 2, end)
-            if slash > 0 and len(bounds) + 1 < limit:
-                bounds.append((start, slash))
-                bounds.append((slash, end))
-                continue
-        bounds.append(match.span())
+    for offset, cuts in _segments(text, limit):
+        for start, end, _, path in cuts:
+            if len(bounds) == limit:
+                return bounds, True
+            if path >= 0 and len(bounds) + 1 < limit:
+                bounds.append((start + offset, path + offset))
+                bounds.append((path + offset, end + offset))
+            else:
+                bounds.append((start + offset, end + offset))
     return bounds, False
 
 
