@@ -94,6 +94,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                                " as `logsentry analyze` does)")
     evaluate.set_defaults(func=cmd_eval)
 
+    negatives = sub.add_parser(
+        "false-positives", help="fail2ban negatives of TRAINING families read as offenses",
+        description="Lists the fail2ban sample lines that are not matches but that the model"
+                    " reads as offenses, on training families only: held-out (validation,"
+                    " sealed) families are refused.")
+    negatives.add_argument("--model", help="model folder (default: the shipped model)")
+    negatives.add_argument("--datasets", type=Path, help="datasets folder")
+    negatives.add_argument("--family", action="append", default=[],
+                           help="only this training family (fail2ban:<filter>); repeatable")
+    negatives.add_argument("--counts", action="store_true", help="counts only, no lines")
+    negatives.set_defaults(func=cmd_false_positives)
+
     from logsentry.train.data.cli import register_data
     from logsentry.train.distill.cli import register_distill
 
@@ -228,6 +240,34 @@ def _evaluate_and_write(
     if (model_dir.resolve().is_relative_to(REPO_ROOT) and not raw
             and datasets is None and split == "both"):
         (model_dir / METRICS_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def cmd_false_positives(args: argparse.Namespace) -> int:
+    """Print the training families' fail2ban negatives the model reads as offenses."""
+    from logsentry.analysis.tagger.artifacts import load_model
+    from logsentry.analysis.tagger.inference import ModelAnalyzer, configure_threads
+    from logsentry.analysis.tagger.location import default_model_dir
+    from logsentry.train.data.real import datasets_root
+    from logsentry.train.evaluation import read_fail2ban
+    from logsentry.train.false_positives import (
+        HeldOutFamilyError,
+        format_false_positives,
+        training_false_positives,
+        training_only,
+    )
+
+    records = read_fail2ban(args.datasets or datasets_root())
+    try:
+        records = training_only(records, args.family)
+    except HeldOutFamilyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    configure_threads(None)
+    model_dir = Path(args.model) if args.model else default_model_dir()
+    analyzer = ModelAnalyzer(load_model(model_dir))
+    found = training_false_positives(analyzer, records)
+    print(format_false_positives(found, show_lines=not args.counts))
     return 0
 
 

@@ -20,6 +20,7 @@ from logsentry.train.data import (
     families_generic,
     families_mail,
     families_network,
+    families_neutral,
     families_security,
     families_system,
     families_web,
@@ -38,6 +39,7 @@ FAMILIES: tuple[Family, ...] = (
     *families_apps.FAMILIES,
     *families_generic.FAMILIES,
     *families_security.FAMILIES,
+    *families_neutral.FAMILIES,
 )
 FAMILY_BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
 if len(FAMILY_BY_NAME) != len(FAMILIES):  # a duplicate name would silently shadow a family
@@ -57,6 +59,8 @@ FAMILY_WEIGHTS: dict[str, float] = {
     "web_requests": 3.0, "web_requests_json": 1.5, "waf_generic": 1.0, "ids_alerts": 1.5,
     "ids_json": 0.7, "firewall_generic": 1.5, "blocklist": 1.5, "auth_refusals": 3.0,
     "address_roles": 2.0, "positional_records": 1.5,
+    # Neutral chatter (families_neutral): what normal logs are mostly made of.
+    "protocol_steps": 2.0, "web_chatter": 1.5,
 }
 
 
