@@ -41,7 +41,6 @@ from logsentry.core.event import Event
 from logsentry.core.memory import release_free_memory
 from logsentry.core.metrics import (
     DETECTION_EVICTIONS,
-    LINES_FAILED,
     STATE_SAVE_FAILURES,
     STATE_SAVE_PAUSE,
     STATE_SAVE_SECONDS,
@@ -55,7 +54,7 @@ from logsentry.detect.rule import (
     configured_rule_paths,
     load_rule_sets,
 )
-from logsentry.detect.rule_state import RuleEngine
+from logsentry.detect.rule_state import RuleEngine, event_failed
 from logsentry.detect.shaped import ShapedMatcher
 
 if TYPE_CHECKING:
@@ -472,9 +471,7 @@ class Detector:
                     match = shaped.by_keys.get(tuple(fields)) or shaped.specialise(fields)
                     hits = match(event)
                 except Exception:  # a bug or odd input must not stop detection
-                    LINES_FAILED.labels(stage="detect").inc()
-                    log.exception("rule selection failed on an event", source=event.source,
-                                  line=event.line)
+                    event_failed(event, "rule selection")
                     continue
                 if not hits:
                     continue  # most events: no rule selects them
@@ -499,9 +496,7 @@ class Detector:
                     try:
                         alert = engine.feed(event, when, seq)
                     except Exception:  # a bug or odd input must not stop detection
-                        LINES_FAILED.labels(stage="detect").inc()
-                        log.exception("detection failed on an event", rule=engine.rule.id,
-                                      source=event.source, line=event.line)
+                        event_failed(event, "detection", engine.rule.id)
                         continue
                     if alert is not None:
                         # logsentry_alerts is counted by the pipeline's output stage.

@@ -8,9 +8,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from logsentry.core.actions import ACTIONS
 from logsentry.core.alert import Alert
 from logsentry.core.event import Event
+from logsentry.core.metrics import LINES_FAILED
 from logsentry.detect.condition import (
     MAX_SCAN_CHARS,
     SPECIAL_FIELDS,
@@ -52,6 +55,22 @@ from logsentry.detect.summary import (
 
 if TYPE_CHECKING:
     from logsentry.detect.detector import Checkpoint
+
+log = structlog.get_logger(__name__)
+
+
+def event_failed(event: Event, stage: str, rule_id: str | None = None) -> None:
+    """Count and log an event that `stage` (rule selection, a rule's state) failed on.
+
+    Called from an `except` block, so the log carries the traceback: a bug or an odd
+    input must cost that event, never stop detection or pass silently."""
+    LINES_FAILED.labels(stage="detect").inc()
+    if rule_id is None:
+        log.exception(f"{stage} failed on an event", source=event.source, line=event.line)
+    else:
+        log.exception(f"{stage} failed on an event", rule=rule_id, source=event.source,
+                      line=event.line)
+
 
 
 class CompiledSelection:

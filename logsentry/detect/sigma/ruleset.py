@@ -22,10 +22,9 @@ import structlog
 
 from logsentry.core.alert import Alert
 from logsentry.core.event import Event
-from logsentry.core.metrics import LINES_FAILED
 from logsentry.detect.group import GroupKey
 from logsentry.detect.rule import Rule
-from logsentry.detect.rule_state import RuleEngine
+from logsentry.detect.rule_state import RuleEngine, event_failed
 from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.detect.sigma.correlation import ClosingEngine, CorrelationEngine
 from logsentry.detect.sigma.load import LoadedSigma, SkippedRule, load_sigma
@@ -226,9 +225,7 @@ class SigmaRuleSet:
                 else:
                     hits = matches(event, found, in_message)
             except Exception:  # a bug or odd input must not stop detection
-                LINES_FAILED.labels(stage="detect").inc()
-                log.exception("Sigma rule selection failed on an event", source=event.source,
-                              line=event.line)
+                event_failed(event, "Sigma rule selection")
                 continue
             if not hits:
                 continue
@@ -266,9 +263,7 @@ class SigmaRuleSet:
                             continue
                         alert = engine.feed(event, when, seq, key)
                     except Exception:  # a bug or odd input must not stop detection
-                        LINES_FAILED.labels(stage="detect").inc()
-                        log.exception("detection failed on an event", rule=engine.rule.id,
-                                      source=event.source, line=event.line)
+                        event_failed(event, "detection", engine.rule.id)
                         continue
                     if alert is not None:
                         seq = self._raised(index, alert, event, when, seq, engines, alerts)
@@ -290,9 +285,7 @@ class SigmaRuleSet:
                             alert = cast(CorrelationEngine, engine).feed_via(event, when, seq,
                                                                              via)
                     except Exception:  # a bug or odd input must not stop detection
-                        LINES_FAILED.labels(stage="detect").inc()
-                        log.exception("detection failed on an event", rule=engine.rule.id,
-                                      source=event.source, line=event.line)
+                        event_failed(event, "detection", engine.rule.id)
                         continue
                     if alert is not None:
                         seq = self._raised(target, alert, event, when, seq, engines, alerts)
@@ -331,9 +324,7 @@ class SigmaRuleSet:
             else:
                 alert = cast(CorrelationEngine, engine).feed_via(event, when, seq, via)
         except Exception:  # a bug or odd input must not stop detection
-            LINES_FAILED.labels(stage="detect").inc()
-            log.exception("detection failed on an event", rule=engine.rule.id,
-                          source=event.source, line=event.line)
+            event_failed(event, "detection", engine.rule.id)
             return seq
         if alert is not None:
             seq = self._raised(target, alert, event, when, seq, engines, alerts)
