@@ -340,3 +340,29 @@ def test_shapes_past_the_cap_use_the_general_matcher(monkeypatch: pytest.MonkeyP
     assert shaped(Event(message="m", fields={"source.ip": "192.0.2.1", "user.name": "a"})) == [0, 1]
     assert len(shaped._by_shape) == 1
     assert len(shaped.by_keys) <= 2
+
+
+def test_an_event_a_rule_fails_on_is_counted_and_logged_and_detection_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import structlog
+
+    from logsentry.core.metrics import LINES_FAILED
+    from logsentry.detect.rule_state import RuleEngine
+
+    detector = Detector(parse_rules(MINIMAL + "select: {action: ssh_login_failed}\n"))
+    feed = RuleEngine.feed
+
+    def feed_failing_on_odd(self: RuleEngine, event: Event, *args: object) -> object:
+        if event.message == "odd":
+            raise ValueError("a bug")
+        return feed(self, event, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RuleEngine, "feed", feed_failing_on_odd)
+    before = LINES_FAILED.labels(stage="detect")._value.get()
+    with structlog.testing.capture_logs() as logs:
+        alerts = detector.process([_event("ssh_login_failed", "odd"),
+                                   _event("ssh_login_failed", "fine")])
+    assert [a.rule_id for a in alerts] == ["test.rule"]
+    assert LINES_FAILED.labels(stage="detect")._value.get() == before + 1
+    (failed,) = [r for r in logs if r["event"] == "detection failed on an event"]
+    assert failed["rule"] == "test.rule" and failed["log_level"] == "error"
