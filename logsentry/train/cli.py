@@ -56,8 +56,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--max-pieces", type=int, default=95,
                        help="pieces per line the model reads (the rest is one variable part)")
     train.add_argument("--threads", type=int, default=2)
-    train.add_argument("--max-minutes", type=float, default=50.0,
-                       help="stop training (and still save) after this many minutes")
+    # No limit by default: a run stopped by the clock depends on the machine's speed, and
+    # the card's command must give the same weights wherever it runs.
+    train.add_argument("--max-minutes", type=float, default=None,
+                       help="stop training (and still save) after this many minutes "
+                            "(default: no limit)")
     train.add_argument("--no-eval", action="store_true",
                        help="skip the evaluation on ../shared/datasets after training")
     train.add_argument("--teacher", type=Path, metavar="WORK",
@@ -158,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         intermediate=args.intermediate, context=args.context, vocab_words=args.vocab_words,
         ngram_buckets=args.ngram_buckets, teacher_init=args.teacher_init, epochs=args.epochs,
         max_pieces=args.max_pieces, batch_size=args.batch_size, lr=args.lr, threads=args.threads,
-        max_seconds=args.max_minutes * 60)
+        max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
     started = time.monotonic()
     synthetic = generate(args.synthetic, args.seed)
     rng = random.Random(args.seed)
