@@ -85,7 +85,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from logsentry.core.analysis import Analysis  # noqa: E402
-from logsentry.core.collector import keep_survivors_frozen  # noqa: E402
+from logsentry.core.collector import keep_survivors_frozen, use_daemon_thresholds  # noqa: E402
 from logsentry.core.event import Event  # noqa: E402
 from logsentry.detect.config import DetectionConfig  # noqa: E402
 from logsentry.detect.detector import Detector  # noqa: E402
@@ -398,6 +398,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
     """
     sys.setswitchinterval(0.02)  # as the daemon sets it
     keep_survivors_frozen()  # as the daemon does
+    use_daemon_thresholds()
     with tempfile.TemporaryDirectory() as folder:
         state_dir = Path(folder)
         # No eviction: the point is the size of what is saved.

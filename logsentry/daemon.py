@@ -10,7 +10,6 @@ detection state) and starts a new one, so nothing in flight is lost.
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import sys
 from collections.abc import Sequence
@@ -32,7 +31,11 @@ from logsentry.assembly import (
     source_problems,
 )
 from logsentry.config import Config, load_config
-from logsentry.core.collector import collect_frozen, keep_survivors_frozen
+from logsentry.core.collector import (
+    collect_frozen,
+    keep_survivors_frozen,
+    use_daemon_thresholds,
+)
 from logsentry.core.errors import ConfigError
 from logsentry.pipeline import Pipeline
 from logsentry.service.lifecycle import ServiceLifecycle
@@ -45,9 +48,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 SWITCH_INTERVAL = 0.02  # seconds; see Daemon.run
-# The garbage collector's thresholds (young generation, then the two older ones); see
-# Daemon.run.
-GC_THRESHOLDS = (50_000, 20, 100)
 
 
 class Daemon:
@@ -84,14 +84,7 @@ class Daemon:
         # Full collections visit only what survived since the last one: their pause no
         # longer grows with the detection state (1.5 to 2.5 s at 1,000,000 groups).
         keep_survivors_frozen()
-        # The batches in flight (three queues of up to 16 batches of hundreds of events,
-        # each event a few dicts) are what the collector finds alive: at the default
-        # young threshold (700 allocations) it visits them again and again and promotes
-        # them, and the middle generation's collections then visit them all. With
-        # 50,000, most of them are written and freed before a collection comes: the
-        # collector's time fell from 1.4 s to 0.24 s over 400,000 lines (model and
-        # rules), at a pause of about 10 ms a young collection.
-        gc.set_threshold(*GC_THRESHOLDS)
+        use_daemon_thresholds()
         # Everything is validated before anything is opened: a bad rule path
         # must not leave a metrics listener answering for a daemon that is
         # about to exit (ConfigError: the command line exits 2).

@@ -25,6 +25,20 @@ from typing import Any
 _installed = False
 _guard = threading.Lock()
 
+# The collector's thresholds in the daemon: young generation, then the two older ones.
+# The batches in flight (three queues of up to 16 batches of hundreds of events, each
+# event a few dicts) are what the collector finds alive: at the default young threshold
+# (700 allocations) it visits them again and again and promotes them, and the middle
+# generation's collections then visit them all. With 50,000, most of them are written
+# and freed before a collection comes: the collector's time fell from 1.4 s to 0.24 s
+# over 400,000 lines (model and rules), at a pause of about 10 ms a young collection.
+DAEMON_THRESHOLDS = (50_000, 20, 100)
+
+
+def use_daemon_thresholds() -> None:
+    """The daemon's collection thresholds, process-wide (benchmarks of its parts too)."""
+    gc.set_threshold(*DAEMON_THRESHOLDS)
+
 
 def _freeze_after_full_collection(phase: str, info: dict[str, Any]) -> None:
     # Called by the collector itself, with the interpreter lock held: the objects that
