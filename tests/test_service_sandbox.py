@@ -9,7 +9,10 @@ Without systemd as PID 1, the test rebuilds what it can of
 - ProcSubset=pid and ProtectProc=invisible: a procfs mounted with
   `subset=pid,hidepid=invisible` (no /proc/meminfo, /proc/cpuinfo, /proc/sys);
 - CapabilityBoundingSet= (empty) and NoNewPrivileges=yes: setpriv drops every
-  capability and sets no_new_privs.
+  capability and sets no_new_privs;
+- MemoryDenyWriteExecute=yes: the daemon's interpreter asks the kernel to refuse
+  writable and executable memory (`PR_SET_MDWE`, Linux 6.3 and later; where the
+  kernel lacks it, the daemon runs without it).
 
 The daemon runs with the shipped model when the checkout has one, a file
 source and a journald source (spawning a stand-in journalctl). Not
@@ -36,6 +39,9 @@ from tests.notify_receiver import NotifyReceiver
 REPO = Path(__file__).resolve().parent.parent
 
 LAUNCH = "import sys; from logsentry.cli import main; sys.exit(main())"
+# PR_SET_MDWE (65) with PR_MDWE_REFUSE_EXEC_GAIN (1) is the kernel's own form of
+# MemoryDenyWriteExecute=yes; it holds for the process and every child it starts.
+SET_MDWE = "import ctypes; ctypes.CDLL(None).prctl(65, 1, 0, 0, 0) == 0 or exit(96)"
 
 SANDBOX = """set -e
 mount -t proc -o subset=pid,hidepid=invisible proc /proc
@@ -77,6 +83,12 @@ def _can_sandbox() -> str | None:
 
 
 SKIP_REASON = _can_sandbox()
+
+
+def _kernel_has_mdwe() -> bool:
+    probe = subprocess.run([sys.executable, "-c", SET_MDWE], capture_output=True, timeout=30,
+                           check=False)
+    return probe.returncode == 0
 
 
 @pytest.fixture
@@ -123,11 +135,12 @@ service:
                PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", FAKE_JOURNAL=str(journal.path),
                PYTHONPATH=str(REPO), PYTHONDONTWRITEBYTECODE="1", HOME=str(tmp_path / "state"),
                OMP_NUM_THREADS="2", HF_HUB_OFFLINE="1")
+    launch = f"{SET_MDWE}; {LAUNCH}" if _kernel_has_mdwe() else LAUNCH
     stderr_path = tmp_path / "stderr.log"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "sh", str(script),
-             sys.executable, "-c", LAUNCH, "--log-format", "json", "run",
+             sys.executable, "-c", launch, "--log-format", "json", "run",
              "--config", str(config)],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
