@@ -108,6 +108,25 @@ async def test_rotation_by_copytruncate_loses_and_duplicates_nothing(tmp_path: P
     assert sorted(collector.messages) == sorted(f"line {n}" for n in range(6000))
 
 
+async def test_only_writes_to_its_own_files_wake_the_source(tmp_path: Path) -> None:
+    followed = tmp_path / "auth.log"
+    followed.write_text("")
+    source = make_source([str(followed)], tmp_path)
+    source._scan(start_at_end=False)
+    source._start_inotify()
+    try:
+        (tmp_path / "events.jsonl").write_text("a sink writing beside the log\n")
+        source._on_inotify()
+        assert not source._wake.is_set()
+        for name in ("auth.log", "auth.log.1"):  # the file, and a write after its rotation
+            (tmp_path / name).write_text("line\n")
+            source._on_inotify()
+            assert source._wake.is_set(), name
+            source._wake.clear()
+    finally:
+        source._stop_inotify()
+
+
 async def test_restart_resumes_exactly_where_it_stopped(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     state = tmp_path / "state"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import glob
 import hashlib
 import os
@@ -499,9 +500,23 @@ class FileSource:
             self._inotify.watch(os.path.dirname(os.path.abspath(path)) or "/")
 
     def _on_inotify(self) -> None:
-        if self._inotify is not None:
-            self._inotify.read_names()
-        self._wake.set()
+        if self._inotify is None:
+            return
+        # The watch is on whole folders: wake for this source's files, not for every
+        # other program writing beside them (the poll interval stays the safety net).
+        if any(self._concerns(name) for name in self._inotify.read_names()):
+            self._wake.set()
+
+    def _concerns(self, name: str) -> bool:
+        """Whether an inotify event on `name` may be about a file this source reads: a
+        name its patterns match, or one that starts with a read file's name (`auth.log.1`,
+        `auth.log-20261207`: a rotated file still read to its end). An empty name is the
+        folder itself, or events the kernel dropped."""
+        if not name:
+            return True
+        if any(fnmatch.fnmatchcase(name, os.path.basename(p)) for p in self.config.paths):
+            return True
+        return any(name.startswith(os.path.basename(t.path)) for t in self._tailers.values())
 
     def _stop_inotify(self) -> None:
         if self._inotify is not None:
