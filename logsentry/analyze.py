@@ -26,7 +26,7 @@ from logsentry.core.pipes import discard_output
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.sigma.config import SigmaConfig
 from logsentry.pipeline import Pipeline
-from logsentry.sinks.control_chars import record_json
+from logsentry.sinks.control_chars import json_lines
 from logsentry.sources.base import Source
 from logsentry.sources.compression import compression_of, open_decompressed
 from logsentry.sources.config import FileSourceConfig
@@ -107,8 +107,7 @@ class Output:
 
     def lines(self, records: list[Event] | list[Alert]) -> None:
         """The records as JSON lines, control characters from logs made visible."""
-        self.guard(lambda: sys.stdout.buffer.write(
-            b"".join(record_json(record) + b"\n" for record in records)))
+        self.guard(lambda: sys.stdout.buffer.write(json_lines(records)))
 
 
 async def _analyze_each(
