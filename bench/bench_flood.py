@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.servers.ports import free_port
+
 GAUGES = ("logsentry_process_resident_bytes", "logsentry_detection_state_bytes",
           "logsentry_detection_state_cap_bytes", "logsentry_analysis_cache_bytes")
 _METRIC = re.compile(r"^(logsentry_[a-z_]+)(?:\{[^}]*\})? ([0-9.eE+-]+|NaN)$")
@@ -49,13 +51,6 @@ MB = 1 << 20
 # Lines of warm-up before the idle phase, from this many addresses (a few groups).
 WARMUP_LINES = 2_000
 WARMUP_SOURCES = 10
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def address(index: int) -> str:

