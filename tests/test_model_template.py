@@ -106,7 +106,7 @@ def test_the_template_of_a_line_is_built_from_its_message_alone() -> None:
     other = _analysis("081109 203615 148 INFO [pool-3-thread-7] dfs.DataNode: Login of bob"
                       " from 1.2.3.4", HEADER_TAGS)
     # The level word stays, as written: the model tags it on one line and not on the next.
-    assert first[0] == other[0] == "INFO [<*>] <*>: Login of <*> from <*>"
+    assert first[0] == other[0] == "INFO Login of <*> from <*>"
     # The header's parts are still fields of the event.
     assert first[1] == {"log.level": "INFO", "process.thread.name": "main",
                         "log.logger": "org.x.Y", "user.name": "bob", "source.ip": "1.2.3.4"}
@@ -130,3 +130,44 @@ def test_the_template_of_a_line_is_built_from_its_message_alone() -> None:
 ])
 def test_the_message_starts_at_its_first_constant_word(text: str, template: str) -> None:
     assert _analysis(text, HEADER_TAGS)[0] == template
+
+
+LEVEL_ONLY = {"INFO": "B-log.level", "W": "B-log.level", "WARN": "B-log.level",
+              "2015-10-18": "B-timestamp", "18:01:47,978": "I-timestamp"}
+
+
+@pytest.mark.parametrize("text", [
+    # Thread and logger tagged constant (as the model does on some lines and not on others)
+    # are header after the level word all the same.
+    "2015-10-18 18:01:47,978 INFO [main] org.x.Y: Login of bob",
+    "2015-10-18 18:01:47,978 INFO [Timer for pool 7] org.x.Y: Login of bob",
+    "2015-10-18 18:01:47,978 INFO org.x.Y [req-9 - - -] Login of bob",
+    "2015-10-18 18:01:47,978 INFO [main] Login of bob",
+    "2015-10-18 18:01:47,978 INFO Session: Login of bob",
+    "2015-10-18 18:01:47,978 INFO c.x.Pool$Worker - Login of bob",
+])
+def test_a_thread_and_a_logger_after_the_level_word_are_header_whatever_their_tags(
+        text: str) -> None:
+    assert _analysis(text, LEVEL_ONLY)[0] == "INFO Login of bob"
+
+
+@pytest.mark.parametrize(("text", "template"), [
+    # One bracketed group is the thread or context; a second one is the message's.
+    ("2015-10-18 18:01:47,978 INFO nova.x [req-9 - -] [instance: 3] Deleted",
+     "INFO [instance: <*>] Deleted"),
+    # Punctuation glued to the level word is written with it.
+    ("2015-10-18 18:01:47,978 [WARN] [main] started", "[WARN] started"),
+    # A colon inside a token is no logger's; nor is a name with a space before the colon.
+    ("2015-10-18 18:01:47,978 INFO mode:fast done", "INFO mode:fast done"),
+    # A single word before a bracket is the message's; a dotted name there is a logger.
+    ("2015-10-18 18:01:47,978 INFO Starting [main] now", "INFO Starting [main] now"),
+    ("2015-10-18 18:01:47,978 INFO Login failed: bad password",
+     "INFO Login failed: bad password"),
+    # Without a level word, the message starts at its first constant word, as before.
+    ("2015-10-18 18:01:47,978 [main] org.x.Y: started", "[main] org.x.Y: started"),
+    # A bracket that does not close is the message's.
+    ("2015-10-18 18:01:47,978 W [main started", "W [main started"),
+])
+def test_the_header_after_a_level_word_ends_where_a_logger_writes_its_message(
+        text: str, template: str) -> None:
+    assert _analysis(text, LEVEL_ONLY)[0] == template

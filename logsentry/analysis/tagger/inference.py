@@ -225,42 +225,145 @@ class _Decoder:
         return cls(tuple(roles), tuple(begins))
 
 
+@dataclass(frozen=True, slots=True)
+class Header:
+    """Where a line's message starts (`length` leading pieces are its header) and which
+    pieces are its level word with the punctuation glued to it (`[notice]`, `INFO:`), which
+    the template keeps; `level` is (first, end) or None."""
+
+    length: int
+    level: tuple[int, int] | None = None
+
+
+# A logger or tag name as loggers write it before the message (`org.x.Y:`, `WindowManager:`,
+# `com.x.Y$Inner -`): one token of name characters, starting with a letter.
+_LOGGER_NAME = re.compile(r"[A-Za-z_][\w.$#]*")
+# The most pieces a bracketed thread or context group after the level word may span: a
+# longer bracket is more likely the message's own.
+_MAX_GROUP_PIECES = 24
+
+
 def header_length(
     text: str, pieces: Sequence[tuple[int, int]], tags: Sequence[int], wild: Sequence[bool],
     roles: Sequence[str | None],
-) -> int:
+) -> Header:
     """How many leading pieces come before the message: every piece before its first
-    constant word, level word or quote (and the punctuation glued to that word's front, as
-    in `[notice]`). So the header's timestamp, logger, thread, pid, host and program
-    (`2015-10-18 18:01:47,978 INFO [main] org.x.Y: ...`), values and punctuation give
-    fields but no template text; the level word stays (`build_analysis`).
+    constant word or quote (with the punctuation glued to that word's front, as in `[x`).
+    So the header's timestamp, thread, pid, host and program, values and punctuation give
+    fields but no template text.
 
     Leading values go with the header whatever their tag: `<*> open through proxy` and
     `open through proxy` must not be two events because the model called one line's host
     a header part and the next line's a peer; a value names no event. A quote starts the
-    message (`1.2.3.4 "GET / HTTP/1.1" 200`). 0 when the line has no constant word."""
+    message (`1.2.3.4 "GET / HTTP/1.1" 200`). 0 when the line has no constant word.
+
+    A level word (tagged `log.level`) is kept in the template as written, with the
+    punctuation glued to it: the lines of one event share it, and the model tags `[notice]`
+    `log.level` on one line and constant on the next. What loggers write after a level
+    word is header too, whatever the model tags it: one bracketed group (a thread name or
+    request context, `[main]`, `[pool-3-thread-7]`, `[req-1 - - -]`) and one logger name
+    ending in a colon, followed by a dash or, dotted, by the bracket (`org.x.Y:`,
+    `WindowManager:`, `c.x.Y -`, `nova.x.y [req-1]`),
+    in either order, besides values and punctuation (`2015-10-18 18:01:47,978 INFO [main]
+    org.x.Y: ...`). A second bracket starts the message (`[instance: <*>] ...`)."""
     count = min(len(pieces), len(tags))
-    for i in range(count):
+    level: tuple[int, int] | None = None
+    group = logger = False
+    floor = 0  # no glued punctuation before this piece joins the message's first word
+    i = 0
+    while i < count:
         role = roles[tags[i]]
-        if role == _LEVEL:
-            # The level word starts the message and stays in the template as written: the
-            # lines of one event share it, and the model tags `[notice]` `log.level` on one
-            # line and constant on the next (families write level words as constants too).
-            while (i > 0 and roles[tags[i - 1]] is None and not wild[i - 1]
-                   and pieces[i - 1][1] == pieces[i][0]):
-                i -= 1
-            return i
+        if role == _LEVEL and level is None:
+            first = i
+            while (first > floor and _glued_punctuation(text, pieces, tags, wild, roles,
+                                                        first - 1)
+                   and pieces[first - 1][1] == pieces[first][0]):
+                first -= 1  # `[` of `[notice]`
+            end = i + 1
+            while (end < count and pieces[end][0] == pieces[end - 1][1]
+                   and _glued_punctuation(text, pieces, tags, wild, roles, end)):
+                end += 1  # `]` of `[notice]`, `:` of `INFO:`
+            level = (first, end)
+            i = floor = end
+            continue
         if role is None and not wild[i]:
-            start, end = pieces[i]
-            piece = text[start:end]
+            start, stop = pieces[i]
+            piece = text[start:stop]
             if '"' in piece or "'" in piece:
-                return i  # a quoted request or message starts here
+                return Header(i, level)  # a quoted request or message starts here
+            if level is not None:
+                if not group and piece == "[":
+                    close = _closing_bracket(text, pieces, i, count)
+                    if close is not None:
+                        group = True
+                        i = floor = close + 1
+                        continue
+                if not logger:
+                    after = _logger_end(text, pieces, i, count)
+                    if after is not None:
+                        logger = True
+                        i = floor = after
+                        continue
             if _ALNUM.search(piece):
-                while (i > 0 and roles[tags[i - 1]] is None and not wild[i - 1]
+                while (i > floor and roles[tags[i - 1]] is None and not wild[i - 1]
                        and pieces[i - 1][1] == pieces[i][0]):
-                    i -= 1  # `[` of `[notice]`: the word's own bracket
-                return i
-    return 0
+                    i -= 1  # `[` of `[instance: ...]`: the word's own bracket
+                return Header(i, level)
+        i += 1
+    return Header(count if level is not None else 0, level)
+
+
+def _glued_punctuation(
+    text: str, pieces: Sequence[tuple[int, int]], tags: Sequence[int], wild: Sequence[bool],
+    roles: Sequence[str | None], index: int,
+) -> bool:
+    """Piece `index` is constant punctuation (no letter or digit, no quote)."""
+    if roles[tags[index]] is not None or wild[index]:
+        return False
+    piece = text[pieces[index][0]:pieces[index][1]]
+    return not _ALNUM.search(piece) and '"' not in piece and "'" not in piece
+
+
+def _closing_bracket(
+    text: str, pieces: Sequence[tuple[int, int]], opening: int, count: int,
+) -> int | None:
+    """The piece that closes the `[` at `opening` (nested brackets counted), if it comes
+    within `_MAX_GROUP_PIECES` pieces and no quote comes first."""
+    depth = 0
+    for index in range(opening, min(count, opening + _MAX_GROUP_PIECES)):
+        piece = text[pieces[index][0]:pieces[index][1]]
+        if '"' in piece:
+            return None
+        depth += piece.count("[") - piece.count("]")
+        if depth <= 0:
+            return index
+    return None
+
+
+def _logger_end(
+    text: str, pieces: Sequence[tuple[int, int]], index: int, count: int,
+) -> int | None:
+    """When a logger name starts at piece `index` (a token of name characters after
+    whitespace, ending in `:`, followed by ` - `, or dotted and followed by ` [`), the index
+    of the piece after it and its colon or dash."""
+    start = pieces[index][0]
+    if start > 0 and not text[start - 1].isspace():
+        return None
+    name = _LOGGER_NAME.match(text, start)
+    if name is None:
+        return None
+    stop = name.end()
+    if text.startswith(":", stop) and (stop + 1 == len(text) or text[stop + 1].isspace()):
+        stop += 1
+    elif text.startswith(" - ", stop) or text.startswith(" -\t", stop):
+        stop += 2
+    elif not ("." in name.group() and text.startswith(" [", stop)):
+        return None  # a dotted name before a bracket: `nova.x.y [req-1 - -] ...`
+    after = index
+    while after < count and pieces[after][1] <= stop:
+        after += 1
+    # The token must end at a piece boundary (`a.b:c` is no logger).
+    return after if after > index and pieces[after - 1][1] == stop else None
 
 
 def build_analysis(
@@ -275,11 +378,16 @@ def build_analysis(
     roles = decoder.roles
     begins = decoder.begins
     wild = labels.wild or (False,) * len(labels.tags)
-    header = header_length(text, pieces, labels.tags, wild, roles)
+    found = header_length(text, pieces, labels.tags, wild, roles)
+    header = found.length
     # Group pieces into spans: a B tag, a role change or a gap of constant starts a new one.
     spans: list[tuple[str, int, int]] = []  # role, start char, end char
     current_role: str | None = None
     template_parts: list[str] = []
+    if found.level is not None:
+        level_first, level_end = found.level
+        # The level word and its glued punctuation, as written (see `header_length`).
+        template_parts.append(text[pieces[level_first][0]:pieces[level_end - 1][1]])
     cursor = 0
     last_wild = False
     for index, ((start, end), tag, always_wild) in enumerate(
@@ -296,7 +404,8 @@ def build_analysis(
                 current_role = role
             cursor = end
             continue
-        gap = text[cursor:start] if index > header or not header else ""
+        gap = text[cursor:start] if index > header or not header else (
+            " " if found.level is not None else "")
         if role is None:
             current_role = None
             if always_wild:
