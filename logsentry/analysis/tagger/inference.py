@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -225,11 +225,10 @@ class _Decoder:
         return cls(tuple(roles), tuple(begins))
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
     """Where a line's message starts (`length` leading pieces are its header) and which
     pieces are its level word with the punctuation glued to it (`[notice]`, `INFO:`), which
-    the template keeps; `level` is (first, end) or None."""
+    the template keeps; `level` is (first, end) or None. (A tuple: one is built per line.)"""
 
     length: int
     level: tuple[int, int] | None = None
@@ -298,7 +297,7 @@ def header_length(
                         group = True
                         i = floor = close + 1
                         continue
-                if not logger:
+                if not logger and (piece[0].isalpha() or piece[0] == "_"):
                     after = _logger_end(text, pieces, i, count)
                     if after is not None:
                         logger = True
