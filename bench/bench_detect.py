@@ -29,6 +29,7 @@ Usage:
    same state one after another. Each quiet batch over 50 ms during a save is matched
    with what it overlapped: garbage collections (generation, thread), waits for the
    detection lock (thread) and `malloc_trim`, in milliseconds (`slowest_quiet_batches`).
+   RSS is reported before the saves and around each `malloc_trim`, with its duration.
 
 4. The daemon (`--pipeline CORPUS`, a file of ../shared/bench, e.g. mixed200k):
    the real pipeline (file source, envelope, the shipped model, a JSON-lines
@@ -426,8 +427,16 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         stalls = StallLog()
         detector._lock = TimedLock(detector._lock, stalls)  # type: ignore[assignment]
         import logsentry.detect.detector as detector_module
-        detector_module.release_free_memory = stalls.timed(  # type: ignore[assignment]
-            "malloc_trim", detector_module.release_free_memory)
+        trim = stalls.timed("malloc_trim", detector_module.release_free_memory)
+        # RSS before and after each malloc_trim (once a save is written), and its ms.
+        trims: list[tuple[int, int, float]] = []
+
+        def measured_trim() -> bool:
+            before, began = rss_bytes(), time.perf_counter()
+            released = bool(trim())
+            trims.append((before, rss_bytes(), time.perf_counter() - began))
+            return released
+        detector_module.release_free_memory = measured_trim  # type: ignore[assignment]
 
         def timed_batch() -> tuple[float, bool]:
             """One batch, and the tick after it once a second, as the pipeline's detection
@@ -458,6 +467,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         cpu.clear()
         spans.clear()
         stalls.spans.clear()
+        rss_before = rss_bytes()
         during: list[tuple[float, bool]] = []
         pauses: list[float] = []
         written: list[float] = []
@@ -522,6 +532,10 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         "tick_ms_without_save_p50_max": _p50_max(ticks_without),
         "tick_ms_during_save_p50_max": _p50_max(sorted(ticks)),
         "checkpoint_written_s": [round(w, 2) for w in written],
+        # RSS before the saves, then before and after each malloc_trim, and its ms.
+        "rss_mb_before_saves": round(rss_before / 2**20, 1),
+        "trims_rss_mb_before_after_ms": [[round(b / 2**20, 1), round(a / 2**20, 1),
+                                          round(ms * 1000, 1)] for b, a, ms in trims],
         "blocking_save_s": round(blocking_s, 2),
         "restore_s": round(restore_s, 2),
         "restored_groups": restored_groups,

@@ -93,6 +93,13 @@ WRITER_YIELD = 0.0002
 # checkpoint that is never finished would pile up.
 SAVE_SHARE = 0.25
 SAVE_HELP = 0.01
+# The detection thread's share stops while this many bytes of serialized slices wait
+# for the writer, which takes them when it gets the interpreter lock (at times not for
+# a second or more). Unbounded, up to 67 MB waited at 391,697 groups, allocated by the
+# detection thread: freed, they left its heap fragmented (once 391 MB free in it), and
+# the malloc_trim after the save held that heap's lock, the detection thread's
+# allocations waiting, while it handed the pages back (up to 123 ms at a million groups).
+SAVE_PENDING_MAX = 2 << 20
 # One writer at a time per state file (a reloaded detector's save may overlap
 # its predecessor's): write_atomic's temporary file is the same for both.
 _WRITE_LOCKS: dict[Path, threading.Lock] = {}
@@ -145,6 +152,7 @@ class Checkpoint:
         # Progress of the serialization (changed under the detection lock only).
         # Serialized slices not yet handed to the writer: `[rule id, [group, ...]]` each.
         self._out: list[bytes] = []
+        self._out_bytes = 0
         self._engine_at = 0
         self.serialized = False
         # Why the state could not be serialized (a value JSON cannot hold), if so.
@@ -162,10 +170,13 @@ class Checkpoint:
 
     def advance(self, until: float | None = None) -> bool:
         """Serialize slices of groups, one if `until` is None, else until that
-        `time.perf_counter()` is passed; True once everything is serialized. The caller
-        holds the detection lock. A value that cannot be serialized ends it: `failed`."""
+        `time.perf_counter()` is passed or SAVE_PENDING_MAX bytes wait for the writer;
+        True once everything is serialized. The caller holds the detection lock. A value
+        that cannot be serialized ends it: `failed`."""
         try:
             while not self.serialized:
+                if until is not None and self._out_bytes >= SAVE_PENDING_MAX:
+                    break
                 if self._aside:
                     self._aside_slice()
                 elif self._engine_at < len(self.engines):
@@ -179,6 +190,7 @@ class Checkpoint:
             self.failed = str(exc)
             self.serialized = True
             self._out, self._aside = [], deque()
+            self._out_bytes = 0
         return self.serialized
 
     def _walk_slice(self) -> None:
@@ -198,7 +210,7 @@ class Checkpoint:
             group.snap = generation
             groups.move_to_end(key)  # type: ignore[arg-type]
         if docs:
-            self._out.append(orjson.dumps([engine.rule.id, docs]))
+            self._keep(orjson.dumps([engine.rule.id, docs]))
 
     def _aside_slice(self) -> None:
         """Serialize up to SAVE_SLICE of the copies and dropped groups, by rule. (A dropped
@@ -209,11 +221,16 @@ class Checkpoint:
             rule_id, group = aside.popleft()
             docs.setdefault(rule_id, []).append(group.to_json())
         for rule_id, rule_docs in docs.items():
-            self._out.append(orjson.dumps([rule_id, rule_docs]))
+            self._keep(orjson.dumps([rule_id, rule_docs]))
+
+    def _keep(self, piece: bytes) -> None:
+        self._out.append(piece)
+        self._out_bytes += len(piece)
 
     def take(self) -> list[bytes]:
         """The slices serialized since the last call (the caller holds the detection lock)."""
         out, self._out = self._out, []
+        self._out_bytes = 0
         return out
 
     def pieces(self, lock: threading.Lock | None) -> Iterator[bytes]:
