@@ -29,6 +29,7 @@ Usage:
    same state one after another. Each quiet batch over 50 ms during a save is matched
    with what it overlapped: garbage collections (generation, thread), waits for the
    detection lock (thread) and `malloc_trim`, in milliseconds (`slowest_quiet_batches`).
+   RSS is reported before the saves and around each `malloc_trim`, with its duration.
 
 4. The daemon (`--pipeline CORPUS`, a file of ../shared/bench, e.g. mixed200k):
    the real pipeline (file source, envelope, the shipped model, a JSON-lines
@@ -326,7 +327,8 @@ def bench_memory(sources: int, cap_mb: int) -> dict[str, Any]:
 class StallLog:
     """What a slow batch overlapped during a save: each garbage collection (its thread and
     generation), each wait for the detection lock over half a millisecond, each
-    `malloc_trim`, as (start, end, what) in `time.perf_counter()` seconds."""
+    `malloc_trim` and each expiry that dropped groups, as (start, end, what) in
+    `time.perf_counter()` seconds."""
 
     def __init__(self) -> None:
         self.spans: list[tuple[float, float, str]] = []
@@ -425,9 +427,27 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         spans: list[tuple[float, float]] = []
         stalls = StallLog()
         detector._lock = TimedLock(detector._lock, stalls)  # type: ignore[assignment]
+        expire = detector.expire
+
+        def timed_expire(event_now: float, budget: int, seconds: float | None = None) -> int:
+            """Expiry (in a batch every EXPIRE_EVERY events, and in the tick), logged."""
+            began = time.perf_counter()
+            dropped = expire(event_now, budget, seconds)
+            if dropped:
+                stalls.spans.append((began, time.perf_counter(), "expiry"))
+            return dropped
+        detector.expire = timed_expire  # type: ignore[method-assign]
         import logsentry.detect.detector as detector_module
-        detector_module.release_free_memory = stalls.timed(  # type: ignore[assignment]
-            "malloc_trim", detector_module.release_free_memory)
+        trim = stalls.timed("malloc_trim", detector_module.release_free_memory)
+        # RSS before and after each malloc_trim (once a save is written), and its ms.
+        trims: list[tuple[int, int, float]] = []
+
+        def measured_trim() -> bool:
+            before, began = rss_bytes(), time.perf_counter()
+            released = bool(trim())
+            trims.append((before, rss_bytes(), time.perf_counter() - began))
+            return released
+        detector_module.release_free_memory = measured_trim  # type: ignore[assignment]
 
         def timed_batch() -> tuple[float, bool]:
             """One batch, and the tick after it once a second, as the pipeline's detection
@@ -458,6 +478,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         cpu.clear()
         spans.clear()
         stalls.spans.clear()
+        rss_before = rss_bytes()
         during: list[tuple[float, bool]] = []
         pauses: list[float] = []
         written: list[float] = []
@@ -478,11 +499,18 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
             during += this_save
         gc.callbacks.remove(stalls.on_gc)
         # The slow quiet batches during the saves, with what they overlapped.
-        slow = sorted(((end - start, start, end) for (start, end), (_, alerted)
-                       in zip(spans, during, strict=True) if not alerted and end - start > 0.05),
-                      reverse=True)
-        slow_batches = [{"ms": round(took * 1000, 1), **stalls.overlap(start, end)}
-                        for took, start, end in slow[:12]]
+        # Each with the detection thread's CPU ms in it: the rest is time the machine's
+        # other threads and processes took.
+        slow = sorted(((end - start, start, end, used) for (start, end), (_, alerted), (used, _)
+                       in zip(spans, during, cpu, strict=True)
+                       if not alerted and end - start > 0.05), reverse=True)
+        slow_batches = [{"ms": round(took * 1000, 1), "cpu_ms": round(used * 1000, 1),
+                         **stalls.overlap(start, end)} for took, start, end, used in slow[:12]]
+        # The quiet batches that took the most CPU, with what they overlapped.
+        costly = sorted(((used, start, end) for (start, end), (_, alerted), (used, _)
+                         in zip(spans, during, cpu, strict=True) if not alerted), reverse=True)
+        costly_batches = [{"cpu_ms": round(used * 1000, 1), **stalls.overlap(start, end)}
+                          for used, start, end in costly[:8]]
         size = path.stat().st_size
         blocking_s = restore_s = 0.0
         restored_groups = 0
@@ -515,6 +543,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         # The slowest of them: their ms and the ms of each stall inside them (garbage
         # collections by generation and thread, lock waits by thread, malloc_trim).
         "slowest_quiet_batches": slow_batches,
+        "costliest_quiet_batches": costly_batches,
         "alerting_batches_without_during_save": [sum(a for _, a in baseline),
                                                  sum(a for _, a in during)],
         # The detection thread's tick (expiry, and freezing the state that survived
@@ -522,6 +551,10 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         "tick_ms_without_save_p50_max": _p50_max(ticks_without),
         "tick_ms_during_save_p50_max": _p50_max(sorted(ticks)),
         "checkpoint_written_s": [round(w, 2) for w in written],
+        # RSS before the saves, then before and after each malloc_trim, and its ms.
+        "rss_mb_before_saves": round(rss_before / 2**20, 1),
+        "trims_rss_mb_before_after_ms": [[round(b / 2**20, 1), round(a / 2**20, 1),
+                                          round(ms * 1000, 1)] for b, a, ms in trims],
         "blocking_save_s": round(blocking_s, 2),
         "restore_s": round(restore_s, 2),
         "restored_groups": restored_groups,
