@@ -283,6 +283,10 @@ def test_one_matcher_for_many_rules_agrees_with_each_rule_alone_on_odd_values() 
         {"where": {"message": {"exists": False, "contains": "x"}}},
         {"where": {"message": {"contains": "\u212a"}}},
         {"where": {"message": {"contains": "\u212aill", "ignore_case": True}}},
+        {"any": [{"event.action": "service_crash", "user.name": {"exists": True}},
+                 {"message": {"contains": ["segfault", "core dump"], "ignore_case": True}}]},
+        {"where": {"event.action": {"in": ["web_request", "other"]},
+                   "message": {"contains": "GET "}}},
     )]
     values = [None, "", "root", "ROOT", "admin", 404, 404.0, 200, 400, 499, 500, True, False, 2**61,
               2**53 + 1, -(2**53) - 1, "404", "4e2", ["x", "root"], ("admin",), [], "10.1.2.3",
@@ -304,7 +308,8 @@ def test_one_matcher_for_many_rules_agrees_with_each_rule_alone_on_odd_values() 
         rng.shuffle(names)
         fields = {n: v for n in names if (v := rng.choice(values)) is not None}
         event = Event(message=rng.choice(messages), fields=fields,
-                      action=rng.choice(["web_request", "ssh_login_failed", "other"]))
+                      action=rng.choice(["web_request", "ssh_login_failed", "other",
+                                         "service_crash"]))
         expected = [i for i, s in enumerate(selections) if _oracle(s, event)]
         assert matcher(event) == expected, (index, event)
         assert shaped(event) == expected, (index, event)
@@ -328,6 +333,10 @@ def test_a_rule_is_tested_only_on_lines_whose_message_holds_a_literal_it_needs()
     assert need({"where": {"message": {"exists": False, "contains": "x"}}}) is None
     assert need({"any": [{"message": {"contains": "abc"}}, {"user.name": "root"}]}) is None
     assert need({"where": {"message": {"contains": ["abc", "x"]}}}) is None
+    # The line's action counts as a word: a crash read by the analyzer, or crash words.
+    assert need({"any": [{"event.action": "service_crash", "process.name": {"exists": True}},
+                         {"message": {"contains": "segfault"}}]}) == {"\0service_crash",
+                                                                      "segfault"}
     # Of the tests that must all hold, the most selective.
     assert need({"where": {"message": {"contains": "GET "}},
                  "any": [{"message": {"contains": "union select"}},
@@ -346,6 +355,14 @@ def test_a_rule_is_tested_only_on_lines_whose_message_holds_a_literal_it_needs()
     assert match(lines[0], found[0]) == []  # found, then tested in full: the case differs
     assert match(Event(message="Relay access denied"), found[0]) == [0]
     assert match(Event(message="Relay access denied"), found[1]) == []  # not tested
+    crash = Selection.model_validate({"any": [{"event.action": "service_crash"},
+                                              {"message": {"contains": "segfault"}}]})
+    scanner = MessageScanner.for_selections([crash])
+    assert scanner is not None
+    lines = [Event(message="x", action="service_crash"), Event(message="x SEGFAULT"),
+             Event(message="x", action="other")]
+    found = scanner.scan(lines)
+    assert found[0] != 0 and found[1] != 0 and found[2] == 0
 
 
 def test_a_shape_leaves_out_the_rules_that_need_a_field_it_lacks() -> None:

@@ -12,6 +12,9 @@ skipped, one whose literals are present is tested in full as before. The scan is
 necessary condition only, so the rules give the same hits with it as without it: a
 literal is found in any letter case, and a message that is not ASCII text is not
 scanned (every rule is then tested), as lower-casing is not per character beyond ASCII.
+A test that the line's action is one of some (`event.action: service_crash`) counts as
+such a word too: a crash rule that also reads crash keywords is then skipped on a line
+that is neither the action nor holds the keywords.
 
 Without the `hyperscan` package (it is built for x86-64) there is no scanner and every
 rule is tested, as before.
@@ -48,6 +51,10 @@ MESSAGE_FIELDS = frozenset({"message", "message.raw"})
 # Literals shorter than this occur in too many lines to be worth finding (`()` and `${`
 # are rare enough).
 MIN_LITERAL = 2
+# The field whose test on the action is decided as one of the line's words: `event.action`
+# equal to `x` is the word ACTION_MARK + "x" (a NUL, which no message literal holds).
+ACTION_FIELD = "event.action"
+ACTION_MARK = "\0"
 # A mask of every literal: what a line not scanned (or a caller that scans nothing) has.
 ALL_FOUND = -1
 # The messages scanned in one call, at most (bytes): long lines make no huge copy.
@@ -77,6 +84,8 @@ def message_literals(selection: Selection) -> set[str]:
         for name, spec in fields.items():
             if name in MESSAGE_FIELDS:
                 literals.update(_test_literals(spec))
+            elif name == ACTION_FIELD:
+                literals.update(_action_need(spec) or ())
     return literals
 
 
@@ -90,7 +99,23 @@ def _test_literals(spec: FieldSpec) -> set[str]:
 
 
 def _map_need(fields: FieldMap) -> Need:
-    return _best([_test_need(spec) for name, spec in fields.items() if name in MESSAGE_FIELDS])
+    return _best([_test_need(spec) if name in MESSAGE_FIELDS else _action_need(spec)
+                  for name, spec in fields.items()
+                  if name in MESSAGE_FIELDS or name == ACTION_FIELD])
+
+
+def _action_need(spec: FieldSpec) -> Need:
+    """What a test of `event.action` needs: one of the actions its `equals` or `in` names,
+    as the words ACTION_MARK + action (None for a case-insensitive test)."""
+    test = as_field_test(spec)
+    if test.exists is False or test.ignore_case:
+        return None
+    needs: list[Need] = []
+    if test.equals is not None:
+        needs.append(frozenset({ACTION_MARK + value_text(test.equals)}))
+    if test.in_:
+        needs.append(frozenset(ACTION_MARK + value_text(item) for item in test.in_))
+    return _best(needs)
 
 
 def _test_need(spec: FieldSpec) -> Need:
@@ -156,7 +181,8 @@ def _best(needs: list[Need]) -> Need:
 
 
 class MessageScanner:
-    """Finds the rules' literals in a batch's messages: per line, a bitmask of those found.
+    """Finds the rules' literals in a batch's messages: per line, a bitmask of those found
+    (its action's word included).
 
     `bits` gives each literal its bit; `gate()` a need's mask. A scan needs scratch space
     of its own: one per thread.
@@ -165,12 +191,19 @@ class MessageScanner:
     def __init__(self, literals: set[str]) -> None:
         ordered = sorted(literals)
         self.bits = {literal: 1 << number for number, literal in enumerate(ordered)}
-        self._bit_of = [1 << number for number in range(len(ordered))]
-        database = HYPERSCAN.Database(mode=HYPERSCAN.HS_MODE_BLOCK)
-        database.compile(expressions=[literal.encode("utf-8") for literal in ordered],
-                         ids=list(range(len(ordered))), elements=len(ordered),
-                         flags=HYPERSCAN.HS_FLAG_CASELESS, literal=True)
-        self._database = database
+        # Per action a rule names, its word's bit (no scan needed for those).
+        self._action_bits = {literal[len(ACTION_MARK):]: bit
+                             for literal, bit in self.bits.items()
+                             if literal.startswith(ACTION_MARK)}
+        words = [literal for literal in ordered if not literal.startswith(ACTION_MARK)]
+        self._bit_of = [self.bits[word] for word in words]
+        self._database: Any = None
+        if words:
+            database = HYPERSCAN.Database(mode=HYPERSCAN.HS_MODE_BLOCK)
+            database.compile(expressions=[word.encode("utf-8") for word in words],
+                             ids=list(range(len(words))), elements=len(words),
+                             flags=HYPERSCAN.HS_FLAG_CASELESS, literal=True)
+            self._database = database
         self._local = threading.local()
 
     @classmethod
@@ -193,6 +226,7 @@ class MessageScanner:
     def scan(self, events: Sequence[Event]) -> list[int]:
         """The mask of the literals found in each event's message (ALL_FOUND for a message
         that is not ASCII text), by one scan of the batch's messages at a time."""
+        action_bits = self._action_bits
         masks = [0] * len(events)
         texts: list[str] = []
         lines: list[int] = []  # the event of each text
@@ -200,8 +234,14 @@ class MessageScanner:
         total = 0
         for index, event in enumerate(events):
             message = event.message
-            if type(message) is not str or not message.isascii():
+            action = event.action
+            if (type(message) is not str or not message.isascii()
+                    or type(action) is not str):
                 masks[index] = ALL_FOUND
+                continue
+            if action_bits:
+                masks[index] = action_bits.get(action, 0)
+            if self._database is None:
                 continue
             texts.append(message)
             lines.append(index)
