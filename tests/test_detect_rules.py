@@ -12,6 +12,7 @@ from logsentry.core.event import Event
 from logsentry.detect.condition import compile_field_map
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import Detector
+from logsentry.detect.literals import HYPERSCAN, MessageScanner, message_need
 from logsentry.detect.rule import DEFAULT_RULES_DIR, Selection, load_rules, parse_rules
 from logsentry.detect.rule_state import CompiledSelection
 from logsentry.detect.selection import compile_matcher, narrow
@@ -276,27 +277,92 @@ def test_one_matcher_for_many_rules_agrees_with_each_rule_alone_on_odd_values() 
         {"where": {"message": {"exists": True}},
          "not": [{"url.decoded": {"regex": "script|select"}}, {"code": {"in": [404, "200"]}}]},
         {"where": {"source.ip": {"exists": False}, "user.name": {"exists": True}}},
+        # Needs of the literal scan: equals, in, a plain regex alternation, a negation.
+        {"where": {"message": {"regex": "(?i)Timeout before|fatal_run"}}},
+        {"where": {"message": {"in": ["plain", "core dump in x"]}}},
+        {"where": {"message": {"exists": False, "contains": "x"}}},
+        {"where": {"message": {"contains": "\u212a"}}},
+        {"where": {"message": {"contains": "\u212aill", "ignore_case": True}}},
+        {"any": [{"event.action": "service_crash", "user.name": {"exists": True}},
+                 {"message": {"contains": ["segfault", "core dump"], "ignore_case": True}}]},
+        {"where": {"event.action": {"in": ["web_request", "other"]},
+                   "message": {"contains": "GET "}}},
     )]
     values = [None, "", "root", "ROOT", "admin", 404, 404.0, 200, 400, 499, 500, True, False, 2**61,
               2**53 + 1, -(2**53) - 1, "404", "4e2", ["x", "root"], ("admin",), [], "10.1.2.3",
               "192.0.2.1", "%27%20UNION%20SELECT%20", "/x?q=%3Cscript%3E", "a..n", 1.5]
     messages = ["", "GET /../../etc/passwd HTTP/1.1", "kernel: SegFault at 0 ip",
                 "core dump in x", "${JNDI:ldap://x}", "plain", "GET /%2e%2e/etc/passwd",
-                "GET /%2E%2E/ETC/PASSWD"]
+                "GET /%2E%2E/ETC/PASSWD", "TIMEOUT BEFORE auth", "x fatal_run",
+                "\u212aill -9 core dump", "kill", "KILL \u00e9", "SEGFAULT AT 0 \u03a3"]
     rng = random.Random(3)
     matcher = compile_matcher(selections)
     # The same selections specialised per shape (which fields an event has), with
     # field orders and an unread field varying: the same verdicts.
     shaped = ShapedMatcher(selections)
+    # And tested only where the literals they need are in the message (a batch's scan).
+    scanner = MessageScanner.for_selections(selections)
+    gated = ShapedMatcher(selections, scanner)
     for index in range(3000):
         names = ["code", "source.ip", "url.original", "user.name", "unread.field"]
         rng.shuffle(names)
         fields = {n: v for n in names if (v := rng.choice(values)) is not None}
         event = Event(message=rng.choice(messages), fields=fields,
-                      action=rng.choice(["web_request", "ssh_login_failed", "other"]))
+                      action=rng.choice(["web_request", "ssh_login_failed", "other",
+                                         "service_crash"]))
         expected = [i for i, s in enumerate(selections) if _oracle(s, event)]
         assert matcher(event) == expected, (index, event)
         assert shaped(event) == expected, (index, event)
+        if scanner is not None:
+            found = scanner.scan([event])[0]
+            assert gated(event, found) == expected, (index, event)
+
+
+def test_a_rule_is_tested_only_on_lines_whose_message_holds_a_literal_it_needs() -> None:
+    def need(selection: dict[str, object]) -> frozenset[str] | None:
+        return message_need(Selection.model_validate(selection))
+
+    assert need({"where": {"message": {"contains": ["Relay", "Helo"]}}}) == {"Relay", "Helo"}
+    assert need({"where": {"message": {"contains": "SegFault", "ignore_case": True}}}) == {
+        "segfault"}
+    assert need({"where": {"message.raw": {"regex": "(?i)Timeout before|fatal"}}}) == {
+        "Timeout before", "fatal"}
+    # What need not be in the message: a regex that is more than plain text, a test that
+    # holds on an empty message, an alternative without words, a one-letter word.
+    assert need({"where": {"message": {"regex": "fail(ed)?"}}}) is None
+    assert need({"where": {"message": {"exists": False, "contains": "x"}}}) is None
+    assert need({"any": [{"message": {"contains": "abc"}}, {"user.name": "root"}]}) is None
+    assert need({"where": {"message": {"contains": ["abc", "x"]}}}) is None
+    # The line's action counts as a word: a crash read by the analyzer, or crash words.
+    assert need({"any": [{"event.action": "service_crash", "process.name": {"exists": True}},
+                         {"message": {"contains": "segfault"}}]}) == {"\0service_crash",
+                                                                      "segfault"}
+    # Of the tests that must all hold, the most selective.
+    assert need({"where": {"message": {"contains": "GET "}},
+                 "any": [{"message": {"contains": "union select"}},
+                         {"message": {"contains": "sleep("}}]}) == {"union select", "sleep("}
+    if HYPERSCAN is None:
+        pytest.skip("the hyperscan package is not installed")
+    relay = Selection.model_validate({"where": {"message": {"contains": "Relay access"}}})
+    scanner = MessageScanner.for_selections([relay])
+    assert scanner is not None
+    lines = [Event(message="postfix: RELAY ACCESS denied"), Event(message="sshd: Failed"),
+             Event(message="Relay access d\u00e9nied")]
+    found = scanner.scan(lines)
+    # Found in any letter case; a line that is not ASCII is not scanned (every rule tested).
+    assert found[0] != 0 and found[1] == 0 and found[2] == -1
+    match = ShapedMatcher([relay], scanner)
+    assert match(lines[0], found[0]) == []  # found, then tested in full: the case differs
+    assert match(Event(message="Relay access denied"), found[0]) == [0]
+    assert match(Event(message="Relay access denied"), found[1]) == []  # not tested
+    crash = Selection.model_validate({"any": [{"event.action": "service_crash"},
+                                              {"message": {"contains": "segfault"}}]})
+    scanner = MessageScanner.for_selections([crash])
+    assert scanner is not None
+    lines = [Event(message="x", action="service_crash"), Event(message="x SEGFAULT"),
+             Event(message="x", action="other")]
+    found = scanner.scan(lines)
+    assert found[0] != 0 and found[1] != 0 and found[2] == 0
 
 
 def test_a_shape_leaves_out_the_rules_that_need_a_field_it_lacks() -> None:

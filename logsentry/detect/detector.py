@@ -47,6 +47,7 @@ from logsentry.core.metrics import (
 )
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.group import GroupState, SampleMemo
+from logsentry.detect.literals import ALL_FOUND, MessageScanner
 from logsentry.detect.rule import (
     DEFAULT_RULES_DIR,
     Rule,
@@ -345,6 +346,9 @@ class Detector:
         self._last_save = time.monotonic()
         self._dirty = False
         self._last_eviction_log = -1e9
+        # The literals the rules need in a message, found in a batch at once (None: no
+        # Hyperscan, or no rule needs any): a rule whose literals are absent is skipped.
+        self._scanner = MessageScanner.for_selections([e.rule.select for e in self.engines])
         self._by_action = self._index()
         self.sigma = sigma
         self._sigma_engines = self._add_sigma(sigma)
@@ -446,7 +450,8 @@ class Detector:
                 continue
             key = tuple(id(e) for e in engines)
             if key not in shared:
-                shared[key] = (ShapedMatcher([e.rule.select for e in engines]), engines)
+                shared[key] = (ShapedMatcher([e.rule.select for e in engines], self._scanner),
+                               engines)
             index[name] = shared[key]
         return index
 
@@ -484,7 +489,11 @@ class Detector:
         self._lock.acquire()
         began = time.perf_counter()
         try:
-            for event in events:
+            scanner = self._scanner
+            # Per event, the literals its message holds (every bit set: all rules tested).
+            found_masks = (scanner.scan(events) if scanner is not None
+                           else [ALL_FOUND] * len(events))
+            for event, found in zip(events, found_masks, strict=True):
                 entry = by_action.get(event.action)
                 if entry is None:
                     continue
@@ -494,7 +503,7 @@ class Detector:
                     # inline: this runs for every event).
                     fields = event.fields
                     match = shaped.by_keys.get(tuple(fields)) or shaped.specialise(fields)
-                    hits = match(event)
+                    hits = match(event, found)
                 except Exception:  # a bug or odd input must not stop detection
                     event_failed(event, "rule selection")
                     continue

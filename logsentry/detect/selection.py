@@ -13,9 +13,9 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from functools import partial
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from logsentry.core.actions import ACTIONS
 from logsentry.core.event import Event
@@ -36,6 +36,7 @@ from logsentry.detect.condition import (
     regex_check_and_cache,
     value_text,
 )
+from logsentry.detect.literals import MessageScanner
 from logsentry.detect.rule import Selection
 
 # How the generated code reads each field once per event into a local (pure reads
@@ -388,17 +389,25 @@ def narrow(selection: Selection, present: Collection[str]) -> Selection | None:
                                         "not_": exclusions})
 
 
-Matcher = Callable[[Event], list[int]]
+class Matcher(Protocol):
+    """The indexes of the selections an event passes, in order. `found`: the mask of the
+    literals its message holds (`detect/literals.py`); the default, every bit set, tests
+    every selection."""
+
+    def __call__(self, event: Event, found: int = -1) -> list[int]: ...
 
 
 def compile_matcher(selections: list[Selection],
-                    present: Collection[str] | None = None) -> Matcher:
+                    present: Collection[str] | None = None,
+                    scanner: MessageScanner | None = None) -> Matcher:
     """One function returning the indexes of the selections an event passes, in order.
 
     The detector builds one per action over the rules that can select it: one
     call per event instead of one per rule, each field read once for all of them.
     With `present`, the function is only for events whose `fields` has just those
-    keys (`ShapedMatcher`): selections that cannot hold on them are left out.
+    keys (`ShapedMatcher`): selections that cannot hold on them are left out. With
+    `scanner`, a selection whose message needs one of some literals (as narrowed to
+    `present`) is tested only when one of them is in `found`.
     """
     builder = _Builder()
     body = ["    hits = []"]
@@ -407,10 +416,16 @@ def compile_matcher(selections: list[Selection],
         if selection is None:
             continue
         expression = _selection_expression(selection, builder)
+        gate = scanner.gate(selection) if scanner is not None else 0
+        if gate:
+            # `&` binds before `and`: the mask first, the selection's tests if it holds.
+            expression = f"found & {gate}" if expression is None else (
+                f"found & {gate} and {expression}")
         if expression is None:
             body.append(f"    hits.append({index})")
         else:
             body.append(f"    if {expression}:")
             body.append(f"        hits.append({index})")
     body.append("    return hits")
-    return cast(Matcher, _define(builder.function("def match(event):", body), builder, "match"))
+    return cast(Matcher, _define(builder.function("def match(event, found=-1):", body),
+                                 builder, "match"))

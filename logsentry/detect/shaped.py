@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from logsentry.core.event import Event
+from logsentry.detect.literals import MessageScanner
 from logsentry.detect.rule import Selection
 from logsentry.detect.selection import Matcher, compile_matcher, event_field_key
 
@@ -36,8 +37,11 @@ class ShapedMatcher:
     the indexes of the selections the event passes, as `compile_matcher`'s does.
     """
 
-    def __init__(self, selections: list[Selection]) -> None:
+    def __init__(self, selections: list[Selection],
+                 scanner: MessageScanner | None = None) -> None:
         self.selections = selections
+        # The literals found in messages, which gate the selections (`detect/literals.py`).
+        self.scanner = scanner
         # The matcher for any shape, compiled only once `MAX_SHAPES` shapes are: every
         # event gets its shape's own matcher until then.
         self._general: Matcher | None = None
@@ -54,7 +58,7 @@ class ShapedMatcher:
     def general(self) -> Matcher:
         """The matcher of every selection, for events of any shape."""
         if self._general is None:
-            self._general = compile_matcher(self.selections)
+            self._general = compile_matcher(self.selections, scanner=self.scanner)
         return self._general
 
     def specialise(self, keys: Iterable[str]) -> Matcher:
@@ -66,13 +70,15 @@ class ShapedMatcher:
             if len(self._by_shape) >= MAX_SHAPES:
                 match = self.general
             else:
-                match = self._by_shape[shape] = compile_matcher(self.selections, shape)
+                match = self._by_shape[shape] = compile_matcher(self.selections, shape,
+                                                                 self.scanner)
         if len(self.by_keys) >= MAX_KEY_TUPLES:
             self.by_keys.clear()
         self.by_keys[names] = match
         return match
 
-    def __call__(self, event: Event) -> list[int]:
-        """The indexes of the selections `event` passes (as the hot path finds them)."""
+    def __call__(self, event: Event, found: int = -1) -> list[int]:
+        """The indexes of the selections `event` passes (as the hot path finds them);
+        `found`: the literals its message holds (see `compile_matcher`)."""
         match = self.by_keys.get(tuple(event.fields)) or self.specialise(event.fields)
-        return match(event)
+        return match(event, found)
