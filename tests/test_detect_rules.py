@@ -58,6 +58,8 @@ def test_a_rule_file_may_hold_one_rule_a_list_or_a_rules_key() -> None:
         (MINIMAL + "colour: red\n", "rule test.rule: colour: unknown key"),
         (MINIMAL.replace('summary: "x"', 'summary: "{count"'), "unbalanced"),
         (MINIMAL + "select: {where: {user.name: {}}}\n", "needs at least one"),
+        (MINIMAL + "select: {any: [{}, {message: {contains: x}}]}\n", "empty field map"),
+        (MINIMAL + "select: {not: [{}]}\n", "empty field map"),
         ("id: [\n", "invalid YAML"),
         (MINIMAL + "select: {where: {user.name: {equalz: 1}}}\n",
          "rule test.rule: select.where.user.name.equalz: unknown key"),

@@ -88,6 +88,16 @@ class Selection(StrictModel):
     # None of these field maps may hold entirely.
     not_: list[FieldMap] = Field(default_factory=list, alias="not")
 
+    @field_validator("any", "not_")
+    @classmethod
+    def _no_empty_alternative(cls, value: list[FieldMap]) -> list[FieldMap]:
+        # An empty map holds for every event: in `any` it would make the whole list hold,
+        # in `not` exclude everything; either way the other maps are meaningless.
+        if any(not fields for fields in value):
+            raise ValueError("an empty field map in `any` or `not` holds for every event; "
+                             "remove it")
+        return value
+
     @field_validator("action")
     @classmethod
     def _known_actions(cls, value: OneOrMany | None) -> OneOrMany | None:
