@@ -19,6 +19,7 @@ from shared/bench/make_corpora.sh and bench/fresh_values.py.
         [--lines 200000] [--runs 3] [--profile STAGE] [--json out.json]
 
 `--profile STAGE` runs that stage under cProfile and prints its 25 costliest functions.
+The garbage collector runs with the daemon's settings (`logsentry/core/collector.py`).
 Each stage is reported as wall-clock µs per line (`envelope_us`) and as this thread's CPU
 µs per line (`envelope_cpu_us`), which other processes on a shared machine disturb less;
 `--runs N` gives the median of N runs of each.
@@ -219,8 +220,13 @@ def main() -> int:
     from fresh_values import write_fresh
 
     from logsentry.analysis.tagger.inference import configure_threads
+    from logsentry.core.collector import keep_survivors_frozen, use_daemon_thresholds
 
     configure_threads(None)
+    # The daemon's collector settings: each stage holds 200,000 results alive, which the
+    # default young threshold would visit again and again, billed to the stage timed.
+    use_daemon_thresholds()
+    keep_survivors_frozen()
     report: dict[str, Any] = {}
     for name in args.corpus:
         path = args.corpora / f"{name}.log"
