@@ -362,6 +362,13 @@ def _length_bucket(length: int) -> int:
     return len(_LENGTH_EDGES)
 
 
+# The shape id of each kind and length (`_KIND_ID[kind] * N_LENGTHS + _length_bucket`), by
+# length up to the last edge + 1, which stands for every longer piece.
+_LONGEST_BUCKETED = _LENGTH_EDGES[-1] + 1
+_SHAPE_IDS = {kind: tuple(_KIND_ID[kind] * N_LENGTHS + _length_bucket(length)
+                          for length in range(_LONGEST_BUCKETED + 1)) for kind in KINDS}
+
+
 def vocab_key(text: str, piece: Piece) -> str | None:
     """The vocabulary entry a piece would use, or None for class-token kinds."""
     if piece.kind not in _WORDY:
@@ -448,26 +455,34 @@ class LogTokenizer:
         words = [CLS]
         shapes = [_KIND_ID["cls"] * N_LENGTHS]
         spaces = [0]
-        vocab = self.vocab
+        vocab_get = self.vocab.get
         kind_word = self._kind_word
         with_ngrams = self.ngrams is not None
         paths = self.reads_paths
         ngrams: list[tuple[int, ...]] = [()] if with_ngrams else []
+        memo_get = self._ngram_memo.get
+        # Bound methods and the shape table looked up once: this loop runs for every piece
+        # of every line the caches do not answer.
+        add_word, add_shape, add_space, add_ngrams = (
+            words.append, shapes.append, spaces.append, ngrams.append)
+        longest = _LONGEST_BUCKETED
         for piece in pieces:
-            kind = piece.kind
+            start, end, kind, space_before, space_after = piece
             if kind in _WORDY:
-                word = text[piece.start:piece.end].lower()
-                words.append(vocab.get(word, UNK))
+                word = text[start:end].lower()
+                add_word(vocab_get(word, UNK))
                 if with_ngrams:
-                    ngrams.append(self.piece_ngrams(word))
+                    found = memo_get(word)
+                    add_ngrams(found if found is not None else self.piece_ngrams(word))
             else:
-                words.append(kind_word[kind])
+                add_word(kind_word[kind])
                 if paths and kind in PATH_KINDS:
-                    ngrams.append(self.path_piece_ngrams(text[piece.start:piece.end]))
+                    add_ngrams(self.path_piece_ngrams(text[start:end]))
                 elif with_ngrams:
-                    ngrams.append(())
-            shapes.append(_KIND_ID[kind] * N_LENGTHS + _length_bucket(piece.end - piece.start))
-            spaces.append(2 * piece.space_before + piece.space_after)
+                    add_ngrams(())
+            length = end - start
+            add_shape(_SHAPE_IDS[kind][length if length < longest else longest])
+            add_space(2 * space_before + space_after)
         return Encoded(pieces, truncated, words, shapes, spaces, ngrams)
 
     @classmethod
