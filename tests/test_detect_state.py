@@ -10,7 +10,7 @@ from typing import Any
 from logsentry.core.event import Event
 from logsentry.core.metrics import DETECTION_EVICTIONS
 from logsentry.detect.config import DetectionConfig
-from logsentry.detect.detector import STATE_FILE, Detector
+from logsentry.detect.detector import STATE_FILE, Checkpoint, Detector
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
 
@@ -286,6 +286,18 @@ def _many_groups(detector: Detector, count: int) -> None:
                           user__name="root") for i in range(count)])
 
 
+def _checkpoint_begun(
+        tmp_path: Path, state: Path) -> tuple[Detector, Checkpoint, dict[str, dict[str, Any]]]:
+    """A detector of 3,000 groups, a checkpoint of it begun, and the state it must hold."""
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    _many_groups(detector, 3000)
+    detector._last_save -= 1
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    expected: dict[str, dict[str, Any]] = json.loads(json.dumps(_state_now(detector)))
+    return detector, checkpoint, expected
+
+
 def _saved_by_rule(state: Path) -> dict[str, list[dict[str, Any]]]:
     """Each rule's saved groups, from the slices of the state file."""
     doc = json.loads((state / STATE_FILE).read_text())
@@ -340,12 +352,7 @@ def test_a_checkpoint_written_while_detection_goes_on_is_exact(
     # Small slices: the writer and the detection thread take turns many times.
     monkeypatch.setattr(detector_module, "SAVE_SLICE", 2)
     state = tmp_path / "state"
-    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    _many_groups(detector, 3000)
-    detector._last_save -= 1
-    checkpoint = detector.begin_checkpoint()
-    assert checkpoint is not None
-    expected = json.loads(json.dumps(_state_now(detector)))
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state)
     detector.write_checkpoint(checkpoint, {})
     at = 61
     while detector.saving:
@@ -562,12 +569,7 @@ def test_the_detection_threads_share_of_a_checkpoint_waits_while_slices_wait_for
     # fragmented and resident.
     monkeypatch.setattr(detector_module, "SAVE_PENDING_MAX", 20_000)
     state = tmp_path / "state"
-    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    _many_groups(detector, 3000)
-    detector._last_save -= 1
-    checkpoint = detector.begin_checkpoint()
-    assert checkpoint is not None
-    expected = json.loads(json.dumps(_state_now(detector)))
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state)
     assert not checkpoint.advance(float("inf"))  # a share with no end in time
     waiting = [len(piece) for piece in checkpoint._out]
     assert 20_000 <= sum(waiting) < 20_000 + max(waiting)
