@@ -72,8 +72,8 @@ def message_need(selection: Selection) -> Need:
     (in some letter case); None when there is no such set."""
     needs = [_map_need(selection.where)]
     if selection.any:
-        needs.append(_union([_map_need(alternative) for alternative in selection.any]))
-    return _best(needs)
+        needs.append(union_need([_map_need(alternative) for alternative in selection.any]))
+    return best_need(needs)
 
 
 def message_literals(selection: Selection) -> set[str]:
@@ -99,7 +99,7 @@ def _test_literals(spec: FieldSpec) -> set[str]:
 
 
 def _map_need(fields: FieldMap) -> Need:
-    return _best([_test_need(spec) if name in MESSAGE_FIELDS else _action_need(spec)
+    return best_need([_test_need(spec) if name in MESSAGE_FIELDS else _action_need(spec)
                   for name, spec in fields.items()
                   if name in MESSAGE_FIELDS or name == ACTION_FIELD])
 
@@ -115,7 +115,7 @@ def _action_need(spec: FieldSpec) -> Need:
         needs.append(frozenset({ACTION_MARK + value_text(test.equals)}))
     if test.in_:
         needs.append(frozenset(ACTION_MARK + value_text(item) for item in test.in_))
-    return _best(needs)
+    return best_need(needs)
 
 
 def _test_need(spec: FieldSpec) -> Need:
@@ -137,7 +137,7 @@ def _test_need(spec: FieldSpec) -> Need:
         needs.append(_literals([norm(item) for item in as_list(test.contains)]))
     if test.regex is not None:
         needs.append(_regex_literals(as_list(test.regex)))
-    return _best(needs)
+    return best_need(needs)
 
 
 # A regex that is only an alternation of plain text (`Timeout before authentication|
@@ -165,13 +165,15 @@ def _literals(texts: list[str]) -> Need:
     return frozenset(texts)
 
 
-def _union(needs: list[Need]) -> Need:
+def union_need(needs: list[Need]) -> Need:
+    """What one of several alternatives needs: every literal of theirs; None (no need)
+    if one of them needs none."""
     if not needs or any(need is None for need in needs):
         return None
     return frozenset().union(*[need for need in needs if need is not None])
 
 
-def _best(needs: list[Need]) -> Need:
+def best_need(needs: list[Need]) -> Need:
     """Of the needs of parts that must all hold, the most selective: longest shortest
     literal, then fewest literals."""
     known = [need for need in needs if need is not None]

@@ -33,6 +33,7 @@ from sigma.rule import SigmaRule
 
 from logsentry.core.errors import ConfigError
 from logsentry.core.event import Event
+from logsentry.detect.literals import Need
 from logsentry.detect.rule import Rule
 from logsentry.detect.sigma.aggregation import UNSPLIT_AGGREGATION, split_aggregations
 from logsentry.detect.sigma.config import SigmaConfig
@@ -45,7 +46,7 @@ from logsentry.detect.sigma.correlation import (
 from logsentry.detect.sigma.coverage import FieldWarning, rule_fields, unreadable_fields
 from logsentry.detect.sigma.mapping import FieldMapper, LogSourceError, logsource_test
 from logsentry.detect.sigma.match import UnsupportedRule, compile_conditions
-from logsentry.detect.sigma.prefilter import Need, found_means_match, required_literals
+from logsentry.detect.sigma.prefilter import found_means_match, required_literals
 
 SUFFIXES = (".yml", ".yaml")
 # Sigma levels -> logsentry severities.

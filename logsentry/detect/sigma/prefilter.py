@@ -46,6 +46,7 @@ from sigma.conditions import (
 from sigma.types import SigmaExpansion, SigmaString, SpecialChars
 
 from logsentry.core.event import Event
+from logsentry.detect.literals import Need, best_need, union_need
 from logsentry.detect.sigma.mapping import FieldMapper
 
 try:  # built for x86-64: elsewhere pyahocorasick finds the same literals, slower
@@ -59,20 +60,18 @@ except ImportError:
 # treated as always a candidate than found through them.
 MIN_LITERAL = 3
 
-Need = frozenset[str] | None
-
 
 def required_literals(trees: list[Any], mapper: FieldMapper) -> Need:
     """Literals one of which every event matching the conditions contains; None: no
     such set (the rule is always a candidate)."""
-    return _union([_need(tree, mapper) for tree in trees])
+    return union_need([_need(tree, mapper) for tree in trees])
 
 
 def _need(node: Any, mapper: FieldMapper) -> Need:
     if isinstance(node, ConditionAND):
-        return _best([_need(arg, mapper) for arg in node.args])
+        return best_need([_need(arg, mapper) for arg in node.args])
     if isinstance(node, ConditionOR):
-        return _union([_need(arg, mapper) for arg in node.args])
+        return union_need([_need(arg, mapper) for arg in node.args])
     if isinstance(node, ConditionNOT):
         return None
     if isinstance(node, ConditionFieldEqualsValueExpression):
@@ -86,7 +85,7 @@ def _need(node: Any, mapper: FieldMapper) -> Need:
 
 def _value_need(value: Any) -> Need:
     if isinstance(value, SigmaExpansion):
-        return _union([_value_need(item) for item in value.values])
+        return union_need([_value_need(item) for item in value.values])
     if isinstance(value, SigmaString):
         pieces = [part for part in value.s if isinstance(part, str)]
         if not pieces:
@@ -118,21 +117,6 @@ def _plain_keywords(node: Any) -> bool:
     # the keyword holds exactly when its text occurs, and that text is its literal.
     return (len(parts) == 1 and isinstance(parts[0], str)
             and len(parts[0]) >= MIN_LITERAL)
-
-
-def _union(needs: list[Need]) -> Need:
-    if not needs or any(need is None for need in needs):
-        return None
-    return frozenset().union(*[need for need in needs if need is not None])
-
-
-def _best(needs: list[Need]) -> Need:
-    """Of the needs of an AND's parts, the most selective: longest shortest literal,
-    then fewest literals."""
-    known = [need for need in needs if need is not None]
-    if not known:
-        return None
-    return max(known, key=lambda need: (min(map(len, need)), -len(need)))
 
 
 def event_text(event: Event) -> str:
