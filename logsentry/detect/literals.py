@@ -23,8 +23,6 @@ rule is tested, as before.
 from __future__ import annotations
 
 import re
-import threading
-from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,14 +35,8 @@ from logsentry.detect.condition import (
     as_list,
     value_text,
 )
+from logsentry.detect.literal_scan import HYPERSCAN, LiteralScan
 from logsentry.detect.rule import Selection
-
-try:  # built for x86-64: elsewhere no scanner, and every rule is tested
-    import hyperscan as _hyperscan
-
-    HYPERSCAN: Any = _hyperscan
-except ImportError:
-    HYPERSCAN = None
 
 # The field names whose tests read `Event.message` itself (see selection._PLAIN_READS).
 MESSAGE_FIELDS = frozenset({"message", "message.raw"})
@@ -186,8 +178,7 @@ class MessageScanner:
     """Finds the rules' literals in a batch's messages: per line, a bitmask of those found
     (its action's word included).
 
-    `bits` gives each literal its bit; `gate()` a need's mask. A scan needs scratch space
-    of its own: one per thread.
+    `bits` gives each literal its bit; `gate()` a need's mask.
     """
 
     def __init__(self, literals: set[str]) -> None:
@@ -199,14 +190,7 @@ class MessageScanner:
                              if literal.startswith(ACTION_MARK)}
         words = [literal for literal in ordered if not literal.startswith(ACTION_MARK)]
         self._bit_of = [self.bits[word] for word in words]
-        self._database: Any = None
-        if words:
-            database = HYPERSCAN.Database(mode=HYPERSCAN.HS_MODE_BLOCK)
-            database.compile(expressions=[word.encode("utf-8") for word in words],
-                             ids=list(range(len(words))), elements=len(words),
-                             flags=HYPERSCAN.HS_FLAG_CASELESS, literal=True)
-            self._database = database
-        self._local = threading.local()
+        self._search = LiteralScan(words) if words else None
 
     @classmethod
     def for_selections(cls, selections: Sequence[Selection]) -> MessageScanner | None:
@@ -243,7 +227,7 @@ class MessageScanner:
                 continue
             if action_bits:
                 masks[index] = action_bits.get(action, 0)
-            if self._database is None:
+            if self._search is None:
                 continue
             texts.append(message)
             lines.append(index)
@@ -251,30 +235,23 @@ class MessageScanner:
             ends.append(total)
             total += 1  # the separator
             if total >= _SCAN_BYTES:
-                self._scan(texts, lines, ends, masks)
+                self._scan_texts(texts, lines, ends, masks)
                 texts, lines, ends, total = [], [], [], 0
         if texts:
-            self._scan(texts, lines, ends, masks)
+            self._scan_texts(texts, lines, ends, masks)
         return masks
 
-    def _scan(self, texts: list[str], lines: list[int], ends: list[int],
-              masks: list[int]) -> None:
-        """Scan `texts` (ASCII), NUL-separated, in one call; a match is its line's by its
-        end offset (no literal holds a NUL, so none spans two lines)."""
-        bits = self._bit_of
-        budget = [_REPORTS_PER_LINE * len(texts) + _REPORTS_EXTRA]
-
-        def report(number: int, start: int, end: int, flags: int, context: Any) -> bool:
-            line = lines[bisect_left(ends, end)]
-            masks[line] |= bits[number]
-            budget[0] -= 1
-            return budget[0] < 0
-
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = HYPERSCAN.Scratch(self._database)
-        try:
-            self._database.scan("\0".join(texts).encode("ascii"), report, scratch=scratch)
-        except HYPERSCAN.ScanTerminated:
-            for line in lines:  # too many to report: these lines are tested by every rule
+    def _scan_texts(self, texts: list[str], lines: list[int], ends: list[int],
+                    masks: list[int]) -> None:
+        """Scan `texts` (ASCII) in one call and mark each line's literals; lines with too
+        many occurrences to report are tested by every rule."""
+        assert self._search is not None
+        budget = _REPORTS_PER_LINE * len(texts) + _REPORTS_EXTRA
+        matches = self._search.found_in_texts("\0".join(texts).encode("ascii"), ends, budget)
+        if matches is None:
+            for line in lines:
                 masks[line] = ALL_FOUND
+            return
+        bits = self._bit_of
+        for text, number in matches:
+            masks[lines[text]] |= bits[number]

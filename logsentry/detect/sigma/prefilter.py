@@ -30,8 +30,6 @@ without evaluating it (`found_means_match`).
 
 from __future__ import annotations
 
-import threading
-from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,15 +44,9 @@ from sigma.conditions import (
 from sigma.types import SigmaExpansion, SigmaString, SpecialChars
 
 from logsentry.core.event import Event
+from logsentry.detect.literal_scan import HYPERSCAN, LiteralScan
 from logsentry.detect.literals import Need, best_need, union_need
 from logsentry.detect.sigma.mapping import FieldMapper
-
-try:  # built for x86-64: elsewhere pyahocorasick finds the same literals, slower
-    import hyperscan as _hyperscan
-
-    HYPERSCAN: Any = _hyperscan
-except ImportError:
-    HYPERSCAN = None
 
 # Literals shorter than this occur in most lines: a rule needing one is better
 # treated as always a candidate than found through them.
@@ -241,51 +233,24 @@ class _AutomatonSearch:
         return {number for _, number in self.iter(event_text(event))}
 
 
-def _collect(number: int, start: int, end: int, flags: int, found: set[int]) -> None:
-    found.add(number)
-
-
 class _HyperscanSearch:
     """The literals' numbers found in an event's text, by Hyperscan: its UTF-8 bytes, each
     literal reported once, ASCII letters of any case (a text that is all ASCII, most
     lines, is not lower-cased first; another is). One line's text holds the message and
-    every field value; a batch's lines leave out what the message holds (`batch`).
-    A scan needs scratch space of its own: one per thread."""
+    every field value; a batch's lines leave out what the message holds (`batch`)."""
 
     def __init__(self, literals: list[str]) -> None:
-        expressions = [literal.encode("utf-8") for literal in literals]
-        ids = list(range(len(literals)))
-        database = HYPERSCAN.Database(mode=HYPERSCAN.HS_MODE_BLOCK)
-        database.compile(expressions=expressions, ids=ids, elements=len(literals),
-                         flags=HYPERSCAN.HS_FLAG_SINGLEMATCH | HYPERSCAN.HS_FLAG_CASELESS,
-                         literal=True)
-        self.database = database
-        self.scan = database.scan
-        # A batch's scan reports every occurrence (SINGLEMATCH would report a literal
+        self.one = LiteralScan(literals, single_match=True)
+        # A batch's scan reports every occurrence (a single match would report a literal
         # once for the whole batch): a second database, without it.
-        every = HYPERSCAN.Database(mode=HYPERSCAN.HS_MODE_BLOCK)
-        every.compile(expressions=expressions, ids=ids, elements=len(literals),
-                      flags=HYPERSCAN.HS_FLAG_CASELESS, literal=True)
-        self.every = every
-        self.local = threading.local()
+        self.every = LiteralScan(literals)
         # Whether a literal could be found in an integer's text (see batch()).
         self.integers = True
 
-    def _scratch(self) -> tuple[Any, Any]:
-        local = self.local
-        scratches = getattr(local, "scratches", None)
-        if scratches is None:
-            scratches = local.scratches = (HYPERSCAN.Scratch(self.database),
-                                           HYPERSCAN.Scratch(self.every))
-        return scratches
-
     def __call__(self, event: Event) -> set[int]:
-        found: set[int] = set()
         # Lone surrogates (a JSON value's escapes) pass as their own bytes: no literal
         # of a YAML rule holds one.
-        self.scan(_text(event).encode("utf-8", "surrogatepass"), _collect, context=found,
-                  scratch=self._scratch()[0])
-        return found
+        return self.one.found(_text(event).encode("utf-8", "surrogatepass"))
 
     def batch(self, events: Sequence[Event]) -> tuple[list[set[int] | None], list[bool]]:
         """The literals' numbers found in each event's text (None: none), by one scan of
@@ -354,29 +319,19 @@ class _HyperscanSearch:
         its line's by its end offset."""
         # Reporting an occurrence costs a Python call: past this many (lines full of
         # one literal), the lines are scanned one by one instead.
-        budget = [_BATCH_REPORTS_PER_LINE * len(texts) + _BATCH_REPORTS_EXTRA]
-
-        def report(number: int, start: int, end: int, flags: int, context: Any) -> bool:
-            at = first + bisect_left(ends, end)
-            numbers = found[at]
+        budget = _BATCH_REPORTS_PER_LINE * len(texts) + _BATCH_REPORTS_EXTRA
+        matches = self.every.found_in_texts(
+            "\0".join(texts).encode("utf-8", "surrogatepass"), ends, budget)
+        if matches is None:
+            for index, text in enumerate(texts, first):
+                found[index] = self.one.found(text.encode("utf-8", "surrogatepass")) or None
+            return
+        for at, number in matches:
+            numbers = found[first + at]
             if numbers is None:
-                found[at] = {number}
+                found[first + at] = {number}
             else:
                 numbers.add(number)
-            budget[0] -= 1
-            return budget[0] < 0
-
-        scratch, every_scratch = self._scratch()
-        try:
-            self.every.scan("\0".join(texts).encode("utf-8", "surrogatepass"), report,
-                            scratch=every_scratch)
-        except HYPERSCAN.ScanTerminated:
-            scan = self.scan
-            for index, text in enumerate(texts, first):
-                numbers: set[int] = set()
-                scan(text.encode("utf-8", "surrogatepass"), _collect, context=numbers,
-                     scratch=scratch)
-                found[index] = numbers or None
 
 
 # The characters of an integer's text.
