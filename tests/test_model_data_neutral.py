@@ -66,3 +66,15 @@ def test_generation_with_neutral_families_stays_deterministic() -> None:
     first = [e.to_dict() for e in generate(500, seed=21, families=set(NEUTRAL))]
     second = [e.to_dict() for e in generate(500, seed=21, families=set(NEUTRAL))]
     assert first == second
+
+
+def test_package_lines_name_security_programs_and_stay_neutral() -> None:
+    # Installing sudo, nmap or clamav is no privilege change, attack or malware: such
+    # names appear as varying package names on lines labelled `other`.
+    v = Values(random.Random(9))
+    rendered = [render(FAMILY_BY_NAME["package_manager"], v) for _ in range(2000)]
+    assert {r.example.action for r in rendered} == {"other"}
+    named = [r for r in rendered
+             if any(r.example.text[s.start:s.end].split(":")[0] in {"sudo", "nmap", "clamav"}
+                    and s.label == "variable" for s in r.example.spans)]
+    assert len(named) > 10

@@ -1,5 +1,6 @@
 # ruff: noqa: E501  (templates are log lines; wrapping them would hide their shape)
-"""Neutral chatter of authentication daemons, network services and web servers.
+"""Neutral chatter of authentication daemons, network services, web servers and package
+managers.
 
 Most lines a server writes are not offenses: a connection is accepted or closed, keys
 are exchanged, a protocol version and a cipher are chosen, an authentication method is
@@ -115,4 +116,33 @@ WEB_CHATTER = make_family("web_chatter", "web", (
     ])),
 ])
 
-FAMILIES: tuple[Family, ...] = (PROTOCOL_STEPS, WEB_CHATTER)
+# Package managers' own logs (dpkg.log, apt's history, yum/dnf, pacman, apk, zypper,
+# rpm, snap, pip): installs, upgrades, removals and their state steps. A package may be
+# named like a program the other families write about (sudo, openssh-server, nmap,
+# clamav): installing it is no attack, no malware and no privilege change.
+_PKG = "{package}{|:{package_arch}|.{package_arch}|}"
+_PKG_TS = "{|{ts_iso:ts} |[{ts_iso:ts}] |{ts_comma:ts} |{ts_syslog:ts} |}"
+PACKAGES = make_family("package_manager", "system", (
+    "dpkg", "apt", "apt-get", "yum", "dnf", "pacman", "apk", "zypper", "rpm", "snapd",
+    "pip", "unattended-upgrade", "packagekitd",
+), "file", [
+    ("other", (4.0, [
+        _PKG_TS + "{|status|state} {|installed|half-installed|half-configured|unpacked|config-files|not-installed|triggers-pending|triggers-awaited} " + _PKG + " {package_version}",
+        _PKG_TS + "{|install|upgrade|remove|purge|configure|trigproc} " + _PKG + " {|{package_version} {package_version}|<none> {package_version}|{package_version} <none>|{package_version}}",
+        _PKG_TS + "{|startup|} {|archives|packages} {|unpack|configure|remove|install}",
+        _PKG_TS + "{|conffile|Conffile} {path:path} {|install|keep|replace|new}",
+        _PKG_TS + "{|Installed|Updated|Upgraded|Erased|Removed|Reinstalled|Downgraded|Obsoleted}: {|{package}-{package_version}.{package_arch}|{package} {package_version}|" + _PKG + "}",
+        _PKG_TS + "{|[ALPM] |[PACMAN] |}{|installed|upgraded|removed|reinstalled|downgraded} {package} ({package_version}{| -> {package_version}|})",
+        _PKG_TS + "{|(|}{small}/{small}{|)|} {|Installing|Upgrading|Removing|Purging|Unpacking|Setting up|Preparing to unpack|Processing triggers for|Selecting previously unselected package} {|" + _PKG + "|" + _PKG + " ({package_version})|{package} ({package_version}) over ({package_version})|{package}-{package_version}}{| ...|}",
+        _PKG_TS + "{|Start-Date|End-Date}: {ts_iso:ts}",
+        "{|Commandline|Requested-By}: {|apt-get|apt|/usr/bin/apt|dnf|yum} {|install|upgrade|remove|-y install|full-upgrade|autoremove|update} {package}{| {package}|}{| ({plain_user:user} ({uid}))|}",
+        "{|Install|Upgrade|Remove|Purge}: " + _PKG + " ({package_version}{|, {package_version}|, automatic|}){|, " + _PKG + " ({package_version})|}",
+        _PKG_TS + "{|Packages to be|Package list:|Transaction:|The following NEW packages will be|The following packages will be} {|installed|upgraded|removed|REMOVED|held back}{|:|} {package}{| {package}| {package} {package}|}",
+        _PKG_TS + "{|Successfully installed|Collecting|Requirement already satisfied:|Downloading|Fetched} {package}{|-{package_version}|=={package_version}| {size} B|}",
+        _PKG_TS + "{|Running transaction check|Transaction test succeeded|Running transaction|Verifying|Cleanup|Complete!|Dependencies resolved.|Nothing to do.|Reading package lists...|Building dependency tree...|Reading state information...|Running hooks...|synchronizing package lists|starting full system upgrade|transaction started|transaction completed}{| {package}| {small}/{small}|}",
+        _PKG_TS + "{|Packages that will be upgraded|Allowed origins are|Initial blacklist|Packages with upgradable origin but kept back|Writing dpkg log to}: {|{package}| {package} {package}|{path:path}|}",
+        _PKG_TS + "{|Refreshing|Refreshed|Installed|Removed|Reverted} snap \"{package}\"{| ({small})| to revision {count}|}",
+    ])),
+])
+
+FAMILIES: tuple[Family, ...] = (PROTOCOL_STEPS, WEB_CHATTER, PACKAGES)

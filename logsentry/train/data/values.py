@@ -90,6 +90,21 @@ PROGRAMS = (
     "Xorg", "gnome-shell", "sshd", "cron", "rsync", "curl", "wget", "gzip", "tar", "vim",
     "a.out", "kworker", "xmrig", "kdevtmpfsi", "ld-linux-x86-64", "busybox", ".x", "systemd",
 )
+# Package names, with programs that other families write about (installing sudo or nmap
+# is neither a privilege change nor an attack).
+PACKAGES = (
+    "libc6", "libssl3", "openssl", "zlib1g", "libsystemd0", "systemd", "bash", "coreutils",
+    "tzdata", "ca-certificates", "curl", "wget", "git", "vim", "nano", "python3", "perl",
+    "nginx", "apache2", "mariadb-server", "postgresql-15", "redis-server", "docker-ce",
+    "containerd.io", "linux-image-amd64", "linux-headers-6.1.0-18-amd64", "grub-pc",
+    "sudo", "openssh-server", "openssh-client", "passwd", "login", "libpam-modules",
+    "nmap", "netcat-openbsd", "tcpdump", "wireshark-common", "john", "hydra", "socat",
+    "clamav", "clamav-freshclam", "fail2ban", "crowdsec", "auditd", "apparmor", "ufw",
+    "iptables", "nftables", "rkhunter", "chkrootkit", "aide", "gnupg", "kernel", "glibc",
+    "openssl-libs", "shadow-utils", "polkit", "dbus", "cron", "rsyslog", "logrotate",
+    "unattended-upgrades", "apt", "dpkg", "snapd", "firefox-esr", "chromium", "xz-utils",
+    "bind9", "postfix", "dovecot-core", "exim4", "samba", "nfs-common", "wireguard-tools",
+)
 FILE_EXTENSIONS = ("php", "html", "js", "css", "png", "jpg", "txt", "json", "xml", "gz", "zip", "sh")
 WEB_DIRS = (
     "", "admin", "api/v1", "api/v2", "wp-admin", "wp-content/uploads", "static", "assets", "images",
@@ -550,6 +565,28 @@ class Values:
 
     def version(self) -> str:
         return f"{self.rng.randrange(1, 20)}.{self.rng.randrange(0, 30)}.{self.rng.randrange(0, 40)}"
+
+    def package(self) -> str:
+        """A package name: libraries, servers, tools, security software among them."""
+        return self.pick(PACKAGES) if self.chance(0.8) else (
+            f"{self.pick(('lib', 'python3-', 'golang-', 'node-', 'ruby-', 'perl-', 'r-cran-', ''))}"
+            f"{self.pick(WORDS)}{self.pick(('', '', '-dev', '-common', '-utils', '-doc', str(self.rng.randrange(1, 9))))}")
+
+    def package_version(self) -> str:
+        r = self.rng
+        base = f"{r.randrange(0, 30)}.{r.randrange(0, 40)}{self.pick(('', f'.{r.randrange(0, 60)}', f'p{r.randrange(1, 4)}'))}"
+        return self.pick((
+            f"{base}-{r.randrange(1, 12)}",
+            f"{self.pick(('1:', '2:', ''))}{base}-{r.randrange(1, 9)}+deb{r.randrange(9, 13)}u{r.randrange(1, 9)}",
+            f"{base}-{r.randrange(0, 9)}ubuntu{r.randrange(0, 6)}.{r.randrange(1, 9)}",
+            f"{base}-{r.randrange(1, 40)}.el{r.randrange(7, 10)}{self.pick(('', '_2', '_4.1'))}",
+            f"{base}-{r.randrange(1, 9)}.fc{r.randrange(36, 42)}",
+            f"{base}-r{r.randrange(0, 9)}",
+            base,
+        ))
+
+    def package_arch(self) -> str:
+        return self.pick(("amd64", "amd64", "all", "arm64", "i386", "x86_64", "noarch", "aarch64", "armhf"))
 
     def signature_id(self) -> str:
         return str(self.rng.randrange(2000000, 2050000))
