@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from pydantic import ValidationError
 
-from logsentry.core.errors import SinkError
-from logsentry.sinks.config import SplunkHecSinkConfig, WebhookSinkConfig
+from logsentry.core.errors import SecretError, SinkError
+from logsentry.sinks.config import SlackSinkConfig, SplunkHecSinkConfig, WebhookSinkConfig
 from logsentry.sinks.splunk_hec import SplunkHecSink
 from logsentry.sinks.webhook import WebhookSink
 from logsentry.spool.alert_delivery import AlertDelivery
 from logsentry.spool.config import SpoolConfig
+from logsentry.transport.secrets import check_secrets
 from logsentry.transport.tls import TlsConfig
 from tests.servers.alerts import numbered_alert, seq_of
 from tests.servers.hec import TOKEN, HecReceiver, hec_reply
@@ -173,3 +175,34 @@ async def test_hec_busy_is_retried_until_accepted(tmp_path: Path) -> None:
         await delivery.close(0.1)
     assert [r.status for r in receiver.requests] == [503, 503, 503, 200]
     assert [seq_of(e["event"]) for e in receiver.events()] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(("kind", "key", "url", "problem"), [
+    ("slack", "webhook_url", "hooks.slack.com/services/T0/B0/x", "scheme none"),
+    ("webhook", "url", "htps://siem.example/in", "scheme 'htps'"),
+    ("webhook", "url", "https:///in", "no host"),
+    ("webhook", "url", "https://siem.example:99999/in", "not a URL"),
+    ("webhook", "url", "https://siem.example/in put", "spaces or control characters"),
+    ("splunk_hec", "url", "splunk:8088", "not an http(s) URL"),
+])
+def test_a_sink_url_that_is_not_http_is_refused_when_the_configuration_loads(
+    kind: str, key: str, url: str, problem: str,
+) -> None:
+    models = {"slack": SlackSinkConfig, "webhook": WebhookSinkConfig,
+              "splunk_hec": SplunkHecSinkConfig}
+    extra = {"splunk_hec": {"token": "t"}}.get(kind, {})
+    with pytest.raises(ValidationError) as caught:
+        models[kind].model_validate({"type": kind, key: url, **extra})
+    assert problem in str(caught.value)
+
+
+def test_a_url_secret_reference_is_checked_once_resolved(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A reference is accepted as written; what it resolves to must be a URL too.
+    config = WebhookSinkConfig.model_validate({"type": "webhook", "url": "${ENV:SIEM_HOOK}"})
+    monkeypatch.setenv("SIEM_HOOK", "siem.example/in")
+    with pytest.raises(SecretError, match="url: not an http"):
+        check_secrets(config)
+    monkeypatch.setenv("SIEM_HOOK", "https://siem.example/in")
+    check_secrets(config)

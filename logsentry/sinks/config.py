@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from logsentry.core.config_base import StrictModel
+from logsentry.transport.secrets import HttpUrlSecret
 from logsentry.transport.tls import TlsConfig
+from logsentry.transport.urls import HttpUrl
 
 if TYPE_CHECKING:
     from logsentry.sinks.base import Sink
@@ -62,11 +64,11 @@ class SlackSinkConfig(StrictModel):
     type: Literal["slack"] = "slack"
     name: str | None = None
     routing: Routing = Routing()
-    webhook_url: SecretStr | None = None
+    webhook_url: HttpUrlSecret | None = None
     bot_token: SecretStr | None = None
     channel: str | None = None
     # Base URL of the Web API (tests point it at a loopback server).
-    api_url: str = "https://slack.com/api"
+    api_url: HttpUrl = "https://slack.com/api"
     # Slack accepts about one message per second per webhook.
     min_interval: float = Field(default=1.0, ge=0)
     # Alerts waiting when a message is due are folded into one digest message.
@@ -95,7 +97,7 @@ class WebhookSinkConfig(StrictModel):
     type: Literal["webhook"] = "webhook"
     name: str | None = None
     routing: Routing = Routing()
-    url: SecretStr
+    url: HttpUrlSecret
     # Header values accept `${ENV:NAME}` / `${FILE:/path}` like any secret.
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     hmac_secret: SecretStr | None = None
@@ -143,7 +145,7 @@ class SplunkHecSinkConfig(StrictModel):
     type: Literal["splunk_hec"] = "splunk_hec"
     name: str | None = None
     routing: Routing = Routing()
-    url: str = Field(description="base URL, e.g. https://splunk:8088")
+    url: HttpUrl = Field(description="base URL, e.g. https://splunk:8088")
     token: SecretStr
     index: str | None = None
     source: str = "logsentry"

@@ -18,12 +18,31 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, SecretStr
+from pydantic import AfterValidator, BaseModel, SecretStr
 
 from logsentry.core.errors import SecretError
+from logsentry.transport.urls import check_http_url
 
 _REFERENCE = re.compile(r"^\$\{(ENV|FILE):([^}]+)\}$")
+
+
+class SecretUrl(SecretStr):
+    """A secret that holds an http(s) URL (a Slack webhook's URL carries its token)."""
+
+
+def _literal_url(value: SecretUrl) -> SecretUrl:
+    """Check a literal URL when the configuration is loaded; a reference is checked once
+    resolved (`check_secrets`)."""
+    raw = value.get_secret_value()
+    if _REFERENCE.match(raw.strip()) is None:
+        check_http_url(raw)
+    return value
+
+
+HttpUrlSecret = Annotated[SecretUrl, AfterValidator(_literal_url)]
+"""A configuration secret that must be an http(s) URL, literally or once resolved."""
 
 
 def resolve_secret(value: SecretStr | str) -> str:
@@ -49,11 +68,14 @@ def resolve_secret(value: SecretStr | str) -> str:
 
 def check_secrets(node: object, key: str = "") -> None:
     """Resolve every secret in a configuration tree; SecretError names the key of the first
-    one that cannot be (`sinks.0.webhook_url: environment variable ... is not set`)."""
+    one that cannot be (`sinks.0.webhook_url: environment variable ... is not set`), or
+    whose value is not the URL it must be."""
     if isinstance(node, SecretStr):
         try:
-            resolve_secret(node)
-        except SecretError as exc:
+            resolved = resolve_secret(node)
+            if isinstance(node, SecretUrl):
+                check_http_url(resolved)
+        except (SecretError, ValueError) as exc:
             raise SecretError(f"{key}: {exc}") from None
     elif isinstance(node, BaseModel):
         for name in type(node).model_fields:
