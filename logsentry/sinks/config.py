@@ -120,7 +120,7 @@ class SyslogSinkConfig(StrictModel):
     type: Literal["syslog"] = "syslog"
     name: str | None = None
     routing: Routing = Routing()
-    host: str
+    host: str = Field(min_length=1)
     port: int = Field(default=514, ge=1, le=65535)
     protocol: Literal["udp", "tcp", "tls"] = "tcp"
     format: Literal["cef", "json"] = "cef"
@@ -168,7 +168,7 @@ class KafkaTopicSinkConfig(StrictModel):
     name: str | None = None
     routing: Routing = Routing()
     bootstrap_servers: list[str] = Field(min_length=1)
-    topic: str
+    topic: str = Field(min_length=1)
     client_id: str = "logsentry"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
