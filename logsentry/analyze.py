@@ -128,9 +128,7 @@ async def _analyze_each(
         else:
             output.lines(events)
 
-    inputs: list[Source] = [_file_source(path) for path in files] or [
-        StreamSource(sys.stdin.buffer, "stdin")
-    ]
+    inputs = _sources(files)
     config = PipelineConfig(queue_batches=8)
     for source in inputs:
         pipeline = Pipeline([source], analyzer, event_outputs=[emit], config=config,
@@ -163,9 +161,7 @@ async def _analyze_with_alerts(
         from logsentry.detect.sigma.report import print_skipped
 
         print_skipped(detector.sigma, sys.stderr)
-    inputs: list[Source] = [_file_source(path) for path in files] or [
-        StreamSource(sys.stdin.buffer, "stdin")
-    ]
+    inputs = _sources(files)
 
     def write_alerts(raised: list[Alert]) -> None:
         if table is not None:
@@ -199,6 +195,16 @@ async def _analyze_with_alerts(
         sys.stderr.write(
             f"{replay.merge.late} line(s) came later than the reorder window allows "
             "(an input whose clock goes back): replayed where they were read\n")
+
+
+STDIN = Path("-")
+"""The file argument that stands for standard input, as for most Unix tools."""
+
+
+def _sources(files: list[Path]) -> list[Source]:
+    """A source per input: `-` (or no file at all) reads stdin."""
+    return [StreamSource(sys.stdin.buffer, "stdin") if path == STDIN else _file_source(path)
+            for path in files or [STDIN]]
 
 
 def _file_source(path: Path) -> Source:

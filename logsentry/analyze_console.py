@@ -163,7 +163,8 @@ class FileProgress:
         With the table on the same terminal, rows print above the bar; JSON lines to
         a terminal get no bar (they are bytes, written past it).
         """
-        if not files or not sys.stderr.isatty() or (fmt == "jsonl" and sys.stdout.isatty()):
+        if (not files or not sys.stderr.isatty() or (fmt == "jsonl" and sys.stdout.isatty())
+                or not all(path.is_file() for path in files)):  # `-`: stdin has no size
             return None
         if sum(path.stat().st_size for path in files) < PROGRESS_MIN_BYTES:
             return None

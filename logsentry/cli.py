@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "would, and print them as a table or JSON lines; with --alerts, run "
                     "the rules over them in event time.",
         epilog=EXIT_STATUSES, formatter_class=HelpFormatter)
-    analyze.add_argument("files", nargs="*", type=Path, help="log files (default: stdin)")
+    analyze.add_argument("files", nargs="*", type=Path, help="log files (`-` or none: stdin)")
     analyze.add_argument("--format", choices=("table", "jsonl"), default="table",
                          help="jsonl: one JSON object per input line (default: a table)")
     analyze.add_argument("--alerts", action="store_true",
@@ -281,10 +281,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     """Label lines from files or stdin; print a table, JSON lines, or alerts."""
-    from logsentry.analyze import run_analyze
+    from logsentry.analyze import STDIN, run_analyze
 
     for file in args.files:
-        if not file.is_file():
+        if file != STDIN and not file.is_file():
             print(f"logsentry: {file}: not a readable file", file=sys.stderr)
             return EXIT_CONFIG
     return asyncio.run(run_analyze(

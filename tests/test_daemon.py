@@ -430,6 +430,16 @@ def test_analyze_jsonl_writes_one_object_per_input_line_in_order() -> None:
         assert set(doc["logsentry"]) == {"template", "summary", "confidence"}
 
 
+def test_analyze_reads_stdin_where_a_file_argument_is_a_dash(tmp_path: Path) -> None:
+    first = tmp_path / "first.log"
+    first.write_bytes(b"Jan  5 10:00:01 web-1 sshd[123]: Accepted publickey for ops\n")
+    result = run_cli("analyze", "--no-model", "--format", "jsonl", str(first), "-",
+                     stdin=b"Jan  5 10:00:02 web-2 cron[9]: (root) CMD (true)\n")
+    assert result.returncode == 0, result.stderr.decode()
+    hosts = [orjson.loads(line)["host"]["name"] for line in result.stdout.splitlines()]
+    assert hosts == ["web-1", "web-2"]
+
+
 def test_a_taken_metrics_port_is_a_clear_error(tmp_path: Path) -> None:
     import socket
 
