@@ -13,11 +13,29 @@ import torch
 from logsentry.analysis.tagger.artifacts import load_model
 from logsentry.analysis.tagger.inference import ModelAnalyzer
 from logsentry.analysis.tagger.network import TAGS, NetworkConfig
-from logsentry.analysis.tagger.tokenizer import N_SHAPES, N_SPACES, LogTokenizer
+from logsentry.analysis.tagger.tokenizer import (
+    CLS,
+    N_SHAPES,
+    N_SPACES,
+    PAD,
+    SPECIALS,
+    UNK,
+    LogTokenizer,
+)
 from logsentry.train.artifacts import save_model
 from logsentry.train.evaluation import example_metrics
 from logsentry.train.example import Example, ExampleBuilder
-from logsentry.train.loop import IGNORE, STUDENT, TrainSettings, piece_tags, train
+from logsentry.train.loop import (
+    IGNORE,
+    STUDENT,
+    TrainSettings,
+    collate,
+    drop_words,
+    encode_examples,
+    network_outputs,
+    piece_tags,
+    train,
+)
 from logsentry.train.network import LogTagger, init_weights, local_context
 
 USERS = ("root", "admin", "bob", "alice", "oracle", "test", "git", "deploy")
@@ -227,3 +245,72 @@ def test_head_only_line_distillation_moves_the_line_head_and_never_the_encoder()
     assert float(network.action_head.weight.grad.abs().sum()) > 0
     encoder = [p for name, p in network.named_parameters() if not name.startswith("action_head")]
     assert all(p.grad is None for p in encoder)
+
+
+def test_word_dropout_turns_only_ordinary_words_into_unk_at_about_its_rate() -> None:
+    first_word = len(SPECIALS)
+    ipv4 = SPECIALS.index("<ipv4>")
+    words = torch.tensor([[CLS, UNK, ipv4, *range(first_word, first_word + 997), PAD]] * 40)
+    dropped = drop_words(words, 0.25, torch.Generator().manual_seed(1))
+    ordinary = words >= first_word
+    changed = dropped != words
+    assert bool((dropped[changed] == UNK).all())
+    assert not bool(changed[~ordinary].any())  # [CLS], <unk>, <ipv4>, [PAD] stay
+    assert abs(float(changed[ordinary].float().mean()) - 0.25) < 0.01
+    again = drop_words(words, 0.25, torch.Generator().manual_seed(1))
+    assert torch.equal(dropped, again)
+
+
+def _words_seen(settings: TrainSettings, examples: list[Example],
+                ) -> tuple[list[torch.Tensor], list[torch.Tensor], LogTagger]:
+    """The word ids the network was given while training and then when evaluated on
+    `examples` after training."""
+    seen: list[torch.Tensor] = []
+    evaluated: list[torch.Tensor] = []
+
+    def side(tokenizer: LogTokenizer) -> Callable[[LogTagger], torch.Tensor]:
+        def record(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+            (evaluated if not module.training else seen).append(args[0].clone())
+
+        hooked: list[LogTagger] = []
+
+        def loss(network: LogTagger) -> torch.Tensor:
+            if not hooked:  # after the first step's forward: its words are read below
+                network.register_forward_pre_hook(record)
+                hooked.append(network)
+            return torch.zeros(())
+
+        return loss
+
+    result = train(examples, settings, side_loss=side)
+    items = encode_examples(examples, result.tokenizer, result.network.config)
+    with torch.no_grad():
+        network_outputs(result.network, collate(items))
+    return seen, evaluated, result.network
+
+
+def test_word_dropout_acts_on_training_batches_and_never_in_evaluation() -> None:
+    examples = hand_examples(64, 5)  # every word in the vocabulary (min count 1): no <unk>
+
+    def unk_share(batches: list[torch.Tensor]) -> float:
+        words = torch.cat([b.flatten() for b in batches])
+        wordy = (words >= len(SPECIALS)) | (words == UNK)
+        return float((words[wordy] == UNK).float().mean())
+
+    config = TrainSettings(**{**TINY.to_dict(), "epochs": 4.0, "word_dropout": 0.3})
+    seen, evaluated, _ = _words_seen(config, examples)
+    assert len(seen) >= 4 and len(evaluated) == 1
+    assert 0.25 < unk_share(seen) < 0.35
+    assert unk_share(evaluated) == 0.0
+    plain_seen, _, _ = _words_seen(replace(config, word_dropout=0.0), examples)
+    assert unk_share(plain_seen) == 0.0
+
+
+def test_word_dropout_is_reproducible_with_a_seed_and_changes_the_weights() -> None:
+    config = TrainSettings(**{**TINY.to_dict(), "epochs": 1.0, "word_dropout": 0.25})
+    examples = hand_examples(64, seed=5)
+    a = train(examples, config).network.state_dict()
+    b = train(examples, config).network.state_dict()
+    plain = train(examples, replace(config, word_dropout=0.0)).network.state_dict()
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    assert not all(torch.equal(a[name], plain[name]) for name in a)

@@ -53,6 +53,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train.add_argument("--teacher-init", action="store_true",
                        help="start the word (and n-gram) tables from the pretrained"
                             " all-MiniLM-L6-v2 token embeddings, projected by PCA")
+    train.add_argument("--word-dropout", type=_rate, default=0.0, metavar="P",
+                       help="while training only, replace each ordinary vocabulary word by"
+                            " <unk> at rate P (n-grams, shape and spacing kept), so the"
+                            " network also learns to read words it has no row for"
+                            " (default 0: off)")
     train.add_argument("--max-pieces", type=int, default=95,
                        help="pieces per line the model reads (the rest is one variable part)")
     train.add_argument("--threads", type=int, default=2)
@@ -116,6 +121,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     register_distill(sub)
 
 
+def _rate(text: str) -> float:
+    """A probability below 1 (a rate of 1 would leave no word ever read as itself)."""
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a rate in [0, 1)")
+    return value
+
+
 def _optional_module(name: str) -> Any:
     try:
         return import_module(name)
@@ -161,6 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         intermediate=args.intermediate, context=args.context, vocab_words=args.vocab_words,
         ngram_buckets=args.ngram_buckets, teacher_init=args.teacher_init, epochs=args.epochs,
         max_pieces=args.max_pieces, batch_size=args.batch_size, lr=args.lr, threads=args.threads,
+        word_dropout=args.word_dropout,
         max_seconds=None if args.max_minutes is None else args.max_minutes * 60)
     started = time.monotonic()
     synthetic = generate(args.synthetic, args.seed)

@@ -25,6 +25,8 @@ from logsentry.analysis.tagger.tokenizer import (
     N_SHAPES,
     N_SPACES,
     PAD,
+    SPECIALS,
+    UNK,
     Encoded,
     LogTokenizer,
     NgramSettings,
@@ -65,6 +67,10 @@ class TrainSettings:
     loss_smoothing: float = 0.98  # decay of the running losses that are logged
     action_weight: float = 1.0  # line loss beside the token loss
     dropout: float = 0.1
+    # Word dropout (training batches only): each ordinary vocabulary word becomes `<unk>` at
+    # this rate, its n-grams, shape and spacing kept, so the network also learns to read a
+    # word through the path an unseen word has at run time. 0: off (no random draw at all).
+    word_dropout: float = 0.0
     # The student network (`LogTagger`) and its vocabulary.
     hidden: int = 128
     layers: int = 2
@@ -200,6 +206,16 @@ def collate(batch: Sequence[EncodedExample]) -> dict[str, torch.Tensor]:
         out["ngram_ids"], out["ngram_offsets"] = ngram_bags([item.ngrams for item in batch],
                                                             length)
     return out
+
+
+def drop_words(words: torch.Tensor, rate: float, generator: torch.Generator) -> torch.Tensor:
+    """`words` with each ordinary vocabulary word (an id after `SPECIALS`: never [PAD], [CLS],
+    `<unk>` or a class token such as `<ipv4>`) replaced by `<unk>` with probability `rate`,
+    drawn from `generator` (its own stream: the batches and the network's dropout draw the same
+    numbers at every rate)."""
+    ordinary = words >= len(SPECIALS)
+    drawn = torch.rand(words.shape, generator=generator) < rate
+    return words.masked_fill(ordinary & drawn, UNK)
 
 
 def network_outputs(
@@ -402,8 +418,14 @@ def train(
     say(f"encoded {len(items)} examples, vocab {tokenizer.vocab_size},"
         f" {time.monotonic() - started:.1f}s")
 
+    word_draws = (torch.Generator().manual_seed(settings.seed)
+                  if settings.word_dropout > 0 else None)
+
     def step_loss(batch_items: list[EncodedExample]) -> StepLoss:
-        loss = batch_loss(network, collate(batch_items), settings.action_weight)
+        batch = collate(batch_items)
+        if word_draws is not None:
+            batch["words"] = drop_words(batch["words"], settings.word_dropout, word_draws)
+        loss = batch_loss(network, batch, settings.action_weight)
         if extra is not None:
             loss = loss + extra(network)
         return loss, {"loss": float(loss.detach())}
