@@ -532,6 +532,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         # a slice, collects) only while it holds the interpreter lock.
         counters: list[dict[str, float]] = []
         writer_clock: list[int] = []
+        writer_seconds = [0.0]
         stalls = StallLog()
         # Each slice serialized, and by which thread (the writer holds the interpreter
         # lock all along: orjson does not release it).
@@ -601,13 +602,14 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
             return took, alerted
 
         def writer_cpu() -> float:
-            """The checkpoint writer thread's CPU seconds so far (0 without one)."""
-            if not writer_clock:
-                return 0.0
-            try:
-                return time.clock_gettime(writer_clock[0])
-            except OSError:  # the writer has ended
-                return 0.0
+            """The checkpoint writer thread's CPU seconds so far (its last reading once it
+            has ended, 0 without one)."""
+            if writer_clock:
+                try:
+                    writer_seconds[0] = time.clock_gettime(writer_clock[0])
+                except OSError:  # the writer has ended
+                    writer_clock.clear()
+            return writer_seconds[0]
 
         gc.callbacks.append(stalls.on_gc)
         baseline = [timed_batch() for _ in range(200)]
@@ -620,6 +622,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         stalls.spans.clear()
         stalls.collections.clear()
         rss_before = rss_bytes()
+        metric_before = save_seconds_metric()
         during: list[tuple[float, bool]] = []
         pauses: list[float] = []
         written: list[float] = []
@@ -632,6 +635,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
             assert checkpoint is not None
             started = time.perf_counter()
             detector.write_checkpoint(checkpoint, {})
+            writer_seconds[0] = 0.0
             writer_clock[:] = [time.pthread_getcpuclockid(detector._writer.ident)
                                ] if detector._writer and detector._writer.ident else []
             this_save: list[tuple[float, bool]] = []
@@ -647,6 +651,8 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
             per_save.append(_p50_p99_max(this_save, quiet=True))
             during += this_save
         gc.callbacks.remove(stalls.on_gc)
+        # What /metrics shows of the saves (logsentry_detection_state_save_seconds).
+        metric_seconds = save_seconds_metric() - metric_before
         # Every collection during the saves, by generation and thread: count, max wall
         # and CPU ms.
         collections = {what: [count, round(wall * 1000, 1), round(used * 1000, 1)]
@@ -714,6 +720,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         "tick_ms_without_save_p50_max": _p50_max(ticks_without),
         "tick_ms_during_save_p50_max": _p50_max(sorted(ticks)),
         "checkpoint_written_s": [round(w, 2) for w in written],
+        "metrics_save_seconds_sum": round(metric_seconds, 2),
         # RSS before the saves, then before and after each malloc_trim, and its ms.
         "rss_mb_before_saves": round(rss_before / 2**20, 1),
         "trims_rss_mb_before_after_ms": [[round(b / 2**20, 1), round(a / 2**20, 1),
@@ -722,6 +729,13 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         "restore_s": round(restore_s, 2),
         "restored_groups": restored_groups,
     }
+
+
+def save_seconds_metric() -> float:
+    """The sum of `logsentry_detection_state_save_seconds` so far."""
+    from logsentry.core.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value("logsentry_detection_state_save_seconds_sum") or 0.0
 
 
 def _p50_p99_max(batches: list[tuple[float, bool]], quiet: bool = False) -> list[float] | None:
