@@ -20,7 +20,9 @@ Usage:
    with the default cap. Reported: the detector's estimate, the process's RSS
    growth (an upper bound of what the state really holds), groups, evictions.
 3. Saving (`--save-sources N`, 0 to skip). The state of N such sources (about
-   four groups each, no memory cap) is checkpointed while detection goes on, the
+   four groups each, no memory cap; built directly, `build_state`: 300,000 sources,
+   960,002 groups, in about 12 s, progress on stderr) is checkpointed while detection
+   goes on, the
    same sources failing again (copy-on-write at work). Reported: what taking the
    checkpoint costs the detection thread, each batch's time without and during
    the save (the stall a checkpoint causes), the seconds until the file is
@@ -28,7 +30,10 @@ Usage:
    (`--save-no-restore` skips both). `--save-repeats N` takes N periodic saves of the
    same state one after another. Each quiet batch over 50 ms during a save is matched
    with what it overlapped: garbage collections (generation, thread), waits for the
-   detection lock (thread) and `malloc_trim`, in milliseconds (`slowest_quiet_batches`).
+   detection lock (thread), slices serialized (thread), expiry and `malloc_trim`, in
+   milliseconds, and the detection thread's page faults, its involuntary context switches
+   (`preempted`: the machine's other work) and the writer thread's CPU meanwhile
+   (`slowest_quiet_batches`, all of them summed in `slow_quiet_batches_summed`).
    RSS is reported before the saves and around each `malloc_trim`, with its duration.
 
 4. The daemon (`--pipeline CORPUS`, a file of ../shared/bench, e.g. mixed200k):
@@ -73,6 +78,7 @@ import itertools
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import threading
@@ -281,10 +287,10 @@ def bench_cost(lines: int, with_model: bool, repeats: int = 3) -> dict[str, Any]
 def flood(sources: int, first: int = 0, rate: float = 10_000) -> Iterator[list[Event]]:
     """Batches of failed SSH logins, each from a new address, `rate` a second."""
     parser = EnvelopeParser(tz=UTC)
-    start = datetime(2025, 3, 1, tzinfo=UTC).timestamp()
+    start = flood_start()
     batch: list[Event] = []
     for n in range(first, first + sources):
-        ip = f"{10 + n // 16777216}.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        ip = source_ip(n)
         when = datetime.fromtimestamp(start + n / rate, UTC)
         line = (f"{when:%b %d %H:%M:%S} web-1 sshd[{n % 30000}]: Failed password for root "
                 f"from {ip} port 4711 ssh2")
@@ -324,6 +330,94 @@ def bench_memory(sources: int, cap_mb: int) -> dict[str, Any]:
     }
 
 
+# Sources of a direct build (`build_state`) that go through `Detector.process`; the
+# rest of the state is copies of their groups.
+TEMPLATE_SOURCES = 4096
+
+
+def source_ip(n: int) -> str:
+    """The address of the `n`th source of `flood`."""
+    return f"{10 + n // 16777216}.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+
+
+def build_state(detector: Detector, sources: int, rate: float) -> None:
+    """The state `flood(sources, rate=rate)` through `detector.process` leaves, built
+    directly: the first TEMPLATE_SOURCES sources go through `process`, each later
+    source's groups are copies of those of the template source `n % TEMPLATE_SOURCES`,
+    re-keyed to its address (in their samples too), their times shifted to its
+    arrival, appended in arrival order; then what has expired by the last arrival is
+    dropped. The groups, their contents and their order are those of the flood; it
+    takes seconds where `process` took minutes at a million groups. Progress on stderr."""
+    began = time.perf_counter()
+    template = min(sources, TEMPLATE_SOURCES)
+    for batch in flood(template, rate=rate):
+        detector.process(batch)
+    # Per rule, template source -> its group (a source opens at most one per rule).
+    by_source: list[dict[int, Any]] = []
+    for engine in detector.engines:
+        found: dict[int, Any] = {}
+        for group in engine.groups.values():
+            for value in group.key:
+                if value is not None and value.startswith("10."):
+                    a, b, c, d = (int(part) for part in value.split("."))
+                    found[(a - 10) * 16777216 + b * 65536 + c * 256 + d] = group
+        by_source.append(found)
+    seq = detector._seq
+    collecting = gc.isenabled()
+    gc.disable()  # a million new groups: no collection visits them on the way
+    try:
+        for n in range(template, sources):
+            m = n % template
+            old_ip, new_ip = source_ip(m), source_ip(n)
+            shift = (n - m) / rate
+            for engine, found in zip(detector.engines, by_source, strict=True):
+                origin = found.get(m)
+                if origin is None:
+                    continue
+                group = origin.frozen_copy()
+                key = origin.group_key
+                group.group_key = (new_ip if key == old_ip else tuple(
+                    new_ip if v == old_ip else v for v in key) if isinstance(key, tuple)
+                    else key)
+                group.first += shift
+                group.last += shift
+                if group.times is not None:
+                    group.times = tuple(t + shift for t in group.times)
+                if group.values is not None:
+                    group.values = {k: v + shift for k, v in group.values.items()}
+                if group.suppressed_until:
+                    group.suppressed_until += shift
+                if group.learn_until:
+                    group.learn_until += shift
+                if group.samples is not None:
+                    group.samples = tuple(
+                        tuple(v.replace(old_ip, new_ip) if isinstance(v, str) else v
+                              for v in sample) for sample in group.samples)
+                seq += 1
+                group.touched = seq
+                engine.groups[group.group_key] = group
+                engine.memory_bytes += group.size
+            if n % 100_000 == 0:
+                progress(f"built {n:,} of {sources:,} sources, {detector.group_count:,} groups",
+                         began)
+    finally:
+        if collecting:
+            gc.enable()
+    detector._seq = seq
+    watermark = flood_start() + (sources - 1) / rate
+    detector.watermark = max(detector.watermark, watermark)
+    dropped = detector.expire(detector.watermark, 1 << 62)
+    progress(f"built {detector.group_count:,} groups ({dropped:,} expired)", began)
+
+
+def flood_start() -> float:
+    return datetime(2025, 3, 1, tzinfo=UTC).timestamp()
+
+
+def progress(what: str, since: float) -> None:
+    print(f"[{time.perf_counter() - since:7.1f} s] {what}", file=sys.stderr, flush=True)
+
+
 class StallLog:
     """What a slow batch overlapped during a save: each garbage collection (its thread and
     generation), each wait for the detection lock over half a millisecond, each
@@ -332,18 +426,25 @@ class StallLog:
 
     def __init__(self) -> None:
         self.spans: list[tuple[float, float, str]] = []
-        self._gc_start: dict[int, float] = {}
+        self._gc_start: dict[int, tuple[float, float]] = {}
+        # Per collection kind, (count, max wall s, max CPU s): a wall time well above
+        # the CPU is time the collecting thread was off the processor.
+        self.collections: dict[str, tuple[int, float, float]] = {}
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
         now = time.perf_counter()
         ident = threading.get_ident()
         if phase == "start":
-            self._gc_start[ident] = now
+            self._gc_start[ident] = (now, time.thread_time())
             return
-        began = self._gc_start.pop(ident, None)
-        if began is not None:
-            self.spans.append((began, now, f"gc{info['generation']}:"
-                                            f"{threading.current_thread().name}"))
+        started = self._gc_start.pop(ident, None)
+        if started is not None:
+            began, began_cpu = started
+            what = f"gc{info['generation']}:{threading.current_thread().name}"
+            self.spans.append((began, now, what))
+            count, wall, cpu = self.collections.get(what, (0, 0.0, 0.0))
+            self.collections[what] = (count + 1, max(wall, now - began),
+                                      max(cpu, time.thread_time() - began_cpu))
 
     def timed(self, name: str, function: Callable[[], Any]) -> Callable[[], Any]:
         def wrapper() -> Any:
@@ -398,6 +499,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
     competes for the interpreter lock, and the batches touch groups the checkpoint
     holds, so copy-on-write runs), with the daemon's switch interval.
     """
+    began = time.perf_counter()
     sys.setswitchinterval(0.02)  # as the daemon sets it
     keep_survivors_frozen()  # as the daemon does
     use_daemon_thresholds()
@@ -407,12 +509,12 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         config = detection_config(persist_interval=0.001, memory_cap_mb=1 << 16)
         detector = Detector.from_config(config, state_dir)
         # Five minutes of lines per 45,000 sources: few groups expire during the save.
-        for batch in flood(sources, rate=150):
-            detector.process(batch)
+        build_state(detector, sources, 150)
         groups = detector.group_count
         path = state_dir / "detection.json"
         # The same sources failing again: every batch touches groups the checkpoint holds.
         again = itertools.cycle(list(flood(min(sources, 200_000), rate=150)))
+        progress("events to feed during the saves made", began)
         # Those events are alive all along here, unlike in the pipeline, where a few
         # batches are: out of the collector's way (its first full collection visited
         # them all, a 250 ms batch), as in bench_cost.
@@ -425,7 +527,27 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         cpu: list[tuple[float, bool]] = []
         # (start, end) of each batch during a save, beside `during`: matched to the stalls.
         spans: list[tuple[float, float]] = []
+        # Beside them, the detection thread's page faults and context switches in each
+        # batch, and the writer thread's CPU ms meanwhile: it runs Python (serializes
+        # a slice, collects) only while it holds the interpreter lock.
+        counters: list[dict[str, float]] = []
+        writer_clock: list[int] = []
+        writer_seconds = [0.0]
         stalls = StallLog()
+        # Each slice serialized, and by which thread (the writer holds the interpreter
+        # lock all along: orjson does not release it).
+        from logsentry.detect.detector import Checkpoint
+        def logged(serialize: Callable[[Checkpoint], None]) -> Callable[[Checkpoint], None]:
+            def wrapper(self: Checkpoint) -> None:
+                began = time.perf_counter()
+                try:
+                    serialize(self)
+                finally:
+                    stalls.spans.append((began, time.perf_counter(),
+                                         f"slice:{threading.current_thread().name}"))
+            return wrapper
+        for name in ("_walk_slice", "_aside_slice"):
+            setattr(Checkpoint, name, logged(getattr(Checkpoint, name)))
         detector._lock = TimedLock(detector._lock, stalls)  # type: ignore[assignment]
         expire = detector.expire
 
@@ -456,6 +578,8 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
             cross a threshold again builds 512 alerts, 50 to 100 ms of detection's own
             work, save or not)."""
             batch = next(again)
+            usage = resource.getrusage(resource.RUSAGE_THREAD)
+            writer_before = writer_cpu()
             begun = time.perf_counter()
             begun_cpu = time.thread_time()
             alerted = bool(detector.process(batch))
@@ -463,6 +587,13 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
             took = ended - begun
             cpu.append((time.thread_time() - begun_cpu, alerted))
             spans.append((begun, ended))
+            after = resource.getrusage(resource.RUSAGE_THREAD)
+            counters.append({
+                "minor_faults": after.ru_minflt - usage.ru_minflt,
+                "major_faults": after.ru_majflt - usage.ru_majflt,
+                "preempted": after.ru_nivcsw - usage.ru_nivcsw,
+                "waits": after.ru_nvcsw - usage.ru_nvcsw,
+                "writer_cpu_ms": round((writer_cpu() - writer_before) * 1000, 1)})
             if time.monotonic() >= next_tick[0]:
                 next_tick[0] = time.monotonic() + 1.0
                 begun = time.perf_counter()
@@ -470,15 +601,28 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
                 ticks.append(time.perf_counter() - begun)
             return took, alerted
 
+        def writer_cpu() -> float:
+            """The checkpoint writer thread's CPU seconds so far (its last reading once it
+            has ended, 0 without one)."""
+            if writer_clock:
+                try:
+                    writer_seconds[0] = time.clock_gettime(writer_clock[0])
+                except OSError:  # the writer has ended
+                    writer_clock.clear()
+            return writer_seconds[0]
+
         gc.callbacks.append(stalls.on_gc)
         baseline = [timed_batch() for _ in range(200)]
+        counters.clear()
         ticks_without = sorted(ticks)
         ticks.clear()
         cpu_without = list(cpu)
         cpu.clear()
         spans.clear()
         stalls.spans.clear()
+        stalls.collections.clear()
         rss_before = rss_bytes()
+        metric_before = save_seconds_metric()
         during: list[tuple[float, bool]] = []
         pauses: list[float] = []
         written: list[float] = []
@@ -491,26 +635,49 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
             assert checkpoint is not None
             started = time.perf_counter()
             detector.write_checkpoint(checkpoint, {})
+            writer_seconds[0] = 0.0
+            writer_clock[:] = [time.pthread_getcpuclockid(detector._writer.ident)
+                               ] if detector._writer and detector._writer.ident else []
             this_save: list[tuple[float, bool]] = []
+            shown = time.perf_counter()
             while detector.saving:
                 this_save.append(timed_batch())
+                if time.perf_counter() - shown >= 10:
+                    shown = time.perf_counter()
+                    progress(f"save {len(written) + 1}: {len(this_save):,} batches, quiet ms "
+                             f"p50/p99/max {_p50_p99_max(this_save, quiet=True)}", began)
+            writer_clock.clear()
             written.append(time.perf_counter() - started)
             per_save.append(_p50_p99_max(this_save, quiet=True))
             during += this_save
         gc.callbacks.remove(stalls.on_gc)
+        # What /metrics shows of the saves (logsentry_detection_state_save_seconds).
+        metric_seconds = save_seconds_metric() - metric_before
+        # Every collection during the saves, by generation and thread: count, max wall
+        # and CPU ms.
+        collections = {what: [count, round(wall * 1000, 1), round(used * 1000, 1)]
+                       for what, (count, wall, used) in stalls.collections.items()}
         # The slow quiet batches during the saves, with what they overlapped.
         # Each with the detection thread's CPU ms in it: the rest is time the machine's
         # other threads and processes took.
-        slow = sorted(((end - start, start, end, used) for (start, end), (_, alerted), (used, _)
-                       in zip(spans, during, cpu, strict=True)
-                       if not alerted and end - start > 0.05), reverse=True)
-        slow_batches = [{"ms": round(took * 1000, 1), "cpu_ms": round(used * 1000, 1),
-                         **stalls.overlap(start, end)} for took, start, end, used in slow[:12]]
+        slow = sorted(((end - start, start, end, used, count) for (start, end), (_, alerted),
+                       (used, _), count in zip(spans, during, cpu, counters, strict=True)
+                       if not alerted and end - start > 0.05), key=lambda s: s[0], reverse=True)
+        slow_batches = [{"ms": round(took * 1000, 1), "cpu_ms": round(used * 1000, 1), **count,
+                         **stalls.overlap(start, end)}
+                        for took, start, end, used, count in slow[:12]]
+        # What all the slow ones overlapped, summed (ms; counts for the counters).
+        slow_total: dict[str, float] = {}
+        for took, start, end, used, count in slow:
+            for what, amount in [("ms", took * 1000), ("cpu_ms", used * 1000),
+                                 *count.items(), *stalls.overlap(start, end).items()]:
+                slow_total[what] = round(slow_total.get(what, 0.0) + amount, 1)
         # The quiet batches that took the most CPU, with what they overlapped.
-        costly = sorted(((used, start, end) for (start, end), (_, alerted), (used, _)
-                         in zip(spans, during, cpu, strict=True) if not alerted), reverse=True)
-        costly_batches = [{"cpu_ms": round(used * 1000, 1), **stalls.overlap(start, end)}
-                          for used, start, end in costly[:8]]
+        costly = sorted(((used, start, end, count) for (start, end), (_, alerted), (used, _),
+                         count in zip(spans, during, cpu, counters, strict=True) if not alerted),
+                        key=lambda c: c[0], reverse=True)
+        costly_batches = [{"cpu_ms": round(used * 1000, 1), **count,
+                           **stalls.overlap(start, end)} for used, start, end, count in costly[:8]]
         size = path.stat().st_size
         blocking_s = restore_s = 0.0
         restored_groups = 0
@@ -543,6 +710,8 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         # The slowest of them: their ms and the ms of each stall inside them (garbage
         # collections by generation and thread, lock waits by thread, malloc_trim).
         "slowest_quiet_batches": slow_batches,
+        "slow_quiet_batches_summed": slow_total,
+        "collections_during_saves_count_max_ms_max_cpu_ms": collections,
         "costliest_quiet_batches": costly_batches,
         "alerting_batches_without_during_save": [sum(a for _, a in baseline),
                                                  sum(a for _, a in during)],
@@ -551,6 +720,7 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         "tick_ms_without_save_p50_max": _p50_max(ticks_without),
         "tick_ms_during_save_p50_max": _p50_max(sorted(ticks)),
         "checkpoint_written_s": [round(w, 2) for w in written],
+        "metrics_save_seconds_sum": round(metric_seconds, 2),
         # RSS before the saves, then before and after each malloc_trim, and its ms.
         "rss_mb_before_saves": round(rss_before / 2**20, 1),
         "trims_rss_mb_before_after_ms": [[round(b / 2**20, 1), round(a / 2**20, 1),
@@ -559,6 +729,13 @@ def bench_save(sources: int, repeats: int = 1, restore: bool = True) -> dict[str
         "restore_s": round(restore_s, 2),
         "restored_groups": restored_groups,
     }
+
+
+def save_seconds_metric() -> float:
+    """The sum of `logsentry_detection_state_save_seconds` so far."""
+    from logsentry.core.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value("logsentry_detection_state_save_seconds_sum") or 0.0
 
 
 def _p50_p99_max(batches: list[tuple[float, bool]], quiet: bool = False) -> list[float] | None:

@@ -419,6 +419,48 @@ def test_groups_evicted_during_a_checkpoint_are_written_and_let_go_before_the_wa
     assert _saved_groups(state) == expected
 
 
+def test_a_batch_past_the_save_bound_serializes_one_slice_of_the_checkpoint(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import logsentry.detect.detector as detector_module
+
+    monkeypatch.setattr(detector_module, "SAVE_SLICE", 8)
+    # A share that would serialize everything at once, but every batch past the bound.
+    monkeypatch.setattr(detector_module, "SAVE_SHARE", 1000.0)
+    monkeypatch.setattr(detector_module, "SAVE_HELP", 10.0)
+    monkeypatch.setattr(detector_module, "SAVE_BATCH_MAX", 0.0)
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    _many_groups(detector, 400)
+    detector._last_save -= 1
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    detector.process([_ev("ssh_login_failed", 61, source__ip="192.0.2.1")])
+    written = [group for piece in checkpoint.take() for group in json.loads(piece)[1]]
+    assert len(written) == 8
+
+
+def test_the_writer_writes_the_slices_of_a_turn_in_one_piece(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import threading
+
+    import logsentry.detect.detector as detector_module
+
+    monkeypatch.setattr(detector_module, "SAVE_SLICE", 8)
+    state = tmp_path / "state"
+    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
+    _many_groups(detector, 400)
+    detector._last_save -= 1
+    checkpoint = detector.begin_checkpoint()
+    assert checkpoint is not None
+    for _ in range(3):  # the detection thread's share: three slices wait for the writer
+        assert not checkpoint.advance()
+    pieces = checkpoint.pieces(threading.Lock())
+    next(pieces)  # the header
+    # The three waiting and the writer's own, each write letting go of the interpreter
+    # lock once.
+    assert len(json.loads(b"[" + next(pieces) + b"]")) == 4
+
+
 def test_a_value_that_cannot_be_saved_fails_the_checkpoint_not_detection(
         tmp_path: Path) -> None:
     state = tmp_path / "state"

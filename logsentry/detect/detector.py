@@ -103,6 +103,11 @@ WRITER_YIELD = 0.0002
 # checkpoint that is never finished would pile up.
 SAVE_SHARE = 0.25
 SAVE_HELP = 0.01
+# ...and only while the batch and its share stay under this: a share that grows with
+# the batch made the slowest batches slower still (a 40 ms batch took 50 with its
+# 10 ms share, at a million groups). A batch past it serializes one slice, so that
+# a detection thread whose every batch is slow still moves the checkpoint on.
+SAVE_BATCH_MAX = 0.04
 # The detection thread's share stops while this many bytes of serialized slices wait
 # for the writer, which takes them when it gets the interpreter lock (at times not for
 # a second or more). Unbounded, up to 67 MB waited at 391,697 groups, allocated by the
@@ -263,11 +268,14 @@ class Checkpoint:
             if self.failed is not None:
                 # Raised into the writer: the temporary file is never renamed into place.
                 raise TypeError(self.failed)
-            for piece in out:
-                # Separators are pieces of their own: `b"," + piece` would copy it.
-                if not first:
-                    yield b","
-                yield piece
+            if out:
+                # One write a turn: each write lets go of the interpreter lock and needs it
+                # back, and while the detection thread runs a batch, getting it back takes
+                # it from that thread (after a switch interval), which then waits to be
+                # scheduled again. Written piece by piece, the slices the detection thread
+                # serialized (up to SAVE_PENDING_MAX bytes) cost it two such switches
+                # each. (The join copies at most that much.)
+                yield b",".join([b"", *out] if not first else out)
                 first = False
             if lock is not None and not done:
                 time.sleep(WRITER_YIELD)
@@ -551,7 +559,9 @@ class Detector:
             if checkpoint is not None and not checkpoint.serialized:
                 # A share of this batch's time for the checkpoint (see SAVE_SHARE).
                 now = time.perf_counter()
-                checkpoint.advance(now + min(SAVE_HELP, (now - began) * SAVE_SHARE))
+                spent = now - began
+                checkpoint.advance(now + max(0.0, min(SAVE_HELP, spent * SAVE_SHARE,
+                                                      SAVE_BATCH_MAX - spent)))
         finally:
             self._lock.release()
             # No sample outlives the batch: the caller may change its events afterwards.
