@@ -45,7 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.servers.ports import free_port
 
 GAUGES = ("logsentry_process_resident_bytes", "logsentry_detection_state_bytes",
-          "logsentry_detection_state_cap_bytes", "logsentry_analysis_cache_bytes")
+          "logsentry_detection_state_cap_bytes", "logsentry_analysis_cache_bytes",
+          "logsentry_process_resident_growth_bytes", "logsentry_detection_state_limit_bytes")
 _METRIC = re.compile(r"^(logsentry_[a-z_]+)(?:\{[^}]*\})? ([0-9.eE+-]+|NaN)$")
 MB = 1 << 20
 # Lines of warm-up before the idle phase, from this many addresses (a few groups).
@@ -215,7 +216,12 @@ def run(lines: int, rate: int, settle: float, idle: float, csv: Path | None,
     print(f"  RSS idle {idle_rss:.0f} MB, peak {peak:.0f} MB (+{peak - idle_rss:.0f}), "
           f"plateau {plateau:.0f} MB (+{plateau - idle_rss:.0f}); PSS peak {peak_pss:.0f} MB, "
           f"plateau {plateau_pss:.0f} MB")
-    print(f"  /metrics: resident peak {resident:.0f} MB, analysis caches peak {caches:.1f} MB")
+    growth = max(s.get("logsentry_process_resident_growth_bytes", 0.0) for s in samples) / MB
+    limits = [s["logsentry_detection_state_limit_bytes"] / MB for s in samples
+              if s.get("logsentry_detection_state_limit_bytes", 0.0) > 0]
+    print(f"  /metrics: resident peak {resident:.0f} MB, analysis caches peak {caches:.1f} MB, "
+          f"resident growth peak {growth:.0f} MB, state limit lowest "
+          f"{min(limits, default=float('nan')):.0f} MB")
     print(f"  state estimate peak {state:.1f} MB, cap {cap:.0f} MB, state file at shutdown "
           f"{state_file_mb:.0f} MB; growth over idle "
           f"{'within' if peak - idle_rss <= cap else 'OVER'} the cap")

@@ -22,6 +22,9 @@ from logsentry.core.metrics import (
     ANALYSIS_CACHE_BYTES,
     DETECTION_STATE_BYTES,
     DETECTION_STATE_CAP_BYTES,
+    DETECTION_STATE_LIMIT_BYTES,
+    PROCESS_RESIDENT_GROWTH_BYTES,
+    resident_bytes,
 )
 from logsentry.pipeline import AlertOutput, EventOutput, retry_forever
 from logsentry.sinks.base import Sink
@@ -214,18 +217,27 @@ def build_detector(config: Config) -> Detector | None:
 
 
 def share_memory_cap(detector: Detector, analyzer: Analyzer) -> None:
-    """Count the analyzer's caches against the detector's memory cap.
+    """Count the analyzer's caches and the process's resident growth against the
+    detector's memory cap.
 
     Both grow with distinct input (a flood of new sources is a new exact-text entry per
     line and a new group per source), so the cap holds for the process only if it
-    covers both: the state is evicted down to the cap less what the caches hold.
+    covers both: the state is evicted down to the cap less what the caches hold. What
+    neither estimate sees (allocator overhead, groups a checkpoint holds, queued
+    batches) shows in the resident set: its growth lowers the state's limit too.
     """
     def cache_bytes() -> int:
         # An analyzer without caches (none, or one in other processes) holds nothing.
         return int(getattr(analyzer, "cache_bytes", 0))
 
+    from logsentry.detect.resident import ResidentCeiling
+
     detector.outside_bytes = cache_bytes
     ANALYSIS_CACHE_BYTES.set_function(cache_bytes)
+    resident = ResidentCeiling(resident_bytes, detector.memory_cap_bytes)
+    detector.resident = resident
+    PROCESS_RESIDENT_GROWTH_BYTES.set_function(lambda: resident.growth)
+    DETECTION_STATE_LIMIT_BYTES.set_function(lambda: detector.state_cap_bytes)
 
 
 def check_components(config: Config, origin: str = "<config>", *,

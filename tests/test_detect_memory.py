@@ -89,3 +89,53 @@ def test_the_daemon_counts_the_analyzers_caches_against_the_detection_cap() -> N
     assert detector.outside_bytes() == analyzer.cache_bytes
     assert detector.state_cap_bytes == detector.memory_cap_bytes - analyzer.cache_bytes
     assert REGISTRY.get_sample_value("logsentry_analysis_cache_bytes") == analyzer.cache_bytes
+
+
+class _HighWaterHeap:
+    """A resident set as an allocator keeps it: it grows with what the state holds and
+    more (overhead the state's estimate never sees), and does not shrink when the state
+    frees groups."""
+
+    def __init__(self, detector: Detector, base: int, overhead: float) -> None:
+        self.detector, self.base, self.overhead = detector, base, overhead
+        self.high = 0.0
+
+    def __call__(self) -> float:
+        self.high = max(self.high, self.detector.memory_bytes * (1 + self.overhead))
+        return self.base + self.high
+
+
+def test_resident_growth_beside_the_state_lowers_what_the_state_may_hold() -> None:
+    from logsentry.detect.resident import ResidentCeiling
+
+    cap = 8 << 20
+    detector = Detector(Detector.from_config(DetectionConfig(), None).rules,
+                        memory_cap_bytes=cap)
+    heap = _HighWaterHeap(detector, base=100 << 20, overhead=0.25)
+    detector.resident = ResidentCeiling(heap, cap)
+    for first in range(0, 40_000, 50):
+        detector.process(_failed_logins(first, 50))
+    resident = detector.resident
+    assert detector.evictions > 0 and resident.lowered > 0
+    # The state alone would have filled the cap and the process grown a quarter past
+    # it; held under what the resident growth leaves it, the process stays under the cap.
+    assert heap.high <= cap, (heap.high, cap)
+    assert detector.state_cap_bytes < cap * 0.9
+    # A growth that only stays high lowers nothing more (that would evict everything).
+    limit, lowered = detector.state_cap_bytes, resident.lowered
+    resident.update(detector.memory_bytes, detector.memory_bytes)
+    assert (detector.state_cap_bytes, resident.lowered) == (limit, lowered)
+
+
+def test_the_daemon_shows_the_resident_growth_against_the_cap_in_metrics() -> None:
+    from logsentry.analysis.tagger import load_analyzer
+    from logsentry.assembly import share_memory_cap
+
+    detector = Detector.from_config(DetectionConfig(), None)
+    share_memory_cap(detector, load_analyzer(threads=1, cache_size=1000))
+    detector.process(_failed_logins(0, 50))
+    assert detector.resident is not None and detector.resident.baseline is not None
+    assert REGISTRY.get_sample_value("logsentry_process_resident_growth_bytes") == (
+        detector.resident.growth)
+    assert REGISTRY.get_sample_value("logsentry_detection_state_limit_bytes") == (
+        detector.state_cap_bytes)

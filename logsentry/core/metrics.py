@@ -112,6 +112,14 @@ DETECTION_STATE_BYTES = Gauge(
 DETECTION_STATE_CAP_BYTES = Gauge(
     "logsentry_detection_state_cap_bytes", "The correlation state's memory cap in bytes",
     registry=REGISTRY)
+DETECTION_STATE_LIMIT_BYTES = Gauge(
+    "logsentry_detection_state_limit_bytes",
+    "What the correlation state may hold now: the cap less the analyzer's caches and less "
+    "what the process's resident growth leaves it", registry=REGISTRY)
+PROCESS_RESIDENT_GROWTH_BYTES = Gauge(
+    "logsentry_process_resident_growth_bytes",
+    "Resident set growth since detection began (less the state it restored), held under "
+    "detection.memory_cap_mb", registry=REGISTRY)
 ANALYSIS_CACHE_BYTES = Gauge(
     "logsentry_analysis_cache_bytes",
     "Estimated bytes of the analyzer's caches (counted against detection.memory_cap_mb)",

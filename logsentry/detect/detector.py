@@ -48,6 +48,7 @@ from logsentry.core.metrics import (
 from logsentry.detect.config import DetectionConfig
 from logsentry.detect.group import GroupState, SampleMemo
 from logsentry.detect.literals import ALL_FOUND, MessageScanner
+from logsentry.detect.resident import ResidentCeiling
 from logsentry.detect.rule import (
     DEFAULT_RULES_DIR,
     Rule,
@@ -348,6 +349,10 @@ class Detector:
         # Estimated bytes of the process's other memory that grows with distinct input
         # (the analyzer's caches), counted against the same cap: set by the daemon.
         self.outside_bytes: Callable[[], int] | None = None
+        # The process's resident growth, measured against the same cap (what no estimate
+        # sees: allocator overhead, groups a checkpoint holds, queued batches): set by
+        # the daemon.
+        self.resident: ResidentCeiling | None = None
         self.watermark = 0.0
         self._seq = 0
         self._since_expiry = 0
@@ -435,6 +440,9 @@ class Detector:
             engine.restored()
         fresh.evictions = self.evictions
         fresh.outside_bytes = self.outside_bytes
+        fresh.resident = self.resident
+        if fresh.resident is not None:
+            fresh.resident.cap_bytes = fresh.memory_cap_bytes
         fresh.watermark = self.watermark
         fresh._seq = self._seq
         fresh._wall_at_watermark = self._wall_at_watermark
@@ -578,6 +586,10 @@ class Detector:
             if self._since_expiry >= EXPIRE_EVERY:
                 self._since_expiry = 0
                 self.expire(self.watermark, EXPIRE_BUDGET, EXPIRE_SECONDS)
+        if self.resident is not None:
+            state = self.memory_bytes
+            outside = self.outside_bytes() if self.outside_bytes is not None else 0
+            self.resident.update(state + outside, state)
         if self.memory_bytes > self.state_cap_bytes:
             self._enforce_cap()
         if self._checkpoint is not None and events:
@@ -619,12 +631,14 @@ class Detector:
     @property
     def state_cap_bytes(self) -> int:
         """What the correlation state may hold now: the cap less the other memory counted
-        against it (`outside_bytes`), but never less than half the cap (the analyzer's
+        against it (`outside_bytes`), and no more than the process's resident growth
+        leaves it (`resident`), but never less than half the cap (the analyzer's
         caches are bounded on their own, by default to half the default cap)."""
         cap = self.memory_cap_bytes
-        if self.outside_bytes is None:
-            return cap
-        return max(cap - self.outside_bytes(), cap // 2)
+        limit = cap if self.outside_bytes is None else cap - self.outside_bytes()
+        if self.resident is not None and self.resident.ceiling < limit:
+            limit = int(self.resident.ceiling)
+        return max(limit, cap // 2)
 
     # -- time, memory, persistence ----------------------------------------------------
 
