@@ -94,7 +94,8 @@ NFT_FAILURES = Counter(
 STATE_SAVE_SECONDS = Histogram(
     "logsentry_detection_state_save_seconds",
     "Time to write one checkpoint of the detection state (serialized in a background thread)",
-    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0), registry=REGISTRY)
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+    registry=REGISTRY)
 STATE_SAVE_PAUSE = Histogram(
     "logsentry_detection_state_pause_seconds",
     "Time the detection thread spent taking a checkpoint of its state (detection waits)",
