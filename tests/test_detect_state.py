@@ -287,10 +287,11 @@ def _many_groups(detector: Detector, count: int) -> None:
 
 
 def _checkpoint_begun(
-        tmp_path: Path, state: Path) -> tuple[Detector, Checkpoint, dict[str, dict[str, Any]]]:
-    """A detector of 3,000 groups, a checkpoint of it begun, and the state it must hold."""
+        tmp_path: Path, state: Path, groups: int = 3000,
+) -> tuple[Detector, Checkpoint, dict[str, dict[str, Any]]]:
+    """A detector of `groups` groups, a checkpoint of it begun, and the state it must hold."""
     detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    _many_groups(detector, 3000)
+    _many_groups(detector, groups)
     detector._last_save -= 1
     checkpoint = detector.begin_checkpoint()
     assert checkpoint is not None
@@ -371,12 +372,7 @@ def test_a_busy_detection_thread_finishes_a_checkpoint_the_writer_cannot_get_to(
     # yet each batch serializes a share of the checkpoint, copy-on-write keeping it exact.
     monkeypatch.setattr(detector_module, "SAVE_SLICE", 4)
     state = tmp_path / "state"
-    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    _many_groups(detector, 600)
-    detector._last_save -= 1
-    checkpoint = detector.begin_checkpoint()
-    assert checkpoint is not None
-    expected = json.loads(json.dumps(_state_now(detector)))
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state, 600)
     at = 61
     while not checkpoint.serialized:
         at += 1
@@ -428,12 +424,7 @@ def test_a_batch_past_the_save_bound_serializes_one_slice_of_the_checkpoint(
     monkeypatch.setattr(detector_module, "SAVE_SHARE", 1000.0)
     monkeypatch.setattr(detector_module, "SAVE_HELP", 10.0)
     monkeypatch.setattr(detector_module, "SAVE_BATCH_MAX", 0.0)
-    state = tmp_path / "state"
-    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    _many_groups(detector, 400)
-    detector._last_save -= 1
-    checkpoint = detector.begin_checkpoint()
-    assert checkpoint is not None
+    detector, checkpoint, _ = _checkpoint_begun(tmp_path, tmp_path / "state", 400)
     detector.process([_ev("ssh_login_failed", 61, source__ip="192.0.2.1")])
     written = [group for piece in checkpoint.take() for group in json.loads(piece)[1]]
     assert len(written) == 8
@@ -446,12 +437,7 @@ def test_the_writer_writes_the_slices_of_a_turn_in_one_piece(
     import logsentry.detect.detector as detector_module
 
     monkeypatch.setattr(detector_module, "SAVE_SLICE", 8)
-    state = tmp_path / "state"
-    detector = Detector.from_config(_config(tmp_path, BRUTE, persist_interval=0.001), state)
-    _many_groups(detector, 400)
-    detector._last_save -= 1
-    checkpoint = detector.begin_checkpoint()
-    assert checkpoint is not None
+    _, checkpoint, _ = _checkpoint_begun(tmp_path, tmp_path / "state", 400)
     for _ in range(3):  # the detection thread's share: three slices wait for the writer
         assert not checkpoint.advance()
     pieces = checkpoint.pieces(threading.Lock())
