@@ -33,16 +33,19 @@ Shard = OrderedDict[GroupKey, GroupState]
 class GroupTable:
     """A rule's groups by key (the operations of the OrderedDict it replaces), sharded.
 
-    `shards` and `mask` are public for the hot paths, which find a key's shard inline:
-    `table.shards[hash(key) & table.mask]`. A split replaces `shards`; a table that
-    shrinks again stays split (an empty shard costs a few hundred bytes).
+    `shards`, `mask` and `single` are public for the hot paths, which find a key's shard
+    inline: `table.single`, or when that is None (split), `table.shards[hash(key) &
+    table.mask]`. A split replaces `shards`; a table that shrinks again stays split (an
+    empty shard costs a few hundred bytes).
     """
 
-    __slots__ = ("mask", "shards")
+    __slots__ = ("mask", "shards", "single")
 
     def __init__(self) -> None:
         self.shards: list[Shard] = [OrderedDict()]
         self.mask = 0
+        # The one shard until the split (most rules' tables never split).
+        self.single: Shard | None = self.shards[0]
 
     def shard(self, key: GroupKey) -> Shard:
         """The shard that holds (or would hold) `key`."""
@@ -122,3 +125,4 @@ class GroupTable:
             shards[hash(key) & mask][key] = group
         self.shards = shards
         self.mask = mask
+        self.single = None

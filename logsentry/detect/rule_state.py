@@ -271,7 +271,9 @@ class RuleEngine:
         else:
             key = self.group_key(event)
         groups = self.groups
-        shard = groups.shards[hash(key) & groups.mask]
+        shard = groups.single
+        if shard is None:
+            shard = groups.shards[hash(key) & groups.mask]
         group = shard.get(key)
         cow = self.cow
         if group is None:
