@@ -170,6 +170,9 @@ class Checkpoint:
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._engine_at = 0
+        # The shard of that rule's GroupTable being walked. A table split meanwhile had
+        # one shard, so the walk was at 0: the new shards keep the order it relies on.
+        self._shard_at = 0
         self.serialized = False
         # Why the state could not be serialized (a value JSON cannot hold), if so.
         self.failed: str | None = None
@@ -210,16 +213,20 @@ class Checkpoint:
         return self.serialized
 
     def _walk_slice(self) -> None:
-        """Serialize up to SAVE_SLICE groups of the rule being walked."""
+        """Serialize up to SAVE_SLICE groups of the rule and shard being walked."""
         engine = self.engines[self._engine_at]
-        groups = engine.groups
+        shards = engine.groups.shards
+        groups = shards[self._shard_at]
         generation = self.generation
         docs: list[dict[str, Any]] = []
         while len(docs) < SAVE_SLICE:
             key = next(iter(groups), _END)
             if key is _END or groups[key].snap == generation:  # type: ignore[index]
                 # The end, or a group written, changed or opened since: a full turn.
-                self._engine_at += 1
+                self._shard_at += 1
+                if self._shard_at == len(shards):
+                    self._shard_at = 0
+                    self._engine_at += 1
                 break
             group = groups[key]  # type: ignore[index]
             docs.append(group.to_json())
@@ -795,19 +802,17 @@ class Detector:
             for step in range(len(engines)):
                 at = (self._expire_from + step) % len(engines)
                 engine = engines[at]
-                groups = engine.groups
                 cow = engine.cow
                 stop = False
-                while groups:
+                # Each group the loop goes on past is popped (see oldest_first).
+                for group in engine.groups.oldest_first():
                     if dropped >= budget or (
                             deadline is not None and dropped % _EXPIRE_CLOCK_EVERY == 0
                             and dropped and time.perf_counter() >= deadline):
                         stop = True
                         break
-                    group = next(iter(groups.values()))
                     if not engine.expired(group, event_now):
                         break
-                    groups.popitem(last=False)
                     if cow is not None:
                         cow.dropped(engine, group)
                     engine.memory_bytes -= group.size
@@ -822,7 +827,8 @@ class Detector:
     def _enforce_cap(self) -> None:
         """Evict least recently touched groups (across rules) until under the cap.
 
-        A heap of each rule's oldest group makes every eviction O(log rules).
+        A heap of the oldest group of each shard of each rule makes every eviction
+        O(log shards).
         """
         target = self.state_cap_bytes * EVICT_TO
         memory = self.memory_bytes
@@ -843,23 +849,26 @@ class Detector:
                 self._last_eviction_log = now
 
     def _evict(self, memory: int, target: float) -> int:
-        """Pop least recently touched groups until `memory` is under `target`; how many."""
-        heap = [(next(iter(e.groups.values())).touched, i)
-                for i, e in enumerate(self.engines) if e.groups]
+        """Pop least recently touched groups until `memory` is under `target`; how many.
+
+        The heap holds the oldest group of every shard of every rule's GroupTable."""
+        heap = [(next(iter(shard.values())).touched, i, at)
+                for i, e in enumerate(self.engines)
+                for at, shard in enumerate(e.groups.shards) if shard]
         heapq.heapify(heap)
         evicted = 0
         while heap and memory > target:
-            _, index = heap[0]
+            _, index, at = heap[0]
             engine = self.engines[index]
-            groups = engine.groups
-            _, group = groups.popitem(last=False)
+            shard = engine.groups.shards[at]
+            _, group = shard.popitem(last=False)
             if engine.cow is not None:
                 engine.cow.dropped(engine, group)
             engine.memory_bytes -= group.size
             memory -= group.size
             evicted += 1
-            if groups:
-                heapq.heapreplace(heap, (next(iter(groups.values())).touched, index))
+            if shard:
+                heapq.heapreplace(heap, (next(iter(shard.values())).touched, index, at))
             else:
                 heapq.heappop(heap)
         return evicted

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,7 @@ from logsentry.detect.group import (
     SampleMemo,
     sample_ecs,
 )
+from logsentry.detect.group_table import GroupTable
 from logsentry.detect.rule import (
     DistinctCorrelation,
     FirstSeenCorrelation,
@@ -126,8 +126,8 @@ def stable_hash(text: str) -> int:
 class RuleEngine:
     """Correlates the events one rule selects, group by group.
 
-    `groups` is ordered by last touch (oldest first), which makes both expiry
-    and the detector's LRU eviction cheap pops from the front.
+    `groups` is ordered by last touch (oldest first, see GroupTable), which makes both
+    expiry and the detector's LRU eviction cheap pops from the front.
     """
 
     def __init__(self, rule: Rule, max_samples: int) -> None:
@@ -135,7 +135,7 @@ class RuleEngine:
         self.fingerprint = rule.fingerprint()
         self.selection = CompiledSelection(rule.select)
         self.max_samples = max_samples
-        self.groups: OrderedDict[GroupKey, GroupState] = OrderedDict()
+        self.groups = GroupTable()
         self.group_getters = [field_getter(name) for name in rule.group_by]
         corr = rule.correlate
         self.correlation = corr
@@ -271,7 +271,10 @@ class RuleEngine:
         else:
             key = self.group_key(event)
         groups = self.groups
-        group = groups.get(key)
+        shard = groups.single
+        if shard is None:
+            shard = groups.shards[hash(key) & groups.mask]
+        group = shard.get(key)
         cow = self.cow
         if group is None:
             group = GroupState(key, when)
@@ -279,7 +282,7 @@ class RuleEngine:
             if cow is not None:
                 group.snap = cow.generation  # opened after the checkpoint: not in it
         else:
-            groups.move_to_end(key)
+            shard.move_to_end(key)
             if cow is not None and group.snap != cow.generation:
                 cow.preserve(self, group)
         group.touched = seq

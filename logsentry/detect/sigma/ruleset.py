@@ -249,13 +249,14 @@ class SigmaRuleSet:
                     try:
                         if key is None:
                             key = (engine.group_key(event),)
-                        group = engine.groups.get(key[0])
+                        shard = engine.groups.shard(key[0])
+                        group = shard.get(key[0])
                         if (group is not None and group.suppressed_until > when
                                 and engine.cow is None):
                             # feed()'s path for a suppressed group, inline: the event is
                             # counted for the group's next alert (a line that many rules
                             # match comes again and again while they are suppressed).
-                            engine.groups.move_to_end(key[0])
+                            shard.move_to_end(key[0])
                             group.touched = seq
                             if when > group.last:
                                 group.last = when
