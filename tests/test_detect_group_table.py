@@ -18,19 +18,7 @@ from logsentry.detect.config import DetectionConfig
 from logsentry.detect.detector import STATE_FILE, Detector
 from logsentry.detect.group import GroupState
 from logsentry.detect.group_table import GroupTable
-
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC).timestamp()
-
-BRUTE = """
-id: t.brute
-title: Brute force
-severity: high
-select: {action: ssh_login_failed}
-group_by: [source.ip]
-correlate: {type: threshold, count: 5, window: 2m}
-suppress: 10m
-summary: "{count} failures from {source.ip}"
-"""
+from tests.test_detect_state import BRUTE, T0
 
 
 def _config(tmp_path: Path, **kw: Any) -> DetectionConfig:
