@@ -6,6 +6,8 @@ import gc
 import tracemalloc
 from datetime import UTC, datetime
 
+import pytest
+
 from logsentry.core.event import Event
 from logsentry.core.metrics import REGISTRY
 from logsentry.detect.config import DetectionConfig
@@ -105,8 +107,12 @@ class _HighWaterHeap:
         return self.base + self.high
 
 
-def test_resident_growth_beside_the_state_lowers_what_the_state_may_hold() -> None:
+def test_resident_growth_beside_the_state_lowers_what_the_state_may_hold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import logsentry.detect.detector as detector_module
     from logsentry.detect.resident import ResidentCeiling
+
+    monkeypatch.setattr(detector_module, "RESIDENT_EVERY", 0.0)  # every batch reads it
 
     cap = 8 << 20
     detector = Detector(Detector.from_config(DetectionConfig(), None).rules,
