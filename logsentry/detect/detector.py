@@ -598,8 +598,9 @@ class Detector:
             if self._since_expiry >= EXPIRE_EVERY:
                 self._since_expiry = 0
                 self.expire(self.watermark, EXPIRE_BUDGET, EXPIRE_SECONDS)
-        if self.resident is not None and time.monotonic() - self._resident_at >= RESIDENT_EVERY:
-            self._resident_at = time.monotonic()
+        read_at = time.monotonic()
+        if self.resident is not None and read_at - self._resident_at >= RESIDENT_EVERY:
+            self._resident_at = read_at
             state = self.memory_bytes
             outside = self.outside_bytes() if self.outside_bytes is not None else 0
             self.resident.update(state + outside, state)
