@@ -7,11 +7,16 @@ import pytest
 from logsentry.analysis.config import AnalysisConfig
 from logsentry.analysis.tagger import load_analyzer
 from logsentry.analysis.tagger.artifacts import load_model
-from logsentry.analysis.tagger.inference import ModelAnalyzer
+from logsentry.analysis.tagger.inference import (
+    Labels,
+    ModelAnalyzer,
+    _structure_key,
+    build_analysis,
+)
 from logsentry.analysis.tagger.location import default_model_dir
 from logsentry.analysis.tagger.network import TAGS
 from logsentry.analysis.tagger.template_cache import Template, TemplateCache
-from logsentry.analysis.tagger.tokenizer import split_pieces
+from logsentry.analysis.tagger.tokenizer import piece_bounds, split_pieces
 from logsentry.core.metrics import REGISTRY
 
 TAG = {tag: i for i, tag in enumerate(TAGS)}
@@ -177,3 +182,73 @@ def test_a_line_with_another_constant_goes_to_the_model() -> None:
 def test_template_cache_size_is_configured_beside_cache_size() -> None:
     assert AnalysisConfig().template_cache_size > 0
     assert AnalysisConfig(template_cache_size=0).template_cache_size == 0
+
+
+# Lines whose digits alone change: each is answered from the plan of its masked text once
+# a line of that text hit the structure cache.
+PLANNED = [
+    "Failed password for invalid user qwzxkv from 203.0.113.7 port 40022 ssh2",
+    "Received disconnect from 203.0.113.7: 11: Bye Bye [preauth]",
+    "Connection from 10.0.0.1 port 51234 on 10.0.0.2 port 22",
+    "pid 0x1f2e3d4c exited with status 255 after 12:34:56",
+    "GET /index.php?id=12345 HTTP/1.1 200 512",
+    "2015-10-18 18:01:47,978 INFO [main] org.apache.App: started 3 workers in 1.25 s",
+    "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 rhost=192.168.1.20",
+    "error 404 at node r12n34 rack 7 after 3 retries",
+    "10/Oct/2000:13:55:36 -0700 GET /a 200",
+    "Accepted publickey for deploy from 999.1.2.3 port 1 ssh2",
+    "user \u0663\u0664 failed from 1.2.3.4 port 7",
+]
+
+
+def digits_changed(text: str, shift: int) -> str:
+    """`text` with each ASCII digit replaced by another: the same masked text."""
+    return "".join(str((int(c) * 7 + shift) % 10) if c in "0123456789" else c for c in text)
+
+
+@pytest.mark.parametrize("line", PLANNED)
+def test_a_line_whose_digits_alone_differ_is_answered_from_its_plan_as_built_anew(
+        line: str) -> None:
+    analyzer = load_analyzer(threads=1, cache_size=1000)
+    first, second = digits_changed(line, 3), digits_changed(line, 8)
+    assert first != second
+    analyzer.analyze_batch([line])
+    analyzer.analyze_batch([first])  # a structure hit: its plan is made
+    planned = analyzer.analyze_batch([second])[0]
+    assert analyzer.cache_stats()["plan_hits"] == 1
+    labels = analyzer._structure_cache.get(_structure_key(second))
+    assert labels is not None
+    bounds, truncated = piece_bounds(second, 63)
+    built = build_analysis(second, bounds, truncated, labels, analyzer._decoder)
+    assert planned == built
+
+
+def test_a_plan_is_not_used_once_its_structure_has_other_labels() -> None:
+    analyzer = load_analyzer(threads=1, cache_size=1000)
+    line = PLANNED[0]
+    analyzer.analyze_batch([line, digits_changed(line, 3)])
+    key = _structure_key(line)
+    labels = analyzer._structure_cache.get(key)
+    assert labels is not None
+    other = Labels(labels.tags, "other", 0.5, labels.wild)
+    analyzer._structure_cache.put(key, other)
+    second = digits_changed(line, 8)
+    result = analyzer.analyze_batch([second])[0]
+    assert analyzer.cache_stats()["plan_hits"] == 0
+    bounds, truncated = piece_bounds(second, 63)
+    assert result == build_analysis(second, bounds, truncated, other, analyzer._decoder)
+    assert result.action == "other"
+
+
+def test_a_template_that_writes_a_digit_gets_no_plan() -> None:
+    analyzer = load_analyzer(threads=1, cache_size=1000)
+    line = "session opened for user deploy by uid 1000"
+    key = _structure_key(line)
+    pieces, _ = split_pieces(line, 63)
+    # Every piece constant and not wild: the template writes `1000` as it stands.
+    analyzer._structure_cache.put(key, Labels((TAG["O"],) * len(pieces), "other", 0.9,
+                                              (False,) * len(pieces)))
+    analyzer.analyze_batch([digits_changed(line, 3)])
+    result = analyzer.analyze_batch([digits_changed(line, 8)])[0]
+    assert analyzer.cache_stats()["plan_hits"] == 0
+    assert result.template == digits_changed(line, 8)

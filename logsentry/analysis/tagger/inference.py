@@ -68,7 +68,7 @@ _TEMPLATE_MISSES = TEMPLATE_CACHE_LOOKUPS.labels("miss")
 # Templates remembered when the caller leaves it to the engine (10,000 templates of 20
 # pieces are about 16 MB); 0 when `cache_size` is 0, which means "no caches".
 DEFAULT_TEMPLATE_CACHE = 10_000
-# Bytes all three caches may hold together (`analysis.cache_max_mb`'s default).
+# Bytes all four caches may hold together (`analysis.cache_max_mb`'s default).
 DEFAULT_CACHE_BYTES = 128 << 20
 
 # Estimated bytes of a cache entry (CPython 3.11, 64-bit), measured with tracemalloc over
@@ -80,9 +80,14 @@ EXACT_ENTRY_BYTES = 200
 EXACT_FIELD_BYTES = 48
 STRUCTURE_ENTRY_BYTES = 240
 STRUCTURE_PIECE_BYTES = 16
+# A plan entry (its map slot, the _Plan, its spans tuple) before its masked text and its
+# template (which the exact-text entries of its lines share), and per span.
+PLAN_ENTRY_BYTES = 300
+PLAN_SPAN_BYTES = 120
 # The caches' share of `ModelAnalyzer(cache_bytes=...)`: their byte bounds.
 _EXACT_SHARE = 0.25
-_STRUCTURE_SHARE = 0.5
+_STRUCTURE_SHARE = 0.4
+_PLAN_SHARE = 0.1
 _TEMPLATE_SHARE = 0.25
 
 # Exact-text cache only for lines up to this length: bounds its memory.
@@ -374,13 +379,27 @@ def build_analysis(
     The template is built from the message: a leading header (`header_length`) is left
     out of it, so lines of one event group together whatever their header writes. A level
     word is written as it is, like a constant, wherever it stands."""
+    spans, template_parts = _layout(text, pieces, truncated, labels, decoder)
+    return _analysis(text, pieces, spans, _written(template_parts), labels)
+
+
+# A span of pieces that give one field: role, start and end character.
+_Span = tuple[str, int, int]
+
+
+def _layout(
+    text: str, pieces: Sequence[tuple[int, int]], truncated: bool, labels: Labels,
+    decoder: _Decoder,
+) -> tuple[list[_Span], list[str]]:
+    """The spans of `build_analysis` (a B tag, a role change or a gap of constant starts a
+    new one) and the text its template is joined from."""
     roles = decoder.roles
     begins = decoder.begins
     wild = labels.wild or (False,) * len(labels.tags)
     found = header_length(text, pieces, labels.tags, wild, roles)
     header = found.length
     # Group pieces into spans: a B tag, a role change or a gap of constant starts a new one.
-    spans: list[tuple[str, int, int]] = []  # role, start char, end char
+    spans: list[_Span] = []
     current_role: str | None = None
     template_parts: list[str] = []
     if found.level is not None:
@@ -443,6 +462,21 @@ def build_analysis(
             template_parts.append(WILDCARD)
     else:
         template_parts.append(text[cursor:])
+    return spans, template_parts
+
+
+def _written(template_parts: list[str]) -> str:
+    # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
+    # event of "Invalid user <*>", as a whitespace-splitting parser like Drain sees it.
+    return canonical_template(" ".join("".join(template_parts).split()))
+
+
+def _analysis(
+    text: str, pieces: Sequence[tuple[int, int]] | None, spans: Sequence[_Span],
+    template: str, labels: Labels, limit: int = 0,
+) -> Analysis:
+    """The Analysis of `text` from its spans and written template: the fields are cut from
+    `text` and checked here. `pieces` None: cut only if needed (at `limit` pieces)."""
     fields: dict[str, str] = {}
     # An address role's mentions that do not parse as an address ("ers" of a code path
     # tagged source.ip): used only when no mention of that role parses.
@@ -472,6 +506,8 @@ def build_analysis(
             # A dotless "address" ("ers" of a code path, a word) loses to the line's one IP.
             host = fields.get("source.address")
             if host is None or "." not in host:
+                if pieces is None:
+                    pieces = piece_bounds(text, limit)[0]
                 _sole_address_as_source(text, pieces, fields)
         else:
             port = fields.get("source.port")
@@ -485,12 +521,8 @@ def build_analysis(
                     port = digits[:len(digits) - len(digits.lstrip("0123456789"))] or None
             if port is not None and len(port) <= 3:
                 _client_end(text, fields, port)
-    return Analysis(
-        action=labels.action, fields=fields,
-        # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
-        # event of "Invalid user <*>", as a whitespace-splitting parser like Drain sees it.
-        template=canonical_template(" ".join("".join(template_parts).split())),
-        confidence=labels.confidence, timestamp=timestamp)
+    return Analysis(action=labels.action, fields=fields, template=template,
+                    confidence=labels.confidence, timestamp=timestamp)
 
 
 def _sole_address_as_source(
@@ -610,6 +642,36 @@ def _structure_key(text: str) -> str:
     return _DIGITS.sub("0", text)
 
 
+# Each ASCII digit written as `0`: the key of a line's plan. Two lines of one masked text
+# differ only in the values of some ASCII digits, and nothing between the text and its
+# analysis's layout reads a digit's value: the tokenizer's patterns and string tests see
+# ASCII digits as one class (`\d`, `\w`, `[0-9A-Fa-f]`, `isalnum()`), and so do
+# `header_length` and the template's gaps. So the two lines are cut into the same pieces,
+# have one structure key (the digit runs are where they were) and, under the same labels,
+# the same spans and template, unless the template writes a digit (a constant piece
+# holding one): such a line gets no plan.
+_MASK_DIGITS = str.maketrans("123456789", "000000000")
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What `build_analysis` made of a structure cache hit that depends only on the line's
+    masked text (`_MASK_DIGITS`): a later line of that masked text is answered from its
+    spans and template, cutting only the field values from its own text, without cutting
+    it into pieces. Valid while the structure cache holds `labels` under `key`."""
+
+    key: str  # the structure key
+    labels: Labels
+    spans: tuple[_Span, ...]  # the spans that give a field (no `variable` span)
+    template: str
+
+
+def _plan_bytes(masked: str, plan: _Plan) -> int:
+    """Estimated bytes of a plan cache entry (see PLAN_ENTRY_BYTES)."""
+    return (PLAN_ENTRY_BYTES + len(masked) + len(plan.template)
+            + PLAN_SPAN_BYTES * len(plan.spans))
+
+
 @dataclass(slots=True)
 class _Line:
     """A line no exact-text or structure entry answered, on its way to a template or the
@@ -641,6 +703,9 @@ class ModelAnalyzer:
         # entries of long random lines came to about 100 MB.
         self._structure_cache: LRUCache[str, Labels] = LRUCache(
             cache_size, int(cache_max_bytes * _STRUCTURE_SHARE), _structure_bytes)
+        # Structure hits whose masked text came before skip the tokenizer (`_Plan`).
+        self._plans: LRUCache[str, _Plan] = LRUCache(
+            cache_size, int(cache_max_bytes * _PLAN_SHARE), _plan_bytes)
         # Exact-text hits skip even the tokenizer; half the entries, short lines only.
         self._exact_cache: LRUCache[str, Analysis] = LRUCache(
             cache_size // 2 if exact_cache else 0, int(cache_max_bytes * _EXACT_SHARE),
@@ -675,6 +740,7 @@ class ModelAnalyzer:
         pending: list[tuple[int, str, str | None]] = []
         exact = self._exact_cache
         structure = self._structure_cache
+        plans = self._plans
         limit = self.tokenizer.max_pieces
         self.lines += len(messages)
         for index, message in enumerate(messages):
@@ -686,16 +752,27 @@ class ModelAnalyzer:
                 if cached is not None:
                     results[index] = _copy(cached)
                     continue
-            key = _structure_key(message) if len(message) <= _STRUCTURE_MAX_CHARS else None
-            labels = structure.get(key) if key is not None else None
+            if len(message) > _STRUCTURE_MAX_CHARS:
+                pending.append((index, message, None))
+                continue
+            masked = message.translate(_MASK_DIGITS)
+            plan = plans.get(masked)
+            key = plan.key if plan is not None else _structure_key(message)
+            labels = structure.get(key)
             if labels is not None:
-                bounds, truncated = piece_bounds(message, limit)
-                if len(labels.tags) == len(bounds):
-                    analysis = build_analysis(message, bounds, truncated, labels, self._decoder)
-                    if short:
-                        exact.put(message, analysis)
-                    results[index] = _copy(analysis) if short else analysis
-                    continue
+                if plan is not None and plan.labels is labels:
+                    analysis = _analysis(message, None, plan.spans, plan.template, labels,
+                                         limit)
+                else:
+                    bounds, truncated = piece_bounds(message, limit)
+                    if len(labels.tags) != len(bounds):
+                        pending.append((index, message, key))
+                        continue
+                    analysis = self._planned(message, masked, key, bounds, truncated, labels)
+                if short:
+                    exact.put(message, analysis)
+                results[index] = _copy(analysis) if short else analysis
+                continue
             pending.append((index, message, key))
         # Per batch, not per line: the cache hit rate on /metrics.
         _CACHE_HITS.inc(len(messages) - len(pending))
@@ -704,6 +781,17 @@ class ModelAnalyzer:
             self._from_templates(pending, results)
         return [r if r is not None else self._fallback(m) for r, m in zip(results, messages,
                                                                           strict=True)]
+
+    def _planned(self, text: str, masked: str, key: str, bounds: list[tuple[int, int]],
+                 truncated: bool, labels: Labels) -> Analysis:
+        """`build_analysis` of a structure cache hit, remembering its plan for the later
+        lines of its masked text."""
+        spans, template_parts = _layout(text, bounds, truncated, labels, self._decoder)
+        template = _written(template_parts)
+        if all(_DIGIT_CHARS.isdisjoint(part) for part in template_parts):
+            self._plans.put(masked, _Plan(key, labels, tuple(
+                span for span in spans if span[0] != "variable"), template))
+        return _analysis(text, bounds, spans, template, labels)
 
     def _from_templates(
         self, pending: list[tuple[int, str, str | None]], results: list[Analysis | None],
@@ -843,7 +931,7 @@ class ModelAnalyzer:
         return out
 
     def cache_stats(self) -> dict[str, int]:
-        """Hits and sizes of the three caches, and lines that reached the network."""
+        """Hits and sizes of the caches, and lines that reached the network."""
         return {
             "lines": self.lines,
             "model_lines": self.model_lines,
@@ -851,6 +939,8 @@ class ModelAnalyzer:
             "exact_size": len(self._exact_cache),
             "structure_hits": self._structure_cache.hits,
             "structure_size": len(self._structure_cache),
+            "plan_hits": self._plans.hits,
+            "plan_size": len(self._plans),
             "template_hits": self.template_hits,
             "template_size": len(self._templates),
             "cache_bytes": self.cache_bytes,
@@ -858,13 +948,15 @@ class ModelAnalyzer:
 
     @property
     def cache_bytes(self) -> int:
-        """Estimated bytes the three caches hold (what grows with distinct lines). Read
-        from other threads: a sum of three ints."""
-        return self._exact_cache.bytes + self._structure_cache.bytes + self._templates.bytes
+        """Estimated bytes the caches hold (what grows with distinct lines). Read from
+        other threads: a sum of ints."""
+        return (self._exact_cache.bytes + self._structure_cache.bytes + self._plans.bytes
+                + self._templates.bytes)
 
     def clear_cache(self) -> None:
         self._exact_cache.clear()
         self._structure_cache.clear()
+        self._plans.clear()
         self._templates.clear()
 
 
