@@ -64,6 +64,11 @@ TEMPLATE_CONSTANT_BYTES = 65
 _KIND_ID = {kind: index for index, kind in enumerate(KINDS)}
 _BUCKET_OF = tuple(next((b for b, edge in enumerate(_LENGTH_EDGES) if n <= edge),
                         len(_LENGTH_EDGES)) for n in range(_LENGTH_EDGES[-1] + 2))
+_LONGEST = len(_BUCKET_OF) - 1
+# Per kind and length (up to `_LONGEST`, which stands for every longer piece), a piece's
+# signature value before its whitespace and its word: one lookup per piece under `input`.
+_SHAPE_VALUE = {kind: tuple((_KIND_ID[kind] * 8 + bucket) * 4 for bucket in _BUCKET_OF)
+                for kind in KINDS}
 
 
 def signature(pieces: Sequence[Piece], truncated: bool, shape: ShapeClass = "input",
@@ -74,6 +79,8 @@ def signature(pieces: Sequence[Piece], truncated: bool, shape: ShapeClass = "inp
     `max_pieces`. With `reads_paths` (a tokenizer whose paths carry n-grams) a path or
     URL's text is part of its class under `input`: the network reads it, so a probe of
     `/.git/config` must not reuse the answer to `/index.html`."""
+    if shape == "input" and vocab is not None:
+        return _input_signature(pieces, truncated, text, vocab, reads_paths)
     kind_id = _KIND_ID
     if shape == "kind":
         key = [kind_id[p.kind] * 4 + 2 * p.space_before + p.space_after for p in pieces]
@@ -93,6 +100,29 @@ def signature(pieces: Sequence[Piece], truncated: bool, shape: ShapeClass = "inp
                 elif reads_paths and p.kind in PATH_KINDS:
                     key[i] = hash((key[i], text[p.start:p.end]))
     key.append(-1 if truncated else -2)
+    return tuple(key)
+
+
+def _input_signature(pieces: Sequence[Piece], truncated: bool, text: str,
+                     vocab: Mapping[str, int], reads_paths: bool) -> tuple[int, ...]:
+    """`signature` under `input` (the default), in one pass: it runs for every line that
+    the exact-text and structure caches do not answer."""
+    shape_value = _SHAPE_VALUE
+    longest = _LONGEST
+    wordy = _WORDY
+    word_id = vocab.get
+    key: list[int] = []
+    add = key.append
+    for start, end, kind, space_before, space_after in pieces:
+        length = end - start
+        value = (shape_value[kind][length if length < longest else longest]
+                 + 2 * space_before + space_after)
+        if kind in wordy:
+            value += 1024 * (word_id(text[start:end].lower(), UNK) + 1)
+        elif reads_paths and kind in PATH_KINDS:
+            value = hash((value, text[start:end]))
+        add(value)
+    add(-1 if truncated else -2)
     return tuple(key)
 
 
