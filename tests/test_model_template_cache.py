@@ -15,7 +15,12 @@ from logsentry.analysis.tagger.inference import (
 )
 from logsentry.analysis.tagger.location import default_model_dir
 from logsentry.analysis.tagger.network import TAGS
-from logsentry.analysis.tagger.template_cache import Template, TemplateCache
+from logsentry.analysis.tagger.template_cache import (
+    LAYOUTS_PER_TEMPLATE,
+    Layout,
+    Template,
+    TemplateCache,
+)
 from logsentry.analysis.tagger.tokenizer import piece_bounds, split_pieces
 from logsentry.core.metrics import REGISTRY
 
@@ -252,3 +257,81 @@ def test_a_template_that_writes_a_digit_gets_no_plan() -> None:
     result = analyzer.analyze_batch([digits_changed(line, 8)])[0]
     assert analyzer.cache_stats()["plan_hits"] == 0
     assert result.template == digits_changed(line, 8)
+
+
+# Lines of one event with new words where values go: template hits, not structure hits.
+LAID_OUT = [
+    ("Failed password for invalid user qwzxkv from 203.0.113.7 port 40022 ssh2",
+     "Failed password for invalid user plmokn from 198.51.100.2 port 51234 ssh2",
+     "Failed password for invalid user zxcvbn from 198.51.100.9 port 51299 ssh2"),
+    ("Invalid user qwzxkv from 203.0.113.7",
+     "Invalid user plmokn from 198.51.100.2",
+     "Invalid user zxcvbn from 198.51.100.9"),
+    ("input_userauth_request: invalid user qwzxkv [preauth]",
+     "input_userauth_request: invalid user plmokn [preauth]",
+     "input_userauth_request: invalid user zxcvbn [preauth]"),
+]
+
+
+@pytest.mark.parametrize("lines", LAID_OUT)
+def test_a_template_hit_of_a_known_wildcard_pattern_is_answered_from_its_layout_as_built_anew(
+        lines: tuple[str, str, str]) -> None:
+    analyzer = load_analyzer(threads=1, cache_size=1000)
+    first, second, third = lines
+    analyzer.analyze_batch([first])
+    analyzer.analyze_batch([second])  # a template hit: its layout is kept
+    laid_out = analyzer.analyze_batch([third])[0]
+    stats = analyzer.cache_stats()
+    assert stats["model_lines"] == 1 and stats["template_hits"] == 2
+    assert stats["layout_hits"] == 1
+    labels = analyzer._structure_cache.get(_structure_key(third))
+    assert labels is not None
+    bounds, truncated = piece_bounds(third, 63)
+    assert laid_out == build_analysis(third, bounds, truncated, labels, analyzer._decoder)
+
+
+def test_a_template_with_a_level_word_keeps_no_layout() -> None:
+    # Level words the vocabulary does not know share a signature, and each line's template
+    # writes its own.
+    analyzer = load_analyzer(threads=1, cache_size=1000)
+    text = "WARNQ session qwzxkv closed"
+    pieces, truncated = split_pieces(text, 63)
+    tags = ("B-log.level", "O", "B-user.name", "O")
+    cache = analyzer._templates
+    cache.add(cache.signature(text, pieces, truncated), text, pieces,
+              [t == "O" for t in tags], tuple(TAG[t] for t in tags), "other", 0.9)
+    lines = ["WARNX session plmokn closed", "WARNY session zxcvbn closed",
+             "WARNZ session qazwsx closed"]
+    results = analyzer.analyze_batch(lines)
+    stats = analyzer.cache_stats()
+    assert stats["template_hits"] == 3 and stats["layout_hits"] == 0
+    assert [result.template.split()[0] for result in results] == ["WARNX", "WARNY", "WARNZ"]
+
+
+def test_layouts_are_bounded_per_template_and_weighed_with_it() -> None:
+    cache = TemplateCache(10, vocab=VOCAB)
+    remember(cache, FAILED)
+    template = lookup(cache, FAILED)
+    assert template is not None
+    size = cache.bytes
+    for n in range(LAYOUTS_PER_TEMPLATE + 2):
+        cache.add_layout(template, (False,) * n, Layout((("user.name", 3, 3),), "x <*>"))
+    assert template.layouts is not None and len(template.layouts) == LAYOUTS_PER_TEMPLATE
+    assert cache.bytes > size and cache.bytes == template.size
+    remember(cache, FAILED)  # the same constants: a new template replaces it
+    assert cache.bytes == size
+
+
+def test_a_hit_that_writes_a_piece_of_its_own_keeps_no_layout() -> None:
+    # `a-1` held a digit (a wildcard whatever its tag), `a-b` and `a-c` hold none: the
+    # template writes them as they are, so each line's template is its own.
+    analyzer = load_analyzer(threads=1, cache_size=1000)
+    text = "token a-1 closed"
+    pieces, truncated = split_pieces(text, 63)
+    cache = analyzer._templates
+    cache.add(cache.signature(text, pieces, truncated), text, pieces, [True, False, True],
+              (TAG["O"],) * 3, "other", 0.9)
+    results = analyzer.analyze_batch(["token a-b closed", "token a-c closed"])
+    stats = analyzer.cache_stats()
+    assert stats["template_hits"] == 2 and stats["layout_hits"] == 0
+    assert [result.template for result in results] == ["token a-b closed", "token a-c closed"]

@@ -43,7 +43,7 @@ from logsentry.analysis.tagger.artifacts import LoadedModel, load_model
 from logsentry.analysis.tagger.location import default_model_dir
 from logsentry.analysis.tagger.network import Network
 from logsentry.analysis.tagger.template import WILDCARD, canonical_template
-from logsentry.analysis.tagger.template_cache import ShapeClass, TemplateCache
+from logsentry.analysis.tagger.template_cache import Layout, ShapeClass, Template, TemplateCache
 from logsentry.analysis.tagger.tokenizer import (
     PAD,
     Encoded,
@@ -86,8 +86,8 @@ PLAN_ENTRY_BYTES = 300
 PLAN_SPAN_BYTES = 120
 # The caches' share of `ModelAnalyzer(cache_bytes=...)`: their byte bounds.
 _EXACT_SHARE = 0.25
-_STRUCTURE_SHARE = 0.4
-_PLAN_SHARE = 0.1
+_STRUCTURE_SHARE = 0.45
+_PLAN_SHARE = 0.05
 _TEMPLATE_SHARE = 0.25
 
 # Exact-text cache only for lines up to this length: bounds its memory.
@@ -722,6 +722,7 @@ class ModelAnalyzer:
         self.lines = 0
         self.model_lines = 0
         self.template_hits = 0
+        self.layout_hits = 0
 
     def analyze_batch(self, messages: list[str]) -> list[Analysis]:
         """One Analysis per message, in order; never raises on odd input."""
@@ -833,12 +834,51 @@ class ModelAnalyzer:
         template = self._templates.lookup(line.signature, line.text, line.pieces)
         if template is None:
             return False
-        labels = Labels(template.tags, template.action, template.confidence,
-                        template_wild(line.text, line.pieces))
+        wild = template_wild(line.text, line.pieces)
+        labels = Labels(template.tags, template.action, template.confidence, wild)
         if line.key is not None:
             self._structure_cache.put(line.key, labels)
-        self._finish(line, labels, results)
+        layout = template.layouts.get(wild) if template.layouts is not None else None
+        if layout is not None:
+            self.layout_hits += 1
+            pieces = line.pieces
+            analysis = _analysis(
+                line.text, None,
+                [(role, pieces[first].start, pieces[last].end)
+                 for role, first, last in layout.spans],
+                layout.template, labels, self.tokenizer.max_pieces)
+        else:
+            analysis = self._laid_out(line, template, labels)
+        if len(line.text) <= _EXACT_MAX_CHARS:
+            self._exact_cache.put(line.text, analysis)
+            analysis = _copy(analysis)
+        results[line.index] = analysis
         return True
+
+    def _laid_out(self, line: _Line, template: Template, labels: Labels) -> Analysis:
+        """`build_analysis` of a template hit, keeping its `Layout` with the template when
+        it depends only on the template and the line's wildcard pattern: the pieces that
+        the template writes as they are are its constants (no other piece's text reaches
+        the template), and no piece is a level word (whose text the template writes, and
+        after which `header_length` reads the pieces of a bracket or a logger name).
+        Everything else `_layout` reads the signature fixes: the tags, the wildcard
+        pattern, and whether whitespace separates two pieces (only whitespace lies between
+        pieces, and the template collapses its runs)."""
+        text = line.text
+        bounds = [(piece.start, piece.end) for piece in line.pieces]
+        spans, template_parts = _layout(text, bounds, line.truncated, labels, self._decoder)
+        written = _written(template_parts)
+        roles = self._decoder.roles
+        wild = labels.wild
+        if (all(roles[tag] != _LEVEL for tag in labels.tags)
+                and [i for i, (tag, always) in enumerate(zip(labels.tags, wild, strict=True))
+                     if roles[tag] is None and not always] == list(template.positions)):
+            first_of = {start: index for index, (start, _) in enumerate(bounds)}
+            last_of = {end: index for index, (_, end) in enumerate(bounds)}
+            self._templates.add_layout(template, wild, Layout(tuple(
+                (role, first_of[start], last_of[end]) for role, start, end in spans
+                if role != "variable"), written))
+        return _analysis(text, bounds, spans, written, labels)
 
     def _finish(self, line: _Line, labels: Labels, results: list[Analysis | None]) -> None:
         analysis = build_analysis(line.text, [(p.start, p.end) for p in line.pieces],
@@ -944,6 +984,7 @@ class ModelAnalyzer:
             "plan_size": len(self._plans),
             "template_hits": self.template_hits,
             "template_size": len(self._templates),
+            "layout_hits": self.layout_hits,
             "cache_bytes": self.cache_bytes,
         }
 

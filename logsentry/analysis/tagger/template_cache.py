@@ -29,7 +29,9 @@ many templates' constants. Entries are bounded (least recently used first out).
 
 A hit gives the cached tags and action; fields, template and timestamp are built from the
 new line's own pieces (`build_analysis`: its post-rules still apply, an address must
-parse...).
+parse...). A template also keeps a few `Layout`s, what the engine built of its hits that
+depends only on the template and the line's wildcard pattern, so that a later hit of the
+same pattern only cuts its field values.
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ ShapeClass = Literal["kind", "shape", "vocab", "input"]
 TEMPLATE_BYTES = 1_000
 TEMPLATE_PIECE_BYTES = 24
 TEMPLATE_CONSTANT_BYTES = 65
+# A layout (its map slot, key tuple and object, its spans tuple) before its written
+# template, and per span.
+LAYOUT_BYTES = 400
+LAYOUT_SPAN_BYTES = 120
+# Layouts kept per template: the lines of one event have one or two wildcard patterns.
+LAYOUTS_PER_TEMPLATE = 4
 
 _KIND_ID = {kind: index for index, kind in enumerate(KINDS)}
 _BUCKET_OF = tuple(next((b for b, edge in enumerate(_LENGTH_EDGES) if n <= edge),
@@ -136,6 +144,16 @@ class _Bucket:
         self.templates: list[Template] = []
 
 
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The engine's analysis of a template hit as far as it depends only on the template
+    and the line's wildcard pattern: the spans of its fields, as (role, first piece, last
+    piece), and its written template."""
+
+    spans: tuple[tuple[str, int, int], ...]
+    template: str
+
+
 @dataclass(eq=False, slots=True)
 class Template:
     """One event as the model labelled it: the tags of every piece, the action, and the
@@ -147,7 +165,9 @@ class Template:
     tags: tuple[int, ...]
     action: str
     confidence: float
-    size: int = 0  # estimated bytes (see TEMPLATE_BYTES)
+    size: int = 0  # estimated bytes (see TEMPLATE_BYTES), its layouts' included
+    # By wildcard pattern (the engine's per-piece `template_wild`): see `Layout`.
+    layouts: dict[tuple[bool, ...], Layout] | None = None
 
     def matches(self, text: str, pieces: Sequence[Piece]) -> bool:
         for position, constant in zip(self.positions, self.constants, strict=True):
@@ -228,6 +248,24 @@ class TemplateCache:
             dropped = templates.pop()
             del self._lru[dropped]
             self.bytes -= dropped.size
+        self._evict()
+
+    def add_layout(self, template: Template, wild: tuple[bool, ...], layout: Layout) -> None:
+        """Keep `layout` with `template` (a cached one) for lines of wildcard pattern
+        `wild`; at most LAYOUTS_PER_TEMPLATE of them, weighed with the template."""
+        layouts = template.layouts
+        if layouts is None:
+            layouts = template.layouts = {}
+        elif len(layouts) >= LAYOUTS_PER_TEMPLATE or wild in layouts:
+            return
+        layouts[wild] = layout
+        size = (LAYOUT_BYTES + len(wild) * 8 + len(layout.template)
+                + LAYOUT_SPAN_BYTES * len(layout.spans))
+        template.size += size
+        self.bytes += size
+        self._evict()
+
+    def _evict(self) -> None:
         while len(self._lru) > self.capacity or (
                 self.max_bytes and self.bytes > self.max_bytes and len(self._lru) > 1):
             oldest, _ = self._lru.popitem(last=False)
