@@ -472,11 +472,12 @@ def _written(template_parts: list[str]) -> str:
 
 
 def _analysis(
-    text: str, pieces: Sequence[tuple[int, int]] | None, spans: Sequence[_Span],
-    template: str, labels: Labels, limit: int = 0,
+    text: str, pieces: Sequence[tuple[int, int]] | Sequence[Piece] | None,
+    spans: Sequence[_Span], template: str, labels: Labels, limit: int = 0,
 ) -> Analysis:
     """The Analysis of `text` from its spans and written template: the fields are cut from
-    `text` and checked here. `pieces` None: cut only if needed (at `limit` pieces)."""
+    `text` and checked here. `pieces` (bounds or pieces) None: cut only if needed (at
+    `limit` pieces)."""
     fields: dict[str, str] = {}
     # An address role's mentions that do not parse as an address ("ers" of a code path
     # tagged source.ip): used only when no mention of that role parses.
@@ -526,14 +527,15 @@ def _analysis(
 
 
 def _sole_address_as_source(
-    text: str, pieces: Sequence[tuple[int, int]], fields: dict[str, str],
+    text: str, pieces: Sequence[tuple[int, int]] | Sequence[Piece], fields: dict[str, str],
 ) -> None:
     """A peer event whose model tags named no peer, and whose line holds exactly one IP
     address, maybe repeated (not the destination): that address is the peer. The model
     sometimes leaves an address untagged in a phrasing it never saw ("from ip address
     192.0.2.7")."""
     found: str | None = None
-    for start, end in pieces:
+    for piece in pieces:
+        start, end = piece[0], piece[1]
         if end - start < 2 or not (text[start].isdigit() or text[start] in ":abcdefABCDEF"):
             continue
         candidate = text[start:end]
@@ -843,10 +845,10 @@ class ModelAnalyzer:
             self.layout_hits += 1
             pieces = line.pieces
             analysis = _analysis(
-                line.text, None,
+                line.text, pieces,
                 [(role, pieces[first].start, pieces[last].end)
                  for role, first, last in layout.spans],
-                layout.template, labels, self.tokenizer.max_pieces)
+                layout.template, labels)
         else:
             analysis = self._laid_out(line, template, labels)
         if len(line.text) <= _EXACT_MAX_CHARS:
