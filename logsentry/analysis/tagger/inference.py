@@ -7,11 +7,13 @@ from one thread. Per batch the engine:
 2. looks the others' *structure* up in a second LRU cache (the line with every
    digit run masked): lines of one structure reuse the cached piece tags and
    action without running the network, while entity strings are still cut from
-   the new line;
+   the new line; a line whose masked digits came before is answered from that
+   hit's *plan* (`_Plan`: spans and template) without being cut into pieces;
 3. cuts the rest into pieces and looks them up in the *template cache*
    (`template_cache.py`): a line with the constant pieces of a line the model
    labelled before, at the same places, and values of the same shapes, reuses
-   its tags and action (a new user name is a new structure, not a new event);
+   its tags and action (a new user name is a new structure, not a new event),
+   and the template's *layout* of its wildcard pattern if it has one;
 4. runs the network over what is left (its float32 forward pass in numpy), sorted
    by length so batches carry little padding: first one line per signature, then
    the lines that the templates just learnt do not answer.
