@@ -203,6 +203,10 @@ PLANNED = [
     "10/Oct/2000:13:55:36 -0700 GET /a 200",
     "Accepted publickey for deploy from 999.1.2.3 port 1 ssh2",
     "user \u0663\u0664 failed from 1.2.3.4 port 7",
+    # A 10-digit column whose first digit becomes 6 in one variant and 1 in the other: a
+    # header rule that read a digit's value (an epoch time starts with 1) would have to
+    # key the plans by it.
+    "2594414 node-239 node temperature 9074274436 1 ambient=30",
 ]
 
 
