@@ -320,3 +320,49 @@ def test_an_apache_error_log_line_has_its_own_time(line: str, stamp: datetime) -
     event = UTC_PARSER.parse(line, 0.0)
     assert event.timestamp == stamp
     assert event.body == line
+
+
+def test_a_syslog_header_behind_a_collectors_values_gives_the_fields() -> None:
+    # A sequence number, the receipt time and the node, then the syslog header it received.
+    line = "- 1700000000 2023.11.14 node7 Nov 14 22:13:20 node7 crond[2915]: session closed"
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == "session closed"
+    assert event.fields == {"host.name": "node7", "process.name": "crond", "process.pid": 2915}
+    assert event.timestamp is not None
+    assert (event.timestamp.month, event.timestamp.day) == (11, 14)
+    assert event.message == line
+
+
+@pytest.mark.parametrize("line", [
+    # Words (no value among them) before a syslog-looking part: a message that quotes one.
+    "relayed from gate Nov 14 22:13:20 node7 crond: x",
+    # More than a collector's few values before it.
+    "1 2 3 4 5 Nov 14 22:13:20 node7 crond: x",
+])
+def test_a_syslog_header_after_words_is_the_message(line: str) -> None:
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == line
+    assert event.fields == {}
+
+
+@pytest.mark.parametrize(("line", "body", "stamp"), [
+    ("[11.14 22:13:20] app.exe - example.org:443 open", "app.exe - example.org:443 open",
+     None),
+    ("[2023-11-14 22:13:20,5] worker started", "worker started",
+     datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)),
+    ("[14-Nov-2023 22:13:20 UTC] PHP Warning: x", "PHP Warning: x", None),
+])
+def test_a_time_in_brackets_before_the_message_is_header(
+        line: str, body: str, stamp: datetime | None) -> None:
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == body
+    assert event.timestamp == stamp
+
+
+@pytest.mark.parametrize("line", [
+    "[main] worker started",
+    "[pool 22:13:20 busy] worker started",  # a word that is no month, weekday or zone
+    "[2023-11-14] worker started",  # no clock
+])
+def test_a_bracket_that_holds_no_time_stays_in_the_body(line: str) -> None:
+    assert UTC_PARSER.parse(line, 0.0).body == line
