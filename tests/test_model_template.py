@@ -171,3 +171,42 @@ def test_a_thread_and_a_logger_after_the_level_word_are_header_whatever_their_ta
 def test_the_header_after_a_level_word_ends_where_a_logger_writes_its_message(
         text: str, template: str) -> None:
     assert _analysis(text, LEVEL_ONLY)[0] == template
+
+
+@pytest.mark.parametrize("text", [
+    # Record id, node, component, state, time in epoch seconds, flag: then the message.
+    "120 node-7 node status 1700000000 1 running",
+    "121 switch-2 switch_module state 1700000001 0 running",
+    "7 gige3 gige status 1700000000123 1 running",
+])
+def test_columns_before_a_time_in_epoch_seconds_are_header(text: str) -> None:
+    assert _analysis(text, {})[0] == "running"
+
+
+@pytest.mark.parametrize(("text", "template"), [
+    # A message that starts with a word keeps it, wherever an epoch time stands.
+    ("bob logged in at 1700000000 ok", "bob logged in at <*> ok"),
+    # Too many columns before it: the time is the message's.
+    ("1 a b c d e f 1700000000 ok", "a b c d e f <*> ok"),
+])
+def test_an_epoch_time_inside_a_message_is_no_header_column(text: str, template: str) -> None:
+    assert _analysis(text, {})[0] == template
+
+
+@pytest.mark.parametrize("text", [
+    "app.exe - example.org:443 open through proxy",
+    "app.exe *64 - example.org:443 open through proxy",
+    "other-app 4711 - example.org:443 open through proxy",
+])
+def test_a_program_name_before_a_dash_at_the_line_start_is_header(text: str) -> None:
+    assert _analysis(text, {})[0] == "open through proxy"
+
+
+@pytest.mark.parametrize(("text", "template"), [
+    ("java.io.IOException: Connection reset", "java.io.IOException: Connection reset"),
+    ("Connection reset - retrying", "Connection reset - retrying"),
+    ("open - <*> bytes", "open - <*> bytes"),
+])
+def test_a_line_start_without_a_name_and_its_dash_is_the_message(
+        text: str, template: str) -> None:
+    assert _analysis(text.replace("<*>", "12"), {})[0] == template

@@ -237,6 +237,18 @@ class Header(NamedTuple):
 # A logger or tag name as loggers write it before the message (`org.x.Y:`, `WindowManager:`,
 # `com.x.Y$Inner -`): one token of name characters, starting with a letter.
 _LOGGER_NAME = re.compile(r"[A-Za-z_][\w.$#]*")
+# A program's name at a line's start, before ` - `: a file name (`app.exe`), a dotted
+# logger, or words joined by `-` or `_` (`php-fpm`); not a bare word (`_logger_end`).
+_PROGRAM_NAME = re.compile(r"[A-Za-z_][\w.$#-]*")
+# A token without letters between a logger or program name and the dash after it (`app
+# 4711 - `, `app.exe *64 - `): a pid or a build's bitness, part of the name's header field.
+_NAME_QUALIFIER = re.compile(r" [^\sA-Za-z]{1,12} -[ \t]")
+# A header's time in epoch seconds (2001 to 2033; milliseconds too) as a column of its own.
+_EPOCH_COLUMN = re.compile(r"(?<![^ ])(1\d{9}(?:\d{3})?)(?= )")
+_FIRST_TOKEN = re.compile(r"[^ ]{1,64}(?= )")
+# How many columns may come before the time, and how far into the line it is looked for.
+_MAX_COLUMNS = 6
+_COLUMNS_SCAN = 160
 # The most pieces a bracketed thread or context group after the level word may span: a
 # longer bracket is more likely the message's own.
 _MAX_GROUP_PIECES = 24
@@ -270,6 +282,9 @@ def header_length(
     group = logger = False
     floor = 0  # no glued punctuation before this piece joins the message's first word
     i = 0
+    columns = _epoch_column_end(text, pieces, count)
+    if columns and all(roles[tags[k]] != _LEVEL for k in range(columns)):
+        i = floor = columns
     while i < count:
         role = roles[tags[i]]
         if role == _LEVEL and level is None:
@@ -290,6 +305,14 @@ def header_length(
             piece = text[start:stop]
             if '"' in piece or "'" in piece:
                 return Header(i, level)  # a quoted request or message starts here
+            if i == 0 and piece[0].isalpha():
+                # A program or logger name before ` - ` at the line's start (`app.exe - ...`,
+                # `app.exe *64 - ...` once the envelope took the time before it).
+                after = _logger_end(text, pieces, i, count, dash_only=True)
+                if after is not None:
+                    logger = True
+                    i = floor = after
+                    continue
             if level is not None:
                 if not group and piece == "[":
                     close = _closing_bracket(text, pieces, i, count)
@@ -310,6 +333,28 @@ def header_length(
                 return Header(i, level)
         i += 1
     return Header(count if level is not None else 0, level)
+
+
+def _epoch_column_end(text: str, pieces: Sequence[tuple[int, int]], count: int) -> int:
+    """A header written as columns of values and names with the time in epoch seconds among
+    them (`2594414 node-239 node temperature 1074274436 1 ambient=30`: id, node, component,
+    state, time, flag): the index of the piece after that time, else 0. Only when the line
+    starts with a value (a record id or a sequence number: a message seldom does) and the
+    time is one of its first `_MAX_COLUMNS` tokens; the columns before the time are names
+    that vary by event, not the event's words."""
+    first = _FIRST_TOKEN.match(text)
+    if first is None or _DIGIT_CHARS.isdisjoint(first.group()):
+        return 0
+    epoch = _EPOCH_COLUMN.search(text, 0, _COLUMNS_SCAN)
+    if epoch is None or text.count(" ", 0, epoch.start()) >= _MAX_COLUMNS:
+        return 0
+    end = epoch.end(1)
+    for index in range(count):
+        if pieces[index][1] == end:
+            return index + 1
+        if pieces[index][1] > end:
+            return 0
+    return 0
 
 
 def _glued_punctuation(
@@ -341,22 +386,31 @@ def _closing_bracket(
 
 def _logger_end(
     text: str, pieces: Sequence[tuple[int, int]], index: int, count: int,
+    dash_only: bool = False,
 ) -> int | None:
     """When a logger name starts at piece `index` (a token of name characters after
     whitespace, ending in `:`, followed by ` - `, or dotted and followed by ` [`), the index
-    of the piece after it and its colon or dash."""
+    of the piece after it and its colon or dash. `dash_only` (at a line's start, where
+    `java.io.IOException: ...` is the message's): only a program's name before a dash,
+    which may carry one token without letters (a pid or a build's bitness: `app-d 4711 - `,
+    `app.exe *64 - `)."""
     start = pieces[index][0]
     if start > 0 and not text[start - 1].isspace():
         return None
-    name = _LOGGER_NAME.match(text, start)
-    if name is None:
-        return None
+    name = (_PROGRAM_NAME if dash_only else _LOGGER_NAME).match(text, start)
+    if name is None or (dash_only and name.group().isalpha()):
+        return None  # a bare word before a dash is the message's (`open - 12 bytes`)
     stop = name.end()
+    qualifier = _NAME_QUALIFIER.match(text, stop) if dash_only else None
     if text.startswith(":", stop) and (stop + 1 == len(text) or text[stop + 1].isspace()):
+        if dash_only:
+            return None
         stop += 1
     elif text.startswith(" - ", stop) or text.startswith(" -\t", stop):
         stop += 2
-    elif not ("." in name.group() and text.startswith(" [", stop)):
+    elif qualifier is not None:
+        stop = qualifier.end() - 1
+    elif dash_only or not ("." in name.group() and text.startswith(" [", stop)):
         return None  # a dotted name before a bracket: `nova.x.y [req-1 - -] ...`
     after = index
     while after < count and pieces[after][1] <= stop:
