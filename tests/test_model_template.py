@@ -210,3 +210,19 @@ def test_a_program_name_before_a_dash_at_the_line_start_is_header(text: str) -> 
 def test_a_line_start_without_a_name_and_its_dash_is_the_message(
         text: str, template: str) -> None:
     assert _analysis(text.replace("<*>", "12"), {})[0] == template
+
+
+@pytest.mark.parametrize("text", [
+    "081109 203615 148 INFO dfs.DataNode: Login of bob",
+    "081109 203615 148 Info [main] Login of bob",
+])
+def test_a_level_word_after_the_header_start_is_the_level_even_untagged(text: str) -> None:
+    # The model tags the level word on one line and not on the next: the logger and the
+    # thread after it must not depend on that.
+    tags = {"081109": "B-timestamp", "203615": "I-timestamp", "bob": "B-user.name"}
+    template = _analysis(text, tags)[0]
+    assert template == f"{text.split()[3]} Login of <*>"
+
+
+def test_a_level_word_inside_the_message_starts_no_header() -> None:
+    assert _analysis("Connection ERROR org.x.Y: reset", {})[0] == "Connection ERROR org.x.Y: reset"

@@ -240,6 +240,13 @@ _LOGGER_NAME = re.compile(r"[A-Za-z_][\w.$#]*")
 # A program's name at a line's start, before ` - `: a file name (`app.exe`), a dotted
 # logger, or words joined by `-` or `_` (`php-fpm`); not a bare word (`_logger_end`).
 _PROGRAM_NAME = re.compile(r"[A-Za-z_][\w.$#-]*")
+# Level words as logging libraries write them, in upper or title case: after a header's
+# first piece (a time, a pid) one is the level whether or not the model tags it so.
+_LEVEL_WORDS = frozenset(
+    spelled for word in ("TRACE", "DEBUG", "DBG", "INFO", "NOTICE", "WARN", "WARNING",
+                         "ERROR", "ERR", "CRIT", "CRITICAL", "FATAL", "SEVERE", "ALERT",
+                         "EMERG")
+    for spelled in (word, word.title()))
 # A token without letters between a logger or program name and the dash after it (`app
 # 4711 - `, `app.exe *64 - `): a pid or a build's bitness, part of the name's header field.
 _NAME_QUALIFIER = re.compile(r" [^\sA-Za-z]{1,12} -[ \t]")
@@ -287,6 +294,10 @@ def header_length(
         i = floor = columns
     while i < count:
         role = roles[tags[i]]
+        if role == _LEVEL or (
+                role is None and level is None and i > 0 and not wild[i]
+                and text[pieces[i][0]:pieces[i][1]] in _LEVEL_WORDS):
+            role = _LEVEL
         if role == _LEVEL and level is None:
             first = i
             while (first > floor and _glued_punctuation(text, pieces, tags, wild, roles,
