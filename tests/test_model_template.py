@@ -21,6 +21,13 @@ DECODER = _Decoder.from_tags(TAGS)
     ("took <*> ms", "took <*>"),
     ("uptime <*> days, load <*>", "uptime <*>, load <*>"),
     ("finished in <*> seconds.", "finished in <*>:<*>."),
+    # An empty pair of brackets or quotes is an absent value.
+    ("connection from <*> () at <*>", "connection from <*> (<*>) at <*>"),
+    ('user "" not found', 'user "<*>" not found'),
+    ("groups [] of <*>", "groups [<*>] of <*>"),
+    # A sign after a key or before a comma is the value's too.
+    ("orientation -<*>, got <*>", "orientation <*>, got <*>"),
+    ("rotation(orient=-<*>, last=<*>)", "rotation(orient=<*>, last=<*>)"),
 ])
 def test_notations_of_one_value_give_one_template(one: str, other: str) -> None:
     assert canonical_template(one) == canonical_template(other)
@@ -33,6 +40,7 @@ def test_notations_of_one_value_give_one_template(one: str, other: str) -> None:
     "sshd[<*>]: Accepted password for <*> from <*> port <*> ssh2",
     "Dir file [<*>]-<*>, Current File [<*>]-<*>",
     "read <*> bytes",  # bytes is a word of the template, not a unit folded into the value
+    "main() returned <*>",  # a call's parentheses are no absent value
     "no values here",
 ])
 def test_templates_without_such_notations_stay_as_written(template: str) -> None:
