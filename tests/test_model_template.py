@@ -188,7 +188,15 @@ def test_the_header_after_a_level_word_ends_where_a_logger_writes_its_message(
     "7 gige3 gige status 1700000000123 1 running",
 ])
 def test_columns_before_a_time_in_epoch_seconds_are_header(text: str) -> None:
-    assert _analysis(text, {})[0] == "running"
+    template, _, timestamp = _analysis(text, {})
+    assert template == "running"
+    # The time is the event's, though the model did not tag it.
+    assert timestamp == text.split()[4]
+
+
+def test_a_tagged_time_wins_over_the_epoch_column() -> None:
+    text = "2023-11-14 120 node status 1700000000 1 running"
+    assert _analysis(text, {"2023-11-14": "B-timestamp"})[2] == "2023-11-14"
 
 
 @pytest.mark.parametrize(("text", "template"), [

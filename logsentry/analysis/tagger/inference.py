@@ -228,10 +228,13 @@ class _Decoder:
 class Header(NamedTuple):
     """Where a line's message starts (`length` leading pieces are its header) and which
     pieces are its level word with the punctuation glued to it (`[notice]`, `INFO:`), which
-    the template keeps; `level` is (first, end) or None. (A tuple: one is built per line.)"""
+    the template keeps; `level` is (first, end) or None; `columns`, where a header of
+    columns ends with a time in epoch seconds, the pieces up to that time (the time is the
+    last). (A tuple: one is built per line.)"""
 
     length: int
     level: tuple[int, int] | None = None
+    columns: int = 0
 
 
 # A logger or tag name as loggers write it before the message (`org.x.Y:`, `WindowManager:`,
@@ -292,6 +295,8 @@ def header_length(
     columns = _epoch_column_end(text, pieces, count)
     if columns and all(roles[tags[k]] != _LEVEL for k in range(columns)):
         i = floor = columns
+    else:
+        columns = 0
     while i < count:
         role = roles[tags[i]]
         if role == _LEVEL or (
@@ -315,7 +320,7 @@ def header_length(
             start, stop = pieces[i]
             piece = text[start:stop]
             if '"' in piece or "'" in piece:
-                return Header(i, level)  # a quoted request or message starts here
+                return Header(i, level, columns)  # a quoted request or message starts here
             if i == 0 and piece[0].isalpha():
                 # A program or logger name before ` - ` at the line's start (`app.exe - ...`,
                 # `app.exe *64 - ...` once the envelope took the time before it).
@@ -341,9 +346,9 @@ def header_length(
                 while (i > floor and roles[tags[i - 1]] is None and not wild[i - 1]
                        and pieces[i - 1][1] == pieces[i][0]):
                     i -= 1  # `[` of `[instance: ...]`: the word's own bracket
-                return Header(i, level)
+                return Header(i, level, columns)
         i += 1
-    return Header(count if level is not None else 0, level)
+    return Header(count if level is not None else 0, level, columns)
 
 
 def _epoch_column_end(text: str, pieces: Sequence[tuple[int, int]], count: int) -> int:
@@ -529,6 +534,10 @@ def build_analysis(
             unparsed.setdefault(role, value)
             continue
         fields[role] = value
+    if timestamp is None and found.columns:
+        # The header's time in epoch seconds that the model did not tag.
+        stamp = pieces[found.columns - 1]
+        timestamp = text[stamp[0]:stamp[1]]
     for role, value in unparsed.items():
         fields.setdefault(role, value)
     _clean_fields(fields)
