@@ -345,24 +345,40 @@ def test_a_syslog_header_after_words_is_the_message(line: str) -> None:
     assert event.fields == {}
 
 
-@pytest.mark.parametrize(("line", "body", "stamp"), [
-    ("[11.14 22:13:20] app.exe - example.org:443 open", "app.exe - example.org:443 open",
-     None),
-    ("[2023-11-14 22:13:20,5] worker started", "worker started",
+@pytest.mark.parametrize(("line", "stamp"), [
+    ("[2023-11-14 22:13:20,5] INFO app: worker started",
      datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)),
-    ("[14-Nov-2023 22:13:20 UTC] PHP Warning: x", "PHP Warning: x", None),
+    ("[14-Nov-2023 22:13:20 UTC] PHP Warning: x", None),  # a notation that does not parse
+    ("[2023-11-14 22:13:20] ERROR - worker failed",  # a level word is no program
+     datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
 ])
-def test_a_time_in_brackets_before_the_message_is_header(
-        line: str, body: str, stamp: datetime | None) -> None:
+def test_a_time_in_brackets_gives_the_time_and_leaves_the_body_whole(
+        line: str, stamp: datetime | None) -> None:
+    # The model reads such headers whole, as it was trained (the level, the logger).
     event = UTC_PARSER.parse(line, 0.0)
-    assert event.body == body
+    assert event.body == line
     assert event.timestamp == stamp
+    assert event.fields == {}
+
+
+@pytest.mark.parametrize(("line", "program"), [
+    ("[11.14 22:13:20] app.exe - example.org:443 open", "app.exe"),
+    ("[11.14 22:13:20] app.exe *64 - example.org:443 open", "app.exe"),
+    ("[2023-11-14 22:13:20] php-fpm 4711 - example.org:443 open", "php-fpm"),
+])
+def test_a_time_in_brackets_a_program_and_a_dash_are_a_header(line: str, program: str) -> None:
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == "example.org:443 open"
+    assert event.fields == {"process.name": program}
 
 
 @pytest.mark.parametrize("line", [
     "[main] worker started",
+    "[main] app.exe - worker started",
     "[pool 22:13:20 busy] worker started",  # a word that is no month, weekday or zone
     "[2023-11-14] worker started",  # no clock
 ])
 def test_a_bracket_that_holds_no_time_stays_in_the_body(line: str) -> None:
-    assert UTC_PARSER.parse(line, 0.0).body == line
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == line
+    assert event.timestamp is None

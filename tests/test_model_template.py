@@ -210,25 +210,6 @@ def test_an_epoch_time_inside_a_message_is_no_header_column(text: str, template:
 
 
 @pytest.mark.parametrize("text", [
-    "app.exe - example.org:443 open through proxy",
-    "app.exe *64 - example.org:443 open through proxy",
-    "other-app 4711 - example.org:443 open through proxy",
-])
-def test_a_program_name_before_a_dash_at_the_line_start_is_header(text: str) -> None:
-    assert _analysis(text, {})[0] == "open through proxy"
-
-
-@pytest.mark.parametrize(("text", "template"), [
-    ("java.io.IOException: Connection reset", "java.io.IOException: Connection reset"),
-    ("Connection reset - retrying", "Connection reset - retrying"),
-    ("open - <*> bytes", "open - <*> bytes"),
-])
-def test_a_line_start_without_a_name_and_its_dash_is_the_message(
-        text: str, template: str) -> None:
-    assert _analysis(text.replace("<*>", "12"), {})[0] == template
-
-
-@pytest.mark.parametrize("text", [
     "081109 203615 148 INFO dfs.DataNode: Login of bob",
     "081109 203615 148 Info [main] Login of bob",
 ])

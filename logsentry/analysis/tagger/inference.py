@@ -52,7 +52,7 @@ from logsentry.analysis.tagger.tokenizer import (
     split_pieces,
 )
 from logsentry.core.actions import ACTIONS
-from logsentry.core.analysis import INTEGER_FIELDS, Analysis
+from logsentry.core.analysis import INTEGER_FIELDS, LEVEL_WORDS, Analysis
 from logsentry.core.metrics import CACHE_LOOKUPS, MODEL_LINES, TEMPLATE_CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
@@ -240,19 +240,6 @@ class Header(NamedTuple):
 # A logger or tag name as loggers write it before the message (`org.x.Y:`, `WindowManager:`,
 # `com.x.Y$Inner -`): one token of name characters, starting with a letter.
 _LOGGER_NAME = re.compile(r"[A-Za-z_][\w.$#]*")
-# A program's name at a line's start, before ` - `: a file name (`app.exe`), a dotted
-# logger, or words joined by `-` or `_` (`php-fpm`); not a bare word (`_logger_end`).
-_PROGRAM_NAME = re.compile(r"[A-Za-z_][\w.$#-]*")
-# Level words as logging libraries write them, in upper or title case: after a header's
-# first piece (a time, a pid) one is the level whether or not the model tags it so.
-_LEVEL_WORDS = frozenset(
-    spelled for word in ("TRACE", "DEBUG", "DBG", "INFO", "NOTICE", "WARN", "WARNING",
-                         "ERROR", "ERR", "CRIT", "CRITICAL", "FATAL", "SEVERE", "ALERT",
-                         "EMERG")
-    for spelled in (word, word.title()))
-# A token without letters between a logger or program name and the dash after it (`app
-# 4711 - `, `app.exe *64 - `): a pid or a build's bitness, part of the name's header field.
-_NAME_QUALIFIER = re.compile(r" [^\sA-Za-z]{1,12} -[ \t]")
 # A header's time in epoch seconds (2001 to 2033; milliseconds too) as a column of its own.
 _EPOCH_COLUMN = re.compile(r"(?<![^ ])(1\d{9}(?:\d{3})?)(?= )")
 _FIRST_TOKEN = re.compile(r"[^ ]{1,64}(?= )")
@@ -301,7 +288,9 @@ def header_length(
         role = roles[tags[i]]
         if role == _LEVEL or (
                 role is None and level is None and i > 0 and not wild[i]
-                and text[pieces[i][0]:pieces[i][1]] in _LEVEL_WORDS):
+                and text[pieces[i][0]:pieces[i][1]] in LEVEL_WORDS):
+            # After a header's first pieces (a time, a pid), a level word is the level
+            # whether or not the model tags it so.
             role = _LEVEL
         if role == _LEVEL and level is None:
             first = i
@@ -321,14 +310,6 @@ def header_length(
             piece = text[start:stop]
             if '"' in piece or "'" in piece:
                 return Header(i, level, columns)  # a quoted request or message starts here
-            if i == 0 and piece[0].isalpha():
-                # A program or logger name before ` - ` at the line's start (`app.exe - ...`,
-                # `app.exe *64 - ...` once the envelope took the time before it).
-                after = _logger_end(text, pieces, i, count, dash_only=True)
-                if after is not None:
-                    logger = True
-                    i = floor = after
-                    continue
             if level is not None:
                 if not group and piece == "[":
                     close = _closing_bracket(text, pieces, i, count)
@@ -402,31 +383,22 @@ def _closing_bracket(
 
 def _logger_end(
     text: str, pieces: Sequence[tuple[int, int]], index: int, count: int,
-    dash_only: bool = False,
 ) -> int | None:
     """When a logger name starts at piece `index` (a token of name characters after
     whitespace, ending in `:`, followed by ` - `, or dotted and followed by ` [`), the index
-    of the piece after it and its colon or dash. `dash_only` (at a line's start, where
-    `java.io.IOException: ...` is the message's): only a program's name before a dash,
-    which may carry one token without letters (a pid or a build's bitness: `app-d 4711 - `,
-    `app.exe *64 - `)."""
+    of the piece after it and its colon or dash."""
     start = pieces[index][0]
     if start > 0 and not text[start - 1].isspace():
         return None
-    name = (_PROGRAM_NAME if dash_only else _LOGGER_NAME).match(text, start)
-    if name is None or (dash_only and name.group().isalpha()):
-        return None  # a bare word before a dash is the message's (`open - 12 bytes`)
+    name = _LOGGER_NAME.match(text, start)
+    if name is None:
+        return None
     stop = name.end()
-    qualifier = _NAME_QUALIFIER.match(text, stop) if dash_only else None
     if text.startswith(":", stop) and (stop + 1 == len(text) or text[stop + 1].isspace()):
-        if dash_only:
-            return None
         stop += 1
     elif text.startswith(" - ", stop) or text.startswith(" -\t", stop):
         stop += 2
-    elif qualifier is not None:
-        stop = qualifier.end() - 1
-    elif dash_only or not ("." in name.group() and text.startswith(" [", stop)):
+    elif not ("." in name.group() and text.startswith(" [", stop)):
         return None  # a dotted name before a bracket: `nova.x.y [req-1 - -] ...`
     after = index
     while after < count and pieces[after][1] <= stop:
