@@ -87,9 +87,10 @@ _CTIME_PREFIX = re.compile(
     r"\[[A-Z][a-z]{2} (?P<month>[A-Z][a-z]{2}) (?P<day>[ 0-3]?\d) "
     r"(?P<clock>\d\d:\d\d:\d\d(?:\.\d{1,6})?) (?P<year>\d{4})\] ")
 # Up to four values a collector writes before a BSD syslog header (`_prefixed_syslog`), one
-# of them with a digit (a sequence number, epoch seconds, a date), none a `word:`.
+# of them with a digit (a sequence number, epoch seconds, a date), none a `word:` and none
+# bracketed (an application header's `[thread]`, `(logger)`, `app[pid]`).
 _COLLECTOR_PREFIX = re.compile(
-    r"(?:[^\s:]{1,64} ){1,4}?(?=[A-Z][a-z]{2} [ 0-3]?\d (?:\d{4} )?\d\d:\d\d:\d\d)")
+    r"(?:[^\s:\[\]()]{1,64} ){1,4}?(?=[A-Z][a-z]{2} [ 0-3]?\d (?:\d{4} )?\d\d:\d\d:\d\d)")
 _DIGIT_CHARS = frozenset("0123456789")
 # `[<time>] ...`, the time's text checked by `_is_time_text`; maybe a program's name and
 # a dash after it, the name with one letterless token (a pid, a bitness: `app.exe *64 -`).
@@ -293,7 +294,12 @@ class EnvelopeParser:
         `- 1131566461 2005.11.09 dn228 Nov  9 12:01:01 dn228/dn228 crond[2915]: ...`. The
         syslog header gives the fields; the prefix stays in the raw line."""
         match = _COLLECTOR_PREFIX.match(line)
-        return (match is not None and not _DIGIT_CHARS.isdisjoint(match.group())
+        if match is None or _DIGIT_CHARS.isdisjoint(match.group()):
+            return False
+        # The header names its host: an application's own header with a time in it
+        # (`INF 4595 Wed Nov 11 16:29:42 2023: ...`) has none before its colon.
+        syslog = _RFC3164.match(line, match.end())
+        return (syslog is not None and syslog["host"] is not None
                 and self._rfc3164(event, line, match.end()))
 
     def _bracketed_time(self, event: Event, line: str) -> None:

@@ -382,3 +382,16 @@ def test_a_bracket_that_holds_no_time_stays_in_the_body(line: str) -> None:
     event = UTC_PARSER.parse(line, 0.0)
     assert event.body == line
     assert event.timestamp is None
+
+
+@pytest.mark.parametrize("line", [
+    # An application's header with a time in it: no host before the program's colon.
+    "INF 4595 Wed Nov 11 16:29:42 2023: Session: opened",
+    "CRIT myapp worker-25 Nov  5 19:20:38.465 admin[7]: Loaded configuration",
+    # Bracketed parts are an application header's (`app[pid]`, `(logger)`).
+    "myapp[7227] ERR (d.f.Resource) Nov 18 14:47:44 host 2015: Connection closed",
+])
+def test_an_application_header_with_a_bsd_time_is_no_collector_prefix(line: str) -> None:
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == line
+    assert "process.name" not in event.fields
