@@ -90,7 +90,7 @@ _CTIME_PREFIX = re.compile(
 # of them with a digit (a sequence number, epoch seconds, a date), none a `word:` and none
 # bracketed (an application header's `[thread]`, `(logger)`, `app[pid]`).
 _COLLECTOR_PREFIX = re.compile(
-    r"(?:[^\s:\[\]()]{1,64} ){1,4}?(?=[A-Z][a-z]{2} [ 0-3]?\d (?:\d{4} )?\d\d:\d\d:\d\d)")
+    r"(?:[^\s:\[\]()]{1,64}+ ){1,4}?(?=[A-Z][a-z]{2} [ 0-3]?\d (?:\d{4} )?\d\d:\d\d:\d\d)")
 _DIGIT_CHARS = frozenset("0123456789")
 # `[<time>] ...`, the time's text checked by `_is_time_text`; maybe a program's name and
 # a dash after it, the name with one letterless token (a pid, a bitness: `app.exe *64 -`).
