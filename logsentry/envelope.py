@@ -24,7 +24,6 @@ from typing import Any
 
 import orjson
 
-from logsentry.core.analysis import LEVEL_WORDS
 from logsentry.core.event import Event, typed_field
 from logsentry.records.dispatch import RECORD_STARTS, decode_json, decode_line
 from logsentry.records.panos import decode_panos, find_panos
@@ -92,11 +91,8 @@ _CTIME_PREFIX = re.compile(
 _COLLECTOR_PREFIX = re.compile(
     r"(?:[^\s:\[\]()]{1,64}+ ){1,4}?(?=[A-Z][a-z]{2} [ 0-3]?\d (?:\d{4} )?\d\d:\d\d:\d\d)")
 _DIGIT_CHARS = frozenset("0123456789")
-# `[<time>] ...`, the time's text checked by `_is_time_text`; maybe a program's name and
-# a dash after it, the name with one letterless token (a pid, a bitness: `app.exe *64 -`).
-_BRACKETED_TIME = re.compile(
-    r"\[(?P<ts>[\w .,:/+-]{8,40}?)\] +(?:(?P<program>[A-Za-z_][\w.$#-]{0,63})"
-    r"(?: [^\sA-Za-z]{1,12})? - (?P<msg>\S.*))?", re.DOTALL)
+# `[<time>] ...`, the time's text checked by `_is_time_text`.
+_BRACKETED_TIME = re.compile(r"\[(?P<ts>[\w .,:/+-]{8,40}?)\] ")
 _CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d\d:\d\d(?!\d)")
 _TIME_WORD = re.compile(r"[A-Za-z]+")
 _WEEKDAYS = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
@@ -305,17 +301,11 @@ class EnvelopeParser:
     def _bracketed_time(self, event: Event, line: str) -> None:
         """A date and time in brackets at the line's start, in whatever notation
         (`[2024-03-05 10:00:00,123] ...`, `[05-Mar-2024 10:00:00 UTC] ...`): the event's
-        time when it parses. The body stays whole, as the model was trained on such
-        headers, unless a program's name and a dash follow (`[10.30 16:49:06] app.exe -
-        ...`, `app.exe *64 - `): that header is complete, and the body is the message."""
+        time when it parses. The body stays whole: what follows (a level, a logger, a
+        program's name) is the model's to read, as it was trained."""
         match = _BRACKETED_TIME.match(line)
-        if match is None or not _is_time_text(match["ts"]):
-            return
-        event.timestamp = self.loose_time(match["ts"])
-        program = match["program"]
-        if program is not None and program not in LEVEL_WORDS:
-            _set(event, "process.name", program)
-            event.body = match["msg"]
+        if match is not None and _is_time_text(match["ts"]):
+            event.timestamp = self.loose_time(match["ts"])
 
     def _combined(self, event: Event, line: str) -> bool:
         match = _COMBINED.match(line)

@@ -349,7 +349,9 @@ def test_a_syslog_header_after_words_is_the_message(line: str) -> None:
     ("[2023-11-14 22:13:20,5] INFO app: worker started",
      datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)),
     ("[14-Nov-2023 22:13:20 UTC] PHP Warning: x", None),  # a notation that does not parse
-    ("[2023-11-14 22:13:20] ERROR - worker failed",  # a level word is no program
+    ("[2023-11-14 22:13:20] ERROR - worker failed",
+     datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+    ("[2023-11-14 22:13:20] app.exe - example.org:443 open",  # a name and a dash too
      datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
 ])
 def test_a_time_in_brackets_gives_the_time_and_leaves_the_body_whole(
@@ -359,17 +361,6 @@ def test_a_time_in_brackets_gives_the_time_and_leaves_the_body_whole(
     assert event.body == line
     assert event.timestamp == stamp
     assert event.fields == {}
-
-
-@pytest.mark.parametrize(("line", "program"), [
-    ("[11.14 22:13:20] app.exe - example.org:443 open", "app.exe"),
-    ("[11.14 22:13:20] app.exe *64 - example.org:443 open", "app.exe"),
-    ("[2023-11-14 22:13:20] php-fpm 4711 - example.org:443 open", "php-fpm"),
-])
-def test_a_time_in_brackets_a_program_and_a_dash_are_a_header(line: str, program: str) -> None:
-    event = UTC_PARSER.parse(line, 0.0)
-    assert event.body == "example.org:443 open"
-    assert event.fields == {"process.name": program}
 
 
 @pytest.mark.parametrize("line", [
