@@ -85,6 +85,17 @@ _EFFECTIVE_USER = re.compile(r"(?:^|(?<=[\s;]))USER=(?P<user>[^\s;\"']{1,64})")
 _CTIME_PREFIX = re.compile(
     r"\[[A-Z][a-z]{2} (?P<month>[A-Z][a-z]{2}) (?P<day>[ 0-3]?\d) "
     r"(?P<clock>\d\d:\d\d:\d\d(?:\.\d{1,6})?) (?P<year>\d{4})\] ")
+# Up to four values a collector writes before a BSD syslog header (`_prefixed_syslog`), one
+# of them with a digit (a sequence number, epoch seconds, a date), none a `word:` and none
+# bracketed (an application header's `[thread]`, `(logger)`, `app[pid]`).
+_COLLECTOR_PREFIX = re.compile(
+    r"(?:[^\s:\[\]()]{1,64}+ ){1,4}?(?=[A-Z][a-z]{2} [ 0-3]?\d (?:\d{4} )?\d\d:\d\d:\d\d)")
+_DIGIT_CHARS = frozenset("0123456789")
+# `[<time>] ...`, the time's text checked by `_is_time_text`.
+_BRACKETED_TIME = re.compile(r"\[(?P<ts>[\w .,:/+-]{8,40}?)\] ")
+_CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d\d:\d\d(?!\d)")
+_TIME_WORD = re.compile(r"[A-Za-z]+")
+_WEEKDAYS = frozenset(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
 # What follows the colon that ends a syslog tag given without a pid.
 _TAG_END = ("", " ", "\t")
 _ISO_PREFIX = re.compile(rf"(?P<ts>{_ISO}) +(?P<msg>.*)", re.DOTALL)
@@ -130,6 +141,18 @@ _JSON_FIELD_CHECKS: dict[str, Callable[[str], bool]] = {
     "http.response.status_code": lambda text: text.isdigit() and len(text) == 3,
     "url.original": lambda text: text.startswith(("/", "http://", "https://")),
 }
+
+
+def _is_time_text(text: str) -> bool:
+    """`text` is a date and time as loggers write them: a clock with seconds, and no word
+    but month and weekday names, `T`, and a zone's upper-case letters (`UTC`, `Z`)."""
+    if _CLOCK.search(text) is None:
+        return False
+    for word in _TIME_WORD.findall(text):
+        name = word[:3].title()
+        if not (name in _MONTHS or name in _WEEKDAYS or (word.isupper() and len(word) <= 4)):
+            return False
+    return True
 
 
 def local_timezone() -> tzinfo:
@@ -199,7 +222,7 @@ class EnvelopeParser:
         if first == "{" and self._json(event, line):
             return event
         if (first == "<" and self._rfc5424(event, line)) or self._rfc3164(event, line) \
-                or self._combined(event, line):
+                or self._combined(event, line) or self._prefixed_syslog(event, line):
             if event.body[:1] in RECORD_STARTS:
                 # A record behind a syslog header (audisp-syslog, nxlog): its process is
                 # the one the record is about, not the forwarder the header names.
@@ -218,6 +241,8 @@ class EnvelopeParser:
                 # with their brackets, as it was trained.
                 event.timestamp = self._time(f"{match['month']} {match['day']} "
                                              f"{match['year']} {match['clock']}")
+            else:
+                self._bracketed_time(event, line)
         return event
 
     # -- formats ---------------------------------------------------------------
@@ -237,8 +262,8 @@ class EnvelopeParser:
         event.body = msg if sd == "-" else _with_structured_data(sd, msg)
         return True
 
-    def _rfc3164(self, event: Event, line: str) -> bool:
-        match = _RFC3164.match(line)
+    def _rfc3164(self, event: Event, line: str, start: int = 0) -> bool:
+        match = _RFC3164.match(line, start)
         if match is None:
             return False
         ts, host, tag, pid, body = match.group("ts", "host", "tag", "pid", "msg")
@@ -258,6 +283,29 @@ class EnvelopeParser:
         if pid and "process.pid" not in fields:
             fields["process.pid"] = int(pid)
         return True
+
+    def _prefixed_syslog(self, event: Event, line: str) -> bool:
+        """A syslog header behind the few values a collector wrote before it (a sequence
+        number, the receipt time in epoch seconds or as a date, the node it came from):
+        `- 1131566461 2005.11.09 dn228 Nov  9 12:01:01 dn228/dn228 crond[2915]: ...`. The
+        syslog header gives the fields; the prefix stays in the raw line."""
+        match = _COLLECTOR_PREFIX.match(line)
+        if match is None or _DIGIT_CHARS.isdisjoint(match.group()):
+            return False
+        # The header names its host: an application's own header with a time in it
+        # (`INF 4595 Wed Nov 11 16:29:42 2023: ...`) has none before its colon.
+        syslog = _RFC3164.match(line, match.end())
+        return (syslog is not None and syslog["host"] is not None
+                and self._rfc3164(event, line, match.end()))
+
+    def _bracketed_time(self, event: Event, line: str) -> None:
+        """A date and time in brackets at the line's start, in whatever notation
+        (`[2024-03-05 10:00:00,123] ...`, `[05-Mar-2024 10:00:00 UTC] ...`): the event's
+        time when it parses. The body stays whole: what follows (a level, a logger, a
+        program's name) is the model's to read, as it was trained."""
+        match = _BRACKETED_TIME.match(line)
+        if match is not None and _is_time_text(match["ts"]):
+            event.timestamp = self.loose_time(match["ts"])
 
     def _combined(self, event: Event, line: str) -> bool:
         match = _COMBINED.match(line)

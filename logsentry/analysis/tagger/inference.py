@@ -52,7 +52,7 @@ from logsentry.analysis.tagger.tokenizer import (
     split_pieces,
 )
 from logsentry.core.actions import ACTIONS
-from logsentry.core.analysis import INTEGER_FIELDS, Analysis
+from logsentry.core.analysis import INTEGER_FIELDS, LEVEL_WORDS, Analysis
 from logsentry.core.metrics import CACHE_LOOKUPS, MODEL_LINES, TEMPLATE_CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
@@ -228,15 +228,24 @@ class _Decoder:
 class Header(NamedTuple):
     """Where a line's message starts (`length` leading pieces are its header) and which
     pieces are its level word with the punctuation glued to it (`[notice]`, `INFO:`), which
-    the template keeps; `level` is (first, end) or None. (A tuple: one is built per line.)"""
+    the template keeps; `level` is (first, end) or None; `columns`, where a header of
+    columns ends with a time in epoch seconds, the pieces up to that time (the time is the
+    last). (A tuple: one is built per line.)"""
 
     length: int
     level: tuple[int, int] | None = None
+    columns: int = 0
 
 
 # A logger or tag name as loggers write it before the message (`org.x.Y:`, `WindowManager:`,
 # `com.x.Y$Inner -`): one token of name characters, starting with a letter.
 _LOGGER_NAME = re.compile(r"[A-Za-z_][\w.$#]*")
+# A header's time in epoch seconds (2001 to 2033; milliseconds too) as a column of its own.
+_EPOCH_COLUMN = re.compile(r"(?<![^ ])(1\d{9}(?:\d{3})?)(?= )")
+_FIRST_TOKEN = re.compile(r"[^ ]{1,64}(?= )")
+# How many columns may come before the time, and how far into the line it is looked for.
+_MAX_COLUMNS = 6
+_COLUMNS_SCAN = 160
 # The most pieces a bracketed thread or context group after the level word may span: a
 # longer bracket is more likely the message's own.
 _MAX_GROUP_PIECES = 24
@@ -270,8 +279,19 @@ def header_length(
     group = logger = False
     floor = 0  # no glued punctuation before this piece joins the message's first word
     i = 0
+    columns = _epoch_column_end(text, pieces, count)
+    if columns and all(roles[tags[k]] != _LEVEL for k in range(columns)):
+        i = floor = columns
+    else:
+        columns = 0
     while i < count:
         role = roles[tags[i]]
+        if role == _LEVEL or (
+                role is None and level is None and i > 0 and not wild[i]
+                and text[pieces[i][0]:pieces[i][1]] in LEVEL_WORDS):
+            # After a header's first pieces (a time, a pid), a level word is the level
+            # whether or not the model tags it so.
+            role = _LEVEL
         if role == _LEVEL and level is None:
             first = i
             while (first > floor and _glued_punctuation(text, pieces, tags, wild, roles,
@@ -289,7 +309,7 @@ def header_length(
             start, stop = pieces[i]
             piece = text[start:stop]
             if '"' in piece or "'" in piece:
-                return Header(i, level)  # a quoted request or message starts here
+                return Header(i, level, columns)  # a quoted request or message starts here
             if level is not None:
                 if not group and piece == "[":
                     close = _closing_bracket(text, pieces, i, count)
@@ -307,9 +327,31 @@ def header_length(
                 while (i > floor and roles[tags[i - 1]] is None and not wild[i - 1]
                        and pieces[i - 1][1] == pieces[i][0]):
                     i -= 1  # `[` of `[instance: ...]`: the word's own bracket
-                return Header(i, level)
+                return Header(i, level, columns)
         i += 1
-    return Header(count if level is not None else 0, level)
+    return Header(count if level is not None else 0, level, columns)
+
+
+def _epoch_column_end(text: str, pieces: Sequence[tuple[int, int]], count: int) -> int:
+    """A header written as columns of values and names with the time in epoch seconds among
+    them (`2594414 node-239 node temperature 1074274436 1 ambient=30`: id, node, component,
+    state, time, flag): the index of the piece after that time, else 0. Only when the line
+    starts with a value (a record id or a sequence number: a message seldom does) and the
+    time is one of its first `_MAX_COLUMNS` tokens; the columns before the time are names
+    that vary by event, not the event's words."""
+    first = _FIRST_TOKEN.match(text)
+    if first is None or _DIGIT_CHARS.isdisjoint(first.group()):
+        return 0
+    epoch = _EPOCH_COLUMN.search(text, 0, _COLUMNS_SCAN)
+    if epoch is None or text.count(" ", 0, epoch.start()) >= _MAX_COLUMNS:
+        return 0
+    end = epoch.end(1)
+    for index in range(count):
+        if pieces[index][1] == end:
+            return index + 1
+        if pieces[index][1] > end:
+            return 0
+    return 0
 
 
 def _glued_punctuation(
@@ -464,6 +506,10 @@ def build_analysis(
             unparsed.setdefault(role, value)
             continue
         fields[role] = value
+    if timestamp is None and found.columns:
+        # The header's time in epoch seconds that the model did not tag.
+        stamp = pieces[found.columns - 1]
+        timestamp = text[stamp[0]:stamp[1]]
     for role, value in unparsed.items():
         fields.setdefault(role, value)
     _clean_fields(fields)
