@@ -141,7 +141,7 @@ class Event:
 
     def _irregular_document(self, doc: dict[str, Any]) -> dict[str, Any]:
         """`to_ecs` for fields no nesting plan covers: a field named like a document key
-        (`event.code`, `message.x`), or one whose name is another's branch (`a`, `a.b`)."""
+        (`event.code`, `message.x`), or one whose value is in another's way (`a`, `a.b`)."""
         for name, value in self.fields.items():
             parts = _PATHS.get(name) or _path(name)
             if len(parts) == 2:
@@ -197,9 +197,11 @@ def _nesting(names: tuple[str, ...]) -> Nesting | None:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 break  # another field's value where this name needs an object
-        if not isinstance(node, dict) or parts[-1] in node:
-            tree = None  # ... or this name's leaf is another name's object
+        if not isinstance(node, dict):
+            tree = None
             break
+        # A leaf over an earlier name's object replaces it, as placing the fields one by
+        # one does (`a.b.c`, then `a.b`).
         node[parts[-1]] = name
     nesting = None if tree is None else tuple(
         (top, tuple(branch.items()), ())
