@@ -91,6 +91,7 @@ _CTIME_PREFIX = re.compile(
 _COLLECTOR_PREFIX = re.compile(
     r"(?:[^\s:\[\]()]{1,64}+ ){1,4}?(?=[A-Z][a-z]{2} [ 0-3]?\d (?:\d{4} )?\d\d:\d\d:\d\d)")
 _DIGIT_CHARS = frozenset("0123456789")
+_ONE_DAY = timedelta(days=1)
 # `[<time>] ...`, the time's text checked by `_is_time_text`.
 _BRACKETED_TIME = re.compile(r"\[(?P<ts>[\w .,:/+-]{8,40}?)\] ")
 _CLOCK = re.compile(r"(?<!\d)\d{1,2}:\d\d:\d\d(?!\d)")
@@ -204,7 +205,9 @@ class EnvelopeParser:
         return event
 
     def _parse(self, line: str, received: float, known: dict[str, Any] | None) -> Event:
-        event = Event(line, received=received, body=line, fields={})
+        # Positional: a keyword call of the dataclass's 14-parameter __init__ costs about
+        # 0.3 µs more a line. message, source, line, offset, received, timestamp, body, fields.
+        event = Event(line, "-", 0, 0, received, None, line, {})
         if known:
             event.fields.update(known)
             # A source that knows the entry's time (journald) passes it as a
@@ -266,7 +269,7 @@ class EnvelopeParser:
         match = _RFC3164.match(line, start)
         if match is None:
             return False
-        ts, host, tag, pid, body = match.group("ts", "host", "tag", "pid", "msg")
+        ts, host, tag, pid, body = match.groups()  # half the cost of group() by names
         if pid is None and ts[0].isdigit() and line[match.end("tag") + 1:][:1] not in _TAG_END:
             # An ISO time, then words: only a colon before a space ends a program's
             # tag. `2024-01-01 10:00:00 upgrade pkg:amd64 ...` (dpkg) has no host
@@ -308,6 +311,10 @@ class EnvelopeParser:
             event.timestamp = self.loose_time(match["ts"])
 
     def _combined(self, event: Event, line: str) -> bool:
+        # `] "` (the time's bracket, the request's quote) is in every access-log line: a
+        # substring scan rejects the rest for a tenth of what the failing regex costs.
+        if '] "' not in line:
+            return False
         match = _COMBINED.match(line)
         if match is None:
             return False
@@ -417,7 +424,8 @@ class EnvelopeParser:
                     f"{day} {_MONTHS[month]} {rest}", "%d %m %Y:%H:%M:%S %z")
             if text[:1].isdigit():
                 stamp = datetime.fromisoformat(text.replace(",", "."))
-                return stamp if stamp.tzinfo else stamp.replace(tzinfo=self.tz)
+                # combine(), not replace(tzinfo=): a quarter of the cost (keyword parsing).
+                return stamp if stamp.tzinfo else datetime.combine(stamp, stamp.time(), self.tz)
             return self._bsd_time(text)
         except (ValueError, KeyError):
             return None
@@ -431,15 +439,17 @@ class EnvelopeParser:
         else:
             year, clock = 0, parts[2]
         hms, _, fraction = clock.partition(".")
-        hour, minute, second = (int(x) for x in hms.split(":"))
+        hour, minute, second = map(int, hms.split(":"))
         micro = int(fraction.ljust(6, "0")[:6]) if fraction else 0
+        tz = self.tz
         if year:
-            return datetime(year, month, day, hour, minute, second, micro, tzinfo=self.tz)
-        # No year: the most recent such date that is not in the future.
-        now = datetime.now(self.tz)
-        stamp = datetime(now.year, month, day, hour, minute, second, micro, tzinfo=self.tz)
-        if stamp - now > timedelta(days=1):
-            stamp = stamp.replace(year=now.year - 1)
+            return datetime(year, month, day, hour, minute, second, micro, tz)
+        # No year: the most recent such date that is not in the future. Positional
+        # arguments: a time that misses the cache is parsed on every new second of a stream.
+        now = datetime.now(tz)
+        stamp = datetime(now.year, month, day, hour, minute, second, micro, tz)
+        if stamp - now > _ONE_DAY:
+            stamp = datetime(now.year - 1, month, day, hour, minute, second, micro, tz)
         return stamp
 
 
