@@ -265,8 +265,9 @@ class EnvelopeParser:
         event.body = msg if sd == "-" else _with_structured_data(sd, msg)
         return True
 
-    def _rfc3164(self, event: Event, line: str, start: int = 0) -> bool:
-        match = _RFC3164.match(line, start)
+    def _rfc3164(self, event: Event, line: str, match: re.Match[str] | None = None) -> bool:
+        """A BSD syslog header; `match`, that header's match when the caller has it."""
+        match = match or _RFC3164.match(line)
         if match is None:
             return False
         ts, host, tag, pid, body = match.groups()  # half the cost of group() by names
@@ -299,7 +300,7 @@ class EnvelopeParser:
         # (`INF 4595 Wed Nov 11 16:29:42 2023: ...`) has none before its colon.
         syslog = _RFC3164.match(line, match.end())
         return (syslog is not None and syslog["host"] is not None
-                and self._rfc3164(event, line, match.end()))
+                and self._rfc3164(event, line, syslog))
 
     def _bracketed_time(self, event: Event, line: str) -> None:
         """A date and time in brackets at the line's start, in whatever notation
