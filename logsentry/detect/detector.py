@@ -149,10 +149,10 @@ class Checkpoint:
     (`preserve`); a group opened afterwards carries the generation from birth and
     is left out; one dropped (expiry, eviction) before its turn is kept aside and
     written as it was (`dropped`). The copies and the dropped groups are serialized
-    first, before the walk goes on: under a flood of new sources at the memory cap
-    eviction takes the unwritten groups at the front faster than the walk, and kept
-    until the end they doubled the state for the length of a save. A group changed
-    during the walk ends up among
+    first, before the walk goes on, and what an eviction dropped at once (`let_go`):
+    under a flood of new sources at the memory cap eviction takes the unwritten groups
+    at the front faster than the walk, and kept until the end they doubled the state
+    for the length of a save. A group changed during the walk ends up among
     the groups written about then, a little ahead of its place in the LRU order
     until its next event. `positions` (the source positions the state reflects)
     are filled in by the pipeline once every batch before the checkpoint is
@@ -210,11 +210,30 @@ class Checkpoint:
                 if until is None or time.perf_counter() >= until:
                     break
         except TypeError as exc:
-            self.failed = str(exc)
-            self.serialized = True
-            self._out, self._aside = [], deque()
-            self._out_bytes = 0
+            self._fail(exc)
         return self.serialized
+
+    def let_go(self) -> None:
+        """Serialize every group kept aside now (detection thread, holding the lock), after
+        an eviction that dropped groups before their turn. Kept as they were until the
+        walk came back to them, they stayed allocated beside the groups that replaced them:
+        under a flood of new sources at the cap eviction drops unwritten groups faster than
+        a save walks, and the daemon outgrew the cap during saves. Encoded, a group of such
+        a flood takes 375 bytes, against 781 allocated live, out of the groups' heap, and
+        the groups' own memory is free at once for the next ones. (The same work the walk
+        would do for them, done earlier.)"""
+        try:
+            while self._aside:
+                self._aside_slice()
+        except TypeError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: TypeError) -> None:
+        """A value JSON cannot hold: the checkpoint is over, and not written."""
+        self.failed = str(exc)
+        self.serialized = True
+        self._out, self._aside = [], deque()
+        self._out_bytes = 0
 
     def _walk_slice(self) -> None:
         """Serialize up to SAVE_SLICE groups of the rule and shard being walked."""
@@ -864,6 +883,7 @@ class Detector:
                 for at, shard in enumerate(e.groups.shards) if shard]
         heapq.heapify(heap)
         evicted = 0
+        checkpoint: Checkpoint | None = None
         while heap and memory > target:
             _, index, at = heap[0]
             engine = self.engines[index]
@@ -871,6 +891,7 @@ class Detector:
             _, group = shard.popitem(last=False)
             if engine.cow is not None:
                 engine.cow.dropped(engine, group)
+                checkpoint = engine.cow
             engine.memory_bytes -= group.size
             memory -= group.size
             evicted += 1
@@ -878,6 +899,9 @@ class Detector:
                 heapq.heapreplace(heap, (next(iter(shard.values())).touched, index, at))
             else:
                 heapq.heappop(heap)
+        if checkpoint is not None:
+            # What it dropped before its turn is written now, not kept (see let_go).
+            checkpoint.let_go()
         return evicted
 
     @property
