@@ -617,14 +617,15 @@ class Detector:
             if self._since_expiry >= EXPIRE_EVERY:
                 self._since_expiry = 0
                 self.expire(self.watermark, EXPIRE_BUDGET, EXPIRE_SECONDS)
+        # Summed once a batch (a sum over every rule), for the resident read and the cap.
+        memory = self.memory_bytes
         read_at = time.monotonic()
         if self.resident is not None and read_at - self._resident_at >= RESIDENT_EVERY:
             self._resident_at = read_at
-            state = self.memory_bytes
             outside = self.outside_bytes() if self.outside_bytes is not None else 0
-            self.resident.update(state + outside, state)
-        if self.memory_bytes > self.state_cap_bytes:
-            self._enforce_cap()
+            self.resident.update(memory + outside, memory)
+        if memory > self.state_cap_bytes:
+            self._enforce_cap(memory)
         if self._checkpoint is not None and events:
             collect_young()
         return alerts
@@ -850,14 +851,16 @@ class Detector:
             self._dirty = True
         return dropped
 
-    def _enforce_cap(self) -> None:
-        """Evict least recently touched groups (across rules) until under the cap.
+    def _enforce_cap(self, memory: int | None = None) -> None:
+        """Evict least recently touched groups (across rules) until under the cap;
+        `memory` is `memory_bytes` when the caller has just summed it.
 
         A heap of the oldest group of each shard of each rule makes every eviction
         O(log shards).
         """
         target = self.state_cap_bytes * EVICT_TO
-        memory = self.memory_bytes
+        if memory is None:
+            memory = self.memory_bytes
         if memory <= target:
             return
         with self._lock:  # a checkpoint writer reorders the groups it walks
