@@ -415,6 +415,35 @@ def test_groups_evicted_during_a_checkpoint_are_written_at_once_not_held_beside_
     assert _saved_groups(state) == expected
 
 
+def test_a_checkpoint_writes_groups_in_the_order_eviction_takes_them(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import logsentry.detect.detector as detector_module
+
+    # Least recently touched first, and left in their place: eviction under the cap during
+    # the save takes groups already written, which cost nothing more to let go.
+    monkeypatch.setattr(detector_module, "SAVE_SLICE", 8)
+    monkeypatch.setattr(detector_module, "SAVE_BATCH_MAX", 0.0)  # one slice a batch
+    state = tmp_path / "state"
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state, 400)
+    oldest_first = list(detector.engines[0].groups)
+    for _ in range(8):
+        assert not checkpoint.advance()
+    written = [group["k"][0] for piece in checkpoint._out for group in json.loads(piece)[1]]
+    assert written == oldest_first[:64]
+    detector.memory_cap_bytes = detector.memory_bytes
+    detector.process([_ev("ssh_login_failed", 61, source__ip=f"192.0.2.{i}")
+                      for i in range(10)])
+    evicted = oldest_first[:detector.evictions]
+    assert 10 < len(evicted) < 64
+    assert not set(evicted) & set(detector.engines[0].groups)
+    # The batch's slice wrote the next groups of the walk, none of the evicted apart.
+    [(_, docs)] = [json.loads(piece) for piece in checkpoint._out[8:]]
+    assert [group["k"][0] for group in docs] == oldest_first[64:72]
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert _saved_groups(state) == expected
+
+
 def test_a_batch_past_the_save_bound_serializes_one_slice_of_the_checkpoint(
         tmp_path: Path, monkeypatch: Any) -> None:
     import logsentry.detect.detector as detector_module

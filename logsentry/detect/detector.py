@@ -46,7 +46,7 @@ from logsentry.core.metrics import (
     STATE_SAVE_SECONDS,
 )
 from logsentry.detect.config import DetectionConfig
-from logsentry.detect.group import GroupState, SampleMemo
+from logsentry.detect.group import GroupKey, GroupState, SampleMemo
 from logsentry.detect.literals import ALL_FOUND, MessageScanner
 from logsentry.detect.resident import ResidentCeiling
 from logsentry.detect.rule import (
@@ -139,24 +139,24 @@ class Checkpoint:
 
     Taking one costs the detection thread nothing that grows with the state: it
     marks a new generation. The state is then walked, a slice of groups at a time
-    under the detection lock (`advance`), from the front of each rule's LRU order,
-    each group serialized and moved to the back, until the front holds a group of
-    this generation. The writer thread advances it whenever detection leaves it the
-    lock, and the detection thread advances it a little after each batch (a share
-    of the batch's time), so that a busy detection thread neither waits for the
-    writer nor starves it. Copy-on-write keeps it one instant meanwhile: before the
-    detection thread changes a group not yet written it keeps that group's copy
-    (`preserve`); a group opened afterwards carries the generation from birth and
-    is left out; one dropped (expiry, eviction) before its turn is kept aside and
-    written as it was (`dropped`). The copies and the dropped groups are serialized
-    first, before the walk goes on, and what an eviction dropped at once (`let_go`):
-    under a flood of new sources at the memory cap eviction takes the unwritten groups
-    at the front faster than the walk, and kept until the end they doubled the state
-    for the length of a save. A group changed during the walk ends up among
-    the groups written about then, a little ahead of its place in the LRU order
-    until its next event. `positions` (the source positions the state reflects)
-    are filled in by the pipeline once every batch before the checkpoint is
-    committed.
+    under the detection lock (`advance`), least recently touched first across rules
+    and shards (the order eviction takes them in), each group serialized and left in
+    its place. The writer thread advances it whenever detection leaves it the lock,
+    and the detection thread advances it a little after each batch (a share of the
+    batch's time), so that a busy detection thread neither waits for the writer nor
+    starves it. Copy-on-write keeps it one instant meanwhile: before the detection
+    thread changes a group not yet written it keeps that group's copy (`preserve`); a
+    group opened afterwards carries the generation from birth and is left out; one
+    dropped (expiry, eviction) before its turn is kept aside and written as it was
+    (`dropped`), first, before the walk goes on, and at once after an eviction
+    (`let_go`). Under a flood of new sources at the memory cap eviction drops groups
+    as fast as they come: walked rule by rule, each shard's groups moved to the back
+    as they were written, the groups eviction took were the unwritten ones, kept
+    beside the groups that replaced them, and the daemon outgrew the cap during saves.
+    Walked in eviction's order, the groups evicted are those already written (the walk
+    is faster than eviction), which free their memory at once. `positions` (the
+    source positions the state reflects) are filled in by the pipeline once every
+    batch before the checkpoint is committed.
     """
 
     def __init__(self, engines: list[RuleEngine], watermark: float, lock: threading.Lock) -> None:
@@ -173,10 +173,12 @@ class Checkpoint:
         # Serialized slices not yet handed to the writer: `[rule id, [group, ...]]` each.
         self._out: list[bytes] = []
         self._out_bytes = 0
-        self._engine_at = 0
-        # The shard of that rule's GroupTable being walked. A table split meanwhile had
-        # one shard, so the walk was at 0: the new shards keep the order it relies on.
-        self._shard_at = 0
+        # The walk: each shard's keys in least-recently-used order, taken by its first
+        # slice (rule engine, keys), and a heap of (touched, index there, position in its
+        # keys) holding each shard's next group to write.
+        self._orders: list[tuple[RuleEngine, list[GroupKey]]] | None = None
+        self._heap: list[tuple[int, int, int]] = []
+        self._walked = False
         self.serialized = False
         # Why the state could not be serialized (a value JSON cannot hold), if so.
         self.failed: str | None = None
@@ -202,7 +204,7 @@ class Checkpoint:
                     break
                 if self._aside:
                     self._aside_slice()
-                elif self._engine_at < len(self.engines):
+                elif not self._walked:
                     self._walk_slice()
                 else:
                     # The walk is over: no group is changed or dropped unwritten any more.
@@ -215,13 +217,11 @@ class Checkpoint:
 
     def let_go(self) -> None:
         """Serialize every group kept aside now (detection thread, holding the lock), after
-        an eviction that dropped groups before their turn. Kept as they were until the
-        walk came back to them, they stayed allocated beside the groups that replaced them:
-        under a flood of new sources at the cap eviction drops unwritten groups faster than
-        a save walks, and the daemon outgrew the cap during saves. Encoded, a group of such
-        a flood takes 375 bytes, against 781 allocated live, out of the groups' heap, and
-        the groups' own memory is free at once for the next ones. (The same work the walk
-        would do for them, done earlier.)"""
+        an eviction that dropped groups before their turn (it overtook the walk): kept as
+        they were until written, they stayed allocated beside the groups that replaced
+        them. Encoded, a group of a flood takes 375 bytes, against 781 allocated live,
+        and its memory is free at once for the next groups. (The work the walk would do
+        for them, done earlier.)"""
         try:
             while self._aside:
                 self._aside_slice()
@@ -236,27 +236,44 @@ class Checkpoint:
         self._out_bytes = 0
 
     def _walk_slice(self) -> None:
-        """Serialize up to SAVE_SLICE groups of the rule and shard being walked."""
-        engine = self.engines[self._engine_at]
-        shards = engine.groups.shards
-        groups = shards[self._shard_at]
-        generation = self.generation
-        docs: list[dict[str, Any]] = []
-        while len(docs) < SAVE_SLICE:
-            key = next(iter(groups), _END)
-            if key is _END or groups[key].snap == generation:  # type: ignore[index]
-                # The end, or a group written, changed or opened since: a full turn.
-                self._shard_at += 1
-                if self._shard_at == len(shards):
-                    self._shard_at = 0
-                    self._engine_at += 1
+        """Serialize the SAVE_SLICE least recently touched groups not yet written, across
+        rules and shards: the order eviction takes them in."""
+        if self._orders is None:
+            self._orders = [(engine, list(shard)) for engine in self.engines
+                            for shard in engine.groups.shards if shard]
+            for index in range(len(self._orders)):
+                self._push(index, 0)
+        orders, heap, generation = self._orders, self._heap, self.generation
+        docs: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(SAVE_SLICE):
+            if not heap:
+                self._walked = True
                 break
-            group = groups[key]  # type: ignore[index]
-            docs.append(group.to_json())
-            group.snap = generation
-            groups.move_to_end(key)  # type: ignore[arg-type]
-        if docs:
-            self._keep(orjson.dumps([engine.rule.id, docs]))
+            _, index, at = heapq.heappop(heap)
+            engine, keys = orders[index]
+            group = engine.groups.get(keys[at])
+            # Changed (copied) or dropped since it was pushed: written apart.
+            if group is not None and group.snap != generation:
+                docs.setdefault(engine.rule.id, []).append(group.to_json())
+                group.snap = generation
+            self._push(index, at + 1)
+        for rule_id, rule_docs in docs.items():
+            self._keep(orjson.dumps([rule_id, rule_docs]))
+
+    def _push(self, index: int, at: int) -> None:
+        """Put the first group of shard `index` from `at` on that is still to write on the
+        heap. (A group still to write was not touched since the checkpoint was taken, so
+        its place in the keys and its `touched` are still its place in the LRU order.)"""
+        assert self._orders is not None
+        engine, keys = self._orders[index]
+        groups, generation = engine.groups, self.generation
+        while at < len(keys):
+            group = groups.get(keys[at])
+            if group is not None and group.snap != generation:
+                heapq.heappush(self._heap, (group.touched, index, at))
+                return
+            at += 1
+        self._orders[index] = (engine, [])  # walked: its keys go
 
     def _aside_slice(self) -> None:
         """Serialize up to SAVE_SLICE of the copies and dropped groups, by rule. (A dropped
@@ -311,10 +328,6 @@ class Checkpoint:
             if lock is not None and not done:
                 time.sleep(WRITER_YIELD)
         yield b"]}"
-
-
-# The end of a rule's groups, in the walk of `Checkpoint._walk_slice`.
-_END = object()
 
 
 @dataclass(slots=True)
