@@ -444,6 +444,29 @@ def test_a_checkpoint_writes_groups_in_the_order_eviction_takes_them(
     assert _saved_groups(state) == expected
 
 
+def test_a_checkpoint_of_a_split_table_goes_oldest_first_across_its_shards(
+        tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state, 9000)
+    table = detector.engines[0].groups
+    assert table.single is None  # split into shards
+    oldest_first = [group.key[0] for group in sorted(table.values(), key=lambda g: g.touched)]
+    for _ in range(100):  # a slice to list each of the 64 shards' keys, the rest to write
+        assert not checkpoint.advance()
+    written = [group["k"][0] for piece in checkpoint._out for group in json.loads(piece)[1]]
+    assert len(written) > 1000 and written == oldest_first[:len(written)]
+    # Changes, new groups and evictions while the rest is walked: still one instant.
+    detector.memory_cap_bytes = detector.memory_bytes
+    detector.process([_ev("ssh_login_failed", 61, source__ip=f"10.0.{i // 256}.{i % 256}")
+                      for i in range(0, 9000, 3)]
+                     + [_ev("ssh_login_failed", 61, source__ip=f"192.0.{i // 256}.{i % 256}")
+                        for i in range(2000)])
+    assert detector.evictions > 0
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert _saved_groups(state) == expected
+
+
 def test_a_batch_past_the_save_bound_serializes_one_slice_of_the_checkpoint(
         tmp_path: Path, monkeypatch: Any) -> None:
     import logsentry.detect.detector as detector_module
