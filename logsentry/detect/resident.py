@@ -3,9 +3,9 @@
 The state's estimate and the analyzer's caches are what grows with distinct input, but
 the process grows by more than they count: under a flood of distinct sources at the cap,
 pymalloc's arenas held about 10% more than the live blocks (freed groups leave partly
-used pools), glibc's heap kept what it freed (each checkpoint's encoded slices churn
-it), and the pipeline's bounded queues fill. None of
-that is an estimate one can add per group, and it shows only once the state churns.
+used pools), glibc's heap kept what it freed (each checkpoint's encoded slices churn it),
+and the pipeline's bounded queues fill. None of that is an estimate one can add per
+group, and it shows only once the state churns.
 
 So the process's resident set is measured against the cap as well: its growth over a
 baseline (the resident set when detection began, less what was then counted). Each new
