@@ -467,6 +467,19 @@ def test_a_checkpoint_of_a_split_table_goes_oldest_first_across_its_shards(
     assert _saved_groups(state) == expected
 
 
+def test_groups_copied_in_place_before_the_walk_leave_the_rest_of_their_shard_written(
+        tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state, 9000)
+    engine = detector.engines[0]
+    # The oldest group of each shard changes where it is (as a Sigma window that closes).
+    for shard in engine.groups.shards:
+        checkpoint.preserve(engine, next(iter(shard.values())))
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert _saved_groups(state) == expected
+
+
 def test_a_batch_past_the_save_bound_serializes_one_slice_of_the_checkpoint(
         tmp_path: Path, monkeypatch: Any) -> None:
     import logsentry.detect.detector as detector_module

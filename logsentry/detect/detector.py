@@ -277,10 +277,10 @@ class Checkpoint:
                 self._push(len(self._orders) - 1, 0)
                 continue
             for shard in table.shards:
+                # Listed whatever its oldest group: one copied in place (a Sigma window
+                # closed) may come before groups still to write.
                 front = next(iter(shard.values()), None)
-                # Groups not yet written come first in a shard (one changed or opened since
-                # the checkpoint was taken went to the back).
-                if front is not None and front.snap != self.generation:
+                if front is not None:
                     self._orders.append((engine, shard, []))
                     heapq.heappush(self._heap, (front.touched, len(self._orders) - 1, 0))
 
