@@ -385,31 +385,96 @@ def test_a_busy_detection_thread_finishes_a_checkpoint_the_writer_cannot_get_to(
     assert _saved_groups(state) == expected
 
 
-def test_groups_evicted_during_a_checkpoint_are_written_and_let_go_before_the_walk_goes_on(
+def test_groups_evicted_during_a_checkpoint_are_written_at_once_not_held_beside_the_state(
         tmp_path: Path, monkeypatch: Any) -> None:
     import logsentry.detect.detector as detector_module
 
+    # A flood of new sources at the cap while the checkpoint moves on by one slice a batch
+    # (every batch past the bound, as on a busy machine): eviction drops groups the walk
+    # has not written yet, faster than the walk goes.
     monkeypatch.setattr(detector_module, "SAVE_SLICE", 8)
-    monkeypatch.setattr(detector_module, "SAVE_SHARE", 0.0)  # one slice a batch
+    monkeypatch.setattr(detector_module, "SAVE_BATCH_MAX", 0.0)
     state = tmp_path / "state"
     config = _config(tmp_path, BRUTE, persist_interval=0.001)
     detector = Detector.from_config(config, state)
     _many_groups(detector, 400)
     expected = json.loads(json.dumps(_state_now(detector)))
-    detector.memory_cap_bytes = detector.memory_bytes  # a flood of new sources at the cap
+    detector.memory_cap_bytes = detector.memory_bytes
     detector._last_save -= 1
     checkpoint = detector.begin_checkpoint()
     assert checkpoint is not None
-    for n in range(15):
+    for n in range(10):
         detector.process([_ev("ssh_login_failed", 61, source__ip=f"192.0.{n}.{i}")
-                          for i in range(10)])
-        # The evicted groups are serialized (and let go) first, not after the walk.
-        slices = 0
-        while checkpoint._aside:
-            assert not checkpoint.advance()
-            slices += 1
-        assert slices <= 10
-    assert detector.evictions >= 100 and not checkpoint.serialized
+                          for i in range(40)])
+        # The groups the checkpoint keeps alive beside the state stay within the cap.
+        kept_aside = sum(group.size for _, group in checkpoint._aside)
+        assert detector.memory_bytes + kept_aside <= detector.memory_cap_bytes
+    assert detector.evictions >= 300 and not checkpoint.serialized
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert _saved_groups(state) == expected
+
+
+def test_a_checkpoint_writes_groups_in_the_order_eviction_takes_them(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import logsentry.detect.detector as detector_module
+
+    # Least recently touched first, and left in their place: eviction under the cap during
+    # the save takes groups already written, which cost nothing more to let go.
+    monkeypatch.setattr(detector_module, "SAVE_SLICE", 8)
+    monkeypatch.setattr(detector_module, "SAVE_BATCH_MAX", 0.0)  # one slice a batch
+    state = tmp_path / "state"
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state, 400)
+    oldest_first = list(detector.engines[0].groups)
+    for _ in range(8):
+        assert not checkpoint.advance()
+    written = [group["k"][0] for piece in checkpoint._out for group in json.loads(piece)[1]]
+    assert written == oldest_first[:64]
+    detector.memory_cap_bytes = detector.memory_bytes
+    detector.process([_ev("ssh_login_failed", 61, source__ip=f"192.0.2.{i}")
+                      for i in range(10)])
+    evicted = oldest_first[:detector.evictions]
+    assert 10 < len(evicted) < 64
+    assert not set(evicted) & set(detector.engines[0].groups)
+    # The batch's slice wrote the next groups of the walk, none of the evicted apart.
+    [(_, docs)] = [json.loads(piece) for piece in checkpoint._out[8:]]
+    assert [group["k"][0] for group in docs] == oldest_first[64:72]
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert _saved_groups(state) == expected
+
+
+def test_a_checkpoint_of_a_split_table_goes_oldest_first_across_its_shards(
+        tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state, 9000)
+    table = detector.engines[0].groups
+    assert table.single is None  # split into shards
+    oldest_first = [group.key[0] for group in sorted(table.values(), key=lambda g: g.touched)]
+    for _ in range(100):  # a slice to list each of the 64 shards' keys, the rest to write
+        assert not checkpoint.advance()
+    written = [group["k"][0] for piece in checkpoint._out for group in json.loads(piece)[1]]
+    assert len(written) > 1000 and written == oldest_first[:len(written)]
+    # Changes, new groups and evictions while the rest is walked: still one instant.
+    detector.memory_cap_bytes = detector.memory_bytes
+    detector.process([_ev("ssh_login_failed", 61, source__ip=f"10.0.{i // 256}.{i % 256}")
+                      for i in range(0, 9000, 3)]
+                     + [_ev("ssh_login_failed", 61, source__ip=f"192.0.{i // 256}.{i % 256}")
+                        for i in range(2000)])
+    assert detector.evictions > 0
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert _saved_groups(state) == expected
+
+
+def test_groups_copied_in_place_before_the_walk_leave_the_rest_of_their_shard_written(
+        tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state, 9000)
+    engine = detector.engines[0]
+    # The oldest group of each shard changes where it is (as a Sigma window that closes).
+    for shard in engine.groups.shards:
+        checkpoint.preserve(engine, next(iter(shard.values())))
     detector.write_checkpoint(checkpoint, {})
     assert detector.wait_for_save(5)
     assert _saved_groups(state) == expected

@@ -320,3 +320,69 @@ def test_an_apache_error_log_line_has_its_own_time(line: str, stamp: datetime) -
     event = UTC_PARSER.parse(line, 0.0)
     assert event.timestamp == stamp
     assert event.body == line
+
+
+def test_a_syslog_header_behind_a_collectors_values_gives_the_fields() -> None:
+    # A sequence number, the receipt time and the node, then the syslog header it received.
+    line = "- 1700000000 2023.11.14 node7 Nov 14 22:13:20 node7 crond[2915]: session closed"
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == "session closed"
+    assert event.fields == {"host.name": "node7", "process.name": "crond", "process.pid": 2915}
+    assert event.timestamp is not None
+    assert (event.timestamp.month, event.timestamp.day) == (11, 14)
+    assert event.message == line
+
+
+@pytest.mark.parametrize("line", [
+    # Words (no value among them) before a syslog-looking part: a message that quotes one.
+    "relayed from gate Nov 14 22:13:20 node7 crond: x",
+    # More than a collector's few values before it.
+    "1 2 3 4 5 Nov 14 22:13:20 node7 crond: x",
+])
+def test_a_syslog_header_after_words_is_the_message(line: str) -> None:
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == line
+    assert event.fields == {}
+
+
+@pytest.mark.parametrize(("line", "stamp"), [
+    ("[2023-11-14 22:13:20,5] INFO app: worker started",
+     datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)),
+    ("[14-Nov-2023 22:13:20 UTC] PHP Warning: x", None),  # a notation that does not parse
+    ("[2023-11-14 22:13:20] ERROR - worker failed",
+     datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+    ("[2023-11-14 22:13:20] app.exe - example.org:443 open",  # a name and a dash too
+     datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+])
+def test_a_time_in_brackets_gives_the_time_and_leaves_the_body_whole(
+        line: str, stamp: datetime | None) -> None:
+    # The model reads such headers whole, as it was trained (the level, the logger).
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == line
+    assert event.timestamp == stamp
+    assert event.fields == {}
+
+
+@pytest.mark.parametrize("line", [
+    "[main] worker started",
+    "[main] app.exe - worker started",
+    "[pool 22:13:20 busy] worker started",  # a word that is no month, weekday or zone
+    "[2023-11-14] worker started",  # no clock
+])
+def test_a_bracket_that_holds_no_time_stays_in_the_body(line: str) -> None:
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == line
+    assert event.timestamp is None
+
+
+@pytest.mark.parametrize("line", [
+    # An application's header with a time in it: no host before the program's colon.
+    "INF 4595 Wed Nov 11 16:29:42 2023: Session: opened",
+    "CRIT myapp worker-25 Nov  5 19:20:38.465 admin[7]: Loaded configuration",
+    # Bracketed parts are an application header's (`app[pid]`, `(logger)`).
+    "myapp[7227] ERR (d.f.Resource) Nov 18 14:47:44 host 2015: Connection closed",
+])
+def test_an_application_header_with_a_bsd_time_is_no_collector_prefix(line: str) -> None:
+    event = UTC_PARSER.parse(line, 0.0)
+    assert event.body == line
+    assert "process.name" not in event.fields

@@ -21,6 +21,13 @@ DECODER = _Decoder.from_tags(TAGS)
     ("took <*> ms", "took <*>"),
     ("uptime <*> days, load <*>", "uptime <*>, load <*>"),
     ("finished in <*> seconds.", "finished in <*>:<*>."),
+    # An empty pair of brackets or quotes is an absent value.
+    ("connection from <*> () at <*>", "connection from <*> (<*>) at <*>"),
+    ('user "" not found', 'user "<*>" not found'),
+    ("groups [] of <*>", "groups [<*>] of <*>"),
+    # A sign after a key or before a comma is the value's too.
+    ("orientation -<*>, got <*>", "orientation <*>, got <*>"),
+    ("rotation(orient=-<*>, last=<*>)", "rotation(orient=<*>, last=<*>)"),
 ])
 def test_notations_of_one_value_give_one_template(one: str, other: str) -> None:
     assert canonical_template(one) == canonical_template(other)
@@ -33,6 +40,7 @@ def test_notations_of_one_value_give_one_template(one: str, other: str) -> None:
     "sshd[<*>]: Accepted password for <*> from <*> port <*> ssh2",
     "Dir file [<*>]-<*>, Current File [<*>]-<*>",
     "read <*> bytes",  # bytes is a word of the template, not a unit folded into the value
+    "main() returned <*>",  # a call's parentheses are no absent value
     "no values here",
 ])
 def test_templates_without_such_notations_stay_as_written(template: str) -> None:
@@ -171,3 +179,47 @@ def test_a_thread_and_a_logger_after_the_level_word_are_header_whatever_their_ta
 def test_the_header_after_a_level_word_ends_where_a_logger_writes_its_message(
         text: str, template: str) -> None:
     assert _analysis(text, LEVEL_ONLY)[0] == template
+
+
+@pytest.mark.parametrize("text", [
+    # Record id, node, component, state, time in epoch seconds, flag: then the message.
+    "120 node-7 node status 1700000000 1 running",
+    "121 switch-2 switch_module state 1700000001 0 running",
+    "7 gige3 gige status 1700000000123 1 running",
+])
+def test_columns_before_a_time_in_epoch_seconds_are_header(text: str) -> None:
+    template, _, timestamp = _analysis(text, {})
+    assert template == "running"
+    # The time is the event's, though the model did not tag it.
+    assert timestamp == text.split()[4]
+
+
+def test_a_tagged_time_wins_over_the_epoch_column() -> None:
+    text = "2023-11-14 120 node status 1700000000 1 running"
+    assert _analysis(text, {"2023-11-14": "B-timestamp"})[2] == "2023-11-14"
+
+
+@pytest.mark.parametrize(("text", "template"), [
+    # A message that starts with a word keeps it, wherever an epoch time stands.
+    ("bob logged in at 1700000000 ok", "bob logged in at <*> ok"),
+    # Too many columns before it: the time is the message's.
+    ("1 a b c d e f 1700000000 ok", "a b c d e f <*> ok"),
+])
+def test_an_epoch_time_inside_a_message_is_no_header_column(text: str, template: str) -> None:
+    assert _analysis(text, {})[0] == template
+
+
+@pytest.mark.parametrize("text", [
+    "081109 203615 148 INFO dfs.DataNode: Login of bob",
+    "081109 203615 148 Info [main] Login of bob",
+])
+def test_a_level_word_after_the_header_start_is_the_level_even_untagged(text: str) -> None:
+    # The model tags the level word on one line and not on the next: the logger and the
+    # thread after it must not depend on that.
+    tags = {"081109": "B-timestamp", "203615": "I-timestamp", "bob": "B-user.name"}
+    template = _analysis(text, tags)[0]
+    assert template == f"{text.split()[3]} Login of <*>"
+
+
+def test_a_level_word_inside_the_message_starts_no_header() -> None:
+    assert _analysis("Connection ERROR org.x.Y: reset", {})[0] == "Connection ERROR org.x.Y: reset"

@@ -31,6 +31,13 @@ ENTITY_FIELDS: tuple[str, ...] = (
     "process.thread.name",
 )
 
+# Level words as logging libraries write them, in upper or title case (`INFO`, `Warning`).
+LEVEL_WORDS: frozenset[str] = frozenset(
+    spelled for word in ("TRACE", "DEBUG", "DBG", "INFO", "NOTICE", "WARN", "WARNING",
+                         "ERROR", "ERR", "CRIT", "CRITICAL", "FATAL", "SEVERE", "ALERT",
+                         "EMERG")
+    for spelled in (word, word.title()))
+
 # Fields whose ECS type is a number: `analyze` emits them as integers.
 INTEGER_FIELDS: frozenset[str] = frozenset(
     {"source.port", "destination.port", "process.pid", "http.response.status_code"}

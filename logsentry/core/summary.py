@@ -133,20 +133,22 @@ def _singular_after_one(text: str) -> str:
 
 def summarize(action: str, fields: dict[str, Any], message: str) -> str:
     """Fill the action's summary template; fall back to the message when it lacks fields."""
-    template = ACTIONS[action].summary if action in ACTIONS else ""
+    plan = _READS.get(action)
+    if plan is None:
+        if action not in ACTIONS:
+            return message[:MAX_VALUE_CHARS].rstrip()
+        template = ACTIONS[action].summary
+        plan = _READS[action] = (template, _template_reads(template) if template else ())
+    template, names = plan
     if not template:
         return message[:MAX_VALUE_CHARS].rstrip()
     # An action's summary depends only on the few fields its template reads: events of
     # one user and client repeat it (a brute force writes the same summary thousands of
     # times), so it is filled once per set of values. Only str and int values make a
     # key: `True == 1` and `1.0 == 1` would share one.
-    names = _READS.get(action)
-    if names is None:
-        names = _READS[action] = _template_reads(template)
-    key: tuple[Any, ...] | None = (action, *[fields.get(name) for name in names])
+    key: tuple[Any, ...] | None = (action, *map(fields.get, names))
     for value in key:  # type: ignore[union-attr]
-        kind = type(value)
-        if kind is not str and kind is not int and value is not None:
+        if value.__class__ not in _KEY_TYPES:
             key = None
             break
     text = _SUMMARIES.get(key) if key is not None else None
@@ -164,7 +166,9 @@ def summarize(action: str, fields: dict[str, Any], message: str) -> str:
 # `_FALLBACK` where the line itself is the summary.
 _SUMMARY_CAP = 8192
 _SUMMARIES: dict[tuple[Any, ...], str] = {}
-_READS: dict[str, tuple[str, ...]] = {}
+# Per action: its summary template and the `fields` keys it reads (`_template_reads`).
+_READS: dict[str, tuple[str, tuple[str, ...]]] = {}
+_KEY_TYPES = frozenset({str, int, type(None)})
 _FALLBACK = "\0fallback"
 
 

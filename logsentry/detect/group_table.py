@@ -11,6 +11,13 @@ Each shard keeps its groups in the order they were last touched (oldest first); 
 table's order is theirs merged by `GroupState.touched`, the detector's arrival counter,
 which every touch raises. So the oldest group of the table is the oldest of the
 shards' oldest, and expiry and eviction take groups in the order one table gave them.
+
+The shard is picked by Python's salted `hash()`, not a hash that is the same in every
+process (`rule_state.stable_hash`): expiry and eviction go by `touched`, not by shard
+(only groups restored with the same last time keep the file's order, which follows the
+shards), an attacker who knew the hash could send keys that all fall in one shard (the
+stall again), and the stable one cost 0.2 µs a lookup more for a one-field key, 0.8 for
+a tuple, on the path of every event of a flood.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 The state's estimate and the analyzer's caches are what grows with distinct input, but
 the process grows by more than they count: under a flood of distinct sources at the cap,
 pymalloc's arenas held about 10% more than the live blocks (freed groups leave partly
-used pools), glibc's heap kept what it freed, a checkpoint holds the groups dropped
-before their turn until it writes them, and the pipeline's bounded queues fill. None of
-that is an estimate one can add per group, and it shows only once the state churns.
+used pools), glibc's heap kept what it freed (each checkpoint's encoded slices churn it),
+and the pipeline's bounded queues fill. None of that is an estimate one can add per
+group, and it shows only once the state churns.
 
 So the process's resident set is measured against the cap as well: its growth over a
 baseline (the resident set when detection began, less what was then counted). Each new
@@ -25,8 +25,8 @@ from collections.abc import Callable
 
 # A new high of the resident growth past this share of the cap lowers the state's ceiling.
 # The reaction comes after the growth: the line leaves room for the resident set's rise
-# between two batches. (At 85% a flood still went past the cap as often: the larger
-# jumps there come from checkpoints, during which eviction frees nothing at once.)
+# between two batches. (At 85% a flood went past the cap as often, while a checkpoint
+# kept the groups evicted during its save: each lowering evicted more of them.)
 NEAR_CAP = 0.9
 # Below this share of the cap the ceiling is lifted.
 LIFT_BELOW = 0.75

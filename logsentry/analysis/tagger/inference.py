@@ -54,7 +54,7 @@ from logsentry.analysis.tagger.tokenizer import (
     split_pieces,
 )
 from logsentry.core.actions import ACTIONS
-from logsentry.core.analysis import INTEGER_FIELDS, Analysis
+from logsentry.core.analysis import INTEGER_FIELDS, LEVEL_WORDS, Analysis
 from logsentry.core.metrics import CACHE_LOOKUPS, MODEL_LINES, TEMPLATE_CACHE_LOOKUPS
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ _EXACT_MAX_CHARS = 512
 # Structure cache only for lines up to this length (the key is the masked line).
 _STRUCTURE_MAX_CHARS = 4096
 _TIMESTAMP = "timestamp"
+# The span of a header's epoch time (`header_length`'s columns): the timestamp if no other.
+_EPOCH_TIME = "\x00epoch"
 _LEVEL = "log.level"
 # Piece kinds that are a template wildcard even when tagged constant: templates of one event
 # must not split on a counter or an address the model happened to call constant.
@@ -235,15 +237,24 @@ class _Decoder:
 class Header(NamedTuple):
     """Where a line's message starts (`length` leading pieces are its header) and which
     pieces are its level word with the punctuation glued to it (`[notice]`, `INFO:`), which
-    the template keeps; `level` is (first, end) or None. (A tuple: one is built per line.)"""
+    the template keeps; `level` is (first, end) or None; `columns`, where a header of
+    columns ends with a time in epoch seconds, the pieces up to that time (the time is the
+    last). (A tuple: one is built per line.)"""
 
     length: int
     level: tuple[int, int] | None = None
+    columns: int = 0
 
 
 # A logger or tag name as loggers write it before the message (`org.x.Y:`, `WindowManager:`,
 # `com.x.Y$Inner -`): one token of name characters, starting with a letter.
 _LOGGER_NAME = re.compile(r"[A-Za-z_][\w.$#]*")
+# A header's time in epoch seconds (2001 to 2033; milliseconds too) as a column of its own.
+_EPOCH_COLUMN = re.compile(r"(?<![^ ])(1\d{9}(?:\d{3})?)(?= )")
+_FIRST_TOKEN = re.compile(r"[^ ]{1,64}(?= )")
+# How many columns may come before the time, and how far into the line it is looked for.
+_MAX_COLUMNS = 6
+_COLUMNS_SCAN = 160
 # The most pieces a bracketed thread or context group after the level word may span: a
 # longer bracket is more likely the message's own.
 _MAX_GROUP_PIECES = 24
@@ -277,8 +288,19 @@ def header_length(
     group = logger = False
     floor = 0  # no glued punctuation before this piece joins the message's first word
     i = 0
+    columns = _epoch_column_end(text, pieces, count)
+    if columns and all(roles[tags[k]] != _LEVEL for k in range(columns)):
+        i = floor = columns
+    else:
+        columns = 0
     while i < count:
         role = roles[tags[i]]
+        if role == _LEVEL or (
+                role is None and level is None and i > 0 and not wild[i]
+                and text[pieces[i][0]:pieces[i][1]] in LEVEL_WORDS):
+            # After a header's first pieces (a time, a pid), a level word is the level
+            # whether or not the model tags it so.
+            role = _LEVEL
         if role == _LEVEL and level is None:
             first = i
             while (first > floor and _glued_punctuation(text, pieces, tags, wild, roles,
@@ -296,7 +318,7 @@ def header_length(
             start, stop = pieces[i]
             piece = text[start:stop]
             if '"' in piece or "'" in piece:
-                return Header(i, level)  # a quoted request or message starts here
+                return Header(i, level, columns)  # a quoted request or message starts here
             if level is not None:
                 if not group and piece == "[":
                     close = _closing_bracket(text, pieces, i, count)
@@ -314,9 +336,31 @@ def header_length(
                 while (i > floor and roles[tags[i - 1]] is None and not wild[i - 1]
                        and pieces[i - 1][1] == pieces[i][0]):
                     i -= 1  # `[` of `[instance: ...]`: the word's own bracket
-                return Header(i, level)
+                return Header(i, level, columns)
         i += 1
-    return Header(count if level is not None else 0, level)
+    return Header(count if level is not None else 0, level, columns)
+
+
+def _epoch_column_end(text: str, pieces: Sequence[tuple[int, int]], count: int) -> int:
+    """A header written as columns of values and names with the time in epoch seconds among
+    them (`2594414 node-239 node temperature 1074274436 1 ambient=30`: id, node, component,
+    state, time, flag): the index of the piece after that time, else 0. Only when the line
+    starts with a value (a record id or a sequence number: a message seldom does) and the
+    time is one of its first `_MAX_COLUMNS` tokens; the columns before the time are names
+    that vary by event, not the event's words."""
+    first = _FIRST_TOKEN.match(text)
+    if first is None or _DIGIT_CHARS.isdisjoint(first.group()):
+        return 0
+    epoch = _EPOCH_COLUMN.search(text, 0, _COLUMNS_SCAN)
+    if epoch is None or text.count(" ", 0, epoch.start()) >= _MAX_COLUMNS:
+        return 0
+    end = epoch.end(1)
+    for index in range(count):
+        if pieces[index][1] == end:
+            return index + 1
+        if pieces[index][1] > end:
+            return 0
+    return 0
 
 
 def _glued_punctuation(
@@ -400,6 +444,7 @@ def _layout(
     wild = labels.wild or (False,) * len(labels.tags)
     found = header_length(text, pieces, labels.tags, wild, roles)
     header = found.length
+    epoch = pieces[found.columns - 1] if found.columns else None
     # Group pieces into spans: a B tag, a role change or a gap of constant starts a new one.
     spans: list[_Span] = []
     current_role: str | None = None
@@ -464,6 +509,8 @@ def _layout(
             template_parts.append(WILDCARD)
     else:
         template_parts.append(text[cursor:])
+    if epoch is not None:
+        spans.append((_EPOCH_TIME, epoch[0], epoch[1]))
     return spans, template_parts
 
 
@@ -481,6 +528,7 @@ def _analysis(
     `text` and checked here. `pieces` (bounds or pieces) None: cut only if needed (at
     `limit` pieces)."""
     fields: dict[str, str] = {}
+    epoch: str | None = None
     # An address role's mentions that do not parse as an address ("ers" of a code path
     # tagged source.ip): used only when no mention of that role parses.
     unparsed: dict[str, str] = {}
@@ -489,6 +537,9 @@ def _analysis(
         if role == "variable":
             continue
         value = text[start:end]
+        if role == _EPOCH_TIME:
+            epoch = value
+            continue
         if role == _TIMESTAMP:
             if timestamp is None:
                 timestamp = value
@@ -501,6 +552,9 @@ def _analysis(
             unparsed.setdefault(role, value)
             continue
         fields[role] = value
+    if timestamp is None and epoch is not None:
+        # The header's time in epoch seconds that the model did not tag.
+        timestamp = epoch
     for role, value in unparsed.items():
         fields.setdefault(role, value)
     _clean_fields(fields)
@@ -762,7 +816,9 @@ class ModelAnalyzer:
                 pending.append((index, message, None))
                 continue
             masked = message.encode("utf-8", "surrogatepass").translate(_MASK_DIGITS)
-            plan = plans.get(masked)
+            if _EPOCH_COLUMN.search(message, 0, _COLUMNS_SCAN) is not None:
+                masked = b""  # an epoch column reads digit values: no plan
+            plan = plans.get(masked) if masked else None
             key = plan.key if plan is not None else _structure_key(message)
             labels = structure.get(key)
             if labels is not None:
@@ -794,7 +850,7 @@ class ModelAnalyzer:
         lines of its masked text."""
         spans, template_parts = _layout(text, bounds, truncated, labels, self._decoder)
         template = _written(template_parts)
-        if all(_DIGIT_CHARS.isdisjoint(part) for part in template_parts):
+        if masked and all(_DIGIT_CHARS.isdisjoint(part) for part in template_parts):
             self._plans.put(masked, _Plan(key, labels, tuple(
                 span for span in spans if span[0] != "variable"), template))
         return _analysis(text, bounds, spans, template, labels)
@@ -842,7 +898,8 @@ class ModelAnalyzer:
         labels = Labels(template.tags, template.action, template.confidence, wild)
         if line.key is not None:
             self._structure_cache.put(line.key, labels)
-        layout = template.layouts.get(wild) if template.layouts is not None else None
+        layout = (template.layouts.get(wild) if template.layouts is not None
+                  and _EPOCH_COLUMN.search(line.text, 0, _COLUMNS_SCAN) is None else None)
         if layout is not None:
             self.layout_hits += 1
             pieces = line.pieces
@@ -874,7 +931,8 @@ class ModelAnalyzer:
         written = _written(template_parts)
         roles = self._decoder.roles
         wild = labels.wild
-        if (all(roles[tag] != _LEVEL for tag in labels.tags)
+        if (header_length(text, bounds, labels.tags, wild, roles).level is None
+                and _EPOCH_COLUMN.search(text, 0, _COLUMNS_SCAN) is None
                 and [i for i, (tag, always) in enumerate(zip(labels.tags, wild, strict=True))
                      if roles[tag] is None and not always] == list(template.positions)):
             first_of = {start: index for index, (start, _) in enumerate(bounds)}

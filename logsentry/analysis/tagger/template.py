@@ -20,7 +20,10 @@ WILDCARD = "<*>"
 # A sign or comparison glued to the front of a value that stands alone (`<1 sec`,
 # `set -3600`, `~5`): it belongs to the value. Not inside a word or brackets:
 # `msgid=<<*>@<*>>` keeps its angle brackets.
-_SIGNED = re.compile(r"(?<!\S)[<>~+-](?=<\*>(?:\s|$))")
+_SIGNED = re.compile(r"(?<!\S)[<>~+-](?=<\*>(?:[\s,;)]|$))|(?<=[=:(,])[+-](?=<\*>(?:[\s,;)]|$))")
+# An empty pair of brackets or quotes where a value is written (`connection from <*> ()`
+# against `(host.example)`): the value is absent, not another event.
+_EMPTY = re.compile(r"(?<![\w<>])(?:\(\)|\[\]|\{\}|\"\"|'')(?![\w<>])")
 # Values joined by one or two punctuation marks and no space (`00:02`, `10.0.0.1:80`,
 # `3/4`, `1-5`): one value, whatever number of parts it is written with. Brackets stay:
 # `[<*>]-<*>` is a structure, not a value.
@@ -41,9 +44,10 @@ def canonical_template(template: str) -> str:
     """`template` with each value written as one `<*>` (see the module's docstring). A
     template of values only (`<*>:<*>`, `<*>|<*>`) keeps its punctuation: that is all the
     structure its lines have."""
-    if WILDCARD not in template:
+    if WILDCARD not in template and not _EMPTY.search(template):
         return template
-    written = _SIGNED.sub("", template)
+    written = _EMPTY.sub(_absent_value, template)
+    written = _SIGNED.sub("", written)
     written = _JOINED.sub(WILDCARD, written)
     written = _UNIT.sub(WILDCARD, written)
     written = _ASIDE.sub("", written)
@@ -51,3 +55,8 @@ def canonical_template(template: str) -> str:
             c.isalpha() for c in written.replace(WILDCARD, "")):
         return template
     return written
+
+
+def _absent_value(empty: re.Match[str]) -> str:
+    pair = empty.group()
+    return f"{pair[0]}{WILDCARD}{pair[1]}"
