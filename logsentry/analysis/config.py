@@ -19,7 +19,7 @@ class AnalysisConfig(StrictModel):
     cache_size: int = Field(default=100_000, ge=0)
     # Templates the model labelled, reused for later lines of the same event (0: off).
     template_cache_size: int = Field(default=10_000, ge=0)
-    # Estimated megabytes the three caches hold at most together (0: bounded in entries
+    # Estimated megabytes the caches hold at most together (0: bounded in entries
     # only). The daemon counts what they hold against `detection.memory_cap_mb`.
     cache_max_mb: int = Field(default=128, ge=0)
     threads: int | None = Field(default=None, ge=1)

@@ -22,7 +22,7 @@ def load_analyzer(
     `cache_size`: entries of the structure cache (the exact-line cache holds half).
     `template_cache_size`: templates remembered (None: the engine's default, 0 when
     `cache_size` is 0).
-    `cache_max_bytes`: estimated bytes the three caches hold at most (None: the engine's
+    `cache_max_bytes`: estimated bytes the caches hold at most (None: the engine's
     default, 0: bounded in entries only).
     Raises `logsentry.analysis.tagger.location.ModelNotFoundError` when no model is found.
     """

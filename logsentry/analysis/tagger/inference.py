@@ -7,11 +7,13 @@ from one thread. Per batch the engine:
 2. looks the others' *structure* up in a second LRU cache (the line with every
    digit run masked): lines of one structure reuse the cached piece tags and
    action without running the network, while entity strings are still cut from
-   the new line;
+   the new line; a line whose masked digits came before is answered from that
+   hit's *plan* (`_Plan`: spans and template) without being cut into pieces;
 3. cuts the rest into pieces and looks them up in the *template cache*
    (`template_cache.py`): a line with the constant pieces of a line the model
    labelled before, at the same places, and values of the same shapes, reuses
-   its tags and action (a new user name is a new structure, not a new event);
+   its tags and action (a new user name is a new structure, not a new event),
+   and the template's *layout* of its wildcard pattern if it has one;
 4. runs the network over what is left (its float32 forward pass in numpy), sorted
    by length so batches carry little padding: first one line per signature, then
    the lines that the templates just learnt do not answer.
@@ -43,7 +45,7 @@ from logsentry.analysis.tagger.artifacts import LoadedModel, load_model
 from logsentry.analysis.tagger.location import default_model_dir
 from logsentry.analysis.tagger.network import Network
 from logsentry.analysis.tagger.template import WILDCARD, canonical_template
-from logsentry.analysis.tagger.template_cache import ShapeClass, TemplateCache
+from logsentry.analysis.tagger.template_cache import Layout, ShapeClass, Template, TemplateCache
 from logsentry.analysis.tagger.tokenizer import (
     PAD,
     Encoded,
@@ -68,7 +70,7 @@ _TEMPLATE_MISSES = TEMPLATE_CACHE_LOOKUPS.labels("miss")
 # Templates remembered when the caller leaves it to the engine (10,000 templates of 20
 # pieces are about 16 MB); 0 when `cache_size` is 0, which means "no caches".
 DEFAULT_TEMPLATE_CACHE = 10_000
-# Bytes all three caches may hold together (`analysis.cache_max_mb`'s default).
+# Bytes all four caches may hold together (`analysis.cache_max_mb`'s default).
 DEFAULT_CACHE_BYTES = 128 << 20
 
 # Estimated bytes of a cache entry (CPython 3.11, 64-bit), measured with tracemalloc over
@@ -80,9 +82,14 @@ EXACT_ENTRY_BYTES = 200
 EXACT_FIELD_BYTES = 48
 STRUCTURE_ENTRY_BYTES = 240
 STRUCTURE_PIECE_BYTES = 16
+# A plan entry (its map slot, the _Plan, its spans tuple) before its masked text and its
+# template (which the exact-text entries of its lines share), and per span.
+PLAN_ENTRY_BYTES = 300
+PLAN_SPAN_BYTES = 120
 # The caches' share of `ModelAnalyzer(cache_bytes=...)`: their byte bounds.
 _EXACT_SHARE = 0.25
-_STRUCTURE_SHARE = 0.5
+_STRUCTURE_SHARE = 0.45
+_PLAN_SHARE = 0.05
 _TEMPLATE_SHARE = 0.25
 
 # Exact-text cache only for lines up to this length: bounds its memory.
@@ -90,6 +97,8 @@ _EXACT_MAX_CHARS = 512
 # Structure cache only for lines up to this length (the key is the masked line).
 _STRUCTURE_MAX_CHARS = 4096
 _TIMESTAMP = "timestamp"
+# The span of a header's epoch time (`header_length`'s columns): the timestamp if no other.
+_EPOCH_TIME = "\x00epoch"
 _LEVEL = "log.level"
 # Piece kinds that are a template wildcard even when tagged constant: templates of one event
 # must not split on a counter or an address the model happened to call constant.
@@ -416,13 +425,28 @@ def build_analysis(
     The template is built from the message: a leading header (`header_length`) is left
     out of it, so lines of one event group together whatever their header writes. A level
     word is written as it is, like a constant, wherever it stands."""
+    spans, template_parts = _layout(text, pieces, truncated, labels, decoder)
+    return _analysis(text, pieces, spans, _written(template_parts), labels)
+
+
+# A span of pieces that give one field: role, start and end character.
+_Span = tuple[str, int, int]
+
+
+def _layout(
+    text: str, pieces: Sequence[tuple[int, int]], truncated: bool, labels: Labels,
+    decoder: _Decoder,
+) -> tuple[list[_Span], list[str]]:
+    """The spans of `build_analysis` (a B tag, a role change or a gap of constant starts a
+    new one) and the text its template is joined from."""
     roles = decoder.roles
     begins = decoder.begins
     wild = labels.wild or (False,) * len(labels.tags)
     found = header_length(text, pieces, labels.tags, wild, roles)
     header = found.length
+    epoch = pieces[found.columns - 1] if found.columns else None
     # Group pieces into spans: a B tag, a role change or a gap of constant starts a new one.
-    spans: list[tuple[str, int, int]] = []  # role, start char, end char
+    spans: list[_Span] = []
     current_role: str | None = None
     template_parts: list[str] = []
     if found.level is not None:
@@ -485,7 +509,26 @@ def build_analysis(
             template_parts.append(WILDCARD)
     else:
         template_parts.append(text[cursor:])
+    if epoch is not None:
+        spans.append((_EPOCH_TIME, epoch[0], epoch[1]))
+    return spans, template_parts
+
+
+def _written(template_parts: list[str]) -> str:
+    # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
+    # event of "Invalid user <*>", as a whitespace-splitting parser like Drain sees it.
+    return canonical_template(" ".join("".join(template_parts).split()))
+
+
+def _analysis(
+    text: str, pieces: Sequence[tuple[int, int]] | Sequence[Piece] | None,
+    spans: Sequence[_Span], template: str, labels: Labels, limit: int = 0,
+) -> Analysis:
+    """The Analysis of `text` from its spans and written template: the fields are cut from
+    `text` and checked here. `pieces` (bounds or pieces) None: cut only if needed (at
+    `limit` pieces)."""
     fields: dict[str, str] = {}
+    epoch: str | None = None
     # An address role's mentions that do not parse as an address ("ers" of a code path
     # tagged source.ip): used only when no mention of that role parses.
     unparsed: dict[str, str] = {}
@@ -494,6 +537,9 @@ def build_analysis(
         if role == "variable":
             continue
         value = text[start:end]
+        if role == _EPOCH_TIME:
+            epoch = value
+            continue
         if role == _TIMESTAMP:
             if timestamp is None:
                 timestamp = value
@@ -506,10 +552,9 @@ def build_analysis(
             unparsed.setdefault(role, value)
             continue
         fields[role] = value
-    if timestamp is None and found.columns:
+    if timestamp is None and epoch is not None:
         # The header's time in epoch seconds that the model did not tag.
-        stamp = pieces[found.columns - 1]
-        timestamp = text[stamp[0]:stamp[1]]
+        timestamp = epoch
     for role, value in unparsed.items():
         fields.setdefault(role, value)
     _clean_fields(fields)
@@ -518,6 +563,8 @@ def build_analysis(
             # A dotless "address" ("ers" of a code path, a word) loses to the line's one IP.
             host = fields.get("source.address")
             if host is None or "." not in host:
+                if pieces is None:
+                    pieces = piece_bounds(text, limit)[0]
                 _sole_address_as_source(text, pieces, fields)
         else:
             port = fields.get("source.port")
@@ -531,23 +578,20 @@ def build_analysis(
                     port = digits[:len(digits) - len(digits.lstrip("0123456789"))] or None
             if port is not None and len(port) <= 3:
                 _client_end(text, fields, port)
-    return Analysis(
-        action=labels.action, fields=fields,
-        # Whitespace runs collapse: "Invalid user  <*>" (an empty or space-led name) is the
-        # event of "Invalid user <*>", as a whitespace-splitting parser like Drain sees it.
-        template=canonical_template(" ".join("".join(template_parts).split())),
-        confidence=labels.confidence, timestamp=timestamp)
+    return Analysis(action=labels.action, fields=fields, template=template,
+                    confidence=labels.confidence, timestamp=timestamp)
 
 
 def _sole_address_as_source(
-    text: str, pieces: Sequence[tuple[int, int]], fields: dict[str, str],
+    text: str, pieces: Sequence[tuple[int, int]] | Sequence[Piece], fields: dict[str, str],
 ) -> None:
     """A peer event whose model tags named no peer, and whose line holds exactly one IP
     address, maybe repeated (not the destination): that address is the peer. The model
     sometimes leaves an address untagged in a phrasing it never saw ("from ip address
     192.0.2.7")."""
     found: str | None = None
-    for start, end in pieces:
+    for piece in pieces:
+        start, end = piece[0], piece[1]
         if end - start < 2 or not (text[start].isdigit() or text[start] in ":abcdefABCDEF"):
             continue
         candidate = text[start:end]
@@ -634,9 +678,9 @@ def _clean_fields(fields: dict[str, str]) -> None:
 
 
 def _copy(analysis: Analysis) -> Analysis:
-    return Analysis(
-        action=analysis.action, fields=dict(analysis.fields), template=analysis.template,
-        confidence=analysis.confidence, timestamp=analysis.timestamp)
+    # Positional: one is made for every line the exact-text cache answers.
+    return Analysis(analysis.action, analysis.fields.copy(), analysis.template,
+                    analysis.confidence, analysis.timestamp)
 
 
 def _exact_bytes(text: str, analysis: Analysis) -> int:
@@ -654,6 +698,37 @@ def _structure_bytes(key: str, labels: Labels) -> int:
 
 def _structure_key(text: str) -> str:
     return _DIGITS.sub("0", text)
+
+
+# Each ASCII digit written as `0` in the line's UTF-8 bytes (no other character's bytes
+# hold one; bytes translate several times faster than str): the key of a line's plan.
+# Two lines of one masked text differ only in the values of some ASCII digits, and nothing
+# between the text and its analysis's layout reads a digit's value: the tokenizer's
+# patterns and string tests see ASCII digits as one class (`\d`, `\w`, `[0-9A-Fa-f]`,
+# `isalnum()`), and so do `header_length` and the template's gaps. So the two lines are
+# cut into the same pieces, have one structure key (the digit runs are where they were)
+# and, under the same labels, the same spans and template, unless the template writes a
+# digit (a constant piece holding one): such a line gets no plan.
+_MASK_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What `build_analysis` made of a structure cache hit that depends only on the line's
+    masked text (`_MASK_DIGITS`): a later line of that masked text is answered from its
+    spans and template, cutting only the field values from its own text, without cutting
+    it into pieces. Valid while the structure cache holds `labels` under `key`."""
+
+    key: str  # the structure key
+    labels: Labels
+    spans: tuple[_Span, ...]  # the spans that give a field (no `variable` span)
+    template: str
+
+
+def _plan_bytes(masked: bytes, plan: _Plan) -> int:
+    """Estimated bytes of a plan cache entry (see PLAN_ENTRY_BYTES)."""
+    return (PLAN_ENTRY_BYTES + len(masked) + len(plan.template)
+            + PLAN_SPAN_BYTES * len(plan.spans))
 
 
 @dataclass(slots=True)
@@ -687,6 +762,9 @@ class ModelAnalyzer:
         # entries of long random lines came to about 100 MB.
         self._structure_cache: LRUCache[str, Labels] = LRUCache(
             cache_size, int(cache_max_bytes * _STRUCTURE_SHARE), _structure_bytes)
+        # Structure hits whose masked text came before skip the tokenizer (`_Plan`).
+        self._plans: LRUCache[bytes, _Plan] = LRUCache(
+            cache_size, int(cache_max_bytes * _PLAN_SHARE), _plan_bytes)
         # Exact-text hits skip even the tokenizer; half the entries, short lines only.
         self._exact_cache: LRUCache[str, Analysis] = LRUCache(
             cache_size // 2 if exact_cache else 0, int(cache_max_bytes * _EXACT_SHARE),
@@ -702,6 +780,7 @@ class ModelAnalyzer:
         self.lines = 0
         self.model_lines = 0
         self.template_hits = 0
+        self.layout_hits = 0
 
     def analyze_batch(self, messages: list[str]) -> list[Analysis]:
         """One Analysis per message, in order; never raises on odd input."""
@@ -721,6 +800,7 @@ class ModelAnalyzer:
         pending: list[tuple[int, str, str | None]] = []
         exact = self._exact_cache
         structure = self._structure_cache
+        plans = self._plans
         limit = self.tokenizer.max_pieces
         self.lines += len(messages)
         for index, message in enumerate(messages):
@@ -732,16 +812,29 @@ class ModelAnalyzer:
                 if cached is not None:
                     results[index] = _copy(cached)
                     continue
-            key = _structure_key(message) if len(message) <= _STRUCTURE_MAX_CHARS else None
-            labels = structure.get(key) if key is not None else None
+            if len(message) > _STRUCTURE_MAX_CHARS:
+                pending.append((index, message, None))
+                continue
+            masked = message.encode("utf-8", "surrogatepass").translate(_MASK_DIGITS)
+            if _EPOCH_COLUMN.search(message, 0, _COLUMNS_SCAN) is not None:
+                masked = b""  # an epoch column reads digit values: no plan
+            plan = plans.get(masked) if masked else None
+            key = plan.key if plan is not None else _structure_key(message)
+            labels = structure.get(key)
             if labels is not None:
-                bounds, truncated = piece_bounds(message, limit)
-                if len(labels.tags) == len(bounds):
-                    analysis = build_analysis(message, bounds, truncated, labels, self._decoder)
-                    if short:
-                        exact.put(message, analysis)
-                    results[index] = _copy(analysis) if short else analysis
-                    continue
+                if plan is not None and plan.labels is labels:
+                    analysis = _analysis(message, None, plan.spans, plan.template, labels,
+                                         limit)
+                else:
+                    bounds, truncated = piece_bounds(message, limit)
+                    if len(labels.tags) != len(bounds):
+                        pending.append((index, message, key))
+                        continue
+                    analysis = self._planned(message, masked, key, bounds, truncated, labels)
+                if short:
+                    exact.put(message, analysis)
+                results[index] = _copy(analysis) if short else analysis
+                continue
             pending.append((index, message, key))
         # Per batch, not per line: the cache hit rate on /metrics.
         _CACHE_HITS.inc(len(messages) - len(pending))
@@ -750,6 +843,17 @@ class ModelAnalyzer:
             self._from_templates(pending, results)
         return [r if r is not None else self._fallback(m) for r, m in zip(results, messages,
                                                                           strict=True)]
+
+    def _planned(self, text: str, masked: bytes, key: str, bounds: list[tuple[int, int]],
+                 truncated: bool, labels: Labels) -> Analysis:
+        """`build_analysis` of a structure cache hit, remembering its plan for the later
+        lines of its masked text."""
+        spans, template_parts = _layout(text, bounds, truncated, labels, self._decoder)
+        template = _written(template_parts)
+        if masked and all(_DIGIT_CHARS.isdisjoint(part) for part in template_parts):
+            self._plans.put(masked, _Plan(key, labels, tuple(
+                span for span in spans if span[0] != "variable"), template))
+        return _analysis(text, bounds, spans, template, labels)
 
     def _from_templates(
         self, pending: list[tuple[int, str, str | None]], results: list[Analysis | None],
@@ -790,12 +894,53 @@ class ModelAnalyzer:
         template = self._templates.lookup(line.signature, line.text, line.pieces)
         if template is None:
             return False
-        labels = Labels(template.tags, template.action, template.confidence,
-                        template_wild(line.text, line.pieces))
+        wild = template_wild(line.text, line.pieces)
+        labels = Labels(template.tags, template.action, template.confidence, wild)
         if line.key is not None:
             self._structure_cache.put(line.key, labels)
-        self._finish(line, labels, results)
+        layout = (template.layouts.get(wild) if template.layouts is not None
+                  and _EPOCH_COLUMN.search(line.text, 0, _COLUMNS_SCAN) is None else None)
+        if layout is not None:
+            self.layout_hits += 1
+            pieces = line.pieces
+            analysis = _analysis(
+                line.text, pieces,
+                [(role, pieces[first].start, pieces[last].end)
+                 for role, first, last in layout.spans],
+                layout.template, labels)
+        else:
+            analysis = self._laid_out(line, template, labels)
+        if len(line.text) <= _EXACT_MAX_CHARS:
+            self._exact_cache.put(line.text, analysis)
+            analysis = _copy(analysis)
+        results[line.index] = analysis
         return True
+
+    def _laid_out(self, line: _Line, template: Template, labels: Labels) -> Analysis:
+        """`build_analysis` of a template hit, keeping its `Layout` with the template when
+        it depends only on the template and the line's wildcard pattern: the pieces that
+        the template writes as they are are its constants (no other piece's text reaches
+        the template), and no piece is a level word (whose text the template writes, and
+        after which `header_length` reads the pieces of a bracket or a logger name).
+        Everything else `_layout` reads the signature fixes: the tags, the wildcard
+        pattern, and whether whitespace separates two pieces (only whitespace lies between
+        pieces, and the template collapses its runs)."""
+        text = line.text
+        bounds = [(piece.start, piece.end) for piece in line.pieces]
+        spans, template_parts = _layout(text, bounds, line.truncated, labels, self._decoder)
+        written = _written(template_parts)
+        roles = self._decoder.roles
+        wild = labels.wild
+        if (header_length(text, bounds, labels.tags, wild, roles).level is None
+                and _EPOCH_COLUMN.search(text, 0, _COLUMNS_SCAN) is None
+                and [i for i, (tag, always) in enumerate(zip(labels.tags, wild, strict=True))
+                     if roles[tag] is None and not always] == list(template.positions)):
+            first_of = {start: index for index, (start, _) in enumerate(bounds)}
+            last_of = {end: index for index, (_, end) in enumerate(bounds)}
+            self._templates.add_layout(template, wild, Layout(tuple(
+                (role, first_of[start], last_of[end]) for role, start, end in spans
+                if role != "variable"), written))
+        return _analysis(text, bounds, spans, written, labels)
 
     def _finish(self, line: _Line, labels: Labels, results: list[Analysis | None]) -> None:
         analysis = build_analysis(line.text, [(p.start, p.end) for p in line.pieces],
@@ -889,7 +1034,7 @@ class ModelAnalyzer:
         return out
 
     def cache_stats(self) -> dict[str, int]:
-        """Hits and sizes of the three caches, and lines that reached the network."""
+        """Hits and sizes of the caches, and lines that reached the network."""
         return {
             "lines": self.lines,
             "model_lines": self.model_lines,
@@ -897,20 +1042,25 @@ class ModelAnalyzer:
             "exact_size": len(self._exact_cache),
             "structure_hits": self._structure_cache.hits,
             "structure_size": len(self._structure_cache),
+            "plan_hits": self._plans.hits,
+            "plan_size": len(self._plans),
             "template_hits": self.template_hits,
             "template_size": len(self._templates),
+            "layout_hits": self.layout_hits,
             "cache_bytes": self.cache_bytes,
         }
 
     @property
     def cache_bytes(self) -> int:
-        """Estimated bytes the three caches hold (what grows with distinct lines). Read
-        from other threads: a sum of three ints."""
-        return self._exact_cache.bytes + self._structure_cache.bytes + self._templates.bytes
+        """Estimated bytes the caches hold (what grows with distinct lines). Read from
+        other threads: a sum of ints."""
+        return (self._exact_cache.bytes + self._structure_cache.bytes + self._plans.bytes
+                + self._templates.bytes)
 
     def clear_cache(self) -> None:
         self._exact_cache.clear()
         self._structure_cache.clear()
+        self._plans.clear()
         self._templates.clear()
 
 

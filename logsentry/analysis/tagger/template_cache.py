@@ -29,7 +29,9 @@ many templates' constants. Entries are bounded (least recently used first out).
 
 A hit gives the cached tags and action; fields, template and timestamp are built from the
 new line's own pieces (`build_analysis`: its post-rules still apply, an address must
-parse...).
+parse...). A template also keeps a few `Layout`s, what the engine built of its hits that
+depends only on the template and the line's wildcard pattern, so that a later hit of the
+same pattern only cuts its field values.
 """
 
 from __future__ import annotations
@@ -60,10 +62,21 @@ ShapeClass = Literal["kind", "shape", "vocab", "input"]
 TEMPLATE_BYTES = 1_000
 TEMPLATE_PIECE_BYTES = 24
 TEMPLATE_CONSTANT_BYTES = 65
+# A layout (its map slot, key tuple and object, its spans tuple) before its written
+# template, and per span.
+LAYOUT_BYTES = 400
+LAYOUT_SPAN_BYTES = 120
+# Layouts kept per template: the lines of one event have one or two wildcard patterns.
+LAYOUTS_PER_TEMPLATE = 4
 
 _KIND_ID = {kind: index for index, kind in enumerate(KINDS)}
 _BUCKET_OF = tuple(next((b for b, edge in enumerate(_LENGTH_EDGES) if n <= edge),
                         len(_LENGTH_EDGES)) for n in range(_LENGTH_EDGES[-1] + 2))
+_LONGEST = len(_BUCKET_OF) - 1
+# Per kind and length (up to `_LONGEST`, which stands for every longer piece), a piece's
+# signature value before its whitespace and its word: one lookup per piece under `input`.
+_SHAPE_VALUE = {kind: tuple((_KIND_ID[kind] * 8 + bucket) * 4 for bucket in _BUCKET_OF)
+                for kind in KINDS}
 
 
 def signature(pieces: Sequence[Piece], truncated: bool, shape: ShapeClass = "input",
@@ -74,6 +87,8 @@ def signature(pieces: Sequence[Piece], truncated: bool, shape: ShapeClass = "inp
     `max_pieces`. With `reads_paths` (a tokenizer whose paths carry n-grams) a path or
     URL's text is part of its class under `input`: the network reads it, so a probe of
     `/.git/config` must not reuse the answer to `/index.html`."""
+    if shape == "input" and vocab is not None:
+        return _input_signature(pieces, truncated, text, vocab, reads_paths)
     kind_id = _KIND_ID
     if shape == "kind":
         key = [kind_id[p.kind] * 4 + 2 * p.space_before + p.space_after for p in pieces]
@@ -96,6 +111,29 @@ def signature(pieces: Sequence[Piece], truncated: bool, shape: ShapeClass = "inp
     return tuple(key)
 
 
+def _input_signature(pieces: Sequence[Piece], truncated: bool, text: str,
+                     vocab: Mapping[str, int], reads_paths: bool) -> tuple[int, ...]:
+    """`signature` under `input` (the default), in one pass: it runs for every line that
+    the exact-text and structure caches do not answer."""
+    shape_value = _SHAPE_VALUE
+    longest = _LONGEST
+    wordy = _WORDY
+    word_id = vocab.get
+    key: list[int] = []
+    add = key.append
+    for start, end, kind, space_before, space_after in pieces:
+        length = end - start
+        value = (shape_value[kind][length if length < longest else longest]
+                 + 2 * space_before + space_after)
+        if kind in wordy:
+            value += 1024 * (word_id(text[start:end].lower(), UNK) + 1)
+        elif reads_paths and kind in PATH_KINDS:
+            value = hash((value, text[start:end]))
+        add(value)
+    add(-1 if truncated else -2)
+    return tuple(key)
+
+
 class _Bucket:
     """The templates of one signature, most recently used first."""
 
@@ -104,6 +142,16 @@ class _Bucket:
     def __init__(self, key: tuple[int, ...]) -> None:
         self.key = key
         self.templates: list[Template] = []
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The engine's analysis of a template hit as far as it depends only on the template
+    and the line's wildcard pattern: the spans of its fields, as (role, first piece, last
+    piece), and its written template."""
+
+    spans: tuple[tuple[str, int, int], ...]
+    template: str
 
 
 @dataclass(eq=False, slots=True)
@@ -117,7 +165,9 @@ class Template:
     tags: tuple[int, ...]
     action: str
     confidence: float
-    size: int = 0  # estimated bytes (see TEMPLATE_BYTES)
+    size: int = 0  # estimated bytes (see TEMPLATE_BYTES), its layouts' included
+    # By wildcard pattern (the engine's per-piece `template_wild`): see `Layout`.
+    layouts: dict[tuple[bool, ...], Layout] | None = None
 
     def matches(self, text: str, pieces: Sequence[Piece]) -> bool:
         for position, constant in zip(self.positions, self.constants, strict=True):
@@ -198,6 +248,24 @@ class TemplateCache:
             dropped = templates.pop()
             del self._lru[dropped]
             self.bytes -= dropped.size
+        self._evict()
+
+    def add_layout(self, template: Template, wild: tuple[bool, ...], layout: Layout) -> None:
+        """Keep `layout` with `template` (a cached one) for lines of wildcard pattern
+        `wild`; at most LAYOUTS_PER_TEMPLATE of them, weighed with the template."""
+        layouts = template.layouts
+        if layouts is None:
+            layouts = template.layouts = {}
+        elif len(layouts) >= LAYOUTS_PER_TEMPLATE or wild in layouts:
+            return
+        layouts[wild] = layout
+        size = (LAYOUT_BYTES + len(wild) * 8 + len(layout.template)
+                + LAYOUT_SPAN_BYTES * len(layout.spans))
+        template.size += size
+        self.bytes += size
+        self._evict()
+
+    def _evict(self) -> None:
         while len(self._lru) > self.capacity or (
                 self.max_bytes and self.bytes > self.max_bytes and len(self._lru) > 1):
             oldest, _ = self._lru.popitem(last=False)

@@ -286,10 +286,16 @@ def _segments(text: str, limit: int) -> list[tuple[int, tuple[_Cut, ...]]]:
     return segments
 
 
+# A Piece built by `tuple.__new__` directly: the named tuple's own `__new__` is a Python
+# function that does just that, and a line makes one Piece per piece.
+_new_tuple = tuple.__new__
+
+
 def split_pieces(text: str, limit: int) -> tuple[list[Piece], bool]:
     """Cut `text` into at most `limit` pieces; the flag tells whether text was left over."""
     pieces: list[Piece] = []
     n = len(text)
+    new = _new_tuple
     for offset, cuts in _segments(text, limit):
         for start, end, kind, path in cuts:
             if len(pieces) == limit:
@@ -298,12 +304,12 @@ def split_pieces(text: str, limit: int) -> tuple[list[Piece], bool]:
             end += offset
             if path >= 0 and len(pieces) + 1 < limit:
                 before = start == 0 or text[start - 1].isspace()
-                pieces.append(Piece(start, path + offset, "url", before, False))
+                pieces.append(new(Piece, (start, path + offset, "url", before, False)))
                 start = path + offset
                 kind = "path"
             before = start == 0 or text[start - 1].isspace()
             after = end == n or text[end].isspace()
-            pieces.append(Piece(start, end, kind, before, after))
+            pieces.append(new(Piece, (start, end, kind, before, after)))
     return pieces, False
 
 
