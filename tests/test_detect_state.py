@@ -723,3 +723,34 @@ def test_each_batch_during_a_checkpoint_leaves_the_young_generation_collected(
         assert max(young) < 100, young
     finally:
         gc.unfreeze()
+
+
+def test_a_checkpoint_step_looks_past_a_bounded_number_of_groups_already_written(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    import logsentry.detect.detector as detector_module
+    from logsentry.detect.group_table import GroupTable
+
+    # Every group touched during the save is copied and written apart: the walk's keys are
+    # then all written, and one step must not scan them all under the detection lock.
+    monkeypatch.setattr(detector_module, "SAVE_SKIP", 8)
+    state = tmp_path / "state"
+    detector, checkpoint, expected = _checkpoint_begun(tmp_path, state, 2000)
+    detector.process([_ev("ssh_login_failed", 61, source__ip=f"10.0.{i // 256}.{i % 256}",
+                          user__name="root") for i in range(2000)])
+    while checkpoint._aside:
+        checkpoint.advance()
+    looked = 0
+    table_get = GroupTable.get
+
+    def counted_get(table: GroupTable, key: Any) -> Any:
+        nonlocal looked
+        looked += 1
+        return table_get(table, key)
+
+    monkeypatch.setattr(GroupTable, "get", counted_get)
+    checkpoint.advance()  # one slice
+    assert 0 < looked <= detector_module.SAVE_SLICE * (8 + 1) + 8
+    monkeypatch.setattr(GroupTable, "get", table_get)
+    detector.write_checkpoint(checkpoint, {})
+    assert detector.wait_for_save(5)
+    assert _saved_groups(state) == expected
